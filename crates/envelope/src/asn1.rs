@@ -1,0 +1,501 @@
+//! ASN.1 plumbing below the RFC 5652 types: BER to DER normalization and DER writing.
+//!
+//! CMS is defined in BER. Senders that stream (`openssl cms -sign -stream`, Bouncy Castle's
+//! `CMSSignedDataStreamGenerator`) write indefinite lengths and cut the content into a
+//! constructed OCTET STRING of chunks. The `der` crate reads DER plus a narrow BER subset, and
+//! its `Any` loses the constructed flag, so chunked content would be digested with its chunk
+//! headers. Rather than teach every type about BER, waxseal rewrites the whole input once into
+//! DER *shape* (definite minimal lengths, constructed strings joined into primitive ones) and
+//! parses only DER afterwards. No crate offers this rewrite with raw byte spans preserved, so
+//! it is written here; it never re-sorts anything, so byte spans that were DER on the wire
+//! (signed attributes, certificates) stay byte-identical.
+
+use std::borrow::Cow;
+
+/// Why a BER/DER byte string could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BerError {
+    /// The input ended inside a tag, a length or a value.
+    #[error("truncated ASN.1 input at offset {0}")]
+    Truncated(usize),
+    /// A length octet sequence that BER does not allow (or longer than 4 bytes).
+    #[error("invalid ASN.1 length at offset {0}")]
+    BadLength(usize),
+    /// An indefinite length on a primitive encoding, or a stray end-of-contents marker.
+    #[error("invalid indefinite-length encoding at offset {0}")]
+    BadIndefinite(usize),
+    /// A constructed string whose segments are not of the same string type.
+    #[error("invalid constructed string segment at offset {0}")]
+    BadSegment(usize),
+    /// Nesting deeper than the configured limit.
+    #[error("ASN.1 nesting deeper than {0} levels")]
+    TooDeep(usize),
+    /// Bytes left after the outermost value.
+    #[error("{0} trailing bytes after the ASN.1 value")]
+    TrailingData(usize),
+    /// A tag number that does not fit the supported range.
+    #[error("unsupported ASN.1 tag at offset {0}")]
+    BadTag(usize),
+}
+
+/// Header of one TLV.
+struct Header {
+    /// Identifier octets (one or more).
+    tag: std::ops::Range<usize>,
+    constructed: bool,
+    /// Universal class tag number, when the tag is universal and low-numbered.
+    universal: Option<u8>,
+    /// `None` for indefinite length.
+    len: Option<usize>,
+    /// Offset of the first content octet.
+    body: usize,
+    /// Whether the length octets were the minimal definite form.
+    minimal_len: bool,
+}
+
+fn read_header(input: &[u8], pos: usize) -> Result<Header, BerError> {
+    let first = *input.get(pos).ok_or(BerError::Truncated(pos))?;
+    let constructed = first & 0x20 != 0;
+    let mut p = pos + 1;
+    let mut universal = None;
+    if first & 0x1f == 0x1f {
+        // High tag number form: base-128 digits, at most 4 of them.
+        let mut n = 0;
+        loop {
+            let b = *input.get(p).ok_or(BerError::Truncated(p))?;
+            p += 1;
+            n += 1;
+            if n > 4 {
+                return Err(BerError::BadTag(pos));
+            }
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+    } else if first & 0xc0 == 0 {
+        universal = Some(first & 0x1f);
+    }
+    let tag = pos..p;
+    let l0 = *input.get(p).ok_or(BerError::Truncated(p))?;
+    p += 1;
+    let (len, minimal_len) = if l0 < 0x80 {
+        (Some(l0 as usize), true)
+    } else if l0 == 0x80 {
+        if !constructed {
+            return Err(BerError::BadIndefinite(pos));
+        }
+        (None, false)
+    } else {
+        let n = (l0 & 0x7f) as usize;
+        if n > 4 || l0 == 0xff {
+            return Err(BerError::BadLength(p - 1));
+        }
+        let bytes = input.get(p..p + n).ok_or(BerError::Truncated(p))?;
+        p += n;
+        let v = bytes.iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        let minimal = v >= 0x80 && bytes[0] != 0;
+        (Some(v), minimal)
+    };
+    if let Some(l) = len {
+        if input.len() < p || input.len() - p < l {
+            return Err(BerError::Truncated(p));
+        }
+    }
+    Ok(Header {
+        tag,
+        constructed,
+        universal,
+        len,
+        body: p,
+        minimal_len,
+    })
+}
+
+/// Universal tags whose BER encoding may be cut into constructed segments.
+fn is_string_type(universal: Option<u8>) -> bool {
+    matches!(
+        universal,
+        Some(3 | 4 | 12 | 18 | 19 | 20 | 21 | 22 | 25 | 26 | 27 | 28 | 30)
+    )
+}
+
+fn is_eoc(input: &[u8], pos: usize) -> bool {
+    input.get(pos..pos + 2) == Some(&[0, 0])
+}
+
+/// Returns `true` when the TLV at `pos` (and everything inside it) already has DER shape.
+/// Returns the end offset through `end`.
+fn scan_der_shape(
+    input: &[u8],
+    pos: usize,
+    depth: usize,
+    max_depth: usize,
+) -> Result<(bool, usize), BerError> {
+    if depth > max_depth {
+        return Err(BerError::TooDeep(max_depth));
+    }
+    let h = read_header(input, pos)?;
+    let Some(len) = h.len else {
+        return Ok((false, skip_indefinite(input, h.body, depth, max_depth)?));
+    };
+    let end = h.body + len;
+    if !h.minimal_len {
+        return Ok((false, end));
+    }
+    if h.constructed {
+        if is_string_type(h.universal) {
+            return Ok((false, end));
+        }
+        let mut p = h.body;
+        while p < end {
+            let (ok, next) = scan_der_shape(&input[..end], p, depth + 1, max_depth)?;
+            if !ok {
+                return Ok((false, end));
+            }
+            p = next;
+        }
+    }
+    Ok((true, end))
+}
+
+/// Skips the contents of an indefinite-length value starting at `body`; returns the offset
+/// after its end-of-contents marker.
+fn skip_indefinite(
+    input: &[u8],
+    body: usize,
+    depth: usize,
+    max_depth: usize,
+) -> Result<usize, BerError> {
+    let mut p = body;
+    loop {
+        if p >= input.len() {
+            return Err(BerError::Truncated(p));
+        }
+        if is_eoc(input, p) {
+            return Ok(p + 2);
+        }
+        let (_, next) = scan_der_shape(input, p, depth + 1, max_depth)?;
+        p = next;
+    }
+}
+
+/// Rewrites `input` (one BER value, nothing after it) into DER shape: definite minimal
+/// lengths and constructed strings joined. Borrowed when the input already has that shape.
+pub fn normalize(input: &[u8], max_depth: usize) -> Result<Cow<'_, [u8]>, BerError> {
+    let (ok, end) = scan_der_shape(input, 0, 0, max_depth)?;
+    if end != input.len() {
+        return Err(BerError::TrailingData(input.len() - end));
+    }
+    if ok {
+        return Ok(Cow::Borrowed(input));
+    }
+    let mut out = Vec::with_capacity(input.len());
+    let end = rewrite(input, 0, 0, max_depth, &mut out)?;
+    debug_assert_eq!(end, input.len());
+    Ok(Cow::Owned(out))
+}
+
+/// Writes the DER shape of the TLV at `pos` to `out`; returns the offset after it.
+fn rewrite(
+    input: &[u8],
+    pos: usize,
+    depth: usize,
+    max_depth: usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, BerError> {
+    if depth > max_depth {
+        return Err(BerError::TooDeep(max_depth));
+    }
+    let h = read_header(input, pos)?;
+    if !h.constructed {
+        let len = h.len.ok_or(BerError::BadIndefinite(pos))?;
+        out.extend_from_slice(&input[h.tag.clone()]);
+        push_len(out, len);
+        out.extend_from_slice(&input[h.body..h.body + len]);
+        return Ok(h.body + len);
+    }
+    if is_string_type(h.universal) {
+        let mut value = Vec::new();
+        let end = join_segments(input, &h, depth, max_depth, &mut value)?;
+        // A BIT STRING joined from segments: every segment but the last must have 0 unused
+        // bits; `join_segments` keeps the last segment's count as the leading octet.
+        let mut tag = input[h.tag.start];
+        tag &= !0x20;
+        out.push(tag);
+        push_len(out, value.len());
+        out.extend_from_slice(&value);
+        return Ok(end);
+    }
+    let mut children = Vec::new();
+    let end = match h.len {
+        Some(len) => {
+            let end = h.body + len;
+            let mut p = h.body;
+            while p < end {
+                p = rewrite(&input[..end], p, depth + 1, max_depth, &mut children)?;
+            }
+            end
+        }
+        None => {
+            let mut p = h.body;
+            loop {
+                if p >= input.len() {
+                    return Err(BerError::Truncated(p));
+                }
+                if is_eoc(input, p) {
+                    break p + 2;
+                }
+                p = rewrite(input, p, depth + 1, max_depth, &mut children)?;
+            }
+        }
+    };
+    out.extend_from_slice(&input[h.tag.clone()]);
+    push_len(out, children.len());
+    out.extend_from_slice(&children);
+    Ok(end)
+}
+
+/// Concatenates the segments of a constructed string into `value` (the primitive contents).
+fn join_segments(
+    input: &[u8],
+    h: &Header,
+    depth: usize,
+    max_depth: usize,
+    value: &mut Vec<u8>,
+) -> Result<usize, BerError> {
+    if depth > max_depth {
+        return Err(BerError::TooDeep(max_depth));
+    }
+    let outer_type = h.universal;
+    let is_bit_string = outer_type == Some(3);
+    let (limit, indefinite) = match h.len {
+        Some(len) => (h.body + len, false),
+        None => (input.len(), true),
+    };
+    let mut p = h.body;
+    loop {
+        if indefinite {
+            if p >= limit {
+                return Err(BerError::Truncated(p));
+            }
+            if is_eoc(input, p) {
+                return Ok(p + 2);
+            }
+        } else if p >= limit {
+            return Ok(limit);
+        }
+        let seg = read_header(&input[..limit], p)?;
+        if seg.universal != outer_type {
+            return Err(BerError::BadSegment(p));
+        }
+        if seg.constructed {
+            p = join_segments(&input[..limit], &seg, depth + 1, max_depth, value)?;
+            continue;
+        }
+        let len = seg.len.ok_or(BerError::BadIndefinite(p))?;
+        let bytes = &input[seg.body..seg.body + len];
+        if is_bit_string {
+            // Each segment starts with its own unused-bits octet; keep one leading octet.
+            let (&unused, rest) = bytes.split_first().ok_or(BerError::BadSegment(p))?;
+            if value.is_empty() {
+                value.push(unused);
+            } else {
+                if value[0] != 0 {
+                    return Err(BerError::BadSegment(p));
+                }
+                value[0] = unused;
+            }
+            value.extend_from_slice(rest);
+        } else {
+            value.extend_from_slice(bytes);
+        }
+        p = seg.body + len;
+    }
+}
+
+/// Appends a DER length.
+pub fn push_len(out: &mut Vec<u8>, len: usize) {
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+}
+
+/// Appends a DER TLV with a one-octet tag.
+pub fn push_tlv(out: &mut Vec<u8>, tag: u8, value: &[u8]) {
+    out.push(tag);
+    push_len(out, value.len());
+    out.extend_from_slice(value);
+}
+
+/// Returns a DER TLV with a one-octet tag.
+pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 6);
+    push_tlv(&mut out, tag, value);
+    out
+}
+
+/// Splits a DER byte string into its TLVs (one level, no recursion): returns
+/// `(tag octet, full TLV, contents)` for each. Used to walk SET OF values in wire order,
+/// which the `der` crate's `SetOf` types would re-sort.
+pub fn split_tlvs(mut input: &[u8]) -> Result<Vec<(u8, &[u8], &[u8])>, BerError> {
+    let mut items = Vec::new();
+    let mut offset = 0;
+    while !input.is_empty() {
+        let h = read_header(input, 0)?;
+        let len = h.len.ok_or(BerError::BadIndefinite(offset))?;
+        if h.tag.len() != 1 {
+            return Err(BerError::BadTag(offset));
+        }
+        let end = h.body + len;
+        items.push((input[0], &input[..end], &input[h.body..end]));
+        input = &input[end..];
+        offset += end;
+    }
+    Ok(items)
+}
+
+/// Reads exactly one DER TLV spanning all of `input`: returns `(tag octet, contents)`.
+pub fn read_one(input: &[u8]) -> Result<(u8, &[u8]), BerError> {
+    let items = split_tlvs(input)?;
+    match items.as_slice() {
+        [(tag, _, value)] => Ok((*tag, *value)),
+        [] => Err(BerError::Truncated(0)),
+        [(_, first, _), ..] => Err(BerError::TrailingData(input.len() - first.len())),
+    }
+}
+
+/// Returns a copy of `der` in which every UTCTime or GeneralizedTime before 1970 is
+/// replaced by 1970-01-01T00:00:00Z (same length), or `None` when there is none.
+///
+/// The `der` crate cannot represent times before the Unix epoch, yet real certificates
+/// carry them (NIST PKITS 4.2.3 has a 1950 `notBefore`). Clamping to the epoch preserves
+/// every comparison with a verification time, which is always later. Only the parsed copy
+/// is patched; signatures are still checked over the received bytes.
+pub fn clamp_pre_epoch_times(der: &[u8]) -> Option<Vec<u8>> {
+    let mut out = der.to_vec();
+    let mut changed = false;
+    clamp_walk(der, 0, der.len(), 0, &mut out, &mut changed);
+    changed.then_some(out)
+}
+
+fn clamp_walk(
+    input: &[u8],
+    mut pos: usize,
+    end: usize,
+    depth: usize,
+    out: &mut [u8],
+    changed: &mut bool,
+) {
+    if depth > 32 {
+        return;
+    }
+    while pos < end {
+        let Ok(h) = read_header(&input[..end], pos) else {
+            return;
+        };
+        let Some(len) = h.len else {
+            return;
+        };
+        let body = h.body..h.body + len;
+        match (h.universal, h.constructed) {
+            // UTCTime YYMMDDHHMMSSZ: YY 50..=69 is 1950..=1969 (RFC 5280 §4.1.2.5.1).
+            (Some(23), false) if len == 13 && matches!(input[h.body], b'5' | b'6') => {
+                out[body].copy_from_slice(b"700101000000Z");
+                *changed = true;
+            }
+            (Some(24), false) if len == 15 && input[h.body..h.body + 4] < b"1970"[..] => {
+                out[body].copy_from_slice(b"19700101000000Z");
+                *changed = true;
+            }
+            (_, true) => clamp_walk(input, h.body, h.body + len, depth + 1, out, changed),
+            _ => {}
+        }
+        pos = h.body + len;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn der_input_is_borrowed_unchanged() {
+        let der = [0x30, 0x06, 0x02, 0x01, 0x05, 0x04, 0x01, 0xaa];
+        assert!(matches!(normalize(&der, 16).unwrap(), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn indefinite_lengths_and_chunks_become_der() {
+        // SEQUENCE (indef) { [0] (indef) { OCTET STRING (constructed, indef) { "ab", "c" } } }
+        let ber = [
+            0x30, 0x80, 0xa0, 0x80, 0x24, 0x80, 0x04, 0x02, b'a', b'b', 0x04, 0x01, b'c', 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        let der = normalize(&ber, 16).unwrap();
+        assert_eq!(
+            der.as_ref(),
+            &[0x30, 0x07, 0xa0, 0x05, 0x04, 0x03, b'a', b'b', b'c']
+        );
+    }
+
+    #[test]
+    fn non_minimal_length_is_rewritten() {
+        let ber = [0x04, 0x81, 0x01, 0x41];
+        assert_eq!(normalize(&ber, 4).unwrap().as_ref(), &[0x04, 0x01, 0x41]);
+    }
+
+    #[test]
+    fn bit_string_segments_keep_one_unused_bits_octet() {
+        let ber = [
+            0x23, 0x80, 0x03, 0x02, 0x00, 0xaa, 0x03, 0x02, 0x04, 0xb0, 0x00, 0x00,
+        ];
+        assert_eq!(
+            normalize(&ber, 4).unwrap().as_ref(),
+            &[0x03, 0x03, 0x04, 0xaa, 0xb0]
+        );
+    }
+
+    #[test]
+    fn truncated_and_trailing_inputs_are_errors() {
+        assert!(matches!(
+            normalize(&[0x30, 0x05, 0x02], 4),
+            Err(BerError::Truncated(_))
+        ));
+        assert!(matches!(
+            normalize(&[0x30, 0x80, 0x02, 0x01, 0x00], 4),
+            Err(BerError::Truncated(_))
+        ));
+        assert!(matches!(
+            normalize(&[0x05, 0x00, 0x00], 4),
+            Err(BerError::TrailingData(1))
+        ));
+        assert!(matches!(
+            normalize(&[0x04, 0x80, 0x00, 0x00], 4),
+            Err(BerError::BadIndefinite(0))
+        ));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let mut deep = Vec::new();
+        for _ in 0..100 {
+            deep.extend_from_slice(&[0x30, 0x80]);
+        }
+        for _ in 0..100 {
+            deep.extend_from_slice(&[0x00, 0x00]);
+        }
+        assert_eq!(normalize(&deep, 50), Err(BerError::TooDeep(50)));
+        assert!(normalize(&deep, 200).is_ok());
+    }
+
+    #[test]
+    fn mixed_segment_types_are_rejected() {
+        let ber = [0x24, 0x80, 0x0c, 0x01, b'a', 0x00, 0x00];
+        assert!(matches!(normalize(&ber, 4), Err(BerError::BadSegment(_))));
+    }
+}

@@ -1,0 +1,413 @@
+//! X.509 certificates as waxseal uses them: the parsed `x509-cert` structure plus the raw
+//! bytes (signatures are checked over the received `tbsCertificate`, never a re-encoding),
+//! the comparison form of the names, and the extensions path validation needs, decoded once.
+
+use std::sync::Arc;
+
+use const_oid::ObjectIdentifier as Oid;
+use der::{Decode, Encode};
+use sha2::Digest;
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::ext::pkix::name::GeneralName;
+use x509_cert::ext::pkix::{
+    AuthorityKeyIdentifier, BasicConstraints, CertificatePolicies, CrlDistributionPoints,
+    ExtendedKeyUsage, FreshestCrl, InhibitAnyPolicy, KeyUsage, KeyUsages, NameConstraints,
+    PolicyConstraints, PolicyMappings, SubjectAltName, SubjectKeyIdentifier,
+};
+use x509_cert::name::Name;
+
+use crate::name::{self, NameKey};
+use crate::oid;
+
+/// A certificate could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertError {
+    /// Not DER (or PEM) for an X.509 certificate.
+    #[error("not an X.509 certificate: {0}")]
+    Malformed(String),
+    /// A PEM file without any `CERTIFICATE` block.
+    #[error("no certificate found in PEM input")]
+    NoCertificate,
+}
+
+/// Decoded extensions that path validation and envelope verification consult.
+///
+/// An extension that fails to decode, or appears twice, makes the certificate unusable;
+/// its OID is recorded in [`CertExtensions::malformed`].
+#[derive(Debug, Clone, Default)]
+pub struct CertExtensions {
+    /// `basicConstraints`.
+    pub basic_constraints: Option<BasicConstraints>,
+    /// `keyUsage`.
+    pub key_usage: Option<KeyUsage>,
+    /// `extKeyUsage`.
+    pub ext_key_usage: Option<ExtendedKeyUsage>,
+    /// `subjectKeyIdentifier`.
+    pub subject_key_identifier: Option<Vec<u8>>,
+    /// `authorityKeyIdentifier`.
+    pub authority_key_identifier: Option<AuthorityKeyIdentifier>,
+    /// `subjectAltName`.
+    pub subject_alt_name: Option<Vec<GeneralName>>,
+    /// `nameConstraints`.
+    pub name_constraints: Option<NameConstraints>,
+    /// `certificatePolicies`.
+    pub certificate_policies: Option<CertificatePolicies>,
+    /// `policyMappings`.
+    pub policy_mappings: Option<PolicyMappings>,
+    /// `policyConstraints`.
+    pub policy_constraints: Option<PolicyConstraints>,
+    /// `inhibitAnyPolicy`.
+    pub inhibit_any_policy: Option<u32>,
+    /// `cRLDistributionPoints`.
+    pub crl_distribution_points: Option<CrlDistributionPoints>,
+    /// `freshestCRL`.
+    pub freshest_crl: Option<FreshestCrl>,
+    /// Critical extensions waxseal does not process (RFC 5280 §4.2: such a certificate
+    /// must be rejected).
+    pub unknown_critical: Vec<Oid>,
+    /// The first extension that was malformed or duplicated.
+    pub malformed: Option<Oid>,
+}
+
+impl CertExtensions {
+    fn parse(exts: &[x509_cert::ext::Extension]) -> Self {
+        let mut out = Self::default();
+        let mut seen: Vec<Oid> = Vec::new();
+        for ext in exts {
+            if seen.contains(&ext.extn_id) {
+                out.malformed.get_or_insert(ext.extn_id);
+                continue;
+            }
+            seen.push(ext.extn_id);
+            let v = ext.extn_value.as_bytes();
+            let id = ext.extn_id;
+            let ok = match id {
+                x if x == oid::CE_BASIC_CONSTRAINTS => set(&mut out.basic_constraints, v),
+                x if x == oid::CE_KEY_USAGE => set(&mut out.key_usage, v),
+                x if x == oid::CE_EXT_KEY_USAGE => set(&mut out.ext_key_usage, v),
+                x if x == oid::CE_SUBJECT_KEY_IDENTIFIER => {
+                    let mut ski: Option<SubjectKeyIdentifier> = None;
+                    let ok = set(&mut ski, v);
+                    out.subject_key_identifier = ski.map(|s| s.0.as_bytes().to_vec());
+                    ok
+                }
+                x if x == oid::CE_AUTHORITY_KEY_IDENTIFIER => {
+                    set(&mut out.authority_key_identifier, v)
+                }
+                x if x == oid::CE_SUBJECT_ALT_NAME => {
+                    let mut san: Option<SubjectAltName> = None;
+                    let ok = set(&mut san, v);
+                    out.subject_alt_name = san.map(|s| s.0);
+                    ok
+                }
+                x if x == oid::CE_NAME_CONSTRAINTS => set(&mut out.name_constraints, v),
+                x if x == oid::CE_CERTIFICATE_POLICIES => set(&mut out.certificate_policies, v),
+                x if x == oid::CE_POLICY_MAPPINGS => set(&mut out.policy_mappings, v),
+                x if x == oid::CE_POLICY_CONSTRAINTS => set(&mut out.policy_constraints, v),
+                x if x == oid::CE_INHIBIT_ANY_POLICY => {
+                    let mut iap: Option<InhibitAnyPolicy> = None;
+                    let ok = set(&mut iap, v);
+                    out.inhibit_any_policy = iap.map(|i| i.0);
+                    ok
+                }
+                x if x == oid::CE_CRL_DISTRIBUTION_POINTS => {
+                    set(&mut out.crl_distribution_points, v)
+                }
+                x if x == oid::CE_FRESHEST_CRL => set(&mut out.freshest_crl, v),
+                // Recognised and not needed for validation.
+                x if x == oid::CE_ISSUER_ALT_NAME => true,
+                _ => {
+                    if ext.critical {
+                        out.unknown_critical.push(id);
+                    }
+                    true
+                }
+            };
+            if !ok {
+                out.malformed.get_or_insert(id);
+            }
+        }
+        out
+    }
+}
+
+fn set<T: for<'a> Decode<'a>>(slot: &mut Option<T>, der: &[u8]) -> bool {
+    match T::from_der(der) {
+        Ok(v) => {
+            *slot = Some(v);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+struct Inner {
+    der: Vec<u8>,
+    tbs: std::ops::Range<usize>,
+    cert: x509_cert::Certificate,
+    fingerprint: [u8; 32],
+    subject_key: NameKey,
+    issuer_key: NameKey,
+    ext: CertExtensions,
+}
+
+/// An X.509 certificate. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct Certificate(Arc<Inner>);
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Certificate({})", self.subject_display())
+    }
+}
+
+impl PartialEq for Certificate {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.fingerprint == other.0.fingerprint
+    }
+}
+impl Eq for Certificate {}
+
+impl Certificate {
+    /// Parses one DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
+        let malformed = |e: der::Error| CertError::Malformed(e.to_string());
+        let cert = match x509_cert::Certificate::from_der(der) {
+            Ok(c) => c,
+            Err(e) => match crate::asn1::clamp_pre_epoch_times(der) {
+                Some(patched) => x509_cert::Certificate::from_der(&patched).map_err(malformed)?,
+                None => return Err(malformed(e)),
+            },
+        };
+        // The tbsCertificate is the first element of the outer SEQUENCE.
+        let (_, body) =
+            crate::asn1::read_one(der).map_err(|e| CertError::Malformed(e.to_string()))?;
+        let tbs_len = crate::asn1::split_tlvs(body)
+            .map_err(|e| CertError::Malformed(e.to_string()))?
+            .first()
+            .map(|(_, tlv, _)| tlv.len())
+            .ok_or_else(|| CertError::Malformed("empty certificate".into()))?;
+        let start = der.len() - body.len();
+        let tbs = cert.tbs_certificate();
+        let ext = CertExtensions::parse(tbs.extensions().map(|e| e.as_slice()).unwrap_or(&[]));
+        Ok(Self(Arc::new(Inner {
+            der: der.to_vec(),
+            tbs: start..start + tbs_len,
+            fingerprint: sha2::Sha256::digest(der).into(),
+            subject_key: NameKey::new(tbs.subject()),
+            issuer_key: NameKey::new(tbs.issuer()),
+            ext,
+            cert,
+        })))
+    }
+
+    /// Reads certificates from PEM (any number of `CERTIFICATE` blocks, other blocks and
+    /// text ignored) or from a single DER certificate.
+    pub fn load_all(bytes: &[u8]) -> Result<Vec<Self>, CertError> {
+        match pem_blocks(
+            bytes,
+            &["CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"],
+        ) {
+            Some(Ok(blocks)) if blocks.is_empty() => Err(CertError::NoCertificate),
+            Some(Ok(blocks)) => blocks.iter().map(|b| Self::from_der(b)).collect(),
+            Some(Err(e)) => Err(CertError::Malformed(e)),
+            None => Ok(vec![Self::from_der(bytes)?]),
+        }
+    }
+
+    /// The certificate's DER encoding.
+    pub fn der(&self) -> &[u8] {
+        &self.0.der
+    }
+
+    /// The certificate as PEM.
+    pub fn to_pem(&self) -> String {
+        pem::encode_config(
+            &pem::Pem::new("CERTIFICATE", self.0.der.clone()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        )
+    }
+
+    /// The raw `tbsCertificate` bytes the issuer signed.
+    pub fn tbs_der(&self) -> &[u8] {
+        &self.0.der[self.0.tbs.clone()]
+    }
+
+    /// The parsed certificate.
+    pub fn x509(&self) -> &x509_cert::Certificate {
+        &self.0.cert
+    }
+
+    /// SHA-256 of the DER encoding.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.0.fingerprint
+    }
+
+    /// Subject name.
+    pub fn subject(&self) -> &Name {
+        self.0.cert.tbs_certificate().subject()
+    }
+
+    /// Issuer name.
+    pub fn issuer(&self) -> &Name {
+        self.0.cert.tbs_certificate().issuer()
+    }
+
+    /// Comparison form of the subject.
+    pub fn subject_key(&self) -> &NameKey {
+        &self.0.subject_key
+    }
+
+    /// Comparison form of the issuer.
+    pub fn issuer_key(&self) -> &NameKey {
+        &self.0.issuer_key
+    }
+
+    /// Subject as RFC 4514 text.
+    pub fn subject_display(&self) -> String {
+        name::display(self.subject())
+    }
+
+    /// Issuer as RFC 4514 text.
+    pub fn issuer_display(&self) -> String {
+        name::display(self.issuer())
+    }
+
+    /// The subject's first common name.
+    pub fn common_name(&self) -> Option<String> {
+        name::common_name(self.subject())
+    }
+
+    /// The serial number's content octets (two's complement, as encoded).
+    pub fn serial(&self) -> &[u8] {
+        self.0.cert.tbs_certificate().serial_number().as_bytes()
+    }
+
+    /// The serial number as colon-free lower-case hex.
+    pub fn serial_hex(&self) -> String {
+        hex::encode(self.serial())
+    }
+
+    /// `notBefore` as seconds since the Unix epoch.
+    pub fn not_before(&self) -> u64 {
+        self.0
+            .cert
+            .tbs_certificate()
+            .validity()
+            .not_before
+            .to_unix_duration()
+            .as_secs()
+    }
+
+    /// `notAfter` as seconds since the Unix epoch.
+    pub fn not_after(&self) -> u64 {
+        self.0
+            .cert
+            .tbs_certificate()
+            .validity()
+            .not_after
+            .to_unix_duration()
+            .as_secs()
+    }
+
+    /// The subject public key.
+    pub fn public_key_info(&self) -> &SubjectPublicKeyInfoOwned {
+        self.0.cert.tbs_certificate().subject_public_key_info()
+    }
+
+    /// The outer `signatureAlgorithm`.
+    pub fn signature_algorithm(&self) -> &AlgorithmIdentifierOwned {
+        self.0.cert.signature_algorithm()
+    }
+
+    /// The inner `tbsCertificate.signature` algorithm (must equal the outer one).
+    pub fn tbs_signature_algorithm(&self) -> &AlgorithmIdentifierOwned {
+        self.0.cert.tbs_certificate().signature()
+    }
+
+    /// The issuer's signature value.
+    pub fn signature(&self) -> &[u8] {
+        self.0.cert.signature().raw_bytes()
+    }
+
+    /// X.509 version number (1, 2 or 3).
+    pub fn version(&self) -> u8 {
+        self.0.cert.tbs_certificate().version() as u8 + 1
+    }
+
+    /// Decoded extensions.
+    pub fn extensions(&self) -> &CertExtensions {
+        &self.0.ext
+    }
+
+    /// The raw extensions, as encoded.
+    pub fn raw_extensions(&self) -> &[x509_cert::ext::Extension] {
+        self.0
+            .cert
+            .tbs_certificate()
+            .extensions()
+            .map(|e| e.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// `subjectKeyIdentifier`, if present.
+    pub fn subject_key_identifier(&self) -> Option<&[u8]> {
+        self.0.ext.subject_key_identifier.as_deref()
+    }
+
+    /// Whether subject and issuer match (RFC 5280 "self-issued").
+    pub fn is_self_issued(&self) -> bool {
+        self.0.subject_key == self.0.issuer_key
+    }
+
+    /// Whether `basicConstraints` says this is a CA.
+    pub fn is_ca(&self) -> bool {
+        self.0.ext.basic_constraints.as_ref().is_some_and(|b| b.ca)
+    }
+
+    /// Whether `keyUsage` is absent or asserts `usage`.
+    pub fn allows_key_usage(&self, usage: KeyUsages) -> bool {
+        self.0.ext.key_usage.is_none_or(|ku| ku.0.contains(usage))
+    }
+
+    /// A short description for lists and reports.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} (serial {}, issuer {})",
+            self.subject_display(),
+            self.serial_hex(),
+            self.issuer_display()
+        )
+    }
+
+    /// The SHA-1 hash of the subject public key bits: the RFC 5280 §4.2.1.2 method (1)
+    /// key identifier, as `openssl` and waxseal's PKI write it.
+    pub fn key_identifier_sha1(spki: &SubjectPublicKeyInfoOwned) -> Vec<u8> {
+        sha1::Sha1::digest(spki.subject_public_key.raw_bytes()).to_vec()
+    }
+
+    /// Re-encodes the parsed certificate; equal to [`Certificate::der`] for DER input.
+    pub fn encode(&self) -> Vec<u8> {
+        self.0.cert.to_der().unwrap_or_else(|_| self.0.der.clone())
+    }
+}
+
+/// Extracts the contents of PEM blocks with one of `labels`. `None` when `bytes` is not
+/// PEM text at all (so the caller should try DER).
+pub(crate) fn pem_blocks(bytes: &[u8], labels: &[&str]) -> Option<Result<Vec<Vec<u8>>, String>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    if !text.contains("-----BEGIN ") {
+        return None;
+    }
+    Some(
+        pem::parse_many(text)
+            .map(|blocks| {
+                blocks
+                    .into_iter()
+                    .filter(|b| labels.contains(&b.tag()))
+                    .map(|b| b.into_contents())
+                    .collect()
+            })
+            .map_err(|e| e.to_string()),
+    )
+}

@@ -1,0 +1,921 @@
+//! Public and private keys: parsing, signing, verifying.
+//!
+//! Signing supports RSA (PKCS #1 v1.5 and PSS, 2048 to 4096 bits), ECDSA P-256 and P-384
+//! and Ed25519. Verification additionally supports DSA, as legacy messages (RFC 4134) and
+//! old PKIs (NIST PKITS) use it; DSA keys may inherit their domain parameters from the
+//! issuer's certificate (RFC 3279 §2.3.2).
+
+use std::path::Path;
+
+use const_oid::ObjectIdentifier as Oid;
+use der::{Decode, Encode};
+use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
+use rand_core::UnwrapErr;
+use rsa::traits::PublicKeyParts;
+use signature::hazmat::{PrehashSigner, PrehashVerifier};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use zeroize::Zeroizing;
+
+use crate::algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
+use crate::oid;
+
+/// A key type waxseal can generate and sign with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// RSA with a 2048-bit modulus.
+    Rsa2048,
+    /// RSA with a 3072-bit modulus.
+    Rsa3072,
+    /// RSA with a 4096-bit modulus.
+    Rsa4096,
+    /// ECDSA on NIST P-256.
+    P256,
+    /// ECDSA on NIST P-384.
+    P384,
+    /// Ed25519.
+    Ed25519,
+}
+
+impl KeyAlgorithm {
+    /// Every algorithm.
+    pub const ALL: [KeyAlgorithm; 6] = [
+        Self::Rsa2048,
+        Self::Rsa3072,
+        Self::Rsa4096,
+        Self::P256,
+        Self::P384,
+        Self::Ed25519,
+    ];
+
+    /// The name used on the command line (`rsa2048`, `p256`, `ed25519`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rsa2048 => "rsa2048",
+            Self::Rsa3072 => "rsa3072",
+            Self::Rsa4096 => "rsa4096",
+            Self::P256 => "p256",
+            Self::P384 => "p384",
+            Self::Ed25519 => "ed25519",
+        }
+    }
+
+    /// Parses [`KeyAlgorithm::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+    }
+
+    /// The digest waxseal signs with by default for this key type.
+    pub fn default_digest(self) -> DigestAlgorithm {
+        match self {
+            Self::P384 => DigestAlgorithm::Sha384,
+            Self::Ed25519 => DigestAlgorithm::Sha512,
+            _ => DigestAlgorithm::Sha256,
+        }
+    }
+}
+
+impl std::fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A key problem: unreadable, unsupported, or unsafe to use.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The bytes are not a key in any supported encoding.
+    #[error("not a supported private key (PKCS #8, PKCS #1 RSA or SEC1 EC, unencrypted): {0}")]
+    Unreadable(String),
+    /// An encrypted PKCS #8 key.
+    #[error(
+        "encrypted private keys are not supported; decrypt it first (openssl pkey -in KEY -out KEY.plain)"
+    )]
+    Encrypted,
+    /// A key algorithm or curve waxseal does not implement.
+    #[error(transparent)]
+    Algorithm(#[from] AlgorithmError),
+    /// A malformed public key.
+    #[error("invalid {0} public key")]
+    BadPublicKey(&'static str),
+    /// A DSA key without domain parameters and none to inherit.
+    #[error("DSA key has no domain parameters and its issuer provides none")]
+    MissingDsaParameters,
+    /// A key file readable by group or others.
+    #[error(
+        "private key file {path} is accessible by group or others (mode {mode:04o}); run `chmod 600 {path}` or pass --insecure-key-permissions"
+    )]
+    InsecurePermissions {
+        /// The file.
+        path: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// Reading the key file failed.
+    #[error("cannot read private key {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Signing failed (for example an RSA key with a modulus too small for the digest).
+    #[error("signing failed: {0}")]
+    Sign(String),
+}
+
+/// DSA domain parameters (`Dss-Parms`, RFC 3279 §2.3.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsaParameters(Vec<u8>);
+
+impl DsaParameters {
+    /// The DER encoding of `Dss-Parms`.
+    pub fn as_der(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// A public key able to verify signatures.
+#[derive(Clone)]
+pub enum PublicKey {
+    /// RSA.
+    Rsa(rsa::RsaPublicKey),
+    /// ECDSA P-256.
+    P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA P-384.
+    P384(p384::ecdsa::VerifyingKey),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// DSA (verification only).
+    Dsa(Box<dsa::VerifyingKey>),
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicKey({}, {} bits)", self.kind(), self.bits())
+    }
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Rsa(a), Self::Rsa(b)) => a == b,
+            (Self::P256(a), Self::P256(b)) => a == b,
+            (Self::P384(a), Self::P384(b)) => a == b,
+            (Self::Ed25519(a), Self::Ed25519(b)) => a == b,
+            (Self::Dsa(a), Self::Dsa(b)) => {
+                a.y() == b.y() && a.components().p() == b.components().p()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl PublicKey {
+    /// Parses a `SubjectPublicKeyInfo`. DSA keys without parameters fail with
+    /// [`KeyError::MissingDsaParameters`]; use [`PublicKey::from_spki_inheriting`].
+    pub fn from_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<Self, KeyError> {
+        Self::from_spki_inheriting(spki, None)
+    }
+
+    /// Parses a `SubjectPublicKeyInfo`, taking DSA domain parameters from `inherited`
+    /// when the key itself has none.
+    pub fn from_spki_inheriting(
+        spki: &SubjectPublicKeyInfoOwned,
+        inherited: Option<&DsaParameters>,
+    ) -> Result<Self, KeyError> {
+        let alg = spki.algorithm.oid;
+        let bits = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or(KeyError::BadPublicKey("(unaligned bit string)"))?;
+        if alg == oid::RSA_ENCRYPTION || alg == oid::ID_RSASSA_PSS {
+            let k = pkcs1::RsaPublicKeyRef::from_der(bits)
+                .map_err(|_| KeyError::BadPublicKey("RSA"))?;
+            let n = rsa::BoxedUint::from_be_slice_vartime(k.modulus.as_bytes());
+            let e = rsa::BoxedUint::from_be_slice_vartime(k.public_exponent.as_bytes());
+            let key = rsa::RsaPublicKey::new_with_size_limits(n, e, 512..=16384)
+                .map_err(|_| KeyError::BadPublicKey("RSA"))?;
+            return Ok(Self::Rsa(key));
+        }
+        if alg == oid::ID_EC_PUBLIC_KEY {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<Oid>().ok())
+                .ok_or(KeyError::BadPublicKey("EC (curve parameters)"))?;
+            return if curve == oid::SECP256R1 {
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                    .map(Self::P256)
+                    .map_err(|_| KeyError::BadPublicKey("P-256"))
+            } else if curve == oid::SECP384R1 {
+                p384::ecdsa::VerifyingKey::from_sec1_bytes(bits)
+                    .map(Self::P384)
+                    .map_err(|_| KeyError::BadPublicKey("P-384"))
+            } else {
+                Err(AlgorithmError::UnsupportedKey(curve).into())
+            };
+        }
+        if alg == oid::ID_ED25519 {
+            let bytes: &[u8; 32] = bits
+                .try_into()
+                .map_err(|_| KeyError::BadPublicKey("Ed25519"))?;
+            return ed25519_dalek::VerifyingKey::from_bytes(bytes)
+                .map(Self::Ed25519)
+                .map_err(|_| KeyError::BadPublicKey("Ed25519"));
+        }
+        if alg == oid::ID_DSA {
+            let own = match &spki.algorithm.parameters {
+                Some(p) if !p.is_null() => Some(DsaParameters(
+                    p.to_der().map_err(|_| KeyError::BadPublicKey("DSA"))?,
+                )),
+                _ => None,
+            };
+            let params = own
+                .as_ref()
+                .or(inherited)
+                .ok_or(KeyError::MissingDsaParameters)?;
+            return dsa_key(params, bits).map(|k| Self::Dsa(Box::new(k)));
+        }
+        Err(AlgorithmError::UnsupportedKey(alg).into())
+    }
+
+    /// The DSA domain parameters of a `SubjectPublicKeyInfo`, for keys that inherit them.
+    pub fn dsa_parameters(spki: &SubjectPublicKeyInfoOwned) -> Option<DsaParameters> {
+        if spki.algorithm.oid != oid::ID_DSA {
+            return None;
+        }
+        match &spki.algorithm.parameters {
+            Some(p) if !p.is_null() => p.to_der().ok().map(DsaParameters),
+            _ => None,
+        }
+    }
+
+    /// The key type, for messages (`RSA`, `ECDSA P-256`, `Ed25519`, `DSA`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Rsa(_) => "RSA",
+            Self::P256(_) => "ECDSA P-256",
+            Self::P384(_) => "ECDSA P-384",
+            Self::Ed25519(_) => "Ed25519",
+            Self::Dsa(_) => "DSA",
+        }
+    }
+
+    /// Key size in bits (modulus size for RSA and DSA).
+    pub fn bits(&self) -> usize {
+        match self {
+            Self::Rsa(k) => k.n().bits() as usize,
+            Self::P256(_) => 256,
+            Self::P384(_) => 384,
+            Self::Ed25519(_) => 256,
+            Self::Dsa(k) => k.components().p().bits() as usize,
+        }
+    }
+
+    /// Checks that `scheme` (with effective digest `digest`) is a sensible signature
+    /// algorithm for this key under `policy`.
+    pub fn check_scheme(
+        &self,
+        scheme: &SignatureScheme,
+        digest: DigestAlgorithm,
+        policy: &AlgorithmPolicy,
+    ) -> Result<(), AlgorithmError> {
+        let fits = matches!(
+            (self, scheme),
+            (
+                Self::Rsa(_),
+                SignatureScheme::RsaPkcs1 { .. } | SignatureScheme::RsaPss { .. }
+            ) | (Self::P256(_) | Self::P384(_), SignatureScheme::Ecdsa { .. })
+                | (Self::Ed25519(_), SignatureScheme::Ed25519)
+                | (Self::Dsa(_), SignatureScheme::Dsa { .. })
+        );
+        if !fits {
+            return Err(AlgorithmError::KeyMismatch {
+                signature: scheme.describe(Some(digest)),
+                key: self.kind(),
+            });
+        }
+        if matches!(self, Self::Rsa(_) | Self::Dsa(_)) && self.bits() < policy.min_rsa_bits() {
+            return Err(AlgorithmError::KeyTooSmall {
+                key: self.kind(),
+                bits: self.bits(),
+                min: policy.min_rsa_bits(),
+            });
+        }
+        if !matches!(self, Self::Ed25519(_)) {
+            policy.check_digest(digest)?;
+        }
+        Ok(())
+    }
+
+    /// Verifies `signature` over `message`. `digest` is the hash the signature was made
+    /// with (ignored by Ed25519, which signs the message itself). Call
+    /// [`PublicKey::check_scheme`] first: this only does the mathematics.
+    pub fn verify(
+        &self,
+        scheme: &SignatureScheme,
+        digest: DigestAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
+        let bad = |_: signature::Error| SignatureError;
+        match (self, scheme) {
+            (Self::Ed25519(k), SignatureScheme::Ed25519) => {
+                let sig = ed25519_dalek::Signature::from_slice(signature).map_err(bad)?;
+                k.verify_strict(message, &sig).map_err(bad)
+            }
+            (_, _) => self.verify_prehash(scheme, digest, &digest.digest(message), signature),
+        }
+    }
+
+    /// Verifies `signature` over an already computed hash (not for Ed25519).
+    pub fn verify_prehash(
+        &self,
+        scheme: &SignatureScheme,
+        digest: DigestAlgorithm,
+        hash: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
+        let bad = |_: signature::Error| SignatureError;
+        match (self, scheme) {
+            (Self::Rsa(k), SignatureScheme::RsaPkcs1 { .. }) => k
+                .verify(pkcs1v15_scheme(digest), hash, signature)
+                .map_err(|_| SignatureError),
+            (Self::Rsa(k), SignatureScheme::RsaPss { salt_len, .. }) => {
+                verify_pss(k, digest, *salt_len, hash, signature)
+            }
+            (Self::P256(k), SignatureScheme::Ecdsa { .. }) => {
+                let sig = p256::ecdsa::Signature::from_der(signature).map_err(bad)?;
+                k.verify_prehash(hash, &sig).map_err(bad)
+            }
+            (Self::P384(k), SignatureScheme::Ecdsa { .. }) => {
+                let sig = p384::ecdsa::Signature::from_der(signature).map_err(bad)?;
+                k.verify_prehash(hash, &sig).map_err(bad)
+            }
+            (Self::Dsa(k), SignatureScheme::Dsa { .. }) => {
+                let sig = dsa::Signature::try_from(signature).map_err(bad)?;
+                k.verify_prehash(hash, &sig).map_err(bad)
+            }
+            _ => Err(SignatureError),
+        }
+    }
+
+    /// The key encoded as a `SubjectPublicKeyInfo` (DER). DSA keys are not encodable.
+    pub fn to_spki_der(&self) -> Option<Vec<u8>> {
+        let doc = match self {
+            Self::Rsa(k) => k.to_public_key_der(),
+            Self::P256(k) => k.to_public_key_der(),
+            Self::P384(k) => k.to_public_key_der(),
+            Self::Ed25519(k) => k.to_public_key_der(),
+            Self::Dsa(k) => k.to_public_key_der(),
+        };
+        doc.ok().map(|d| d.as_bytes().to_vec())
+    }
+}
+
+fn dsa_key(params: &DsaParameters, y_bits: &[u8]) -> Result<dsa::VerifyingKey, KeyError> {
+    use der::asn1::UintRef;
+    let bad = |_: der::Error| KeyError::BadPublicKey("DSA");
+    let (p, q, g) = der::asn1::AnyRef::from_der(&params.0)
+        .map_err(bad)?
+        .sequence(|r| {
+            let p = UintRef::decode(r)?;
+            let q = UintRef::decode(r)?;
+            let g = UintRef::decode(r)?;
+            Ok::<_, der::Error>((p, q, g))
+        })
+        .map_err(bad)?;
+    let y = UintRef::from_der(y_bits).map_err(bad)?;
+    let uint = |u: UintRef<'_>, bits: u32| {
+        crypto_bigint::BoxedUint::from_be_slice(u.as_bytes(), bits)
+            .map_err(|_| KeyError::BadPublicKey("DSA"))
+    };
+    let p_bits = (p.as_bytes().len() * 8) as u32;
+    let q_bits = (q.as_bytes().len() * 8) as u32;
+    let components =
+        dsa::Components::from_components(uint(p, p_bits)?, uint(q, q_bits)?, uint(g, p_bits)?)
+            .map_err(|_| KeyError::BadPublicKey("DSA"))?;
+    dsa::VerifyingKey::from_components(components, uint(y, p_bits)?)
+        .map_err(|_| KeyError::BadPublicKey("DSA"))
+}
+
+fn pkcs1v15_scheme(digest: DigestAlgorithm) -> rsa::Pkcs1v15Sign {
+    match digest {
+        DigestAlgorithm::Md5 => rsa::Pkcs1v15Sign::new::<md5::Md5>(),
+        DigestAlgorithm::Sha1 => rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
+        DigestAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
+        DigestAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
+        DigestAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
+    }
+}
+
+fn verify_pss(
+    key: &rsa::RsaPublicKey,
+    digest: DigestAlgorithm,
+    salt_len: usize,
+    hash: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    let r = match digest {
+        DigestAlgorithm::Sha1 => key.verify(
+            rsa::Pss::<sha1::Sha1>::new_with_salt(salt_len),
+            hash,
+            signature,
+        ),
+        DigestAlgorithm::Sha256 => key.verify(
+            rsa::Pss::<sha2::Sha256>::new_with_salt(salt_len),
+            hash,
+            signature,
+        ),
+        DigestAlgorithm::Sha384 => key.verify(
+            rsa::Pss::<sha2::Sha384>::new_with_salt(salt_len),
+            hash,
+            signature,
+        ),
+        DigestAlgorithm::Sha512 => key.verify(
+            rsa::Pss::<sha2::Sha512>::new_with_salt(salt_len),
+            hash,
+            signature,
+        ),
+        DigestAlgorithm::Md5 => return Err(SignatureError),
+    };
+    r.map_err(|_| SignatureError)
+}
+
+/// A signature did not verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("signature does not verify")]
+pub struct SignatureError;
+
+/// A private key waxseal can sign with.
+pub enum PrivateKey {
+    /// RSA.
+    Rsa(Box<rsa::RsaPrivateKey>),
+    /// ECDSA P-256.
+    P256(p256::ecdsa::SigningKey),
+    /// ECDSA P-384.
+    P384(p384::ecdsa::SigningKey),
+    /// Ed25519.
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PrivateKey({})", self.public_key().kind())
+    }
+}
+
+/// Whether [`PrivateKey::load`] insists that only the owner can read the key file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyFileCheck {
+    /// Refuse a key file readable or writable by group or others (the default, as ssh does).
+    #[default]
+    OwnerOnly,
+    /// Load it anyway (`--insecure-key-permissions`).
+    AllowInsecure,
+}
+
+/// The OS random number generator, as the `rand_core` 0.10 traits want it.
+pub(crate) fn rng() -> UnwrapErr<getrandom::SysRng> {
+    UnwrapErr(getrandom::SysRng)
+}
+
+impl PrivateKey {
+    /// Generates a fresh key.
+    pub fn generate(algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
+        use p256::elliptic_curve::Generate;
+        let mut os = rng();
+        let rsa = |bits| {
+            rsa::RsaPrivateKey::new(&mut rng(), bits)
+                .map(|k| Self::Rsa(Box::new(k)))
+                .map_err(|e| KeyError::Sign(e.to_string()))
+        };
+        match algorithm {
+            KeyAlgorithm::Rsa2048 => rsa(2048),
+            KeyAlgorithm::Rsa3072 => rsa(3072),
+            KeyAlgorithm::Rsa4096 => rsa(4096),
+            KeyAlgorithm::P256 => Ok(Self::P256(p256::ecdsa::SigningKey::generate_from_rng(
+                &mut os,
+            ))),
+            KeyAlgorithm::P384 => Ok(Self::P384(p384::ecdsa::SigningKey::generate_from_rng(
+                &mut os,
+            ))),
+            KeyAlgorithm::Ed25519 => {
+                Ok(Self::Ed25519(ed25519_dalek::SigningKey::generate(&mut os)))
+            }
+        }
+    }
+
+    /// Reads a key file, refusing group/other-readable files unless `check` allows it.
+    pub fn load(path: &Path, check: KeyFileCheck) -> Result<Self, KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        if check == KeyFileCheck::OwnerOnly {
+            check_owner_only(path).map_err(|e| match e {
+                Ok(mode) => KeyError::InsecurePermissions {
+                    path: path.display().to_string(),
+                    mode,
+                },
+                Err(source) => io(source),
+            })?;
+        }
+        let bytes = Zeroizing::new(std::fs::read(path).map_err(io)?);
+        Self::from_bytes(&bytes)
+    }
+
+    /// Parses a key from PEM (`PRIVATE KEY`, `RSA PRIVATE KEY`, `EC PRIVATE KEY`) or DER
+    /// (PKCS #8, PKCS #1 or SEC1).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        let text = std::str::from_utf8(bytes)
+            .ok()
+            .filter(|t| t.contains("-----BEGIN"));
+        let Some(text) = text else {
+            return Self::from_der(bytes);
+        };
+        let blocks = pem::parse_many(text).map_err(|e| KeyError::Unreadable(e.to_string()))?;
+        let mut curve = None;
+        for block in &blocks {
+            let der = Zeroizing::new(block.contents().to_vec());
+            match block.tag() {
+                "PRIVATE KEY" => return Self::from_pkcs8(&der),
+                "RSA PRIVATE KEY" => return Self::from_pkcs1(&der),
+                "EC PRIVATE KEY" => return Self::from_sec1(&der, curve),
+                "EC PARAMETERS" => curve = Oid::from_der(&der).ok(),
+                "ENCRYPTED PRIVATE KEY" => return Err(KeyError::Encrypted),
+                _ => {}
+            }
+        }
+        Err(KeyError::Unreadable(
+            "no private key PEM block found".into(),
+        ))
+    }
+
+    /// Parses a DER key: PKCS #8, then PKCS #1, then SEC1.
+    pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
+        // EncryptedPrivateKeyInfo starts with an AlgorithmIdentifier (a SEQUENCE) where
+        // PrivateKeyInfo starts with its version INTEGER.
+        if let Ok((0x30, body)) = crate::asn1::read_one(der) {
+            if body.first() == Some(&0x30) {
+                return Err(KeyError::Encrypted);
+            }
+        }
+        Self::from_pkcs8(der)
+            .or_else(|_| Self::from_pkcs1(der))
+            .or_else(|_| Self::from_sec1(der, None))
+            .map_err(|_| KeyError::Unreadable("DER is not PKCS #8, PKCS #1 or SEC1".into()))
+    }
+
+    fn from_pkcs8(der: &[u8]) -> Result<Self, KeyError> {
+        let info = pkcs8::PrivateKeyInfoRef::from_der(der)
+            .map_err(|e| KeyError::Unreadable(e.to_string()))?;
+        let unreadable = |e: pkcs8::Error| KeyError::Unreadable(e.to_string());
+        let alg = info.algorithm.oid;
+        if alg == oid::RSA_ENCRYPTION {
+            return rsa::RsaPrivateKey::from_pkcs8_der(der)
+                .map(|k| Self::Rsa(Box::new(k)))
+                .map_err(unreadable);
+        }
+        if alg == oid::ID_ED25519 {
+            return ed25519_dalek::SigningKey::from_pkcs8_der(der)
+                .map(Self::Ed25519)
+                .map_err(unreadable);
+        }
+        if alg == oid::ID_EC_PUBLIC_KEY {
+            let curve = info
+                .algorithm
+                .parameters
+                .and_then(|p| p.decode_as::<Oid>().ok())
+                .ok_or_else(|| KeyError::Unreadable("EC key without a named curve".into()))?;
+            if curve == oid::SECP256R1 {
+                return p256::ecdsa::SigningKey::from_pkcs8_der(der)
+                    .map(Self::P256)
+                    .map_err(unreadable);
+            }
+            if curve == oid::SECP384R1 {
+                return p384::ecdsa::SigningKey::from_pkcs8_der(der)
+                    .map(Self::P384)
+                    .map_err(unreadable);
+            }
+            return Err(AlgorithmError::UnsupportedKey(curve).into());
+        }
+        Err(AlgorithmError::UnsupportedKey(alg).into())
+    }
+
+    fn from_pkcs1(der: &[u8]) -> Result<Self, KeyError> {
+        use pkcs1::DecodeRsaPrivateKey;
+        rsa::RsaPrivateKey::from_pkcs1_der(der)
+            .map(|k| Self::Rsa(Box::new(k)))
+            .map_err(|e| KeyError::Unreadable(e.to_string()))
+    }
+
+    fn from_sec1(der: &[u8], curve_hint: Option<Oid>) -> Result<Self, KeyError> {
+        let key =
+            sec1::EcPrivateKey::from_der(der).map_err(|e| KeyError::Unreadable(e.to_string()))?;
+        let curve = key
+            .parameters
+            .and_then(|p| p.named_curve())
+            .or(curve_hint)
+            .or(match key.private_key.len() {
+                32 => Some(oid::SECP256R1),
+                48 => Some(oid::SECP384R1),
+                _ => None,
+            })
+            .ok_or_else(|| KeyError::Unreadable("EC key of unknown curve".into()))?;
+        let unreadable = |e: elliptic_curve_error::Error| KeyError::Unreadable(e.to_string());
+        if curve == oid::SECP256R1 {
+            return p256::SecretKey::from_slice(key.private_key)
+                .map(|k| Self::P256(k.into()))
+                .map_err(unreadable);
+        }
+        if curve == oid::SECP384R1 {
+            return p384::SecretKey::from_slice(key.private_key)
+                .map(|k| Self::P384(k.into()))
+                .map_err(unreadable);
+        }
+        Err(AlgorithmError::UnsupportedKey(curve).into())
+    }
+
+    /// The key type.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        match self {
+            Self::Rsa(k) => match k.n().bits() {
+                0..=2048 => KeyAlgorithm::Rsa2048,
+                2049..=3072 => KeyAlgorithm::Rsa3072,
+                _ => KeyAlgorithm::Rsa4096,
+            },
+            Self::P256(_) => KeyAlgorithm::P256,
+            Self::P384(_) => KeyAlgorithm::P384,
+            Self::Ed25519(_) => KeyAlgorithm::Ed25519,
+        }
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            Self::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+            Self::P256(k) => PublicKey::P256(*k.verifying_key()),
+            Self::P384(k) => PublicKey::P384(*k.verifying_key()),
+            Self::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
+        }
+    }
+
+    /// The public key as a `SubjectPublicKeyInfo`.
+    pub fn subject_public_key_info(&self) -> SubjectPublicKeyInfoOwned {
+        let der = self
+            .public_key()
+            .to_spki_der()
+            .expect("RSA, EC and Ed25519 public keys always encode");
+        SubjectPublicKeyInfoOwned::from_der(&der).expect("freshly encoded SPKI decodes")
+    }
+
+    /// The key as unencrypted PKCS #8 DER.
+    pub fn to_pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
+        let doc = match self {
+            Self::Rsa(k) => k.to_pkcs8_der(),
+            Self::P256(k) => k.to_pkcs8_der(),
+            Self::P384(k) => k.to_pkcs8_der(),
+            Self::Ed25519(k) => k.to_pkcs8_der(),
+        }
+        .expect("supported private keys always encode");
+        Zeroizing::new(doc.as_bytes().to_vec())
+    }
+
+    /// The key as unencrypted PKCS #8 PEM (`-----BEGIN PRIVATE KEY-----`).
+    pub fn to_pkcs8_pem(&self) -> Zeroizing<String> {
+        let block = pem::Pem::new("PRIVATE KEY", self.to_pkcs8_der().to_vec());
+        Zeroizing::new(pem::encode_config(
+            &block,
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        ))
+    }
+
+    /// Checks that `digest` can be used with this key for `pss` or not, as waxseal signs.
+    pub fn check_digest(&self, digest: DigestAlgorithm, pss: bool) -> Result<(), AlgorithmError> {
+        AlgorithmPolicy::STRICT.check_digest(digest)?;
+        match self {
+            Self::Ed25519(_) if digest != DigestAlgorithm::Sha512 => {
+                Err(AlgorithmError::DigestMismatch {
+                    digest,
+                    signature: "ed25519 (RFC 8419 requires sha512)".into(),
+                })
+            }
+            Self::Ed25519(_) | Self::P256(_) | Self::P384(_) if pss => {
+                Err(AlgorithmError::KeyMismatch {
+                    signature: "rsa-pss".into(),
+                    key: self.public_key().kind(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The signature algorithm identifier [`PrivateKey::sign`] produces for `digest`.
+    pub fn signature_algorithm(
+        &self,
+        digest: DigestAlgorithm,
+        pss: bool,
+    ) -> Result<AlgorithmIdentifierOwned, KeyError> {
+        self.check_digest(digest, pss)?;
+        let no_params = |oid| AlgorithmIdentifierOwned {
+            oid,
+            parameters: None,
+        };
+        Ok(match self {
+            Self::Ed25519(_) => no_params(oid::ID_ED25519),
+            Self::P256(_) | Self::P384(_) => no_params(ecdsa_oid(digest)),
+            Self::Rsa(_) if pss => {
+                let id = match digest {
+                    DigestAlgorithm::Sha256 => {
+                        rsa::pss::get_default_pss_signature_algo_id::<sha2::Sha256>()
+                    }
+                    DigestAlgorithm::Sha384 => {
+                        rsa::pss::get_default_pss_signature_algo_id::<sha2::Sha384>()
+                    }
+                    _ => rsa::pss::get_default_pss_signature_algo_id::<sha2::Sha512>(),
+                };
+                id.map_err(|e| KeyError::Sign(e.to_string()))?
+            }
+            // RFC 4055 §5: the parameters of sha*WithRSAEncryption are NULL.
+            Self::Rsa(_) => AlgorithmIdentifierOwned {
+                oid: match digest {
+                    DigestAlgorithm::Sha256 => oid::SHA256_WITH_RSA,
+                    DigestAlgorithm::Sha384 => oid::SHA384_WITH_RSA,
+                    _ => oid::SHA512_WITH_RSA,
+                },
+                parameters: Some(der::asn1::Null.into()),
+            },
+        })
+    }
+
+    /// Signs `message` with `digest` (RSA PKCS #1 v1.5 unless `pss`), returning the
+    /// signature algorithm identifier and the signature value. Ed25519 signs `message`
+    /// itself and requires `digest` to be SHA-512 (RFC 8419).
+    pub fn sign(
+        &self,
+        message: &[u8],
+        digest: DigestAlgorithm,
+        pss: bool,
+    ) -> Result<(AlgorithmIdentifierOwned, Vec<u8>), KeyError> {
+        let alg = self.signature_algorithm(digest, pss)?;
+        let sign_err = |e: &dyn std::fmt::Display| KeyError::Sign(e.to_string());
+        let sig = match self {
+            Self::Ed25519(k) => {
+                use signature::Signer;
+                let sig: ed25519_dalek::Signature =
+                    k.try_sign(message).map_err(|e| sign_err(&e))?;
+                sig.to_bytes().to_vec()
+            }
+            Self::Rsa(k) => {
+                let hash = digest.digest(message);
+                let mut rng = rng();
+                if pss {
+                    let salt = digest.output_len();
+                    match digest {
+                        DigestAlgorithm::Sha256 => k.sign_with_rng(
+                            &mut rng,
+                            rsa::Pss::<sha2::Sha256>::new_with_salt(salt),
+                            &hash,
+                        ),
+                        DigestAlgorithm::Sha384 => k.sign_with_rng(
+                            &mut rng,
+                            rsa::Pss::<sha2::Sha384>::new_with_salt(salt),
+                            &hash,
+                        ),
+                        _ => k.sign_with_rng(
+                            &mut rng,
+                            rsa::Pss::<sha2::Sha512>::new_with_salt(salt),
+                            &hash,
+                        ),
+                    }
+                } else {
+                    k.sign_with_rng(&mut rng, pkcs1v15_scheme(digest), &hash)
+                }
+                .map_err(|e| sign_err(&e))?
+            }
+            Self::P256(k) => {
+                let sig: p256::ecdsa::Signature = k
+                    .sign_prehash(&digest.digest(message))
+                    .map_err(|e| sign_err(&e))?;
+                sig.to_der().as_bytes().to_vec()
+            }
+            Self::P384(k) => {
+                let sig: p384::ecdsa::Signature = k
+                    .sign_prehash(&digest.digest(message))
+                    .map_err(|e| sign_err(&e))?;
+                sig.to_der().as_bytes().to_vec()
+            }
+        };
+        Ok((alg, sig))
+    }
+}
+
+mod elliptic_curve_error {
+    pub use p256::elliptic_curve::Error;
+}
+
+fn ecdsa_oid(digest: DigestAlgorithm) -> Oid {
+    match digest {
+        DigestAlgorithm::Sha384 => oid::ECDSA_WITH_SHA384,
+        DigestAlgorithm::Sha512 => oid::ECDSA_WITH_SHA512,
+        _ => oid::ECDSA_WITH_SHA256,
+    }
+}
+
+/// `Ok(())` when only the owner may access `path`; `Err(Ok(mode))` when group or others
+/// may; `Err(Err(io))` when the file cannot be inspected.
+#[cfg(unix)]
+fn check_owner_only(path: &Path) -> Result<(), Result<u32, std::io::Error>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).map_err(Err)?.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        Err(Ok(mode))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(not(unix))]
+fn check_owner_only(_path: &Path) -> Result<(), Result<u32, std::io::Error>> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_generated_key_signs_and_verifies() {
+        for alg in [
+            KeyAlgorithm::Rsa2048,
+            KeyAlgorithm::P256,
+            KeyAlgorithm::P384,
+            KeyAlgorithm::Ed25519,
+        ] {
+            let key = PrivateKey::generate(alg).unwrap();
+            let digest = alg.default_digest();
+            let (ai, sig) = key.sign(b"hello", digest, false).unwrap();
+            let scheme = SignatureScheme::from_algorithm_identifier(&ai).unwrap();
+            let public = key.public_key();
+            public
+                .check_scheme(&scheme, digest, &AlgorithmPolicy::STRICT)
+                .unwrap();
+            public.verify(&scheme, digest, b"hello", &sig).unwrap();
+            assert_eq!(
+                public.verify(&scheme, digest, b"hellO", &sig),
+                Err(SignatureError),
+                "{alg}"
+            );
+            // PKCS #8 round trip.
+            let back = PrivateKey::from_bytes(key.to_pkcs8_pem().as_bytes()).unwrap();
+            assert_eq!(back.public_key(), public);
+            // SPKI round trip.
+            let spki = key.subject_public_key_info();
+            assert_eq!(PublicKey::from_spki(&spki).unwrap(), public);
+        }
+    }
+
+    #[test]
+    fn rsa_pss_round_trip() {
+        let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
+        let (ai, sig) = key.sign(b"m", DigestAlgorithm::Sha384, true).unwrap();
+        let scheme = SignatureScheme::from_algorithm_identifier(&ai).unwrap();
+        assert_eq!(
+            scheme,
+            SignatureScheme::RsaPss {
+                digest: DigestAlgorithm::Sha384,
+                salt_len: 48
+            }
+        );
+        key.public_key()
+            .verify(&scheme, DigestAlgorithm::Sha384, b"m", &sig)
+            .unwrap();
+    }
+
+    #[test]
+    fn ed25519_demands_sha512_and_ec_refuses_pss() {
+        let ed = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+        assert!(ed.sign(b"m", DigestAlgorithm::Sha256, false).is_err());
+        let ec = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+        assert!(ec.sign(b"m", DigestAlgorithm::Sha256, true).is_err());
+        assert!(ec.sign(b"m", DigestAlgorithm::Sha1, false).is_err());
+    }
+
+    #[test]
+    fn garbage_is_not_a_key() {
+        assert!(matches!(
+            PrivateKey::from_bytes(b"not a key"),
+            Err(KeyError::Unreadable(_))
+        ));
+        assert!(matches!(
+            PrivateKey::from_bytes(
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+            ),
+            Err(KeyError::Unreadable(_))
+        ));
+    }
+}

@@ -1,0 +1,406 @@
+//! Signing: [`Signer`] (one key and certificate) and [`EnvelopeBuilder`].
+//!
+//! Written on top of the RFC 5652 types rather than `cms`'s builder, which (0.3.0-rc.0)
+//! omits signing-time, duplicates a user-added message-digest, keeps duplicate digest
+//! algorithms and certificates, does not check the digest against the key, picks SKI
+//! signer identifiers whenever a certificate has the extension, and can panic in `build()`.
+
+use const_oid::ObjectIdentifier as Oid;
+use der::Encode;
+use x509_cert::ext::pkix::SubjectKeyIdentifier;
+
+use crate::algorithm::{AlgorithmError, DigestAlgorithm};
+use crate::cert::Certificate;
+use crate::envelope::Envelope;
+use crate::key::{KeyError, PrivateKey};
+use crate::oid;
+use crate::rfc5652::{
+    Attribute, Attributes, CertificateChoice, EncapsulatedContentInfo, SignedData,
+    SignerIdentifier, SignerInfo,
+};
+
+/// Why an envelope could not be signed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The private key could not be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The private key is not the certificate's.
+    #[error("the private key does not match the certificate {0}")]
+    KeyMismatch(String),
+    /// An algorithm choice that does not fit the key, or is refused.
+    #[error(transparent)]
+    Algorithm(#[from] AlgorithmError),
+    /// `--signer-id ski` with a certificate lacking subjectKeyIdentifier.
+    #[error(
+        "certificate {0} has no subjectKeyIdentifier; identify the signer by issuer and serial number"
+    )]
+    MissingSubjectKeyIdentifier(String),
+    /// Content other than id-data without signed attributes (RFC 5652 §5.3).
+    #[error("content type {} requires signed attributes", oid::name(.0))]
+    AttributesRequired(Oid),
+    /// An extra signed attribute that waxseal sets itself.
+    #[error("attribute {} is set by waxseal and cannot be given", oid::name(.0))]
+    ReservedAttribute(Oid),
+    /// No signer was added.
+    #[error("no signer given")]
+    NoSigners,
+    /// A detached envelope needs its content to add a signer.
+    #[error("the envelope is detached: the content is needed to add a signer")]
+    MissingContent,
+}
+
+/// How the signer is identified in `SignerInfo.sid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignerIdKind {
+    /// `issuerAndSerialNumber` (version 1 SignerInfo; the default).
+    #[default]
+    IssuerSerial,
+    /// `subjectKeyIdentifier` (version 3 SignerInfo).
+    SubjectKeyIdentifier,
+}
+
+/// One signing identity with its options.
+#[derive(Debug)]
+pub struct Signer {
+    key: PrivateKey,
+    cert: Certificate,
+    chain: Vec<Certificate>,
+    digest: DigestAlgorithm,
+    signer_id: SignerIdKind,
+    signed_attributes: bool,
+    rsa_pss: bool,
+    extra_attributes: Vec<Attribute>,
+    signing_time: Option<u64>,
+}
+
+impl Signer {
+    /// A signer for `cert` with `key`, which must be the certificate's key. Defaults:
+    /// the key's usual digest (SHA-256; SHA-384 for P-384; SHA-512 for Ed25519), signed
+    /// attributes, issuer-and-serial identification, PKCS #1 v1.5 for RSA.
+    pub fn new(cert: Certificate, key: PrivateKey) -> Result<Self, SignError> {
+        let public = key.public_key();
+        let cert_key = crate::key::PublicKey::from_spki(cert.public_key_info())?;
+        if public != cert_key {
+            return Err(SignError::KeyMismatch(cert.subject_display()));
+        }
+        Ok(Self {
+            digest: key.algorithm().default_digest(),
+            key,
+            cert,
+            chain: Vec::new(),
+            signer_id: SignerIdKind::default(),
+            signed_attributes: true,
+            rsa_pss: false,
+            extra_attributes: Vec::new(),
+            signing_time: None,
+        })
+    }
+
+    /// Uses `digest`; fails when it does not fit the key (Ed25519 needs SHA-512).
+    pub fn with_digest(mut self, digest: DigestAlgorithm) -> Result<Self, SignError> {
+        self.key.check_digest(digest, self.rsa_pss)?;
+        self.digest = digest;
+        Ok(self)
+    }
+
+    /// RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys only).
+    pub fn with_rsa_pss(mut self, pss: bool) -> Result<Self, SignError> {
+        self.key.check_digest(self.digest, pss)?;
+        self.rsa_pss = pss;
+        Ok(self)
+    }
+
+    /// How to identify the signer.
+    pub fn with_signer_id(mut self, kind: SignerIdKind) -> Result<Self, SignError> {
+        if kind == SignerIdKind::SubjectKeyIdentifier
+            && self.cert.subject_key_identifier().is_none()
+        {
+            return Err(SignError::MissingSubjectKeyIdentifier(
+                self.cert.subject_display(),
+            ));
+        }
+        self.signer_id = kind;
+        Ok(self)
+    }
+
+    /// Sign the content directly, without signed attributes (Keystone's PKI tokens:
+    /// `openssl cms -sign -noattr`). Only for id-data content.
+    pub fn without_signed_attributes(mut self) -> Self {
+        self.signed_attributes = false;
+        self
+    }
+
+    /// Certificates to embed after the signer's own (its chain up to, not including,
+    /// the root).
+    pub fn with_chain(mut self, chain: Vec<Certificate>) -> Self {
+        self.chain = chain;
+        self
+    }
+
+    /// An extra signed attribute (hop metadata, content hints...).
+    pub fn with_signed_attribute(mut self, attr: Attribute) -> Result<Self, SignError> {
+        if [
+            oid::ID_CONTENT_TYPE,
+            oid::ID_MESSAGE_DIGEST,
+            oid::ID_SIGNING_TIME,
+        ]
+        .contains(&attr.oid)
+        {
+            return Err(SignError::ReservedAttribute(attr.oid));
+        }
+        self.extra_attributes.push(attr);
+        Ok(self)
+    }
+
+    /// A fixed signing time (seconds since the epoch) instead of the current time.
+    pub fn with_signing_time(mut self, time: u64) -> Self {
+        self.signing_time = Some(time);
+        self
+    }
+
+    /// The signer's certificate.
+    pub fn certificate(&self) -> &Certificate {
+        &self.cert
+    }
+
+    /// The chain embedded after the certificate.
+    pub fn chain(&self) -> &[Certificate] {
+        &self.chain
+    }
+
+    /// The digest algorithm.
+    pub fn digest(&self) -> DigestAlgorithm {
+        self.digest
+    }
+
+    fn sid(&self) -> (u8, SignerIdentifier) {
+        match self.signer_id {
+            SignerIdKind::IssuerSerial => (
+                1,
+                SignerIdentifier::IssuerAndSerialNumber(cms::cert::IssuerAndSerialNumber {
+                    issuer: self.cert.issuer().clone(),
+                    serial_number: self.cert.x509().tbs_certificate().serial_number().clone(),
+                }),
+            ),
+            SignerIdKind::SubjectKeyIdentifier => {
+                let ski = self.cert.subject_key_identifier().unwrap_or_default();
+                (
+                    3,
+                    SignerIdentifier::SubjectKeyIdentifier(SubjectKeyIdentifier(
+                        der::asn1::OctetString::new(ski).expect("key identifiers are short"),
+                    )),
+                )
+            }
+        }
+    }
+
+    /// Signs `content` of type `content_type` whose digest (with [`Signer::digest`]) is
+    /// `content_digest`.
+    pub(crate) fn sign_content(
+        &self,
+        content_type: Oid,
+        content: &[u8],
+        content_digest: &[u8],
+    ) -> Result<SignerInfo, SignError> {
+        if !self.signed_attributes {
+            if content_type != oid::ID_DATA {
+                return Err(SignError::AttributesRequired(content_type));
+            }
+            let (signature_algorithm, signature) =
+                self.key.sign(content, self.digest, self.rsa_pss)?;
+            return Ok(self.signer_info(None, signature_algorithm, signature));
+        }
+        self.sign_attributes(Some(content_type), content_digest)
+    }
+
+    /// Builds, signs and returns a `SignerInfo` whose signed attributes carry
+    /// `content_type` (if any), signing-time, message-digest and the extra attributes.
+    fn sign_attributes(
+        &self,
+        content_type: Option<Oid>,
+        digest: &[u8],
+    ) -> Result<SignerInfo, SignError> {
+        let mut attrs = Vec::new();
+        if let Some(ct) = content_type {
+            attrs.push(Attribute::new(
+                oid::ID_CONTENT_TYPE,
+                ct.to_der().expect("OIDs encode"),
+            ));
+        }
+        let time = self.signing_time.unwrap_or_else(crate::time::now);
+        attrs.push(Attribute::new(
+            oid::ID_SIGNING_TIME,
+            encode_signing_time(time),
+        ));
+        attrs.push(Attribute::new(
+            oid::ID_MESSAGE_DIGEST,
+            crate::asn1::tlv(0x04, digest),
+        ));
+        attrs.extend(self.extra_attributes.iter().cloned());
+        let attrs = Attributes::from_items(attrs);
+        let (signature_algorithm, signature) =
+            self.key
+                .sign(&attrs.signed_bytes(), self.digest, self.rsa_pss)?;
+        Ok(self.signer_info(Some(attrs), signature_algorithm, signature))
+    }
+
+    fn signer_info(
+        &self,
+        signed_attrs: Option<Attributes>,
+        signature_algorithm: spki::AlgorithmIdentifierOwned,
+        signature: Vec<u8>,
+    ) -> SignerInfo {
+        let (version, sid) = self.sid();
+        SignerInfo {
+            version,
+            sid,
+            digest_algorithm: self.digest.algorithm_identifier(),
+            signed_attrs,
+            signature_algorithm,
+            signature,
+            unsigned_attrs: None,
+        }
+    }
+
+    /// A countersignature of `signer_info` (RFC 5652 §11.4): a `SignerInfo` over its
+    /// signature value, with signing-time and message-digest but no content-type.
+    pub fn countersign(&self, signer_info: &SignerInfo) -> Result<SignerInfo, SignError> {
+        let digest = self.digest.digest(&signer_info.signature);
+        self.sign_attributes(None, &digest)
+    }
+}
+
+/// Encodes signing-time: UTCTime through 2049, GeneralizedTime after (RFC 5652 §11.3).
+fn encode_signing_time(secs: u64) -> Vec<u8> {
+    let d = std::time::Duration::from_secs(secs);
+    let time = der::asn1::UtcTime::from_unix_duration(d)
+        .ok()
+        .and_then(|t| t.to_der().ok())
+        .or_else(|| {
+            der::asn1::GeneralizedTime::from_unix_duration(d)
+                .ok()?
+                .to_der()
+                .ok()
+        });
+    time.expect("times after 1970 encode")
+}
+
+/// Builds a new envelope.
+///
+/// ```
+/// # use waxseal_envelope::{EnvelopeBuilder, Signer};
+/// # fn demo(signer: &Signer) -> Result<(), waxseal_envelope::SignError> {
+/// let envelope = EnvelopeBuilder::new(b"hello").add_signer(signer).build()?;
+/// let der = envelope.to_der();
+/// # Ok(()) }
+/// ```
+pub struct EnvelopeBuilder<'a> {
+    content: &'a [u8],
+    content_type: Oid,
+    detached: bool,
+    include_certificates: bool,
+    signers: Vec<&'a Signer>,
+}
+
+impl<'a> EnvelopeBuilder<'a> {
+    /// An envelope for `content` (type id-data, attached, certificates embedded).
+    pub fn new(content: &'a [u8]) -> Self {
+        Self {
+            content,
+            content_type: oid::ID_DATA,
+            detached: false,
+            include_certificates: true,
+            signers: Vec::new(),
+        }
+    }
+
+    /// The `eContentType` (default id-data). Other types require signed attributes.
+    pub fn content_type(mut self, content_type: Oid) -> Self {
+        self.content_type = content_type;
+        self
+    }
+
+    /// Leave the content out of the envelope (a detached signature).
+    pub fn detached(mut self, detached: bool) -> Self {
+        self.detached = detached;
+        self
+    }
+
+    /// Embed the signers' certificates and chains (default) or not (`--no-certs`).
+    pub fn include_certificates(mut self, include: bool) -> Self {
+        self.include_certificates = include;
+        self
+    }
+
+    /// Adds a signer.
+    pub fn add_signer(mut self, signer: &'a Signer) -> Self {
+        self.signers.push(signer);
+        self
+    }
+
+    /// Signs and assembles the envelope.
+    pub fn build(self) -> Result<Envelope, SignError> {
+        if self.signers.is_empty() {
+            return Err(SignError::NoSigners);
+        }
+        let content = (!self.detached).then(|| self.content.to_vec());
+        let mut sd = SignedData {
+            version: 1,
+            digest_algorithms: Vec::new(),
+            encap_content_info: EncapsulatedContentInfo::new(self.content_type, content),
+            certificates: Vec::new(),
+            crls: Vec::new(),
+            signer_infos: Vec::new(),
+        };
+        for signer in &self.signers {
+            add_signer_to(&mut sd, signer, self.content, self.include_certificates)?;
+        }
+        Ok(Envelope::from_signed_data(sd))
+    }
+}
+
+/// Signs `content` with `signer` and adds the result (digest algorithm, certificates,
+/// `SignerInfo`) to `sd`, fixing up the version.
+pub(crate) fn add_signer_to(
+    sd: &mut SignedData,
+    signer: &Signer,
+    content: &[u8],
+    include_certificates: bool,
+) -> Result<(), SignError> {
+    let digest = signer.digest.digest(content);
+    let si = signer.sign_content(sd.encap_content_info.content_type, content, &digest)?;
+    let alg = signer.digest.algorithm_identifier();
+    if !sd.digest_algorithms.iter().any(|a| a.oid == alg.oid) {
+        sd.digest_algorithms.push(alg);
+    }
+    if include_certificates {
+        for cert in std::iter::once(&signer.cert).chain(&signer.chain) {
+            let present = sd.x509_certificates().any(|c| c == cert);
+            if !present {
+                sd.certificates
+                    .push(CertificateChoice::Certificate(cert.clone()));
+            }
+        }
+    }
+    sd.signer_infos.push(si);
+    sd.version = signed_data_version(sd);
+    Ok(())
+}
+
+/// `CMSVersion` of SignedData (RFC 5652 §5.1).
+fn signed_data_version(sd: &SignedData) -> u8 {
+    let other_certs = sd
+        .certificates
+        .iter()
+        .any(|c| matches!(c, CertificateChoice::Other(raw) if raw.first() == Some(&0xa3)));
+    if other_certs {
+        5
+    } else if sd.signer_infos.iter().any(|s| s.version == 3)
+        || sd.encap_content_info.content_type != oid::ID_DATA
+    {
+        3
+    } else {
+        1
+    }
+}

@@ -1,0 +1,791 @@
+//! Verification: [`Verifier`] and its only successful result, [`Verified`].
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use const_oid::ObjectIdentifier as Oid;
+use der::Decode;
+
+use crate::algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
+use crate::cert::Certificate;
+use crate::envelope::Envelope;
+use crate::format::Format;
+use crate::key::{KeyError, PublicKey};
+use crate::name::NameKey;
+use crate::oid;
+use crate::rfc5652::{Attributes, Limits, ParseError, SignerIdentifier, SignerInfo};
+use crate::store::{CertStore, CrlSet};
+use crate::trust::{
+    self, Budget, PathCache, PathError, PolicyInputs, Purpose, RevocationPolicy, TrustAnchors,
+    ValidatedPath, ValidationOptions,
+};
+
+/// Why one signer of an envelope was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignerError {
+    /// The digest or signature algorithm is unknown, malformed, refused or inconsistent.
+    #[error("{0}")]
+    Algorithm(AlgorithmError),
+    /// The signature algorithm does not fit the signer's key, or names another digest.
+    #[error("{0}")]
+    AlgorithmMismatch(AlgorithmError),
+    /// The signer's certificate is neither in the envelope nor in the store.
+    #[error("signer certificate not found ({0}); supply it with the certificate store")]
+    CertificateNotFound(String),
+    /// The signer certificate's key is unusable.
+    #[error("signer certificate key: {0}")]
+    BadKey(String),
+    /// The message-digest attribute does not equal the digest of the content.
+    #[error("message digest does not match the content (content altered?)")]
+    MessageDigestMismatch,
+    /// The content-type attribute does not equal `eContentType`.
+    #[error("content-type attribute {} does not match eContentType {}", oid::name(.attribute), oid::name(.econtent))]
+    ContentTypeMismatch {
+        /// The attribute's value.
+        attribute: Oid,
+        /// `eContentType`.
+        econtent: Oid,
+    },
+    /// Signed attributes without a content-type attribute (RFC 5652 §5.3).
+    #[error("signed attributes lack the content-type attribute")]
+    MissingContentType,
+    /// Signed attributes without a message-digest attribute (RFC 5652 §5.3).
+    #[error("signed attributes lack the message-digest attribute")]
+    MissingMessageDigest,
+    /// A content-type, message-digest or signing-time attribute appears twice, or with
+    /// several values (RFC 5652 §11).
+    #[error("signed attribute {} appears more than once", oid::name(.0))]
+    DuplicateAttribute(Oid),
+    /// An attribute value that does not decode.
+    #[error("signed attribute {} is malformed", oid::name(.0))]
+    MalformedAttribute(Oid),
+    /// A countersignature among the signed attributes (RFC 5652 §11.4 forbids it).
+    #[error("a countersignature may not be a signed attribute")]
+    CountersignatureSigned,
+    /// Content of a type other than id-data signed without signed attributes.
+    #[error("content type {} requires signed attributes", oid::name(.0))]
+    AttributesRequired(Oid),
+    /// The signature does not verify with the signer certificate's key.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// The signer certificate does not validate.
+    #[error("{0}")]
+    Untrusted(PathError),
+}
+
+impl SignerError {
+    /// A stable, machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Algorithm(AlgorithmError::LegacyDigest(_)) => "legacy-algorithm",
+            Self::Algorithm(_) => "unsupported-algorithm",
+            Self::AlgorithmMismatch(_) => "algorithm-mismatch",
+            Self::CertificateNotFound(_) => "signer-certificate-not-found",
+            Self::BadKey(_) => "bad-public-key",
+            Self::MessageDigestMismatch => "message-digest-mismatch",
+            Self::ContentTypeMismatch { .. } => "content-type-mismatch",
+            Self::MissingContentType => "missing-content-type",
+            Self::MissingMessageDigest => "missing-message-digest",
+            Self::DuplicateAttribute(_) => "duplicate-attribute",
+            Self::MalformedAttribute(_) => "malformed-attribute",
+            Self::CountersignatureSigned => "countersignature-signed",
+            Self::AttributesRequired(_) => "signed-attributes-required",
+            Self::BadSignature => "bad-signature",
+            Self::Untrusted(e) => e.code(),
+        }
+    }
+}
+
+/// Why an envelope was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The input is not a well-formed envelope.
+    #[error("malformed envelope: {0}")]
+    Parse(#[from] ParseError),
+    /// The envelope has no signers.
+    #[error("envelope has no signers")]
+    NoSigners,
+    /// A detached envelope was given without its content.
+    #[error("detached signature: the signed content must be supplied")]
+    MissingContent,
+    /// Content was supplied for an envelope that carries its own.
+    #[error("content supplied, but the envelope already contains its content")]
+    ContentConflict,
+    /// A signer was rejected.
+    #[error("signer {} ({signer}): {error}", .index + 1)]
+    Signer {
+        /// Index in `signerInfos` (0-based).
+        index: usize,
+        /// The signer's identification.
+        signer: String,
+        /// What was wrong.
+        error: SignerError,
+    },
+}
+
+impl VerifyError {
+    /// A stable, machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Parse(_) => "malformed",
+            Self::NoSigners => "no-signers",
+            Self::MissingContent => "missing-content",
+            Self::ContentConflict => "content-conflict",
+            Self::Signer { error, .. } => error.code(),
+        }
+    }
+}
+
+/// How many signers must verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignerRequirement {
+    /// Every signer (the default, as `openssl cms -verify`).
+    #[default]
+    All,
+    /// At least one; the others are reported in [`Verified::rejected`].
+    Any,
+}
+
+/// A signer that verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedSigner {
+    /// Index in `signerInfos` (0-based).
+    pub index: usize,
+    /// The signer's certificate.
+    pub certificate: Certificate,
+    /// The validated path (`None` only for [`Verifier::signature_only_unauthenticated`]).
+    pub path: Option<ValidatedPath>,
+    /// The signing-time attribute, if present (the signer's claim, not a timestamp).
+    pub signing_time: Option<u64>,
+    /// The digest algorithm.
+    pub digest: DigestAlgorithm,
+    /// The signature algorithm, described (`rsa-pkcs1-sha256`, `ed25519`...).
+    pub signature_algorithm: String,
+    /// The `SignerInfo` as received (for countersignatures and further checks).
+    pub signer_info: SignerInfo,
+}
+
+impl VerifiedSigner {
+    /// The signed attributes, if any.
+    pub fn signed_attributes(&self) -> Option<&Attributes> {
+        self.signer_info.signed_attrs.as_ref()
+    }
+}
+
+/// A signer that did not verify under [`SignerRequirement::Any`].
+#[derive(Debug, Clone)]
+pub struct RejectedSigner {
+    /// Index in `signerInfos`.
+    pub index: usize,
+    /// Why.
+    pub error: SignerError,
+}
+
+/// The result of a successful verification: the only way to the content.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    content: Vec<u8>,
+    content_type: Oid,
+    signers: Vec<VerifiedSigner>,
+    rejected: Vec<RejectedSigner>,
+    format: Format,
+    authenticated: bool,
+}
+
+impl Verified {
+    /// The verified content.
+    pub fn content(&self) -> &[u8] {
+        &self.content
+    }
+
+    /// The verified content, by value.
+    pub fn into_content(self) -> Vec<u8> {
+        self.content
+    }
+
+    /// `eContentType`.
+    pub fn content_type(&self) -> Oid {
+        self.content_type
+    }
+
+    /// The signers that verified, in envelope order.
+    pub fn signers(&self) -> &[VerifiedSigner] {
+        &self.signers
+    }
+
+    /// Signers that failed (only with [`SignerRequirement::Any`]).
+    pub fn rejected(&self) -> &[RejectedSigner] {
+        &self.rejected
+    }
+
+    /// The input encoding.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// `false` when verified in signature-only mode (no trust anchor: anyone could have
+    /// made the signer certificate).
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+}
+
+enum Trust {
+    Anchors(TrustAnchors),
+    SignatureOnly,
+}
+
+/// Verifies envelopes against trust anchors, a certificate store and CRLs.
+///
+/// Build one per configuration and share it (it is `Sync`); give it a [`PathCache`] so a
+/// stream of messages from the same signers costs one signature check each.
+///
+/// ```no_run
+/// # use waxseal_envelope::*;
+/// # fn demo(root: Certificate, input: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+/// let verifier = Verifier::new(TrustAnchors::new([root])?);
+/// let verified = verifier.verify(&Envelope::parse(input)?, None)?;
+/// println!("{} bytes from {}", verified.content().len(), verified.signers()[0].certificate.subject_display());
+/// # Ok(()) }
+/// ```
+pub struct Verifier {
+    trust: Trust,
+    store: CertStore,
+    crls: CrlSet,
+    algorithms: AlgorithmPolicy,
+    revocation: Option<RevocationPolicy>,
+    time: Option<u64>,
+    required_eku: Option<Oid>,
+    policy: PolicyInputs,
+    budget: Budget,
+    cache: Option<Arc<PathCache>>,
+    requirement: SignerRequirement,
+    limits: Limits,
+}
+
+impl Verifier {
+    /// A verifier trusting `anchors`, with strict algorithms and no CRLs.
+    pub fn new(anchors: TrustAnchors) -> Self {
+        Self::with_trust(Trust::Anchors(anchors))
+    }
+
+    /// A verifier that checks signatures but **not** who made them: no path validation,
+    /// so any self-made certificate passes. Results say [`Verified::is_authenticated`]
+    /// `false`. Only for diagnostics; never for authorization decisions.
+    pub fn signature_only_unauthenticated() -> Self {
+        Self::with_trust(Trust::SignatureOnly)
+    }
+
+    fn with_trust(trust: Trust) -> Self {
+        Self {
+            trust,
+            store: CertStore::new(),
+            crls: CrlSet::new(),
+            algorithms: AlgorithmPolicy::default(),
+            revocation: None,
+            time: None,
+            required_eku: None,
+            policy: PolicyInputs::default(),
+            budget: Budget::default(),
+            cache: None,
+            requirement: SignerRequirement::All,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Certificates to find signers (for `--no-certs` envelopes) and intermediates in.
+    pub fn with_store(mut self, store: CertStore) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// CRLs to check revocation against. Unless [`Verifier::with_revocation`] says
+    /// otherwise, supplying CRLs makes revocation checking mandatory for every
+    /// certificate of the path ([`RevocationPolicy::RequireAll`]).
+    pub fn with_crls(mut self, crls: CrlSet) -> Self {
+        self.crls = crls;
+        self
+    }
+
+    /// How revocation is checked.
+    pub fn with_revocation(mut self, policy: RevocationPolicy) -> Self {
+        self.revocation = Some(policy);
+        self
+    }
+
+    /// Acceptable algorithms ([`AlgorithmPolicy::LEGACY_SHA1`] for legacy messages).
+    pub fn with_algorithms(mut self, policy: AlgorithmPolicy) -> Self {
+        self.algorithms = policy;
+        self
+    }
+
+    /// Verify as of `time` (seconds since the epoch) instead of now.
+    pub fn at_time(mut self, time: u64) -> Self {
+        self.time = Some(time);
+        self
+    }
+
+    /// Require this extended key usage of signers that carry extKeyUsage.
+    pub fn with_required_eku(mut self, eku: Oid) -> Self {
+        self.required_eku = Some(eku);
+        self
+    }
+
+    /// Certificate policy inputs (RFC 5280 §6.1.1).
+    pub fn with_policy(mut self, policy: PolicyInputs) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Path building limits.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// A path cache, possibly shared between verifiers.
+    pub fn with_cache(mut self, cache: Arc<PathCache>) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// How many signers must verify.
+    pub fn with_requirement(mut self, requirement: SignerRequirement) -> Self {
+        self.requirement = requirement;
+        self
+    }
+
+    /// Parsing limits for [`Verifier::verify_bytes`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The trust anchors (`None` in signature-only mode).
+    pub fn anchors(&self) -> Option<&TrustAnchors> {
+        match &self.trust {
+            Trust::Anchors(a) => Some(a),
+            Trust::SignatureOnly => None,
+        }
+    }
+
+    /// The certificate store.
+    pub fn store(&self) -> &CertStore {
+        &self.store
+    }
+
+    /// The CRLs.
+    pub fn crls(&self) -> &CrlSet {
+        &self.crls
+    }
+
+    /// The path cache, if any.
+    pub fn cache(&self) -> Option<&Arc<PathCache>> {
+        self.cache.as_ref()
+    }
+
+    /// The validation options used at `time`.
+    pub fn validation_options(&self, time: u64) -> ValidationOptions {
+        let revocation = self.revocation.unwrap_or(if self.crls.is_empty() {
+            RevocationPolicy::Off
+        } else {
+            RevocationPolicy::RequireAll
+        });
+        ValidationOptions {
+            time,
+            algorithms: self.algorithms,
+            revocation,
+            purpose: Purpose::Signing,
+            required_eku: self.required_eku,
+            policy: self.policy.clone(),
+            budget: self.budget,
+        }
+    }
+
+    /// Parses and verifies `input`; `detached` is the content of a detached signature.
+    pub fn verify_bytes(
+        &self,
+        input: &[u8],
+        detached: Option<&[u8]>,
+    ) -> Result<Verified, VerifyError> {
+        let envelope = Envelope::parse_with_limits(input, &self.limits)?;
+        self.verify(&envelope, detached)
+    }
+
+    /// Verifies an envelope; `detached` is the content of a detached signature.
+    pub fn verify(
+        &self,
+        envelope: &Envelope,
+        detached: Option<&[u8]>,
+    ) -> Result<Verified, VerifyError> {
+        let sd = envelope.signed_data();
+        if sd.signer_infos.is_empty() {
+            return Err(VerifyError::NoSigners);
+        }
+        if detached.is_some() && !envelope.is_detached() {
+            return Err(VerifyError::ContentConflict);
+        }
+        let content = envelope
+            .content_for_verification(detached)
+            .ok_or(VerifyError::MissingContent)?;
+        let result = self.verify_content(envelope, content);
+        // An S/MIME body may have been signed in canonical (CRLF) form.
+        match (&result, envelope.canonical_smime_content()) {
+            (Err(e), Some(canonical))
+                if detached.is_none()
+                    && matches!(e.code(), "message-digest-mismatch" | "bad-signature") =>
+            {
+                self.verify_content(envelope, &canonical).or(result)
+            }
+            _ => result,
+        }
+    }
+
+    fn verify_content(&self, envelope: &Envelope, content: &[u8]) -> Result<Verified, VerifyError> {
+        let sd = envelope.signed_data();
+        let options = self.validation_options(self.time.unwrap_or_else(crate::time::now));
+        let ctx = Context {
+            content,
+            content_type: sd.encap_content_info.content_type,
+            embedded: CertStore::from_certificates(sd.x509_certificates().cloned()),
+            crls: if sd.crls.is_empty() {
+                Cow::Borrowed(&self.crls)
+            } else {
+                let mut all = self.crls.clone();
+                for c in &sd.crls {
+                    all.add(c.clone());
+                }
+                Cow::Owned(all)
+            },
+            options,
+            digests: std::cell::RefCell::new(HashMap::new()),
+        };
+
+        let mut signers = Vec::new();
+        let mut rejected = Vec::new();
+        for (index, si) in sd.signer_infos.iter().enumerate() {
+            match self.verify_signer(&ctx, si) {
+                Ok((certificate, path, signing_time, digest, scheme)) => {
+                    signers.push(VerifiedSigner {
+                        index,
+                        certificate,
+                        path,
+                        signing_time,
+                        digest,
+                        signature_algorithm: scheme.describe(Some(digest)),
+                        signer_info: si.clone(),
+                    })
+                }
+                Err(error) => {
+                    if self.requirement == SignerRequirement::All {
+                        return Err(VerifyError::Signer {
+                            index,
+                            signer: describe_sid(&si.sid),
+                            error,
+                        });
+                    }
+                    rejected.push(RejectedSigner { index, error });
+                }
+            }
+        }
+        if signers.is_empty() {
+            let first = rejected.remove(0);
+            return Err(VerifyError::Signer {
+                index: first.index,
+                signer: describe_sid(&sd.signer_infos[first.index].sid),
+                error: first.error,
+            });
+        }
+        Ok(Verified {
+            content: content.to_vec(),
+            content_type: ctx.content_type,
+            signers,
+            rejected,
+            format: envelope.format(),
+            authenticated: matches!(self.trust, Trust::Anchors(_)),
+        })
+    }
+
+    /// Validates `cert`'s path (through the cache), with `embedded` certificates as extra
+    /// intermediates.
+    pub fn validate_certificate(
+        &self,
+        cert: &Certificate,
+        embedded: &CertStore,
+        crls: &CrlSet,
+        options: &ValidationOptions,
+    ) -> Result<ValidatedPath, PathError> {
+        let Trust::Anchors(anchors) = &self.trust else {
+            return Err(PathError::NoTrustAnchors);
+        };
+        if let Some(cache) = &self.cache {
+            if let Some(path) = cache.get(cert, anchors, crls, options) {
+                return Ok(path);
+            }
+        }
+        let path = trust::validate(cert, anchors, &[embedded, &self.store], crls, options)?;
+        if let Some(cache) = &self.cache {
+            cache.insert(cert, anchors, crls, options, path.clone());
+        }
+        Ok(path)
+    }
+
+    /// Verifies one `SignerInfo` over `content` (or, for a countersignature, over the
+    /// countersigned signature value, with `content_type` `None`).
+    pub fn verify_signer_info(
+        &self,
+        si: &SignerInfo,
+        content: &[u8],
+        content_type: Option<Oid>,
+        embedded: &CertStore,
+        crls: &CrlSet,
+        options: &ValidationOptions,
+    ) -> Result<VerifiedSigner, SignerError> {
+        let ctx = Context {
+            content,
+            content_type: content_type.unwrap_or(oid::ID_DATA),
+            embedded: embedded.clone(),
+            crls: Cow::Borrowed(crls),
+            options: options.clone(),
+            digests: std::cell::RefCell::new(HashMap::new()),
+        };
+        let (certificate, path, signing_time, digest, scheme) =
+            self.verify_signer_as(&ctx, si, content_type.is_none())?;
+        Ok(VerifiedSigner {
+            index: 0,
+            certificate,
+            path,
+            signing_time,
+            digest,
+            signature_algorithm: scheme.describe(Some(digest)),
+            signer_info: si.clone(),
+        })
+    }
+
+    fn verify_signer(&self, ctx: &Context<'_>, si: &SignerInfo) -> Result<SignerOk, SignerError> {
+        self.verify_signer_as(ctx, si, false)
+    }
+
+    /// `countersignature`: the signed attributes must not (instead of must) carry a
+    /// content-type (RFC 5652 §11.4).
+    fn verify_signer_as(
+        &self,
+        ctx: &Context<'_>,
+        si: &SignerInfo,
+        countersignature: bool,
+    ) -> Result<SignerOk, SignerError> {
+        let digest = DigestAlgorithm::from_algorithm_identifier(&si.digest_algorithm)
+            .map_err(SignerError::Algorithm)?;
+        self.algorithms
+            .check_digest(digest)
+            .map_err(SignerError::Algorithm)?;
+        let scheme = SignatureScheme::from_algorithm_identifier(&si.signature_algorithm)
+            .map_err(SignerError::Algorithm)?;
+        let consistent = match scheme {
+            SignatureScheme::Ed25519 => digest == DigestAlgorithm::Sha512,
+            _ => scheme.named_digest().is_none_or(|d| d == digest),
+        };
+        if !consistent {
+            return Err(SignerError::AlgorithmMismatch(
+                AlgorithmError::DigestMismatch {
+                    digest,
+                    signature: scheme.describe(None),
+                },
+            ));
+        }
+
+        let candidates = self.find_signer(&si.sid, &ctx.embedded);
+        if candidates.is_empty() {
+            return Err(SignerError::CertificateNotFound(describe_sid(&si.sid)));
+        }
+
+        let content_digest = ctx.digest(digest);
+        let (message, signing_time): (Cow<'_, [u8]>, Option<u64>) = match &si.signed_attrs {
+            Some(attrs) => {
+                let signing_time = check_signed_attributes(
+                    attrs,
+                    (!countersignature).then_some(ctx.content_type),
+                    &content_digest,
+                )?;
+                (Cow::Owned(attrs.signed_bytes()), signing_time)
+            }
+            None => {
+                if ctx.content_type != oid::ID_DATA || countersignature {
+                    return Err(SignerError::AttributesRequired(ctx.content_type));
+                }
+                (Cow::Borrowed(ctx.content), None)
+            }
+        };
+
+        let mut last = SignerError::BadSignature;
+        for cert in candidates {
+            let mut path = None;
+            let key = match PublicKey::from_spki(cert.public_key_info()) {
+                Ok(k) => k,
+                Err(KeyError::MissingDsaParameters) => {
+                    // The key inherits its DSA parameters along the path (RFC 3279).
+                    let p = self.path(&cert, ctx)?;
+                    let k = trust::process::end_entity_key(&p).map_err(SignerError::Untrusted)?;
+                    path = Some(p);
+                    k
+                }
+                Err(e) => {
+                    last = SignerError::BadKey(e.to_string());
+                    continue;
+                }
+            };
+            key.check_scheme(&scheme, digest, &self.algorithms)
+                .map_err(|e| match e {
+                    AlgorithmError::LegacyDigest(_) => SignerError::Algorithm(e),
+                    e => SignerError::AlgorithmMismatch(e),
+                })?;
+            let good = match (&si.signed_attrs, &scheme) {
+                (None, SignatureScheme::Ed25519) | (Some(_), _) => {
+                    key.verify(&scheme, digest, &message, &si.signature).is_ok()
+                }
+                (None, _) => key
+                    .verify_prehash(&scheme, digest, &content_digest, &si.signature)
+                    .is_ok(),
+            };
+            if !good {
+                last = SignerError::BadSignature;
+                continue;
+            }
+            let path = match (path, &self.trust) {
+                (Some(p), _) => Some(p),
+                (None, Trust::Anchors(_)) => Some(self.path(&cert, ctx)?),
+                (None, Trust::SignatureOnly) => None,
+            };
+            return Ok((cert, path, signing_time, digest, scheme));
+        }
+        Err(last)
+    }
+
+    fn path(&self, cert: &Certificate, ctx: &Context<'_>) -> Result<ValidatedPath, SignerError> {
+        self.validate_certificate(cert, &ctx.embedded, &ctx.crls, &ctx.options)
+            .map_err(SignerError::Untrusted)
+    }
+
+    /// Certificates matching `sid`, envelope first, then the store.
+    fn find_signer(&self, sid: &SignerIdentifier, embedded: &CertStore) -> Vec<Certificate> {
+        let mut out: Vec<Certificate> = Vec::new();
+        for store in [embedded, &self.store] {
+            let found: Vec<&Certificate> = match sid {
+                SignerIdentifier::IssuerAndSerialNumber(ias) => store
+                    .by_issuer_serial(&NameKey::new(&ias.issuer), ias.serial_number.as_bytes())
+                    .into_iter()
+                    .collect(),
+                SignerIdentifier::SubjectKeyIdentifier(ski) => {
+                    store.by_ski(ski.0.as_bytes()).collect()
+                }
+            };
+            for c in found {
+                if !out.contains(c) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+type SignerOk = (
+    Certificate,
+    Option<ValidatedPath>,
+    Option<u64>,
+    DigestAlgorithm,
+    SignatureScheme,
+);
+
+struct Context<'a> {
+    content: &'a [u8],
+    content_type: Oid,
+    embedded: CertStore,
+    crls: Cow<'a, CrlSet>,
+    options: ValidationOptions,
+    digests: std::cell::RefCell<HashMap<DigestAlgorithm, Vec<u8>>>,
+}
+
+impl Context<'_> {
+    /// The content digest, computed once per algorithm.
+    fn digest(&self, alg: DigestAlgorithm) -> Vec<u8> {
+        self.digests
+            .borrow_mut()
+            .entry(alg)
+            .or_insert_with(|| alg.digest(self.content))
+            .clone()
+    }
+}
+
+/// Checks RFC 5652 §5.3/§11 rules on signed attributes; returns the signing time.
+/// `content_type` is `None` for countersignatures (which must not carry one).
+fn check_signed_attributes(
+    attrs: &Attributes,
+    content_type: Option<Oid>,
+    content_digest: &[u8],
+) -> Result<Option<u64>, SignerError> {
+    let single = |oid: Oid| -> Result<Option<&[u8]>, SignerError> {
+        let mut it = attrs.get(oid);
+        let Some(first) = it.next() else {
+            return Ok(None);
+        };
+        if it.next().is_some() || first.values.len() != 1 {
+            return Err(SignerError::DuplicateAttribute(oid));
+        }
+        Ok(Some(&first.values[0]))
+    };
+    if attrs.get(oid::ID_COUNTERSIGNATURE).next().is_some() {
+        return Err(SignerError::CountersignatureSigned);
+    }
+    let ct = single(oid::ID_CONTENT_TYPE)?;
+    match (content_type, ct) {
+        (Some(_), None) => return Err(SignerError::MissingContentType),
+        (Some(expected), Some(raw)) => {
+            let got = Oid::from_der(raw)
+                .map_err(|_| SignerError::MalformedAttribute(oid::ID_CONTENT_TYPE))?;
+            if got != expected {
+                return Err(SignerError::ContentTypeMismatch {
+                    attribute: got,
+                    econtent: expected,
+                });
+            }
+        }
+        (None, Some(_)) => return Err(SignerError::DuplicateAttribute(oid::ID_CONTENT_TYPE)),
+        (None, None) => {}
+    }
+    let md = single(oid::ID_MESSAGE_DIGEST)?.ok_or(SignerError::MissingMessageDigest)?;
+    let md = der::asn1::OctetString::from_der(md)
+        .map_err(|_| SignerError::MalformedAttribute(oid::ID_MESSAGE_DIGEST))?;
+    if md.as_bytes() != content_digest {
+        return Err(SignerError::MessageDigestMismatch);
+    }
+    let signing_time = match single(oid::ID_SIGNING_TIME)? {
+        Some(raw) => {
+            Some(decode_time(raw).ok_or(SignerError::MalformedAttribute(oid::ID_SIGNING_TIME))?)
+        }
+        None => None,
+    };
+    Ok(signing_time)
+}
+
+/// Decodes a UTCTime or GeneralizedTime TLV to seconds since the epoch.
+pub fn decode_time(raw: &[u8]) -> Option<u64> {
+    x509_cert::time::Time::from_der(raw)
+        .ok()
+        .map(|t| t.to_unix_duration().as_secs())
+}
+
+/// A signer identifier as text (`issuer CN=CA, serial 0a1b` or `ski 01ab...`).
+pub fn describe_sid(sid: &SignerIdentifier) -> String {
+    match sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => format!(
+            "issuer {}, serial {}",
+            crate::name::display(&ias.issuer),
+            hex::encode(ias.serial_number.as_bytes())
+        ),
+        SignerIdentifier::SubjectKeyIdentifier(ski) => {
+            format!("subject key id {}", hex::encode(ski.0.as_bytes()))
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! Interop both ways with the real `openssl` command (an oracle only; waxseal never links
+//! OpenSSL). Every signing option waxseal offers is verified by `openssl cms -verify`,
+//! and envelopes OpenSSL makes with each of its options are verified by waxseal.
+//! OpenSSL 3.0 has no Ed25519 CMS, so Ed25519 is cross-checked with `openssl pkeyutl`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use waxseal_envelope::*;
+use waxseal_pki::{Issued, TestPki};
+
+const CONTENT: &[u8] =
+    b"{\"topic\": \"org.example.prod.bodhi.update.comment\", \"msg\": {\"text\": \"LGTM\"}}\n";
+
+/// Runs `openssl`; panics (failing the test loudly) if the binary is missing.
+fn openssl(args: &[&str]) -> std::process::Output {
+    Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("the openssl command is required for interop tests (apt-get install openssl)")
+}
+
+fn ok(out: &std::process::Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    pki: TestPki,
+    leaves: Vec<(KeyAlgorithm, Issued)>,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::new(KeyAlgorithm::Rsa2048).unwrap();
+        std::fs::write(dir.path().join("root.pem"), pki.root.cert.to_pem()).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), pki.ca.cert.to_pem()).unwrap();
+        std::fs::write(dir.path().join("content.bin"), CONTENT).unwrap();
+        std::fs::write(
+            dir.path().join("anchors.pem"),
+            format!("{}{}", pki.root.cert.to_pem(), pki.ca.cert.to_pem()),
+        )
+        .unwrap();
+        let mut leaves = Vec::new();
+        for alg in [
+            KeyAlgorithm::Rsa2048,
+            KeyAlgorithm::Rsa3072,
+            KeyAlgorithm::P256,
+            KeyAlgorithm::P384,
+            KeyAlgorithm::Ed25519,
+        ] {
+            let leaf = pki.leaf(&format!("{alg}-app01.example.org"), alg).unwrap();
+            std::fs::write(dir.path().join(format!("{alg}.pem")), leaf.cert.to_pem()).unwrap();
+            std::fs::write(
+                dir.path().join(format!("{alg}.key")),
+                leaf.key.to_pkcs8_pem().as_bytes(),
+            )
+            .unwrap();
+            leaves.push((alg, leaf));
+        }
+        Self { dir, pki, leaves }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn p(&self, name: &str) -> String {
+        self.path(name).display().to_string()
+    }
+
+    fn leaf(&self, alg: KeyAlgorithm) -> &Issued {
+        &self.leaves.iter().find(|(a, _)| *a == alg).unwrap().1
+    }
+
+    fn signer(&self, alg: KeyAlgorithm) -> Signer {
+        let leaf = self.leaf(alg);
+        let key = PrivateKey::from_bytes(leaf.key.to_pkcs8_pem().as_bytes()).unwrap();
+        Signer::new(leaf.cert.clone(), key).unwrap()
+    }
+
+    fn verifier(&self) -> Verifier {
+        Verifier::new(TrustAnchors::new([self.pki.root.cert.clone()]).unwrap())
+            .with_store(CertStore::from_certificates([self.pki.ca.cert.clone()]))
+    }
+
+    /// `openssl cms -verify` of `file`; returns the content it outputs.
+    fn openssl_verify(&self, file: &Path, inform: &str, extra: &[&str]) -> Vec<u8> {
+        self.openssl_verify_with(file, inform, "ca.pem", extra)
+    }
+
+    /// As `openssl_verify`, with `certfile` as the extra certificates. OpenSSL looks the
+    /// signer up in them but builds the chain only from the envelope and the trust store,
+    /// so for envelopes without certificates the signing CA goes into `-CAfile` too.
+    fn openssl_verify_with(
+        &self,
+        file: &Path,
+        inform: &str,
+        certfile: &str,
+        extra: &[&str],
+    ) -> Vec<u8> {
+        let out = self.path("openssl-out.bin");
+        let _ = std::fs::remove_file(&out);
+        // S/MIME is verified in text mode: OpenSSL's multipart reader turns CRLF into LF
+        // before a -binary verification, so -binary cannot verify canonical S/MIME.
+        let mut args = vec!["cms", "-verify"];
+        if inform != "SMIME" {
+            args.push("-binary");
+        }
+        args.extend(["-purpose", "any", "-CAfile"]);
+        let root = if certfile == "ca.pem" {
+            self.p("root.pem")
+        } else {
+            self.p("anchors.pem")
+        };
+        let ca = self.p(certfile);
+        let input = file.display().to_string();
+        let outs = out.display().to_string();
+        args.extend([
+            root.as_str(),
+            "-certfile",
+            ca.as_str(),
+            "-inform",
+            inform,
+            "-in",
+            input.as_str(),
+            "-out",
+            outs.as_str(),
+        ]);
+        args.extend(extra);
+        ok(
+            &openssl(&args),
+            &format!("openssl cms -verify {}", file.display()),
+        );
+        std::fs::read(out).unwrap()
+    }
+}
+
+/// One waxseal signing configuration.
+struct Case {
+    name: String,
+    alg: KeyAlgorithm,
+    digest: Option<DigestAlgorithm>,
+    pss: bool,
+    detached: bool,
+    certs: bool,
+    attrs: bool,
+    ski: bool,
+    form: &'static str,
+}
+
+#[test]
+fn waxseal_signed_envelopes_verify_with_openssl() {
+    let fx = Fixture::new();
+    let mut cases = Vec::new();
+    for alg in [
+        KeyAlgorithm::Rsa2048,
+        KeyAlgorithm::Rsa3072,
+        KeyAlgorithm::P256,
+        KeyAlgorithm::P384,
+    ] {
+        let base = Case {
+            name: String::new(),
+            alg,
+            digest: None,
+            pss: false,
+            detached: false,
+            certs: true,
+            attrs: true,
+            ski: false,
+            form: "DER",
+        };
+        let variants: Vec<(&str, Box<dyn Fn(&mut Case)>)> = vec![
+            ("attached", Box::new(|_| {})),
+            ("detached", Box::new(|c| c.detached = true)),
+            ("no-certs", Box::new(|c| c.certs = false)),
+            ("no-attrs", Box::new(|c| c.attrs = false)),
+            ("ski", Box::new(|c| c.ski = true)),
+            (
+                "sha384",
+                Box::new(|c| c.digest = Some(DigestAlgorithm::Sha384)),
+            ),
+            (
+                "sha512",
+                Box::new(|c| c.digest = Some(DigestAlgorithm::Sha512)),
+            ),
+            ("pem", Box::new(|c| c.form = "PEM")),
+            ("smime", Box::new(|c| c.form = "SMIME")),
+            (
+                "smime-detached",
+                Box::new(|c| {
+                    c.form = "SMIME";
+                    c.detached = true;
+                }),
+            ),
+        ];
+        for (vname, f) in variants {
+            let mut c = Case {
+                name: format!("{alg}/{vname}"),
+                ..base
+            };
+            f(&mut c);
+            cases.push(c);
+        }
+        if matches!(alg, KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa3072) {
+            for d in [
+                DigestAlgorithm::Sha256,
+                DigestAlgorithm::Sha384,
+                DigestAlgorithm::Sha512,
+            ] {
+                cases.push(Case {
+                    name: format!("{alg}/pss-{d}"),
+                    digest: Some(d),
+                    pss: true,
+                    ..base
+                });
+            }
+        }
+    }
+
+    let mut passed = Vec::new();
+    for c in &cases {
+        let mut signer = fx.signer(c.alg).with_chain(vec![fx.pki.ca.cert.clone()]);
+        if let Some(d) = c.digest {
+            signer = signer.with_digest(d).unwrap();
+        }
+        signer = signer.with_rsa_pss(c.pss).unwrap();
+        if !c.attrs {
+            signer = signer.without_signed_attributes();
+        }
+        if c.ski {
+            signer = signer
+                .with_signer_id(SignerIdKind::SubjectKeyIdentifier)
+                .unwrap();
+        }
+        let content = if c.form == "SMIME" && c.detached {
+            format::canonical_crlf(b"Content-Type: text/plain\n\nhello bus\n")
+        } else {
+            CONTENT.to_vec()
+        };
+        let env = EnvelopeBuilder::new(&content)
+            .detached(c.detached)
+            .include_certificates(c.certs)
+            .add_signer(&signer)
+            .build()
+            .unwrap();
+        let bytes = match c.form {
+            "DER" => env.to_der(),
+            "PEM" => env.to_pem().into_bytes(),
+            _ => env.to_smime(c.detached.then_some(&content[..])).unwrap(),
+        };
+        let file = fx.path("waxseal.sig");
+        std::fs::write(&file, &bytes).unwrap();
+        std::fs::write(fx.path("content-case.bin"), &content).unwrap();
+        // Without embedded certificates OpenSSL must be given the signer's.
+        let pool = format!("pool-{}.pem", c.alg);
+        std::fs::write(
+            fx.path(&pool),
+            format!(
+                "{}{}",
+                fx.leaf(c.alg).cert.to_pem(),
+                fx.pki.ca.cert.to_pem()
+            ),
+        )
+        .unwrap();
+        let content_path = fx.p("content-case.bin");
+        let mut extra: Vec<&str> = Vec::new();
+        if c.detached && c.form != "SMIME" {
+            extra.extend(["-content", content_path.as_str()]);
+        }
+        let out = fx.openssl_verify_with(
+            &file,
+            c.form,
+            if c.certs { "ca.pem" } else { &pool },
+            &extra,
+        );
+        assert_eq!(out, content, "{}: openssl output differs", c.name);
+        // And waxseal accepts its own output in the same form.
+        let verified = fx
+            .verifier()
+            .with_store(CertStore::from_certificates([
+                fx.pki.ca.cert.clone(),
+                fx.leaf(c.alg).cert.clone(),
+            ]))
+            .verify_bytes(
+                &bytes,
+                (c.detached && c.form != "SMIME").then_some(&content[..]),
+            )
+            .unwrap_or_else(|e| panic!("{}: waxseal rejects its own envelope: {e}", c.name));
+        assert_eq!(verified.content(), &content[..]);
+        passed.push(c.name.clone());
+    }
+    println!(
+        "waxseal -> openssl cms -verify: {} cases passed: {}",
+        passed.len(),
+        passed.join(", ")
+    );
+    assert_eq!(passed.len(), cases.len());
+}
+
+#[test]
+fn ed25519_signatures_cross_check_with_openssl_pkeyutl() {
+    let fx = Fixture::new();
+    let leaf = fx.leaf(KeyAlgorithm::Ed25519);
+    std::fs::write(
+        fx.path("ed.pub"),
+        pem::encode(&pem::Pem::new(
+            "PUBLIC KEY",
+            leaf.key.public_key().to_spki_der().unwrap(),
+        )),
+    )
+    .unwrap();
+    for attrs in [true, false] {
+        let mut signer = fx.signer(KeyAlgorithm::Ed25519);
+        if !attrs {
+            signer = signer.without_signed_attributes();
+        }
+        let env = EnvelopeBuilder::new(CONTENT)
+            .add_signer(&signer)
+            .build()
+            .unwrap();
+        let si = &env.signed_data().signer_infos[0];
+        assert_eq!(
+            si.digest_algorithm.oid,
+            oid::ID_SHA512,
+            "RFC 8419: Ed25519 uses SHA-512"
+        );
+        let message = match &si.signed_attrs {
+            Some(a) => a.signed_bytes(),
+            None => CONTENT.to_vec(),
+        };
+        std::fs::write(fx.path("ed.msg"), &message).unwrap();
+        std::fs::write(fx.path("ed.sig"), &si.signature).unwrap();
+        let (m, k, s) = (fx.p("ed.msg"), fx.p("ed.pub"), fx.p("ed.sig"));
+        let out = openssl(&[
+            "pkeyutl", "-verify", "-pubin", "-inkey", &k, "-rawin", "-in", &m, "-sigfile", &s,
+        ]);
+        ok(&out, "openssl pkeyutl -verify (Ed25519)");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("Signature Verified Successfully"));
+        if attrs {
+            // The message-digest attribute is SHA-512 of the content, per openssl dgst.
+            let c = fx.p("content.bin");
+            let dg = openssl(&["dgst", "-sha512", "-binary", &c]);
+            ok(&dg, "openssl dgst");
+            let md = si
+                .signed_attrs
+                .as_ref()
+                .unwrap()
+                .get(oid::ID_MESSAGE_DIGEST)
+                .next()
+                .unwrap()
+                .values[0]
+                .clone();
+            assert_eq!(&md[2..], &dg.stdout[..]);
+        }
+        // A flipped bit is refused by OpenSSL too.
+        let mut bad = si.signature.clone();
+        bad[10] ^= 1;
+        std::fs::write(fx.path("ed.sig"), &bad).unwrap();
+        let out = openssl(&[
+            "pkeyutl", "-verify", "-pubin", "-inkey", &k, "-rawin", "-in", &m, "-sigfile", &s,
+        ]);
+        assert!(
+            !out.status.success(),
+            "openssl accepted a corrupted Ed25519 signature"
+        );
+        // And waxseal verifies the envelope.
+        fx.verifier().verify_bytes(&env.to_der(), None).unwrap();
+    }
+}
+
+#[test]
+fn openssl_signed_envelopes_verify_with_waxseal() {
+    let fx = Fixture::new();
+    let mut passed = Vec::new();
+    for alg in [
+        KeyAlgorithm::Rsa2048,
+        KeyAlgorithm::P256,
+        KeyAlgorithm::P384,
+    ] {
+        let (cert, key) = (fx.p(&format!("{alg}.pem")), fx.p(&format!("{alg}.key")));
+        let ca = fx.p("ca.pem");
+        let content = fx.p("content.bin");
+        let mut variants: Vec<(&str, Vec<&str>, &str, bool)> = vec![
+            // (name, extra sign args, outform, detached)
+            ("nodetach", vec!["-nodetach"], "DER", false),
+            ("detached", vec![], "DER", true),
+            ("nocerts", vec!["-nodetach", "-nocerts"], "DER", false),
+            ("keyid", vec!["-nodetach", "-keyid"], "DER", false),
+            ("noattr", vec!["-nodetach", "-noattr"], "DER", false),
+            (
+                "keystone-token",
+                vec![
+                    "-nodetach",
+                    "-nosmimecap",
+                    "-nocerts",
+                    "-noattr",
+                    "-md",
+                    "sha256",
+                ],
+                "DER",
+                false,
+            ),
+            ("stream", vec!["-nodetach", "-stream"], "DER", false),
+            ("stream-pem", vec!["-nodetach", "-stream"], "PEM", false),
+            ("pem", vec!["-nodetach"], "PEM", false),
+            ("smime-opaque", vec!["-nodetach"], "SMIME", false),
+            ("smime-multipart", vec![], "SMIME", true),
+            // Text mode: OpenSSL signs the canonical (CRLF) form of the content.
+            ("smime-multipart-text", vec![], "SMIME", true),
+            ("sha384", vec!["-nodetach", "-md", "sha384"], "DER", false),
+            ("sha512", vec!["-nodetach", "-md", "sha512"], "DER", false),
+        ];
+        if alg == KeyAlgorithm::Rsa2048 {
+            variants.push((
+                "pss",
+                vec!["-nodetach", "-keyopt", "rsa_padding_mode:pss"],
+                "DER",
+                false,
+            ));
+        }
+        for (name, extra, form, detached) in variants {
+            let out = fx.p("openssl.sig");
+            let text_mode = name.ends_with("-text");
+            let mut args = vec![
+                "cms",
+                "-sign",
+                "-signer",
+                &cert,
+                "-inkey",
+                &key,
+                "-certfile",
+                &ca,
+                "-in",
+                &content,
+                "-outform",
+                form,
+                "-out",
+                &out,
+            ];
+            if !text_mode {
+                args.push("-binary");
+            }
+            args.extend(extra.iter());
+            ok(&openssl(&args), &format!("openssl cms -sign {name}"));
+            let bytes = std::fs::read(&out).unwrap();
+            let verifier = fx.verifier().with_store(CertStore::from_certificates([
+                fx.pki.ca.cert.clone(),
+                fx.leaf(alg).cert.clone(),
+            ]));
+            let detached_content = (detached && form != "SMIME").then_some(CONTENT);
+            let v = verifier
+                .verify_bytes(&bytes, detached_content)
+                .unwrap_or_else(|e| {
+                    panic!("{alg}/{name}: waxseal rejects OpenSSL's envelope: {e}")
+                });
+            // With -binary OpenSSL signs (and sends) the content as is, bare LFs included;
+            // in text mode it signs the canonical CRLF form.
+            let expected = if text_mode {
+                format::canonical_crlf(CONTENT)
+            } else {
+                CONTENT.to_vec()
+            };
+            assert_eq!(v.content(), &expected[..], "{alg}/{name}");
+            assert_eq!(v.signers()[0].certificate, fx.leaf(alg).cert);
+            if name == "stream" {
+                assert_eq!(
+                    Envelope::parse(&bytes).unwrap().format(),
+                    Format::Ber,
+                    "openssl -stream writes BER"
+                );
+            }
+            // Tampering is caught on OpenSSL-made envelopes too.
+            if form == "DER" && !detached && name != "stream" {
+                let mut tampered = bytes.clone();
+                let pos = tampered.windows(5).position(|w| w == b"topic").unwrap();
+                tampered[pos] = b'T';
+                let err = verifier.verify_bytes(&tampered, None).unwrap_err();
+                let expected = if extra.contains(&"-noattr") {
+                    "bad-signature"
+                } else {
+                    "message-digest-mismatch"
+                };
+                assert_eq!(err.code(), expected, "{alg}/{name}");
+            }
+            passed.push(format!("{alg}/{name}"));
+        }
+    }
+
+    // Several signers in one OpenSSL envelope.
+    let out = fx.p("multi.sig");
+    let (c1, k1, c2, k2) = (
+        fx.p("rsa2048.pem"),
+        fx.p("rsa2048.key"),
+        fx.p("p256.pem"),
+        fx.p("p256.key"),
+    );
+    let (ca, content) = (fx.p("ca.pem"), fx.p("content.bin"));
+    ok(
+        &openssl(&[
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-signer",
+            &c1,
+            "-inkey",
+            &k1,
+            "-signer",
+            &c2,
+            "-inkey",
+            &k2,
+            "-certfile",
+            &ca,
+            "-in",
+            &content,
+            "-outform",
+            "DER",
+            "-out",
+            &out,
+        ]),
+        "openssl cms -sign with two signers",
+    );
+    let v = fx
+        .verifier()
+        .verify_bytes(&std::fs::read(&out).unwrap(), None)
+        .unwrap();
+    assert_eq!(v.signers().len(), 2);
+    passed.push("two-signers".into());
+    println!(
+        "openssl cms -sign -> waxseal: {} cases passed: {}",
+        passed.len(),
+        passed.join(", ")
+    );
+}
+
+#[test]
+fn signer_added_by_waxseal_to_an_openssl_envelope_verifies_in_openssl() {
+    let fx = Fixture::new();
+    let out = fx.p("one.sig");
+    let (c1, k1, ca, content) = (
+        fx.p("rsa2048.pem"),
+        fx.p("rsa2048.key"),
+        fx.p("ca.pem"),
+        fx.p("content.bin"),
+    );
+    ok(
+        &openssl(&[
+            "cms",
+            "-sign",
+            "-binary",
+            "-nodetach",
+            "-signer",
+            &c1,
+            "-inkey",
+            &k1,
+            "-certfile",
+            &ca,
+            "-in",
+            &content,
+            "-outform",
+            "DER",
+            "-out",
+            &out,
+        ]),
+        "openssl cms -sign",
+    );
+    let mut env = Envelope::parse(&std::fs::read(&out).unwrap()).unwrap();
+    let original = env.signed_data().signer_infos[0].to_der();
+    env.add_signer(&fx.signer(KeyAlgorithm::P384), None, true)
+        .unwrap();
+    assert_eq!(
+        env.signed_data().signer_infos[0].to_der(),
+        original,
+        "existing signer kept byte for byte"
+    );
+    let file = fx.path("two.sig");
+    std::fs::write(&file, env.to_der()).unwrap();
+    assert_eq!(fx.openssl_verify(&file, "DER", &[]), CONTENT);
+    assert_eq!(
+        fx.verifier()
+            .verify_bytes(&env.to_der(), None)
+            .unwrap()
+            .signers()
+            .len(),
+        2
+    );
+}
