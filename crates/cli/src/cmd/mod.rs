@@ -1,0 +1,8 @@
+//! One module per command.
+
+pub mod cert;
+pub mod common;
+pub mod inspect;
+pub mod sign;
+pub mod speed;
+pub mod verify;

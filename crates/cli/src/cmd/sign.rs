@@ -1,0 +1,158 @@
+//! `waxseal sign`.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use waxseal_envelope::{
+    DigestAlgorithm, Envelope, EnvelopeBuilder, KeyFileCheck, PrivateKey, Signer, SignerIdKind,
+    format,
+};
+
+use super::common;
+use crate::InOut;
+use crate::error::CliError;
+use crate::io::{Output, read_input};
+
+/// Output encodings.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutForm {
+    /// Binary DER.
+    Der,
+    /// PEM (`-----BEGIN CMS-----`).
+    Pem,
+    /// S/MIME: application/pkcs7-mime, or multipart/signed when detached.
+    Smime,
+}
+
+/// Signer identifier choices.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignerId {
+    /// issuerAndSerialNumber.
+    IssuerSerial,
+    /// subjectKeyIdentifier.
+    Ski,
+}
+
+/// Digest choices for signing.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Digest {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+/// `waxseal sign` arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Signer certificate (PEM or DER).
+    #[arg(long, value_name = "CERT")]
+    cert: PathBuf,
+    /// Signer private key (PKCS #8, PKCS #1 or SEC1; PEM or DER; unencrypted).
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Intermediate certificates to embed after the signer's.
+    #[arg(long, value_name = "FILE")]
+    chain: Vec<PathBuf>,
+    /// Leave the content out of the envelope (detached signature).
+    #[arg(long)]
+    detached: bool,
+    /// Embed no certificates (verifiers look the signer up in their store).
+    #[arg(long)]
+    no_certs: bool,
+    /// No signed attributes: sign the content directly (as Keystone PKI tokens).
+    #[arg(long)]
+    no_attrs: bool,
+    /// How to identify the signer.
+    #[arg(long, value_enum, default_value = "issuer-serial")]
+    signer_id: SignerId,
+    /// Digest algorithm (default: SHA-256; SHA-384 for P-384; SHA-512 for Ed25519).
+    #[arg(long, value_enum)]
+    digest: Option<Digest>,
+    /// RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys).
+    #[arg(long)]
+    rsa_pss: bool,
+    /// Add this signer to an existing envelope FILE instead of making a new one (for a
+    /// detached envelope, --in gives the content).
+    #[arg(long, value_name = "FILE")]
+    add_to: Option<PathBuf>,
+    #[command(flatten)]
+    io: InOut,
+    /// Output encoding.
+    #[arg(long, value_enum, default_value = "der")]
+    outform: OutForm,
+    /// Load the key even if group or others can read it.
+    #[arg(long)]
+    insecure_key_permissions: bool,
+}
+
+/// Runs `waxseal sign`.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let output = Output::prepare(args.io.output.as_deref(), args.io.force)?;
+    let cert = common::one_certificate(&args.cert)?;
+    let check = if args.insecure_key_permissions {
+        KeyFileCheck::AllowInsecure
+    } else {
+        KeyFileCheck::OwnerOnly
+    };
+    let key = PrivateKey::load(&args.key, check).map_err(|e| CliError::usage(e.to_string()))?;
+    let sign_err = |e: waxseal_envelope::SignError| CliError::usage(e.to_string());
+    let mut signer = Signer::new(cert, key).map_err(sign_err)?;
+    if let Some(d) = args.digest {
+        signer = signer
+            .with_digest(match d {
+                Digest::Sha256 => DigestAlgorithm::Sha256,
+                Digest::Sha384 => DigestAlgorithm::Sha384,
+                Digest::Sha512 => DigestAlgorithm::Sha512,
+            })
+            .map_err(sign_err)?;
+    }
+    signer = signer.with_rsa_pss(args.rsa_pss).map_err(sign_err)?;
+    if args.signer_id == SignerId::Ski {
+        signer = signer
+            .with_signer_id(SignerIdKind::SubjectKeyIdentifier)
+            .map_err(sign_err)?;
+    }
+    if args.no_attrs {
+        signer = signer.without_signed_attributes();
+    }
+    signer = signer.with_chain(common::certificates(&args.chain)?);
+
+    let (envelope, content) = match &args.add_to {
+        Some(existing) => {
+            let bytes = read_input(Some(existing))?;
+            let mut env = Envelope::parse(&bytes)
+                .map_err(|e| CliError::rejected("malformed", e.to_string()))?;
+            let content = if env.has_content() {
+                None
+            } else {
+                Some(read_input(args.io.input.as_deref())?)
+            };
+            env.add_signer(&signer, content.as_deref(), !args.no_certs)
+                .map_err(sign_err)?;
+            (env, content)
+        }
+        None => {
+            let mut content = read_input(args.io.input.as_deref())?;
+            if args.detached && args.outform == OutForm::Smime {
+                // multipart/signed signs the canonical (CRLF) form of the first part.
+                content = format::canonical_crlf(&content);
+            }
+            let env = EnvelopeBuilder::new(&content)
+                .detached(args.detached)
+                .include_certificates(!args.no_certs)
+                .add_signer(&signer)
+                .build()
+                .map_err(sign_err)?;
+            (env, Some(content))
+        }
+    };
+    let bytes = match args.outform {
+        OutForm::Der => envelope.to_der(),
+        OutForm::Pem => envelope.to_pem().into_bytes(),
+        OutForm::Smime => envelope.to_smime(content.as_deref()).map_err(sign_err)?,
+    };
+    output.write(&bytes)
+}

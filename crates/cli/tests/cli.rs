@@ -1,0 +1,367 @@
+//! The `waxseal` command's contract: behaviour, output and exit status (0 valid, 1 rejected
+//! or invalid, 2 usage or I/O error).
+
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use waxseal_envelope::KeyAlgorithm;
+use waxseal_pki::TestPki;
+
+struct Fx {
+    dir: tempfile::TempDir,
+    pki: TestPki,
+}
+
+fn write_private(path: &Path, data: &[u8], mode: u32) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .unwrap();
+    f.write_all(data).unwrap();
+}
+
+impl Fx {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("root.pem"), pki.root.cert.to_pem()).unwrap();
+        std::fs::write(d.join("ca.pem"), pki.ca.cert.to_pem()).unwrap();
+        for (name, alg) in [
+            ("bodhi-app01.example.org", KeyAlgorithm::P256),
+            ("rsa", KeyAlgorithm::Rsa2048),
+        ] {
+            let leaf = pki.leaf(name, alg).unwrap();
+            std::fs::write(d.join(format!("{name}.crt")), leaf.cert.to_pem()).unwrap();
+            write_private(
+                &d.join(format!("{name}.key")),
+                leaf.key.to_pkcs8_pem().as_bytes(),
+                0o600,
+            );
+        }
+        std::fs::write(d.join("msg.json"), b"{\"topic\": \"org.example.bodhi\"}\n").unwrap();
+        std::fs::write(
+            d.join("crl.pem"),
+            format!(
+                "{}{}",
+                pki.crl(&[]).unwrap().to_pem(),
+                pki.root_crl().unwrap().to_pem()
+            ),
+        )
+        .unwrap();
+        Self { dir, pki }
+    }
+
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn s(&self, name: &str) -> String {
+        self.p(name).display().to_string()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_waxseal"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    fn sign(&self, out: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "sign",
+            "--cert",
+            "bodhi-app01.example.org.crt",
+            "--key",
+            "bodhi-app01.example.org.key",
+            "--chain",
+            "ca.pem",
+            "--in",
+            "msg.json",
+            "--out",
+            out,
+        ];
+        args.extend(extra);
+        self.run(&args)
+    }
+
+    fn verify(&self, input: &str, extra: &[&str]) -> Output {
+        let mut args = vec!["verify", "--trust", "root.pem", "--in", input];
+        args.extend(extra);
+        self.run(&args)
+    }
+}
+
+fn status(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn sign_then_verify_in_every_form() {
+    let fx = Fx::new();
+    for (i, extra) in [
+        vec![],
+        vec!["--outform", "pem"],
+        vec!["--outform", "smime"],
+        vec!["--no-attrs"],
+        vec!["--signer-id", "ski", "--digest", "sha512"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let out = format!("env{i}");
+        let o = fx.sign(&out, extra);
+        assert_eq!(status(&o), 0, "sign {extra:?}: {}", stderr(&o));
+        let o = fx.verify(&out, &["--out", &format!("content{i}")]);
+        assert_eq!(status(&o), 0, "verify {extra:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("verified: signer 1 CN=bodhi-app01.example.org"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            std::fs::read(fx.p(&format!("content{i}"))).unwrap(),
+            std::fs::read(fx.p("msg.json")).unwrap()
+        );
+    }
+}
+
+#[test]
+fn detached_signatures_need_their_content() {
+    let fx = Fx::new();
+    assert_eq!(status(&fx.sign("sig", &["--detached"])), 0);
+    let o = fx.verify("sig", &["--content", "msg.json", "--json"]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["signers"][0]["digest"], "sha256");
+    let o = fx.verify("sig", &[]);
+    assert_eq!(status(&o), 1);
+    assert!(
+        stderr(&o).contains("missing-content") || stderr(&o).contains("content must be supplied")
+    );
+}
+
+#[test]
+fn rejected_envelopes_exit_1_with_one_line_and_a_reason_code() {
+    let fx = Fx::new();
+    assert_eq!(status(&fx.sign("env", &[])), 0);
+    let mut bytes = std::fs::read(fx.p("env")).unwrap();
+    let pos = bytes.windows(5).position(|w| w == b"bodhi").unwrap();
+    bytes[pos] = b'B';
+    std::fs::write(fx.p("tampered"), &bytes).unwrap();
+
+    let o = fx.verify("tampered", &["--out", "content"]);
+    assert_eq!(status(&o), 1);
+    assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
+    assert!(stderr(&o).starts_with("waxseal: rejected: "));
+    assert!(
+        !fx.p("content").exists(),
+        "content written although verification failed"
+    );
+
+    let o = fx.verify("tampered", &["--json"]);
+    assert_eq!(status(&o), 1);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["reason"], "message-digest-mismatch");
+
+    std::fs::write(fx.p("garbage"), b"this is not an envelope").unwrap();
+    let o = fx.verify("garbage", &["--json"]);
+    assert_eq!(status(&o), 1);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["reason"], "malformed");
+
+    // Untrusted: another PKI's root.
+    let other = TestPki::named(KeyAlgorithm::P256, "other").unwrap();
+    std::fs::write(fx.p("other-root.pem"), other.root.cert.to_pem()).unwrap();
+    let o = fx.run(&[
+        "verify",
+        "--trust",
+        "other-root.pem",
+        "--in",
+        "env",
+        "--json",
+    ]);
+    assert_eq!(status(&o), 1);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["reason"], "untrusted");
+}
+
+#[test]
+fn revocation_through_the_command_line() {
+    let fx = Fx::new();
+    assert_eq!(status(&fx.sign("env", &[])), 0);
+    let o = fx.verify("env", &["--crl", "crl.pem", "--json"]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["signers"][0]["revocation_checked"], true);
+
+    let leaf = waxseal_envelope::Certificate::load_all(
+        &std::fs::read(fx.p("bodhi-app01.example.org.crt")).unwrap(),
+    )
+    .unwrap()
+    .remove(0);
+    let crl = format!(
+        "{}{}",
+        fx.pki.crl(&[&leaf]).unwrap().to_pem(),
+        fx.pki.root_crl().unwrap().to_pem()
+    );
+    std::fs::write(fx.p("revoked.pem"), crl).unwrap();
+    let o = fx.verify("env", &["--crl", "revoked.pem"]);
+    assert_eq!(status(&o), 1);
+    assert!(stderr(&o).contains("revoked"), "{}", stderr(&o));
+
+    let o = fx.run(&[
+        "cert",
+        "verify",
+        "--trust",
+        "root.pem",
+        "--untrusted",
+        "ca.pem",
+        "--crl",
+        "revoked.pem",
+        "bodhi-app01.example.org.crt",
+    ]);
+    assert_eq!(status(&o), 1);
+    let o = fx.run(&[
+        "cert",
+        "verify",
+        "--trust",
+        "root.pem",
+        "--untrusted",
+        "ca.pem",
+        "--crl",
+        "crl.pem",
+        "bodhi-app01.example.org.crt",
+    ]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("revocation: checked"));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let fx = Fx::new();
+    // No trust anchor: refused by the argument parser.
+    let o = fx.run(&["verify", "--in", "msg.json"]);
+    assert_eq!(status(&o), 2);
+    // Missing files.
+    let o = fx.verify("does-not-exist", &[]);
+    assert_eq!(status(&o), 2);
+    assert!(stderr(&o).starts_with("waxseal: error: "));
+    // An existing output file is never replaced without --force.
+    std::fs::write(fx.p("precious"), b"keep me").unwrap();
+    let o = fx.sign("precious", &[]);
+    assert_eq!(status(&o), 2);
+    assert!(stderr(&o).contains("--force"));
+    assert_eq!(std::fs::read(fx.p("precious")).unwrap(), b"keep me");
+    assert_eq!(status(&fx.sign("precious", &["--force"])), 0);
+    assert_ne!(std::fs::read(fx.p("precious")).unwrap(), b"keep me");
+    // A bad --at.
+    assert_eq!(status(&fx.verify("precious", &["--at", "yesterday"])), 2);
+}
+
+#[test]
+fn group_readable_keys_are_refused_unless_asked() {
+    let fx = Fx::new();
+    let key = std::fs::read(fx.p("rsa.key")).unwrap();
+    write_private(&fx.p("loose.key"), &key, 0o644);
+    let o = fx.run(&[
+        "sign",
+        "--cert",
+        "rsa.crt",
+        "--key",
+        "loose.key",
+        "--in",
+        "msg.json",
+        "--out",
+        "x",
+    ]);
+    assert_eq!(status(&o), 2);
+    assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    let o = fx.run(&[
+        "sign",
+        "--cert",
+        "rsa.crt",
+        "--key",
+        "loose.key",
+        "--in",
+        "msg.json",
+        "--out",
+        "x",
+        "--insecure-key-permissions",
+    ]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    // A key that does not belong to the certificate.
+    let o = fx.run(&[
+        "sign",
+        "--cert",
+        "bodhi-app01.example.org.crt",
+        "--key",
+        "rsa.key",
+        "--in",
+        "msg.json",
+        "--out",
+        "y",
+    ]);
+    assert_eq!(status(&o), 2);
+    assert!(stderr(&o).contains("does not match"), "{}", stderr(&o));
+}
+
+#[test]
+fn inspect_shows_structure_without_verifying() {
+    let fx = Fx::new();
+    assert_eq!(status(&fx.sign("env", &[])), 0);
+    let o = fx.run(&["inspect", "--in", "env"]);
+    assert_eq!(status(&o), 0);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("NOT VERIFIED"));
+    assert!(text.contains("CN=bodhi-app01.example.org"));
+    assert!(text.contains("signing-time"));
+    let o = fx.run(&["inspect", "--in", "env", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["verified"], false);
+    assert_eq!(report["signers"][0]["digest"], "sha256");
+    std::fs::write(fx.p("garbage"), [0x30, 0x82, 0x01]).unwrap();
+    assert_eq!(status(&fx.run(&["inspect", "--in", "garbage"])), 1);
+}
+
+#[test]
+fn adding_a_signer_to_an_existing_envelope() {
+    let fx = Fx::new();
+    assert_eq!(status(&fx.sign("env", &[])), 0);
+    let o = fx.run(&[
+        "sign", "--cert", "rsa.crt", "--key", "rsa.key", "--add-to", "env", "--out", "env2",
+    ]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let o = fx.verify("env2", &["--json", "--certs", "ca.pem"]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["signers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn speed_reports_figures() {
+    let fx = Fx::new();
+    let o = fx.run(&[
+        "speed",
+        "--seconds",
+        "0.01",
+        "--algorithm",
+        "ed25519",
+        "--json",
+    ]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(figures[0]["algorithm"], "ed25519");
+    assert!(figures[0]["verify_embedded_warm"].as_f64().unwrap() > 0.0);
+}

@@ -1,0 +1,610 @@
+//! Rejections: each forged, tampered, expired, revoked or malformed envelope fails with
+//! its own reason code, next to the positive case it departs from.
+
+use std::sync::Arc;
+
+use const_oid::ObjectIdentifier as Oid;
+use der::Encode;
+use waxseal_envelope::rfc5652::{Attribute, Attributes};
+use waxseal_envelope::*;
+use waxseal_pki::{CertParams, Issued, TestPki, issue::parse_name};
+
+const CONTENT: &[u8] = b"{\"topic\": \"org.example.prod.compute.select_destinations\"}";
+
+struct Fx {
+    pki: TestPki,
+    leaf: Issued,
+}
+
+fn fx() -> Fx {
+    let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
+    let leaf = pki
+        .leaf("conductor01.example.org", KeyAlgorithm::P256)
+        .unwrap();
+    Fx { pki, leaf }
+}
+
+impl Fx {
+    fn signer(&self) -> Signer {
+        signer_for(&self.leaf).with_chain(vec![self.pki.ca.cert.clone()])
+    }
+
+    fn verifier(&self) -> Verifier {
+        Verifier::new(TrustAnchors::new([self.pki.root.cert.clone()]).unwrap())
+    }
+
+    fn envelope(&self) -> Envelope {
+        EnvelopeBuilder::new(CONTENT)
+            .add_signer(&self.signer())
+            .build()
+            .unwrap()
+    }
+}
+
+fn signer_for(issued: &Issued) -> Signer {
+    let key = PrivateKey::from_bytes(issued.key.to_pkcs8_pem().as_bytes()).unwrap();
+    Signer::new(issued.cert.clone(), key).unwrap()
+}
+
+fn code(r: Result<Verified, VerifyError>) -> &'static str {
+    r.map(|_| ()).expect_err("expected a rejection").code()
+}
+
+/// Re-signs the first signer's attributes `attrs` with `key` (to build envelopes whose
+/// signatures are valid but whose attributes break a rule).
+fn resign(env: &mut Envelope, key: &PrivateKey, attrs: Vec<Attribute>) {
+    let si = &mut env.signed_data_mut().signer_infos[0];
+    let attrs = Attributes::from_items(attrs);
+    let (alg, sig) = key
+        .sign(&attrs.signed_bytes(), DigestAlgorithm::Sha256, false)
+        .unwrap();
+    si.signed_attrs = Some(attrs);
+    si.signature_algorithm = alg;
+    si.signature = sig;
+}
+
+fn attrs_of(env: &Envelope) -> Vec<Attribute> {
+    env.signed_data().signer_infos[0]
+        .signed_attrs
+        .as_ref()
+        .unwrap()
+        .iter()
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn baseline_verifies() {
+    let f = fx();
+    let v = f
+        .verifier()
+        .verify_bytes(&f.envelope().to_der(), None)
+        .unwrap();
+    assert_eq!(v.content(), CONTENT);
+    assert!(v.is_authenticated());
+}
+
+#[test]
+fn tampered_content() {
+    let f = fx();
+    let mut der = f.envelope().to_der();
+    let pos = der.windows(5).position(|w| w == b"topic").unwrap();
+    der[pos] = b'T';
+    assert_eq!(
+        code(f.verifier().verify_bytes(&der, None)),
+        "message-digest-mismatch"
+    );
+}
+
+#[test]
+fn tampered_signed_attribute() {
+    let f = fx();
+    let mut env = f.envelope();
+    let mut attrs = attrs_of(&env);
+    let t = attrs
+        .iter_mut()
+        .find(|a| a.oid == oid::ID_SIGNING_TIME)
+        .unwrap();
+    t.values[0] =
+        der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(1_000_000_000))
+            .unwrap()
+            .to_der()
+            .unwrap();
+    env.signed_data_mut().signer_infos[0].signed_attrs = Some(Attributes::from_items(attrs));
+    assert_eq!(code(f.verifier().verify(&env, None)), "bad-signature");
+}
+
+#[test]
+fn signature_by_another_key() {
+    let f = fx();
+    let mut env = f.envelope();
+    let other = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let attrs = env.signed_data().signer_infos[0]
+        .signed_attrs
+        .clone()
+        .unwrap();
+    let (_, sig) = other
+        .sign(&attrs.signed_bytes(), DigestAlgorithm::Sha256, false)
+        .unwrap();
+    env.signed_data_mut().signer_infos[0].signature = sig;
+    assert_eq!(code(f.verifier().verify(&env, None)), "bad-signature");
+}
+
+#[test]
+fn wrong_digest_algorithm() {
+    let f = fx();
+    // digestAlgorithm says SHA-384 while the signature algorithm is ecdsa-with-SHA256.
+    let mut env = f.envelope();
+    env.signed_data_mut().signer_infos[0].digest_algorithm =
+        DigestAlgorithm::Sha384.algorithm_identifier();
+    assert_eq!(code(f.verifier().verify(&env, None)), "algorithm-mismatch");
+    // The message-digest attribute holds another digest of the content.
+    let mut env = f.envelope();
+    let mut attrs = attrs_of(&env);
+    let md = attrs
+        .iter_mut()
+        .find(|a| a.oid == oid::ID_MESSAGE_DIGEST)
+        .unwrap();
+    md.values[0] =
+        waxseal_envelope::asn1::tlv(0x04, &DigestAlgorithm::Sha512.digest(CONTENT)[..32]);
+    resign(&mut env, &f.leaf.key, attrs);
+    assert_eq!(
+        code(f.verifier().verify(&env, None)),
+        "message-digest-mismatch"
+    );
+}
+
+#[test]
+fn signature_algorithm_that_does_not_fit_the_key() {
+    let f = fx();
+    let mut env = f.envelope();
+    env.signed_data_mut().signer_infos[0].signature_algorithm = spki::AlgorithmIdentifierOwned {
+        oid: oid::SHA256_WITH_RSA,
+        parameters: None,
+    };
+    assert_eq!(code(f.verifier().verify(&env, None)), "algorithm-mismatch");
+}
+
+#[test]
+fn content_type_rules() {
+    let f = fx();
+    // eContentType changed after signing: the attribute no longer matches.
+    let mut env = f.envelope();
+    env.signed_data_mut().encap_content_info =
+        waxseal_envelope::rfc5652::EncapsulatedContentInfo::new(
+            Oid::new_unwrap("1.2.840.113549.1.9.16.1.4"),
+            Some(CONTENT.to_vec()),
+        );
+    assert_eq!(
+        code(f.verifier().verify_bytes(&env.to_der(), None)),
+        "content-type-mismatch"
+    );
+
+    // Signed attributes without content-type.
+    let mut env = f.envelope();
+    let attrs: Vec<Attribute> = attrs_of(&env)
+        .into_iter()
+        .filter(|a| a.oid != oid::ID_CONTENT_TYPE)
+        .collect();
+    resign(&mut env, &f.leaf.key, attrs);
+    assert_eq!(
+        code(f.verifier().verify(&env, None)),
+        "missing-content-type"
+    );
+
+    // Without message-digest.
+    let mut env = f.envelope();
+    let attrs: Vec<Attribute> = attrs_of(&env)
+        .into_iter()
+        .filter(|a| a.oid != oid::ID_MESSAGE_DIGEST)
+        .collect();
+    resign(&mut env, &f.leaf.key, attrs);
+    assert_eq!(
+        code(f.verifier().verify(&env, None)),
+        "missing-message-digest"
+    );
+
+    // A second message-digest attribute.
+    let mut env = f.envelope();
+    let mut attrs = attrs_of(&env);
+    let md = attrs
+        .iter()
+        .find(|a| a.oid == oid::ID_MESSAGE_DIGEST)
+        .unwrap()
+        .clone();
+    attrs.push(md);
+    resign(&mut env, &f.leaf.key, attrs);
+    assert_eq!(code(f.verifier().verify(&env, None)), "duplicate-attribute");
+
+    // A countersignature among the signed attributes.
+    let mut env = f.envelope();
+    let mut attrs = attrs_of(&env);
+    attrs.push(Attribute::new(
+        oid::ID_COUNTERSIGNATURE,
+        waxseal_envelope::asn1::tlv(0x30, &[]),
+    ));
+    resign(&mut env, &f.leaf.key, attrs);
+    assert_eq!(
+        code(f.verifier().verify(&env, None)),
+        "countersignature-signed"
+    );
+}
+
+#[test]
+fn untrusted_root() {
+    let f = fx();
+    let stranger = TestPki::named(KeyAlgorithm::P256, "stranger").unwrap();
+    let v = Verifier::new(TrustAnchors::new([stranger.root.cert.clone()]).unwrap());
+    assert_eq!(
+        code(v.verify_bytes(&f.envelope().to_der(), None)),
+        "untrusted"
+    );
+    // A root with the same name but another key does not help either.
+    let impostor = TestPki::named(KeyAlgorithm::P256, "waxseal test").unwrap();
+    let v = Verifier::new(TrustAnchors::new([impostor.root.cert.clone()]).unwrap());
+    assert_eq!(
+        code(v.verify_bytes(&f.envelope().to_der(), None)),
+        "bad-certificate-signature"
+    );
+}
+
+#[test]
+fn expired_and_not_yet_valid_signers() {
+    let f = fx();
+    for (leaf, expected) in [
+        (
+            f.pki
+                .expired_leaf("old.example.org", KeyAlgorithm::P256)
+                .unwrap(),
+            "certificate-expired",
+        ),
+        (
+            f.pki
+                .not_yet_valid_leaf("new.example.org", KeyAlgorithm::P256)
+                .unwrap(),
+            "certificate-not-yet-valid",
+        ),
+    ] {
+        let signer = signer_for(&leaf).with_chain(vec![f.pki.ca.cert.clone()]);
+        let der = EnvelopeBuilder::new(CONTENT)
+            .add_signer(&signer)
+            .build()
+            .unwrap()
+            .to_der();
+        assert_eq!(code(f.verifier().verify_bytes(&der, None)), expected);
+        // Verification at a time inside the whole path's validity window succeeds.
+        let from = leaf.cert.not_before().max(f.pki.root.cert.not_before());
+        if from < leaf.cert.not_after() {
+            f.verifier()
+                .at_time(from + 60)
+                .verify_bytes(&der, None)
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn ca_without_key_cert_sign() {
+    let f = fx();
+    let bad_ca_key = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let mut params = CertParams::ca(
+        parse_name("CN=no keyCertSign CA").unwrap(),
+        f.pki.now,
+        30,
+        None,
+    );
+    params.key_usage = Some(vec![x509_cert::ext::pkix::KeyUsages::CRLSign]);
+    let bad_ca = waxseal_pki::Issuer {
+        cert: f
+            .pki
+            .root
+            .issue(&params, &bad_ca_key.subject_public_key_info())
+            .unwrap(),
+        key: bad_ca_key,
+    };
+    let leaf_key = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let leaf = bad_ca
+        .issue(
+            &CertParams::end_entity(parse_name("CN=victim").unwrap(), f.pki.now, 30),
+            &leaf_key.subject_public_key_info(),
+        )
+        .unwrap();
+    let signer = Signer::new(leaf, leaf_key)
+        .unwrap()
+        .with_chain(vec![bad_ca.cert.clone()]);
+    let der = EnvelopeBuilder::new(CONTENT)
+        .add_signer(&signer)
+        .build()
+        .unwrap()
+        .to_der();
+    assert_eq!(
+        code(f.verifier().verify_bytes(&der, None)),
+        "issuer-lacks-keycertsign"
+    );
+}
+
+#[test]
+fn leaf_without_digital_signature() {
+    let f = fx();
+    let leaf = f
+        .pki
+        .leaf_with("encrypt-only.example.org", KeyAlgorithm::P256, |p| {
+            p.key_usage = Some(vec![x509_cert::ext::pkix::KeyUsages::KeyAgreement]);
+        })
+        .unwrap();
+    let signer = signer_for(&leaf).with_chain(vec![f.pki.ca.cert.clone()]);
+    let der = EnvelopeBuilder::new(CONTENT)
+        .add_signer(&signer)
+        .build()
+        .unwrap()
+        .to_der();
+    assert_eq!(code(f.verifier().verify_bytes(&der, None)), "key-usage");
+}
+
+#[test]
+fn revocation() {
+    let f = fx();
+    let der = f.envelope().to_der();
+    let root_crl = f.pki.root_crl().unwrap();
+    // Current CRLs that do not list the signer: valid, and revocation is reported checked.
+    let good = CrlSet::from_crls([f.pki.crl(&[]).unwrap(), root_crl.clone()]);
+    let v = f
+        .verifier()
+        .with_crls(good)
+        .verify_bytes(&der, None)
+        .unwrap();
+    assert!(v.signers()[0].path.as_ref().unwrap().revocation_checked);
+    // Revoked signer.
+    let revoked = CrlSet::from_crls([f.pki.crl(&[&f.leaf.cert]).unwrap(), root_crl.clone()]);
+    assert_eq!(
+        code(f.verifier().with_crls(revoked).verify_bytes(&der, None)),
+        "revoked"
+    );
+    // Expired CRL.
+    let stale = CrlSet::from_crls([f.pki.expired_crl().unwrap(), root_crl.clone()]);
+    assert_eq!(
+        code(f.verifier().with_crls(stale).verify_bytes(&der, None)),
+        "crl-expired"
+    );
+    // No CRL for the signing CA's certificates while CRLs are required for all.
+    let partial = CrlSet::from_crls([root_crl]);
+    assert_eq!(
+        code(
+            f.verifier()
+                .with_crls(partial.clone())
+                .verify_bytes(&der, None)
+        ),
+        "revocation-unknown"
+    );
+    // ...which the leaf-only scope does not require of the intermediate, but does of the leaf.
+    let leaf_only = f
+        .verifier()
+        .with_crls(partial)
+        .with_revocation(RevocationPolicy::RequireEndEntity);
+    assert_eq!(
+        code(leaf_only.verify_bytes(&der, None)),
+        "revocation-unknown"
+    );
+    let leaf_crl_only = CrlSet::from_crls([f.pki.crl(&[]).unwrap()]);
+    f.verifier()
+        .with_crls(leaf_crl_only)
+        .with_revocation(RevocationPolicy::RequireEndEntity)
+        .verify_bytes(&der, None)
+        .unwrap();
+    // A CRL signed by another key in the CA's name is not trusted.
+    let impostor = TestPki::named(KeyAlgorithm::P256, "waxseal test").unwrap();
+    let forged = CrlSet::from_crls([impostor.crl(&[]).unwrap(), f.pki.root_crl().unwrap()]);
+    assert_eq!(
+        code(f.verifier().with_crls(forged).verify_bytes(&der, None)),
+        "revocation-unknown"
+    );
+}
+
+#[test]
+fn missing_signer_certificate() {
+    let f = fx();
+    let der = EnvelopeBuilder::new(CONTENT)
+        .include_certificates(false)
+        .add_signer(&f.signer())
+        .build()
+        .unwrap()
+        .to_der();
+    assert_eq!(
+        code(f.verifier().verify_bytes(&der, None)),
+        "signer-certificate-not-found"
+    );
+    // With the signer and its CA in the store it verifies.
+    let store = CertStore::from_certificates([f.leaf.cert.clone(), f.pki.ca.cert.clone()]);
+    f.verifier()
+        .with_store(store)
+        .verify_bytes(&der, None)
+        .unwrap();
+}
+
+#[test]
+fn detached_content_rules() {
+    let f = fx();
+    let detached = EnvelopeBuilder::new(CONTENT)
+        .detached(true)
+        .add_signer(&f.signer())
+        .build()
+        .unwrap()
+        .to_der();
+    assert_eq!(
+        code(f.verifier().verify_bytes(&detached, None)),
+        "missing-content"
+    );
+    assert_eq!(
+        code(
+            f.verifier()
+                .verify_bytes(&f.envelope().to_der(), Some(CONTENT))
+        ),
+        "content-conflict"
+    );
+    f.verifier().verify_bytes(&detached, Some(CONTENT)).unwrap();
+}
+
+#[test]
+fn truncated_and_garbage_input() {
+    let f = fx();
+    let der = f.envelope().to_der();
+    for cut in [1, 10, der.len() / 2, der.len() - 1] {
+        assert_eq!(
+            code(f.verifier().verify_bytes(&der[..cut], None)),
+            "malformed",
+            "cut at {cut}"
+        );
+    }
+    for garbage in [&b""[..], b"hello", &[0x30, 0x80], &[0xff; 64]] {
+        assert_eq!(code(f.verifier().verify_bytes(garbage, None)), "malformed");
+    }
+    let mut extra = der.clone();
+    extra.push(0);
+    assert_eq!(code(f.verifier().verify_bytes(&extra, None)), "malformed");
+}
+
+#[test]
+fn several_signers_all_or_any() {
+    let f = fx();
+    let second = f
+        .pki
+        .leaf("scheduler01.example.org", KeyAlgorithm::Ed25519)
+        .unwrap();
+    let s2 = signer_for(&second);
+    let mut env = EnvelopeBuilder::new(CONTENT)
+        .add_signer(&f.signer())
+        .add_signer(&s2)
+        .build()
+        .unwrap();
+    assert_eq!(f.verifier().verify(&env, None).unwrap().signers().len(), 2);
+    // Break the second signer.
+    let i = env
+        .signed_data()
+        .signer_infos
+        .iter()
+        .position(|s| s.signature_algorithm.oid == oid::ID_ED25519)
+        .unwrap();
+    env.signed_data_mut().signer_infos[i].signature[0] ^= 1;
+    assert_eq!(code(f.verifier().verify(&env, None)), "bad-signature");
+    let v = f
+        .verifier()
+        .with_requirement(SignerRequirement::Any)
+        .verify(&env, None)
+        .unwrap();
+    assert_eq!(v.signers().len(), 1);
+    assert_eq!(v.rejected()[0].error.code(), "bad-signature");
+}
+
+#[test]
+fn trust_anchors_are_required_and_signature_only_is_named() {
+    assert!(TrustAnchors::new(Vec::<Certificate>::new()).is_err());
+    let f = fx();
+    let v = Verifier::signature_only_unauthenticated()
+        .verify_bytes(&f.envelope().to_der(), None)
+        .unwrap();
+    assert!(!v.is_authenticated());
+    assert!(v.signers()[0].path.is_none());
+}
+
+#[test]
+fn hostile_certificate_pool_hits_the_budget() {
+    // 40 CAs all named "CN=loop", each signed by the previous one's key: every one is a
+    // candidate issuer of every other, and none leads to the trust anchor.
+    let f = fx();
+    let now = f.pki.now;
+    let name = parse_name("CN=loop").unwrap();
+    let mut keys: Vec<PrivateKey> = (0..40)
+        .map(|_| PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap())
+        .collect();
+    let mut pool = Vec::new();
+    for i in 0..keys.len() {
+        let issuer_key = std::mem::replace(
+            &mut keys[(i + 1) % 40],
+            PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap(),
+        );
+        let params = CertParams::ca(name.clone(), now, 30, None);
+        let issuer = waxseal_pki::Issuer::self_signed(&params, issuer_key).unwrap();
+        pool.push(
+            issuer
+                .issue(&params, &keys[i].subject_public_key_info())
+                .unwrap(),
+        );
+        keys[(i + 1) % 40] = issuer.key;
+    }
+    let leaf_key = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    let issuer = waxseal_pki::Issuer {
+        cert: pool[0].clone(),
+        key: std::mem::replace(
+            &mut keys[0],
+            PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap(),
+        ),
+    };
+    let leaf = issuer
+        .issue(
+            &CertParams::end_entity(parse_name("CN=victim").unwrap(), now, 30),
+            &leaf_key.subject_public_key_info(),
+        )
+        .unwrap();
+    let signer = Signer::new(leaf, leaf_key).unwrap().with_chain(pool);
+    let der = EnvelopeBuilder::new(CONTENT)
+        .add_signer(&signer)
+        .build()
+        .unwrap()
+        .to_der();
+    let c = code(f.verifier().verify_bytes(&der, None));
+    assert!(
+        c == "path-budget-exceeded" || c == "untrusted" || c == "bad-certificate-signature",
+        "{c}"
+    );
+}
+
+#[test]
+fn path_cache_serves_repeat_signers_and_respects_crl_changes() {
+    let f = fx();
+    let der = f.envelope().to_der();
+    let cache = Arc::new(PathCache::default());
+    let v = f.verifier().with_cache(cache.clone());
+    for _ in 0..5 {
+        v.verify_bytes(&der, None).unwrap();
+    }
+    assert_eq!((cache.misses(), cache.hits()), (1, 4));
+    // A new CRL set (now revoking the signer) is a different cache key: not served stale.
+    let revoked = CrlSet::from_crls([
+        f.pki.crl(&[&f.leaf.cert]).unwrap(),
+        f.pki.root_crl().unwrap(),
+    ]);
+    let v2 = f.verifier().with_cache(cache.clone()).with_crls(revoked);
+    assert_eq!(code(v2.verify_bytes(&der, None)), "revoked");
+    // A verification time after the certificate's expiry misses the cache too.
+    let late = f.leaf.cert.not_after() + 10;
+    assert_eq!(
+        code(
+            f.verifier()
+                .with_cache(cache)
+                .at_time(late)
+                .verify_bytes(&der, None)
+        ),
+        "certificate-expired"
+    );
+}
+
+#[test]
+fn signer_refuses_a_key_that_is_not_the_certificates() {
+    let f = fx();
+    let other = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    assert!(matches!(
+        Signer::new(f.leaf.cert.clone(), other),
+        Err(SignError::KeyMismatch(_))
+    ));
+}
+
+#[test]
+fn non_data_content_needs_signed_attributes() {
+    let f = fx();
+    let signer = f.signer().without_signed_attributes();
+    let r = EnvelopeBuilder::new(CONTENT)
+        .content_type(Oid::new_unwrap("1.2.840.113549.1.9.16.1.4"))
+        .add_signer(&signer)
+        .build();
+    assert!(matches!(r, Err(SignError::AttributesRequired(_))));
+}
