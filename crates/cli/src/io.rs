@@ -46,13 +46,14 @@ impl Output {
     /// `force`. Call before doing the work, so a refusal costs nothing.
     pub fn prepare(path: Option<&Path>, force: bool) -> Result<Self, CliError> {
         let path = path.filter(|p| p.as_os_str() != "-").map(Path::to_path_buf);
-        if let Some(p) = &path {
-            if p.exists() && !force {
-                return Err(CliError::usage(format!(
-                    "{} exists; pass --force to overwrite it",
-                    p.display()
-                )));
-            }
+        if let Some(p) = &path
+            && p.exists()
+            && !force
+        {
+            return Err(CliError::usage(format!(
+                "{} exists; pass --force to overwrite it",
+                p.display()
+            )));
         }
         Ok(Self { path })
     }

@@ -60,10 +60,6 @@ impl Fx {
         self.dir.path().join(name)
     }
 
-    fn s(&self, name: &str) -> String {
-        self.p(name).display().to_string()
-    }
-
     fn run(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_waxseal"))
             .args(args)

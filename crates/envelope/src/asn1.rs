@@ -96,10 +96,10 @@ fn read_header(input: &[u8], pos: usize) -> Result<Header, BerError> {
         let minimal = v >= 0x80 && bytes[0] != 0;
         (Some(v), minimal)
     };
-    if let Some(l) = len {
-        if input.len() < p || input.len() - p < l {
-            return Err(BerError::Truncated(p));
-        }
+    if let Some(l) = len
+        && (input.len() < p || input.len() - p < l)
+    {
+        return Err(BerError::Truncated(p));
     }
     Ok(Header {
         tag,
@@ -339,10 +339,13 @@ pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
     out
 }
 
+/// One TLV: its (one-octet) tag, the whole encoding, and the contents octets.
+pub type Tlv<'a> = (u8, &'a [u8], &'a [u8]);
+
 /// Splits a DER byte string into its TLVs (one level, no recursion): returns
 /// `(tag octet, full TLV, contents)` for each. Used to walk SET OF values in wire order,
 /// which the `der` crate's `SetOf` types would re-sort.
-pub fn split_tlvs(mut input: &[u8]) -> Result<Vec<(u8, &[u8], &[u8])>, BerError> {
+pub fn split_tlvs(mut input: &[u8]) -> Result<Vec<Tlv<'_>>, BerError> {
     let mut items = Vec::new();
     let mut offset = 0;
     while !input.is_empty() {

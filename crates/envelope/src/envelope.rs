@@ -125,10 +125,9 @@ impl Envelope {
         for si in &self.signed_data.signer_infos {
             if let Ok(d) =
                 crate::algorithm::DigestAlgorithm::from_algorithm_identifier(&si.digest_algorithm)
+                && !micalg.contains(&d.micalg())
             {
-                if !micalg.contains(&d.micalg()) {
-                    micalg.push(d.micalg());
-                }
+                micalg.push(d.micalg());
             }
         }
         Ok(format::to_smime_detached(&self.to_der(), content, &micalg))

@@ -559,10 +559,10 @@ impl PrivateKey {
     pub fn from_der(der: &[u8]) -> Result<Self, KeyError> {
         // EncryptedPrivateKeyInfo starts with an AlgorithmIdentifier (a SEQUENCE) where
         // PrivateKeyInfo starts with its version INTEGER.
-        if let Ok((0x30, body)) = crate::asn1::read_one(der) {
-            if body.first() == Some(&0x30) {
-                return Err(KeyError::Encrypted);
-            }
+        if let Ok((0x30, body)) = crate::asn1::read_one(der)
+            && body.first() == Some(&0x30)
+        {
+            return Err(KeyError::Encrypted);
         }
         Self::from_pkcs8(der)
             .or_else(|_| Self::from_pkcs1(der))

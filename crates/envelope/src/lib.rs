@@ -30,7 +30,7 @@
 //!
 //! ## Layout
 //!
-//! [`asn1`] (BER normalization), [`rfc5652`] (the SignedData types), [`format`] (PEM,
+//! [`asn1`] (BER normalization), [`rfc5652`] (the SignedData types), [`format`](mod@format) (PEM,
 //! base64, S/MIME), [`key`], [`algorithm`], [`cert`], [`crl`], [`name`], [`store`],
 //! [`trust`] (RFC 5280 path validation, see its docs for why it is not `certval`),
 //! [`sign`], [`verify`], [`inspect`].

@@ -91,7 +91,7 @@ pub fn string_value(value: &Any) -> Option<String> {
         | Tag::NumericString
         | Tag::TeletexString => Some(bytes.iter().map(|b| *b as char).collect()),
         Tag::BmpString => {
-            if bytes.len() % 2 != 0 {
+            if !bytes.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = bytes

@@ -519,10 +519,10 @@ impl Verifier {
         let Trust::Anchors(anchors) = &self.trust else {
             return Err(PathError::NoTrustAnchors);
         };
-        if let Some(cache) = &self.cache {
-            if let Some(path) = cache.get(cert, anchors, crls, options) {
-                return Ok(path);
-            }
+        if let Some(cache) = &self.cache
+            && let Some(path) = cache.get(cert, anchors, crls, options)
+        {
+            return Ok(path);
         }
         let path = trust::validate(cert, anchors, &[embedded, &self.store], crls, options)?;
         if let Some(cache) = &self.cache {

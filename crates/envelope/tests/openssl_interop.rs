@@ -142,6 +142,9 @@ impl Fixture {
     }
 }
 
+/// A change to the base configuration.
+type Variant = Box<dyn Fn(&mut Case)>;
+
 /// One waxseal signing configuration.
 struct Case {
     name: String,
@@ -176,7 +179,7 @@ fn waxseal_signed_envelopes_verify_with_openssl() {
             ski: false,
             form: "DER",
         };
-        let variants: Vec<(&str, Box<dyn Fn(&mut Case)>)> = vec![
+        let variants: Vec<(&str, Variant)> = vec![
             ("attached", Box::new(|_| {})),
             ("detached", Box::new(|c| c.detached = true)),
             ("no-certs", Box::new(|c| c.certs = false)),

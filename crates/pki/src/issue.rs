@@ -324,14 +324,14 @@ fn sign_certificate(
         );
         exts.push(extension(oid::CE_SUBJECT_KEY_IDENTIFIER, false, &ski)?);
     }
-    if params.authority_key_identifier {
-        if let Some(id) = authority_key_id {
-            let aki = AuthorityKeyIdentifier {
-                key_identifier: Some(OctetString::new(id).map_err(enc("AKI"))?),
-                ..Default::default()
-            };
-            exts.push(extension(oid::CE_AUTHORITY_KEY_IDENTIFIER, false, &aki)?);
-        }
+    if params.authority_key_identifier
+        && let Some(id) = authority_key_id
+    {
+        let aki = AuthorityKeyIdentifier {
+            key_identifier: Some(OctetString::new(id).map_err(enc("AKI"))?),
+            ..Default::default()
+        };
+        exts.push(extension(oid::CE_AUTHORITY_KEY_IDENTIFIER, false, &aki)?);
     }
     let mut san: Vec<GeneralName> = Vec::new();
     for d in &params.dns_names {

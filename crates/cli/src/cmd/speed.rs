@@ -165,6 +165,8 @@ fn export(
     std::fs::write(d.join("leaf.pem"), leaf.cert.to_pem()).map_err(io)?;
     std::fs::write(d.join("leaf.key"), leaf.key.to_pkcs8_pem().as_bytes()).map_err(io)?;
     std::fs::write(d.join("payload.bin"), content).map_err(io)?;
+    let crl = pki.crl(&[]).map_err(|e| CliError::usage(e.to_string()))?;
+    std::fs::write(d.join("crl.pem"), crl.to_pem()).map_err(io)?;
     Ok(())
 }
 

@@ -89,10 +89,10 @@ fn subject_names(cert: &Certificate) -> Vec<Subject> {
         // applied to the attribute of type emailAddress in the subject distinguished name."
         None => {
             for ava in cert.subject().iter() {
-                if ava.oid == oid::AT_EMAIL_ADDRESS {
-                    if let Some(s) = string_value(&ava.value) {
-                        names.push(Subject::Email(s));
-                    }
+                if ava.oid == oid::AT_EMAIL_ADDRESS
+                    && let Some(s) = string_value(&ava.value)
+                {
+                    names.push(Subject::Email(s));
                 }
             }
         }

@@ -168,14 +168,13 @@ impl PolicyState {
                     node.expected = subjects.clone();
                     found = true;
                 }
-                if !found {
-                    if let Some(any) = level.iter().find(|n| n.policy == ANY_POLICY).cloned() {
-                        level.push(Node {
-                            policy: *id_p,
-                            expected: subjects.clone(),
-                            parent: any.parent,
-                        });
-                    }
+                if !found && let Some(any) = level.iter().find(|n| n.policy == ANY_POLICY).cloned()
+                {
+                    level.push(Node {
+                        policy: *id_p,
+                        expected: subjects.clone(),
+                        parent: any.parent,
+                    });
                 }
             }
             check_size(levels, cert)?;
@@ -227,10 +226,10 @@ impl PolicyState {
         {
             self.explicit_policy = 0;
         }
-        if let (Some(user), Some(_)) = (&inputs.initial_policy_set, &self.levels) {
-            if !user.contains(&ANY_POLICY) {
-                self.intersect(user);
-            }
+        if let (Some(user), Some(_)) = (&inputs.initial_policy_set, &self.levels)
+            && !user.contains(&ANY_POLICY)
+        {
+            self.intersect(user);
         }
         let leaves: Vec<Oid> = match &self.levels {
             Some(levels) if levels.len() == self.n + 1 => {

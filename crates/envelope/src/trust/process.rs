@@ -73,17 +73,15 @@ fn check_purpose(b: &Builder<'_>, cert: &Certificate) -> Result<(), PathError> {
         }
         Purpose::Any => {}
     }
-    if b.purpose != Purpose::CrlSigning {
-        if let (Some(required), Some(eku)) =
+    if b.purpose != Purpose::CrlSigning
+        && let (Some(required), Some(eku)) =
             (b.options.required_eku, &cert.extensions().ext_key_usage)
-        {
-            if !eku.0.iter().any(|o| *o == required || *o == ANY_EKU) {
-                return Err(PathError::ExtKeyUsage {
-                    cert: name(),
-                    required: required.to_string(),
-                });
-            }
-        }
+        && !eku.0.iter().any(|o| *o == required || *o == ANY_EKU)
+    {
+        return Err(PathError::ExtKeyUsage {
+            cert: name(),
+            required: required.to_string(),
+        });
     }
     Ok(())
 }

@@ -216,18 +216,17 @@ fn crl_signer_key(
     let mut last = problem("no certificate of the CRL issuer verifies its signature".into());
 
     // The certificate's own issuer, the usual case.
-    if crl.issuer_key() == issuer.subject_key() {
-        if let Ok(key) = PublicKey::from_spki_inheriting(issuer.public_key_info(), issuer_params) {
-            if crl_signed_by(b, crl, issuer, &key)? {
-                if issuer.allows_key_usage(KeyUsages::CRLSign) {
-                    return Ok(Ok((key, issuer.clone())));
-                }
-                last = problem(format!(
-                    "{} may not sign CRLs (keyUsage lacks cRLSign)",
-                    issuer.subject_display()
-                ));
-            }
+    if crl.issuer_key() == issuer.subject_key()
+        && let Ok(key) = PublicKey::from_spki_inheriting(issuer.public_key_info(), issuer_params)
+        && crl_signed_by(b, crl, issuer, &key)?
+    {
+        if issuer.allows_key_usage(KeyUsages::CRLSign) {
+            return Ok(Ok((key, issuer.clone())));
         }
+        last = problem(format!(
+            "{} may not sign CRLs (keyUsage lacks cRLSign)",
+            issuer.subject_display()
+        ));
     }
 
     // Another certificate of the CRL issuer: a separate CRL-signing key, an indirect CRL
@@ -280,13 +279,13 @@ fn currency(crl: &Crl, time: u64) -> Result<(), RevocationProblem> {
             issuer: crl.issuer_display(),
         });
     }
-    if let Some(next) = crl.next_update() {
-        if time > next {
-            return Err(RevocationProblem::CrlExpired {
-                issuer: crl.issuer_display(),
-                next_update: next,
-            });
-        }
+    if let Some(next) = crl.next_update()
+        && time > next
+    {
+        return Err(RevocationProblem::CrlExpired {
+            issuer: crl.issuer_display(),
+            next_update: next,
+        });
     }
     Ok(())
 }
@@ -412,10 +411,10 @@ pub(crate) fn check(
                 if let Some(entry) = delta.and_then(|d| d.find(cert.issuer_key(), cert.serial())) {
                     status = Some((entry.reason, entry.revocation_date));
                 }
-                if status.is_none() {
-                    if let Some(entry) = crl.find(cert.issuer_key(), cert.serial()) {
-                        status = Some((entry.reason, entry.revocation_date));
-                    }
+                if status.is_none()
+                    && let Some(entry) = crl.find(cert.issuer_key(), cert.serial())
+                {
+                    status = Some((entry.reason, entry.revocation_date));
                 }
                 match status {
                     Some((Some(CrlReason::RemoveFromCRL), _)) | None => {}

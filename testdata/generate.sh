@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Regenerates testdata/: sample envelopes in every form waxseal and OpenSSL write, and the
+# certificates and CRLs behind them. They seed the fuzzers (fuzz/) and the corpus replay
+# test; no test depends on their validity period (tests make fresh PKIs at run time).
+# Needs a release build of waxseal and the openssl command.
+set -euo pipefail
+cd "$(dirname "$0")"
+W=${WAXSEAL:-../target/release/waxseal}
+rm -rf pki envelopes x509
+mkdir -p envelopes x509
+"$W" speed --seconds 0.01 --algorithm all --export pki > /dev/null
+for alg in rsa2048 p256 p384 ed25519; do
+  d=pki/$alg
+  chmod 600 "$d/leaf.key"
+  s() { "$W" sign --cert "$d/leaf.pem" --key "$d/leaf.key" --chain "$d/ca.pem" --in "$d/payload.bin" "$@"; }
+  s --out "envelopes/$alg-attached.der"
+  s --detached --out "envelopes/$alg-detached.der"
+  s --outform pem --out "envelopes/$alg-attached.pem"
+  s --outform smime --out "envelopes/$alg-opaque.eml"
+  s --detached --outform smime --out "envelopes/$alg-multipart.eml"
+  s --no-attrs --no-certs --out "envelopes/$alg-noattrs-nocerts.der"
+  s --signer-id ski --out "envelopes/$alg-ski.der"
+  openssl x509 -in "$d/leaf.pem" -outform DER -out "x509/$alg-leaf.der"
+  openssl x509 -in "$d/ca.pem" -outform DER -out "x509/$alg-ca.der"
+  openssl crl -in "$d/crl.pem" -outform DER -out "x509/$alg-ca.crl"
+done
+d=pki/rsa2048
+o() { openssl cms -sign -binary -signer "$d/leaf.pem" -inkey "$d/leaf.key" -certfile "$d/ca.pem" -in "$d/payload.bin" "$@"; }
+o -nodetach -stream -outform DER -out envelopes/openssl-stream-ber.der
+o -nodetach -outform PEM -out envelopes/openssl-attached.pem
+o -outform SMIME -out envelopes/openssl-multipart.eml
+o -nodetach -noattr -nocerts -nosmimecap -md sha256 -outform DER -out envelopes/openssl-keystone-token.der
+o -nodetach -keyid -keyopt rsa_padding_mode:pss -outform DER -out envelopes/openssl-keyid-pss.der
+openssl cms -sign -binary -nodetach -signer "$d/leaf.pem" -inkey "$d/leaf.key" \
+  -signer pki/p256/leaf.pem -inkey pki/p256/leaf.key -in "$d/payload.bin" -outform DER -out envelopes/openssl-two-signers.der
+echo "testdata regenerated: $(ls envelopes | wc -l) envelopes, $(ls x509 | wc -l) certificates and CRLs"
