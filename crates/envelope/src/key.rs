@@ -679,7 +679,20 @@ impl PrivateKey {
             Self::Rsa(k) => k.to_pkcs8_der(),
             Self::P256(k) => k.to_pkcs8_der(),
             Self::P384(k) => k.to_pkcs8_der(),
-            Self::Ed25519(k) => k.to_pkcs8_der(),
+            // PKCS #8 v1 (RFC 8410 §7, no public key): the form OpenSSL 3.0 reads;
+            // ed25519-dalek writes v2 (RFC 5958, with the public key), which it does not.
+            Self::Ed25519(k) => {
+                let seed = Zeroizing::new(crate::asn1::tlv(0x04, k.as_bytes()));
+                let octets = der::asn1::OctetStringRef::new(&seed).expect("32-byte seeds encode");
+                let info = pkcs8::PrivateKeyInfoRef::new(
+                    spki::AlgorithmIdentifierRef {
+                        oid: oid::ID_ED25519,
+                        parameters: None,
+                    },
+                    octets,
+                );
+                return Zeroizing::new(info.to_der().expect("Ed25519 PKCS #8 encodes"));
+            }
         }
         .expect("supported private keys always encode");
         Zeroizing::new(doc.as_bytes().to_vec())

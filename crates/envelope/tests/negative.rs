@@ -608,3 +608,32 @@ fn non_data_content_needs_signed_attributes() {
         .build();
     assert!(matches!(r, Err(SignError::AttributesRequired(_))));
 }
+
+#[test]
+fn signed_attributes_are_verified_as_received_not_re_sorted() {
+    // Another implementation may send its signed attributes in a non-DER order and sign
+    // those bytes. Verifying a re-encoding (which re-sorts the SET OF) would break them.
+    let f = fx();
+    let mut env = f.envelope();
+    let mut attrs = attrs_of(&env);
+    attrs.sort_by_key(|a| std::cmp::Reverse(a.to_der()));
+    let unsorted = Attributes::from_items_in_order(attrs.clone());
+    assert_ne!(
+        unsorted.signed_bytes(),
+        Attributes::from_items(attrs).signed_bytes(),
+        "the test needs an order DER would change"
+    );
+    let (alg, sig) = f
+        .leaf
+        .key
+        .sign(&unsorted.signed_bytes(), DigestAlgorithm::Sha256, false)
+        .unwrap();
+    let si = &mut env.signed_data_mut().signer_infos[0];
+    si.signed_attrs = Some(unsorted);
+    si.signature_algorithm = alg;
+    si.signature = sig;
+    let der = env.to_der();
+    f.verifier().verify_bytes(&der, None).unwrap();
+    // And it survives a parse / re-encode round trip byte for byte.
+    assert_eq!(Envelope::parse(&der).unwrap().to_der(), der);
+}

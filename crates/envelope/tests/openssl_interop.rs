@@ -595,3 +595,141 @@ fn signer_added_by_waxseal_to_an_openssl_envelope_verifies_in_openssl() {
         2
     );
 }
+
+#[test]
+fn private_keys_in_every_openssl_format_sign() {
+    let fx = Fixture::new();
+    let mut loaded = Vec::new();
+    for (alg, conversions) in [
+        (
+            KeyAlgorithm::Rsa2048,
+            vec![
+                ("pkcs8-der", vec!["pkey", "-outform", "DER"]),
+                ("pkcs1-pem", vec!["rsa", "-traditional"]),
+                ("pkcs1-der", vec!["rsa", "-traditional", "-outform", "DER"]),
+            ],
+        ),
+        (
+            KeyAlgorithm::P256,
+            vec![
+                ("pkcs8-der", vec!["pkey", "-outform", "DER"]),
+                ("sec1-pem", vec!["ec"]),
+                ("sec1-der", vec!["ec", "-outform", "DER"]),
+            ],
+        ),
+        (KeyAlgorithm::P384, vec![("sec1-pem", vec!["ec"])]),
+        (
+            KeyAlgorithm::Ed25519,
+            vec![("pkcs8-der", vec!["pkey", "-outform", "DER"])],
+        ),
+    ] {
+        for (name, args) in conversions {
+            let (input, output) = (
+                fx.p(&format!("{alg}.key")),
+                fx.p(&format!("{alg}-{name}.key")),
+            );
+            let mut full: Vec<&str> = args.clone();
+            full.extend(["-in", &input, "-out", &output]);
+            ok(&openssl(&full), &format!("openssl {name}"));
+            let key = PrivateKey::load(Path::new(&output), KeyFileCheck::AllowInsecure)
+                .unwrap_or_else(|e| panic!("{alg} {name}: {e}"));
+            let signer = Signer::new(fx.leaf(alg).cert.clone(), key).unwrap();
+            let env = EnvelopeBuilder::new(CONTENT)
+                .add_signer(&signer)
+                .build()
+                .unwrap();
+            fx.verifier().verify_bytes(&env.to_der(), None).unwrap();
+            loaded.push(format!("{alg}/{name}"));
+        }
+    }
+    // `openssl ecparam -genkey` style: an EC PARAMETERS block before the SEC1 key.
+    let (input, params) = (fx.p("p256.key"), fx.p("p256.params"));
+    ok(
+        &openssl(&["ec", "-param_out", "-in", &input, "-out", &params]),
+        "openssl ec -param_out",
+    );
+    let both = format!(
+        "{}{}",
+        std::fs::read_to_string(&params).unwrap(),
+        std::fs::read_to_string(fx.p("p256-sec1-pem.key")).unwrap()
+    );
+    let key = PrivateKey::from_bytes(both.as_bytes()).unwrap();
+    Signer::new(fx.leaf(KeyAlgorithm::P256).cert.clone(), key).unwrap();
+    loaded.push("p256/ec-parameters+sec1".into());
+
+    // Encrypted keys are refused with a hint rather than a parse error.
+    let (input, output) = (fx.p("p256.key"), fx.p("p256-enc.key"));
+    ok(
+        &openssl(&[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:x",
+            "-in",
+            &input,
+            "-out",
+            &output,
+        ]),
+        "openssl pkcs8 -topk8",
+    );
+    let err = PrivateKey::load(Path::new(&output), KeyFileCheck::AllowInsecure).unwrap_err();
+    assert!(matches!(err, KeyError::Encrypted), "{err}");
+    println!("keys loaded: {}", loaded.join(", "));
+}
+
+#[test]
+fn legacy_digests_from_openssl_need_the_opt_in() {
+    let fx = Fixture::new();
+    let (cert, key, ca, content) = (
+        fx.p("rsa2048.pem"),
+        fx.p("rsa2048.key"),
+        fx.p("ca.pem"),
+        fx.p("content.bin"),
+    );
+    for (md, policy) in [
+        ("sha1", AlgorithmPolicy::LEGACY_SHA1),
+        (
+            "md5",
+            AlgorithmPolicy {
+                allow_sha1: false,
+                allow_md5: true,
+            },
+        ),
+    ] {
+        let out = fx.p(&format!("{md}.sig"));
+        ok(
+            &openssl(&[
+                "cms",
+                "-sign",
+                "-binary",
+                "-nodetach",
+                "-md",
+                md,
+                "-signer",
+                &cert,
+                "-inkey",
+                &key,
+                "-certfile",
+                &ca,
+                "-in",
+                &content,
+                "-outform",
+                "DER",
+                "-out",
+                &out,
+            ]),
+            &format!("openssl cms -sign -md {md}"),
+        );
+        let bytes = std::fs::read(&out).unwrap();
+        let err = fx.verifier().verify_bytes(&bytes, None).unwrap_err();
+        assert_eq!(err.code(), "legacy-algorithm", "{md}: {err}");
+        let v = fx
+            .verifier()
+            .with_algorithms(policy)
+            .verify_bytes(&bytes, None)
+            .unwrap();
+        assert_eq!(v.signers()[0].digest.name(), md);
+    }
+}
