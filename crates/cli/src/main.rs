@@ -35,6 +35,11 @@ enum Command {
     },
     /// Measure signing and verification throughput in-process.
     Speed(cmd::speed::Args),
+    /// The certificate lifecycle: CA, one key per service-host, revocation, CRLs.
+    Pki {
+        #[command(subcommand)]
+        command: cmd::pki::Command,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +81,7 @@ fn main() {
             (cmd::cert::run(a), json)
         }
         Command::Speed(a) => (cmd::speed::run(a), false),
+        Command::Pki { command } => (cmd::pki::run(command), false),
     };
     if let Err(e) = result {
         if json {

@@ -67,30 +67,67 @@ fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
     })
 }
 
-/// Reads every certificate in a PEM/DER file or a directory of them.
+fn extension(path: &Path) -> String {
+    path.extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Reads every certificate in a PEM/DER file, or in a directory's `.crt`, `.cer`, `.pem`
+/// and `.der` files (PEM files there without a certificate, such as a CRL bundle, are
+/// skipped; other files are ignored).
 pub fn load_certificates(path: &Path) -> Result<Vec<Certificate>, LoadError> {
+    let is_dir = path.is_dir();
     let mut out = Vec::new();
     for file in files_in(path)? {
-        out.extend(Certificate::load_all(&read(&file)?).map_err(|source| {
-            LoadError::Certificate {
-                path: file.display().to_string(),
-                source,
+        let ext = extension(&file);
+        if is_dir && !matches!(ext.as_str(), "crt" | "cer" | "pem" | "der") {
+            continue;
+        }
+        let bytes = read(&file)?;
+        // In a directory a DER file may be a CRL: only certificates count there.
+        if is_dir && ext == "der" && Certificate::from_der(&bytes).is_err() {
+            continue;
+        }
+        match Certificate::load_all(&bytes) {
+            Ok(certs) => out.extend(certs),
+            Err(CertError::NoCertificate) if is_dir => {}
+            Err(source) => {
+                return Err(LoadError::Certificate {
+                    path: file.display().to_string(),
+                    source,
+                });
             }
-        })?);
+        }
     }
     Ok(out)
 }
 
-/// Reads every CRL in a PEM/DER file or a directory of them.
+/// Reads every CRL in a PEM/DER file, or in a directory's `.crl`, `.pem` and `.der` files
+/// (PEM files there without a CRL are skipped; other files are ignored).
 pub fn load_crls(path: &Path) -> Result<Vec<Crl>, LoadError> {
+    let is_dir = path.is_dir();
     let mut out = Vec::new();
     for file in files_in(path)? {
-        out.extend(
-            Crl::load_all(&read(&file)?).map_err(|source| LoadError::Crl {
-                path: file.display().to_string(),
-                source,
-            })?,
-        );
+        let ext = extension(&file);
+        if is_dir && !matches!(ext.as_str(), "crl" | "pem" | "der") {
+            continue;
+        }
+        let bytes = read(&file)?;
+        // In a directory a DER file may be a certificate: only CRLs count there.
+        if is_dir && ext == "der" && Crl::from_der(&bytes).is_err() {
+            continue;
+        }
+        match Crl::load_all(&bytes) {
+            Ok(crls) => out.extend(crls),
+            Err(CrlError::NoCrl) if is_dir => {}
+            Err(source) => {
+                return Err(LoadError::Crl {
+                    path: file.display().to_string(),
+                    source,
+                });
+            }
+        }
     }
     Ok(out)
 }

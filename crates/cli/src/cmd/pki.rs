@@ -1,0 +1,390 @@
+//! `waxseal pki ...`: the operator's certificate lifecycle.
+
+use std::path::PathBuf;
+
+use clap::{Subcommand, ValueEnum};
+use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, time};
+use waxseal_pki::dir::REASONS;
+use waxseal_pki::{Lifetimes, PkiDir, PkiError, Seed, ServiceHost};
+
+use crate::error::CliError;
+
+/// Key algorithms for a new PKI.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Algorithm {
+    /// RSA 2048.
+    Rsa2048,
+    /// RSA 3072.
+    Rsa3072,
+    /// ECDSA P-256.
+    P256,
+    /// ECDSA P-384.
+    P384,
+    /// Ed25519 (note: OpenSSL 3.0's CMS cannot verify Ed25519 envelopes).
+    Ed25519,
+}
+
+impl From<Algorithm> for KeyAlgorithm {
+    fn from(a: Algorithm) -> Self {
+        match a {
+            Algorithm::Rsa2048 => KeyAlgorithm::Rsa2048,
+            Algorithm::Rsa3072 => KeyAlgorithm::Rsa3072,
+            Algorithm::P256 => KeyAlgorithm::P256,
+            Algorithm::P384 => KeyAlgorithm::P384,
+            Algorithm::Ed25519 => KeyAlgorithm::Ed25519,
+        }
+    }
+}
+
+/// `waxseal pki` subcommands.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a root CA, a signing CA, an empty CRL and the inventory.
+    Init {
+        /// The PKI directory (created if missing; must not hold a PKI).
+        #[arg(long)]
+        dir: PathBuf,
+        /// JSON file with the subject fields every certificate shares (C, ST, L, O, OU).
+        #[arg(long, value_name = "SEED.json")]
+        seed: Option<PathBuf>,
+        /// Key algorithm for every key of this PKI.
+        #[arg(long, value_enum, default_value = "p256")]
+        algorithm: Algorithm,
+    },
+    /// Issue a key pair and certificate per SERVICE-FQDN name.
+    Issue {
+        /// The PKI directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Names: SERVICE-FQDN, e.g. bodhi-app01.example.org.
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        /// Replace a live certificate (the old one is revoked as superseded).
+        #[arg(long)]
+        renew: bool,
+        /// Archive stray NAME.crt/NAME.key files that are not in the inventory.
+        #[arg(long)]
+        force: bool,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        /// Load the CA key even if group or others can read it.
+        #[arg(long)]
+        insecure_key_permissions: bool,
+    },
+    /// Revoke a name's live certificate and write a new CRL.
+    Revoke {
+        /// The PKI directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The SERVICE-FQDN name.
+        name: String,
+        /// Revocation reason.
+        #[arg(long, default_value = "unspecified", value_parser = clap::builder::PossibleValuesParser::new(REASONS))]
+        reason: String,
+        /// Load the CA keys even if group or others can read them.
+        #[arg(long)]
+        insecure_key_permissions: bool,
+    },
+    /// Sign and write new CRLs (crl.pem; crl.der with --der).
+    Crl {
+        /// The PKI directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// nextUpdate, from now (e.g. 7d, 30days, 12h).
+        #[arg(long, value_name = "DURATION")]
+        next_update: Option<String>,
+        /// Also write the signing CA's CRL as DER (crl.der).
+        #[arg(long)]
+        der: bool,
+        /// Load the CA keys even if group or others can read them.
+        #[arg(long)]
+        insecure_key_permissions: bool,
+    },
+    /// Wipe and regenerate the CAs and every live certificate (old files are archived).
+    Rebuild {
+        /// The PKI directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Confirm: every certificate of this PKI is replaced.
+        #[arg(long)]
+        yes: bool,
+        /// Load the CA keys even if group or others can read them.
+        #[arg(long)]
+        insecure_key_permissions: bool,
+    },
+    /// List problems (identity, expiry, revocation, key permissions) with their fixes.
+    Doctor {
+        /// A PKI directory, or a directory of certificates installed on a host.
+        #[arg(long)]
+        dir: PathBuf,
+        /// This host's identity (default: the system's FQDN).
+        #[arg(long, value_name = "FQDN")]
+        hostname: Option<String>,
+        /// Flag certificates expiring within this many days.
+        #[arg(long, default_value_t = 30)]
+        warn_days: u64,
+    },
+    /// Re-issue every certificate of host OLD_FQDN as NEW_FQDN; revoke the old ones.
+    Reseed {
+        /// The PKI directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The old host identity.
+        #[arg(long = "from", value_name = "OLD_FQDN")]
+        from: String,
+        /// The new host identity.
+        #[arg(long = "to", value_name = "NEW_FQDN")]
+        to: String,
+        /// Load the CA keys even if group or others can read them.
+        #[arg(long)]
+        insecure_key_permissions: bool,
+    },
+    /// Show the inventory: every certificate, live and revoked.
+    List {
+        /// The PKI directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+fn pki_err(e: PkiError) -> CliError {
+    match e.exit_code() {
+        1 => CliError::rejected("refused", e.to_string()),
+        _ => CliError::usage(e.to_string()),
+    }
+}
+
+fn check(insecure: bool) -> KeyFileCheck {
+    if insecure {
+        KeyFileCheck::AllowInsecure
+    } else {
+        KeyFileCheck::OwnerOnly
+    }
+}
+
+fn parse_duration(text: &str) -> Result<u64, CliError> {
+    humantime::parse_duration(text)
+        .map(|d| d.as_secs())
+        .map_err(|e| {
+            CliError::usage(format!(
+                "--next-update {text:?}: {e} (e.g. 7d, 30days, 12h)"
+            ))
+        })
+}
+
+/// Runs `waxseal pki ...`.
+pub fn run(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Init {
+            dir,
+            seed,
+            algorithm,
+        } => {
+            let seed = match seed {
+                Some(path) => {
+                    let text =
+                        std::fs::read_to_string(&path).map_err(|e| CliError::io(&path, e))?;
+                    Seed::from_json(&text)
+                        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?
+                }
+                None => Seed::default(),
+            };
+            let pki = PkiDir::init(&dir, seed, algorithm.into(), Lifetimes::default())
+                .map_err(pki_err)?;
+            let inv = pki.inventory();
+            println!("created PKI in {} ({})", dir.display(), inv.algorithm);
+            println!(
+                "  root CA:    {} (expires {})",
+                inv.root.subject, inv.root.not_after
+            );
+            println!(
+                "  signing CA: {} (expires {})",
+                inv.signing_ca.subject, inv.signing_ca.not_after
+            );
+            println!(
+                "  trust anchor for verifiers: {}",
+                dir.join("root-ca.crt").display()
+            );
+            Ok(())
+        }
+        Command::Issue {
+            dir,
+            names,
+            renew,
+            force,
+            days,
+            insecure_key_permissions,
+        } => {
+            let names: Vec<ServiceHost> = names
+                .iter()
+                .map(|n| ServiceHost::parse(n).map_err(|e| CliError::usage(e.to_string())))
+                .collect::<Result<_, _>>()?;
+            let lifetimes = Lifetimes {
+                leaf_days: days,
+                ..Lifetimes::default()
+            };
+            let mut pki = PkiDir::open(&dir, check(insecure_key_permissions))
+                .map_err(pki_err)?
+                .with_lifetimes(lifetimes);
+            for e in pki.issue(&names, renew, force).map_err(pki_err)? {
+                match e.replaced {
+                    Some(old) => println!(
+                        "issued {} (serial {}), replacing serial {old} (revoked)",
+                        e.name, e.serial
+                    ),
+                    None => println!("issued {} (serial {})", e.name, e.serial),
+                }
+                println!("  {}\n  {}", e.cert_path.display(), e.key_path.display());
+            }
+            Ok(())
+        }
+        Command::Revoke {
+            dir,
+            name,
+            reason,
+            insecure_key_permissions,
+        } => {
+            let mut pki = PkiDir::open(&dir, check(insecure_key_permissions)).map_err(pki_err)?;
+            let crl = pki.revoke(&name, &reason).map_err(pki_err)?;
+            println!(
+                "revoked {name} ({reason}); CRL #{} lists {} certificate(s), next update {}; publish {}",
+                crl.number,
+                crl.revoked,
+                time::format(crl.next_update),
+                crl.files[0].display()
+            );
+            Ok(())
+        }
+        Command::Crl {
+            dir,
+            next_update,
+            der,
+            insecure_key_permissions,
+        } => {
+            let next = next_update.as_deref().map(parse_duration).transpose()?;
+            let mut pki = PkiDir::open(&dir, check(insecure_key_permissions)).map_err(pki_err)?;
+            let crl = pki.write_crl(next, der).map_err(pki_err)?;
+            let files: Vec<String> = crl.files.iter().map(|f| f.display().to_string()).collect();
+            println!(
+                "CRL #{} lists {} certificate(s), next update {}: {}",
+                crl.number,
+                crl.revoked,
+                time::format(crl.next_update),
+                files.join(", ")
+            );
+            Ok(())
+        }
+        Command::Rebuild {
+            dir,
+            yes,
+            insecure_key_permissions,
+        } => {
+            if !yes {
+                return Err(CliError::usage(format!(
+                    "rebuild replaces the CAs and every certificate in {}; pass --yes to confirm (old files are archived)",
+                    dir.display()
+                )));
+            }
+            let mut pki = PkiDir::open(&dir, check(insecure_key_permissions)).map_err(pki_err)?;
+            let total = pki.inventory().active().count() as u64;
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                    .expect("static template"),
+            );
+            let issued = pki
+                .rebuild(&mut |done, _, name| {
+                    bar.set_position(done as u64);
+                    bar.set_message(name.to_string());
+                })
+                .map_err(pki_err)?;
+            bar.finish_and_clear();
+            println!(
+                "rebuilt {}: new root and signing CA, {} certificate(s) re-issued; old files in {}/archive/",
+                dir.display(),
+                issued.len(),
+                dir.display()
+            );
+            println!("distribute the new root-ca.crt to verifiers and the new keys to their hosts");
+            Ok(())
+        }
+        Command::Doctor {
+            dir,
+            hostname,
+            warn_days,
+        } => {
+            let hostname = match hostname {
+                Some(h) => h,
+                None => waxseal_pki::hostname::system_fqdn().ok_or_else(|| {
+                    CliError::usage("cannot determine this host's FQDN; pass --hostname")
+                })?,
+            };
+            let findings =
+                waxseal_pki::doctor(&dir, &hostname, warn_days, time::now()).map_err(pki_err)?;
+            for f in &findings {
+                println!("{f}");
+            }
+            if findings.is_empty() {
+                println!("{}: no problems found (host {hostname})", dir.display());
+                Ok(())
+            } else {
+                Err(CliError::rejected(
+                    "problems-found",
+                    format!("{} problem(s) found in {}", findings.len(), dir.display()),
+                ))
+            }
+        }
+        Command::Reseed {
+            dir,
+            from,
+            to,
+            insecure_key_permissions,
+        } => {
+            let mut pki = PkiDir::open(&dir, check(insecure_key_permissions)).map_err(pki_err)?;
+            let report = pki.reseed(&from, &to).map_err(pki_err)?;
+            if report.revoked.is_empty() {
+                println!("nothing to do: no live certificate names host {from}");
+                return Ok(());
+            }
+            for e in &report.issued {
+                println!("issued {} (serial {})", e.name, e.serial);
+            }
+            for name in &report.revoked {
+                println!("revoked {name} (superseded); its files are in archive/");
+            }
+            if let Some(crl) = report.crl {
+                println!(
+                    "CRL #{} written; publish {}",
+                    crl.number,
+                    crl.files[0].display()
+                );
+            }
+            Ok(())
+        }
+        Command::List { dir } => {
+            let pki = PkiDir::open(&dir, KeyFileCheck::OwnerOnly).map_err(pki_err)?;
+            let inv = pki.inventory();
+            println!(
+                "{} ({}), CRL #{}",
+                dir.display(),
+                inv.algorithm,
+                inv.crl_number
+            );
+            for e in &inv.entries {
+                let status = match e.status {
+                    waxseal_pki::inventory::Status::Active => {
+                        format!("active until {}", e.not_after)
+                    }
+                    waxseal_pki::inventory::Status::Revoked => format!(
+                        "revoked {} ({})",
+                        e.revoked_at.as_deref().unwrap_or("?"),
+                        e.reason.as_deref().unwrap_or("unspecified")
+                    ),
+                };
+                println!("  {:<40} {}  {status}", e.name, e.serial);
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! `waxseal pki ...` from the command line: the operator walk-through of the README, and
+//! the refusals (exit 2 for bad input, 1 for refusals) that leave the disk unchanged.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap()
+}
+
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn operator_walk_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    std::fs::write(
+        t.join("seed.json"),
+        r#"{"C": "US", "O": "Example Org", "OU": "Messaging"}"#,
+    )
+    .unwrap();
+    let o = run(
+        t,
+        &[
+            "pki",
+            "init",
+            "--dir",
+            "pki",
+            "--seed",
+            "seed.json",
+            "--algorithm",
+            "p256",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("trust anchor for verifiers"));
+
+    let o = run(
+        t,
+        &[
+            "pki",
+            "issue",
+            "--dir",
+            "pki",
+            "bodhi-app01.example.org",
+            "fas-localhost.localdomain",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+
+    // Sign with an issued key and verify with revocation through the envelope commands.
+    std::fs::write(t.join("msg.json"), b"{\"topic\": \"bodhi\"}").unwrap();
+    let o = run(
+        t,
+        &[
+            "sign",
+            "--cert",
+            "pki/bodhi-app01.example.org.crt",
+            "--key",
+            "pki/bodhi-app01.example.org.key",
+            "--chain",
+            "pki/signing-ca.crt",
+            "--in",
+            "msg.json",
+            "--out",
+            "msg.p7m",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = run(
+        t,
+        &[
+            "verify",
+            "--trust",
+            "pki/root-ca.crt",
+            "--crl",
+            "pki/crl.pem",
+            "--in",
+            "msg.p7m",
+            "--json",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("\"revocation_checked\": true"));
+    let o = run(
+        t,
+        &[
+            "cert",
+            "verify",
+            "--trust",
+            "pki/root-ca.crt",
+            "--untrusted",
+            "pki",
+            "--crl",
+            "pki/crl.pem",
+            "pki/bodhi-app01.example.org.crt",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+
+    // Doctor: the temporary identity, one line with its fix; exit 1.
+    let o = run(
+        t,
+        &[
+            "pki",
+            "doctor",
+            "--dir",
+            "pki",
+            "--hostname",
+            "app01.example.org",
+        ],
+    );
+    assert_eq!(code(&o), 1);
+    let lines: Vec<String> = out(&o).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains(
+        "fix: waxseal pki reseed --dir pki --from localhost.localdomain --to app01.example.org"
+    ));
+
+    // Reseed, twice: the second run changes nothing.
+    let o = run(
+        t,
+        &[
+            "pki",
+            "reseed",
+            "--dir",
+            "pki",
+            "--from",
+            "localhost.localdomain",
+            "--to",
+            "app01.example.org",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("issued fas-app01.example.org"));
+    let before = listing(&t.join("pki"));
+    let o = run(
+        t,
+        &[
+            "pki",
+            "reseed",
+            "--dir",
+            "pki",
+            "--from",
+            "localhost.localdomain",
+            "--to",
+            "app01.example.org",
+        ],
+    );
+    assert_eq!(code(&o), 0);
+    assert!(out(&o).contains("nothing to do"));
+    assert_eq!(listing(&t.join("pki")), before);
+    let o = run(
+        t,
+        &[
+            "pki",
+            "doctor",
+            "--dir",
+            "pki",
+            "--hostname",
+            "app01.example.org",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", out(&o));
+
+    // Revoke: the envelope is now refused.
+    let o = run(
+        t,
+        &[
+            "pki",
+            "revoke",
+            "--dir",
+            "pki",
+            "bodhi-app01.example.org",
+            "--reason",
+            "keyCompromise",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("CRL #"));
+    let o = run(
+        t,
+        &[
+            "verify",
+            "--trust",
+            "pki/root-ca.crt",
+            "--crl",
+            "pki/crl.pem",
+            "--in",
+            "msg.p7m",
+        ],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(err(&o).contains("revoked"));
+
+    // A fresh CRL, in PEM and DER.
+    let o = run(
+        t,
+        &["pki", "crl", "--dir", "pki", "--next-update", "7d", "--der"],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(t.join("pki/crl.der").exists());
+    let o = run(t, &["pki", "list", "--dir", "pki"]);
+    assert!(out(&o).contains("revoked") && out(&o).contains("active until"));
+
+    // Rebuild needs --yes.
+    let before = listing(&t.join("pki"));
+    let o = run(t, &["pki", "rebuild", "--dir", "pki"]);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("--yes"));
+    assert_eq!(listing(&t.join("pki")), before);
+    let o = run(t, &["pki", "rebuild", "--dir", "pki", "--yes"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("re-issued"));
+    assert_ne!(
+        std::fs::read(t.join("pki/root-ca.crt")).unwrap(),
+        before.iter().find(|(n, _)| n == "root-ca.crt").unwrap().1
+    );
+}
+
+#[test]
+fn bad_input_exits_with_one_line_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    // Malformed seed: exit 2, no directory created.
+    std::fs::write(t.join("seed.json"), r#"{"Country": "US"}"#).unwrap();
+    let o = run(t, &["pki", "init", "--dir", "pki", "--seed", "seed.json"]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(err(&o).lines().count(), 1, "{}", err(&o));
+    assert!(!t.join("pki").exists());
+    // Not a PKI.
+    std::fs::create_dir(t.join("plain")).unwrap();
+    let o = run(
+        t,
+        &["pki", "issue", "--dir", "plain", "bodhi-app01.example.org"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("not a waxseal PKI"));
+    assert_eq!(std::fs::read_dir(t.join("plain")).unwrap().count(), 0);
+
+    assert_eq!(code(&run(t, &["pki", "init", "--dir", "pki"])), 0);
+    let before = listing(&t.join("pki"));
+    for bad in [
+        vec!["pki", "issue", "--dir", "pki", "bodhi"],
+        vec!["pki", "issue", "--dir", "pki", "bodhi-app01"],
+        vec!["pki", "issue", "--dir", "pki", "Bodhi-app01.example.org"],
+        vec!["pki", "revoke", "--dir", "pki", "nobody-app01.example.org"],
+        vec!["pki", "crl", "--dir", "pki", "--next-update", "soon"],
+        vec!["pki", "init", "--dir", "pki"],
+        vec![
+            "pki",
+            "reseed",
+            "--dir",
+            "pki",
+            "--from",
+            "a.example.org",
+            "--to",
+            "a.example.org",
+        ],
+    ] {
+        let o = run(t, &bad);
+        assert_eq!(code(&o), 2, "{bad:?}: {}", err(&o));
+        assert!(
+            err(&o).starts_with("waxseal: error: "),
+            "{bad:?}: {}",
+            err(&o)
+        );
+        assert_eq!(err(&o).lines().count(), 1, "{bad:?}: {}", err(&o));
+        assert_eq!(
+            listing(&t.join("pki")),
+            before,
+            "{bad:?} changed the directory"
+        );
+    }
+    // A second live certificate is a refusal (exit 1).
+    assert_eq!(
+        code(&run(
+            t,
+            &["pki", "issue", "--dir", "pki", "bodhi-app01.example.org"]
+        )),
+        0
+    );
+    let before = listing(&t.join("pki"));
+    let o = run(
+        t,
+        &["pki", "issue", "--dir", "pki", "bodhi-app01.example.org"],
+    );
+    assert_eq!(code(&o), 1);
+    assert!(err(&o).contains("--renew"));
+    assert_eq!(listing(&t.join("pki")), before);
+    // A CA key with loose permissions.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        t.join("pki/signing-ca.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let before = listing(&t.join("pki"));
+    let o = run(
+        t,
+        &["pki", "issue", "--dir", "pki", "fas-app02.example.org"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("chmod 600"), "{}", err(&o));
+    assert_eq!(listing(&t.join("pki")), before);
+    let o = run(
+        t,
+        &[
+            "pki",
+            "issue",
+            "--dir",
+            "pki",
+            "fas-app02.example.org",
+            "--insecure-key-permissions",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    // A missing CA key.
+    std::fs::remove_file(t.join("pki/signing-ca.key")).unwrap();
+    let o = run(
+        t,
+        &["pki", "issue", "--dir", "pki", "koji-app03.example.org"],
+    );
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).contains("signing-ca.key is missing"), "{}", err(&o));
+    assert!(!t.join("pki/koji-app03.example.org.key").exists());
+}
