@@ -33,4 +33,10 @@ o -nodetach -noattr -nocerts -nosmimecap -md sha256 -outform DER -out envelopes/
 o -nodetach -keyid -keyopt rsa_padding_mode:pss -outform DER -out envelopes/openssl-keyid-pss.der
 openssl cms -sign -binary -nodetach -signer "$d/leaf.pem" -inkey "$d/leaf.key" \
   -signer pki/p256/leaf.pem -inkey pki/p256/leaf.key -in "$d/payload.bin" -outform DER -out envelopes/openssl-two-signers.der
+# Routing slips: hops countersigning hops (RFC 5652 §11.4), in three algorithms.
+cs() { "$W" countersign --cert "pki/$1/leaf.pem" --key "pki/$1/leaf.key" --role "$1" --action forwarded "${@:2}"; }
+cs p256 --in envelopes/rsa2048-attached.der --out envelopes/slip-2hops.der
+cs ed25519 --in envelopes/slip-2hops.der --out envelopes/slip-3hops.der
+cs p384 --outform pem --in envelopes/slip-3hops.der --out envelopes/slip-4hops.pem
+cs p256 --in envelopes/rsa2048-detached.der --out envelopes/slip-detached-2hops.der
 echo "testdata regenerated: $(ls envelopes | wc -l) envelopes, $(ls x509 | wc -l) certificates and CRLs"

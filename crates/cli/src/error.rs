@@ -20,6 +20,8 @@ pub struct CliError {
     pub code: String,
     /// One line for a person.
     pub message: String,
+    /// The routing-slip hop concerned, if any.
+    pub hop: Option<usize>,
 }
 
 impl CliError {
@@ -29,6 +31,7 @@ impl CliError {
             kind: Kind::Usage,
             code: "usage".into(),
             message: message.into(),
+            hop: None,
         }
     }
 
@@ -38,6 +41,7 @@ impl CliError {
             kind: Kind::Usage,
             code: "io".into(),
             message: format!("{}: {e}", path.display()),
+            hop: None,
         }
     }
 
@@ -47,6 +51,7 @@ impl CliError {
             kind: Kind::Rejected,
             code: code.into(),
             message: message.into(),
+            hop: None,
         }
     }
 

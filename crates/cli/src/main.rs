@@ -35,11 +35,24 @@ enum Command {
     },
     /// Measure signing and verification throughput in-process.
     Speed(cmd::speed::Args),
+    /// Add a routing-slip hop: countersign the last hop of the envelope's slip.
+    Countersign(cmd::slip::CountersignArgs),
+    /// Routing slips.
+    Slip {
+        #[command(subcommand)]
+        command: SlipCommand,
+    },
     /// The certificate lifecycle: CA, one key per service-host, revocation, CRLs.
     Pki {
         #[command(subcommand)]
         command: cmd::pki::Command,
     },
+}
+
+#[derive(Subcommand)]
+enum SlipCommand {
+    /// Verify every hop of a routing slip and the route it took.
+    Verify(cmd::slip::VerifyArgs),
 }
 
 #[derive(Subcommand)]
@@ -82,14 +95,24 @@ fn main() {
         }
         Command::Speed(a) => (cmd::speed::run(a), false),
         Command::Pki { command } => (cmd::pki::run(command), false),
+        Command::Countersign(a) => (cmd::slip::countersign(a), false),
+        Command::Slip {
+            command: SlipCommand::Verify(a),
+        } => {
+            let json = a.json;
+            (cmd::slip::verify(a), json)
+        }
     };
     if let Err(e) = result {
         if json {
-            let report = serde_json::json!({
+            let mut report = serde_json::json!({
                 "valid": false,
                 "reason": e.code,
                 "message": e.message,
             });
+            if let Some(hop) = e.hop {
+                report["hop"] = hop.into();
+            }
             println!("{report}");
         }
         let label = match e.kind {

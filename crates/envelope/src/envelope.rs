@@ -32,7 +32,10 @@ impl Envelope {
             });
         }
         let unwrapped = format::unwrap(input)?;
-        let der = crate::asn1::normalize(&unwrapped.cms, limits.max_depth)?;
+        let der = crate::asn1::normalize(
+            &unwrapped.cms,
+            limits.max_depth.min(crate::rfc5652::MAX_DEPTH_CAP),
+        )?;
         let format = match (unwrapped.format, &der) {
             (Format::Der, std::borrow::Cow::Owned(_)) => Format::Ber,
             (f, _) => f,

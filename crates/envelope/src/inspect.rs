@@ -124,6 +124,11 @@ fn attribute_summary(a: &Attribute) -> AttributeSummary {
         decode_time(raw)
             .map(time::format)
             .unwrap_or_else(|| hex::encode(raw))
+    } else if let Some(text) = <der::asn1::Any as der::Decode>::from_der(raw)
+        .ok()
+        .and_then(|a| crate::name::string_value(&a))
+    {
+        text
     } else {
         let mut h = hex::encode(&raw[..raw.len().min(32)]);
         if raw.len() > 32 {
@@ -263,14 +268,16 @@ impl std::fmt::Display for Report {
         writeln!(f, "signers: {}", self.signers.len())?;
         for (i, s) in self.signers.iter().enumerate() {
             let mut out = String::new();
-            write_signer(&mut out, s, &format!("[{i}]"), "  ");
+            write_signer(&mut out, s, &format!("[{i}]"), "  ", 0);
             f.write_str(&out)?;
         }
         Ok(())
     }
 }
 
-fn write_signer(out: &mut String, s: &SignerSummary, label: &str, indent: &str) {
+/// `level`: 0 for an envelope signer, k for a countersignature k levels down (hop k of a
+/// routing slip).
+fn write_signer(out: &mut String, s: &SignerSummary, label: &str, indent: &str, level: usize) {
     let who = s
         .certificate
         .as_deref()
@@ -294,12 +301,13 @@ fn write_signer(out: &mut String, s: &SignerSummary, label: &str, indent: &str) 
     if let Some(n) = &s.note {
         let _ = writeln!(out, "{indent}    note: {n}");
     }
+    let many = s.countersignatures.len() > 1;
     for (j, cs) in s.countersignatures.iter().enumerate() {
-        write_signer(
-            out,
-            cs,
-            &format!("└─ countersignature {j}:"),
-            &format!("{indent}    "),
-        );
+        let label = if many {
+            format!("└─ countersignature {j} (hop {}):", level + 1)
+        } else {
+            format!("└─ countersignature (hop {}):", level + 1)
+        };
+        write_signer(out, cs, &label, &format!("{indent}    "), level + 1);
     }
 }

@@ -134,6 +134,16 @@ pub const AT_COMMON_NAME: Oid = oid("2.5.4.3");
 /// `emailAddress` (PKCS #9), which RFC 5280 §4.2.1.10 constrains like rfc822Name.
 pub const AT_EMAIL_ADDRESS: Oid = oid("1.2.840.113549.1.9.1");
 
+// waxseal's own attributes, under an arc minted from a random UUID with the GUID-to-OID
+// method of 1.2.840.113556.1.8000.2554 (no registration needed; const-oid's 32-bit arcs rule
+// out the 2.25 UUID arc). UUID f479fe25-f706-44ee-a106-f6bfc135a41b.
+/// Routing-slip hop role (signed attribute, UTF8String), e.g. `conductor`.
+pub const WAXSEAL_HOP_ROLE: Oid =
+    oid("1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.1.1");
+/// Routing-slip hop action (signed attribute, UTF8String), e.g. `forwarded`.
+pub const WAXSEAL_HOP_ACTION: Oid =
+    oid("1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.1.2");
+
 /// A human-readable name for well-known OIDs, else the dotted form.
 pub fn name(oid: &Oid) -> String {
     const KNOWN: &[(Oid, &str)] = &[
@@ -145,6 +155,8 @@ pub fn name(oid: &Oid) -> String {
         (ID_COUNTERSIGNATURE, "countersignature"),
         (ID_SMIME_CAPABILITIES, "smime-capabilities"),
         (ID_AA_CONTENT_HINT, "content-hint"),
+        (WAXSEAL_HOP_ROLE, "hop-role"),
+        (WAXSEAL_HOP_ACTION, "hop-action"),
         (ID_MD5, "md5"),
         (ID_SHA1, "sha1"),
         (ID_SHA256, "sha256"),

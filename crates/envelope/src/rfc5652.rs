@@ -20,12 +20,17 @@ use crate::cert::Certificate;
 use crate::crl::Crl;
 use crate::oid;
 
+/// The deepest ASN.1 nesting any [`Limits`] may allow: parsing recurses, and this keeps
+/// the recursion far from the smallest thread stacks in use (2 MiB).
+pub const MAX_DEPTH_CAP: usize = 2048;
+
 /// Structural limits applied while parsing, so hostile input costs bounded work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Largest accepted input, in bytes.
     pub max_input_len: usize,
-    /// Deepest ASN.1 nesting accepted.
+    /// Deepest ASN.1 nesting accepted (at most [`MAX_DEPTH_CAP`]). A routing slip needs
+    /// four levels per hop.
     pub max_depth: usize,
     /// Most `SignerInfo`s in one envelope.
     pub max_signers: usize,

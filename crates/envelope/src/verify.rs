@@ -60,6 +60,9 @@ pub enum SignerError {
     /// An attribute value that does not decode.
     #[error("signed attribute {} is malformed", oid::name(.0))]
     MalformedAttribute(Oid),
+    /// A countersignature carrying a content-type attribute (RFC 5652 §11.4 forbids it).
+    #[error("a countersignature may not carry a content-type attribute")]
+    ContentTypeInCountersignature,
     /// A countersignature among the signed attributes (RFC 5652 §11.4 forbids it).
     #[error("a countersignature may not be a signed attribute")]
     CountersignatureSigned,
@@ -90,6 +93,7 @@ impl SignerError {
             Self::DuplicateAttribute(_) => "duplicate-attribute",
             Self::MalformedAttribute(_) => "malformed-attribute",
             Self::CountersignatureSigned => "countersignature-signed",
+            Self::ContentTypeInCountersignature => "countersignature-content-type",
             Self::AttributesRequired(_) => "signed-attributes-required",
             Self::BadSignature => "bad-signature",
             Self::Untrusted(e) => e.code(),
@@ -362,6 +366,21 @@ impl Verifier {
         self
     }
 
+    /// The verification time: the one set with [`Verifier::at_time`], or now.
+    pub fn time(&self) -> u64 {
+        self.time.unwrap_or_else(crate::time::now)
+    }
+
+    /// The algorithm policy.
+    pub fn algorithms(&self) -> AlgorithmPolicy {
+        self.algorithms
+    }
+
+    /// The parsing limits.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// The trust anchors (`None` in signature-only mode).
     pub fn anchors(&self) -> Option<&TrustAnchors> {
         match &self.trust {
@@ -444,7 +463,7 @@ impl Verifier {
 
     fn verify_content(&self, envelope: &Envelope, content: &[u8]) -> Result<Verified, VerifyError> {
         let sd = envelope.signed_data();
-        let options = self.validation_options(self.time.unwrap_or_else(crate::time::now));
+        let options = self.validation_options(self.time());
         let ctx = Context {
             content,
             content_type: sd.encap_content_info.content_type,
@@ -751,7 +770,7 @@ fn check_signed_attributes(
                 });
             }
         }
-        (None, Some(_)) => return Err(SignerError::DuplicateAttribute(oid::ID_CONTENT_TYPE)),
+        (None, Some(_)) => return Err(SignerError::ContentTypeInCountersignature),
         (None, None) => {}
     }
     let md = single(oid::ID_MESSAGE_DIGEST)?.ok_or(SignerError::MissingMessageDigest)?;

@@ -1,11 +1,71 @@
 //! Loading trust material and mapping library errors to CLI errors.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use clap::ValueEnum;
 use waxseal_envelope::store::{load_certificates, load_crls};
-use waxseal_envelope::{CertStore, Certificate, CrlSet, PathError, TrustAnchors, VerifyError};
+use waxseal_envelope::{
+    AlgorithmPolicy, CertStore, Certificate, CrlSet, PathCache, PathError, RevocationPolicy,
+    TrustAnchors, Verifier, VerifyError,
+};
 
 use crate::error::CliError;
+
+/// Which certificates need a CRL when CRLs are given.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CrlScope {
+    /// Every certificate below the trust anchor (the default).
+    All,
+    /// Only the signer's certificate (OpenSSL's -crl_check).
+    Leaf,
+}
+
+/// What a verifying command trusts: anchors, store, CRLs, time, algorithms.
+#[derive(clap::Args)]
+pub struct TrustArgs {
+    /// Trust anchor certificate(s) (PEM bundle or DER); repeatable. Required: waxseal
+    /// never verifies without a trust anchor.
+    #[arg(long, value_name = "FILE", required = true)]
+    pub trust: Vec<PathBuf>,
+    /// Certificates to find signers and intermediates in (file or directory); repeatable.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub certs: Vec<PathBuf>,
+    /// CRLs (file or directory); repeatable. With CRLs, revocation is checked.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub crl: Vec<PathBuf>,
+    /// Which certificates must be covered by a CRL.
+    #[arg(long, value_enum, default_value = "all")]
+    pub crl_scope: CrlScope,
+    /// Verify as of this time (RFC 3339), instead of now.
+    #[arg(long, value_name = "RFC3339-TIME")]
+    pub at: Option<String>,
+    /// Accept SHA-1 (and 1024-bit RSA/DSA keys): legacy messages only.
+    #[arg(long)]
+    pub allow_sha1: bool,
+    /// Accept MD5: broken; for forensics on very old messages only.
+    #[arg(long)]
+    pub allow_md5: bool,
+}
+
+impl TrustArgs {
+    /// The verifier these arguments describe (with a path cache).
+    pub fn verifier(&self) -> Result<Verifier, CliError> {
+        let crls = crls(&self.crl)?;
+        let mut verifier = Verifier::new(anchors(&self.trust)?)
+            .with_store(store(&self.certs)?)
+            .with_algorithms(AlgorithmPolicy {
+                allow_sha1: self.allow_sha1,
+                allow_md5: self.allow_md5,
+            })
+            .at_time(time(self.at.as_deref())?)
+            .with_cache(Arc::new(PathCache::default()));
+        if !crls.is_empty() && self.crl_scope == CrlScope::Leaf {
+            verifier = verifier.with_revocation(RevocationPolicy::RequireEndEntity);
+        }
+        Ok(verifier.with_crls(crls))
+    }
+}
 
 /// Loads certificates from each file or directory.
 pub fn certificates(paths: &[PathBuf]) -> Result<Vec<Certificate>, CliError> {

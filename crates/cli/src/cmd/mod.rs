@@ -5,5 +5,6 @@ pub mod common;
 pub mod inspect;
 pub mod pki;
 pub mod sign;
+pub mod slip;
 pub mod speed;
 pub mod verify;

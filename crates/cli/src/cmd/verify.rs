@@ -1,44 +1,19 @@
 //! `waxseal verify`.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use clap::ValueEnum;
 use serde_json::json;
-use waxseal_envelope::{
-    AlgorithmPolicy, Envelope, PathCache, RevocationPolicy, SignerRequirement, Verified, Verifier,
-    time,
-};
+use waxseal_envelope::{Envelope, SignerRequirement, Verified, time};
 
 use super::common;
 use crate::error::CliError;
 use crate::io::{Output, read_input};
 
-/// Which certificates need a CRL when CRLs are given.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CrlScope {
-    /// Every certificate below the trust anchor (the default).
-    All,
-    /// Only the signer's certificate (OpenSSL's -crl_check).
-    Leaf,
-}
-
 /// `waxseal verify` arguments.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Trust anchor certificate(s) (PEM bundle or DER); repeatable. Required: waxseal
-    /// never verifies without a trust anchor.
-    #[arg(long, value_name = "FILE", required = true)]
-    trust: Vec<PathBuf>,
-    /// Certificates to find signers and intermediates in (file or directory); repeatable.
-    #[arg(long, value_name = "FILE|DIR")]
-    certs: Vec<PathBuf>,
-    /// CRLs (file or directory); repeatable. With CRLs, revocation is checked.
-    #[arg(long, value_name = "FILE|DIR")]
-    crl: Vec<PathBuf>,
-    /// Which certificates must be covered by a CRL.
-    #[arg(long, value_enum, default_value = "all")]
-    crl_scope: CrlScope,
+    #[command(flatten)]
+    trust: common::TrustArgs,
     /// The signed content, for a detached signature.
     #[arg(long, value_name = "FILE")]
     content: Option<PathBuf>,
@@ -51,15 +26,6 @@ pub struct Args {
     /// Overwrite --out if it exists.
     #[arg(long)]
     force: bool,
-    /// Verify as of this time (RFC 3339), instead of now.
-    #[arg(long, value_name = "RFC3339-TIME")]
-    at: Option<String>,
-    /// Accept SHA-1 (and 1024-bit RSA/DSA keys): legacy messages only.
-    #[arg(long)]
-    allow_sha1: bool,
-    /// Accept MD5: broken; for forensics on very old messages only.
-    #[arg(long)]
-    allow_md5: bool,
     /// Accept the envelope when at least one signer verifies (default: all must).
     #[arg(long)]
     any_signer: bool,
@@ -71,19 +37,7 @@ pub struct Args {
 /// Runs `waxseal verify`.
 pub fn run(args: Args) -> Result<(), CliError> {
     let output = Output::prepare(args.output.as_deref(), args.force)?;
-    let crls = common::crls(&args.crl)?;
-    let mut verifier = Verifier::new(common::anchors(&args.trust)?)
-        .with_store(common::store(&args.certs)?)
-        .with_algorithms(AlgorithmPolicy {
-            allow_sha1: args.allow_sha1,
-            allow_md5: args.allow_md5,
-        })
-        .at_time(common::time(args.at.as_deref())?)
-        .with_cache(Arc::new(PathCache::default()));
-    if !crls.is_empty() && args.crl_scope == CrlScope::Leaf {
-        verifier = verifier.with_revocation(RevocationPolicy::RequireEndEntity);
-    }
-    verifier = verifier.with_crls(crls);
+    let mut verifier = args.trust.verifier()?;
     if args.any_signer {
         verifier = verifier.with_requirement(SignerRequirement::Any);
     }

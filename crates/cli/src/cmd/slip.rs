@@ -1,0 +1,240 @@
+//! `waxseal countersign` and `waxseal slip verify`: routing slips.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+use waxseal_envelope::{DigestAlgorithm, KeyFileCheck, PrivateKey, Signer, time};
+use waxseal_slip::{
+    RouteExpectations, SlipError, SlipVerifier, VerifiedSlip, append_hop, hop_signer, parse,
+};
+
+use super::common;
+use super::sign::{Digest, OutForm};
+use crate::InOut;
+use crate::error::CliError;
+use crate::io::{Output, read_input};
+
+/// `waxseal countersign` arguments.
+#[derive(clap::Args)]
+pub struct CountersignArgs {
+    /// This hop's certificate.
+    #[arg(long, value_name = "CERT")]
+    cert: PathBuf,
+    /// This hop's private key.
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Intermediate certificates to embed after this hop's.
+    #[arg(long, value_name = "FILE")]
+    chain: Vec<PathBuf>,
+    /// Embed no certificates for this hop.
+    #[arg(long)]
+    no_certs: bool,
+    /// The hop's role, signed as the hop-role attribute (e.g. conductor).
+    #[arg(long)]
+    role: Option<String>,
+    /// What the hop did, signed as the hop-action attribute (e.g. forwarded).
+    #[arg(long)]
+    action: Option<String>,
+    /// Digest algorithm (default: the key's).
+    #[arg(long, value_enum)]
+    digest: Option<Digest>,
+    /// The most hops the slip may reach (also bounds parsing).
+    #[arg(long, default_value_t = waxseal_slip::DEFAULT_MAX_HOPS)]
+    max_hops: usize,
+    #[command(flatten)]
+    io: InOut,
+    /// Output encoding (DER or PEM).
+    #[arg(long, value_enum, default_value = "der")]
+    outform: OutForm,
+    /// Load the key even if group or others can read it.
+    #[arg(long)]
+    insecure_key_permissions: bool,
+}
+
+/// Runs `waxseal countersign`: appends a hop to the envelope's slip.
+pub fn countersign(args: CountersignArgs) -> Result<(), CliError> {
+    if args.outform == OutForm::Smime {
+        return Err(CliError::usage(
+            "countersign writes DER or PEM (--outform der|pem)",
+        ));
+    }
+    let output = Output::prepare(args.io.output.as_deref(), args.io.force)?;
+    let cert = common::one_certificate(&args.cert)?;
+    let check = if args.insecure_key_permissions {
+        KeyFileCheck::AllowInsecure
+    } else {
+        KeyFileCheck::OwnerOnly
+    };
+    let key = PrivateKey::load(&args.key, check).map_err(|e| CliError::usage(e.to_string()))?;
+    let usage = |e: &dyn std::fmt::Display| CliError::usage(e.to_string());
+    let mut signer = Signer::new(cert, key)
+        .map_err(|e| usage(&e))?
+        .with_chain(common::certificates(&args.chain)?);
+    if let Some(d) = args.digest {
+        let d = match d {
+            Digest::Sha256 => DigestAlgorithm::Sha256,
+            Digest::Sha384 => DigestAlgorithm::Sha384,
+            Digest::Sha512 => DigestAlgorithm::Sha512,
+        };
+        signer = signer.with_digest(d).map_err(|e| usage(&e))?;
+    }
+    let signer =
+        hop_signer(signer, args.role.as_deref(), args.action.as_deref()).map_err(|e| usage(&e))?;
+    let bytes = read_input(args.io.input.as_deref())?;
+    let mut envelope = parse(&bytes, args.max_hops).map_err(|e| slip_rejected(&e))?;
+    let hop = append_hop(&mut envelope, 0, &signer, !args.no_certs, args.max_hops)
+        .map_err(|e| slip_rejected(&e))?;
+    let out = match args.outform {
+        OutForm::Pem => envelope.to_pem().into_bytes(),
+        _ => envelope.to_der(),
+    };
+    output.write(&out)?;
+    eprintln!(
+        "waxseal: added hop {hop} ({})",
+        signer.certificate().subject_display()
+    );
+    Ok(())
+}
+
+/// `waxseal slip verify` arguments.
+#[derive(clap::Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    trust: common::TrustArgs,
+    /// The signed content, for a detached envelope.
+    #[arg(long, value_name = "FILE")]
+    content: Option<PathBuf>,
+    /// The exact itinerary: hop names (certificate CNs) in order, comma-separated.
+    #[arg(long, value_name = "ID,ID,...", value_delimiter = ',')]
+    expect: Vec<String>,
+    /// Hops that must appear in this order (others may come between), comma-separated.
+    #[arg(long, value_name = "ID,ID,...", value_delimiter = ',')]
+    require: Vec<String>,
+    /// The most hops allowed (hop 0 included).
+    #[arg(long, default_value_t = waxseal_slip::DEFAULT_MAX_HOPS)]
+    max_hops: usize,
+    /// The oldest the slip may be (e.g. 5m, 1h), by hop 0's signing time.
+    #[arg(long, value_name = "DURATION")]
+    max_age: Option<String>,
+    /// How far a hop's signing time may precede the previous hop's.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    clock_skew: String,
+    /// Allow the same signer twice (by default a repeated hop is a loop and refused).
+    #[arg(long)]
+    allow_repeats: bool,
+    /// Envelope file ("-" or absent: standard input).
+    #[arg(long = "in", value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Write the verified content here (only when verification succeeds).
+    #[arg(long = "out", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Print a JSON report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn duration(flag: &str, text: &str) -> Result<u64, CliError> {
+    humantime::parse_duration(text)
+        .map(|d| d.as_secs())
+        .map_err(|e| CliError::usage(format!("{flag} {text:?}: {e} (e.g. 5m, 1h, 2d)")))
+}
+
+fn slip_rejected(e: &SlipError) -> CliError {
+    let mut err = CliError::rejected(e.code(), e.to_string());
+    err.hop = e.hop();
+    err
+}
+
+/// Runs `waxseal slip verify`.
+pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
+    let output = Output::prepare(args.output.as_deref(), args.force)?;
+    let expectations = RouteExpectations {
+        itinerary: (!args.expect.is_empty()).then(|| args.expect.clone()),
+        required: args.require.clone(),
+        max_hops: args.max_hops,
+        allow_repeats: args.allow_repeats,
+        clock_skew: duration("--clock-skew", &args.clock_skew)?,
+        max_age: args
+            .max_age
+            .as_deref()
+            .map(|t| duration("--max-age", t))
+            .transpose()?,
+        require_signing_times: false,
+    };
+    let verifier = args.trust.verifier()?;
+    let bytes = read_input(args.input.as_deref())?;
+    let content = args
+        .content
+        .as_deref()
+        .map(|p| read_input(Some(p)))
+        .transpose()?;
+    let envelope = parse(&bytes, args.max_hops).map_err(|e| slip_rejected(&e))?;
+    let slip = SlipVerifier::new(&verifier)
+        .with_expectations(expectations)
+        .verify(&envelope, content.as_deref())
+        .map_err(|e| slip_rejected(&e))?;
+    if args.output.is_some() {
+        output.write(slip.content())?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report(&slip)).expect("reports serialise")
+        );
+    } else {
+        println!("route verified: {} hop(s)", slip.hops.len());
+        for h in &slip.hops {
+            let meta: Vec<String> = [
+                h.role.as_deref().map(|r| format!("role {r}")),
+                h.action.as_deref().map(|a| format!("action {a}")),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            println!(
+                "  hop {}: {}{} at {} ({})",
+                h.index,
+                h.name,
+                if meta.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", meta.join(", "))
+                },
+                h.signing_time
+                    .map(time::format)
+                    .unwrap_or_else(|| "(no signing time)".into()),
+                h.signature_algorithm,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn report(slip: &VerifiedSlip) -> serde_json::Value {
+    let hops: Vec<serde_json::Value> = slip
+        .hops
+        .iter()
+        .map(|h| {
+            json!({
+                "index": h.index,
+                "name": h.name,
+                "subject": h.certificate.subject_display(),
+                "serial": h.certificate.serial_hex(),
+                "signing_time": h.signing_time.map(time::format),
+                "role": h.role,
+                "action": h.action,
+                "signature_algorithm": h.signature_algorithm,
+                "path": h.path.as_ref().map(|p| p.certificates.iter().map(|c| c.subject_display()).collect::<Vec<_>>()),
+                "revocation_checked": h.path.as_ref().is_some_and(|p| p.revocation_checked),
+            })
+        })
+        .collect();
+    json!({
+        "valid": true,
+        "content_length": slip.content().len(),
+        "hops": hops,
+    })
+}
