@@ -39,4 +39,12 @@ cs p256 --in envelopes/rsa2048-attached.der --out envelopes/slip-2hops.der
 cs ed25519 --in envelopes/slip-2hops.der --out envelopes/slip-3hops.der
 cs p384 --outform pem --in envelopes/slip-3hops.der --out envelopes/slip-4hops.pem
 cs p256 --in envelopes/rsa2048-detached.der --out envelopes/slip-detached-2hops.der
-echo "testdata regenerated: $(ls envelopes | wc -l) envelopes, $(ls x509 | wc -l) certificates and CRLs"
+# Bus messages: fedmsg-style and oslo envelopes (the message fuzzer's seeds).
+rm -rf messages && mkdir -p messages
+p=pki/p256
+echo '{"topic": "org.example.prod.bodhi.update.comment", "msg": {"text": "LGTM", "karma": 1}}' > messages/fedmsg-unsigned.json
+echo '{"method": "select_destinations", "args": {"host": "p256.example.org"}, "version": "4.3"}' > messages/rpc.json
+"$W" msg sign --cert $p/leaf.pem --key $p/leaf.key --chain $p/ca.pem --in messages/fedmsg-unsigned.json --out messages/fedmsg-signed.json
+"$W" msg sign --oslo --cert $p/leaf.pem --key $p/leaf.key --chain $p/ca.pem --in messages/rpc.json --out messages/oslo-signed.json
+"$W" msg countersign --cert $p/leaf.pem --key $p/leaf.key --role conductor --in messages/oslo-signed.json --out messages/oslo-2hops.json
+echo "testdata regenerated: $(ls envelopes | wc -l) envelopes, $(ls x509 | wc -l) certificates and CRLs, $(ls messages | wc -l) messages"

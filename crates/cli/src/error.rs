@@ -22,6 +22,8 @@ pub struct CliError {
     pub message: String,
     /// The routing-slip hop concerned, if any.
     pub hop: Option<usize>,
+    /// Whether the command already printed its `--json` report.
+    pub reported: bool,
 }
 
 impl CliError {
@@ -32,6 +34,7 @@ impl CliError {
             code: "usage".into(),
             message: message.into(),
             hop: None,
+            reported: false,
         }
     }
 
@@ -42,6 +45,7 @@ impl CliError {
             code: "io".into(),
             message: format!("{}: {e}", path.display()),
             hop: None,
+            reported: false,
         }
     }
 
@@ -52,6 +56,7 @@ impl CliError {
             code: code.into(),
             message: message.into(),
             hop: None,
+            reported: false,
         }
     }
 

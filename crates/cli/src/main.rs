@@ -42,6 +42,13 @@ enum Command {
         #[command(subcommand)]
         command: SlipCommand,
     },
+    /// Signed JSON messages on a bus (fedmsg-style, oslo.messaging envelopes).
+    Msg {
+        #[command(subcommand)]
+        command: cmd::msg::Command,
+    },
+    /// May this signer (certificate or signed message) publish on a topic?
+    Authorize(cmd::msg::AuthorizeArgs),
     /// The certificate lifecycle: CA, one key per service-host, revocation, CRLs.
     Pki {
         #[command(subcommand)]
@@ -96,6 +103,14 @@ fn main() {
         Command::Speed(a) => (cmd::speed::run(a), false),
         Command::Pki { command } => (cmd::pki::run(command), false),
         Command::Countersign(a) => (cmd::slip::countersign(a), false),
+        Command::Msg { command } => {
+            let json = matches!(&command, cmd::msg::Command::Validate(v) if v.json);
+            (cmd::msg::run(command), json)
+        }
+        Command::Authorize(a) => {
+            let json = a.json;
+            (cmd::msg::authorize(a), json)
+        }
         Command::Slip {
             command: SlipCommand::Verify(a),
         } => {
@@ -104,7 +119,7 @@ fn main() {
         }
     };
     if let Err(e) = result {
-        if json {
+        if json && !e.reported {
             let mut report = serde_json::json!({
                 "valid": false,
                 "reason": e.code,

@@ -3,6 +3,7 @@
 pub mod cert;
 pub mod common;
 pub mod inspect;
+pub mod msg;
 pub mod pki;
 pub mod sign;
 pub mod slip;

@@ -1,0 +1,165 @@
+//! The authorization decision: entity, registry, routing policy, claims, each with its
+//! reason.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use waxseal_envelope::Certificate;
+
+use crate::claims::{ClaimConfig, ClaimRule};
+use crate::error::EntityError;
+use crate::mapping::{EntityId, EntityMapper, RuleConfig};
+use crate::policy::{Decision, RoutingPolicy};
+use crate::registry::Registry;
+
+/// Authorization settings as they appear in a configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationConfig {
+    /// Certificate → entity rules (default: the `<service>-<fqdn>` CN rule).
+    #[serde(default)]
+    pub entity_rules: Vec<RuleConfig>,
+    /// Topic pattern → entity patterns.
+    #[serde(default)]
+    pub routing_policy: BTreeMap<String, Vec<String>>,
+    /// Deny topics the policy does not mention (fedmsg's `routing_nitpicky`).
+    #[serde(default)]
+    pub nitpicky: bool,
+    /// Payload claims.
+    #[serde(default)]
+    pub claims: Vec<ClaimConfig>,
+}
+
+/// The outcome, with every decision taken and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Authorization {
+    /// Who the certificate speaks for, when that could be determined.
+    pub entity: Option<EntityId>,
+    /// Whether everything allowed it.
+    pub allowed: bool,
+    /// Each decision in order: entity, registry, routing policy, claims.
+    pub decisions: Vec<Decision>,
+}
+
+impl Authorization {
+    /// The first decision that denied.
+    pub fn denial(&self) -> Option<&Decision> {
+        self.decisions.iter().find(|d| !d.allowed)
+    }
+}
+
+/// Decides whether a verified certificate may say what a message says.
+#[derive(Debug, Clone)]
+pub struct Authorizer {
+    mapper: EntityMapper,
+    registry: Option<Registry>,
+    policy: RoutingPolicy,
+    claims: Vec<ClaimRule>,
+}
+
+impl Authorizer {
+    /// Compiles a configuration (and an optional registry).
+    pub fn new(
+        config: &AuthorizationConfig,
+        registry: Option<Registry>,
+    ) -> Result<Self, EntityError> {
+        let mapper = if config.entity_rules.is_empty() {
+            EntityMapper::default()
+        } else {
+            EntityMapper::new(&config.entity_rules)?
+        };
+        Ok(Self {
+            mapper,
+            registry,
+            policy: RoutingPolicy::new(&config.routing_policy, config.nitpicky)?,
+            claims: config
+                .claims
+                .iter()
+                .map(ClaimRule::new)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// The same authorizer with fedmsg's `validate_signed_by` policy: only `entity` may
+    /// publish on `topic`, nitpicky.
+    pub fn signed_by(&self, topic: &str, entity: &str) -> Self {
+        Self {
+            policy: RoutingPolicy::only(topic, entity),
+            ..self.clone()
+        }
+    }
+
+    /// The entity mapper.
+    pub fn mapper(&self) -> &EntityMapper {
+        &self.mapper
+    }
+
+    /// Names certificates by entity ID (for routing-slip itineraries).
+    pub fn namer(&self) -> waxseal_slip::Namer<'static> {
+        let mapper = self.mapper.clone();
+        Box::new(move |c: &Certificate| match mapper.map(c) {
+            Ok(e) => e.id,
+            Err(e) => format!("<{}>", e.code()),
+        })
+    }
+
+    /// Authorizes `cert` (already verified) to publish `payload` on `topic`.
+    pub fn authorize(
+        &self,
+        cert: &Certificate,
+        topic: Option<&str>,
+        payload: Option<&Value>,
+    ) -> Authorization {
+        let mut decisions = Vec::new();
+        let entity = match self.mapper.map(cert) {
+            Ok(e) => e,
+            Err(err) => {
+                decisions.push(Decision::deny(err.code(), err.to_string(), None));
+                return Authorization {
+                    entity: None,
+                    allowed: false,
+                    decisions,
+                };
+            }
+        };
+        decisions.push(Decision::allow(
+            "entity",
+            format!(
+                "certificate {} speaks for {}",
+                cert.subject_display(),
+                entity.id
+            ),
+            None,
+        ));
+        if let Some(registry) = &self.registry {
+            decisions.push(match registry.check(&entity, cert) {
+                Ok(()) => Decision::allow(
+                    "registry",
+                    format!("{} is registered and the certificate pinned", entity.id),
+                    None,
+                ),
+                Err((code, reason)) => Decision::deny(code, reason, None),
+            });
+        }
+        if let Some(topic) = topic {
+            decisions.push(self.policy.decide(topic, &entity.id));
+        }
+        for rule in self.claims.iter().filter(|r| r.applies(topic)) {
+            decisions.push(match payload {
+                Some(p) => rule.check(p, &entity),
+                None => Decision::deny(
+                    "claim-missing",
+                    "no payload to check the claim against".into(),
+                    None,
+                ),
+            });
+        }
+        Authorization {
+            allowed: decisions.iter().all(|d| d.allowed),
+            entity: Some(entity),
+            decisions,
+        }
+    }
+}

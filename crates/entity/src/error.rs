@@ -1,0 +1,34 @@
+//! Errors of entity mapping and configuration.
+
+/// An entity could not be determined, or the configuration is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EntityError {
+    /// No rule matched the certificate.
+    #[error("no entity rule matches certificate {subject}")]
+    NoMatch {
+        /// The certificate's subject.
+        subject: String,
+    },
+    /// Rules matched with different results.
+    #[error("certificate {subject} maps to more than one entity: {}", .candidates.join(", "))]
+    Ambiguous {
+        /// The certificate's subject.
+        subject: String,
+        /// What the rules produced.
+        candidates: Vec<String>,
+    },
+    /// A configuration problem (bad pattern, bad registry, bad policy).
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl EntityError {
+    /// A stable, machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NoMatch { .. } => "entity-unmapped",
+            Self::Ambiguous { .. } => "entity-ambiguous",
+            Self::Config(_) => "config",
+        }
+    }
+}

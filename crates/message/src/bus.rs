@@ -1,0 +1,422 @@
+//! [`Bus`]: a configured participant of a message bus, and the fedmsg-style API on JSON
+//! object messages: [`sign`], [`Bus::validate`], [`Bus::validate_signed_by`],
+//! [`strip_credentials`].
+//!
+//! A signed message carries three fields next to its own:
+//!
+//! - `crypto`: `"cms"` (set before signing, so it is covered by the signature);
+//! - `signature`: base64 of a detached CMS SignedData over the RFC 8785 canonical bytes of
+//!   the message without `signature` and `certificate` (see [`crate::json`]);
+//! - `certificate`: base64 of the signer's certificate in PEM (then its chain).
+//!
+//! Validation: message format, the signature, the certificate path (trust anchors, CRLs),
+//! then authorization (entity, registry, routing policy on `topic`, claims). Each refusal
+//! is a [`Rejection`] with its stage and reason.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use serde_json::Value;
+
+use waxseal_entity::{Authorization, AuthorizationConfig, Authorizer, EntityId, Registry};
+use waxseal_envelope::rfc5652::CertificateChoice;
+use waxseal_envelope::store::{load_certificates, load_crls};
+use waxseal_envelope::{
+    AlgorithmPolicy, CertStore, Certificate, CrlSet, Envelope, EnvelopeBuilder, RevocationPolicy,
+    Signer, TrustAnchors, Verifier,
+};
+use waxseal_slip::RouteExpectations;
+
+use crate::config::{BusConfig, CrlScope};
+use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
+use crate::json;
+
+/// The fields a signature adds.
+pub const CREDENTIAL_FIELDS: [&str; 2] = ["signature", "certificate"];
+
+/// Largest `signature` or `certificate` field accepted, in bytes of base64.
+pub const MAX_FIELD_LEN: usize = 1 << 20;
+
+/// A message that passed validation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Validated {
+    /// Whether it was signed (an unsigned message passes only on an unsigned topic, or
+    /// with validation switched off).
+    pub signed: bool,
+    /// Why it was accepted, in a line.
+    pub note: String,
+    /// The signer's subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+    /// The signer's entity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<EntityId>,
+    /// Every authorization decision and its reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+}
+
+/// Adds `crypto`, `signature` and `certificate` to a JSON object message. An existing
+/// signature is replaced. Refuses messages that are not objects or hold integers beyond
+/// ±(2^53 − 1).
+pub fn sign(message: &Value, signer: &Signer) -> Result<Value, SignError> {
+    let Value::Object(obj) = message else {
+        return Err(SignError::Message("a message must be a JSON object".into()));
+    };
+    let mut obj = obj.clone();
+    for f in CREDENTIAL_FIELDS {
+        obj.remove(f);
+    }
+    obj.insert("crypto".into(), Value::String("cms".into()));
+    let unsigned = Value::Object(obj.clone());
+    let bytes = json::canonical(&unsigned).map_err(|e| SignError::Message(e.0))?;
+    let cms = EnvelopeBuilder::new(&bytes)
+        .detached(true)
+        .include_certificates(false)
+        .add_signer(signer)
+        .build()?
+        .to_der();
+    let mut pem = signer.certificate().to_pem();
+    for c in signer.chain() {
+        pem.push_str(&c.to_pem());
+    }
+    obj.insert("signature".into(), Value::String(STANDARD.encode(cms)));
+    obj.insert("certificate".into(), Value::String(STANDARD.encode(pem)));
+    Ok(Value::Object(obj))
+}
+
+/// A copy of `message` without `signature` and `certificate` (fedmsg's
+/// `strip_credentials`); the input is not modified.
+pub fn strip_credentials(message: &Value) -> Value {
+    let mut copy = message.clone();
+    if let Value::Object(obj) = &mut copy {
+        for f in CREDENTIAL_FIELDS {
+            obj.remove(f);
+        }
+    }
+    copy
+}
+
+/// A configured bus participant.
+pub struct Bus {
+    config: BusConfig,
+    verifier: Option<Verifier>,
+    authorizer: Authorizer,
+    unsigned_topics: Vec<waxseal_entity::glob::Glob>,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus").field("config", &self.config).finish()
+    }
+}
+
+impl Bus {
+    /// Loads the trust material and compiles the policies of `config`.
+    pub fn new(config: BusConfig) -> Result<Self, ConfigError> {
+        let err = |e: &dyn std::fmt::Display| ConfigError(e.to_string());
+        let verifier = if config.validate_signatures {
+            if config.trust.is_empty() {
+                return Err(ConfigError(
+                    "trust: at least one trust anchor is required while validate_signatures is on"
+                        .into(),
+                ));
+            }
+            let mut anchors = Vec::new();
+            for p in &config.trust {
+                anchors.extend(load_certificates(p).map_err(|e| err(&e))?);
+            }
+            let mut store = CertStore::new();
+            for p in &config.certs {
+                for c in load_certificates(p).map_err(|e| err(&e))? {
+                    store.add(c);
+                }
+            }
+            let mut crls = CrlSet::new();
+            for p in &config.crls {
+                for c in load_crls(p).map_err(|e| err(&e))? {
+                    crls.add(c);
+                }
+            }
+            let mut v = Verifier::new(
+                TrustAnchors::new(anchors)
+                    .map_err(|_| ConfigError("trust: no certificates found".into()))?,
+            )
+            .with_store(store)
+            .with_algorithms(if config.allow_sha1 {
+                AlgorithmPolicy::LEGACY_SHA1
+            } else {
+                AlgorithmPolicy::STRICT
+            })
+            .with_cache(std::sync::Arc::new(waxseal_envelope::PathCache::default()));
+            if !crls.is_empty() && config.crl_scope == CrlScope::Leaf {
+                v = v.with_revocation(RevocationPolicy::RequireEndEntity);
+            }
+            Some(v.with_crls(crls))
+        } else {
+            None
+        };
+        let registry = match &config.registry {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?;
+                Some(
+                    Registry::from_json(&text)
+                        .map_err(|e| ConfigError(format!("{}: {e}", p.display())))?,
+                )
+            }
+            None => None,
+        };
+        let auth = AuthorizationConfig {
+            entity_rules: config.entity_rules.clone(),
+            routing_policy: config.routing_policy.clone(),
+            nitpicky: config.nitpicky,
+            claims: config.claims.clone(),
+        };
+        let authorizer = Authorizer::new(&auth, registry).map_err(|e| err(&e))?;
+        let unsigned_topics = config
+            .unsigned_topics
+            .iter()
+            .map(|t| {
+                waxseal_entity::glob::Glob::new(t)
+                    .map_err(|e| ConfigError(format!("unsigned_topics: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            config,
+            verifier,
+            authorizer,
+            unsigned_topics,
+        })
+    }
+
+    /// Loads `path` and builds the bus.
+    pub fn from_config_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        Self::new(BusConfig::load(path)?)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BusConfig {
+        &self.config
+    }
+
+    /// The envelope verifier (`None` when validation is switched off).
+    pub fn verifier(&self) -> Option<&Verifier> {
+        self.verifier.as_ref()
+    }
+
+    /// The authorizer.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
+    }
+
+    /// Route expectations for slips, from the configuration.
+    pub fn route_expectations(&self) -> RouteExpectations {
+        let r = &self.config.route;
+        RouteExpectations {
+            itinerary: r.itinerary.clone(),
+            required: r.required.clone(),
+            max_hops: r.max_hops,
+            allow_repeats: r.allow_repeats,
+            clock_skew: r.clock_skew_secs,
+            max_age: r.max_age_secs,
+            require_signing_times: false,
+        }
+    }
+
+    /// Signs an outgoing message if `sign_messages` is on; otherwise returns it unchanged.
+    pub fn prepare(&self, message: &Value, signer: &Signer) -> Result<Value, SignError> {
+        if self.config.sign_messages {
+            sign(message, signer)
+        } else {
+            Ok(message.clone())
+        }
+    }
+
+    /// Whether unsigned messages on `topic` are accepted.
+    pub fn unsigned_allowed(&self, topic: &str) -> bool {
+        self.unsigned_topics.iter().any(|g| g.matches(topic))
+    }
+
+    /// Validates wire bytes: strict JSON (duplicate keys refused), then [`Bus::validate`].
+    pub fn validate_bytes(&self, bytes: &[u8]) -> Result<Validated, Rejection> {
+        let message = json::parse(bytes).map_err(|e| Rejection::format("malformed-json", e.0))?;
+        self.validate(&message)
+    }
+
+    /// Validates a message under the configured routing policy.
+    pub fn validate(&self, message: &Value) -> Result<Validated, Rejection> {
+        self.validate_with(message, &self.authorizer, None)
+    }
+
+    /// Validates a message, authorizing it for `topic` instead of its own `topic` field
+    /// (`waxseal authorize --topic`).
+    pub fn validate_for_topic(&self, message: &Value, topic: &str) -> Result<Validated, Rejection> {
+        self.validate_with(message, &self.authorizer, Some(topic))
+    }
+
+    /// fedmsg's `validate_signed_by`: valid, and signed by `signer` (entity ID): the
+    /// policy becomes `{topic: [signer]}`, nitpicky.
+    pub fn validate_signed_by(
+        &self,
+        message: &Value,
+        signer: &str,
+    ) -> Result<Validated, Rejection> {
+        let topic = topic_of(message)?;
+        let only = self.authorizer.signed_by(topic, signer);
+        let v = self.validate_with(message, &only, None)?;
+        if !v.signed {
+            return Err(Rejection::new(
+                Stage::Authorization,
+                "not-signed",
+                format!("the message is not signed, so not by {signer}"),
+            ));
+        }
+        Ok(v)
+    }
+
+    fn validate_with(
+        &self,
+        message: &Value,
+        authorizer: &Authorizer,
+        topic_override: Option<&str>,
+    ) -> Result<Validated, Rejection> {
+        let Some(verifier) = &self.verifier else {
+            return Ok(Validated {
+                signed: false,
+                note: "validation is switched off (validate_signatures: false)".into(),
+                signer: None,
+                entity: None,
+                authorization: None,
+            });
+        };
+        let Value::Object(obj) = message else {
+            return Err(Rejection::format(
+                "malformed",
+                "a message must be a JSON object",
+            ));
+        };
+        json::check(message).map_err(|e| Rejection::format("malformed-json", e.0))?;
+        let topic = match topic_override {
+            Some(t) => t,
+            None => topic_of(message)?,
+        };
+        let signed = CREDENTIAL_FIELDS.iter().any(|f| obj.contains_key(*f));
+        if !signed {
+            if self.unsigned_allowed(topic) {
+                return Ok(Validated {
+                    signed: false,
+                    note: format!("unsigned message accepted: {topic} is an unsigned topic"),
+                    signer: None,
+                    entity: None,
+                    authorization: None,
+                });
+            }
+            return Err(Rejection::new(
+                Stage::Signature,
+                "unsigned",
+                format!("the message on {topic} is not signed"),
+            ));
+        }
+        match obj.get("crypto") {
+            Some(Value::String(c)) if c == "cms" => {}
+            Some(other) => {
+                return Err(Rejection::format(
+                    "unsupported-crypto",
+                    format!("crypto is {other}, waxseal validates \"cms\""),
+                ));
+            }
+            None => {
+                return Err(Rejection::format(
+                    "malformed",
+                    "a signed message needs crypto: \"cms\"",
+                ));
+            }
+        }
+        let field = |name: &str| -> Result<Vec<u8>, Rejection> {
+            let Some(Value::String(s)) = obj.get(name) else {
+                return Err(Rejection::format(
+                    "malformed",
+                    format!("{name} must be a string"),
+                ));
+            };
+            if s.len() > MAX_FIELD_LEN {
+                return Err(Rejection::format(
+                    "malformed",
+                    format!("{name} is longer than {MAX_FIELD_LEN} bytes"),
+                ));
+            }
+            STANDARD
+                .decode(s.as_bytes())
+                .map_err(|e| Rejection::format("malformed", format!("{name} is not base64: {e}")))
+        };
+        let signature = field("signature")?;
+        let certificate = field("certificate")?;
+        let pem = String::from_utf8(certificate)
+            .map_err(|_| Rejection::format("malformed", "certificate is not UTF-8 PEM"))?;
+        let certs = Certificate::load_all(pem.as_bytes())
+            .map_err(|e| Rejection::format("malformed", format!("certificate: {e}")))?;
+        let content = json::canonical(&strip_credentials(message))
+            .map_err(|e| Rejection::format("malformed-json", e.0))?;
+        let mut envelope = Envelope::parse(&signature)
+            .map_err(|e| Rejection::format("malformed", format!("signature: {e}")))?;
+        if !envelope.is_detached() {
+            return Err(Rejection::format(
+                "malformed",
+                "signature must be a detached CMS signature",
+            ));
+        }
+        for c in &certs {
+            let sd = envelope.signed_data_mut();
+            if !sd.x509_certificates().any(|x| x == c) {
+                sd.certificates
+                    .push(CertificateChoice::Certificate(c.clone()));
+            }
+        }
+        let verified = verifier.verify(&envelope, Some(&content)).map_err(|e| {
+            let code = e.code();
+            Rejection::new(stage_of(code), code, e.to_string())
+        })?;
+        let signer = &verified.signers()[0].certificate;
+        if Some(signer) != certs.first() {
+            return Err(Rejection::new(
+                Stage::Certificate,
+                "certificate-mismatch",
+                format!(
+                    "the certificate field ({}) is not the signer's ({})",
+                    certs
+                        .first()
+                        .map(|c| c.subject_display())
+                        .unwrap_or_default(),
+                    signer.subject_display()
+                ),
+            ));
+        }
+        let authorization = authorizer.authorize(signer, Some(topic), Some(message));
+        if let Some(d) = authorization.denial() {
+            return Err(Rejection::new(
+                Stage::Authorization,
+                d.code,
+                d.reason.clone(),
+            ));
+        }
+        Ok(Validated {
+            signed: true,
+            note: format!("signed by {}", signer.subject_display()),
+            signer: Some(signer.subject_display()),
+            entity: authorization.entity.clone(),
+            authorization: Some(authorization),
+        })
+    }
+}
+
+fn topic_of(message: &Value) -> Result<&str, Rejection> {
+    match message.get("topic") {
+        Some(Value::String(t)) => Ok(t),
+        Some(_) => Err(Rejection::format("malformed", "topic must be a string")),
+        None => Err(Rejection::format(
+            "missing-topic",
+            "the message has no topic",
+        )),
+    }
+}

@@ -1,0 +1,167 @@
+//! The bus configuration: one JSON file, loaded with serde, unknown keys refused by name.
+//!
+//! ```json
+//! {
+//!   "trust": ["root-ca.crt"],
+//!   "certs": ["signing-ca.crt"],
+//!   "crls": ["crl.pem"],
+//!   "registry": "registry.json",
+//!   "entity_rules": [{"source": "cn", "pattern": "^(?P<service>[a-z0-9_]+)-(?P<host>.+)$"}],
+//!   "routing_policy": {"org.example.prod.bodhi.*": ["bodhi-*"]},
+//!   "nitpicky": false,
+//!   "claims": [{"topic": "org.example.prod.compute.*", "pointer": "/msg/host", "field": "host"}],
+//!   "sign_messages": true,
+//!   "validate_signatures": true,
+//!   "unsigned_topics": ["org.example.prod.heartbeat"],
+//!   "route": {"max_hops": 8, "max_age_secs": 300}
+//! }
+//! ```
+//!
+//! Relative paths are relative to the configuration file's directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use waxseal_entity::{ClaimConfig, RuleConfig};
+
+use crate::error::ConfigError;
+
+fn yes() -> bool {
+    true
+}
+
+/// Which certificates need a CRL when CRLs are configured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CrlScope {
+    /// Every certificate below the trust anchor.
+    #[default]
+    All,
+    /// Only the signer's.
+    Leaf,
+}
+
+/// Expectations for routing slips carried by oslo envelopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Most hops (hop 0 included).
+    #[serde(default = "default_max_hops")]
+    pub max_hops: usize,
+    /// Exact itinerary, by entity ID.
+    #[serde(default)]
+    pub itinerary: Option<Vec<String>>,
+    /// Entities that must appear in this order.
+    #[serde(default)]
+    pub required: Vec<String>,
+    /// Oldest a slip may be, seconds.
+    #[serde(default)]
+    pub max_age_secs: Option<u64>,
+    /// Allowed backwards clock skew between hops, seconds.
+    #[serde(default = "default_skew")]
+    pub clock_skew_secs: u64,
+    /// Allow an entity twice.
+    #[serde(default)]
+    pub allow_repeats: bool,
+}
+
+fn default_max_hops() -> usize {
+    waxseal_slip::DEFAULT_MAX_HOPS
+}
+
+fn default_skew() -> u64 {
+    300
+}
+
+impl Default for RouteConfig {
+    fn default() -> Self {
+        Self {
+            max_hops: default_max_hops(),
+            itinerary: None,
+            required: Vec::new(),
+            max_age_secs: None,
+            clock_skew_secs: default_skew(),
+            allow_repeats: false,
+        }
+    }
+}
+
+/// Everything a bus participant needs to sign and validate messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    /// Trust anchor certificate files (required when validating).
+    #[serde(default)]
+    pub trust: Vec<PathBuf>,
+    /// Certificate store: intermediates (and signers) to look in.
+    #[serde(default)]
+    pub certs: Vec<PathBuf>,
+    /// CRL files or directories; none: revocation is not checked.
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+    /// Which certificates need a CRL.
+    #[serde(default)]
+    pub crl_scope: CrlScope,
+    /// The entity registry file (pinning).
+    #[serde(default)]
+    pub registry: Option<PathBuf>,
+    /// Certificate → entity rules (default: `<service>-<fqdn>` on the CN).
+    #[serde(default)]
+    pub entity_rules: Vec<RuleConfig>,
+    /// Topic pattern → allowed entity patterns.
+    #[serde(default)]
+    pub routing_policy: BTreeMap<String, Vec<String>>,
+    /// Deny topics the routing policy does not mention.
+    #[serde(default)]
+    pub nitpicky: bool,
+    /// Payload claims.
+    #[serde(default)]
+    pub claims: Vec<ClaimConfig>,
+    /// Sign outgoing messages (fedmsg's `sign_messages`).
+    #[serde(default = "yes")]
+    pub sign_messages: bool,
+    /// Validate incoming messages (fedmsg's `validate_signatures`).
+    #[serde(default = "yes")]
+    pub validate_signatures: bool,
+    /// Topics (globs) whose *unsigned* messages are accepted; signed ones are still
+    /// fully validated.
+    #[serde(default)]
+    pub unsigned_topics: Vec<String>,
+    /// Accept SHA-1 (legacy messages only).
+    #[serde(default)]
+    pub allow_sha1: bool,
+    /// Routing-slip expectations.
+    #[serde(default)]
+    pub route: RouteConfig,
+}
+
+impl BusConfig {
+    /// Parses a configuration; `base` is the directory relative paths are resolved in.
+    pub fn from_json(text: &str, base: &Path) -> Result<Self, ConfigError> {
+        let mut c: BusConfig =
+            serde_json::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        c.trust.iter_mut().for_each(fix);
+        c.certs.iter_mut().for_each(fix);
+        c.crls.iter_mut().for_each(fix);
+        if let Some(r) = c.registry.as_mut() {
+            fix(r);
+        }
+        Ok(c)
+    }
+
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_json(&text, base)
+            .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    }
+}

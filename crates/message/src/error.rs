@@ -1,0 +1,123 @@
+//! Why a message was rejected: the stage that refused it, a stable code and a reason.
+
+use serde::Serialize;
+
+/// Where in validation a message was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// The message itself: JSON, fields, encodings.
+    Format,
+    /// The CMS signature over the message.
+    Signature,
+    /// The signer's certificate path, CRLs included.
+    Certificate,
+    /// A routing-slip hop or the route.
+    Route,
+    /// Entity, registry, routing policy or claims.
+    Authorization,
+}
+
+impl Stage {
+    /// The stage's name (`signature`, `authorization`...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Format => "format",
+            Self::Signature => "signature",
+            Self::Certificate => "certificate",
+            Self::Route => "route",
+            Self::Authorization => "authorization",
+        }
+    }
+}
+
+/// A rejected message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{reason}")]
+pub struct Rejection {
+    /// The stage that refused it.
+    pub stage: Stage,
+    /// Stable reason code (`message-digest-mismatch`, `revoked`, `routing-policy-denied`...).
+    pub code: String,
+    /// One line for a person.
+    pub reason: String,
+    /// The routing-slip hop concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hop: Option<usize>,
+}
+
+impl Rejection {
+    pub(crate) fn format(code: &str, reason: impl Into<String>) -> Self {
+        Self {
+            stage: Stage::Format,
+            code: code.into(),
+            reason: reason.into(),
+            hop: None,
+        }
+    }
+
+    pub(crate) fn new(stage: Stage, code: &str, reason: impl Into<String>) -> Self {
+        Self {
+            stage,
+            code: code.into(),
+            reason: reason.into(),
+            hop: None,
+        }
+    }
+}
+
+/// The stage an envelope or path reason code belongs to.
+pub(crate) fn stage_of(code: &str) -> Stage {
+    const CERTIFICATE: [&str; 21] = [
+        "no-trust-anchors",
+        "untrusted",
+        "bad-certificate-signature",
+        "certificate-expired",
+        "certificate-not-yet-valid",
+        "issuer-not-ca",
+        "issuer-lacks-keycertsign",
+        "path-length-exceeded",
+        "key-usage",
+        "ext-key-usage",
+        "unknown-critical-extension",
+        "malformed-extension",
+        "certificate-algorithm",
+        "bad-public-key",
+        "name-constraints",
+        "certificate-policy",
+        "revoked",
+        "crl-expired",
+        "revocation-unknown",
+        "path-too-long",
+        "path-budget-exceeded",
+    ];
+    if CERTIFICATE.contains(&code)
+        || code == "signer-certificate-not-found"
+        || code == "certificate-mismatch"
+    {
+        Stage::Certificate
+    } else if code == "malformed" {
+        Stage::Format
+    } else {
+        Stage::Signature
+    }
+}
+
+/// A problem signing a message (the input, not a verification).
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The message is not something waxseal signs.
+    #[error("{0}")]
+    Message(String),
+    /// The envelope could not be made.
+    #[error(transparent)]
+    Envelope(#[from] waxseal_envelope::SignError),
+    /// Adding a routing-slip hop failed.
+    #[error(transparent)]
+    Slip(#[from] waxseal_slip::SlipError),
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);

@@ -1,0 +1,25 @@
+//! # waxseal-message
+//!
+//! The bus-level API on JSON messages.
+//!
+//! - [`bus`]: fedmsg-style messages: [`sign`] adds `crypto`, `signature` and
+//!   `certificate`; [`Bus::validate`] checks format, signature, certificate path and CRLs,
+//!   then routing policy and claims; [`Bus::validate_signed_by`]; [`strip_credentials`];
+//!   the `sign_messages` / `validate_signatures` switches and unsigned topics.
+//! - [`oslo`]: oslo.messaging envelopes, signed over the exact `oslo.message` text, with
+//!   optional routing-slip hops.
+//! - [`json`]: strict parsing (duplicate keys refused) and RFC 8785 canonical form.
+//! - [`config`]: the one configuration file.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod bus;
+pub mod config;
+pub mod error;
+pub mod json;
+pub mod oslo;
+
+pub use bus::{Bus, Validated, sign, strip_credentials};
+pub use config::BusConfig;
+pub use error::{ConfigError, Rejection, SignError, Stage};
+pub use oslo::OsloVerified;
