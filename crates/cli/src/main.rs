@@ -22,6 +22,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job end to end: a signed RPC request through a conductor to a scheduler,
+    /// and five forgeries that must be refused.
+    Demo(cmd::demo::Args),
     /// Sign content into a CMS SignedData envelope.
     Sign(cmd::sign::Args),
     /// Verify an envelope: signatures, certificate path to a trust anchor, revocation.
@@ -86,6 +89,7 @@ fn main() {
     let cli = Cli::parse();
     let (result, json) = match cli.command {
         Command::Sign(a) => (cmd::sign::run(a), false),
+        Command::Demo(a) => (cmd::demo::run(a), false),
         Command::Verify(a) => {
             let json = a.json;
             (cmd::verify::run(a), json)

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 
 use x509_cert::ext::pkix::crl::CrlReason;
 
-use waxseal_envelope::{Certificate, KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, time};
+use waxseal_envelope::{
+    Certificate, KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, Signer, time,
+};
 
 use crate::fsutil::{self, KEY_MODE, PUBLIC_MODE};
 use crate::inventory::{CaRecord, Entry, FORMAT, Inventory, Status};
@@ -190,6 +192,23 @@ fn load_cert(path: &Path) -> Result<Certificate, PkiError> {
         .into_iter()
         .next()
         .ok_or_else(|| PkiError::Usage(format!("{}: no certificate", path.display())))
+}
+
+/// Loads the signer for service-host `name` from a directory laid out as a PKI directory
+/// (or a host's deployment directory): `<name>.crt`, `<name>.key` and `signing-ca.crt` as
+/// the chain. Read-only: takes no lock. The key must match the certificate, and is
+/// checked for its file mode as `key_check` says.
+pub fn load_signer(dir: &Path, name: &str, key_check: KeyFileCheck) -> Result<Signer, PkiError> {
+    let cert = load_cert(&dir.join(format!("{name}.crt")))?;
+    let key_path = dir.join(format!("{name}.key"));
+    let key = PrivateKey::load(&key_path, key_check).map_err(|e| match e {
+        KeyError::Io { .. } => PkiError::Usage(e.to_string()),
+        e => PkiError::Usage(format!("{}: {e}", key_path.display())),
+    })?;
+    let chain = load_cert(&dir.join(SIGNING_CERT))?;
+    Ok(Signer::new(cert, key)
+        .map_err(|e| PkiError::Usage(format!("{name}: {e}")))?
+        .with_chain(vec![chain]))
 }
 
 fn ca_record(cert: &Certificate) -> CaRecord {
@@ -388,6 +407,14 @@ impl PkiDir {
         load_cert(&self.dir.join(SIGNING_CERT))
     }
 
+    /// The signer for service-host `name`: `<name>.crt`, `<name>.key` (checked as this
+    /// directory checks keys) and the signing CA as its chain, ready to sign messages.
+    /// For a deployment directory or a process that must not take the PKI's lock, use
+    /// [`load_signer`].
+    pub fn signer(&self, name: &str) -> Result<Signer, PkiError> {
+        load_signer(&self.dir, name, self.key_check)
+    }
+
     fn issuer(&self, cert: &str, key: &str) -> Result<Issuer, PkiError> {
         let key_path = self.dir.join(key);
         if !key_path.exists() {
@@ -470,6 +497,19 @@ impl PkiDir {
         renew: bool,
         force: bool,
     ) -> Result<Vec<IssuedEntry>, PkiError> {
+        self.issue_with(names, renew, force, None)
+    }
+
+    /// As [`PkiDir::issue`], with keys of `algorithm` instead of the PKI's (recorded in the
+    /// inventory, so `rebuild`, `reseed` and later renewals keep it). With `None`, a new name
+    /// gets the PKI's algorithm and a renewal keeps the entry's.
+    pub fn issue_with(
+        &mut self,
+        names: &[ServiceHost],
+        renew: bool,
+        force: bool,
+        algorithm: Option<KeyAlgorithm>,
+    ) -> Result<Vec<IssuedEntry>, PkiError> {
         let mut seen = std::collections::HashSet::new();
         for n in names {
             let name = n.to_string();
@@ -500,16 +540,26 @@ impl PkiDir {
             // A renewal writes a CRL: the root key must be usable before anything changes.
             self.issuer(ROOT_CERT, ROOT_KEY)?;
         }
-        // Make everything first: a failure here leaves the directory untouched.
+        // Make everything first: a failure here leaves the directory untouched. A renewal
+        // keeps the entry's algorithm unless one is given.
         let mut made = Vec::new();
         for n in names {
-            let key = PrivateKey::generate(self.algorithm).map_err(IssueError::from)?;
+            let name = n.to_string();
+            let key_algorithm = algorithm
+                .or_else(|| {
+                    self.inventory
+                        .active_named(&name)
+                        .and_then(|e| e.algorithm.as_deref())
+                        .and_then(KeyAlgorithm::from_name)
+                })
+                .unwrap_or(self.algorithm);
+            let key = PrivateKey::generate(key_algorithm).map_err(IssueError::from)?;
             let cert = self.leaf(&issuer, n, &key)?;
-            made.push((n.to_string(), cert, key));
+            made.push((name, cert, key, key_algorithm));
         }
         let mut out = Vec::new();
         let mut revoked_any = false;
-        for (name, cert, key) in made {
+        for (name, cert, key, key_algorithm) in made {
             let replaced = self.inventory.active_named(&name).map(|e| e.serial.clone());
             match &replaced {
                 Some(serial) => {
@@ -532,6 +582,8 @@ impl PkiDir {
                 status: Status::Active,
                 revoked_at: None,
                 reason: None,
+                algorithm: (key_algorithm != self.algorithm)
+                    .then(|| key_algorithm.name().to_string()),
             });
             self.save()?;
             out.push(IssuedEntry {
@@ -658,10 +710,14 @@ impl PkiDir {
         &mut self,
         progress: &mut dyn FnMut(usize, usize, &str),
     ) -> Result<Vec<IssuedEntry>, PkiError> {
-        let names: Vec<ServiceHost> = self
+        let names: Vec<(ServiceHost, Option<String>)> = self
             .inventory
             .active()
-            .map(|e| ServiceHost::parse(&e.name).map_err(|err| PkiError::Usage(err.to_string())))
+            .map(|e| {
+                ServiceHost::parse(&e.name)
+                    .map(|n| (n, e.algorithm.clone()))
+                    .map_err(|err| PkiError::Usage(err.to_string()))
+            })
             .collect::<Result<_, _>>()?;
         let stamp = format!("rebuild-{}", time::now());
         let target = self.dir.join(ARCHIVE).join(&stamp);
@@ -682,9 +738,13 @@ impl PkiDir {
         let total = names.len();
         let mut out = Vec::new();
         let issuer = self.issuer(SIGNING_CERT, SIGNING_KEY)?;
-        for (i, n) in names.iter().enumerate() {
+        for (i, (n, alg)) in names.iter().enumerate() {
             progress(i, total, &n.to_string());
-            let key = PrivateKey::generate(self.algorithm).map_err(IssueError::from)?;
+            let key_algorithm = alg
+                .as_deref()
+                .and_then(KeyAlgorithm::from_name)
+                .unwrap_or(self.algorithm);
+            let key = PrivateKey::generate(key_algorithm).map_err(IssueError::from)?;
             let cert = self.leaf(&issuer, n, &key)?;
             let (crt_path, key_path) = files_of(&self.dir, &n.to_string());
             fsutil::create_new(&key_path, key.to_pkcs8_pem().as_bytes(), KEY_MODE)
@@ -699,6 +759,7 @@ impl PkiDir {
                 status: Status::Active,
                 revoked_at: None,
                 reason: None,
+                algorithm: alg.clone(),
             });
             out.push(IssuedEntry {
                 name: n.to_string(),
@@ -734,16 +795,22 @@ impl PkiDir {
             return Ok(report);
         }
         self.issuer(ROOT_CERT, ROOT_KEY)?;
-        let mut news = Vec::new();
         for old in &olds {
             let new = old
                 .on_host(to)
                 .map_err(|e| PkiError::Usage(e.to_string()))?;
             if self.inventory.active_named(&new.to_string()).is_none() {
-                news.push(new);
+                // Keep the old entry's key algorithm.
+                let alg = self
+                    .inventory
+                    .active_named(&old.to_string())
+                    .and_then(|e| e.algorithm.as_deref())
+                    .and_then(KeyAlgorithm::from_name);
+                report
+                    .issued
+                    .extend(self.issue_with(&[new], false, false, alg)?);
             }
         }
-        report.issued = self.issue(&news, false, false)?;
         for old in &olds {
             let name = old.to_string();
             let serial = self

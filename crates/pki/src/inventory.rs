@@ -70,6 +70,10 @@ pub struct Entry {
     /// Why (a CRLReason name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The key algorithm, when it differs from the PKI's (`issue --algorithm`); `rebuild`
+    /// keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
 }
 
 /// An inventory that cannot be used.
@@ -100,6 +104,14 @@ impl Inventory {
         for e in &inv.entries {
             crate::name::ServiceHost::parse(&e.name)
                 .map_err(|err| InventoryError(err.to_string()))?;
+            if let Some(a) = &e.algorithm
+                && waxseal_envelope::KeyAlgorithm::from_name(a).is_none()
+            {
+                return Err(InventoryError(format!(
+                    "entry {}: unknown algorithm {a:?}",
+                    e.name
+                )));
+            }
             if hex::decode(&e.serial).is_err() {
                 return Err(InventoryError(format!(
                     "entry {}: serial {:?} is not hex",

@@ -29,7 +29,7 @@ pub mod name;
 pub mod seed;
 pub mod testing;
 
-pub use dir::{Lifetimes, PkiDir, PkiError};
+pub use dir::{Lifetimes, PkiDir, PkiError, load_signer};
 pub use doctor::{Finding, doctor};
 pub use issue::{CertParams, IssueError, Issuer, Revocation};
 pub use name::ServiceHost;

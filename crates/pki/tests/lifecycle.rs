@@ -518,3 +518,160 @@ fn one_command_at_a_time() {
     drop(pki);
     PkiDir::open(&dir, KeyFileCheck::OwnerOnly).unwrap();
 }
+
+/// The key algorithm of the certificate at `path`.
+fn key_algorithm(path: &Path) -> KeyAlgorithm {
+    let key = waxseal_envelope::PublicKey::from_spki(cert(path).public_key_info()).unwrap();
+    match (key.kind(), key.bits()) {
+        ("RSA", 2048) => KeyAlgorithm::Rsa2048,
+        ("ECDSA P-256", _) => KeyAlgorithm::P256,
+        ("ECDSA P-384", _) => KeyAlgorithm::P384,
+        ("Ed25519", _) => KeyAlgorithm::Ed25519,
+        other => panic!("unexpected key {other:?}"),
+    }
+}
+
+#[test]
+fn per_name_algorithms_survive_renewal_rebuild_and_reseed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut pki = new_pki(&tmp);
+    let dir = pki.dir().to_path_buf();
+    pki.issue(&names(&["compute-node01.example.org"]), false, false)
+        .unwrap();
+    pki.issue_with(
+        &names(&["conductor-node01.example.org"]),
+        false,
+        false,
+        Some(KeyAlgorithm::Ed25519),
+    )
+    .unwrap();
+    pki.issue_with(
+        &names(&["scheduler-localhost.localdomain"]),
+        false,
+        false,
+        Some(KeyAlgorithm::Rsa2048),
+    )
+    .unwrap();
+    let expect = |dir: &Path, scheduler: &str| {
+        assert_eq!(
+            key_algorithm(&dir.join("compute-node01.example.org.crt")),
+            KeyAlgorithm::P256
+        );
+        assert_eq!(
+            key_algorithm(&dir.join("conductor-node01.example.org.crt")),
+            KeyAlgorithm::Ed25519
+        );
+        assert_eq!(
+            key_algorithm(&dir.join(format!("{scheduler}.crt"))),
+            KeyAlgorithm::Rsa2048
+        );
+    };
+    expect(&dir, "scheduler-localhost.localdomain");
+    // The PKI's own algorithm is not repeated in the inventory; a different one is.
+    let recorded = |pki: &PkiDir, name: &str| {
+        pki.inventory()
+            .active_named(name)
+            .unwrap()
+            .algorithm
+            .clone()
+    };
+    assert_eq!(recorded(&pki, "compute-node01.example.org"), None);
+    assert_eq!(
+        recorded(&pki, "conductor-node01.example.org").as_deref(),
+        Some("ed25519")
+    );
+
+    // A renewal without --algorithm keeps the entry's; with one, it changes.
+    pki.issue(&names(&["conductor-node01.example.org"]), true, false)
+        .unwrap();
+    expect(&dir, "scheduler-localhost.localdomain");
+    pki.issue_with(
+        &names(&["compute-node01.example.org"]),
+        true,
+        false,
+        Some(KeyAlgorithm::P384),
+    )
+    .unwrap();
+    assert_eq!(
+        key_algorithm(&dir.join("compute-node01.example.org.crt")),
+        KeyAlgorithm::P384
+    );
+    pki.issue_with(
+        &names(&["compute-node01.example.org"]),
+        true,
+        false,
+        Some(KeyAlgorithm::P256),
+    )
+    .unwrap();
+    assert_eq!(recorded(&pki, "compute-node01.example.org"), None);
+
+    pki.reseed("localhost.localdomain", "node02.example.org")
+        .unwrap();
+    expect(&dir, "scheduler-node02.example.org");
+    pki.rebuild(&mut |_, _, _| {}).unwrap();
+    expect(&dir, "scheduler-node02.example.org");
+
+    // Reopened from disk, the inventory still says so.
+    drop(pki);
+    let pki = PkiDir::open(&dir, KeyFileCheck::OwnerOnly).unwrap();
+    assert_eq!(
+        recorded(&pki, "scheduler-node02.example.org").as_deref(),
+        Some("rsa2048")
+    );
+}
+
+#[test]
+fn signers_load_from_the_directory_and_refuse_a_wrong_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut pki = new_pki(&tmp);
+    let dir = pki.dir().to_path_buf();
+    pki.issue(
+        &names(&["bodhi-app01.example.org", "fas-app02.example.org"]),
+        false,
+        false,
+    )
+    .unwrap();
+    let signer = pki.signer("bodhi-app01.example.org").unwrap();
+    assert_eq!(signer.chain(), [cert(&dir.join("signing-ca.crt"))]);
+    let env = waxseal_envelope::EnvelopeBuilder::new(b"hello")
+        .add_signer(&signer)
+        .build()
+        .unwrap();
+    let verifier = waxseal_envelope::Verifier::new(
+        waxseal_envelope::TrustAnchors::new([pki.root_certificate().unwrap()]).unwrap(),
+    );
+    let v = verifier.verify_bytes(&env.to_der(), None).unwrap();
+    assert_eq!(
+        v.signers()[0].certificate,
+        cert(&dir.join("bodhi-app01.example.org.crt"))
+    );
+
+    // Unknown name: an error, not a panic.
+    assert!(matches!(
+        pki.signer("koji-app03.example.org"),
+        Err(PkiError::Io { .. } | PkiError::Usage(_))
+    ));
+    // A key that is not the certificate's is refused.
+    std::fs::copy(
+        dir.join("fas-app02.example.org.key"),
+        dir.join("bodhi-app01.example.org.key"),
+    )
+    .unwrap();
+    let Err(err) =
+        waxseal_pki::load_signer(&dir, "bodhi-app01.example.org", KeyFileCheck::OwnerOnly)
+    else {
+        panic!("a mismatched key must be refused");
+    };
+    assert!(err.to_string().contains("bodhi-app01.example.org"), "{err}");
+    // A key readable by others is refused unless the caller says so.
+    std::fs::set_permissions(
+        dir.join("fas-app02.example.org.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    assert!(pki.signer("fas-app02.example.org").is_err());
+    assert!(
+        waxseal_pki::load_signer(&dir, "fas-app02.example.org", KeyFileCheck::AllowInsecure)
+            .is_ok()
+    );
+}

@@ -2,6 +2,7 @@
 
 pub mod cert;
 pub mod common;
+pub mod demo;
 pub mod inspect;
 pub mod msg;
 pub mod pki;

@@ -68,6 +68,9 @@ pub enum Command {
         /// Validity in days.
         #[arg(long, default_value_t = 365)]
         days: u64,
+        /// Key algorithm for these names (default: the PKI's).
+        #[arg(long, value_enum)]
+        algorithm: Option<Algorithm>,
         /// Load the CA key even if group or others can read it.
         #[arg(long)]
         insecure_key_permissions: bool,
@@ -214,6 +217,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
             renew,
             force,
             days,
+            algorithm,
             insecure_key_permissions,
         } => {
             let names: Vec<ServiceHost> = names
@@ -227,7 +231,10 @@ pub fn run(command: Command) -> Result<(), CliError> {
             let mut pki = PkiDir::open(&dir, check(insecure_key_permissions))
                 .map_err(pki_err)?
                 .with_lifetimes(lifetimes);
-            for e in pki.issue(&names, renew, force).map_err(pki_err)? {
+            for e in pki
+                .issue_with(&names, renew, force, algorithm.map(Into::into))
+                .map_err(pki_err)?
+            {
                 match e.replaced {
                     Some(old) => println!(
                         "issued {} (serial {}), replacing serial {old} (revoked)",

@@ -1,0 +1,431 @@
+//! `waxseal demo`: the main job, end to end, with no setup and no server.
+//!
+//! In a fresh directory: a PKI (root and signing CA), one key pair per service-host in
+//! three algorithms, then an oslo-style RPC request `select_destinations` from
+//! compute-node01 whose payload claims to come from compute-node01. The compute node signs
+//! it, the conductor verifies and countersigns (a routing-slip hop), and the scheduler
+//! verifies the whole slip, maps each certificate to its entity and authorizes the request
+//! by routing policy and claim. Then five forgeries, each of which must be refused for its
+//! own reason. Exit 0 only if every verdict is the expected one.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
+use waxseal_message::{Bus, OsloVerified, Rejection, oslo};
+use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+
+use crate::error::CliError;
+
+/// `waxseal demo` arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Work in DIR (created; must be empty) and keep it, instead of a temporary directory.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Print a JSON report.
+    #[arg(long)]
+    json: bool,
+}
+
+const NODE1: &str = "compute-node01.example.org";
+const NODE2: &str = "compute-node02.example.org";
+const CONDUCTOR: &str = "conductor-node01.example.org";
+const SCHEDULER: &str = "scheduler-node01.example.org";
+
+/// One verdict of the demo.
+#[derive(Serialize)]
+struct Case {
+    name: &'static str,
+    expected: &'static str,
+    /// The service whose verdict this is: `conductor` (refused at the first hop) or
+    /// `scheduler`.
+    checked_by: &'static str,
+    /// The topic that service received it on.
+    topic: &'static str,
+    /// The message as received, relative to the demo directory.
+    message: String,
+    verdict: String,
+    reason: String,
+    ok: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    dir: String,
+    services: Vec<(String, String)>,
+    accepted: Option<OsloVerified>,
+    cases: Vec<Case>,
+    ok: bool,
+}
+
+fn fail(e: &dyn std::fmt::Display) -> CliError {
+    CliError::usage(format!("demo setup failed: {e}"))
+}
+
+/// What the service that checked a request decided.
+struct Verdict {
+    /// `conductor` or `scheduler`.
+    by: &'static str,
+    /// The topic it was received on.
+    topic: &'static str,
+    /// The message as that service received it, relative to the demo directory.
+    message: String,
+    result: Result<OsloVerified, Rejection>,
+}
+
+struct World {
+    pki_dir: PathBuf,
+    /// Where each case's message is written, as the scheduler received it.
+    messages_dir: PathBuf,
+    conductor: Bus,
+    scheduler: Bus,
+    scheduler_config: PathBuf,
+    /// Each service's signer, loaded up front: a revoked node still holds its key.
+    signers: std::collections::HashMap<String, Signer>,
+}
+
+impl World {
+    fn signer(&self, name: &str) -> Result<&Signer, CliError> {
+        self.signers
+            .get(name)
+            .ok_or_else(|| fail(&format!("no signer {name}")))
+    }
+
+    fn load_signer(&self, name: &str) -> Result<Signer, CliError> {
+        waxseal_pki::load_signer(&self.pki_dir, name, KeyFileCheck::OwnerOnly).map_err(|e| fail(&e))
+    }
+
+    /// Writes `envelope` as `messages/<file>` and returns the bytes written.
+    fn keep(&self, file: &str, envelope: &Value) -> Result<Vec<u8>, CliError> {
+        let wire = serde_json::to_vec(envelope).map_err(|e| fail(&e))?;
+        let path = self.messages_dir.join(file);
+        std::fs::write(&path, &wire).map_err(|e| CliError::io(&path, e))?;
+        Ok(wire)
+    }
+
+    /// One request through the route: `origin` signs a request claiming `host`, the
+    /// conductor verifies and (if `via_conductor`) countersigns, `tamper` alters the payload
+    /// in transit, and the scheduler verifies it as received on `topic`. The message is kept
+    /// as `messages/<file>`.
+    fn request(
+        &self,
+        file: &str,
+        origin: &str,
+        host: &str,
+        via_conductor: bool,
+        tamper: bool,
+        topic: &'static str,
+    ) -> Result<Verdict, CliError> {
+        let rpc = json!({
+            "method": "select_destinations",
+            "args": {"host": host, "request_spec": {"num_instances": 1, "flavor": "m1.small"}},
+            "version": "4.3"
+        });
+        let wrapped = oslo::wrap(&rpc).map_err(|e| fail(&e))?;
+        let mut envelope = oslo::sign(&wrapped, self.signer(origin)?).map_err(|e| fail(&e))?;
+        if via_conductor {
+            if let Err(r) = self.conductor.verify_oslo(&envelope, Some("conductor")) {
+                // Refused at the first hop: it never reaches the scheduler.
+                self.keep(file, &envelope)?;
+                return Ok(Verdict {
+                    by: "conductor",
+                    topic: "conductor",
+                    message: format!("messages/{file}"),
+                    result: Err(r),
+                });
+            }
+            let hop = waxseal_slip::hop_signer(
+                self.load_signer(CONDUCTOR)?,
+                Some("conductor"),
+                Some("forwarded"),
+            )
+            .map_err(|e| fail(&e))?;
+            envelope = oslo::countersign(&envelope, &hop, 8).map_err(|e| fail(&e))?;
+        }
+        if tamper {
+            let text = envelope[oslo::MESSAGE_KEY]
+                .as_str()
+                .unwrap_or_default()
+                .replace("\"num_instances\":1", "\"num_instances\":50");
+            envelope[oslo::MESSAGE_KEY] = Value::String(text);
+        }
+        // Over the wire: the scheduler parses the bytes strictly.
+        let wire = self.keep(file, &envelope)?;
+        Ok(Verdict {
+            by: "scheduler",
+            topic,
+            message: format!("messages/{file}"),
+            result: self.scheduler.verify_oslo_bytes(&wire, Some(topic)),
+        })
+    }
+}
+
+fn write_config(path: &Path, config: &Value) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(config).map_err(|e| fail(&e))?;
+    std::fs::write(path, text).map_err(|e| CliError::io(path, e))
+}
+
+/// Runs `waxseal demo`.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let (_tmp, dir) = match &args.dir {
+        Some(d) => {
+            if d.exists()
+                && std::fs::read_dir(d)
+                    .map_err(|e| CliError::io(d, e))?
+                    .next()
+                    .is_some()
+            {
+                return Err(CliError::usage(format!(
+                    "{} is not empty; give a new or empty directory",
+                    d.display()
+                )));
+            }
+            std::fs::create_dir_all(d).map_err(|e| CliError::io(d, e))?;
+            (None, d.clone())
+        }
+        None => {
+            let t = tempfile::tempdir().map_err(|e| CliError::io(Path::new("<tmp>"), e))?;
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    };
+    let pki_dir = dir.join("pki");
+    let seed =
+        Seed::from_json(r#"{"O": "waxseal demo", "OU": "Compute"}"#).map_err(|e| fail(&e))?;
+    let mut pki = PkiDir::init(&pki_dir, seed, KeyAlgorithm::P256, Lifetimes::default())
+        .map_err(|e| fail(&e))?;
+    let services = [
+        (NODE1, KeyAlgorithm::P256),
+        (NODE2, KeyAlgorithm::P256),
+        (CONDUCTOR, KeyAlgorithm::Ed25519),
+        (SCHEDULER, KeyAlgorithm::Rsa2048),
+    ];
+    for (name, alg) in services {
+        let n = ServiceHost::parse(name).map_err(|e| fail(&e))?;
+        pki.issue_with(&[n], false, false, Some(alg))
+            .map_err(|e| fail(&e))?;
+    }
+    let trust = json!({"trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"], "crls": ["pki/crl.pem"]});
+    let mut conductor = trust.clone();
+    conductor["routing_policy"] = json!({"conductor": ["compute-*"]});
+    conductor["nitpicky"] = json!(true);
+    let mut scheduler = trust.clone();
+    scheduler["routing_policy"] =
+        json!({"scheduler": ["compute-*"], "scheduler-admin": ["admin-*"]});
+    scheduler["nitpicky"] = json!(true);
+    scheduler["claims"] = json!([{"topic": "scheduler", "pointer": "/args/host", "field": "id"}]);
+    scheduler["route"] = json!({"required": [CONDUCTOR], "max_hops": 2, "max_age_secs": 300});
+    let conductor_config = dir.join("conductor.json");
+    let scheduler_config = dir.join("scheduler.json");
+    write_config(&conductor_config, &conductor)?;
+    write_config(&scheduler_config, &scheduler)?;
+    let load = |p: &Path| Bus::from_config_file(p).map_err(|e| fail(&e));
+    let messages_dir = dir.join("messages");
+    std::fs::create_dir(&messages_dir).map_err(|e| CliError::io(&messages_dir, e))?;
+    let mut world = World {
+        pki_dir: pki_dir.clone(),
+        messages_dir,
+        conductor: load(&conductor_config)?,
+        scheduler: load(&scheduler_config)?,
+        scheduler_config: scheduler_config.clone(),
+        signers: Default::default(),
+    };
+    for (name, _) in services {
+        let s = world.load_signer(name)?;
+        world.signers.insert(name.to_string(), s);
+    }
+
+    let mut cases = Vec::new();
+    let mut record = |name: &'static str, expected: &'static str, v: Verdict| {
+        let Verdict {
+            by,
+            topic,
+            message,
+            result,
+        } = v;
+        let (verdict, reason) = match &result {
+            Ok(v) => (
+                "accepted".to_string(),
+                format!(
+                    "from {}",
+                    v.entity.as_ref().map(|e| e.id.as_str()).unwrap_or("?")
+                ),
+            ),
+            Err(r) => (r.code.clone(), r.reason.clone()),
+        };
+        cases.push(Case {
+            name,
+            expected,
+            checked_by: by,
+            topic,
+            message,
+            ok: verdict == expected,
+            verdict,
+            reason,
+        });
+        result.ok()
+    };
+
+    let accepted = record(
+        "the request from compute-node01, via the conductor",
+        "accepted",
+        world.request("1-accepted.json", NODE1, NODE1, true, false, "scheduler")?,
+    );
+    record(
+        "compute-node02 claiming to be compute-node01",
+        "claim-mismatch",
+        world.request(
+            "2-impersonation.json",
+            NODE2,
+            NODE1,
+            true,
+            false,
+            "scheduler",
+        )?,
+    );
+    record(
+        "payload changed after signing",
+        "message-digest-mismatch",
+        world.request("3-tampered.json", NODE1, NODE1, true, true, "scheduler")?,
+    );
+    record(
+        "the conductor hop skipped",
+        "required-hop-missing",
+        world.request(
+            "4-hop-skipped.json",
+            NODE1,
+            NODE1,
+            false,
+            false,
+            "scheduler",
+        )?,
+    );
+    record(
+        "a topic the node may not use",
+        "routing-policy-denied",
+        world.request(
+            "5-wrong-topic.json",
+            NODE1,
+            NODE1,
+            true,
+            false,
+            "scheduler-admin",
+        )?,
+    );
+    // The operator revokes the node that tried to impersonate another; its next request,
+    // honest this time, is refused. (compute-node01 stays valid, so its messages can be
+    // re-checked afterwards.)
+    pki.revoke(NODE2, "keyCompromise").map_err(|e| fail(&e))?;
+    world.conductor = load(&conductor_config)?;
+    world.scheduler = load(&world.scheduler_config)?;
+    record(
+        "compute-node02, revoked, asking for itself",
+        "revoked",
+        world.request("6-revoked.json", NODE2, NODE2, true, false, "scheduler")?,
+    );
+
+    let ok = cases.iter().all(|c| c.ok);
+    let report = Report {
+        dir: dir.display().to_string(),
+        services: services
+            .iter()
+            .map(|(n, a)| (n.to_string(), a.name().to_string()))
+            .collect(),
+        accepted,
+        cases,
+        ok,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("reports serialise")
+        );
+    } else {
+        print_report(&report, args.dir.is_some());
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError::rejected(
+            "demo-failed",
+            "a verdict was not the expected one (see the report)",
+        ))
+    }
+}
+
+fn print_report(r: &Report, kept: bool) {
+    println!("waxseal demo: a signed oslo RPC request through a conductor to a scheduler");
+    println!(
+        "  in {}{}",
+        r.dir,
+        if kept {
+            ""
+        } else {
+            " (temporary; --dir DIR keeps the PKI, configurations and messages)"
+        }
+    );
+    println!("  PKI: root CA and signing CA (p256); service keys:");
+    for (name, alg) in &r.services {
+        println!("    {name:<32} {alg}");
+    }
+    println!();
+    if let Some(v) = &r.accepted {
+        println!("select_destinations, as the scheduler received it:");
+        for h in &v.hops {
+            let what = if h.index == 0 {
+                "signed the request".to_string()
+            } else {
+                format!("countersigned ({})", h.role.as_deref().unwrap_or("hop"))
+            };
+            println!("  hop {}  {:<32} {what}", h.index, h.entity);
+        }
+        if let Some(e) = &v.entity {
+            let fields: Vec<String> = e.fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!("  origin entity: {} ({})", e.id, fields.join(", "));
+        }
+        for d in v.authorization.iter().flat_map(|a| a.decisions.iter()) {
+            println!(
+                "  {} {} [{}]",
+                if d.allowed { "allowed:" } else { "DENIED: " },
+                d.reason,
+                d.code
+            );
+        }
+        println!();
+    }
+    println!("verdicts:");
+    for c in &r.cases {
+        let mark = if c.ok { "ok  " } else { "FAIL" };
+        let shown = match (c.verdict.as_str(), c.checked_by) {
+            ("accepted", _) => "accepted".to_string(),
+            (code, "scheduler") => format!("refused: {code}"),
+            (code, by) => format!("refused: {code} (by the {by})"),
+        };
+        println!("  {mark} {:<50} {shown}", c.name);
+        if c.verdict != "accepted" || !c.ok {
+            println!("       {}", c.reason);
+        }
+        if !c.ok {
+            println!("       expected: {}", c.expected);
+        }
+    }
+    println!();
+    let good = r.cases.iter().filter(|c| c.ok).count();
+    println!(
+        "{good}/{} verdicts as expected{}",
+        r.cases.len(),
+        if r.ok { "" } else { ": DEMO FAILED" }
+    );
+    if kept && let Some(c) = r.cases.first() {
+        println!();
+        println!("re-check a message (within 5 minutes: the route's max_age_secs is 300):");
+        println!(
+            "  waxseal msg validate --config {dir}/scheduler.json --topic {} --in {dir}/{}",
+            c.topic,
+            c.message,
+            dir = r.dir
+        );
+    }
+}
