@@ -415,6 +415,41 @@ impl PkiDir {
         load_signer(&self.dir, name, self.key_check)
     }
 
+    /// Writes a newly issued key and certificate as `<name>.key` (0600) and `<name>.crt`
+    /// (never over an existing file) and records the entry; the caller saves the inventory.
+    fn install(
+        &mut self,
+        name: &str,
+        cert: &Certificate,
+        key: &PrivateKey,
+        algorithm: KeyAlgorithm,
+        replaced: Option<String>,
+    ) -> Result<IssuedEntry, PkiError> {
+        let (crt_path, key_path) = files_of(&self.dir, name);
+        fsutil::create_new(&key_path, key.to_pkcs8_pem().as_bytes(), KEY_MODE)
+            .map_err(io(&key_path))?;
+        fsutil::create_new(&crt_path, cert.to_pem().as_bytes(), PUBLIC_MODE)
+            .map_err(io(&crt_path))?;
+        self.inventory.entries.push(Entry {
+            name: name.to_string(),
+            serial: cert.serial_hex(),
+            not_before: time::format(cert.not_before()),
+            not_after: time::format(cert.not_after()),
+            status: Status::Active,
+            revoked_at: None,
+            reason: None,
+            // Recorded only where it differs from the PKI's, so a PKI-wide change stays one field.
+            algorithm: (algorithm != self.algorithm).then(|| algorithm.name().to_string()),
+        });
+        Ok(IssuedEntry {
+            name: name.to_string(),
+            serial: cert.serial_hex(),
+            cert_path: crt_path,
+            key_path,
+            replaced,
+        })
+    }
+
     fn issuer(&self, cert: &str, key: &str) -> Result<Issuer, PkiError> {
         let key_path = self.dir.join(key);
         if !key_path.exists() {
@@ -545,14 +580,11 @@ impl PkiDir {
         let mut made = Vec::new();
         for n in names {
             let name = n.to_string();
-            let key_algorithm = algorithm
-                .or_else(|| {
-                    self.inventory
-                        .active_named(&name)
-                        .and_then(|e| e.algorithm.as_deref())
-                        .and_then(KeyAlgorithm::from_name)
-                })
-                .unwrap_or(self.algorithm);
+            let key_algorithm = algorithm.unwrap_or_else(|| {
+                self.inventory
+                    .active_named(&name)
+                    .map_or(self.algorithm, |e| e.key_algorithm(self.algorithm))
+            });
             let key = PrivateKey::generate(key_algorithm).map_err(IssueError::from)?;
             let cert = self.leaf(&issuer, n, &key)?;
             made.push((name, cert, key, key_algorithm));
@@ -569,30 +601,8 @@ impl PkiDir {
                 }
                 None => self.archive_files(&name, &format!("stray-{}", time::now()))?,
             }
-            let (crt_path, key_path) = files_of(&self.dir, &name);
-            fsutil::create_new(&key_path, key.to_pkcs8_pem().as_bytes(), KEY_MODE)
-                .map_err(io(&key_path))?;
-            fsutil::create_new(&crt_path, cert.to_pem().as_bytes(), PUBLIC_MODE)
-                .map_err(io(&crt_path))?;
-            self.inventory.entries.push(Entry {
-                name: name.clone(),
-                serial: cert.serial_hex(),
-                not_before: time::format(cert.not_before()),
-                not_after: time::format(cert.not_after()),
-                status: Status::Active,
-                revoked_at: None,
-                reason: None,
-                algorithm: (key_algorithm != self.algorithm)
-                    .then(|| key_algorithm.name().to_string()),
-            });
+            out.push(self.install(&name, &cert, &key, key_algorithm, replaced)?);
             self.save()?;
-            out.push(IssuedEntry {
-                name,
-                serial: cert.serial_hex(),
-                cert_path: crt_path,
-                key_path,
-                replaced,
-            });
         }
         if revoked_any {
             self.write_crl(None, false)?;
@@ -710,12 +720,12 @@ impl PkiDir {
         &mut self,
         progress: &mut dyn FnMut(usize, usize, &str),
     ) -> Result<Vec<IssuedEntry>, PkiError> {
-        let names: Vec<(ServiceHost, Option<String>)> = self
+        let names: Vec<(ServiceHost, KeyAlgorithm)> = self
             .inventory
             .active()
             .map(|e| {
                 ServiceHost::parse(&e.name)
-                    .map(|n| (n, e.algorithm.clone()))
+                    .map(|n| (n, e.key_algorithm(self.algorithm)))
                     .map_err(|err| PkiError::Usage(err.to_string()))
             })
             .collect::<Result<_, _>>()?;
@@ -740,34 +750,9 @@ impl PkiDir {
         let issuer = self.issuer(SIGNING_CERT, SIGNING_KEY)?;
         for (i, (n, alg)) in names.iter().enumerate() {
             progress(i, total, &n.to_string());
-            let key_algorithm = alg
-                .as_deref()
-                .and_then(KeyAlgorithm::from_name)
-                .unwrap_or(self.algorithm);
-            let key = PrivateKey::generate(key_algorithm).map_err(IssueError::from)?;
+            let key = PrivateKey::generate(*alg).map_err(IssueError::from)?;
             let cert = self.leaf(&issuer, n, &key)?;
-            let (crt_path, key_path) = files_of(&self.dir, &n.to_string());
-            fsutil::create_new(&key_path, key.to_pkcs8_pem().as_bytes(), KEY_MODE)
-                .map_err(io(&key_path))?;
-            fsutil::create_new(&crt_path, cert.to_pem().as_bytes(), PUBLIC_MODE)
-                .map_err(io(&crt_path))?;
-            self.inventory.entries.push(Entry {
-                name: n.to_string(),
-                serial: cert.serial_hex(),
-                not_before: time::format(cert.not_before()),
-                not_after: time::format(cert.not_after()),
-                status: Status::Active,
-                revoked_at: None,
-                reason: None,
-                algorithm: alg.clone(),
-            });
-            out.push(IssuedEntry {
-                name: n.to_string(),
-                serial: cert.serial_hex(),
-                cert_path: crt_path,
-                key_path,
-                replaced: None,
-            });
+            out.push(self.install(&n.to_string(), &cert, &key, *alg, None)?);
         }
         progress(total, total, "");
         self.save()?;
@@ -804,8 +789,7 @@ impl PkiDir {
                 let alg = self
                     .inventory
                     .active_named(&old.to_string())
-                    .and_then(|e| e.algorithm.as_deref())
-                    .and_then(KeyAlgorithm::from_name);
+                    .map(|e| e.key_algorithm(self.algorithm));
                 report
                     .issued
                     .extend(self.issue_with(&[new], false, false, alg)?);

@@ -2,6 +2,7 @@
 //! `rebuild`, `revoke`, `crl`, `doctor` and `reseed`.
 
 use serde::{Deserialize, Serialize};
+use waxseal_envelope::KeyAlgorithm;
 
 use crate::seed::Seed;
 
@@ -14,7 +15,8 @@ pub const FORMAT: &str = "waxseal-pki/1";
 pub struct Inventory {
     /// Always [`FORMAT`].
     pub format: String,
-    /// Key algorithm of every key this PKI makes (`p256`, `rsa2048`...).
+    /// Key algorithm of the CAs and, unless an entry says otherwise, of every key this PKI
+    /// makes (`p256`, `rsa2048`...).
     pub algorithm: String,
     /// Subject fields every certificate shares.
     pub seed: Seed,
@@ -70,10 +72,21 @@ pub struct Entry {
     /// Why (a CRLReason name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// The key algorithm, when it differs from the PKI's (`issue --algorithm`); `rebuild`
-    /// keeps it.
+    /// The key algorithm, when it differs from the PKI's (`issue --algorithm`); renewals,
+    /// `reseed` and `rebuild` keep it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
+}
+
+impl Entry {
+    /// The key algorithm of this entry's key: its own, else the PKI's `default`.
+    /// (Names are checked when the inventory is read.)
+    pub fn key_algorithm(&self, default: KeyAlgorithm) -> KeyAlgorithm {
+        self.algorithm
+            .as_deref()
+            .and_then(KeyAlgorithm::from_name)
+            .unwrap_or(default)
+    }
 }
 
 /// An inventory that cannot be used.
@@ -92,7 +105,7 @@ impl Inventory {
                 inv.format
             )));
         }
-        if waxseal_envelope::KeyAlgorithm::from_name(&inv.algorithm).is_none() {
+        if KeyAlgorithm::from_name(&inv.algorithm).is_none() {
             return Err(InventoryError(format!(
                 "unknown algorithm {:?}",
                 inv.algorithm
@@ -105,7 +118,7 @@ impl Inventory {
             crate::name::ServiceHost::parse(&e.name)
                 .map_err(|err| InventoryError(err.to_string()))?;
             if let Some(a) = &e.algorithm
-                && waxseal_envelope::KeyAlgorithm::from_name(a).is_none()
+                && KeyAlgorithm::from_name(a).is_none()
             {
                 return Err(InventoryError(format!(
                     "entry {}: unknown algorithm {a:?}",
