@@ -6,11 +6,67 @@ use std::sync::Arc;
 use clap::ValueEnum;
 use waxseal_envelope::store::{load_certificates, load_crls};
 use waxseal_envelope::{
-    AlgorithmPolicy, CertStore, Certificate, CrlSet, PathCache, PathError, RevocationPolicy,
-    TrustAnchors, Verifier, VerifyError,
+    AlgorithmPolicy, CertStore, Certificate, CrlSet, DigestAlgorithm, KeyFileCheck, PathCache,
+    PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier, VerifyError,
 };
 
 use crate::error::CliError;
+
+/// The signer's files, for every command that signs (`sign`, `countersign`, `msg sign`,
+/// `msg countersign`).
+#[derive(clap::Args)]
+pub struct SignerArgs {
+    /// Signer certificate (PEM or DER).
+    #[arg(long, value_name = "CERT")]
+    cert: PathBuf,
+    /// Signer private key (PKCS #8, PKCS #1 or SEC1; PEM or DER; unencrypted).
+    #[arg(long, value_name = "KEY")]
+    key: PathBuf,
+    /// Intermediate certificates to send after the signer's.
+    #[arg(long, value_name = "FILE")]
+    chain: Vec<PathBuf>,
+    /// Load the key even if group or others can read it.
+    #[arg(long)]
+    insecure_key_permissions: bool,
+}
+
+impl SignerArgs {
+    /// Loads the certificate, the key (refused if it is not the certificate's, or readable
+    /// by others without `--insecure-key-permissions`) and the chain.
+    pub fn signer(&self) -> Result<Signer, CliError> {
+        let cert = one_certificate(&self.cert)?;
+        let check = if self.insecure_key_permissions {
+            KeyFileCheck::AllowInsecure
+        } else {
+            KeyFileCheck::OwnerOnly
+        };
+        let key = PrivateKey::load(&self.key, check).map_err(|e| CliError::usage(e.to_string()))?;
+        Ok(Signer::new(cert, key)
+            .map_err(|e| CliError::usage(e.to_string()))?
+            .with_chain(certificates(&self.chain)?))
+    }
+}
+
+/// Digest choices for signing.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Digest {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+impl From<Digest> for DigestAlgorithm {
+    fn from(d: Digest) -> Self {
+        match d {
+            Digest::Sha256 => DigestAlgorithm::Sha256,
+            Digest::Sha384 => DigestAlgorithm::Sha384,
+            Digest::Sha512 => DigestAlgorithm::Sha512,
+        }
+    }
+}
 
 /// Which certificates need a CRL when CRLs are given.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

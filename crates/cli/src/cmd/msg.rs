@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use waxseal_envelope::{Certificate, KeyFileCheck, PrivateKey, Signer};
+use waxseal_envelope::Certificate;
 use waxseal_message::{Bus, Rejection, oslo};
 
 use super::common;
@@ -22,43 +22,11 @@ pub enum Command {
     Countersign(CountersignArgs),
 }
 
-/// A signer's files.
-#[derive(clap::Args)]
-pub struct SignerArgs {
-    /// Signer certificate.
-    #[arg(long, value_name = "CERT")]
-    cert: PathBuf,
-    /// Signer private key.
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
-    /// Intermediate certificates to send along.
-    #[arg(long, value_name = "FILE")]
-    chain: Vec<PathBuf>,
-    /// Load the key even if group or others can read it.
-    #[arg(long)]
-    insecure_key_permissions: bool,
-}
-
-impl SignerArgs {
-    fn signer(&self) -> Result<Signer, CliError> {
-        let cert = common::one_certificate(&self.cert)?;
-        let check = if self.insecure_key_permissions {
-            KeyFileCheck::AllowInsecure
-        } else {
-            KeyFileCheck::OwnerOnly
-        };
-        let key = PrivateKey::load(&self.key, check).map_err(|e| CliError::usage(e.to_string()))?;
-        Ok(Signer::new(cert, key)
-            .map_err(|e| CliError::usage(e.to_string()))?
-            .with_chain(common::certificates(&self.chain)?))
-    }
-}
-
 /// `waxseal msg sign` arguments.
 #[derive(clap::Args)]
 pub struct SignArgs {
     #[command(flatten)]
-    signer: SignerArgs,
+    signer: common::SignerArgs,
     /// The message (JSON object) ("-" or absent: standard input).
     #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
@@ -98,7 +66,7 @@ pub struct ValidateArgs {
 #[derive(clap::Args)]
 pub struct CountersignArgs {
     #[command(flatten)]
-    signer: SignerArgs,
+    signer: common::SignerArgs,
     /// The hop's role (hop-role attribute).
     #[arg(long)]
     role: Option<String>,

@@ -3,10 +3,7 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use waxseal_envelope::{
-    DigestAlgorithm, Envelope, EnvelopeBuilder, KeyFileCheck, PrivateKey, Signer, SignerIdKind,
-    format,
-};
+use waxseal_envelope::{Envelope, EnvelopeBuilder, SignerIdKind, format};
 
 use super::common;
 use crate::InOut;
@@ -33,29 +30,11 @@ pub enum SignerId {
     Ski,
 }
 
-/// Digest choices for signing.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Digest {
-    /// SHA-256.
-    Sha256,
-    /// SHA-384.
-    Sha384,
-    /// SHA-512.
-    Sha512,
-}
-
 /// `waxseal sign` arguments.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Signer certificate (PEM or DER).
-    #[arg(long, value_name = "CERT")]
-    cert: PathBuf,
-    /// Signer private key (PKCS #8, PKCS #1 or SEC1; PEM or DER; unencrypted).
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
-    /// Intermediate certificates to embed after the signer's.
-    #[arg(long, value_name = "FILE")]
-    chain: Vec<PathBuf>,
+    #[command(flatten)]
+    signer: common::SignerArgs,
     /// Leave the content out of the envelope (detached signature).
     #[arg(long)]
     detached: bool,
@@ -70,7 +49,7 @@ pub struct Args {
     signer_id: SignerId,
     /// Digest algorithm (default: SHA-256; SHA-384 for P-384; SHA-512 for Ed25519).
     #[arg(long, value_enum)]
-    digest: Option<Digest>,
+    digest: Option<common::Digest>,
     /// RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys).
     #[arg(long)]
     rsa_pss: bool,
@@ -83,31 +62,15 @@ pub struct Args {
     /// Output encoding.
     #[arg(long, value_enum, default_value = "der")]
     outform: OutForm,
-    /// Load the key even if group or others can read it.
-    #[arg(long)]
-    insecure_key_permissions: bool,
 }
 
 /// Runs `waxseal sign`.
 pub fn run(args: Args) -> Result<(), CliError> {
     let output = Output::prepare(args.io.output.as_deref(), args.io.force)?;
-    let cert = common::one_certificate(&args.cert)?;
-    let check = if args.insecure_key_permissions {
-        KeyFileCheck::AllowInsecure
-    } else {
-        KeyFileCheck::OwnerOnly
-    };
-    let key = PrivateKey::load(&args.key, check).map_err(|e| CliError::usage(e.to_string()))?;
     let sign_err = |e: waxseal_envelope::SignError| CliError::usage(e.to_string());
-    let mut signer = Signer::new(cert, key).map_err(sign_err)?;
+    let mut signer = args.signer.signer()?;
     if let Some(d) = args.digest {
-        signer = signer
-            .with_digest(match d {
-                Digest::Sha256 => DigestAlgorithm::Sha256,
-                Digest::Sha384 => DigestAlgorithm::Sha384,
-                Digest::Sha512 => DigestAlgorithm::Sha512,
-            })
-            .map_err(sign_err)?;
+        signer = signer.with_digest(d.into()).map_err(sign_err)?;
     }
     signer = signer.with_rsa_pss(args.rsa_pss).map_err(sign_err)?;
     if args.signer_id == SignerId::Ski {
@@ -118,7 +81,6 @@ pub fn run(args: Args) -> Result<(), CliError> {
     if args.no_attrs {
         signer = signer.without_signed_attributes();
     }
-    signer = signer.with_chain(common::certificates(&args.chain)?);
 
     let (envelope, content) = match &args.add_to {
         Some(existing) => {

@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use waxseal_envelope::{DigestAlgorithm, KeyFileCheck, PrivateKey, Signer, time};
+use waxseal_envelope::time;
 use waxseal_slip::{
     RouteExpectations, SlipError, SlipVerifier, VerifiedSlip, append_hop, hop_signer, parse,
 };
 
 use super::common;
-use super::sign::{Digest, OutForm};
+use super::sign::OutForm;
 use crate::InOut;
 use crate::error::CliError;
 use crate::io::{Output, read_input};
@@ -17,15 +17,9 @@ use crate::io::{Output, read_input};
 /// `waxseal countersign` arguments.
 #[derive(clap::Args)]
 pub struct CountersignArgs {
-    /// This hop's certificate.
-    #[arg(long, value_name = "CERT")]
-    cert: PathBuf,
-    /// This hop's private key.
-    #[arg(long, value_name = "KEY")]
-    key: PathBuf,
-    /// Intermediate certificates to embed after this hop's.
-    #[arg(long, value_name = "FILE")]
-    chain: Vec<PathBuf>,
+    /// This hop's signer.
+    #[command(flatten)]
+    signer: common::SignerArgs,
     /// Embed no certificates for this hop.
     #[arg(long)]
     no_certs: bool,
@@ -37,7 +31,7 @@ pub struct CountersignArgs {
     action: Option<String>,
     /// Digest algorithm (default: the key's).
     #[arg(long, value_enum)]
-    digest: Option<Digest>,
+    digest: Option<common::Digest>,
     /// The most hops the slip may reach (also bounds parsing).
     #[arg(long, default_value_t = waxseal_slip::DEFAULT_MAX_HOPS)]
     max_hops: usize,
@@ -46,9 +40,6 @@ pub struct CountersignArgs {
     /// Output encoding (DER or PEM).
     #[arg(long, value_enum, default_value = "der")]
     outform: OutForm,
-    /// Load the key even if group or others can read it.
-    #[arg(long)]
-    insecure_key_permissions: bool,
 }
 
 /// Runs `waxseal countersign`: appends a hop to the envelope's slip.
@@ -59,24 +50,10 @@ pub fn countersign(args: CountersignArgs) -> Result<(), CliError> {
         ));
     }
     let output = Output::prepare(args.io.output.as_deref(), args.io.force)?;
-    let cert = common::one_certificate(&args.cert)?;
-    let check = if args.insecure_key_permissions {
-        KeyFileCheck::AllowInsecure
-    } else {
-        KeyFileCheck::OwnerOnly
-    };
-    let key = PrivateKey::load(&args.key, check).map_err(|e| CliError::usage(e.to_string()))?;
     let usage = |e: &dyn std::fmt::Display| CliError::usage(e.to_string());
-    let mut signer = Signer::new(cert, key)
-        .map_err(|e| usage(&e))?
-        .with_chain(common::certificates(&args.chain)?);
+    let mut signer = args.signer.signer()?;
     if let Some(d) = args.digest {
-        let d = match d {
-            Digest::Sha256 => DigestAlgorithm::Sha256,
-            Digest::Sha384 => DigestAlgorithm::Sha384,
-            Digest::Sha512 => DigestAlgorithm::Sha512,
-        };
-        signer = signer.with_digest(d).map_err(|e| usage(&e))?;
+        signer = signer.with_digest(d.into()).map_err(|e| usage(&e))?;
     }
     let signer =
         hop_signer(signer, args.role.as_deref(), args.action.as_deref()).map_err(|e| usage(&e))?;
