@@ -89,6 +89,11 @@ impl Default for RouteConfig {
 }
 
 /// Everything a bus participant needs to sign and validate messages.
+///
+/// The authorization keys (`entity_rules`, `routing_policy`, `nitpicky`, `claims`) repeat
+/// [`waxseal_entity::AuthorizationConfig`]'s rather than `#[serde(flatten)]` it, because
+/// serde cannot combine `flatten` with `deny_unknown_fields`, and an unknown (misspelt)
+/// key must be an error that names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusConfig {

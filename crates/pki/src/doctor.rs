@@ -181,23 +181,20 @@ pub fn doctor(
             }
         };
         let is_ca_file = file == ROOT_CERT || file == SIGNING_CERT;
-        if cert.not_after() < now {
-            let fix = if is_ca_file {
+        let expiry_fix = || {
+            if is_ca_file {
                 format!("waxseal pki rebuild --dir {d} --yes")
             } else {
                 renew_fix(stem)
-            };
+            }
+        };
+        if cert.not_after() < now {
             add(
                 path.clone(),
                 format!("expired at {}", time::format(cert.not_after())),
-                fix,
+                expiry_fix(),
             );
         } else if cert.not_after() - now < warn {
-            let fix = if is_ca_file {
-                format!("waxseal pki rebuild --dir {d} --yes")
-            } else {
-                renew_fix(stem)
-            };
             add(
                 path.clone(),
                 format!(
@@ -205,7 +202,7 @@ pub fn doctor(
                     time::format(cert.not_after()),
                     (cert.not_after() - now) / 86_400
                 ),
-                fix,
+                expiry_fix(),
             );
         }
         if is_ca_file {

@@ -7,6 +7,7 @@ use waxseal_envelope::Certificate;
 use waxseal_message::{Bus, Rejection, oslo};
 
 use super::common;
+use crate::InOut;
 use crate::error::CliError;
 use crate::io::{Output, read_input};
 
@@ -27,15 +28,9 @@ pub enum Command {
 pub struct SignArgs {
     #[command(flatten)]
     signer: common::SignerArgs,
-    /// The message (JSON object) ("-" or absent: standard input).
-    #[arg(long = "in", value_name = "FILE")]
-    input: Option<PathBuf>,
-    /// Output file ("-" or absent: standard output).
-    #[arg(long = "out", value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Overwrite --out if it exists.
-    #[arg(long)]
-    force: bool,
+    /// --in: the message, a JSON object.
+    #[command(flatten)]
+    io: InOut,
     /// Make (or sign) an oslo.messaging envelope: the input is the RPC message, or an
     /// envelope already.
     #[arg(long)]
@@ -76,15 +71,9 @@ pub struct CountersignArgs {
     /// The most hops the slip may reach.
     #[arg(long, default_value_t = waxseal_slip::DEFAULT_MAX_HOPS)]
     max_hops: usize,
-    /// The signed oslo envelope ("-" or absent: standard input).
-    #[arg(long = "in", value_name = "FILE")]
-    input: Option<PathBuf>,
-    /// Output file ("-" or absent: standard output).
-    #[arg(long = "out", value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Overwrite --out if it exists.
-    #[arg(long)]
-    force: bool,
+    /// --in: the signed oslo envelope.
+    #[command(flatten)]
+    io: InOut,
 }
 
 /// `waxseal authorize` arguments.
@@ -128,9 +117,9 @@ fn is_oslo(v: &Value) -> bool {
 pub fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Sign(a) => {
-            let output = Output::prepare(a.output.as_deref(), a.force)?;
+            let output = Output::prepare(a.io.output.as_deref(), a.io.force)?;
             let signer = a.signer.signer()?;
-            let message = parse_json(&read_input(a.input.as_deref())?)?;
+            let message = parse_json(&read_input(a.io.input.as_deref())?)?;
             let signed = if a.oslo {
                 let envelope = if is_oslo(&message) {
                     message
@@ -147,14 +136,14 @@ pub fn run(command: Command) -> Result<(), CliError> {
             output.write(text.as_bytes())
         }
         Command::Countersign(a) => {
-            let output = Output::prepare(a.output.as_deref(), a.force)?;
+            let output = Output::prepare(a.io.output.as_deref(), a.io.force)?;
             let signer = waxseal_slip::hop_signer(
                 a.signer.signer()?,
                 a.role.as_deref(),
                 a.action.as_deref(),
             )
             .map_err(|e| CliError::usage(e.to_string()))?;
-            let envelope = parse_json(&read_input(a.input.as_deref())?)?;
+            let envelope = parse_json(&read_input(a.io.input.as_deref())?)?;
             let out = oslo::countersign(&envelope, &signer, a.max_hops)
                 .map_err(|e| CliError::rejected("countersign", e.to_string()))?;
             let mut text = serde_json::to_string(&out).expect("values serialise");
