@@ -75,14 +75,7 @@ impl Fx {
 }
 
 fn signer_in(dir: &Path, name: &str) -> Signer {
-    let cert = Certificate::load_all(&std::fs::read(dir.join(format!("{name}.crt"))).unwrap())
-        .unwrap()
-        .remove(0);
-    let key = PrivateKey::load(&dir.join(format!("{name}.key")), KeyFileCheck::OwnerOnly).unwrap();
-    let ca = Certificate::load_all(&std::fs::read(dir.join("signing-ca.crt")).unwrap())
-        .unwrap()
-        .remove(0);
-    Signer::new(cert, key).unwrap().with_chain(vec![ca])
+    waxseal_pki::load_signer(dir, name, KeyFileCheck::OwnerOnly).unwrap()
 }
 
 fn bodhi_msg() -> Value {

@@ -4,16 +4,15 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use waxseal_envelope::{Certificate, KeyAlgorithm, KeyFileCheck, PrivateKey, Signer};
+use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
 use waxseal_message::{Bus, BusConfig, Stage, oslo};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
 
+/// The signer for `name`, sending only its own certificate.
 fn signer(dir: &Path, name: &str) -> Signer {
-    let cert = Certificate::load_all(&std::fs::read(dir.join(format!("{name}.crt"))).unwrap())
+    waxseal_pki::load_signer(dir, name, KeyFileCheck::OwnerOnly)
         .unwrap()
-        .remove(0);
-    let key = PrivateKey::load(&dir.join(format!("{name}.key")), KeyFileCheck::OwnerOnly).unwrap();
-    Signer::new(cert, key).unwrap()
+        .with_chain(Vec::new())
 }
 
 fn setup() -> (tempfile::TempDir, std::path::PathBuf) {

@@ -6,8 +6,7 @@ use std::path::Path;
 use std::process::Command;
 
 use waxseal_envelope::{
-    CertStore, Certificate, CrlSet, EnvelopeBuilder, KeyAlgorithm, KeyFileCheck, PrivateKey,
-    Signer, TrustAnchors, Verifier, store,
+    CertStore, CrlSet, EnvelopeBuilder, KeyAlgorithm, TrustAnchors, Verifier, store,
 };
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
 
@@ -133,17 +132,7 @@ fn envelopes_signed_with_issued_keys_verify_in_openssl_and_waxseal() {
             false,
         )
         .unwrap();
-        let cert =
-            Certificate::load_all(&std::fs::read(dir.join("bodhi-app01.example.org.crt")).unwrap())
-                .unwrap()
-                .remove(0);
-        let key = PrivateKey::load(
-            &dir.join("bodhi-app01.example.org.key"),
-            KeyFileCheck::OwnerOnly,
-        )
-        .unwrap();
-        let ca = pki.signing_certificate().unwrap();
-        let signer = Signer::new(cert, key).unwrap().with_chain(vec![ca.clone()]);
+        let signer = pki.signer("bodhi-app01.example.org").unwrap();
         let content = b"{\"topic\": \"org.example.prod.bodhi.update.comment\"}";
         let env = EnvelopeBuilder::new(content)
             .add_signer(&signer)
