@@ -361,3 +361,54 @@ fn speed_reports_figures() {
     assert_eq!(figures[0]["algorithm"], "ed25519");
     assert!(figures[0]["verify_embedded_warm"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn smime_multipart_with_content_in_its_signature_part_is_refused() {
+    let fx = Fx::new();
+    // Positive: a real multipart/signed verifies and --out gets its first part.
+    assert_eq!(
+        status(&fx.sign("multipart.eml", &["--detached", "--outform", "smime"])),
+        0
+    );
+    let o = fx.verify("multipart.eml", &["--out", "first-part", "--json"]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["format"], "smime-multipart");
+    assert_eq!(
+        std::fs::read(fx.p("first-part")).unwrap(),
+        waxseal_envelope::format::canonical_crlf(&std::fs::read(fx.p("msg.json")).unwrap())
+    );
+
+    // The attack: an attached envelope over hidden content as the signature part of a
+    // multipart/signed whose visible first part nobody signed.
+    std::fs::write(fx.p("hidden.json"), b"{\"topic\": \"org.example.fas\"}").unwrap();
+    let o = fx.run(&[
+        "sign",
+        "--cert",
+        "bodhi-app01.example.org.crt",
+        "--key",
+        "bodhi-app01.example.org.key",
+        "--chain",
+        "ca.pem",
+        "--in",
+        "hidden.json",
+        "--out",
+        "hidden.der",
+    ]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let crafted = waxseal_envelope::format::to_smime_detached(
+        &std::fs::read(fx.p("hidden.der")).unwrap(),
+        b"Content-Type: text/plain\r\n\r\n{\"topic\": \"org.example.bodhi\"}\r\n",
+        &["sha-256"],
+    );
+    std::fs::write(fx.p("crafted.eml"), crafted).unwrap();
+    let o = fx.verify("crafted.eml", &["--out", "content", "--json"]);
+    assert_eq!(status(&o), 1, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["reason"], "malformed");
+    assert!(!fx.p("content").exists(), "hidden content written");
+    let o = fx.verify("crafted.eml", &["--out", "content"]);
+    assert_eq!(status(&o), 1);
+    assert!(stderr(&o).contains("must be detached"), "{}", stderr(&o));
+    assert!(!fx.p("content").exists());
+}

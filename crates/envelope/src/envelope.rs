@@ -41,6 +41,16 @@ impl Envelope {
             (f, _) => f,
         };
         let signed_data = SignedData::from_content_info(&der, limits)?;
+        if unwrapped.detached_content.is_some() && !signed_data.encap_content_info.is_detached()
+        {
+            // RFC 8551 §3.5.3: the signature part of multipart/signed is detached. One that
+            // carries content of its own would sign something other than the visible part.
+            return Err(ParseError::Format(
+                "multipart/signed signature part carries its own content (eContent); \
+                 its signature must be detached"
+                    .into(),
+            ));
+        }
         Ok(Self {
             signed_data,
             format,
@@ -88,6 +98,14 @@ impl Envelope {
         &'a self,
         detached: Option<&'a [u8]>,
     ) -> Option<&'a [u8]> {
+        if let Some(body) = &self.smime_content {
+            // A multipart/signed verifies its first part and nothing else.
+            return self
+                .signed_data
+                .encap_content_info
+                .is_detached()
+                .then_some(body);
+        }
         self.signed_data
             .encap_content_info
             .content()

@@ -128,13 +128,27 @@ fn unwrap_smime(input: &[u8]) -> Result<Unwrapped, ParseError> {
             })
         }
         "multipart/signed" => {
-            let [content, signature, ..] = mail.subparts.as_slice() else {
-                return Err(format_err("multipart/signed needs two body parts"));
+            // RFC 1847 §2.1: exactly two parts, the content and its signature. A third part
+            // would travel unsigned next to signed content.
+            let [content, signature] = mail.subparts.as_slice() else {
+                return Err(format_err(format!(
+                    "multipart/signed must have exactly two body parts, found {}",
+                    mail.subparts.len()
+                )));
             };
-            let sig_type = signature.ctype.mimetype.to_ascii_lowercase();
-            if sig_type != "application/pkcs7-signature"
-                && sig_type != "application/x-pkcs7-signature"
+            let is_signature_type = |t: &str| {
+                let t = t.trim().to_ascii_lowercase();
+                t == "application/pkcs7-signature" || t == "application/x-pkcs7-signature"
+            };
+            if let Some(protocol) = mail.ctype.params.get("protocol")
+                && !is_signature_type(protocol)
             {
+                return Err(format_err(format!(
+                    "multipart/signed protocol is {protocol}, not application/pkcs7-signature"
+                )));
+            }
+            let sig_type = signature.ctype.mimetype.to_ascii_lowercase();
+            if !is_signature_type(&sig_type) {
                 return Err(format_err(format!(
                     "multipart/signed second part is {sig_type}, not application/pkcs7-signature"
                 )));

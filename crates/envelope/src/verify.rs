@@ -113,7 +113,8 @@ pub enum VerifyError {
     /// A detached envelope was given without its content.
     #[error("detached signature: the signed content must be supplied")]
     MissingContent,
-    /// Content was supplied for an envelope that carries its own.
+    /// Content was supplied for an envelope that carries its own (attached, or the first
+    /// part of an S/MIME `multipart/signed`).
     #[error("content supplied, but the envelope already contains its content")]
     ContentConflict,
     /// A signer was rejected.
@@ -442,7 +443,9 @@ impl Verifier {
         if sd.signer_infos.is_empty() {
             return Err(VerifyError::NoSigners);
         }
-        if detached.is_some() && !envelope.is_detached() {
+        // An S/MIME multipart/signed brings its content (the first part): other content
+        // supplied with it would be verified in its place.
+        if detached.is_some() && envelope.has_content() {
             return Err(VerifyError::ContentConflict);
         }
         let content = envelope

@@ -637,3 +637,107 @@ fn signed_attributes_are_verified_as_received_not_re_sorted() {
     // And it survives a parse / re-encode round trip byte for byte.
     assert_eq!(Envelope::parse(&der).unwrap().to_der(), der);
 }
+
+// --- S/MIME multipart/signed structure (issue 10, item 6) ---
+
+const VISIBLE_PART: &[u8] = b"Content-Type: text/plain\r\n\r\nvisible: pay 10 to alice\r\n";
+
+/// A correct multipart/signed: a detached signature over `VISIBLE_PART`.
+fn multipart(f: &Fx) -> Vec<u8> {
+    let env = EnvelopeBuilder::new(VISIBLE_PART)
+        .detached(true)
+        .add_signer(&f.signer())
+        .build()
+        .unwrap();
+    env.to_smime(Some(VISIBLE_PART)).unwrap()
+}
+
+#[test]
+fn smime_multipart_verifies_its_first_part() {
+    let f = fx();
+    let v = f.verifier().verify_bytes(&multipart(&f), None).unwrap();
+    assert_eq!(v.content(), VISIBLE_PART);
+    assert_eq!(v.format(), Format::SmimeDetached);
+}
+
+#[test]
+fn smime_signature_part_carrying_its_own_content_is_refused() {
+    // The attack: a valid *attached* envelope over hidden content as the signature part,
+    // next to an unsigned visible first part. It used to verify and hand out the hidden
+    // content while the visible part was never checked.
+    let f = fx();
+    let hidden = EnvelopeBuilder::new(b"hidden: pay 1000 to mallory")
+        .add_signer(&f.signer())
+        .build()
+        .unwrap();
+    let crafted = format::to_smime_detached(&hidden.to_der(), VISIBLE_PART, &["sha-256"]);
+    assert!(matches!(
+        Envelope::parse(&crafted),
+        Err(ParseError::Format(m)) if m.contains("must be detached")
+    ));
+    assert_eq!(code(f.verifier().verify_bytes(&crafted, None)), "malformed");
+    // Positive twin: the same signature part sent as application/pkcs7-mime verifies.
+    let opaque = hidden.to_smime(None).unwrap();
+    assert_eq!(
+        f.verifier().verify_bytes(&opaque, None).unwrap().content(),
+        b"hidden: pay 1000 to mallory"
+    );
+}
+
+#[test]
+fn smime_multipart_needs_exactly_two_parts() {
+    let f = fx();
+    let good = String::from_utf8(multipart(&f)).unwrap();
+    let boundary = good
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    let closing = format!("\r\n--{boundary}--\r\n");
+    // A third part before the closing boundary.
+    let three = good.replace(
+        &closing,
+        &format!(
+            "\r\n--{boundary}\r\nContent-Type: text/plain\r\n\r\nunsigned extra part{closing}"
+        ),
+    );
+    assert_ne!(three, good);
+    assert_eq!(
+        code(f.verifier().verify_bytes(three.as_bytes(), None)),
+        "malformed"
+    );
+    // Only one part: the signature removed.
+    let second = format!("\r\n--{boundary}\r\nContent-Type: application/pkcs7-signature");
+    let cut = good.find(&second).unwrap();
+    let one = format!("{}{closing}", &good[..cut]);
+    assert_eq!(
+        code(f.verifier().verify_bytes(one.as_bytes(), None)),
+        "malformed"
+    );
+    // A protocol parameter naming something else than the signature part.
+    let protocol = good.replacen(
+        "protocol=\"application/pkcs7-signature\"",
+        "protocol=\"application/pgp-signature\"",
+        1,
+    );
+    assert_ne!(protocol, good);
+    assert_eq!(
+        code(f.verifier().verify_bytes(protocol.as_bytes(), None)),
+        "malformed"
+    );
+    f.verifier().verify_bytes(good.as_bytes(), None).unwrap();
+}
+
+#[test]
+fn smime_multipart_refuses_other_content() {
+    // The first part is what is verified: content supplied besides it is a conflict, not a
+    // replacement.
+    let f = fx();
+    let mime = multipart(&f);
+    assert_eq!(
+        code(f.verifier().verify_bytes(&mime, Some(VISIBLE_PART))),
+        "content-conflict"
+    );
+    f.verifier().verify_bytes(&mime, None).unwrap();
+}
