@@ -412,3 +412,72 @@ fn smime_multipart_with_content_in_its_signature_part_is_refused() {
     assert!(stderr(&o).contains("must be detached"), "{}", stderr(&o));
     assert!(!fx.p("content").exists());
 }
+
+#[test]
+fn signer_certificate_purpose_is_enforced_and_configurable() {
+    let fx = Fx::new();
+    let server = fx
+        .pki
+        .leaf_with("www.example.org", KeyAlgorithm::P256, |p| {
+            p.ext_key_usage = vec![waxseal_envelope::oid::KP_SERVER_AUTH];
+        })
+        .unwrap();
+    std::fs::write(fx.p("server.crt"), server.cert.to_pem()).unwrap();
+    write_private(
+        &fx.p("server.key"),
+        server.key.to_pkcs8_pem().as_bytes(),
+        0o600,
+    );
+    let o = fx.run(&[
+        "sign",
+        "--cert",
+        "server.crt",
+        "--key",
+        "server.key",
+        "--chain",
+        "ca.pem",
+        "--in",
+        "msg.json",
+        "--out",
+        "server.der",
+    ]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+
+    // A TLS server certificate does not sign bus messages.
+    let o = fx.verify("server.der", &["--out", "content", "--json"]);
+    assert_eq!(status(&o), 1, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["reason"], "ext-key-usage");
+    assert!(!fx.p("content").exists());
+    // ...unless the operator accepts that purpose.
+    let o = fx.verify(
+        "server.der",
+        &["--purpose", "serverAuth", "--out", "content", "--json"],
+    );
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(fx.p("content")).unwrap(),
+        std::fs::read(fx.p("msg.json")).unwrap()
+    );
+
+    // waxseal pki's leaves carry the bus-signing purpose: accepted by default and with
+    // `--purpose bus-signing` (or its OID), refused when only codeSigning is accepted.
+    assert_eq!(status(&fx.sign("bus.der", &[])), 0);
+    assert_eq!(status(&fx.verify("bus.der", &[])), 0);
+    assert_eq!(
+        status(&fx.verify("bus.der", &["--purpose", "bus-signing"])),
+        0
+    );
+    let bus_oid = waxseal_envelope::oid::WAXSEAL_KP_BUS_SIGNING.to_string();
+    assert_eq!(status(&fx.verify("bus.der", &["--purpose", &bus_oid])), 0);
+    let o = fx.verify(
+        "bus.der",
+        &["--purpose", "codeSigning", "--json", "--out", "content2"],
+    );
+    assert_eq!(status(&o), 1, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["reason"], "ext-key-usage");
+    assert!(!fx.p("content2").exists());
+    // A purpose that is neither a known name nor an OID is a usage error.
+    assert_eq!(status(&fx.verify("bus.der", &["--purpose", "mail-ish"])), 2);
+}

@@ -41,8 +41,7 @@ impl Envelope {
             (f, _) => f,
         };
         let signed_data = SignedData::from_content_info(&der, limits)?;
-        if unwrapped.detached_content.is_some() && !signed_data.encap_content_info.is_detached()
-        {
+        if unwrapped.detached_content.is_some() && !signed_data.encap_content_info.is_detached() {
             // RFC 8551 §3.5.3: the signature part of multipart/signed is detached. One that
             // carries content of its own would sign something other than the visible part.
             return Err(ParseError::Format(

@@ -1,6 +1,7 @@
 //! Object identifiers used by waxseal, named as in the RFCs that define them.
 
-use const_oid::ObjectIdentifier as Oid;
+/// An object identifier (`const-oid`'s type, re-exported for users of these constants).
+pub use const_oid::ObjectIdentifier as Oid;
 
 const fn oid(s: &str) -> Oid {
     Oid::new_unwrap(s)
@@ -128,6 +129,18 @@ pub const CE_FRESHEST_CRL: Oid = oid("2.5.29.46");
 /// `id-ce-inhibitAnyPolicy`
 pub const CE_INHIBIT_ANY_POLICY: Oid = oid("2.5.29.54");
 
+// Extended key usage purposes (RFC 5280 §4.2.1.12).
+/// `anyExtendedKeyUsage`
+pub const ANY_EXTENDED_KEY_USAGE: Oid = oid("2.5.29.37.0");
+/// `id-kp-serverAuth`
+pub const KP_SERVER_AUTH: Oid = oid("1.3.6.1.5.5.7.3.1");
+/// `id-kp-clientAuth`
+pub const KP_CLIENT_AUTH: Oid = oid("1.3.6.1.5.5.7.3.2");
+/// `id-kp-codeSigning`
+pub const KP_CODE_SIGNING: Oid = oid("1.3.6.1.5.5.7.3.3");
+/// `id-kp-emailProtection` (what S/MIME signers carry, RFC 8550 §4.4.4)
+pub const KP_EMAIL_PROTECTION: Oid = oid("1.3.6.1.5.5.7.3.4");
+
 // Name attributes.
 /// `id-at-commonName`
 pub const AT_COMMON_NAME: Oid = oid("2.5.4.3");
@@ -144,6 +157,16 @@ pub const WAXSEAL_HOP_ROLE: Oid =
 pub const WAXSEAL_HOP_ACTION: Oid =
     oid("1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.1.2");
 
+/// The waxseal bus-signing purpose (an extendedKeyUsage key purpose): "this key signs
+/// messages on a message bus". It is **not registered** anywhere: it sits under waxseal's
+/// private, unregistered GUID-derived arc above (`...42011.2` = key purposes), which only
+/// waxseal gives meaning to. `waxseal pki` writes it, with emailProtection, into every
+/// certificate it issues, and verifiers accept it by default. An operator with an arc of
+/// their own replaces it: issue certificates with their OID and verify with
+/// `Verifier::with_accepted_purposes` (CLI: `--purpose OID`).
+pub const WAXSEAL_KP_BUS_SIGNING: Oid =
+    oid("1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.2.1");
+
 /// A human-readable name for well-known OIDs, else the dotted form.
 pub fn name(oid: &Oid) -> String {
     const KNOWN: &[(Oid, &str)] = &[
@@ -157,6 +180,12 @@ pub fn name(oid: &Oid) -> String {
         (ID_AA_CONTENT_HINT, "content-hint"),
         (WAXSEAL_HOP_ROLE, "hop-role"),
         (WAXSEAL_HOP_ACTION, "hop-action"),
+        (ANY_EXTENDED_KEY_USAGE, "anyExtendedKeyUsage"),
+        (KP_SERVER_AUTH, "serverAuth"),
+        (KP_CLIENT_AUTH, "clientAuth"),
+        (KP_CODE_SIGNING, "codeSigning"),
+        (KP_EMAIL_PROTECTION, "emailProtection"),
+        (WAXSEAL_KP_BUS_SIGNING, "waxsealBusSigning"),
         (ID_MD5, "md5"),
         (ID_SHA1, "sha1"),
         (ID_SHA256, "sha256"),

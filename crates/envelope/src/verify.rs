@@ -261,7 +261,7 @@ pub struct Verifier {
     algorithms: AlgorithmPolicy,
     revocation: Option<RevocationPolicy>,
     time: Option<u64>,
-    required_eku: Option<Oid>,
+    accepted_purposes: Vec<Oid>,
     policy: PolicyInputs,
     budget: Budget,
     cache: Option<Arc<PathCache>>,
@@ -290,7 +290,7 @@ impl Verifier {
             algorithms: AlgorithmPolicy::default(),
             revocation: None,
             time: None,
-            required_eku: None,
+            accepted_purposes: trust::DEFAULT_SIGNING_PURPOSES.to_vec(),
             policy: PolicyInputs::default(),
             budget: Budget::default(),
             cache: None,
@@ -331,10 +331,21 @@ impl Verifier {
         self
     }
 
-    /// Require this extended key usage of signers that carry extKeyUsage.
-    pub fn with_required_eku(mut self, eku: Oid) -> Self {
-        self.required_eku = Some(eku);
+    /// The extendedKeyUsage purposes accepted of a signer certificate that has the
+    /// extension (replacing [`trust::DEFAULT_SIGNING_PURPOSES`]: emailProtection,
+    /// anyExtendedKeyUsage and waxseal's bus-signing OID). A signer whose extendedKeyUsage
+    /// lists none of them is refused (`ext-key-usage`); anyExtendedKeyUsage counts only
+    /// when listed. keyUsage, when present, must allow digitalSignature or nonRepudiation
+    /// whatever the purposes (`key-usage`).
+    pub fn with_accepted_purposes(mut self, purposes: impl IntoIterator<Item = Oid>) -> Self {
+        self.accepted_purposes = purposes.into_iter().collect();
         self
+    }
+
+    /// Accepts only signers whose extendedKeyUsage (when present) lists `eku` or
+    /// anyExtendedKeyUsage.
+    pub fn with_required_eku(self, eku: Oid) -> Self {
+        self.with_accepted_purposes([eku, oid::ANY_EXTENDED_KEY_USAGE])
     }
 
     /// Certificate policy inputs (RFC 5280 §6.1.1).
@@ -417,7 +428,7 @@ impl Verifier {
             algorithms: self.algorithms,
             revocation,
             purpose: Purpose::Signing,
-            required_eku: self.required_eku,
+            accepted_purposes: self.accepted_purposes.clone(),
             policy: self.policy.clone(),
             budget: self.budget,
         }

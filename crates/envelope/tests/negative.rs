@@ -741,3 +741,109 @@ fn smime_multipart_refuses_other_content() {
     );
     f.verifier().verify_bytes(&mime, None).unwrap();
 }
+
+// --- Key purpose of the signer (issue 10, item 5) ---
+
+fn leaf_with(f: &Fx, name: &str, adjust: impl FnOnce(&mut CertParams)) -> Signer {
+    let leaf = f.pki.leaf_with(name, KeyAlgorithm::P256, adjust).unwrap();
+    signer_for(&leaf).with_chain(vec![f.pki.ca.cert.clone()])
+}
+
+fn signed_by(signer: &Signer) -> Vec<u8> {
+    EnvelopeBuilder::new(CONTENT)
+        .add_signer(signer)
+        .build()
+        .unwrap()
+        .to_der()
+}
+
+#[test]
+fn tls_server_certificate_may_not_sign_messages() {
+    let f = fx();
+    let server = leaf_with(&f, "www.example.org", |p| {
+        p.ext_key_usage = vec![oid::KP_SERVER_AUTH];
+    });
+    let der = signed_by(&server);
+    assert_eq!(code(f.verifier().verify_bytes(&der, None)), "ext-key-usage");
+    // Positive twins: waxseal pki's leaves (bus-signing and emailProtection), leaves
+    // without extendedKeyUsage and with anyExtendedKeyUsage.
+    let pki_leaf = f.signer();
+    let eku = pki_leaf
+        .certificate()
+        .extensions()
+        .ext_key_usage
+        .clone()
+        .unwrap();
+    assert_eq!(
+        eku.0,
+        vec![oid::WAXSEAL_KP_BUS_SIGNING, oid::KP_EMAIL_PROTECTION]
+    );
+    f.verifier()
+        .verify_bytes(&signed_by(&pki_leaf), None)
+        .unwrap();
+    for (name, ekus) in [
+        ("none.example.org", vec![]),
+        ("any.example.org", vec![oid::ANY_EXTENDED_KEY_USAGE]),
+        (
+            "mail.example.org",
+            vec![oid::KP_SERVER_AUTH, oid::KP_EMAIL_PROTECTION],
+        ),
+    ] {
+        let s = leaf_with(&f, name, |p| p.ext_key_usage = ekus);
+        f.verifier()
+            .verify_bytes(&signed_by(&s), None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn accepted_purposes_are_configurable() {
+    let f = fx();
+    let code_signer = leaf_with(&f, "builder.example.org", |p| {
+        p.ext_key_usage = vec![oid::KP_CODE_SIGNING];
+    });
+    let der = signed_by(&code_signer);
+    assert_eq!(code(f.verifier().verify_bytes(&der, None)), "ext-key-usage");
+    let code_only = || f.verifier().with_accepted_purposes([oid::KP_CODE_SIGNING]);
+    code_only().verify_bytes(&der, None).unwrap();
+    // The configured list replaces the default one: a bus-signing leaf is now refused,
+    // and anyExtendedKeyUsage counts only when listed.
+    assert_eq!(
+        code(code_only().verify_bytes(&signed_by(&f.signer()), None)),
+        "ext-key-usage"
+    );
+    let any = leaf_with(&f, "any.example.org", |p| {
+        p.ext_key_usage = vec![oid::ANY_EXTENDED_KEY_USAGE];
+    });
+    assert_eq!(
+        code(code_only().verify_bytes(&signed_by(&any), None)),
+        "ext-key-usage"
+    );
+    f.verifier()
+        .with_required_eku(oid::KP_CODE_SIGNING)
+        .verify_bytes(&signed_by(&any), None)
+        .unwrap();
+}
+
+#[test]
+fn signer_key_usage_must_allow_signatures() {
+    use x509_cert::ext::pkix::KeyUsages;
+    let f = fx();
+    let encipher = leaf_with(&f, "kex.example.org", |p| {
+        p.key_usage = Some(vec![KeyUsages::KeyEncipherment, KeyUsages::KeyAgreement]);
+    });
+    assert_eq!(
+        code(f.verifier().verify_bytes(&signed_by(&encipher), None)),
+        "key-usage"
+    );
+    for (name, usage) in [
+        ("nr.example.org", Some(vec![KeyUsages::NonRepudiation])),
+        ("ds.example.org", Some(vec![KeyUsages::DigitalSignature])),
+        ("noku.example.org", None),
+    ] {
+        let s = leaf_with(&f, name, |p| p.key_usage = usage);
+        f.verifier()
+            .verify_bytes(&signed_by(&s), None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}

@@ -109,7 +109,9 @@ pub struct CertParams {
 
 impl CertParams {
     /// An end-entity signing certificate for `subject`, valid from one hour ago for
-    /// `days` days: keyUsage digitalSignature, SKI and AKI.
+    /// `days` days: keyUsage digitalSignature, extendedKeyUsage waxseal bus-signing
+    /// ([`oid::WAXSEAL_KP_BUS_SIGNING`]) and emailProtection (so that OpenSSL's
+    /// `cms -verify`, which wants S/MIME signers, accepts them too), SKI and AKI.
     pub fn end_entity(subject: Name, now: u64, days: u64) -> Self {
         Self {
             subject,
@@ -118,7 +120,7 @@ impl CertParams {
             not_after: now + days * 86_400,
             ca: None,
             key_usage: Some(vec![KeyUsages::DigitalSignature]),
-            ext_key_usage: Vec::new(),
+            ext_key_usage: vec![oid::WAXSEAL_KP_BUS_SIGNING, oid::KP_EMAIL_PROTECTION],
             dns_names: Vec::new(),
             uris: Vec::new(),
             emails: Vec::new(),
@@ -131,11 +133,12 @@ impl CertParams {
     }
 
     /// A CA certificate: `basicConstraints cA TRUE` with `path_len`, keyUsage
-    /// keyCertSign and cRLSign.
+    /// keyCertSign and cRLSign, no extendedKeyUsage.
     pub fn ca(subject: Name, now: u64, days: u64, path_len: Option<u8>) -> Self {
         Self {
             ca: Some(path_len),
             key_usage: Some(vec![KeyUsages::KeyCertSign, KeyUsages::CRLSign]),
+            ext_key_usage: Vec::new(),
             ..Self::end_entity(subject, now, days)
         }
     }

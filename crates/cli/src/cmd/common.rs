@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::ValueEnum;
+use waxseal_envelope::oid::Oid;
 use waxseal_envelope::store::{load_certificates, load_crls};
 use waxseal_envelope::{
     AlgorithmPolicy, CertStore, Certificate, CrlSet, DigestAlgorithm, KeyFileCheck, PathCache,
@@ -102,6 +103,35 @@ pub struct TrustArgs {
     /// Accept MD5: broken; for forensics on very old messages only.
     #[arg(long)]
     pub allow_md5: bool,
+    /// An extendedKeyUsage purpose accepted of signers whose certificate has that
+    /// extension: emailProtection, codeSigning, serverAuth, clientAuth, bus-signing
+    /// (waxseal's), any-eku (anyExtendedKeyUsage) or a dotted OID; repeatable. Replaces
+    /// the default set: emailProtection, any-eku, bus-signing.
+    #[arg(long, value_name = "PURPOSE", value_parser = parse_purpose)]
+    pub purpose: Vec<Oid>,
+}
+
+/// Parses a `--purpose` value.
+pub fn parse_purpose(s: &str) -> Result<Oid, String> {
+    use waxseal_envelope::oid;
+    let named = [
+        ("emailprotection", oid::KP_EMAIL_PROTECTION),
+        ("codesigning", oid::KP_CODE_SIGNING),
+        ("serverauth", oid::KP_SERVER_AUTH),
+        ("clientauth", oid::KP_CLIENT_AUTH),
+        ("bus-signing", oid::WAXSEAL_KP_BUS_SIGNING),
+        ("any-eku", oid::ANY_EXTENDED_KEY_USAGE),
+        ("anyextendedkeyusage", oid::ANY_EXTENDED_KEY_USAGE),
+    ];
+    let lower = s.to_ascii_lowercase();
+    if let Some((_, o)) = named.iter().find(|(n, _)| *n == lower) {
+        return Ok(*o);
+    }
+    Oid::new(s).map_err(|_| {
+        "expected emailProtection, codeSigning, serverAuth, clientAuth, bus-signing, any-eku \
+         or a dotted OID"
+            .to_string()
+    })
 }
 
 impl TrustArgs {
@@ -116,6 +146,9 @@ impl TrustArgs {
             })
             .at_time(time(self.at.as_deref())?)
             .with_cache(Arc::new(PathCache::default()));
+        if !self.purpose.is_empty() {
+            verifier = verifier.with_accepted_purposes(self.purpose.iter().copied());
+        }
         if !crls.is_empty() && self.crl_scope == CrlScope::Leaf {
             verifier = verifier.with_revocation(RevocationPolicy::RequireEndEntity);
         }

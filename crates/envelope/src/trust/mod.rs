@@ -146,10 +146,21 @@ impl TrustAnchors {
     }
 }
 
+/// The extendedKeyUsage purposes a message signer is accepted with by default: S/MIME's
+/// emailProtection (what OpenSSL's `cms -verify` requires), anyExtendedKeyUsage, and
+/// waxseal's bus-signing purpose ([`crate::oid::WAXSEAL_KP_BUS_SIGNING`]).
+pub const DEFAULT_SIGNING_PURPOSES: [Oid; 3] = [
+    crate::oid::KP_EMAIL_PROTECTION,
+    crate::oid::ANY_EXTENDED_KEY_USAGE,
+    crate::oid::WAXSEAL_KP_BUS_SIGNING,
+];
+
 /// What the end-entity certificate must be allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Purpose {
-    /// Sign messages: keyUsage, if present, asserts digitalSignature or nonRepudiation.
+    /// Sign messages, as S/MIME signing does (RFC 8550 §4.4): keyUsage, if present,
+    /// asserts digitalSignature or nonRepudiation; extendedKeyUsage, if present, contains
+    /// one of [`ValidationOptions::accepted_purposes`].
     #[default]
     Signing,
     /// Sign CRLs: keyUsage, if present, asserts cRLSign.
@@ -218,9 +229,12 @@ pub struct ValidationOptions {
     pub revocation: RevocationPolicy,
     /// What the end-entity must be allowed to do.
     pub purpose: Purpose,
-    /// An extended key usage the end-entity must carry when it has extKeyUsage at all
-    /// (anyExtendedKeyUsage also satisfies it). `None`: not checked.
-    pub required_eku: Option<Oid>,
+    /// For [`Purpose::Signing`]: an end-entity with an extendedKeyUsage extension must
+    /// list at least one of these (an empty list refuses every such certificate).
+    /// Default: [`DEFAULT_SIGNING_PURPOSES`]. anyExtendedKeyUsage is accepted only when
+    /// listed. Intermediates are not checked (RFC 5280 leaves extendedKeyUsage to the
+    /// end-entity).
+    pub accepted_purposes: Vec<Oid>,
     /// Certificate policy inputs.
     pub policy: PolicyInputs,
     /// Work limits.
@@ -235,7 +249,7 @@ impl ValidationOptions {
             algorithms: AlgorithmPolicy::default(),
             revocation: RevocationPolicy::Off,
             purpose: Purpose::Signing,
-            required_eku: None,
+            accepted_purposes: DEFAULT_SIGNING_PURPOSES.to_vec(),
             policy: PolicyInputs::default(),
             budget: Budget::default(),
         }

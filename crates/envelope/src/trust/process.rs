@@ -10,9 +10,6 @@ use crate::cert::Certificate;
 use crate::key::{DsaParameters, PublicKey};
 use crate::oid;
 
-/// The OID of anyExtendedKeyUsage.
-const ANY_EKU: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("2.5.29.37.0");
-
 fn check_validity(cert: &Certificate, time: u64) -> Result<(), PathError> {
     if time < cert.not_before() {
         return Err(PathError::NotYetValid {
@@ -73,14 +70,19 @@ fn check_purpose(b: &Builder<'_>, cert: &Certificate) -> Result<(), PathError> {
         }
         Purpose::Any => {}
     }
-    if b.purpose != Purpose::CrlSigning
-        && let (Some(required), Some(eku)) =
-            (b.options.required_eku, &cert.extensions().ext_key_usage)
-        && !eku.0.iter().any(|o| *o == required || *o == ANY_EKU)
+    let accepted = &b.options.accepted_purposes;
+    if b.purpose == Purpose::Signing
+        && let Some(eku) = &cert.extensions().ext_key_usage
+        && !eku.0.iter().any(|o| accepted.contains(o))
     {
+        let names: Vec<String> = accepted.iter().map(oid::name).collect();
         return Err(PathError::ExtKeyUsage {
             cert: name(),
-            required: required.to_string(),
+            required: if names.is_empty() {
+                "an accepted purpose (none configured)".into()
+            } else {
+                names.join(" or ")
+            },
         });
     }
     Ok(())
