@@ -256,8 +256,15 @@ impl SignatureScheme {
 fn parse_pss_params(alg: &AlgorithmIdentifierOwned) -> Result<SignatureScheme, AlgorithmError> {
     const BAD: AlgorithmError = AlgorithmError::BadParameters("RSASSA-PSS parameters");
     let params = alg.parameters.as_ref().ok_or(BAD)?;
-    let params = pkcs1::RsaPssParamsOwned::from_der(&der::Encode::to_der(params).map_err(|_| BAD)?)
-        .map_err(|_| BAD)?;
+    let (digest, salt_len) = pss_params(&der::Encode::to_der(params).map_err(|_| BAD)?)?;
+    Ok(SignatureScheme::RsaPss { digest, salt_len })
+}
+
+/// Decodes DER `RSASSA-PSS-params` into (hash, salt length): waxseal accepts MGF1 with
+/// the message hash and the trailer field BC only.
+pub(crate) fn pss_params(der: &[u8]) -> Result<(DigestAlgorithm, usize), AlgorithmError> {
+    const BAD: AlgorithmError = AlgorithmError::BadParameters("RSASSA-PSS parameters");
+    let params = pkcs1::RsaPssParamsOwned::from_der(der).map_err(|_| BAD)?;
     let hash = DigestAlgorithm::from_algorithm_identifier(&params.hash)?;
     if params.mask_gen.oid != oid::ID_MGF1 {
         return Err(AlgorithmError::BadParameters(
@@ -274,9 +281,28 @@ fn parse_pss_params(alg: &AlgorithmIdentifierOwned) -> Result<SignatureScheme, A
     if params.trailer_field != pkcs1::TrailerField::BC {
         return Err(BAD);
     }
-    Ok(SignatureScheme::RsaPss {
-        digest: hash,
-        salt_len: params.salt_len as usize,
+    Ok((hash, params.salt_len as usize))
+}
+
+/// The `AlgorithmIdentifier` of RSASSA-PSS with `digest` for the hash and MGF1, salt
+/// `salt_len` bytes and trailer BC (RFC 4055 §3.1; hash parameters NULL, as OpenSSL).
+pub(crate) fn pss_algorithm_identifier(
+    digest: DigestAlgorithm,
+    salt_len: usize,
+) -> Result<AlgorithmIdentifierOwned, AlgorithmError> {
+    const BAD: AlgorithmError = AlgorithmError::BadParameters("RSASSA-PSS parameters");
+    let salt = u8::try_from(salt_len).map_err(|_| BAD)?;
+    let params = match digest {
+        DigestAlgorithm::Sha1 => pkcs1::RsaPssParamsRef::new::<sha1::Sha1>(salt),
+        DigestAlgorithm::Sha256 => pkcs1::RsaPssParamsRef::new::<sha2::Sha256>(salt),
+        DigestAlgorithm::Sha384 => pkcs1::RsaPssParamsRef::new::<sha2::Sha384>(salt),
+        DigestAlgorithm::Sha512 => pkcs1::RsaPssParamsRef::new::<sha2::Sha512>(salt),
+        DigestAlgorithm::Md5 => return Err(BAD),
+    };
+    let der = der::Encode::to_der(&params).map_err(|_| BAD)?;
+    Ok(AlgorithmIdentifierOwned {
+        oid: oid::ID_RSASSA_PSS,
+        parameters: Some(der::Any::from_der(&der).map_err(|_| BAD)?),
     })
 }
 
@@ -365,6 +391,16 @@ pub enum AlgorithmError {
         signature: String,
         /// Key type.
         key: &'static str,
+    },
+    /// A signature algorithm (or digest) that an RSASSA-PSS key's parameters rule out
+    /// (RFC 4055 §3.3: such a key is used only for PSS, with its hash and at least its
+    /// salt length).
+    #[error("{signature} is not allowed by the key's RSASSA-PSS parameters ({allowed})")]
+    PssKeyRestriction {
+        /// What was asked for.
+        signature: String,
+        /// What the key allows.
+        allowed: String,
     },
     /// A key below the policy's minimum size.
     #[error("{key} key of {bits} bits is below the minimum of {min}")]

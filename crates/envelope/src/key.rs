@@ -125,6 +125,70 @@ pub enum KeyError {
     Sign(String),
 }
 
+/// The restrictions of an RSASSA-PSS key: its `SubjectPublicKeyInfo` (or PKCS #8
+/// `privateKeyAlgorithm`) is id-RSASSA-PSS with `RSASSA-PSS-params` (RFC 4055 §3.1), as
+/// OpenSSL's `genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:...`, Bouncy Castle
+/// and GnuTLS make them. Such a key signs only with RSASSA-PSS, with this hash for the
+/// message and MGF1, and a salt of at least `min_salt_len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PssKeyParams {
+    /// The one hash allowed (for the message and for MGF1).
+    pub digest: DigestAlgorithm,
+    /// The smallest salt length allowed, in bytes.
+    pub min_salt_len: usize,
+}
+
+impl PssKeyParams {
+    /// Decodes the parameters of an id-RSASSA-PSS key: `None` when absent (or NULL): the
+    /// key is then restricted to PSS, with any hash.
+    pub fn from_parameters(params: Option<&der::Any>) -> Result<Option<Self>, KeyError> {
+        match params {
+            None => Ok(None),
+            Some(p) if p.is_null() => Ok(None),
+            Some(p) => {
+                let der = p
+                    .to_der()
+                    .map_err(|_| KeyError::BadPublicKey("RSASSA-PSS (parameters)"))?;
+                let (digest, min_salt_len) = crate::algorithm::pss_params(&der)?;
+                Ok(Some(Self {
+                    digest,
+                    min_salt_len,
+                }))
+            }
+        }
+    }
+
+    /// The parameters as an `AlgorithmIdentifier` parameter value.
+    fn to_any(self) -> Option<der::Any> {
+        crate::algorithm::pss_algorithm_identifier(self.digest, self.min_salt_len)
+            .ok()
+            .and_then(|a| a.parameters)
+    }
+
+    /// Whether an RSASSA-PSS signature with `digest` and `salt_len` is allowed.
+    fn allows(self, digest: DigestAlgorithm, salt_len: usize) -> bool {
+        digest == self.digest && salt_len >= self.min_salt_len
+    }
+
+    fn describe(restriction: Option<Self>) -> String {
+        match restriction {
+            Some(p) => format!(
+                "rsa-pss with {} and MGF1-{}, salt of at least {} bytes",
+                p.digest, p.digest, p.min_salt_len
+            ),
+            None => "rsa-pss only".into(),
+        }
+    }
+}
+
+/// The salt length waxseal signs with: the hash length (RFC 4055's recommendation, what
+/// OpenSSL's CMS writes), or the key's minimum when that is larger.
+fn pss_salt_len(digest: DigestAlgorithm, restriction: Option<PssKeyParams>) -> usize {
+    restriction
+        .map_or(0, |p| p.min_salt_len)
+        .max(digest.output_len())
+}
+
 /// DSA domain parameters (`Dss-Parms`, RFC 3279 §2.3.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DsaParameters(Vec<u8>);
@@ -141,6 +205,8 @@ impl DsaParameters {
 pub enum PublicKey {
     /// RSA.
     Rsa(rsa::RsaPublicKey),
+    /// RSA restricted to RSASSA-PSS (an id-RSASSA-PSS key; `None`: any hash).
+    RsaPss(rsa::RsaPublicKey, Option<PssKeyParams>),
     /// ECDSA P-256.
     P256(p256::ecdsa::VerifyingKey),
     /// ECDSA P-384.
@@ -161,6 +227,7 @@ impl PartialEq for PublicKey {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (Self::Rsa(a), Self::Rsa(b)) => a == b,
+            (Self::RsaPss(a, pa), Self::RsaPss(b, pb)) => a == b && pa == pb,
             (Self::P256(a), Self::P256(b)) => a == b,
             (Self::P384(a), Self::P384(b)) => a == b,
             (Self::Ed25519(a), Self::Ed25519(b)) => a == b,
@@ -197,6 +264,12 @@ impl PublicKey {
             let e = rsa::BoxedUint::from_be_slice_vartime(k.public_exponent.as_bytes());
             let key = rsa::RsaPublicKey::new_with_size_limits(n, e, 512..=16384)
                 .map_err(|_| KeyError::BadPublicKey("RSA"))?;
+            if alg == oid::ID_RSASSA_PSS {
+                // RFC 4055 §1.2: the key may be used for RSASSA-PSS only, and with its
+                // parameters when it has some.
+                let params = PssKeyParams::from_parameters(spki.algorithm.parameters.as_ref())?;
+                return Ok(Self::RsaPss(key, params));
+            }
             return Ok(Self::Rsa(key));
         }
         if alg == oid::ID_EC_PUBLIC_KEY {
@@ -257,6 +330,7 @@ impl PublicKey {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Rsa(_) => "RSA",
+            Self::RsaPss(..) => "RSASSA-PSS",
             Self::P256(_) => "ECDSA P-256",
             Self::P384(_) => "ECDSA P-384",
             Self::Ed25519(_) => "Ed25519",
@@ -267,7 +341,7 @@ impl PublicKey {
     /// Key size in bits (modulus size for RSA and DSA).
     pub fn bits(&self) -> usize {
         match self {
-            Self::Rsa(k) => k.n().bits() as usize,
+            Self::Rsa(k) | Self::RsaPss(k, _) => k.n().bits() as usize,
             Self::P256(_) => 256,
             Self::P384(_) => 384,
             Self::Ed25519(_) => 256,
@@ -291,14 +365,37 @@ impl PublicKey {
             ) | (Self::P256(_) | Self::P384(_), SignatureScheme::Ecdsa { .. })
                 | (Self::Ed25519(_), SignatureScheme::Ed25519)
                 | (Self::Dsa(_), SignatureScheme::Dsa { .. })
+                | (Self::RsaPss(..), SignatureScheme::RsaPss { .. })
         );
         if !fits {
-            return Err(AlgorithmError::KeyMismatch {
-                signature: scheme.describe(Some(digest)),
-                key: self.kind(),
+            return Err(match self {
+                Self::RsaPss(_, restriction) => AlgorithmError::PssKeyRestriction {
+                    signature: scheme.describe(Some(digest)),
+                    allowed: PssKeyParams::describe(*restriction),
+                },
+                _ => AlgorithmError::KeyMismatch {
+                    signature: scheme.describe(Some(digest)),
+                    key: self.kind(),
+                },
             });
         }
-        if matches!(self, Self::Rsa(_) | Self::Dsa(_)) && self.bits() < policy.min_rsa_bits() {
+        if let (
+            Self::RsaPss(_, Some(restriction)),
+            SignatureScheme::RsaPss {
+                digest: d,
+                salt_len,
+            },
+        ) = (self, scheme)
+            && !restriction.allows(*d, *salt_len)
+        {
+            return Err(AlgorithmError::PssKeyRestriction {
+                signature: format!("{} with a salt of {salt_len} bytes", scheme.describe(None)),
+                allowed: PssKeyParams::describe(Some(*restriction)),
+            });
+        }
+        if matches!(self, Self::Rsa(_) | Self::RsaPss(..) | Self::Dsa(_))
+            && self.bits() < policy.min_rsa_bits()
+        {
             return Err(AlgorithmError::KeyTooSmall {
                 key: self.kind(),
                 bits: self.bits(),
@@ -344,7 +441,7 @@ impl PublicKey {
             (Self::Rsa(k), SignatureScheme::RsaPkcs1 { .. }) => k
                 .verify(pkcs1v15_scheme(digest), hash, signature)
                 .map_err(|_| SignatureError),
-            (Self::Rsa(k), SignatureScheme::RsaPss { salt_len, .. }) => {
+            (Self::Rsa(k) | Self::RsaPss(k, _), SignatureScheme::RsaPss { salt_len, .. }) => {
                 verify_pss(k, digest, *salt_len, hash, signature)
             }
             (Self::P256(k), SignatureScheme::Ecdsa { .. }) => {
@@ -367,6 +464,19 @@ impl PublicKey {
     pub fn to_spki_der(&self) -> Option<Vec<u8>> {
         let doc = match self {
             Self::Rsa(k) => k.to_public_key_der(),
+            Self::RsaPss(k, params) => {
+                let spki = spki::SubjectPublicKeyInfoOwned {
+                    algorithm: AlgorithmIdentifierOwned {
+                        oid: oid::ID_RSASSA_PSS,
+                        parameters: params.and_then(PssKeyParams::to_any),
+                    },
+                    subject_public_key: der::asn1::BitString::from_bytes(
+                        &pkcs1::EncodeRsaPublicKey::to_pkcs1_der(k).ok()?.into_vec(),
+                    )
+                    .ok()?,
+                };
+                return spki.to_der().ok();
+            }
             Self::P256(k) => k.to_public_key_der(),
             Self::P384(k) => k.to_public_key_der(),
             Self::Ed25519(k) => k.to_public_key_der(),
@@ -454,6 +564,9 @@ pub struct SignatureError;
 pub enum PrivateKey {
     /// RSA.
     Rsa(Box<rsa::RsaPrivateKey>),
+    /// RSA restricted to RSASSA-PSS (an id-RSASSA-PSS key; `None`: any hash). It always
+    /// signs with PSS, whatever the `pss` argument of [`PrivateKey::sign`] says.
+    RsaPss(Box<rsa::RsaPrivateKey>, Option<PssKeyParams>),
     /// ECDSA P-256.
     P256(p256::ecdsa::SigningKey),
     /// ECDSA P-384.
@@ -580,6 +693,17 @@ impl PrivateKey {
                 .map(|k| Self::Rsa(Box::new(k)))
                 .map_err(unreadable);
         }
+        if alg == oid::ID_RSASSA_PSS {
+            let params = info
+                .algorithm
+                .parameters
+                .map(|p| der::Any::from(p))
+                .map(|p| PssKeyParams::from_parameters(Some(&p)))
+                .transpose()?
+                .flatten();
+            let key = Self::from_pkcs1(info.private_key.as_bytes())?;
+            return key.into_rsa_pss(params);
+        }
         if alg == oid::ID_ED25519 {
             return ed25519_dalek::SigningKey::from_pkcs8_der(der)
                 .map(Self::Ed25519)
@@ -640,10 +764,47 @@ impl PrivateKey {
         Err(AlgorithmError::UnsupportedKey(curve).into())
     }
 
+    /// This RSA key restricted to RSASSA-PSS with `params` (`None`: any hash), as an
+    /// id-RSASSA-PSS key: it then signs only with PSS and its `SubjectPublicKeyInfo` and
+    /// PKCS #8 say so. Fails for other key types.
+    pub fn into_rsa_pss(self, params: Option<PssKeyParams>) -> Result<Self, KeyError> {
+        if let Some(p) = params {
+            if p.digest == DigestAlgorithm::Md5 || p.min_salt_len > 255 {
+                return Err(AlgorithmError::BadParameters("RSASSA-PSS parameters").into());
+            }
+        }
+        match self {
+            Self::Rsa(k) | Self::RsaPss(k, _) => Ok(Self::RsaPss(k, params)),
+            other => Err(AlgorithmError::KeyMismatch {
+                signature: "rsa-pss".into(),
+                key: other.public_key().kind(),
+            }
+            .into()),
+        }
+    }
+
+    /// The RSASSA-PSS restriction of an id-RSASSA-PSS key: `None` for other keys,
+    /// `Some(None)` for a PSS key without parameters.
+    pub fn pss_restriction(&self) -> Option<Option<PssKeyParams>> {
+        match self {
+            Self::RsaPss(_, p) => Some(*p),
+            _ => None,
+        }
+    }
+
+    /// The digest waxseal signs with by default: the key's RSASSA-PSS hash when it is
+    /// restricted to one, else [`KeyAlgorithm::default_digest`].
+    pub fn default_digest(&self) -> DigestAlgorithm {
+        match self {
+            Self::RsaPss(_, Some(p)) => p.digest,
+            _ => self.algorithm().default_digest(),
+        }
+    }
+
     /// The key type.
     pub fn algorithm(&self) -> KeyAlgorithm {
         match self {
-            Self::Rsa(k) => match k.n().bits() {
+            Self::Rsa(k) | Self::RsaPss(k, _) => match k.n().bits() {
                 0..=2048 => KeyAlgorithm::Rsa2048,
                 2049..=3072 => KeyAlgorithm::Rsa3072,
                 _ => KeyAlgorithm::Rsa4096,
@@ -658,6 +819,7 @@ impl PrivateKey {
     pub fn public_key(&self) -> PublicKey {
         match self {
             Self::Rsa(k) => PublicKey::Rsa(k.to_public_key()),
+            Self::RsaPss(k, p) => PublicKey::RsaPss(k.to_public_key(), *p),
             Self::P256(k) => PublicKey::P256(*k.verifying_key()),
             Self::P384(k) => PublicKey::P384(*k.verifying_key()),
             Self::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
@@ -677,6 +839,20 @@ impl PrivateKey {
     pub fn to_pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
         let doc = match self {
             Self::Rsa(k) => k.to_pkcs8_der(),
+            Self::RsaPss(k, params) => {
+                let pkcs1 = pkcs1::EncodeRsaPrivateKey::to_pkcs1_der(k.as_ref())
+                    .expect("RSA private keys always encode");
+                let any = params.and_then(PssKeyParams::to_any);
+                let info = pkcs8::PrivateKeyInfoRef::new(
+                    spki::AlgorithmIdentifierRef {
+                        oid: oid::ID_RSASSA_PSS,
+                        parameters: any.as_ref().map(der::AnyRef::from),
+                    },
+                    der::asn1::OctetStringRef::new(pkcs1.as_bytes())
+                        .expect("RSA private keys are short enough"),
+                );
+                return Zeroizing::new(info.to_der().expect("RSA-PSS PKCS #8 encodes"));
+            }
             Self::P256(k) => k.to_pkcs8_der(),
             Self::P384(k) => k.to_pkcs8_der(),
             // PKCS #8 v1 (RFC 8410 §7, no public key): the form OpenSSL 3.0 reads;
@@ -723,6 +899,12 @@ impl PrivateKey {
                     key: self.public_key().kind(),
                 })
             }
+            Self::RsaPss(_, Some(p)) if p.digest != digest => {
+                Err(AlgorithmError::PssKeyRestriction {
+                    signature: format!("rsa-pss-{digest}"),
+                    allowed: PssKeyParams::describe(Some(*p)),
+                })
+            }
             _ => Ok(()),
         }
     }
@@ -742,16 +924,10 @@ impl PrivateKey {
             Self::Ed25519(_) => no_params(oid::ID_ED25519),
             Self::P256(_) | Self::P384(_) => no_params(ecdsa_oid(digest)),
             Self::Rsa(_) if pss => {
-                let id = match digest {
-                    DigestAlgorithm::Sha256 => {
-                        rsa::pss::get_default_pss_signature_algo_id::<sha2::Sha256>()
-                    }
-                    DigestAlgorithm::Sha384 => {
-                        rsa::pss::get_default_pss_signature_algo_id::<sha2::Sha384>()
-                    }
-                    _ => rsa::pss::get_default_pss_signature_algo_id::<sha2::Sha512>(),
-                };
-                id.map_err(|e| KeyError::Sign(e.to_string()))?
+                crate::algorithm::pss_algorithm_identifier(digest, pss_salt_len(digest, None))?
+            }
+            Self::RsaPss(_, params) => {
+                crate::algorithm::pss_algorithm_identifier(digest, pss_salt_len(digest, *params))?
             }
             // RFC 4055 §5: the parameters of sha*WithRSAEncryption are NULL.
             Self::Rsa(_) => AlgorithmIdentifierOwned {
@@ -783,30 +959,29 @@ impl PrivateKey {
                     k.try_sign(message).map_err(|e| sign_err(&e))?;
                 sig.to_bytes().to_vec()
             }
-            Self::Rsa(k) => {
+            Self::Rsa(k) if !pss => k
+                .sign_with_rng(&mut rng(), pkcs1v15_scheme(digest), &digest.digest(message))
+                .map_err(|e| sign_err(&e))?,
+            Self::Rsa(k) | Self::RsaPss(k, _) => {
                 let hash = digest.digest(message);
                 let mut rng = rng();
-                if pss {
-                    let salt = digest.output_len();
-                    match digest {
-                        DigestAlgorithm::Sha256 => k.sign_with_rng(
-                            &mut rng,
-                            rsa::Pss::<sha2::Sha256>::new_with_salt(salt),
-                            &hash,
-                        ),
-                        DigestAlgorithm::Sha384 => k.sign_with_rng(
-                            &mut rng,
-                            rsa::Pss::<sha2::Sha384>::new_with_salt(salt),
-                            &hash,
-                        ),
-                        _ => k.sign_with_rng(
-                            &mut rng,
-                            rsa::Pss::<sha2::Sha512>::new_with_salt(salt),
-                            &hash,
-                        ),
-                    }
-                } else {
-                    k.sign_with_rng(&mut rng, pkcs1v15_scheme(digest), &hash)
+                let salt = pss_salt_len(digest, self.pss_restriction().flatten());
+                match digest {
+                    DigestAlgorithm::Sha256 => k.sign_with_rng(
+                        &mut rng,
+                        rsa::Pss::<sha2::Sha256>::new_with_salt(salt),
+                        &hash,
+                    ),
+                    DigestAlgorithm::Sha384 => k.sign_with_rng(
+                        &mut rng,
+                        rsa::Pss::<sha2::Sha384>::new_with_salt(salt),
+                        &hash,
+                    ),
+                    _ => k.sign_with_rng(
+                        &mut rng,
+                        rsa::Pss::<sha2::Sha512>::new_with_salt(salt),
+                        &hash,
+                    ),
                 }
                 .map_err(|e| sign_err(&e))?
             }

@@ -78,14 +78,43 @@ impl Signer {
     /// A signer for `cert` with `key`, which must be the certificate's key. Defaults:
     /// the key's usual digest (SHA-256; SHA-384 for P-384; SHA-512 for Ed25519), signed
     /// attributes, issuer-and-serial identification, PKCS #1 v1.5 for RSA.
+    ///
+    /// An RSA key whose certificate is id-RSASSA-PSS (or which is one itself, in PKCS #8)
+    /// signs only with RSASSA-PSS and within the parameters of both: their hash (also the
+    /// default digest) and at least their salt length. Contradicting restrictions are an
+    /// error.
     pub fn new(cert: Certificate, key: PrivateKey) -> Result<Self, SignError> {
-        let public = key.public_key();
-        let cert_key = crate::key::PublicKey::from_spki(cert.public_key_info())?;
-        if public != cert_key {
+        use crate::key::PublicKey;
+        let cert_key = PublicKey::from_spki(cert.public_key_info())?;
+        let same = match (key.public_key(), &cert_key) {
+            (
+                PublicKey::Rsa(a) | PublicKey::RsaPss(a, _),
+                PublicKey::Rsa(b) | PublicKey::RsaPss(b, _),
+            ) => a == *b,
+            (public, cert_key) => public == *cert_key,
+        };
+        if !same {
             return Err(SignError::KeyMismatch(cert.subject_display()));
         }
+        let key = match (&cert_key, key.pss_restriction()) {
+            (PublicKey::RsaPss(_, Some(c)), Some(Some(k))) if *c != k => {
+                return Err(SignError::Algorithm(AlgorithmError::PssKeyRestriction {
+                    signature: format!(
+                        "the private key's rsa-pss-{} (salt {})",
+                        k.digest, k.min_salt_len
+                    ),
+                    allowed: format!(
+                        "the certificate's rsa-pss-{} (salt {})",
+                        c.digest, c.min_salt_len
+                    ),
+                }));
+            }
+            (PublicKey::RsaPss(_, Some(c)), _) => key.into_rsa_pss(Some(*c))?,
+            (PublicKey::RsaPss(_, None), None) => key.into_rsa_pss(None)?,
+            _ => key,
+        };
         Ok(Self {
-            digest: key.algorithm().default_digest(),
+            digest: key.default_digest(),
             key,
             cert,
             chain: Vec::new(),
@@ -104,7 +133,8 @@ impl Signer {
         Ok(self)
     }
 
-    /// RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys only).
+    /// RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys only). RSASSA-PSS keys always sign
+    /// with PSS: `false` does not change that.
     pub fn with_rsa_pss(mut self, pss: bool) -> Result<Self, SignError> {
         self.key.check_digest(self.digest, pss)?;
         self.rsa_pss = pss;

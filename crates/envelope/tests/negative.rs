@@ -847,3 +847,169 @@ fn signer_key_usage_must_allow_signatures() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+// --- RSASSA-PSS keys (issue 10, item 8) ---
+
+fn pss_384() -> key::PssKeyParams {
+    key::PssKeyParams {
+        digest: DigestAlgorithm::Sha384,
+        min_salt_len: 48,
+    }
+}
+
+/// The same RSA key without its PSS restriction.
+fn unrestricted(k: &PrivateKey) -> PrivateKey {
+    PrivateKey::from_bytes(k.to_pkcs8_pem().as_bytes())
+        .unwrap()
+        .into_rsa_pss(None)
+        .map(|k| match k {
+            PrivateKey::RsaPss(k, _) => PrivateKey::Rsa(k),
+            other => other,
+        })
+        .unwrap()
+}
+
+fn issue_for(f: &Fx, name: &str, key: &PrivateKey) -> Certificate {
+    f.pki
+        .ca
+        .issue(
+            &CertParams::end_entity(parse_name(&format!("CN={name}")).unwrap(), f.pki.now, 30),
+            &key.subject_public_key_info(),
+        )
+        .unwrap()
+}
+
+#[test]
+fn rsa_pss_key_signs_with_its_parameters() {
+    let f = fx();
+    let key = PrivateKey::generate(KeyAlgorithm::Rsa2048)
+        .unwrap()
+        .into_rsa_pss(Some(pss_384()))
+        .unwrap();
+    // PKCS #8 and SubjectPublicKeyInfo keep the restriction.
+    let spki = key.subject_public_key_info();
+    assert_eq!(spki.algorithm.oid, oid::ID_RSASSA_PSS);
+    assert_eq!(
+        PublicKey::from_spki(&spki).unwrap(),
+        PublicKey::RsaPss(
+            match key.public_key() {
+                PublicKey::RsaPss(k, _) => k,
+                other => panic!("{other:?}"),
+            },
+            Some(pss_384())
+        )
+    );
+    let back = PrivateKey::from_bytes(key.to_pkcs8_pem().as_bytes()).unwrap();
+    assert_eq!(back.pss_restriction(), Some(Some(pss_384())));
+    let cert = issue_for(&f, "pss384", &key);
+    let signer = Signer::new(cert, back)
+        .unwrap()
+        .with_chain(vec![f.pki.ca.cert.clone()]);
+    assert_eq!(signer.digest(), DigestAlgorithm::Sha384);
+    let v = f
+        .verifier()
+        .verify_bytes(&signed_by(&signer), None)
+        .unwrap();
+    assert_eq!(v.signers()[0].signature_algorithm, "rsa-pss-sha384");
+    // Refused: a digest the key does not allow.
+    let err = signer.with_digest(DigestAlgorithm::Sha256).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SignError::Algorithm(AlgorithmError::PssKeyRestriction { .. })
+        ),
+        "{err}"
+    );
+    // A plain RSA key file with the PSS certificate signs PSS, as the certificate says.
+    let cert = issue_for(&f, "pss384-plain-key", &key);
+    let signer = Signer::new(cert, unrestricted(&key)).unwrap();
+    assert_eq!(signer.digest(), DigestAlgorithm::Sha384);
+    let env = EnvelopeBuilder::new(CONTENT)
+        .add_signer(&signer.with_chain(vec![f.pki.ca.cert.clone()]))
+        .build()
+        .unwrap();
+    let v = f.verifier().verify(&env, None).unwrap();
+    assert_eq!(v.signers()[0].signature_algorithm, "rsa-pss-sha384");
+}
+
+#[test]
+fn rsa_pss_certificate_refuses_signatures_outside_its_parameters() {
+    // One RSA key, two certificates: rsaEncryption (anything goes) and id-RSASSA-PSS
+    // restricted to SHA-384 with a salt of at least 48 bytes. Envelopes identify the
+    // signer by subject key identifier (the same for both) and carry no certificate, so
+    // the verifier's store decides which certificate is the signer's.
+    let f = fx();
+    let restricted = PrivateKey::generate(KeyAlgorithm::Rsa2048)
+        .unwrap()
+        .into_rsa_pss(Some(pss_384()))
+        .unwrap();
+    let pss_cert = issue_for(&f, "pss", &restricted);
+    let plain = unrestricted(&restricted);
+    let plain_cert = issue_for(&f, "plain", &plain);
+    let any_pss_cert = issue_for(
+        &f,
+        "pss-any",
+        &unrestricted(&restricted).into_rsa_pss(None).unwrap(),
+    );
+    let with_store = |c: &Certificate| {
+        f.verifier().with_store(CertStore::from_certificates([
+            c.clone(),
+            f.pki.ca.cert.clone(),
+        ]))
+    };
+    let envelope = |digest, pss| {
+        let signer = Signer::new(plain_cert.clone(), unrestricted(&restricted))
+            .unwrap()
+            .with_digest(digest)
+            .unwrap()
+            .with_rsa_pss(pss)
+            .unwrap()
+            .with_signer_id(SignerIdKind::SubjectKeyIdentifier)
+            .unwrap();
+        EnvelopeBuilder::new(CONTENT)
+            .include_certificates(false)
+            .add_signer(&signer)
+            .build()
+            .unwrap()
+            .to_der()
+    };
+    let pkcs1 = envelope(DigestAlgorithm::Sha384, false);
+    let pss256 = envelope(DigestAlgorithm::Sha256, true);
+    let pss384 = envelope(DigestAlgorithm::Sha384, true);
+    for der in [&pkcs1, &pss256, &pss384] {
+        with_store(&plain_cert).verify_bytes(der, None).unwrap();
+    }
+    // PKCS #1 v1.5 with a PSS key: refused, with or without parameters.
+    assert_eq!(
+        code(with_store(&pss_cert).verify_bytes(&pkcs1, None)),
+        "algorithm-mismatch"
+    );
+    assert_eq!(
+        code(with_store(&any_pss_cert).verify_bytes(&pkcs1, None)),
+        "algorithm-mismatch"
+    );
+    // PSS with another hash than the key's: refused; with the key's hash: accepted.
+    assert_eq!(
+        code(with_store(&pss_cert).verify_bytes(&pss256, None)),
+        "algorithm-mismatch"
+    );
+    with_store(&any_pss_cert)
+        .verify_bytes(&pss256, None)
+        .unwrap();
+    with_store(&pss_cert).verify_bytes(&pss384, None).unwrap();
+    // A salt shorter than the key's minimum: refused.
+    let longer_salt = issue_for(
+        &f,
+        "pss-salt64",
+        &unrestricted(&restricted)
+            .into_rsa_pss(Some(key::PssKeyParams {
+                digest: DigestAlgorithm::Sha384,
+                min_salt_len: 64,
+            }))
+            .unwrap(),
+    );
+    assert_eq!(
+        code(with_store(&longer_salt).verify_bytes(&pss384, None)),
+        "algorithm-mismatch"
+    );
+}

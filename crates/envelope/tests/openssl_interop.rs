@@ -733,3 +733,249 @@ fn legacy_digests_from_openssl_need_the_opt_in() {
         assert_eq!(v.signers()[0].digest.name(), md);
     }
 }
+
+/// RSASSA-PSS keys made by `openssl genpkey -algorithm RSA-PSS`: waxseal loads them
+/// (PKCS #8 and the certificate's id-RSASSA-PSS SubjectPublicKeyInfo), signs with their
+/// parameters for `openssl cms -verify`, and verifies what `openssl cms -sign` makes.
+#[test]
+fn rsa_pss_keys_interoperate_with_openssl() {
+    use der::Decode;
+    use waxseal_pki::{CertParams, issue::parse_name};
+    let fx = Fixture::new();
+    let ca = fx.p("ca.pem");
+    let content = fx.p("content.bin");
+    let mut checked = Vec::new();
+    for (name, opts, expected) in [
+        ("pss-any", vec![], "rsa-pss-sha256"),
+        (
+            "pss-sha256",
+            vec![
+                "rsa_pss_keygen_md:sha256",
+                "rsa_pss_keygen_mgf1_md:sha256",
+                "rsa_pss_keygen_saltlen:32",
+            ],
+            "rsa-pss-sha256",
+        ),
+        (
+            "pss-sha384",
+            vec![
+                "rsa_pss_keygen_md:sha384",
+                "rsa_pss_keygen_mgf1_md:sha384",
+                "rsa_pss_keygen_saltlen:48",
+            ],
+            "rsa-pss-sha384",
+        ),
+    ] {
+        let key_file = fx.p(&format!("{name}.key"));
+        let mut args = vec![
+            "genpkey",
+            "-algorithm",
+            "RSA-PSS",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ];
+        for o in &opts {
+            args.extend(["-pkeyopt", o]);
+        }
+        args.extend(["-out", &key_file]);
+        ok(&openssl(&args), &format!("openssl genpkey {name}"));
+        // The certificate carries OpenSSL's own SubjectPublicKeyInfo encoding.
+        let spki_file = fx.p(&format!("{name}.spki"));
+        ok(
+            &openssl(&[
+                "pkey", "-in", &key_file, "-pubout", "-outform", "DER", "-out", &spki_file,
+            ]),
+            "openssl pkey -pubout",
+        );
+        let spki =
+            spki::SubjectPublicKeyInfoOwned::from_der(&std::fs::read(&spki_file).unwrap()).unwrap();
+        assert_eq!(spki.algorithm.oid, oid::ID_RSASSA_PSS);
+        let cert = fx
+            .pki
+            .ca
+            .issue(
+                &CertParams::end_entity(
+                    parse_name(&format!("CN={name}.example.org")).unwrap(),
+                    fx.pki.now,
+                    30,
+                ),
+                &spki,
+            )
+            .unwrap();
+        let cert_file = fx.p(&format!("{name}.pem"));
+        std::fs::write(&cert_file, cert.to_pem()).unwrap();
+        let key = PrivateKey::load(Path::new(&key_file), KeyFileCheck::AllowInsecure)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(key.pss_restriction().is_some(), "{name}");
+        assert_eq!(
+            PublicKey::from_spki(&key.subject_public_key_info()).unwrap(),
+            PublicKey::from_spki(&spki).unwrap(),
+            "{name}: waxseal's SubjectPublicKeyInfo"
+        );
+
+        // waxseal signs (PSS, with the key's parameters) -> openssl cms -verify.
+        let signer = Signer::new(cert.clone(), key)
+            .unwrap()
+            .with_chain(vec![fx.pki.ca.cert.clone()]);
+        let env = EnvelopeBuilder::new(CONTENT)
+            .add_signer(&signer)
+            .build()
+            .unwrap();
+        let v = fx.verifier().verify_bytes(&env.to_der(), None).unwrap();
+        assert_eq!(v.signers()[0].signature_algorithm, expected, "{name}");
+        let file = fx.path(&format!("{name}-waxseal.der"));
+        std::fs::write(&file, env.to_der()).unwrap();
+        assert_eq!(fx.openssl_verify(&file, "DER", &[]), CONTENT, "{name}");
+        // ...also with OpenSSL's S/MIME signer purpose (waxseal pki's leaves carry
+        // emailProtection as well as the bus-signing purpose).
+        let root = fx.p("root.pem");
+        let input = file.display().to_string();
+        ok(
+            &openssl(&[
+                "cms",
+                "-verify",
+                "-binary",
+                "-CAfile",
+                &root,
+                "-certfile",
+                &ca,
+                "-inform",
+                "DER",
+                "-in",
+                &input,
+                "-out",
+                "/dev/null",
+            ]),
+            "openssl cms -verify (default purpose)",
+        );
+        if name == "pss-sha256" {
+            // A digest the key does not allow is refused before signing.
+            assert!(
+                signer.with_digest(DigestAlgorithm::Sha384).is_err(),
+                "{name}"
+            );
+        }
+
+        // openssl cms -sign (PSS padding, as OpenSSL needs to be told) -> waxseal.
+        let out = fx.p(&format!("{name}-openssl.der"));
+        ok(
+            &openssl(&[
+                "cms",
+                "-sign",
+                "-binary",
+                "-nodetach",
+                "-signer",
+                &cert_file,
+                "-inkey",
+                &key_file,
+                "-keyopt",
+                "rsa_padding_mode:pss",
+                "-certfile",
+                &ca,
+                "-in",
+                &content,
+                "-outform",
+                "DER",
+                "-out",
+                &out,
+            ]),
+            &format!("openssl cms -sign {name}"),
+        );
+        let v = fx
+            .verifier()
+            .verify_bytes(&std::fs::read(&out).unwrap(), None)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(v.content(), CONTENT);
+        assert_eq!(v.signers()[0].signature_algorithm, expected, "{name}");
+
+        // Without -keyopt, OpenSSL 3.0 labels the signature rsaEncryption, which a PSS
+        // key may not make (RFC 4055 §1.2): OpenSSL's own verify refuses it, so does
+        // waxseal.
+        let out = fx.p(&format!("{name}-openssl-pkcs1.der"));
+        ok(
+            &openssl(&[
+                "cms",
+                "-sign",
+                "-binary",
+                "-nodetach",
+                "-signer",
+                &cert_file,
+                "-inkey",
+                &key_file,
+                "-certfile",
+                &ca,
+                "-in",
+                &content,
+                "-outform",
+                "DER",
+                "-out",
+                &out,
+            ]),
+            &format!("openssl cms -sign {name} (no -keyopt)"),
+        );
+        let e = fx
+            .verifier()
+            .verify_bytes(&std::fs::read(&out).unwrap(), None)
+            .unwrap_err();
+        assert_eq!(e.code(), "algorithm-mismatch", "{name}: {e}");
+        checked.push(name);
+    }
+    println!("RSA-PSS keys checked both ways: {}", checked.join(", "));
+}
+
+/// OpenSSL's S/MIME signer purpose refuses a TLS-server-only signer; so does waxseal
+/// (`ext-key-usage`), and both accept waxseal pki's leaves.
+#[test]
+fn tls_server_signer_is_refused_like_openssl_does() {
+    let fx = Fixture::new();
+    let server = fx
+        .pki
+        .leaf_with("www.example.org", KeyAlgorithm::P256, |p| {
+            p.ext_key_usage = vec![oid::KP_SERVER_AUTH];
+        })
+        .unwrap();
+    let root = fx.p("root.pem");
+    let ca = fx.p("ca.pem");
+    for (name, signer, accepted) in [
+        (
+            "server",
+            Signer::new(
+                server.cert.clone(),
+                PrivateKey::from_bytes(server.key.to_pkcs8_pem().as_bytes()).unwrap(),
+            )
+            .unwrap(),
+            false,
+        ),
+        ("pki-leaf", fx.signer(KeyAlgorithm::P256), true),
+    ] {
+        let signer = signer.with_chain(vec![fx.pki.ca.cert.clone()]);
+        let der = EnvelopeBuilder::new(CONTENT)
+            .add_signer(&signer)
+            .build()
+            .unwrap()
+            .to_der();
+        let file = fx.p(&format!("{name}.der"));
+        std::fs::write(&file, &der).unwrap();
+        let o = openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-CAfile",
+            &root,
+            "-certfile",
+            &ca,
+            "-inform",
+            "DER",
+            "-in",
+            &file,
+            "-out",
+            "/dev/null",
+        ]);
+        assert_eq!(o.status.success(), accepted, "openssl, {name}");
+        let r = fx.verifier().verify_bytes(&der, None);
+        assert_eq!(r.is_ok(), accepted, "waxseal, {name}");
+        if let Err(e) = r {
+            assert_eq!(e.code(), "ext-key-usage");
+        }
+    }
+}

@@ -190,7 +190,7 @@ impl Issuer {
         next_update: u64,
         revoked: &[Revocation],
     ) -> Result<Crl, IssueError> {
-        let digest = self.key.algorithm().default_digest();
+        let digest = self.key.default_digest();
         let signature = self.key.signature_algorithm(digest, false)?;
         let entries = revoked
             .iter()
@@ -293,9 +293,7 @@ fn sign_certificate(
     issuer_key: &PrivateKey,
     authority_key_id: Option<Vec<u8>>,
 ) -> Result<Certificate, IssueError> {
-    let digest = params
-        .digest
-        .unwrap_or_else(|| issuer_key.algorithm().default_digest());
+    let digest = params.digest.unwrap_or_else(|| issuer_key.default_digest());
     let signature = issuer_key.signature_algorithm(digest, false)?;
     let serial = params.serial.clone().unwrap_or_else(random_serial);
 

@@ -50,7 +50,8 @@ pub struct Args {
     /// Digest algorithm (default: SHA-256; SHA-384 for P-384; SHA-512 for Ed25519).
     #[arg(long, value_enum)]
     digest: Option<common::Digest>,
-    /// RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys).
+    /// RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys). RSASSA-PSS keys (id-RSASSA-PSS
+    /// certificate or PKCS #8 key) always sign with PSS and their parameters.
     #[arg(long)]
     rsa_pss: bool,
     /// Add this signer to an existing envelope FILE instead of making a new one (for a
