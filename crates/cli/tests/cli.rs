@@ -481,3 +481,144 @@ fn signer_certificate_purpose_is_enforced_and_configurable() {
     // A purpose that is neither a known name nor an OID is a usage error.
     assert_eq!(status(&fx.verify("bus.der", &["--purpose", "mail-ish"])), 2);
 }
+
+#[test]
+fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
+    use waxseal_envelope::key::PssKeyParams;
+    use waxseal_envelope::{DigestAlgorithm, PrivateKey};
+    let fx = Fx::new();
+    // One RSA key, certified twice: id-RSASSA-PSS restricted to SHA-384 (salt >= 48), and
+    // rsaEncryption.
+    let rsa = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
+    let pss = PrivateKey::from_bytes(rsa.to_pkcs8_pem().as_bytes())
+        .unwrap()
+        .into_rsa_pss(Some(PssKeyParams {
+            digest: DigestAlgorithm::Sha384,
+            min_salt_len: 48,
+        }))
+        .unwrap();
+    let issue = |name: &str, key: &PrivateKey| {
+        let params = waxseal_pki::CertParams::end_entity(
+            waxseal_pki::issue::parse_name(&format!("CN={name}")).unwrap(),
+            fx.pki.now,
+            30,
+        );
+        let cert = fx
+            .pki
+            .ca
+            .issue(&params, &key.subject_public_key_info())
+            .unwrap();
+        std::fs::write(fx.p(&format!("{name}.crt")), cert.to_pem()).unwrap();
+        write_private(
+            &fx.p(&format!("{name}.key")),
+            key.to_pkcs8_pem().as_bytes(),
+            0o600,
+        );
+    };
+    issue("pss", &pss);
+    issue("plain", &rsa);
+    let sign = |cert: &str, out: &str, extra: &[&str]| {
+        let mut args = vec![
+            "sign",
+            "--cert",
+            cert,
+            "--key",
+            "pss.key",
+            "--signer-id",
+            "ski",
+            "--no-certs",
+            "--in",
+            "msg.json",
+            "--out",
+            out,
+        ];
+        args.extend(extra);
+        fx.run(&args)
+    };
+    // The PSS key signs PSS with SHA-384 by default; verified with its PSS certificate.
+    let o = sign("pss.crt", "pss.der", &[]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let o = fx.verify(
+        "pss.der",
+        &[
+            "--certs", "ca.pem", "--certs", "pss.crt", "--json", "--out", "ok",
+        ],
+    );
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        report["signers"][0]["signature_algorithm"],
+        "rsa-pss-sha384"
+    );
+    assert!(fx.p("ok").exists());
+    // Signing with a digest the key does not allow is refused (a usage error).
+    let o = sign("pss.crt", "pss256.der", &["--digest", "sha256"]);
+    assert_eq!(status(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("RSASSA-PSS parameters"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!fx.p("pss256.der").exists());
+
+    // The same key with its rsaEncryption certificate (and an unrestricted key file) may
+    // sign PSS-SHA-256; that envelope verifies against the rsaEncryption certificate but
+    // not against the PSS one, whose parameters rule SHA-256 out.
+    let o = fx.run(&[
+        "sign",
+        "--cert",
+        "plain.crt",
+        "--key",
+        "plain.key",
+        "--signer-id",
+        "ski",
+        "--no-certs",
+        "--rsa-pss",
+        "--in",
+        "msg.json",
+        "--out",
+        "plain-pss256.der",
+    ]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let o = fx.verify(
+        "plain-pss256.der",
+        &["--certs", "ca.pem", "--certs", "plain.crt"],
+    );
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let o = fx.verify(
+        "plain-pss256.der",
+        &[
+            "--certs", "ca.pem", "--certs", "pss.crt", "--json", "--out", "bad",
+        ],
+    );
+    assert_eq!(status(&o), 1, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["reason"], "algorithm-mismatch");
+    assert!(!fx.p("bad").exists());
+    // PKCS #1 v1.5 from the same key: also refused with the PSS certificate.
+    let o = fx.run(&[
+        "sign",
+        "--cert",
+        "plain.crt",
+        "--key",
+        "plain.key",
+        "--signer-id",
+        "ski",
+        "--no-certs",
+        "--in",
+        "msg.json",
+        "--out",
+        "plain-pkcs1.der",
+    ]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    let o = fx.verify(
+        "plain-pkcs1.der",
+        &[
+            "--certs", "ca.pem", "--certs", "pss.crt", "--json", "--out", "bad",
+        ],
+    );
+    assert_eq!(status(&o), 1, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["reason"], "algorithm-mismatch");
+    assert!(!fx.p("bad").exists());
+}

@@ -163,13 +163,39 @@ fn envelopes_signed_with_issued_keys_verify_in_openssl_and_waxseal() {
             "-CAfile",
             &store_file(tmp.path()),
             "-crl_check",
-            "-purpose",
-            "any",
+            // OpenSSL's default purpose: an S/MIME signer (emailProtection when the
+            // certificate has extendedKeyUsage, as waxseal pki's leaves do).
             "-out",
             &out_file.display().to_string(),
         ]);
         assert!(out.status.success(), "{alg}: {}", text(&out));
         assert_eq!(std::fs::read(&out_file).unwrap(), content);
+        let eku = signer
+            .certificate()
+            .extensions()
+            .ext_key_usage
+            .clone()
+            .expect("waxseal pki leaves carry extendedKeyUsage");
+        assert!(
+            eku.0
+                .contains(&waxseal_envelope::oid::WAXSEAL_KP_BUS_SIGNING)
+        );
+        assert!(eku.0.contains(&waxseal_envelope::oid::KP_EMAIL_PROTECTION));
+        // The bus-signing purpose alone is enough for waxseal; a purpose the leaves do not
+        // carry is not.
+        let anchors = || TrustAnchors::new([pki.root_certificate().unwrap()]).unwrap();
+        Verifier::new(anchors())
+            .with_accepted_purposes([waxseal_envelope::oid::WAXSEAL_KP_BUS_SIGNING])
+            .verify_bytes(&env.to_der(), None)
+            .unwrap();
+        assert_eq!(
+            Verifier::new(anchors())
+                .with_accepted_purposes([waxseal_envelope::oid::KP_CODE_SIGNING])
+                .verify_bytes(&env.to_der(), None)
+                .unwrap_err()
+                .code(),
+            "ext-key-usage"
+        );
 
         let crls = CrlSet::from_crls(store::load_crls(&dir.join("crl.pem")).unwrap());
         let verifier = Verifier::new(TrustAnchors::new([pki.root_certificate().unwrap()]).unwrap())
