@@ -697,7 +697,7 @@ impl PrivateKey {
             let params = info
                 .algorithm
                 .parameters
-                .map(|p| der::Any::from(p))
+                .map(der::Any::from)
                 .map(|p| PssKeyParams::from_parameters(Some(&p)))
                 .transpose()?
                 .flatten();
@@ -768,10 +768,10 @@ impl PrivateKey {
     /// id-RSASSA-PSS key: it then signs only with PSS and its `SubjectPublicKeyInfo` and
     /// PKCS #8 say so. Fails for other key types.
     pub fn into_rsa_pss(self, params: Option<PssKeyParams>) -> Result<Self, KeyError> {
-        if let Some(p) = params {
-            if p.digest == DigestAlgorithm::Md5 || p.min_salt_len > 255 {
-                return Err(AlgorithmError::BadParameters("RSASSA-PSS parameters").into());
-            }
+        if let Some(p) = params
+            && (p.digest == DigestAlgorithm::Md5 || p.min_salt_len > 255)
+        {
+            return Err(AlgorithmError::BadParameters("RSASSA-PSS parameters").into());
         }
         match self {
             Self::Rsa(k) | Self::RsaPss(k, _) => Ok(Self::RsaPss(k, params)),
