@@ -1,7 +1,7 @@
 //! Public and private keys: parsing, signing, verifying.
 //!
-//! Signing supports RSA (PKCS #1 v1.5 and PSS, 2048 to 4096 bits), ECDSA P-256 and P-384
-//! and Ed25519. Verification additionally supports DSA, as legacy messages (RFC 4134) and
+//! Signing supports RSA (PKCS #1 v1.5 and PSS, 2048 to 4096 bits; RSASSA-PSS keys with
+//! their parameters, see [`PssKeyParams`]), ECDSA P-256 and P-384 and Ed25519. Verification additionally supports DSA, as legacy messages (RFC 4134) and
 //! old PKIs (NIST PKITS) use it; DSA keys may inherit their domain parameters from the
 //! issuer's certificate (RFC 3279 §2.3.2).
 

@@ -24,6 +24,13 @@
 //!   [`Verifier::signature_only_unauthenticated`], asked for by name.
 //! - SHA-1 and MD5 are refused unless [`AlgorithmPolicy`] allows them by name; the digest
 //!   must agree with the signature algorithm and the signature algorithm with the key.
+//! - A signer's certificate must be allowed to sign: keyUsage digitalSignature or
+//!   nonRepudiation, and an extendedKeyUsage listing an accepted purpose
+//!   ([`Verifier::with_accepted_purposes`]; default emailProtection, anyExtendedKeyUsage
+//!   and [`oid::WAXSEAL_KP_BUS_SIGNING`]).
+//! - RSASSA-PSS keys (id-RSASSA-PSS) sign and are verified only within their parameters.
+//! - An S/MIME `multipart/signed` verifies its first part with a detached signature, and
+//!   nothing else.
 //! - An [`Envelope`] does not expose its content: only a [`Verified`] does.
 //! - Parsing is bounded ([`rfc5652::Limits`]), path building is budgeted
 //!   ([`trust::Budget`]) and no input makes the library panic.
@@ -59,7 +66,7 @@ pub use cert::Certificate;
 pub use crl::Crl;
 pub use envelope::Envelope;
 pub use format::Format;
-pub use key::{KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, PublicKey};
+pub use key::{KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, PssKeyParams, PublicKey};
 pub use rfc5652::{Limits, ParseError};
 pub use sign::{EnvelopeBuilder, SignError, Signer, SignerIdKind};
 pub use store::{CertStore, CrlSet};
