@@ -260,44 +260,88 @@ fn parse_pss_params(alg: &AlgorithmIdentifierOwned) -> Result<SignatureScheme, A
     Ok(SignatureScheme::RsaPss { digest, salt_len })
 }
 
-/// Decodes DER `RSASSA-PSS-params` into (hash, salt length): waxseal accepts MGF1 with
-/// the message hash and the trailer field BC only.
+/// `RSASSA-PSS-params` (RFC 4055 §3.1). Not `pkcs1`'s type: it holds the salt length in a
+/// `u8`, and OpenSSL's default (the largest salt) is over 255 bytes for 3072-bit keys.
+#[derive(Clone, Debug, der::Sequence)]
+struct RsaPssParams {
+    #[asn1(context_specific = "0", tag_mode = "EXPLICIT", optional = "true")]
+    hash: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "1", tag_mode = "EXPLICIT", optional = "true")]
+    mask_gen: Option<AlgorithmIdentifierOwned>,
+    #[asn1(context_specific = "2", tag_mode = "EXPLICIT", optional = "true")]
+    salt_len: Option<u32>,
+    #[asn1(context_specific = "3", tag_mode = "EXPLICIT", optional = "true")]
+    trailer_field: Option<u32>,
+}
+
+/// Decodes DER `RSASSA-PSS-params` into (hash, salt length), with the defaults (SHA-1,
+/// MGF1-SHA-1, salt 20): waxseal accepts MGF1 with the message hash and the trailer
+/// field BC (1) only.
 pub(crate) fn pss_params(der: &[u8]) -> Result<(DigestAlgorithm, usize), AlgorithmError> {
     const BAD: AlgorithmError = AlgorithmError::BadParameters("RSASSA-PSS parameters");
-    let params = pkcs1::RsaPssParamsOwned::from_der(der).map_err(|_| BAD)?;
-    let hash = DigestAlgorithm::from_algorithm_identifier(&params.hash)?;
-    if params.mask_gen.oid != oid::ID_MGF1 {
-        return Err(AlgorithmError::BadParameters(
-            "RSASSA-PSS mask generation function",
-        ));
-    }
-    let mgf_hash = params.mask_gen.parameters.as_ref().ok_or(BAD)?;
-    let mgf_hash = DigestAlgorithm::from_oid(&mgf_hash.oid).ok_or(BAD)?;
+    let params = RsaPssParams::from_der(der).map_err(|_| BAD)?;
+    let hash = match &params.hash {
+        Some(h) => DigestAlgorithm::from_algorithm_identifier(h)?,
+        None => DigestAlgorithm::Sha1,
+    };
+    let mgf_hash = match &params.mask_gen {
+        None => DigestAlgorithm::Sha1,
+        Some(m) if m.oid == oid::ID_MGF1 => {
+            let h: AlgorithmIdentifierOwned = m
+                .parameters
+                .as_ref()
+                .ok_or(BAD)?
+                .decode_as()
+                .map_err(|_| BAD)?;
+            DigestAlgorithm::from_algorithm_identifier(&h)?
+        }
+        Some(_) => {
+            return Err(AlgorithmError::BadParameters(
+                "RSASSA-PSS mask generation function",
+            ));
+        }
+    };
     if mgf_hash != hash {
         return Err(AlgorithmError::BadParameters(
             "RSASSA-PSS with an MGF1 hash different from the message hash",
         ));
     }
-    if params.trailer_field != pkcs1::TrailerField::BC {
+    if params.trailer_field.unwrap_or(1) != 1 {
         return Err(BAD);
     }
-    Ok((hash, params.salt_len as usize))
+    let salt_len = params.salt_len.unwrap_or(20);
+    Ok((hash, usize::try_from(salt_len).map_err(|_| BAD)?))
 }
 
 /// The `AlgorithmIdentifier` of RSASSA-PSS with `digest` for the hash and MGF1, salt
-/// `salt_len` bytes and trailer BC (RFC 4055 §3.1; hash parameters NULL, as OpenSSL).
+/// `salt_len` bytes and trailer BC (RFC 4055 §3.1; hash parameters NULL, as OpenSSL;
+/// DEFAULT values omitted, as DER wants).
 pub(crate) fn pss_algorithm_identifier(
     digest: DigestAlgorithm,
     salt_len: usize,
 ) -> Result<AlgorithmIdentifierOwned, AlgorithmError> {
     const BAD: AlgorithmError = AlgorithmError::BadParameters("RSASSA-PSS parameters");
-    let salt = u8::try_from(salt_len).map_err(|_| BAD)?;
-    let params = match digest {
-        DigestAlgorithm::Sha1 => pkcs1::RsaPssParamsRef::new::<sha1::Sha1>(salt),
-        DigestAlgorithm::Sha256 => pkcs1::RsaPssParamsRef::new::<sha2::Sha256>(salt),
-        DigestAlgorithm::Sha384 => pkcs1::RsaPssParamsRef::new::<sha2::Sha384>(salt),
-        DigestAlgorithm::Sha512 => pkcs1::RsaPssParamsRef::new::<sha2::Sha512>(salt),
-        DigestAlgorithm::Md5 => return Err(BAD),
+    if digest == DigestAlgorithm::Md5 {
+        return Err(BAD);
+    }
+    let hash = AlgorithmIdentifierOwned {
+        oid: digest.oid(),
+        parameters: Some(der::asn1::Null.into()),
+    };
+    let sha1 = digest == DigestAlgorithm::Sha1;
+    let params = RsaPssParams {
+        hash: (!sha1).then(|| hash.clone()),
+        mask_gen: (!sha1)
+            .then(|| {
+                Ok::<_, der::Error>(AlgorithmIdentifierOwned {
+                    oid: oid::ID_MGF1,
+                    parameters: Some(der::Any::encode_from(&hash)?),
+                })
+            })
+            .transpose()
+            .map_err(|_| BAD)?,
+        salt_len: Some(u32::try_from(salt_len).map_err(|_| BAD)?).filter(|s| *s != 20),
+        trailer_field: None,
     };
     let der = der::Encode::to_der(&params).map_err(|_| BAD)?;
     Ok(AlgorithmIdentifierOwned {
@@ -453,6 +497,62 @@ mod tests {
         );
         assert_eq!(p.min_rsa_bits(), 2048);
         assert_eq!(AlgorithmPolicy::LEGACY_SHA1.min_rsa_bits(), 1024);
+    }
+
+    #[test]
+    fn rsassa_pss_params_round_trip_and_refuse_what_waxseal_does_not_do() {
+        use DigestAlgorithm::*;
+        for (d, salt) in [
+            (Sha256, 32),
+            (Sha384, 48),
+            (Sha512, 64),
+            (Sha1, 20),
+            (Sha256, 350),
+        ] {
+            let ai = pss_algorithm_identifier(d, salt).unwrap();
+            let der = der::Encode::to_der(ai.parameters.as_ref().unwrap()).unwrap();
+            assert_eq!(pss_params(&der).unwrap(), (d, salt), "{d} {salt}");
+            assert_eq!(
+                SignatureScheme::from_algorithm_identifier(&ai).unwrap(),
+                SignatureScheme::RsaPss {
+                    digest: d,
+                    salt_len: salt
+                }
+            );
+        }
+        // SHA-1 with salt 20: every field DEFAULT, so an empty SEQUENCE (DER).
+        let ai = pss_algorithm_identifier(Sha1, 20).unwrap();
+        assert_eq!(
+            der::Encode::to_der(ai.parameters.as_ref().unwrap()).unwrap(),
+            [0x30, 0x00]
+        );
+        // MGF1 with another hash, a trailer field other than BC, MD5: refused.
+        let mixed = RsaPssParams {
+            mask_gen: Some(AlgorithmIdentifierOwned {
+                oid: oid::ID_MGF1,
+                parameters: Some(der::Any::encode_from(&Sha384.algorithm_identifier()).unwrap()),
+            }),
+            ..RsaPssParams::from_der(
+                &der::Encode::to_der(
+                    pss_algorithm_identifier(Sha256, 32)
+                        .unwrap()
+                        .parameters
+                        .as_ref()
+                        .unwrap(),
+                )
+                .unwrap(),
+            )
+            .unwrap()
+        };
+        assert!(pss_params(&der::Encode::to_der(&mixed).unwrap()).is_err());
+        let trailer = RsaPssParams {
+            hash: None,
+            mask_gen: None,
+            salt_len: None,
+            trailer_field: Some(2),
+        };
+        assert!(pss_params(&der::Encode::to_der(&trailer).unwrap()).is_err());
+        assert!(pss_algorithm_identifier(Md5, 16).is_err());
     }
 
     #[test]

@@ -769,7 +769,7 @@ impl PrivateKey {
     /// PKCS #8 say so. Fails for other key types.
     pub fn into_rsa_pss(self, params: Option<PssKeyParams>) -> Result<Self, KeyError> {
         if let Some(p) = params
-            && (p.digest == DigestAlgorithm::Md5 || p.min_salt_len > 255)
+            && (p.digest == DigestAlgorithm::Md5 || u32::try_from(p.min_salt_len).is_err())
         {
             return Err(AlgorithmError::BadParameters("RSASSA-PSS parameters").into());
         }
