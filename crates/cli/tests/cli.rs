@@ -428,19 +428,30 @@ fn signer_certificate_purpose_is_enforced_and_configurable() {
         server.key.to_pkcs8_pem().as_bytes(),
         0o600,
     );
-    let o = fx.run(&[
-        "sign",
-        "--cert",
-        "server.crt",
-        "--key",
-        "server.key",
-        "--chain",
-        "ca.pem",
-        "--in",
-        "msg.json",
-        "--out",
-        "server.der",
-    ]);
+    // Signing with it is refused (verifiers would refuse it), unless the signer says the
+    // verifiers accept serverAuth.
+    let sign = |extra: &[&str]| {
+        let mut args = vec![
+            "sign",
+            "--cert",
+            "server.crt",
+            "--key",
+            "server.key",
+            "--chain",
+            "ca.pem",
+            "--in",
+            "msg.json",
+            "--out",
+            "server.der",
+        ];
+        args.extend(extra);
+        fx.run(&args)
+    };
+    let o = sign(&[]);
+    assert_eq!(status(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("extKeyUsage"), "{}", stderr(&o));
+    assert!(!fx.p("server.der").exists());
+    let o = sign(&["--purpose", "serverAuth"]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
 
     // A TLS server certificate does not sign bus messages.

@@ -29,13 +29,29 @@ pub struct SignerArgs {
     /// Load the key even if group or others can read it.
     #[arg(long)]
     insecure_key_permissions: bool,
+    /// An extendedKeyUsage purpose the verifiers accept (as `verify --purpose`;
+    /// repeatable). A certificate whose keyUsage or extendedKeyUsage they would refuse is
+    /// refused here. Default: emailProtection, any-eku, bus-signing.
+    #[arg(long, value_name = "PURPOSE", value_parser = parse_purpose)]
+    purpose: Vec<Oid>,
 }
 
 impl SignerArgs {
-    /// Loads the certificate, the key (refused if it is not the certificate's, or readable
-    /// by others without `--insecure-key-permissions`) and the chain.
+    /// Loads the certificate (refused if its key usage does not allow signing for
+    /// `--purpose`), the key (refused if it is not the certificate's, or readable by others
+    /// without `--insecure-key-permissions`) and the chain.
     pub fn signer(&self) -> Result<Signer, CliError> {
         let cert = one_certificate(&self.cert)?;
+        let accepted = if self.purpose.is_empty() {
+            waxseal_envelope::trust::DEFAULT_SIGNING_PURPOSES.to_vec()
+        } else {
+            self.purpose.clone()
+        };
+        waxseal_envelope::trust::process::check_signing_purpose(&cert, &accepted).map_err(|e| {
+            CliError::usage(format!(
+                "{e}: verifiers would refuse its signatures (--purpose names the purposes they accept)"
+            ))
+        })?;
         let check = if self.insecure_key_permissions {
             KeyFileCheck::AllowInsecure
         } else {

@@ -48,36 +48,41 @@ fn check_unknown_critical(cert: &Certificate) -> Result<(), PathError> {
 
 /// keyUsage and extKeyUsage of the end-entity for the builder's purpose.
 fn check_purpose(b: &Builder<'_>, cert: &Certificate) -> Result<(), PathError> {
-    let name = || cert.subject_display();
     match b.purpose {
-        Purpose::Signing => {
-            if !(cert.allows_key_usage(KeyUsages::DigitalSignature)
-                || cert.allows_key_usage(KeyUsages::NonRepudiation))
-            {
-                return Err(PathError::KeyUsage {
-                    cert: name(),
-                    required: "digitalSignature or nonRepudiation",
-                });
-            }
+        Purpose::Signing => check_signing_purpose(cert, &b.options.accepted_purposes),
+        Purpose::CrlSigning if !cert.allows_key_usage(KeyUsages::CRLSign) => {
+            Err(PathError::KeyUsage {
+                cert: cert.subject_display(),
+                required: "cRLSign",
+            })
         }
-        Purpose::CrlSigning => {
-            if !cert.allows_key_usage(KeyUsages::CRLSign) {
-                return Err(PathError::KeyUsage {
-                    cert: name(),
-                    required: "cRLSign",
-                });
-            }
-        }
-        Purpose::Any => {}
+        Purpose::CrlSigning | Purpose::Any => Ok(()),
     }
-    let accepted = &b.options.accepted_purposes;
-    if b.purpose == Purpose::Signing
-        && let Some(eku) = &cert.extensions().ext_key_usage
+}
+
+/// Whether `cert` may sign messages, as S/MIME signing decides it (RFC 8550 §4.4):
+/// keyUsage, if present, asserts digitalSignature or nonRepudiation (else `key-usage`);
+/// extendedKeyUsage, if present, lists one of `accepted` (else `ext-key-usage`). What
+/// [`super::Purpose::Signing`] checks of a signer; signing tools use it to refuse a
+/// certificate that verifiers would.
+pub fn check_signing_purpose(
+    cert: &Certificate,
+    accepted: &[const_oid::ObjectIdentifier],
+) -> Result<(), PathError> {
+    if !(cert.allows_key_usage(KeyUsages::DigitalSignature)
+        || cert.allows_key_usage(KeyUsages::NonRepudiation))
+    {
+        return Err(PathError::KeyUsage {
+            cert: cert.subject_display(),
+            required: "digitalSignature or nonRepudiation",
+        });
+    }
+    if let Some(eku) = &cert.extensions().ext_key_usage
         && !eku.0.iter().any(|o| accepted.contains(o))
     {
         let names: Vec<String> = accepted.iter().map(oid::name).collect();
         return Err(PathError::ExtKeyUsage {
-            cert: name(),
+            cert: cert.subject_display(),
             required: if names.is_empty() {
                 "an accepted purpose (none configured)".into()
             } else {
