@@ -14,6 +14,12 @@
 //! exchange is refused (`topic-mismatch`), as is an envelope without a signed route
 //! (`topic-required`): a message meant for one node cannot be replayed to another, and
 //! the routing policy, `nitpicky` and claims are always checked against a topic.
+//!
+//! A forwarding hop (a routing-slip countersignature) that sends the message on to
+//! another queue signs its own route the same way ([`route_signer`] on the hop's signer);
+//! the route compared with the arrival topic is the one signed last (the origin's, unless
+//! a hop re-bound it). A hop that signs no route forwards on the route it received. The
+//! origin is authorized for the arrival topic.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -393,22 +399,31 @@ impl Bus {
             .verify(&cms, Some(p.message.as_bytes()))
             .map_err(slip_rejection)?;
         let origin = &slip.hops[0];
-        let signed = match signed_route(&origin.signed_attributes)? {
-            Some(r) => r,
-            None => {
+        // The route: the origin's, re-bound by each forwarding hop that signs one.
+        let mut signed = None;
+        for h in &slip.hops {
+            if let Some(r) = signed_route(&h.signed_attributes)? {
+                signed = Some(r);
+            } else if h.index == 0 {
                 return Err(Rejection::new(
                     Stage::Route,
                     TOPIC_REQUIRED,
                     "the envelope's signature binds no route: the origin must sign the topic it sends to",
                 ));
             }
-        };
+        }
+        let signed = signed.expect("hop 0 bound a route");
         if signed != *arrived {
             return Err(Rejection::new(
                 Stage::Route,
                 TOPIC_MISMATCH,
                 format!(
-                    "the origin signed it for {} but it arrived on {}",
+                    "{} signed it for {} but it arrived on {}",
+                    if slip.hops.len() > 1 {
+                        "the last forwarding hop"
+                    } else {
+                        "the origin"
+                    },
                     signed.describe(),
                     arrived.describe()
                 ),
