@@ -115,9 +115,7 @@ impl TopicPattern {
                     }
                 }
                 Segment::Star => {
-                    for j in 1..=t.len() {
-                        next[j] = reach[j - 1];
-                    }
+                    next[1..].copy_from_slice(&reach[..t.len()]);
                 }
                 Segment::Literal(l) => {
                     for j in 1..=t.len() {
