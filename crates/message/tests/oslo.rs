@@ -375,3 +375,43 @@ fn oslo_messages_with_inexact_numbers_are_refused() {
         (Stage::Format, "inexact-number")
     );
 }
+
+#[test]
+fn a_forwarding_hop_re_binds_the_route() {
+    let (_t, dir) = setup();
+    let compute = "compute-node01.example.org";
+    let conductor = "conductor-ctl01.example.org";
+    let env = oslo::wrap(&request("node01.example.org")).unwrap();
+    // The node sends to the conductor; the conductor forwards to the scheduler.
+    let signed = oslo::sign(&env, &origin(&dir, compute, "conductor")).unwrap();
+    let hop = |route: Option<&str>| {
+        let h = waxseal_slip::hop_signer(signer(&dir, conductor), Some("conductor"), None).unwrap();
+        let h = match route {
+            Some(r) => oslo::route_signer(h, &Route::topic(r)).unwrap(),
+            None => h,
+        };
+        oslo::countersign(&signed, &h, 8).unwrap()
+    };
+    let rebound = hop(Some("scheduler"));
+    let v = bus(&dir, json!({}))
+        .verify_oslo(&rebound, "scheduler")
+        .unwrap();
+    assert_eq!(v.route, Some(Route::topic("scheduler")));
+    // Replayed into the conductor's queue again: the last signed route is the scheduler's.
+    assert_eq!(
+        bus(&dir, json!({}))
+            .verify_oslo(&rebound, "conductor")
+            .unwrap_err()
+            .code,
+        "topic-mismatch"
+    );
+    // A hop that signs no route forwards on the route it received.
+    let kept = hop(None);
+    assert_eq!(
+        bus(&dir, json!({}))
+            .verify_oslo(&kept, "scheduler")
+            .unwrap_err()
+            .code,
+        "topic-mismatch"
+    );
+}
