@@ -442,6 +442,21 @@ fn malformed_topics_are_refused() {
     );
     refused(&o, "malformed-topic");
     assert!(!t.join("bad.signed").exists());
+    // `authorize --topic` too.
+    let o = run(
+        t,
+        &[
+            "authorize",
+            "--config",
+            "bus.json",
+            "--json",
+            "--topic",
+            "org.example.prod.bodhi.update\ncomment",
+            "--in",
+            "pki/bodhi-app01.example.org.crt",
+        ],
+    );
+    refused(&o, "malformed-topic");
     // Positive twin.
     ok(&sign_bodhi(t, "msg.json", "msg.signed", &[]));
     ok(&validate(t, "msg.signed", &[]));

@@ -277,19 +277,8 @@ impl Bus {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        self.check_not_future(signing_time)?;
         match signing_time {
-            Some(t) if t > now.saturating_add(f.clock_skew_secs) => Err(Rejection::new(
-                Stage::Freshness,
-                "signing-time-in-future",
-                format!(
-                    "the message was signed at {}, {} s after the verification time {} \
-                     (allowed clock skew: {} s)",
-                    waxseal_envelope::time::format(t),
-                    t - now,
-                    waxseal_envelope::time::format(now),
-                    f.clock_skew_secs
-                ),
-            )),
             Some(t) => match max_age {
                 Some(max) if now.saturating_sub(t) > max => Err(Rejection::new(
                     Stage::Freshness,
@@ -310,6 +299,26 @@ impl Bus {
                 "the signature has no signing time, so its age cannot be checked (max_age_secs is set)",
             )),
             None => Ok(u64::MAX),
+        }
+    }
+
+    /// Refuses a signing time more than `clock_skew_secs` after the verification time
+    /// (`signing-time-in-future`).
+    pub(crate) fn check_not_future(&self, signing_time: Option<u64>) -> Result<(), Rejection> {
+        let skew = self.config.freshness.clock_skew_secs;
+        let now = self.time();
+        match signing_time {
+            Some(t) if t > now.saturating_add(skew) => Err(Rejection::new(
+                Stage::Freshness,
+                "signing-time-in-future",
+                format!(
+                    "signed at {}, {} s after the verification time {} (allowed clock skew: {skew} s)",
+                    waxseal_envelope::time::format(t),
+                    t - now,
+                    waxseal_envelope::time::format(now),
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 

@@ -430,6 +430,14 @@ impl Bus {
             ));
         }
         let expires = self.check_freshness(origin.signing_time, route_max_age)?;
+        // A forwarding hop's signing time may not lie in the future either.
+        for h in &slip.hops[1..] {
+            self.check_not_future(h.signing_time).map_err(|mut r| {
+                r.reason = format!("hop {}: {}", h.index, r.reason);
+                r.hop = Some(h.index);
+                r
+            })?;
+        }
         let authorization = self
             .authorizer()
             .authorize(&origin.certificate, topic, Some(&message));
