@@ -442,6 +442,29 @@ fn malformed_topics_are_refused() {
     );
     refused(&o, "malformed-topic");
     assert!(!t.join("bad.signed").exists());
+    // fnmatch syntax in a configuration: exit 2, naming the file and the key.
+    std::fs::write(
+        t.join("glob.json"),
+        r#"{"trust": ["pki/root-ca.crt"], "routing_policy": {"org.example.prod.bodhi*": ["bodhi-*"]}}"#,
+    )
+    .unwrap();
+    let o = run(
+        t,
+        &[
+            "msg",
+            "validate",
+            "--config",
+            "glob.json",
+            "--in",
+            "msg.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("glob.json") && err.contains("routing_policy"),
+        "{err}"
+    );
     // `authorize --topic` too.
     let o = run(
         t,

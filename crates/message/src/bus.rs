@@ -347,6 +347,7 @@ impl Bus {
     /// Loads `path` and builds the bus.
     pub fn from_config_file(path: &std::path::Path) -> Result<Self, ConfigError> {
         Self::new(BusConfig::load(path)?)
+            .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
     }
 
     /// The configuration.
