@@ -265,7 +265,10 @@ impl Bus {
 
     /// Checks the origin's signing time against the freshness settings (`max_age` also
     /// bounded by `extra_max_age`, the oslo route's), and returns when its replay-cache
-    /// entry may expire (`u64::MAX`: never).
+    /// entry may expire (`u64::MAX`: never). A future signing time must have been refused
+    /// before: by [`Self::check_not_future`] for fedmsg-style messages, by the slip's
+    /// route expectations (`future_skew`, see [`Self::route_expectations`]) for oslo
+    /// envelopes, every hop included.
     pub(crate) fn check_freshness(
         &self,
         signing_time: Option<u64>,
@@ -277,7 +280,6 @@ impl Bus {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        self.check_not_future(signing_time)?;
         match signing_time {
             Some(t) => match max_age {
                 Some(max) if now.saturating_sub(t) > max => Err(Rejection::new(
@@ -303,7 +305,7 @@ impl Bus {
     }
 
     /// Refuses a signing time more than `clock_skew_secs` after the verification time
-    /// (`signing-time-in-future`).
+    /// (`signing-time-in-future`), for fedmsg-style messages (oslo envelopes: the slip).
     pub(crate) fn check_not_future(&self, signing_time: Option<u64>) -> Result<(), Rejection> {
         let skew = self.config.freshness.clock_skew_secs;
         let now = self.time();
@@ -374,6 +376,8 @@ impl Bus {
             max_hops: r.max_hops,
             allow_repeats: r.allow_repeats,
             clock_skew: r.clock_skew_secs,
+            // The slip refuses every hop signed in the future, by the freshness setting.
+            future_skew: Some(self.config.freshness.clock_skew_secs),
             max_age: r.max_age_secs,
             require_signing_times: false,
         }
@@ -559,6 +563,7 @@ impl Bus {
                 ),
             ));
         }
+        self.check_not_future(origin.signing_time)?;
         let expires = self.check_freshness(origin.signing_time, None)?;
         let authorization = authorizer.authorize(signer, topic, Some(message));
         if let Some(d) = authorization.denial() {

@@ -100,7 +100,9 @@ pub struct FreshnessConfig {
     #[serde(default)]
     pub max_age_secs: Option<u64>,
     /// How far in the future a signing time may be, seconds (default 300); beyond it the
-    /// message is refused (`signing-time-in-future`).
+    /// message is refused (`signing-time-in-future`). For oslo envelopes this applies to
+    /// every hop of the routing slip (the slip checks it, see
+    /// [`waxseal_slip::RouteExpectations::future_skew`]).
     #[serde(default = "default_skew")]
     pub clock_skew_secs: u64,
     /// The most messages the in-memory replay cache remembers (default 100000, at least

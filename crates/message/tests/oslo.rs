@@ -345,6 +345,62 @@ fn oslo_replay_and_future_signing_time() {
     );
 }
 
+// Item 3: for oslo envelopes the routing slip refuses every hop signed in the future, by
+// `freshness.clock_skew_secs` (not `route.clock_skew_secs`, the skew between hops).
+#[test]
+fn oslo_hops_signed_in_the_future_are_refused_by_the_freshness_skew() {
+    let (_t, dir) = setup();
+    // A fixed verification time, after the PKI and its CRL were made.
+    let at = waxseal_envelope::time::now();
+    let cfg = json!({
+        "trust": ["root-ca.crt"],
+        "certs": ["signing-ca.crt"],
+        "crls": ["crl.pem"],
+        "route": {"clock_skew_secs": 3600},
+        "freshness": {"clock_skew_secs": 10}
+    });
+    let bus = || {
+        Bus::new(BusConfig::from_json(&cfg.to_string(), &dir).unwrap())
+            .unwrap()
+            .at_time(at)
+    };
+    let env = oslo::wrap(&request("node01.example.org")).unwrap();
+    // Origin signed at `origin_time`, countersigned by the conductor at `hop_time`.
+    let slip = |origin_time: u64, hop_time: u64| {
+        let o = oslo::route_signer(
+            signer(&dir, "compute-node01.example.org").with_signing_time(origin_time),
+            &Route::topic("scheduler"),
+        )
+        .unwrap();
+        let signed = oslo::sign(&env, &o).unwrap();
+        let h = waxseal_slip::hop_signer(
+            signer(&dir, "conductor-ctl01.example.org").with_signing_time(hop_time),
+            Some("conductor"),
+            None,
+        )
+        .unwrap();
+        oslo::countersign(&signed, &h, 8).unwrap()
+    };
+    let refused = |v: &Value| {
+        let e = bus().verify_oslo(v, "scheduler").unwrap_err();
+        (e.stage, e.code, e.hop)
+    };
+    let future = (Stage::Freshness, "signing-time-in-future".to_string());
+    assert_eq!(
+        refused(&slip(at, at + 60)),
+        (future.0, future.1.clone(), Some(1))
+    );
+    assert_eq!(
+        refused(&slip(at + 60, at + 60)),
+        (future.0, future.1, Some(0))
+    );
+    // Positive twin: within the freshness skew.
+    let v = bus()
+        .verify_oslo(&slip(at + 10, at + 10), "scheduler")
+        .unwrap();
+    assert_eq!(v.hops.len(), 2);
+}
+
 // Item 4: exact numbers inside oslo.message.
 #[test]
 fn oslo_messages_with_inexact_numbers_are_refused() {
