@@ -28,7 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The consumer's configuration: trust, CRLs, and who may publish what.
     let config = json!({
         "trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"], "crls": ["pki/crl.pem"],
-        "routing_policy": {"org.example.prod.bodhi.*": ["bodhi-*"]}
+        "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]}
     });
     let bus = Bus::new(BusConfig::from_json(&config.to_string(), dir.path())?)?;
 

@@ -45,6 +45,6 @@ p=pki/p256
 echo '{"topic": "org.example.prod.bodhi.update.comment", "msg": {"text": "LGTM", "karma": 1}}' > messages/fedmsg-unsigned.json
 echo '{"method": "select_destinations", "args": {"host": "p256.example.org"}, "version": "4.3"}' > messages/rpc.json
 "$W" msg sign --cert $p/leaf.pem --key $p/leaf.key --chain $p/ca.pem --in messages/fedmsg-unsigned.json --out messages/fedmsg-signed.json
-"$W" msg sign --oslo --cert $p/leaf.pem --key $p/leaf.key --chain $p/ca.pem --in messages/rpc.json --out messages/oslo-signed.json
+"$W" msg sign --oslo --topic scheduler --cert $p/leaf.pem --key $p/leaf.key --chain $p/ca.pem --in messages/rpc.json --out messages/oslo-signed.json
 "$W" msg countersign --cert $p/leaf.pem --key $p/leaf.key --role conductor --in messages/oslo-signed.json --out messages/oslo-2hops.json
 echo "testdata regenerated: $(ls envelopes | wc -l) envelopes, $(ls x509 | wc -l) certificates and CRLs, $(ls messages | wc -l) messages"

@@ -6,7 +6,9 @@
 // compute nodes cast `select_destinations` to the conductor's topic; the conductor
 // consumes, verifies, countersigns (a routing-slip hop) and republishes to the scheduler's
 // topic; the scheduler verifies the slip and authorizes the origin by routing policy and
-// claim.
+// claim. Every signature binds its route: the compute node signs for the conductor's topic
+// on the `openstack` exchange, the conductor's hop re-binds it to the scheduler's, and
+// each consumer checks the route against the queue it consumed from.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +23,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use serde_json::{Value, json};
 use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
-use waxseal_message::{Bus, BusConfig, oslo};
+use waxseal_message::{Bus, BusConfig, Route, oslo};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
 
 /// oslo.messaging's default control exchange.
@@ -51,6 +53,16 @@ pub fn signer(pki_dir: &Path, name: &str) -> Result<Signer, Error> {
         name,
         KeyFileCheck::OwnerOnly,
     )?)
+}
+
+/// The route to `topic` on the flow's exchange.
+pub fn route(topic: &str) -> Route {
+    Route::topic(topic).on_exchange(EXCHANGE)
+}
+
+/// The signer for `name`, bound to `topic` on the flow's exchange.
+pub fn signer_to(pki_dir: &Path, name: &str, topic: &str) -> Result<Signer, Error> {
+    Ok(oslo::route_signer(signer(pki_dir, name)?, &route(topic))?)
 }
 
 pub fn setup(dir: &Path) -> Result<Services, Error> {
@@ -150,7 +162,10 @@ pub fn request(pki_dir: &Path, origin: &str, host: &str) -> Result<Value, Error>
         "args": {"host": host, "request_spec": {"num_instances": 1}},
         "_unique_id": format!("{origin}-{}", waxseal_envelope::time::now())
     });
-    Ok(oslo::sign(&oslo::wrap(&rpc)?, &signer(pki_dir, origin)?)?)
+    Ok(oslo::sign(
+        &oslo::wrap(&rpc)?,
+        &signer_to(pki_dir, origin, CONDUCTOR_TOPIC)?,
+    )?)
 }
 
 /// What the scheduler decided, per origin.
@@ -174,10 +189,13 @@ pub async fn run(addr: &str, dir: &Path) -> Result<Verdicts, Error> {
             FieldTable::default(),
         )
         .await?;
-    let hop = waxseal_slip::hop_signer(
-        signer(&services.pki_dir, CONDUCTOR)?,
-        Some("conductor"),
-        Some("forwarded"),
+    let hop = oslo::route_signer(
+        waxseal_slip::hop_signer(
+            signer(&services.pki_dir, CONDUCTOR)?,
+            Some("conductor"),
+            Some("forwarded"),
+        )?,
+        &route(SCHEDULER_TOPIC),
     )?;
     let conductor_bus = services.conductor;
     // Clones kept here so the channels outlive the tasks and are closed in order below;
@@ -193,7 +211,7 @@ pub async fn run(addr: &str, dir: &Path) -> Result<Verdicts, Error> {
                 Err(_) => continue,
             };
             if conductor_bus
-                .verify_oslo(&envelope, Some(CONDUCTOR_TOPIC))
+                .verify_oslo_route(&envelope, &route(CONDUCTOR_TOPIC))
                 .is_ok()
                 && let Ok(forwarded) = oslo::countersign(&envelope, &hop, 8)
             {
@@ -221,7 +239,14 @@ pub async fn run(addr: &str, dir: &Path) -> Result<Verdicts, Error> {
             let Some(Ok(delivery)) = consumer.next().await else {
                 break;
             };
-            let verdict = scheduler_bus.verify_oslo_bytes(&delivery.data, Some(SCHEDULER_TOPIC));
+            let verdict = waxseal_message::json::parse(&delivery.data)
+                .map_err(|e| waxseal_message::Rejection {
+                    stage: waxseal_message::Stage::Format,
+                    code: e.code.into(),
+                    reason: e.message,
+                    hop: None,
+                })
+                .and_then(|v| scheduler_bus.verify_oslo_route(&v, &route(SCHEDULER_TOPIC)));
             let origin = waxseal_message::json::parse(&delivery.data)
                 .ok()
                 .and_then(|v| v[oslo::MESSAGE_KEY].as_str().map(str::to_owned))

@@ -145,31 +145,46 @@ async fn oslo_messaging_peers_interoperate_with_waxseal() {
     let inner: Value = serde_json::from_str(envelope["oslo.message"].as_str().unwrap()).unwrap();
     assert_eq!(inner["method"], "select_destinations");
 
-    // ...which signs it (the exact oslo.message text) and forwards it.
+    // ...which signs it (the exact oslo.message text, bound to the outbound topic on the
+    // exchange) and forwards it.
     let signed = oslo::sign(
         &envelope,
-        &flow::signer(&services.pki_dir, flow::NODE1).unwrap(),
+        &flow::signer_to(&services.pki_dir, flow::NODE1, outbound).unwrap(),
     )
     .unwrap();
     assert_eq!(signed["oslo.message"], envelope["oslo.message"]);
-    let check = services.scheduler.verify_oslo(
-        &oslo::countersign(
-            &signed,
-            &flow::signer(&services.pki_dir, flow::CONDUCTOR).unwrap(),
-            8,
-        )
-        .unwrap(),
-        None,
-    );
+    // Through the conductor (which re-binds the route) to the scheduler: verified there.
+    let forwarded = oslo::countersign(
+        &signed,
+        &flow::signer_to(&services.pki_dir, flow::CONDUCTOR, flow::SCHEDULER_TOPIC).unwrap(),
+        8,
+    )
+    .unwrap();
+    let check = services
+        .scheduler
+        .verify_oslo_route(&forwarded, &flow::route(flow::SCHEDULER_TOPIC));
     assert!(
         check.is_ok(),
         "waxseal verifies what it forwards: {check:?}"
+    );
+    // Delivered to any other queue, it is refused.
+    assert_eq!(
+        services
+            .scheduler
+            .verify_oslo_route(&forwarded, &flow::route(flow::CONDUCTOR_TOPIC))
+            .unwrap_err()
+            .code,
+        "topic-mismatch"
     );
     flow::publish(&channel, outbound, &signed).await.unwrap();
 
     // (2) An envelope made and signed by waxseal, oslo.signature included.
     let own = oslo::wrap(&json!({"method": "select_destinations", "args": {"host": "compute-node01.example.org", "origin": "waxseal"}})).unwrap();
-    let own = oslo::sign(&own, &flow::signer(&services.pki_dir, flow::NODE1).unwrap()).unwrap();
+    let own = oslo::sign(
+        &own,
+        &flow::signer_to(&services.pki_dir, flow::NODE1, outbound).unwrap(),
+    )
+    .unwrap();
     assert!(own.get("oslo.signature").is_some());
     flow::publish(&channel, outbound, &own).await.unwrap();
 

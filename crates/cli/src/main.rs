@@ -108,7 +108,7 @@ fn main() {
         Command::Pki { command } => (cmd::pki::run(command), false),
         Command::Countersign(a) => (cmd::slip::countersign(a), false),
         Command::Msg { command } => {
-            let json = matches!(&command, cmd::msg::Command::Validate(v) if v.json);
+            let json = command.json();
             (cmd::msg::run(command), json)
         }
         Command::Authorize(a) => {

@@ -42,7 +42,7 @@ fn setup() -> tempfile::TempDir {
         t.join("bus.json"),
         r#"{
   "trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"], "crls": ["pki/crl.pem"],
-  "routing_policy": {"org.example.prod.bodhi.*": ["bodhi-*"], "scheduler": ["compute-*"]},
+  "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"], "scheduler": ["compute-*"]},
   "claims": [{"topic": "scheduler", "pointer": "/args/host", "field": "host"}],
   "route": {"itinerary": ["compute-node01.example.org", "conductor-ctl01.example.org"]}
 }"#,
@@ -229,7 +229,7 @@ fn authorize_a_certificate_or_a_message() {
             "--config",
             "bus.json",
             "--topic",
-            "org.example.prod.bodhi.x",
+            "org.example.prod.bodhi.update.comment",
             "--in",
             "signed.json",
         ],
@@ -244,9 +244,12 @@ fn authorize_a_certificate_or_a_message() {
             "scheduler",
             "--in",
             "signed.json",
+            "--json",
         ],
     );
     assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["reason"], "topic-mismatch");
 }
 
 #[test]
@@ -259,6 +262,8 @@ fn oslo_envelopes_with_a_forwarding_hop() {
             "msg",
             "sign",
             "--oslo",
+            "--topic",
+            "scheduler",
             "--cert",
             "pki/compute-node01.example.org.crt",
             "--key",
@@ -327,4 +332,423 @@ fn oslo_envelopes_with_a_forwarding_hop() {
         out.contains("route compute-node01.example.org -> conductor-ctl01.example.org"),
         "{out}"
     );
+}
+
+fn refused(o: &Output, code: &str) {
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    assert_eq!(v["reason"], code, "{v}");
+}
+
+fn sign_bodhi(t: &Path, input: &str, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["msg", "sign", "--json", "--in", input, "--out", out];
+    args.extend(BODHI);
+    args.extend(extra);
+    run(t, &args)
+}
+
+fn validate(t: &Path, input: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "msg", "validate", "--config", "bus.json", "--json", "--in", input,
+    ];
+    args.extend(extra);
+    run(t, &args)
+}
+
+fn sign_oslo(t: &Path, topic: &str, out: &str) {
+    ok(&run(
+        t,
+        &[
+            "msg",
+            "sign",
+            "--oslo",
+            "--topic",
+            topic,
+            "--cert",
+            "pki/compute-node01.example.org.crt",
+            "--key",
+            "pki/compute-node01.example.org.key",
+            "--in",
+            "rpc.json",
+            "--out",
+            out,
+        ],
+    ));
+}
+
+// Item 1.
+#[test]
+fn malformed_topics_are_refused() {
+    let tmp = setup();
+    let t = tmp.path();
+    std::fs::write(
+        t.join("nl.json"),
+        r#"{"topic": "org.example.prod.bodhi.update\norg.example.prod.fas.user.create", "msg": {}}"#,
+    )
+    .unwrap();
+    refused(
+        &sign_bodhi(t, "nl.json", "nl.signed", &[]),
+        "malformed-topic",
+    );
+    assert!(!t.join("nl.signed").exists(), "nothing written to --out");
+    // On the command line too, before anything else.
+    ok(&run(
+        t,
+        &[
+            "msg",
+            "sign",
+            "--oslo",
+            "--topic",
+            "scheduler",
+            "--cert",
+            "pki/compute-node01.example.org.crt",
+            "--key",
+            "pki/compute-node01.example.org.key",
+            "--in",
+            "rpc.json",
+            "--out",
+            "rpc.signed",
+        ],
+    ));
+    refused(
+        &validate(t, "rpc.signed", &["--topic", "scheduler\u{1b}[2K"]),
+        "malformed-topic",
+    );
+    let o = run(
+        t,
+        &[
+            "msg",
+            "sign",
+            "--json",
+            "--oslo",
+            "--topic",
+            "sched uler",
+            "--cert",
+            "pki/compute-node01.example.org.crt",
+            "--key",
+            "pki/compute-node01.example.org.key",
+            "--in",
+            "rpc.json",
+            "--out",
+            "bad.signed",
+        ],
+    );
+    refused(&o, "malformed-topic");
+    assert!(!t.join("bad.signed").exists());
+    // fnmatch syntax in a configuration: exit 2, naming the file and the key.
+    std::fs::write(
+        t.join("glob.json"),
+        r#"{"trust": ["pki/root-ca.crt"], "routing_policy": {"org.example.prod.bodhi*": ["bodhi-*"]}}"#,
+    )
+    .unwrap();
+    let o = run(
+        t,
+        &[
+            "msg",
+            "validate",
+            "--config",
+            "glob.json",
+            "--in",
+            "msg.json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("glob.json") && err.contains("routing_policy"),
+        "{err}"
+    );
+    // `authorize --topic` too.
+    let o = run(
+        t,
+        &[
+            "authorize",
+            "--config",
+            "bus.json",
+            "--json",
+            "--topic",
+            "org.example.prod.bodhi.update\ncomment",
+            "--in",
+            "pki/bodhi-app01.example.org.crt",
+        ],
+    );
+    refused(&o, "malformed-topic");
+    // Positive twin.
+    ok(&sign_bodhi(t, "msg.json", "msg.signed", &[]));
+    ok(&validate(t, "msg.signed", &[]));
+}
+
+// Item 2.
+#[test]
+fn the_route_is_signed_and_compared() {
+    let tmp = setup();
+    let t = tmp.path();
+    // --oslo without --topic is a usage error, and writes nothing.
+    let o = run(
+        t,
+        &[
+            "msg",
+            "sign",
+            "--oslo",
+            "--cert",
+            "pki/compute-node01.example.org.crt",
+            "--key",
+            "pki/compute-node01.example.org.key",
+            "--in",
+            "rpc.json",
+            "--out",
+            "none.signed",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!t.join("none.signed").exists());
+    // Signed for the conductor, forwarded by it to the scheduler (re-bound), validated
+    // where it arrives.
+    sign_oslo(t, "conductor", "rpc.signed");
+    refused(&validate(t, "rpc.signed", &[]), "topic-required");
+    // (bus.json requires the conductor's hop; direct.json does not.)
+    std::fs::write(
+        t.join("direct.json"),
+        r#"{"trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"], "crls": ["pki/crl.pem"],
+            "routing_policy": {"scheduler": ["compute-*"], "conductor": ["compute-*"]},
+            "claims": [{"topic": "scheduler", "pointer": "/args/host", "field": "host"}]}"#,
+    )
+    .unwrap();
+    let direct = |topic: &str| {
+        run(
+            t,
+            &[
+                "msg",
+                "validate",
+                "--config",
+                "direct.json",
+                "--json",
+                "--in",
+                "rpc.signed",
+                "--topic",
+                topic,
+            ],
+        )
+    };
+    refused(&direct("scheduler"), "topic-mismatch");
+    refused(&direct("compute.node02"), "topic-mismatch");
+    ok(&direct("conductor"));
+    let hop = |topic: Option<&str>, out: &str| {
+        let mut args = vec![
+            "msg",
+            "countersign",
+            "--cert",
+            "pki/conductor-ctl01.example.org.crt",
+            "--key",
+            "pki/conductor-ctl01.example.org.key",
+            "--role",
+            "conductor",
+            "--in",
+            "rpc.signed",
+            "--out",
+            out,
+        ];
+        if let Some(topic) = topic {
+            args.extend(["--topic", topic]);
+        }
+        ok(&run(t, &args));
+    };
+    hop(None, "kept.fwd");
+    refused(
+        &validate(t, "kept.fwd", &["--topic", "scheduler"]),
+        "topic-mismatch",
+    );
+    hop(Some("scheduler"), "rebound.fwd");
+    ok(&validate(t, "rebound.fwd", &["--topic", "scheduler"]));
+    // fedmsg-style: the message's own topic; another --topic is refused, never ignored.
+    ok(&sign_bodhi(t, "msg.json", "msg.signed", &[]));
+    refused(
+        &validate(
+            t,
+            "msg.signed",
+            &["--topic", "org.example.prod.bodhi.update.request"],
+        ),
+        "topic-mismatch",
+    );
+    ok(&validate(
+        t,
+        "msg.signed",
+        &["--topic", "org.example.prod.bodhi.update.comment"],
+    ));
+    refused(
+        &sign_bodhi(
+            t,
+            "msg.json",
+            "other.signed",
+            &["--topic", "org.example.prod.bodhi.x"],
+        ),
+        "topic-mismatch",
+    );
+    assert!(!t.join("other.signed").exists());
+}
+
+// Item 3.
+#[test]
+fn replays_across_processes_and_future_signing_times() {
+    let tmp = setup();
+    let t = tmp.path();
+    ok(&sign_bodhi(t, "msg.json", "msg.signed", &[]));
+    // Without a shared cache each process remembers nothing (positive twin).
+    ok(&validate(t, "msg.signed", &[]));
+    ok(&validate(t, "msg.signed", &[]));
+    // With one, the second process refuses the replay.
+    ok(&validate(t, "msg.signed", &["--replay-cache", "seen.txt"]));
+    let cache = std::fs::read_to_string(t.join("seen.txt")).unwrap();
+    assert!(
+        cache.starts_with("waxseal-replay-cache 1\n") && cache.lines().count() == 2,
+        "{cache}"
+    );
+    refused(
+        &validate(t, "msg.signed", &["--replay-cache", "seen.txt"]),
+        "replayed",
+    );
+    // Re-encoded (pretty-printed) it is still the same message.
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.join("msg.signed")).unwrap()).unwrap();
+    std::fs::write(
+        t.join("pretty.json"),
+        serde_json::to_string_pretty(&v).unwrap(),
+    )
+    .unwrap();
+    refused(
+        &validate(t, "pretty.json", &["--replay-cache", "seen.txt"]),
+        "replayed",
+    );
+    // Concurrent processes on one cache: exactly one accepts.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
+                .args([
+                    "msg",
+                    "validate",
+                    "--config",
+                    "bus.json",
+                    "--replay-cache",
+                    "race.txt",
+                    "--in",
+                    "msg.signed",
+                ])
+                .current_dir(t)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let codes: Vec<i32> = children
+        .into_iter()
+        .map(|mut c| c.wait().unwrap().code().unwrap())
+        .collect();
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?}");
+    assert_eq!(codes.iter().filter(|c| **c == 1).count(), 3, "{codes:?}");
+    // A corrupt cache file is an error (exit 2), never an empty cache.
+    std::fs::write(t.join("bad.txt"), "not a cache\n").unwrap();
+    assert_eq!(
+        validate(t, "msg.signed", &["--replay-cache", "bad.txt"])
+            .status
+            .code(),
+        Some(2)
+    );
+    // Signed after the verification time by more than the allowed skew (here 60 s; the
+    // CRL made at setup would not be valid yet, so this configuration has none).
+    std::fs::write(
+        t.join("skew.json"),
+        r#"{"trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"],
+            "freshness": {"clock_skew_secs": 60}}"#,
+    )
+    .unwrap();
+    let now = waxseal_envelope::time::now();
+    let at = |secs: u64| {
+        run(
+            t,
+            &[
+                "msg",
+                "validate",
+                "--config",
+                "skew.json",
+                "--json",
+                "--in",
+                "msg.signed",
+                "--at",
+                &waxseal_envelope::time::format(secs),
+            ],
+        )
+    };
+    refused(&at(now - 600), "signing-time-in-future");
+    ok(&at(now - 20));
+}
+
+// Item 4.
+#[test]
+fn numbers_are_exact_or_refused_and_never_rewritten() {
+    let tmp = setup();
+    let t = tmp.path();
+    std::fs::write(
+        t.join("pay.json"),
+        r#"{"topic": "org.example.prod.bodhi.update.comment", "msg": {"amount": 9007199254740992, "price": 1.10, "e": 1E2}}"#,
+    )
+    .unwrap();
+    ok(&sign_bodhi(t, "pay.json", "pay.signed", &[]));
+    let signed = std::fs::read_to_string(t.join("pay.signed")).unwrap();
+    assert!(
+        signed.contains(r#""msg": {"amount": 9007199254740992, "price": 1.10, "e": 1E2}"#),
+        "numbers exactly as given: {signed}"
+    );
+    ok(&validate(t, "pay.signed", &[]));
+    // Altered to a neighbour that a double cannot tell apart: refused.
+    std::fs::write(
+        t.join("altered.json"),
+        signed.replace("9007199254740992", "9007199254740993"),
+    )
+    .unwrap();
+    refused(&validate(t, "altered.json", &[]), "inexact-number");
+    // Refused at signing, nothing written.
+    std::fs::write(
+        t.join("big.json"),
+        r#"{"topic": "org.example.prod.bodhi.update.comment", "msg": {"amount": 12345678901234567891}}"#,
+    )
+    .unwrap();
+    refused(
+        &sign_bodhi(t, "big.json", "big.signed", &[]),
+        "inexact-number",
+    );
+    assert!(!t.join("big.signed").exists());
+    std::fs::write(
+        t.join("rpcbig.json"),
+        r#"{"method": "select_destinations", "args": {"host": "node01.example.org", "n": 0.1000000000000000000001}}"#,
+    )
+    .unwrap();
+    let o = run(
+        t,
+        &[
+            "msg",
+            "sign",
+            "--json",
+            "--oslo",
+            "--topic",
+            "scheduler",
+            "--cert",
+            "pki/compute-node01.example.org.crt",
+            "--key",
+            "pki/compute-node01.example.org.key",
+            "--in",
+            "rpcbig.json",
+            "--out",
+            "rpcbig.signed",
+        ],
+    );
+    refused(&o, "inexact-number");
+    assert!(!t.join("rpcbig.signed").exists());
 }

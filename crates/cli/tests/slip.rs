@@ -308,3 +308,93 @@ fn rfc4134_example_4_4_from_the_command_line() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("sha1"));
 }
+
+// Issue 10, item 3: a hop signed after the verification time plus the clock skew is
+// refused, whatever `--max-age` says; nothing is written to `--out`.
+#[test]
+fn a_hop_signed_in_the_future_is_refused() {
+    use waxseal_envelope::{EnvelopeBuilder, KeyAlgorithm, PrivateKey, Signer, time};
+    use waxseal_pki::{Issued, TestPki};
+    use waxseal_slip::{DEFAULT_MAX_HOPS, append_hop};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
+    std::fs::write(t.join("root.pem"), pki.root.cert.to_pem()).unwrap();
+    let compute = pki
+        .leaf("compute-node01.example.org", KeyAlgorithm::P256)
+        .unwrap();
+    let conductor = pki
+        .leaf("conductor-node01.example.org", KeyAlgorithm::P256)
+        .unwrap();
+    let signer = |i: &Issued, at: u64| {
+        let key = PrivateKey::from_bytes(i.key.to_pkcs8_pem().as_bytes()).unwrap();
+        Signer::new(i.cert.clone(), key)
+            .unwrap()
+            .with_chain(vec![pki.ca.cert.clone()])
+            .with_signing_time(at)
+    };
+    // The fixed verification time: when the PKI was made.
+    let at = pki.now;
+    // Origin signed at `at`, hop 1 at `hop1`.
+    let write = |name: &str, hop1: u64| {
+        let mut env = EnvelopeBuilder::new(b"{\"method\": \"select_destinations\"}")
+            .add_signer(&signer(&compute, at))
+            .build()
+            .unwrap();
+        append_hop(
+            &mut env,
+            0,
+            &signer(&conductor, hop1),
+            true,
+            DEFAULT_MAX_HOPS,
+        )
+        .unwrap();
+        std::fs::write(t.join(name), env.to_der()).unwrap();
+    };
+    write("future.der", at + 301);
+    write("skew.der", at + 300);
+    let at_text = time::format(at);
+    let verify = |input: &str, extra: &[&str]| {
+        let mut args = vec![
+            "slip",
+            "verify",
+            "--trust",
+            "root.pem",
+            "--at",
+            &at_text,
+            "--max-age",
+            "10m",
+            "--json",
+            "--in",
+            input,
+            "--out",
+            "content.out",
+        ];
+        args.extend_from_slice(extra);
+        run(t, &args)
+    };
+    // Hop 1 signed 301 s after the verification time (default skew 5m): exit 1.
+    let o = verify("future.der", &[]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let report = json(&o);
+    assert_eq!(
+        (report["reason"].as_str(), report["hop"].as_u64()),
+        (Some("signing-time-in-future"), Some(1))
+    );
+    assert!(!t.join("content.out").exists(), "nothing written to --out");
+    // A smaller --clock-skew refuses a time the default would accept.
+    let o = verify("skew.der", &["--clock-skew", "1m"]);
+    assert_eq!(json(&o)["reason"], "signing-time-in-future");
+    assert!(!t.join("content.out").exists());
+    // Positive twins: exactly at the skew, and a future time within a larger --clock-skew.
+    let report = json(&verify("skew.der", &[]));
+    assert_eq!(report["hops"].as_array().map(Vec::len), Some(2), "{report}");
+    assert_eq!(
+        std::fs::read(t.join("content.out")).unwrap(),
+        b"{\"method\": \"select_destinations\"}"
+    );
+    std::fs::remove_file(t.join("content.out")).unwrap();
+    ok(&verify("future.der", &["--clock-skew", "6m"]));
+    assert!(t.join("content.out").exists());
+}

@@ -21,7 +21,8 @@ pub struct AuthorizationConfig {
     /// Certificate → entity rules (default: the `<service>-<fqdn>` CN rule).
     #[serde(default)]
     pub entity_rules: Vec<RuleConfig>,
-    /// Topic pattern → entity patterns.
+    /// Topic pattern → entity patterns (see [`crate::glob`]; the most specific matching
+    /// topic pattern decides).
     #[serde(default)]
     pub routing_policy: BTreeMap<String, Vec<String>>,
     /// Deny topics the policy does not mention (fedmsg's `routing_nitpicky`).
@@ -105,14 +106,24 @@ impl Authorizer {
         })
     }
 
-    /// Authorizes `cert` (already verified) to publish `payload` on `topic`.
+    /// Authorizes `cert` (already verified) to publish `payload` on `topic`. A topic that
+    /// is not printable ASCII without white space is denied (`malformed-topic`) before any
+    /// other decision.
     pub fn authorize(
         &self,
         cert: &Certificate,
-        topic: Option<&str>,
+        topic: &str,
         payload: Option<&Value>,
     ) -> Authorization {
         let mut decisions = Vec::new();
+        if let Err(e) = crate::glob::check_topic(topic) {
+            decisions.push(Decision::deny(crate::glob::MALFORMED_TOPIC, e, None));
+            return Authorization {
+                entity: None,
+                allowed: false,
+                decisions,
+            };
+        }
         let entity = match self.mapper.map(cert) {
             Ok(e) => e,
             Err(err) => {
@@ -143,9 +154,7 @@ impl Authorizer {
                 Err((code, reason)) => Decision::deny(code, reason, None),
             });
         }
-        if let Some(topic) = topic {
-            decisions.push(self.policy.decide(topic, &entity.id));
-        }
+        decisions.push(self.policy.decide(topic, &entity.id));
         for rule in self.claims.iter().filter(|r| r.applies(topic)) {
             decisions.push(match payload {
                 Some(p) => rule.check(p, &entity),

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::EntityError;
-use crate::glob::Glob;
+use crate::glob::TopicPattern;
 use crate::mapping::EntityId;
 use crate::policy::Decision;
 
@@ -14,7 +14,8 @@ use crate::policy::Decision;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimConfig {
-    /// Topics the rule applies to (a glob); absent: every topic.
+    /// Topics the rule applies to (a topic pattern, see [`crate::glob`]); absent: every
+    /// topic. Every rule whose pattern matches applies (claims add up: each must hold).
     #[serde(default)]
     pub topic: Option<String>,
     /// JSON Pointer (RFC 6901) into the payload.
@@ -26,7 +27,7 @@ pub struct ClaimConfig {
 /// A compiled claim rule.
 #[derive(Debug, Clone)]
 pub struct ClaimRule {
-    topic: Option<Glob>,
+    topic: Option<TopicPattern>,
     pointer: String,
     field: String,
 }
@@ -44,9 +45,9 @@ impl ClaimRule {
             topic: c
                 .topic
                 .as_deref()
-                .map(Glob::new)
+                .map(TopicPattern::new)
                 .transpose()
-                .map_err(EntityError::Config)?,
+                .map_err(|e| EntityError::Config(format!("claims: topic: {e}")))?,
             pointer: c.pointer.clone(),
             field: c.field.clone(),
         })
@@ -65,11 +66,10 @@ impl ClaimRule {
     }
 
     /// Whether the rule applies to `topic`.
-    pub fn applies(&self, topic: Option<&str>) -> bool {
-        match (&self.topic, topic) {
-            (None, _) => true,
-            (Some(g), Some(t)) => g.matches(t),
-            (Some(_), None) => false,
+    pub fn applies(&self, topic: &str) -> bool {
+        match &self.topic {
+            None => true,
+            Some(g) => g.matches(topic),
         }
     }
 

@@ -1,84 +1,168 @@
-//! Glob patterns for topics and entity names, with the semantics of Python's `fnmatch`
-//! (which fedmsg's routing policies were written against): `*` matches any run of
-//! characters, dots included, `?` one character, `[...]` a set; matching is exact-case.
-//! Compiled to an anchored `regex` (hand-translated: the glob crates available match
-//! paths, where `*` stops at `/` and character classes differ).
+//! Topics, topic patterns and entity patterns.
+//!
+//! **Topics** are non-empty strings of printable ASCII without white space (bytes
+//! `0x21..=0x7e`); anything else is refused as `malformed-topic` before any matching
+//! ([`check_topic`]).
+//!
+//! **Topic patterns** (routing policy keys, claim and unsigned-topic patterns) have the
+//! semantics of RabbitMQ's topic exchanges: the topic and the pattern are split on `.`
+//! into segments; `*` matches exactly one segment, `#` zero or more segments, any other
+//! segment matches itself exactly (case-sensitive). `*` and `#` are wildcards only as a
+//! whole segment; a segment that merely contains them (`bodhi*`), and the fnmatch
+//! characters `?`, `[` and `]`, are refused as configuration errors. Matching is linear in
+//! the product of the lengths (no backtracking blow-up).
+//!
+//! When several patterns match a topic, the **most specific** one decides
+//! ([`TopicPattern::specificity`]): an exact topic (no wildcard) beats any pattern; among
+//! patterns, more literal segments first, then fewer `#`, then fewer `*`, then the one
+//! whose first wildcard comes later; two patterns still tied are ordered by their text,
+//! so the choice never depends on the order of a configuration file.
+//!
+//! **Entity patterns** (the allowed signers, e.g. `bodhi-*`) are not topics: `*` matches
+//! any run of characters, dots included (`bodhi-*` matches `bodhi-app01.example.org`),
+//! every other character matches itself; `?`, `[`, `]` and `#` are refused as
+//! configuration errors.
 
-use regex::Regex;
+/// The reason code of a topic that is not printable ASCII without white space.
+pub const MALFORMED_TOPIC: &str = "malformed-topic";
 
-/// A compiled glob.
-#[derive(Debug, Clone)]
-pub struct Glob {
-    text: String,
-    regex: Option<Regex>,
+/// Checks that `topic` is a non-empty string of printable ASCII without white space
+/// (`0x21..=0x7e`). The error says what is wrong (with control characters escaped).
+pub fn check_topic(topic: &str) -> Result<(), String> {
+    if topic.is_empty() {
+        return Err("the topic is empty".into());
+    }
+    if let Some(c) = topic.chars().find(|c| !('\x21'..='\x7e').contains(c)) {
+        return Err(format!(
+            "the topic {:?} contains {:?}: topics are printable ASCII without white space",
+            topic.escape_debug().to_string(),
+            c
+        ));
+    }
+    Ok(())
 }
 
-impl Glob {
-    /// Compiles `pattern`. A pattern without `*`, `?` or `[` is an exact name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Literal(String),
+    Star,
+    Hash,
+}
+
+/// A compiled topic pattern (RabbitMQ topic-exchange semantics, see the module docs).
+#[derive(Debug, Clone)]
+pub struct TopicPattern {
+    text: String,
+    segments: Vec<Segment>,
+}
+
+impl TopicPattern {
+    /// Compiles `pattern`; the error says why it is not a valid pattern.
     pub fn new(pattern: &str) -> Result<Self, String> {
-        if !pattern.contains(['*', '?', '[']) {
-            return Ok(Self {
-                text: pattern.to_string(),
-                regex: None,
-            });
+        check_topic(pattern).map_err(|e| format!("pattern {pattern:?}: {e}"))?;
+        if pattern.contains(['?', '[', ']']) {
+            return Err(format!(
+                "pattern {pattern:?}: '?', '[' and ']' are not pattern characters \
+                 (topic patterns: '*' is one segment, '#' zero or more)"
+            ));
         }
-        let mut re = String::from("^");
-        let mut chars = pattern.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '*' => re.push_str(".*"),
-                '?' => re.push('.'),
-                '[' => {
-                    let mut class = String::new();
-                    let mut closed = false;
-                    if chars.peek() == Some(&'!') {
-                        chars.next();
-                        class.push('^');
-                    }
-                    for d in chars.by_ref() {
-                        if d == ']' && !class.is_empty() && class != "^" {
-                            closed = true;
-                            break;
-                        }
-                        if d == '\\'
-                            || d == '['
-                            || d == '&'
-                            || d == '~'
-                            || d == '-' && class.is_empty()
-                        {
-                            class.push('\\');
-                        }
-                        class.push(d);
-                    }
-                    if !closed {
-                        return Err(format!("unclosed '[' in pattern {pattern:?}"));
-                    }
-                    re.push('[');
-                    re.push_str(&class);
-                    re.push(']');
-                }
-                c => re.push_str(&regex::escape(&c.to_string())),
-            }
-        }
-        re.push('$');
-        let regex = Regex::new(&re).map_err(|e| format!("pattern {pattern:?}: {e}"))?;
+        let segments = pattern
+            .split('.')
+            .map(|s| match s {
+                "*" => Ok(Segment::Star),
+                "#" => Ok(Segment::Hash),
+                s if s.contains(['*', '#']) => Err(format!(
+                    "pattern {pattern:?}: '*' and '#' must be a whole dot-separated segment, \
+                     not part of {s:?}"
+                )),
+                s => Ok(Segment::Literal(s.to_string())),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             text: pattern.to_string(),
-            regex: Some(regex),
+            segments,
         })
     }
 
-    /// Whether `name` matches.
-    pub fn matches(&self, name: &str) -> bool {
-        match &self.regex {
-            Some(r) => r.is_match(name),
-            None => self.text == name,
+    /// A pattern matching exactly `topic`, even if it contains `*` or `#` segments.
+    pub fn exact(topic: &str) -> Self {
+        Self {
+            text: topic.to_string(),
+            segments: topic
+                .split('.')
+                .map(|s| Segment::Literal(s.to_string()))
+                .collect(),
         }
     }
 
-    /// Whether this is an exact name (no wildcards).
+    /// Whether `topic` matches. A malformed topic ([`check_topic`]) never matches.
+    pub fn matches(&self, topic: &str) -> bool {
+        if check_topic(topic).is_err() {
+            return false;
+        }
+        let t: Vec<&str> = topic.split('.').collect();
+        // reach[j]: the first i pattern segments can match the first j topic segments.
+        let mut reach = vec![false; t.len() + 1];
+        reach[0] = true;
+        for seg in &self.segments {
+            let mut next = vec![false; t.len() + 1];
+            match seg {
+                Segment::Hash => {
+                    let mut any = false;
+                    for j in 0..=t.len() {
+                        any |= reach[j];
+                        next[j] = any;
+                    }
+                }
+                Segment::Star => {
+                    next[1..].copy_from_slice(&reach[..t.len()]);
+                }
+                Segment::Literal(l) => {
+                    for j in 1..=t.len() {
+                        next[j] = reach[j - 1] && t[j - 1] == l;
+                    }
+                }
+            }
+            reach = next;
+        }
+        reach[t.len()]
+    }
+
+    /// Whether the pattern has no wildcard (matches one topic only).
     pub fn is_exact(&self) -> bool {
-        self.regex.is_none()
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Literal(_)))
+    }
+
+    /// The ordering key: a greater key is more specific. Exact first, then more literal
+    /// segments, fewer `#`, fewer `*`, a later first wildcard (see the module docs); ties
+    /// are broken by the pattern text by the callers.
+    pub fn specificity(
+        &self,
+    ) -> (
+        bool,
+        usize,
+        std::cmp::Reverse<usize>,
+        std::cmp::Reverse<usize>,
+        usize,
+    ) {
+        let count = |f: fn(&Segment) -> bool| self.segments.iter().filter(|s| f(s)).count();
+        let literals = count(|s| matches!(s, Segment::Literal(_)));
+        let hashes = count(|s| *s == Segment::Hash);
+        let stars = count(|s| *s == Segment::Star);
+        let first_wildcard = self
+            .segments
+            .iter()
+            .position(|s| !matches!(s, Segment::Literal(_)))
+            .unwrap_or(self.segments.len());
+        (
+            self.is_exact(),
+            literals,
+            std::cmp::Reverse(hashes),
+            std::cmp::Reverse(stars),
+            first_wildcard,
+        )
     }
 
     /// The pattern as written.
@@ -87,13 +171,83 @@ impl Glob {
     }
 }
 
-impl Glob {
-    /// An exact name, even if it contains wildcard characters.
-    pub fn new_exact(name: &str) -> Self {
+/// Of `patterns`, the most specific one that matches `topic` (see the module docs).
+pub fn most_specific<'a, T>(
+    topic: &str,
+    patterns: impl IntoIterator<Item = &'a (TopicPattern, T)>,
+) -> Option<&'a (TopicPattern, T)>
+where
+    T: 'a,
+{
+    patterns
+        .into_iter()
+        .filter(|(p, _)| p.matches(topic))
+        .max_by(|(a, _), (b, _)| {
+            a.specificity()
+                .cmp(&b.specificity())
+                // Tied: the smaller text wins (reversed, since max_by keeps the greatest).
+                .then_with(|| b.as_str().cmp(a.as_str()))
+        })
+}
+
+/// A compiled entity pattern: `*` matches any run of characters (dots included), every
+/// other character itself.
+#[derive(Debug, Clone)]
+pub struct EntityPattern {
+    text: String,
+    parts: Vec<String>,
+}
+
+impl EntityPattern {
+    /// Compiles `pattern`; `?`, `[`, `]`, `#`, an empty pattern and control characters are
+    /// refused.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        if pattern.is_empty() {
+            return Err("an entity pattern is empty".into());
+        }
+        if pattern.contains(['?', '[', ']', '#']) || pattern.chars().any(char::is_control) {
+            return Err(format!(
+                "entity pattern {:?}: only '*' is a wildcard ('?', '[', ']', '#' and control \
+                 characters are not allowed)",
+                pattern.escape_debug().to_string()
+            ));
+        }
+        Ok(Self {
+            text: pattern.to_string(),
+            parts: pattern.split('*').map(str::to_string).collect(),
+        })
+    }
+
+    /// An entity pattern matching exactly `name`.
+    pub fn exact(name: &str) -> Self {
         Self {
             text: name.to_string(),
-            regex: None,
+            parts: vec![name.to_string()],
         }
+    }
+
+    /// Whether `name` matches.
+    pub fn matches(&self, name: &str) -> bool {
+        let (first, rest) = self.parts.split_first().expect("split yields one part");
+        if rest.is_empty() {
+            return name == first;
+        }
+        let Some(mut remaining) = name.strip_prefix(first.as_str()) else {
+            return false;
+        };
+        let (last, middle) = rest.split_last().expect("rest is not empty");
+        for part in middle {
+            match remaining.find(part.as_str()) {
+                Some(at) => remaining = &remaining[at + part.len()..],
+                None => return false,
+            }
+        }
+        remaining.len() >= last.len() && remaining.ends_with(last.as_str())
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
     }
 }
 
@@ -102,24 +256,73 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fnmatch_semantics() {
-        let g = Glob::new("org.example.prod.bodhi.*").unwrap();
-        assert!(g.matches("org.example.prod.bodhi.update.comment"));
-        assert!(!g.matches("org.example.prod.bodhix.update"));
-        assert!(!g.matches("org.example.prod.fas.user"));
-        let g = Glob::new("bodhi-*").unwrap();
-        assert!(g.matches("bodhi-app01.example.org"));
-        assert!(!g.matches("fas-app01.example.org"));
-        assert!(
-            Glob::new("compute-node0?.example.org")
-                .unwrap()
-                .matches("compute-node07.example.org")
-        );
-        assert!(Glob::new("node[12].x").unwrap().matches("node2.x"));
-        assert!(!Glob::new("node[!12].x").unwrap().matches("node2.x"));
-        assert!(
-            Glob::new("a.b").unwrap().matches("a.b") && !Glob::new("a.b").unwrap().matches("aXb")
-        );
-        assert!(Glob::new("broken[").is_err());
+    fn topics_are_printable_ascii_without_white_space() {
+        assert!(check_topic("org.example.prod.bodhi.update").is_ok());
+        for bad in ["", "a b", "a\nb", "a\tb", "a\u{7f}", "caf\u{e9}", "a\r"] {
+            assert!(check_topic(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rabbitmq_topic_semantics() {
+        let p = |s: &str| TopicPattern::new(s).unwrap();
+        assert!(p("org.example.prod.bodhi.*").matches("org.example.prod.bodhi.update"));
+        assert!(!p("org.example.prod.bodhi.*").matches("org.example.prod.bodhi.update.comment"));
+        assert!(!p("org.example.prod.bodhi.*").matches("org.example.prod.bodhi"));
+        assert!(p("org.example.prod.bodhi.#").matches("org.example.prod.bodhi"));
+        assert!(p("org.example.prod.bodhi.#").matches("org.example.prod.bodhi.update.comment"));
+        assert!(!p("org.example.prod.bodhi.#").matches("org.example.prod.bodhix.update"));
+        assert!(p("#").matches("anything.at.all"));
+        assert!(p("*.b.#.d").matches("a.b.d") && p("*.b.#.d").matches("a.b.x.y.d"));
+        assert!(!p("*.b.#.d").matches("b.d"));
+        assert!(p("a.b").matches("a.b") && !p("a.b").matches("aXb"));
+        // A newline can no longer slip through a wildcard.
+        assert!(!p("org.#").matches("org.x\nevil"));
+        assert!(!p("#").matches(""));
+        for bad in ["bodhi*", "a.?", "a.[bc]", "a.b#", "", "a b"] {
+            assert!(TopicPattern::new(bad).is_err(), "{bad:?}");
+        }
+        // Linear: a pathological pattern on a long topic answers at once.
+        let long = vec!["a"; 2000].join(".");
+        assert!(!p("#.#.#.#.#.#.#.#.#.b").matches(&long));
+    }
+
+    #[test]
+    fn the_most_specific_pattern_decides() {
+        let entries: Vec<(TopicPattern, u8)> = ["#", "a.#", "a.*.c", "a.b.c", "a.b.#", "*.b.c"]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (TopicPattern::new(s).unwrap(), i as u8))
+            .collect();
+        let pick = |t: &str| most_specific(t, &entries).map(|(p, _)| p.as_str());
+        assert_eq!(pick("a.b.c"), Some("a.b.c"));
+        assert_eq!(pick("a.x.c"), Some("a.*.c"));
+        assert_eq!(pick("a.b.x"), Some("a.b.#"));
+        assert_eq!(pick("z.b.c"), Some("*.b.c"));
+        assert_eq!(pick("z"), Some("#"));
+        assert_eq!(pick("a"), Some("a.#"));
+        // Same specificity: decided by the text, whatever the order.
+        let mut tied: Vec<(TopicPattern, u8)> = vec![
+            (TopicPattern::new("x.*").unwrap(), 0),
+            (TopicPattern::new("*.y").unwrap(), 1),
+        ];
+        let first = most_specific("x.y", &tied).unwrap().1;
+        tied.reverse();
+        assert_eq!(most_specific("x.y", &tied).unwrap().1, first);
+    }
+
+    #[test]
+    fn entity_patterns() {
+        let p = |s: &str| EntityPattern::new(s).unwrap();
+        assert!(p("bodhi-*").matches("bodhi-app01.example.org"));
+        assert!(!p("bodhi-*").matches("fas-app01.example.org"));
+        assert!(p("*-app01.example.org").matches("bodhi-app01.example.org"));
+        assert!(p("compute-*.example.org").matches("compute-node07.example.org"));
+        assert!(!p("compute-*.example.org").matches("compute-node07.example.net"));
+        assert!(p("a*b*a").matches("aba") && !p("a*b*a").matches("ab"));
+        assert!(p("exact.name").matches("exact.name") && !p("exact.name").matches("exactXname"));
+        for bad in ["node0?", "node[12]", "a#", ""] {
+            assert!(EntityPattern::new(bad).is_err(), "{bad:?}");
+        }
     }
 }

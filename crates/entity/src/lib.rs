@@ -9,7 +9,9 @@
 //!   service `bodhi`, host `app01.example.org`). No match, or conflicting matches, is an
 //!   error, never a default.
 //! - [`registry`]: optional pinning of the certificates or keys each entity may use.
-//! - [`policy`]: topic → allowed entities, globs on both sides, fedmsg's `nitpicky`.
+//! - [`glob`]: topics (printable ASCII), topic patterns (RabbitMQ semantics, the most
+//!   specific decides) and entity patterns.
+//! - [`policy`]: topic → allowed entities, patterns on both sides, fedmsg's `nitpicky`.
 //! - [`claims`]: payload values (JSON Pointer) that must equal a field of the signer's
 //!   entity, so a node can only speak for itself.
 //! - [`authorize`]: all of the above, each [`Decision`] with its reason.

@@ -2,15 +2,18 @@
 //!
 //! fedmsg's rule, kept exactly: if the policy mentions the topic, the signer must be
 //! listed for it; if it does not, the message is allowed unless `nitpicky`. waxseal adds
-//! globs on both sides (`org.example.prod.bodhi.*` → `bodhi-*`): every entry whose topic
-//! pattern matches applies, and the signer is allowed if any of them lists it.
+//! patterns on both sides (`org.example.prod.bodhi.#` → `bodhi-*`, see [`crate::glob`]
+//! for their semantics). When several topic patterns match, only the **most specific**
+//! entry decides (an exact topic beats any pattern): a broad `org.#` entry cannot widen
+//! what a narrower `org.example.prod.bodhi.*` entry allows. A topic that is not printable
+//! ASCII without white space is refused (`malformed-topic`) before any matching.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::error::EntityError;
-use crate::glob::Glob;
+use crate::glob::{EntityPattern, MALFORMED_TOPIC, TopicPattern, check_topic, most_specific};
 
 /// A decision with its reason, for logs and `--json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,7 +51,7 @@ impl Decision {
 /// A compiled routing policy.
 #[derive(Debug, Clone)]
 pub struct RoutingPolicy {
-    entries: Vec<(Glob, Vec<Glob>)>,
+    entries: Vec<(TopicPattern, Vec<EntityPattern>)>,
     nitpicky: bool,
 }
 
@@ -60,12 +63,12 @@ impl RoutingPolicy {
     ) -> Result<Self, EntityError> {
         let mut entries = Vec::new();
         for (topic, entities) in policy {
-            let t = Glob::new(topic)
+            let t = TopicPattern::new(topic)
                 .map_err(|e| EntityError::Config(format!("routing_policy: {e}")))?;
             let es = entities
                 .iter()
                 .map(|e| {
-                    Glob::new(e).map_err(|err| {
+                    EntityPattern::new(e).map_err(|err| {
                         EntityError::Config(format!("routing_policy[{topic}]: {err}"))
                     })
                 })
@@ -79,19 +82,20 @@ impl RoutingPolicy {
     /// nothing else is allowed.
     pub fn only(topic: &str, entity: &str) -> Self {
         Self {
-            entries: vec![(Glob::new_exact(topic), vec![Glob::new_exact(entity)])],
+            entries: vec![(
+                TopicPattern::exact(topic),
+                vec![EntityPattern::exact(entity)],
+            )],
             nitpicky: true,
         }
     }
 
-    /// Whether `entity` may publish on `topic`.
+    /// Whether `entity` may publish on `topic`: the most specific matching entry decides.
     pub fn decide(&self, topic: &str, entity: &str) -> Decision {
-        let applicable: Vec<&(Glob, Vec<Glob>)> = self
-            .entries
-            .iter()
-            .filter(|(t, _)| t.matches(topic))
-            .collect();
-        if applicable.is_empty() {
+        if let Err(e) = check_topic(topic) {
+            return Decision::deny(MALFORMED_TOPIC, e, None);
+        }
+        let Some((t, es)) = most_specific(topic, &self.entries) else {
             return if self.nitpicky {
                 Decision::deny(
                     "topic-not-in-policy",
@@ -105,30 +109,25 @@ impl RoutingPolicy {
                     None,
                 )
             };
+        };
+        if let Some(e) = es.iter().find(|e| e.matches(entity)) {
+            return Decision::allow(
+                "routing-policy",
+                format!("{entity} may publish on {topic}"),
+                Some(format!("{} -> {}", t.as_str(), e.as_str())),
+            );
         }
-        for (t, es) in &applicable {
-            if let Some(e) = es.iter().find(|e| e.matches(entity)) {
-                return Decision::allow(
-                    "routing-policy",
-                    format!("{entity} may publish on {topic}"),
-                    Some(format!("{} -> {}", t.as_str(), e.as_str())),
-                );
-            }
-        }
-        let rules: Vec<String> = applicable
-            .iter()
-            .map(|(t, es)| {
-                format!(
-                    "{} -> [{}]",
-                    t.as_str(),
-                    es.iter().map(Glob::as_str).collect::<Vec<_>>().join(", ")
-                )
-            })
-            .collect();
         Decision::deny(
             "routing-policy-denied",
             format!("{entity} may not publish on {topic}"),
-            Some(rules.join("; ")),
+            Some(format!(
+                "{} -> [{}]",
+                t.as_str(),
+                es.iter()
+                    .map(EntityPattern::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         )
     }
 }

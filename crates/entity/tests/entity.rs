@@ -149,30 +149,84 @@ fn routing_policy_keeps_fedmsg_semantics() {
             .decide("org.example.prod.wiki.edit", "fas-app01.example.org")
             .allowed
     );
-    // Globs on both sides; every matching entry applies.
+    // Patterns on both sides; the most specific matching entry decides, not the union.
     let g = policy(
         &[
             ("org.example.prod.bodhi.*", &["bodhi-*"]),
-            ("org.example.prod.*", &["admin-*"]),
+            ("org.example.prod.#", &["admin-*"]),
+            (
+                "org.example.prod.bodhi.update.comment",
+                &["bodhi-app01.example.org"],
+            ),
         ],
         true,
     );
+    let decide = |t: &str, e: &str| g.decide(t, e);
+    assert!(decide("org.example.prod.bodhi.update", "bodhi-app07.example.org").allowed);
+    // The broad `#` entry does not widen the narrower one...
+    let d = decide("org.example.prod.bodhi.update", "admin-ops01.example.org");
+    assert_eq!(
+        (d.allowed, d.code, d.rule.as_deref()),
+        (
+            false,
+            "routing-policy-denied",
+            Some("org.example.prod.bodhi.* -> [bodhi-*]")
+        )
+    );
+    // ...but decides where it is the most specific.
+    assert!(decide("org.example.prod.wiki.edit", "admin-ops01.example.org").allowed);
+    assert!(!decide("org.example.prod.wiki.edit", "bodhi-app07.example.org").allowed);
+    // `*` is one segment: two segments fall to `#`.
+    assert!(!decide("org.example.prod.bodhi.update.x", "bodhi-app07.example.org").allowed);
+    // The exact topic beats every pattern.
     assert!(
-        g.decide("org.example.prod.bodhi.update", "bodhi-app07.example.org")
-            .allowed
+        !decide(
+            "org.example.prod.bodhi.update.comment",
+            "bodhi-app07.example.org"
+        )
+        .allowed
     );
     assert!(
-        g.decide("org.example.prod.bodhi.update", "admin-ops01.example.org")
-            .allowed
+        decide(
+            "org.example.prod.bodhi.update.comment",
+            "bodhi-app01.example.org"
+        )
+        .allowed
     );
+    assert!(!decide("org.example.stg.bodhi.update", "bodhi-app07.example.org").allowed);
+}
+
+#[test]
+fn malformed_topics_are_refused_before_matching() {
+    // Before: `org.example.prod.bodhi.*` (fnmatch) matched "...bodhi.x\n..." and the
+    // topic passed. Now every control character, white space or non-ASCII byte is refused.
+    let open = policy(&[("org.example.prod.bodhi.#", &["bodhi-*"])], false);
+    for bad in [
+        "org.example.prod.bodhi.x\norg.example.prod.fas.user",
+        "org.example.prod.fas.user\n",
+        "org.example prod",
+        "org.example.prod.caf\u{e9}",
+        "",
+    ] {
+        let d = open.decide(bad, "bodhi-app01.example.org");
+        assert_eq!((d.allowed, d.code), (false, "malformed-topic"), "{bad:?}");
+    }
+    // Positive twin: the same topic without the control character.
     assert!(
-        !g.decide("org.example.prod.bodhi.update", "fas-app01.example.org")
+        open.decide("org.example.prod.bodhi.x", "bodhi-app01.example.org")
             .allowed
     );
-    assert!(
-        !g.decide("org.example.stg.bodhi.update", "bodhi-app07.example.org")
-            .allowed
-    );
+    // fnmatch syntax in a policy is a configuration error, not a silent literal.
+    for bad in ["org.example.prod.bodhi*", "org.example.?", "org.[ab]"] {
+        let mut p = BTreeMap::new();
+        p.insert(bad.to_string(), vec!["x".to_string()]);
+        let e = RoutingPolicy::new(&p, false).unwrap_err();
+        assert_eq!(e.code(), "config");
+        assert!(e.to_string().contains("routing_policy"), "{e}");
+    }
+    let mut p = BTreeMap::new();
+    p.insert("a.b".to_string(), vec!["node0?".to_string()]);
+    assert!(RoutingPolicy::new(&p, false).is_err());
 }
 
 #[test]
@@ -190,14 +244,14 @@ fn authorizer_reports_every_decision() {
     let a = Authorizer::new(&config, None).unwrap();
     let ok = a.authorize(
         &node1.cert,
-        Some("org.example.compute.boot"),
+        "org.example.compute.boot",
         Some(&json!({"args": {"host": "node01.example.org"}})),
     );
     assert!(ok.allowed);
     assert_eq!(ok.decisions.len(), 3);
     let bad = a.authorize(
         &node1.cert,
-        Some("org.example.compute.boot"),
+        "org.example.compute.boot",
         Some(&json!({"args": {"host": "node02.example.org"}})),
     );
     let d = bad.denial().unwrap();
@@ -205,7 +259,7 @@ fn authorizer_reports_every_decision() {
     assert!(d.reason.contains("node02.example.org") && d.reason.contains("node01.example.org"));
     let missing = a.authorize(
         &node1.cert,
-        Some("org.example.compute.boot"),
+        "org.example.compute.boot",
         Some(&json!({"args": {}})),
     );
     assert_eq!(missing.denial().unwrap().code, "claim-missing");
@@ -213,10 +267,18 @@ fn authorizer_reports_every_decision() {
     let only = a.signed_by("org.example.compute.boot", "compute-node02.example.org");
     let d = only.authorize(
         &node1.cert,
-        Some("org.example.compute.boot"),
+        "org.example.compute.boot",
         Some(&json!({"args": {"host": "node01.example.org"}})),
     );
     assert_eq!(d.denial().unwrap().code, "routing-policy-denied");
+    // A malformed topic is the first (and only) decision.
+    let d = a.authorize(
+        &node1.cert,
+        "org.example.compute.boot\u{1b}[2K",
+        Some(&json!({"args": {"host": "node01.example.org"}})),
+    );
+    assert_eq!((d.allowed, d.decisions.len()), (false, 1));
+    assert_eq!(d.denial().unwrap().code, "malformed-topic");
     // Unknown configuration keys are errors naming the key.
     let err =
         serde_json::from_value::<AuthorizationConfig>(json!({"routing_polcy": {}})).unwrap_err();

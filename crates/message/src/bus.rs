@@ -9,15 +9,21 @@
 //!   the message without `signature` and `certificate` (see [`crate::json`]);
 //! - `certificate`: base64 of the signer's certificate in PEM (then its chain).
 //!
-//! Validation: message format, the signature, the certificate path (trust anchors, CRLs),
-//! then authorization (entity, registry, routing policy on `topic`, claims). Each refusal
-//! is a [`Rejection`] with its stage and reason.
+//! Validation: message format (strict JSON, exact numbers, a printable-ASCII `topic`),
+//! the signature, the certificate path (trust anchors, CRLs), freshness (a signing time
+//! more than `freshness.clock_skew_secs` in the future, or older than
+//! `freshness.max_age_secs`, is refused), authorization (entity, registry, routing policy
+//! on `topic`, claims), and last replay: a message whose signature was already accepted
+//! within the freshness window is refused (`replayed`, see [`crate::replay`]). Each
+//! refusal is a [`Rejection`] with its stage and reason.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::{Mutex, MutexGuard};
 
+use waxseal_entity::glob::{MALFORMED_TOPIC, TopicPattern, check_topic};
 use waxseal_entity::{Authorization, AuthorizationConfig, Authorizer, EntityId, Registry};
 use waxseal_envelope::rfc5652::CertificateChoice;
 use waxseal_envelope::store::{load_certificates, load_crls};
@@ -30,9 +36,16 @@ use waxseal_slip::RouteExpectations;
 use crate::config::{BusConfig, CrlScope};
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
+use crate::replay::{ReplayCache, replay_key};
 
 /// The fields a signature adds.
 pub const CREDENTIAL_FIELDS: [&str; 2] = ["signature", "certificate"];
+
+/// The reason code of an arrival topic that differs from the signed one.
+pub const TOPIC_MISMATCH: &str = "topic-mismatch";
+/// The reason code of a route that must be known but is not (no signed route in an oslo
+/// envelope, no arrival topic given).
+pub const TOPIC_REQUIRED: &str = "topic-required";
 
 /// Largest `signature` or `certificate` field accepted, in bytes of base64.
 pub const MAX_FIELD_LEN: usize = 1 << 20;
@@ -57,19 +70,26 @@ pub struct Validated {
 }
 
 /// Adds `crypto`, `signature` and `certificate` to a JSON object message. An existing
-/// signature is replaced. Refuses messages that are not objects or hold integers beyond
-/// ±(2^53 − 1).
+/// signature is replaced. Refuses messages that are not objects, hold a number that is not
+/// exactly a double (`inexact-number`; see [`crate::json`]) or whose `topic` (when
+/// present) is not printable ASCII (`malformed-topic`). To keep the numbers exactly as
+/// written, sign the text with [`sign_text`].
 pub fn sign(message: &Value, signer: &Signer) -> Result<Value, SignError> {
     let Value::Object(obj) = message else {
         return Err(SignError::Message("a message must be a JSON object".into()));
     };
+    match obj.get("topic") {
+        Some(Value::String(t)) => check_topic(t).map_err(SignError::Topic)?,
+        Some(_) => return Err(SignError::Message("topic must be a string".into())),
+        None => {}
+    }
     let mut obj = obj.clone();
     for f in CREDENTIAL_FIELDS {
         obj.remove(f);
     }
     obj.insert("crypto".into(), Value::String("cms".into()));
     let unsigned = Value::Object(obj.clone());
-    let bytes = json::canonical(&unsigned).map_err(|e| SignError::Message(e.0))?;
+    let bytes = json::canonical(&unsigned)?;
     let cms = EnvelopeBuilder::new(&bytes)
         .detached(true)
         .include_certificates(false)
@@ -83,6 +103,24 @@ pub fn sign(message: &Value, signer: &Signer) -> Result<Value, SignError> {
     obj.insert("signature".into(), Value::String(STANDARD.encode(cms)));
     obj.insert("certificate".into(), Value::String(STANDARD.encode(pem)));
     Ok(Value::Object(obj))
+}
+
+/// Signs the JSON object `text` like [`sign`], writing every member of the input byte for
+/// byte (numbers are never rewritten: `1.0` stays `1.0`) with `crypto`, `signature` and
+/// `certificate` appended. The text is parsed strictly first ([`json::parse`]): duplicate
+/// keys and numbers that are not exactly a double are refused.
+pub fn sign_text(text: &str, signer: &Signer) -> Result<String, SignError> {
+    let message = json::parse(text.as_bytes())?;
+    let signed = sign(&message, signer)?;
+    let add: Vec<(&str, &Value)> = ["crypto", "signature", "certificate"]
+        .iter()
+        .map(|k| (*k, &signed[*k]))
+        .collect();
+    Ok(json::splice(
+        text,
+        &["crypto", "signature", "certificate"],
+        &add,
+    )?)
 }
 
 /// A copy of `message` without `signature` and `certificate` (fedmsg's
@@ -102,7 +140,9 @@ pub struct Bus {
     config: BusConfig,
     verifier: Option<Verifier>,
     authorizer: Authorizer,
-    unsigned_topics: Vec<waxseal_entity::glob::Glob>,
+    unsigned_topics: Vec<TopicPattern>,
+    replay: Mutex<ReplayCache>,
+    fixed_time: Option<u64>,
 }
 
 impl std::fmt::Debug for Bus {
@@ -177,22 +217,139 @@ impl Bus {
         let unsigned_topics = config
             .unsigned_topics
             .iter()
-            .map(|t| {
-                waxseal_entity::glob::Glob::new(t)
-                    .map_err(|e| ConfigError(format!("unsigned_topics: {e}")))
-            })
+            .map(|t| TopicPattern::new(t).map_err(|e| ConfigError(format!("unsigned_topics: {e}"))))
             .collect::<Result<_, _>>()?;
+        let replay = Mutex::new(ReplayCache::new(config.freshness.replay_cache_capacity));
         Ok(Self {
             config,
             verifier,
             authorizer,
             unsigned_topics,
+            replay,
+            fixed_time: None,
         })
+    }
+
+    /// The same bus verifying as of `time` (seconds since the epoch) instead of the
+    /// clock: certificate and CRL validity, signing-time freshness and replay-cache
+    /// expiry all use it. Tests and fuzz harnesses use a fixed time so that no test data
+    /// expires under them.
+    pub fn at_time(mut self, time: u64) -> Self {
+        self.verifier = self.verifier.map(|v| v.at_time(time));
+        self.fixed_time = Some(time);
+        self
+    }
+
+    /// The verification time: the one set with [`Bus::at_time`], or now.
+    pub fn time(&self) -> u64 {
+        self.fixed_time.unwrap_or_else(waxseal_envelope::time::now)
+    }
+
+    /// The same bus with `cache` as its replay cache (e.g. loaded from a file shared by
+    /// several processes, as `msg validate --replay-cache` does).
+    pub fn with_replay_cache(self, cache: ReplayCache) -> Self {
+        *self.replay_lock() = cache;
+        self
+    }
+
+    /// A copy of the replay cache (to save it).
+    pub fn replay_cache(&self) -> ReplayCache {
+        self.replay_lock().clone()
+    }
+
+    fn replay_lock(&self) -> MutexGuard<'_, ReplayCache> {
+        // A panic while holding the lock cannot leave the map half-updated in a way that
+        // forgets an entry (insert is the last step), so a poisoned lock is still usable.
+        self.replay.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks the origin's signing time against the freshness settings (`max_age` also
+    /// bounded by `extra_max_age`, the oslo route's), and returns when its replay-cache
+    /// entry may expire (`u64::MAX`: never). A future signing time must have been refused
+    /// before: by [`Self::check_not_future`] for fedmsg-style messages, by the slip's
+    /// route expectations (`future_skew`, see [`Self::route_expectations`]) for oslo
+    /// envelopes, every hop included.
+    pub(crate) fn check_freshness(
+        &self,
+        signing_time: Option<u64>,
+        extra_max_age: Option<u64>,
+    ) -> Result<u64, Rejection> {
+        let f = &self.config.freshness;
+        let now = self.time();
+        let max_age = match (f.max_age_secs, extra_max_age) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match signing_time {
+            Some(t) => match max_age {
+                Some(max) if now.saturating_sub(t) > max => Err(Rejection::new(
+                    Stage::Freshness,
+                    "message-too-old",
+                    format!(
+                        "the message was signed at {}, {} s before the verification time \
+                         (max_age_secs: {max})",
+                        waxseal_envelope::time::format(t),
+                        now - t
+                    ),
+                )),
+                Some(max) => Ok(t.saturating_add(max).saturating_add(f.clock_skew_secs)),
+                None => Ok(u64::MAX),
+            },
+            None if max_age.is_some() => Err(Rejection::new(
+                Stage::Freshness,
+                "missing-signing-time",
+                "the signature has no signing time, so its age cannot be checked (max_age_secs is set)",
+            )),
+            None => Ok(u64::MAX),
+        }
+    }
+
+    /// Refuses a signing time more than `clock_skew_secs` after the verification time
+    /// (`signing-time-in-future`), for fedmsg-style messages (oslo envelopes: the slip).
+    pub(crate) fn check_not_future(&self, signing_time: Option<u64>) -> Result<(), Rejection> {
+        let skew = self.config.freshness.clock_skew_secs;
+        let now = self.time();
+        match signing_time {
+            Some(t) if t > now.saturating_add(skew) => Err(Rejection::new(
+                Stage::Freshness,
+                "signing-time-in-future",
+                format!(
+                    "signed at {}, {} s after the verification time {} (allowed clock skew: {skew} s)",
+                    waxseal_envelope::time::format(t),
+                    t - now,
+                    waxseal_envelope::time::format(now),
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records an accepted message in the replay cache, or refuses it (`replayed`,
+    /// `replay-cache-full`).
+    pub(crate) fn record(&self, key: [u8; 32], expires: u64) -> Result<(), Rejection> {
+        self.replay_lock()
+            .check_and_insert(key, expires, self.time())
+            .map_err(|e| {
+                Rejection::new(
+                    Stage::Freshness,
+                    e.code(),
+                    match e {
+                        crate::replay::ReplayError::Replayed => {
+                            "this signature was already accepted: the message is a replay".into()
+                        }
+                        crate::replay::ReplayError::Full => format!(
+                            "the replay cache is full of live entries ({}): refusing rather than forgetting one",
+                            self.config.freshness.replay_cache_capacity
+                        ),
+                    },
+                )
+            })
     }
 
     /// Loads `path` and builds the bus.
     pub fn from_config_file(path: &std::path::Path) -> Result<Self, ConfigError> {
         Self::new(BusConfig::load(path)?)
+            .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
     }
 
     /// The configuration.
@@ -219,6 +376,8 @@ impl Bus {
             max_hops: r.max_hops,
             allow_repeats: r.allow_repeats,
             clock_skew: r.clock_skew_secs,
+            // The slip refuses every hop signed in the future, by the freshness setting.
+            future_skew: Some(self.config.freshness.clock_skew_secs),
             max_age: r.max_age_secs,
             require_signing_times: false,
         }
@@ -233,14 +392,16 @@ impl Bus {
         }
     }
 
-    /// Whether unsigned messages on `topic` are accepted.
+    /// Whether unsigned messages on `topic` are accepted (never for a malformed topic).
     pub fn unsigned_allowed(&self, topic: &str) -> bool {
-        self.unsigned_topics.iter().any(|g| g.matches(topic))
+        check_topic(topic).is_ok() && self.unsigned_topics.iter().any(|g| g.matches(topic))
     }
 
-    /// Validates wire bytes: strict JSON (duplicate keys refused), then [`Bus::validate`].
+    /// Validates wire bytes: strict JSON (duplicate keys refused, numbers exact), then
+    /// [`Bus::validate`]. Prefer this to [`Bus::validate`] on a value parsed elsewhere: a
+    /// lenient parser may already have rounded a number.
     pub fn validate_bytes(&self, bytes: &[u8]) -> Result<Validated, Rejection> {
-        let message = json::parse(bytes).map_err(|e| Rejection::format("malformed-json", e.0))?;
+        let message = json::parse(bytes).map_err(json_rejection)?;
         self.validate(&message)
     }
 
@@ -249,9 +410,10 @@ impl Bus {
         self.validate_with(message, &self.authorizer, None)
     }
 
-    /// Validates a message, authorizing it for `topic` instead of its own `topic` field
-    /// (`waxseal authorize --topic`).
-    pub fn validate_for_topic(&self, message: &Value, topic: &str) -> Result<Validated, Rejection> {
+    /// Validates a message that arrived on `topic`: its own `topic` field must be exactly
+    /// `topic` (else `topic-mismatch`; a fedmsg-style message carries its route inside the
+    /// signed part, so a different arrival topic is refused, never ignored).
+    pub fn validate_on_topic(&self, message: &Value, topic: &str) -> Result<Validated, Rejection> {
         self.validate_with(message, &self.authorizer, Some(topic))
     }
 
@@ -279,8 +441,11 @@ impl Bus {
         &self,
         message: &Value,
         authorizer: &Authorizer,
-        topic_override: Option<&str>,
+        arrived_on: Option<&str>,
     ) -> Result<Validated, Rejection> {
+        if let Some(t) = arrived_on {
+            check_topic(t).map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
+        }
         let Some(verifier) = &self.verifier else {
             return Ok(Validated {
                 signed: false,
@@ -296,11 +461,17 @@ impl Bus {
                 "a message must be a JSON object",
             ));
         };
-        json::check(message).map_err(|e| Rejection::format("malformed-json", e.0))?;
-        let topic = match topic_override {
-            Some(t) => t,
-            None => topic_of(message)?,
-        };
+        json::check(message).map_err(json_rejection)?;
+        let topic = topic_of(message)?;
+        if let Some(arrived) = arrived_on
+            && arrived != topic
+        {
+            return Err(Rejection::new(
+                Stage::Route,
+                TOPIC_MISMATCH,
+                format!("the message says topic {topic} but arrived on {arrived}"),
+            ));
+        }
         let signed = CREDENTIAL_FIELDS.iter().any(|f| obj.contains_key(*f));
         if !signed {
             if self.unsigned_allowed(topic) {
@@ -356,8 +527,7 @@ impl Bus {
             .map_err(|_| Rejection::format("malformed", "certificate is not UTF-8 PEM"))?;
         let certs = Certificate::load_all(pem.as_bytes())
             .map_err(|e| Rejection::format("malformed", format!("certificate: {e}")))?;
-        let content = json::canonical(&strip_credentials(message))
-            .map_err(|e| Rejection::format("malformed-json", e.0))?;
+        let content = json::canonical(&strip_credentials(message)).map_err(json_rejection)?;
         let mut envelope = Envelope::parse(&signature)
             .map_err(|e| Rejection::format("malformed", format!("signature: {e}")))?;
         if !envelope.is_detached() {
@@ -377,7 +547,8 @@ impl Bus {
             let code = e.code();
             Rejection::new(stage_of(code), code, e.to_string())
         })?;
-        let signer = &verified.signers()[0].certificate;
+        let origin = &verified.signers()[0];
+        let signer = &origin.certificate;
         if Some(signer) != certs.first() {
             return Err(Rejection::new(
                 Stage::Certificate,
@@ -392,7 +563,9 @@ impl Bus {
                 ),
             ));
         }
-        let authorization = authorizer.authorize(signer, Some(topic), Some(message));
+        self.check_not_future(origin.signing_time)?;
+        let expires = self.check_freshness(origin.signing_time, None)?;
+        let authorization = authorizer.authorize(signer, topic, Some(message));
         if let Some(d) = authorization.denial() {
             return Err(Rejection::new(
                 Stage::Authorization,
@@ -400,6 +573,10 @@ impl Bus {
                 d.reason.clone(),
             ));
         }
+        self.record(
+            replay_key(signer, origin.signed_attributes(), &content),
+            expires,
+        )?;
         Ok(Validated {
             signed: true,
             note: format!("signed by {}", signer.subject_display()),
@@ -410,9 +587,16 @@ impl Bus {
     }
 }
 
+pub(crate) fn json_rejection(e: json::JsonError) -> Rejection {
+    Rejection::format(e.code, e.message)
+}
+
 fn topic_of(message: &Value) -> Result<&str, Rejection> {
     match message.get("topic") {
-        Some(Value::String(t)) => Ok(t),
+        Some(Value::String(t)) => {
+            check_topic(t).map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
+            Ok(t)
+        }
         Some(_) => Err(Rejection::format("malformed", "topic must be a string")),
         None => Err(Rejection::format(
             "missing-topic",

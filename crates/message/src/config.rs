@@ -13,7 +13,8 @@
 //!   "sign_messages": true,
 //!   "validate_signatures": true,
 //!   "unsigned_topics": ["org.example.prod.heartbeat"],
-//!   "route": {"max_hops": 8, "max_age_secs": 300}
+//!   "route": {"max_hops": 8, "max_age_secs": 300},
+//!   "freshness": {"max_age_secs": 300, "clock_skew_secs": 300, "replay_cache_capacity": 100000}
 //! }
 //! ```
 //!
@@ -88,6 +89,42 @@ impl Default for RouteConfig {
     }
 }
 
+/// Freshness and replay protection, for every signed message (fedmsg-style and oslo).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreshnessConfig {
+    /// The oldest a message may be, seconds after its signing time. When set, a message
+    /// without a signing time is refused (`missing-signing-time`), and replay-cache entries
+    /// expire after this plus `clock_skew_secs`. For oslo envelopes the smaller of this and
+    /// `route.max_age_secs` is the window.
+    #[serde(default)]
+    pub max_age_secs: Option<u64>,
+    /// How far in the future a signing time may be, seconds (default 300); beyond it the
+    /// message is refused (`signing-time-in-future`). For oslo envelopes this applies to
+    /// every hop of the routing slip (the slip checks it, see
+    /// [`waxseal_slip::RouteExpectations::future_skew`]).
+    #[serde(default = "default_skew")]
+    pub clock_skew_secs: u64,
+    /// The most messages the in-memory replay cache remembers (default 100000, at least
+    /// 1). Full of live entries, it refuses new messages (`replay-cache-full`).
+    #[serde(default = "default_capacity")]
+    pub replay_cache_capacity: usize,
+}
+
+fn default_capacity() -> usize {
+    crate::replay::DEFAULT_CAPACITY
+}
+
+impl Default for FreshnessConfig {
+    fn default() -> Self {
+        Self {
+            max_age_secs: None,
+            clock_skew_secs: default_skew(),
+            replay_cache_capacity: default_capacity(),
+        }
+    }
+}
+
 /// Everything a bus participant needs to sign and validate messages.
 ///
 /// The authorization keys (`entity_rules`, `routing_policy`, `nitpicky`, `claims`) repeat
@@ -140,6 +177,9 @@ pub struct BusConfig {
     /// Routing-slip expectations.
     #[serde(default)]
     pub route: RouteConfig,
+    /// Freshness (maximum age, future signing times) and replay protection.
+    #[serde(default)]
+    pub freshness: FreshnessConfig,
 }
 
 impl BusConfig {
@@ -157,6 +197,11 @@ impl BusConfig {
         c.crls.iter_mut().for_each(fix);
         if let Some(r) = c.registry.as_mut() {
             fix(r);
+        }
+        if c.freshness.replay_cache_capacity == 0 {
+            return Err(ConfigError(
+                "freshness.replay_cache_capacity: must be at least 1".into(),
+            ));
         }
         Ok(c)
     }

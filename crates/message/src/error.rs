@@ -16,6 +16,8 @@ pub enum Stage {
     Route,
     /// Entity, registry, routing policy or claims.
     Authorization,
+    /// Signing time (future, too old) and replay.
+    Freshness,
 }
 
 impl Stage {
@@ -27,6 +29,7 @@ impl Stage {
             Self::Certificate => "certificate",
             Self::Route => "route",
             Self::Authorization => "authorization",
+            Self::Freshness => "freshness",
         }
     }
 }
@@ -109,12 +112,31 @@ pub enum SignError {
     /// The message is not something waxseal signs.
     #[error("{0}")]
     Message(String),
+    /// The message is not strict JSON, or holds a number that is not exactly a double
+    /// (`malformed-json`, `inexact-number`): it is refused, never rewritten.
+    #[error(transparent)]
+    Json(#[from] crate::json::JsonError),
+    /// The topic (route) is not printable ASCII without white space (`malformed-topic`).
+    #[error("{0}")]
+    Topic(String),
     /// The envelope could not be made.
     #[error(transparent)]
     Envelope(#[from] waxseal_envelope::SignError),
     /// Adding a routing-slip hop failed.
     #[error(transparent)]
     Slip(#[from] waxseal_slip::SlipError),
+}
+
+impl SignError {
+    /// The reason code when the input itself is refused (`inexact-number`,
+    /// `malformed-json`, `malformed-topic`); `None` for other failures.
+    pub fn input_code(&self) -> Option<&'static str> {
+        match self {
+            Self::Json(e) => Some(e.code),
+            Self::Topic(_) => Some(waxseal_entity::glob::MALFORMED_TOPIC),
+            _ => None,
+        }
+    }
 }
 
 /// A configuration file that cannot be used.

@@ -2,10 +2,20 @@
 //!
 //! **In**: a message is parsed with duplicate object keys rejected (`{"topic": "a",
 //! "topic": "b"}` means different things to different parsers: a classic
-//! signature-wrapping hole), integers limited to the I-JSON range of ±(2^53 − 1) (larger
-//! ones would collapse onto their neighbours in the canonical form), and invalid UTF-8
-//! refused. `serde_json` has no duplicate-key mode, so the value is built by a small
-//! visitor here.
+//! signature-wrapping hole), invalid UTF-8 refused (`malformed-json`), and every number
+//! checked against its text: a number that does not survive a round trip through an
+//! IEEE-754 double (RFC 7493 §2.2, which RFC 8785 builds on) is refused as
+//! `inexact-number`. `9007199254740993` would become `9007199254740992` and
+//! `0.10000000000000000001` would become `0.1`, so two different texts would sign the same
+//! canonical bytes; `-0` is refused too (the canonical form writes it `0`). A number is
+//! exact when the decimal value of its text equals the value of the double it parses to
+//! (`1.0`, `1e2` and `100` are exact; their canonical form is `1`, `100`). `serde_json` has
+//! no duplicate-key mode and drops the number text, so the value is built by a small
+//! visitor here and the number texts are checked by a scan of the input ([`parse`]).
+//!
+//! **Nothing is rewritten**: [`splice`] adds and removes top-level members of an object
+//! while copying every other member's text byte for byte, which is how `msg sign` writes
+//! its output.
 //!
 //! **Out**: the signed bytes are the RFC 8785 JSON Canonicalization Scheme form, made by
 //! the `serde_jcs` crate (keys sorted by UTF-16 code units, ECMAScript number formatting,
@@ -24,13 +34,77 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-/// The largest integer magnitude accepted (I-JSON, RFC 7493 §2.2).
+/// The largest integer magnitude below which every integer is exact (I-JSON, RFC 7493
+/// §2.2); larger integers are accepted only when the double they parse to is the same
+/// number.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// The reason code of JSON that cannot be parsed or breaks the strict rules.
+pub const MALFORMED_JSON: &str = "malformed-json";
+/// The reason code of a number that does not survive a round trip through a double.
+pub const INEXACT_NUMBER: &str = "inexact-number";
 
 /// A message that is not acceptable JSON.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct JsonError(pub String);
+#[error("{message}")]
+pub struct JsonError {
+    /// [`MALFORMED_JSON`] or [`INEXACT_NUMBER`].
+    pub code: &'static str,
+    /// What is wrong, in a line.
+    pub message: String,
+}
+
+impl JsonError {
+    fn malformed(message: impl Into<String>) -> Self {
+        Self {
+            code: MALFORMED_JSON,
+            message: message.into(),
+        }
+    }
+
+    fn inexact(text: &str) -> Self {
+        Self {
+            code: INEXACT_NUMBER,
+            message: format!(
+                "the number {text} does not survive a round trip through an IEEE-754 double \
+                 (RFC 7493): send it as a string"
+            ),
+        }
+    }
+}
+
+/// Whether the number `text` (JSON syntax) is exactly the double it parses to.
+pub fn is_exact_number(text: &str) -> bool {
+    let Ok(x) = text.parse::<f64>() else {
+        return false;
+    };
+    if !x.is_finite() || (x == 0.0 && text.starts_with('-')) {
+        return false;
+    }
+    decimal(text) == decimal(&format!("{x:e}"))
+}
+
+/// A number's decimal value: (negative, significant digits, exponent of the last digit).
+fn decimal(text: &str) -> Option<(bool, String, i128)> {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], rest[i + 1..].parse::<i128>().ok()?),
+        None => (rest, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut exponent = exponent - frac.len() as i128;
+    let digits = format!("{int}{frac}");
+    let digits = digits.trim_start_matches('0');
+    let trimmed = digits.trim_end_matches('0');
+    exponent += (digits.len() - trimmed.len()) as i128;
+    if trimmed.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    Some((negative, trimmed.to_string(), exponent))
+}
 
 struct Strict;
 
@@ -52,21 +126,12 @@ impl<'de> Visitor<'de> for Strict {
         Ok(Value::Bool(v))
     }
 
+    // Number texts are checked by `scan_numbers`; the values are kept as parsed.
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
-        if v.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(E::custom(format!(
-                "integer {v} is outside the I-JSON range of ±(2^53 - 1)"
-            )));
-        }
         Ok(Value::Number(v.into()))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
-        if v > MAX_SAFE_INTEGER {
-            return Err(E::custom(format!(
-                "integer {v} is outside the I-JSON range of ±(2^53 - 1)"
-            )));
-        }
         Ok(Value::Number(v.into()))
     }
 
@@ -109,29 +174,164 @@ impl<'de> Visitor<'de> for Strict {
     }
 }
 
-/// Parses JSON strictly (see the module docs).
+/// Parses JSON strictly (see the module docs): duplicate keys and invalid UTF-8 are
+/// `malformed-json`, a number that is not exactly a double is `inexact-number`.
 pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut d = serde_json::Deserializer::from_slice(bytes);
     let v = Strict
         .deserialize(&mut d)
-        .map_err(|e| JsonError(e.to_string()))?;
-    d.end().map_err(|e| JsonError(e.to_string()))?;
+        .map_err(|e| JsonError::malformed(e.to_string()))?;
+    d.end().map_err(|e| JsonError::malformed(e.to_string()))?;
+    scan_numbers(bytes)?;
     Ok(v)
 }
 
-/// Checks a value built in memory against the same rules (integers in range).
+/// Checks the text of every number of `bytes`, which must be valid JSON.
+fn scan_numbers(bytes: &[u8]) -> Result<(), JsonError> {
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => i = skip_string(bytes, i),
+            b'-' | b'0'..=b'9' => {
+                let end = number_end(bytes, i);
+                // Valid JSON: the number's bytes are ASCII.
+                let text = std::str::from_utf8(&bytes[i..end]).unwrap_or_default();
+                if !is_exact_number(text) {
+                    return Err(JsonError::inexact(text));
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+fn number_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+        i += 1;
+    }
+    i
+}
+
+/// `b[i]` is the opening quote of a valid string: the index after its closing quote.
+fn skip_string(b: &[u8], mut i: usize) -> usize {
+    i += 1;
+    while i < b.len() && b[i] != b'"' {
+        i += if b[i] == b'\\' { 2 } else { 1 };
+    }
+    i + 1
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// `b[i]` starts a valid JSON value: the index after it. Nesting is bounded by the parse
+/// that validated `b` (serde_json's recursion limit).
+fn skip_value(b: &[u8], i: usize) -> usize {
+    match b.get(i) {
+        Some(b'"') => skip_string(b, i),
+        Some(open @ (b'{' | b'[')) => {
+            let close = if *open == b'{' { b'}' } else { b']' };
+            let mut i = skip_ws(b, i + 1);
+            if b.get(i) == Some(&close) {
+                return i + 1;
+            }
+            loop {
+                if close == b'}' {
+                    i = skip_ws(b, skip_string(b, i)) + 1; // key and ':'
+                    i = skip_ws(b, i);
+                }
+                i = skip_ws(b, skip_value(b, i));
+                match b.get(i) {
+                    Some(b',') => i = skip_ws(b, i + 1),
+                    _ => return i + 1,
+                }
+            }
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                j += 1;
+            }
+            j
+        }
+    }
+}
+
+/// Rewrites the top-level object `text` (valid JSON, already parsed with [`parse`]):
+/// drops the members named in `remove`, keeps every other member's text byte for byte
+/// (white space between members aside), and appends `add` (serialized by `serde_json`).
+pub fn splice(text: &str, remove: &[&str], add: &[(&str, &Value)]) -> Result<String, JsonError> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return Err(JsonError::malformed("a message must be a JSON object"));
+    }
+    let mut members: Vec<&str> = Vec::new();
+    i = skip_ws(b, i + 1);
+    if b.get(i) != Some(&b'}') {
+        loop {
+            let key_end = skip_string(b, i);
+            let key: String = serde_json::from_str(&text[i..key_end])
+                .map_err(|e| JsonError::malformed(e.to_string()))?;
+            let value_start = skip_ws(b, skip_ws(b, key_end) + 1);
+            let value_end = skip_value(b, value_start);
+            if !remove.contains(&key.as_str()) {
+                members.push(&text[i..value_end]);
+            }
+            i = skip_ws(b, value_end);
+            match b.get(i) {
+                Some(b',') => i = skip_ws(b, i + 1),
+                Some(b'}') => break,
+                _ => return Err(JsonError::malformed("unterminated object")),
+            }
+        }
+    }
+    let mut out = String::from("{");
+    let added: Vec<String> = add
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}:{}",
+                Value::String((*k).to_string()),
+                serde_json::to_string(v).expect("values serialise")
+            )
+        })
+        .collect();
+    out.push_str(
+        &members
+            .iter()
+            .copied()
+            .chain(added.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    out.push('}');
+    Ok(out)
+}
+
+/// Checks a value built in memory: every number must be exactly a double (an integer
+/// beyond 2^53 that a double cannot hold is refused as `inexact-number`).
 pub fn check(value: &Value) -> Result<(), JsonError> {
     match value {
         Value::Number(n) => {
-            let ok = n.as_u64().is_none_or(|u| u <= MAX_SAFE_INTEGER)
-                && n.as_i64()
-                    .is_none_or(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER);
-            if ok {
+            let exact = if let Some(u) = n.as_u64() {
+                (u as f64) as u128 == u as u128
+            } else if let Some(i) = n.as_i64() {
+                (i as f64) as i128 == i as i128
+            } else {
+                n.as_f64().is_some_and(f64::is_finite)
+            };
+            if exact {
                 Ok(())
             } else {
-                Err(JsonError(format!(
-                    "integer {n} is outside the I-JSON range of ±(2^53 - 1)"
-                )))
+                Err(JsonError::inexact(&n.to_string()))
             }
         }
         Value::Array(a) => a.iter().try_for_each(check),
@@ -143,7 +343,7 @@ pub fn check(value: &Value) -> Result<(), JsonError> {
 /// The RFC 8785 canonical bytes of `value`.
 pub fn canonical(value: &Value) -> Result<Vec<u8>, JsonError> {
     check(value)?;
-    serde_jcs::to_vec(value).map_err(|e| JsonError(e.to_string()))
+    serde_jcs::to_vec(value).map_err(|e| JsonError::malformed(e.to_string()))
 }
 
 #[cfg(test)]
@@ -155,7 +355,7 @@ mod tests {
         assert!(
             parse(br#"{"topic": "a", "topic": "b"}"#)
                 .unwrap_err()
-                .0
+                .message
                 .contains("duplicate key")
         );
         assert!(parse(br#"{"msg": {"x": 1, "x": 2}}"#).is_err());
@@ -163,11 +363,65 @@ mod tests {
     }
 
     #[test]
-    fn numbers_beyond_i_json_are_refused() {
-        assert!(parse(b"9007199254740991").is_ok());
-        assert!(parse(b"9007199254740993").is_err());
-        assert!(parse(b"-9007199254740993").is_err());
-        assert!(parse(b"1.5e300").is_ok());
+    fn numbers_that_are_not_exactly_a_double_are_refused() {
+        let code = |t: &str| parse(t.as_bytes()).err().map(|e| e.code);
+        for exact in [
+            "9007199254740991",
+            "9007199254740992",
+            "-9007199254740991",
+            "1.5e300",
+            "0.1",
+            "1.0",
+            "1E2",
+            "100e-2",
+            "0",
+            "0.0",
+            "1e22",
+            "[1, {\"a\": 2.5}]",
+            "\"9007199254740993 in a string\"",
+        ] {
+            assert_eq!(code(exact), None, "{exact}");
+        }
+        for inexact in [
+            "9007199254740993",
+            "-9007199254740993",
+            "18446744073709551615",
+            "0.10000000000000000001",
+            "-0",
+            "-0.0",
+            "{\"amount\": 12345678901234567891}",
+            "[1, [2, 3.00000000000000000001]]",
+        ] {
+            assert_eq!(code(inexact), Some(INEXACT_NUMBER), "{inexact}");
+        }
+        // Beyond the double range: serde_json refuses it while parsing.
+        assert!(parse(b"1e400").is_err());
+        assert_eq!(
+            check(&serde_json::json!({"n": u64::MAX})).unwrap_err().code,
+            INEXACT_NUMBER
+        );
+        assert!(check(&serde_json::json!({"n": 1u64 << 60})).is_ok());
+    }
+
+    #[test]
+    fn splice_keeps_every_other_member_byte_for_byte() {
+        let text = r#" { "n" : 1.0e2, "signature": "old", "x": [1.50, {"y": "a,}"}] , "z":-0.5 } "#;
+        parse(text.as_bytes()).unwrap();
+        let out = splice(
+            text,
+            &["signature", "crypto"],
+            &[("crypto", &Value::String("cms".into()))],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            r#"{"n" : 1.0e2,"x": [1.50, {"y": "a,}"}],"z":-0.5,"crypto":"cms"}"#
+        );
+        assert_eq!(
+            splice("{}", &[], &[("a", &Value::Null)]).unwrap(),
+            r#"{"a":null}"#
+        );
+        assert!(splice("[1]", &[], &[]).is_err());
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - [`oslo`]: oslo.messaging envelopes, signed over the exact `oslo.message` text, with
 //!   optional routing-slip hops.
 //! - [`json`]: strict parsing (duplicate keys refused) and RFC 8785 canonical form.
+//! - [`replay`]: the bounded replay cache (accepted signatures within the freshness
+//!   window).
 //! - [`config`]: the one configuration file.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -18,8 +20,10 @@ pub mod config;
 pub mod error;
 pub mod json;
 pub mod oslo;
+pub mod replay;
 
-pub use bus::{Bus, Validated, sign, strip_credentials};
+pub use bus::{Bus, Validated, sign, sign_text, strip_credentials};
 pub use config::BusConfig;
 pub use error::{ConfigError, Rejection, SignError, Stage};
-pub use oslo::OsloVerified;
+pub use oslo::{OsloVerified, Route};
+pub use replay::ReplayCache;

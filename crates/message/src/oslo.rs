@@ -5,19 +5,128 @@
 //! canonicalization is involved. An unmodified oslo.messaging service ignores the extra key.
 //! A hop that forwards the message countersigns that CMS ([`countersign`]), making it a
 //! routing slip that [`Bus::verify_oslo`] checks against the configured route.
+//!
+//! **The route is signed.** The origin binds the message to where it is sent: the topic
+//! (the routing key, `topic` or `topic.server` for a message to one server) and optionally
+//! the exchange, as signed attributes of its signature ([`ROUTE_TOPIC`],
+//! [`ROUTE_EXCHANGE`]; UTF8String). The receiver says where the message arrived
+//! ([`Bus::verify_oslo`] takes the topic as a required argument) and a different topic or
+//! exchange is refused (`topic-mismatch`), as is an envelope without a signed route
+//! (`topic-required`): a message meant for one node cannot be replayed to another, and
+//! the routing policy, `nitpicky` and claims are always checked against a topic.
+//!
+//! A forwarding hop (a routing-slip countersignature) that sends the message on to
+//! another queue signs its own route the same way ([`route_signer`] on the hop's signer);
+//! the route compared with the arrival topic is the one signed last (the origin's, unless
+//! a hop re-bound it). A hop that signs no route forwards on the route it received. The
+//! origin is authorized for the arrival topic.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use const_oid::ObjectIdentifier as Oid;
+use waxseal_entity::glob::{MALFORMED_TOPIC, check_topic};
 use waxseal_entity::{Authorization, EntityId};
+use waxseal_envelope::rfc5652::Attribute;
 use waxseal_envelope::{Envelope, EnvelopeBuilder, Signer};
 use waxseal_slip::{SlipError, SlipVerifier, append_hop};
 
-use crate::bus::{Bus, MAX_FIELD_LEN};
+use crate::bus::{Bus, MAX_FIELD_LEN, TOPIC_MISMATCH, TOPIC_REQUIRED, json_rejection};
 use crate::error::{Rejection, SignError, Stage, stage_of};
 use crate::json;
+use crate::replay::replay_key;
+
+/// Signed attribute: the topic (routing key) the origin sent the message to, UTF8String.
+/// Under waxseal's private arc (see `waxseal_envelope::oid`), `.4.1`.
+pub const ROUTE_TOPIC: Oid = Oid::new_unwrap(
+    "1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.4.1",
+);
+/// Signed attribute: the exchange the origin sent the message to, UTF8String (optional).
+pub const ROUTE_EXCHANGE: Oid = Oid::new_unwrap(
+    "1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.4.2",
+);
+
+/// Where an oslo message is sent (signed by the origin) or arrived (checked by the
+/// receiver).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    /// The exchange, when the sender binds it (oslo's control exchange, e.g. `nova`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<String>,
+    /// The topic (routing key): `scheduler`, or `compute.node01` for one server.
+    pub topic: String,
+}
+
+impl Route {
+    /// A route by topic only.
+    pub fn topic(topic: &str) -> Self {
+        Self {
+            exchange: None,
+            topic: topic.to_string(),
+        }
+    }
+
+    /// The same route on `exchange`.
+    pub fn on_exchange(mut self, exchange: &str) -> Self {
+        self.exchange = Some(exchange.to_string());
+        self
+    }
+
+    /// Both parts must be printable ASCII without white space.
+    fn check(&self) -> Result<(), String> {
+        check_topic(&self.topic)?;
+        if let Some(e) = &self.exchange {
+            check_topic(e).map_err(|m| format!("exchange: {m}"))?;
+        }
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        match &self.exchange {
+            Some(e) => format!("topic {} on exchange {e}", self.topic),
+            None => format!("topic {} (no exchange)", self.topic),
+        }
+    }
+}
+
+/// The route `attrs` (the origin's signed attributes) carry; `Err` if one is malformed.
+fn signed_route(attrs: &[Attribute]) -> Result<Option<Route>, Rejection> {
+    let text = |oid: Oid, name: &str| -> Result<Option<String>, Rejection> {
+        let found: Vec<&Attribute> = attrs.iter().filter(|a| a.oid == oid).collect();
+        let bad = || {
+            Rejection::format(
+                "malformed",
+                format!("the signed {name} attribute is not one UTF8String"),
+            )
+        };
+        match found.as_slice() {
+            [] => Ok(None),
+            [a] if a.values.len() == 1 => {
+                let (tag, value) =
+                    waxseal_envelope::asn1::read_one(&a.values[0]).map_err(|_| bad())?;
+                if tag != 0x0c {
+                    return Err(bad());
+                }
+                String::from_utf8(value.to_vec())
+                    .map(Some)
+                    .map_err(|_| bad())
+            }
+            _ => Err(bad()),
+        }
+    };
+    let topic = text(ROUTE_TOPIC, "route topic")?;
+    let exchange = text(ROUTE_EXCHANGE, "route exchange")?;
+    match (topic, exchange) {
+        (Some(topic), exchange) => Ok(Some(Route { exchange, topic })),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(Rejection::format(
+            "malformed",
+            "the signature binds an exchange but no topic",
+        )),
+    }
+}
 
 /// `oslo.version`.
 pub const VERSION_KEY: &str = "oslo.version";
@@ -87,20 +196,67 @@ fn sign_err(r: Rejection) -> SignError {
 }
 
 /// Wraps an oslo.messaging message (`{"method": ..., "args": ...}`) in a version 2.0
-/// envelope.
+/// envelope. Numbers that are not exactly a double are refused (`inexact-number`); to keep
+/// the message's text as written, use [`wrap_text`].
 pub fn wrap(message: &Value) -> Result<Value, SignError> {
+    json::check(message)?;
     let text = serde_json::to_string(message).map_err(|e| SignError::Message(e.to_string()))?;
     Ok(serde_json::json!({ VERSION_KEY: VERSION, MESSAGE_KEY: text }))
 }
 
-/// Adds `oslo.signature` (replacing any) made by `signer`.
+/// Wraps the message `text` in a version 2.0 envelope as it is (surrounding white space
+/// trimmed): it is parsed strictly first, and must be a JSON object.
+pub fn wrap_text(text: &str) -> Result<Value, SignError> {
+    let message = json::parse(text.as_bytes())?;
+    if !message.is_object() {
+        return Err(SignError::Message(
+            "an oslo message must be a JSON object".into(),
+        ));
+    }
+    Ok(serde_json::json!({ VERSION_KEY: VERSION, MESSAGE_KEY: text.trim() }))
+}
+
+/// `signer` with the route it sends to as signed attributes ([`ROUTE_TOPIC`], and
+/// [`ROUTE_EXCHANGE`] when the route names one). Every envelope [`sign`] makes with it is
+/// bound to that route.
+pub fn route_signer(signer: Signer, route: &Route) -> Result<Signer, SignError> {
+    route.check().map_err(SignError::Topic)?;
+    let mut signer = signer.with_signed_attribute(Attribute::new(
+        ROUTE_TOPIC,
+        waxseal_envelope::asn1::tlv(0x0c, route.topic.as_bytes()),
+    ))?;
+    if let Some(e) = &route.exchange {
+        signer = signer.with_signed_attribute(Attribute::new(
+            ROUTE_EXCHANGE,
+            waxseal_envelope::asn1::tlv(0x0c, e.as_bytes()),
+        ))?;
+    }
+    Ok(signer)
+}
+
+/// Adds `oslo.signature` (replacing any) made by `signer`, which must carry the route
+/// ([`route_signer`]): an envelope without a signed route would be refused by every
+/// receiver (`topic-required`), so it is not made. The inner message is parsed strictly
+/// (exact numbers) but signed as the exact text it is.
 pub fn sign(envelope: &Value, signer: &Signer) -> Result<Value, SignError> {
     let p = parts(envelope).map_err(sign_err)?;
-    let cms = EnvelopeBuilder::new(p.message.as_bytes())
+    json::parse(p.message.as_bytes())?;
+    let built = EnvelopeBuilder::new(p.message.as_bytes())
         .detached(true)
         .add_signer(signer)
-        .build()?
-        .to_der();
+        .build()?;
+    let attrs: Vec<Attribute> = built
+        .signed_data()
+        .signer_infos
+        .iter()
+        .flat_map(|si| si.signed_attrs.iter().flat_map(|a| a.iter().cloned()))
+        .collect();
+    if !matches!(signed_route(&attrs), Ok(Some(_))) {
+        return Err(SignError::Message(format!(
+            "{TOPIC_REQUIRED}: the signer carries no route: make it with oslo::route_signer"
+        )));
+    }
+    let cms = built.to_der();
     let mut out = p.rest;
     out.insert(SIGNATURE_KEY.into(), Value::String(STANDARD.encode(cms)));
     Ok(Value::Object(out))
@@ -161,31 +317,41 @@ pub struct OsloVerified {
     pub authorization: Option<Authorization>,
     /// The route, origin first.
     pub hops: Vec<HopSummary>,
+    /// Where the origin sent it (the signed route; `None` for an unsigned message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<Route>,
 }
 
 impl Bus {
-    /// Verifies wire bytes of an oslo envelope (strict JSON).
-    pub fn verify_oslo_bytes(
-        &self,
-        bytes: &[u8],
-        topic: Option<&str>,
-    ) -> Result<OsloVerified, Rejection> {
-        let envelope = json::parse(bytes).map_err(|e| Rejection::format("malformed-json", e.0))?;
+    /// Verifies wire bytes of an oslo envelope (strict JSON) that arrived on `topic`.
+    pub fn verify_oslo_bytes(&self, bytes: &[u8], topic: &str) -> Result<OsloVerified, Rejection> {
+        let envelope = json::parse(bytes).map_err(json_rejection)?;
         self.verify_oslo(&envelope, topic)
     }
 
-    /// Verifies an oslo envelope received on `topic` (the RPC topic or routing key, which
-    /// the routing policy is checked against): the signature (and routing slip, against the
-    /// configured route), the origin's certificate path, then its authorization, with the
-    /// inner message as the payload for claims.
-    pub fn verify_oslo(
+    /// Verifies an oslo envelope that arrived on `topic` (the routing key it was consumed
+    /// from; see [`Bus::verify_oslo_route`] to check the exchange too).
+    pub fn verify_oslo(&self, envelope: &Value, topic: &str) -> Result<OsloVerified, Rejection> {
+        self.verify_oslo_route(envelope, &Route::topic(topic))
+    }
+
+    /// Verifies an oslo envelope that arrived on `arrived`: the signature (and routing
+    /// slip, against the configured route), the origin's certificate path, the signed
+    /// route against `arrived` (`topic-required`, `topic-mismatch`), freshness, then the
+    /// origin's authorization for the topic with the inner message as the payload for
+    /// claims, and last the replay cache.
+    pub fn verify_oslo_route(
         &self,
         envelope: &Value,
-        topic: Option<&str>,
+        arrived: &Route,
     ) -> Result<OsloVerified, Rejection> {
+        arrived
+            .check()
+            .map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
+        let topic = arrived.topic.as_str();
         let p = parts(envelope)?;
         let message = json::parse(p.message.as_bytes())
-            .map_err(|e| Rejection::format("malformed-json", format!("{MESSAGE_KEY}: {}", e.0)))?;
+            .map_err(|e| Rejection::format(e.code, format!("{MESSAGE_KEY}: {}", e.message)))?;
         let Some(verifier) = self.verifier() else {
             return Ok(OsloVerified {
                 message,
@@ -193,22 +359,25 @@ impl Bus {
                 entity: None,
                 authorization: None,
                 hops: Vec::new(),
+                route: None,
             });
         };
         let Some(sig) = p.signature else {
-            return match topic {
-                Some(t) if self.unsigned_allowed(t) => Ok(OsloVerified {
+            return if self.unsigned_allowed(topic) {
+                Ok(OsloVerified {
                     message,
                     signed: false,
                     entity: None,
                     authorization: None,
                     hops: Vec::new(),
-                }),
-                _ => Err(Rejection::new(
+                    route: None,
+                })
+            } else {
+                Err(Rejection::new(
                     Stage::Signature,
                     "unsigned",
                     "the oslo envelope has no oslo.signature",
-                )),
+                ))
             };
         };
         let der = STANDARD.decode(sig.as_bytes()).map_err(|e| {
@@ -223,12 +392,45 @@ impl Bus {
                 "oslo.signature must be a detached CMS signature",
             ));
         }
+        let route_max_age = expectations.max_age;
         let slip = SlipVerifier::new(verifier)
             .with_expectations(expectations)
             .with_namer(self.authorizer().namer())
             .verify(&cms, Some(p.message.as_bytes()))
             .map_err(slip_rejection)?;
         let origin = &slip.hops[0];
+        // The route: the origin's, re-bound by each forwarding hop that signs one.
+        let mut signed = None;
+        for h in &slip.hops {
+            if let Some(r) = signed_route(&h.signed_attributes)? {
+                signed = Some(r);
+            } else if h.index == 0 {
+                return Err(Rejection::new(
+                    Stage::Route,
+                    TOPIC_REQUIRED,
+                    "the envelope's signature binds no route: the origin must sign the topic it sends to",
+                ));
+            }
+        }
+        let signed = signed.expect("hop 0 bound a route");
+        if signed != *arrived {
+            return Err(Rejection::new(
+                Stage::Route,
+                TOPIC_MISMATCH,
+                format!(
+                    "{} signed it for {} but it arrived on {}",
+                    if slip.hops.len() > 1 {
+                        "the last forwarding hop"
+                    } else {
+                        "the origin"
+                    },
+                    signed.describe(),
+                    arrived.describe()
+                ),
+            ));
+        }
+        // No hop's signing time lies in the future: the slip verified that (`future_skew`).
+        let expires = self.check_freshness(origin.signing_time, route_max_age)?;
         let authorization = self
             .authorizer()
             .authorize(&origin.certificate, topic, Some(&message));
@@ -239,6 +441,19 @@ impl Bus {
                 d.reason.clone(),
             ));
         }
+        let origin_signer = slip
+            .envelope
+            .signers()
+            .iter()
+            .find(|s| s.certificate == origin.certificate);
+        self.record(
+            replay_key(
+                &origin.certificate,
+                origin_signer.and_then(|s| s.signed_attributes()),
+                p.message.as_bytes(),
+            ),
+            expires,
+        )?;
         let hops = slip
             .hops
             .iter()
@@ -257,6 +472,7 @@ impl Bus {
             entity: authorization.entity.clone(),
             authorization: Some(authorization),
             hops,
+            route: Some(signed),
         })
     }
 }
@@ -266,6 +482,7 @@ fn slip_rejection(e: SlipError) -> Rejection {
     let stage = match &e {
         SlipError::Origin(_) | SlipError::Hop { .. } => stage_of(code),
         SlipError::Parse(_) => Stage::Format,
+        SlipError::SigningTimeInFuture { .. } => Stage::Freshness,
         _ => Stage::Route,
     };
     Rejection {

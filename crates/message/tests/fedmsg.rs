@@ -52,7 +52,7 @@ impl Fx {
             "certs": ["signing-ca.crt"],
             "crls": ["crl.pem"],
             "routing_policy": {
-                "org.example.prod.bodhi.*": ["bodhi-*"],
+                "org.example.prod.bodhi.#": ["bodhi-*"],
                 "org.example.prod.fas.user.create": ["fas-app02.example.org"],
                 "org.example.prod.compute.*": ["compute-*"]
             },
@@ -107,7 +107,7 @@ fn sign_adds_the_fields_and_the_round_trip_validates() {
     assert_eq!(v.entity.as_ref().unwrap().fields["service"], "bodhi");
     let decisions = &v.authorization.as_ref().unwrap().decisions;
     assert!(decisions.iter().any(|d| d.code == "routing-policy"
-        && d.rule.as_deref() == Some("org.example.prod.bodhi.* -> bodhi-*")));
+        && d.rule.as_deref() == Some("org.example.prod.bodhi.# -> bodhi-*")));
 }
 
 fn base64_decode(s: &str) -> Vec<u8> {
@@ -380,7 +380,7 @@ fn malformed_fields_are_rejected_cleanly() {
         assert_eq!(stage, Stage::Format, "{field}={value}: {code}");
         cases.push(code);
     }
-    // Not an object, no topic, non-UTF-8 bytes, a number beyond I-JSON.
+    // Not an object, no topic, non-UTF-8 bytes, a number that is not exactly a double.
     assert_eq!(rejected(bus.validate(&json!([1, 2]))).1, "malformed");
     assert_eq!(
         rejected(bus.validate(&json!({"msg": 1}))).1,
@@ -392,7 +392,7 @@ fn malformed_fields_are_rejected_cleanly() {
     );
     assert_eq!(
         rejected(bus.validate_bytes(br#"{"topic": "t", "n": 9007199254740993}"#)).1,
-        "malformed-json"
+        "inexact-number"
     );
 }
 
@@ -517,4 +517,251 @@ fn configuration_errors_name_the_key() {
         Bus::new(f.config(json!({"entity_rules": [{"source": "cn", "pattern": "(", "id": "x"}]})))
             .unwrap_err();
     assert!(err.to_string().contains("entity_rules[0]"), "{err}");
+}
+
+// Item 1: topics are printable ASCII, patterns are RabbitMQ's, the most specific decides.
+#[test]
+fn malformed_topics_are_refused_before_any_matching() {
+    let f = fx();
+    let bus = f.bus(json!({}));
+    let good = sign(&bodhi_msg(), &f.signer("bodhi-app01.example.org")).unwrap();
+    for bad in [
+        "org.example.prod.bodhi.update\norg.example.prod.fas.user.create",
+        "org.example.prod.bodhi.update comment",
+        "org.example.prod.bodhi.\u{1b}[2Kupdate",
+        "org.example.prod.heartbeat\t",
+        "",
+    ] {
+        let mut m = good.clone();
+        m["topic"] = json!(bad);
+        assert_eq!(
+            rejected(bus.validate(&m)),
+            (Stage::Format, "malformed-topic".into()),
+            "{bad:?}"
+        );
+        // Unsigned on an "unsigned topic" with a control character: refused too.
+        let mut u = json!({"msg": {}});
+        u["topic"] = json!(bad);
+        assert_eq!(rejected(bus.validate(&u)).1, "malformed-topic");
+        // And sign refuses to sign it.
+        let e = sign(&u, &f.signer("bodhi-app01.example.org")).unwrap_err();
+        assert_eq!(e.input_code(), Some("malformed-topic"));
+    }
+    // Positive twin.
+    bus.validate(&good).unwrap();
+}
+
+#[test]
+fn the_most_specific_policy_entry_decides() {
+    let f = fx();
+    let bus = f.bus(json!({"routing_policy": {
+        "org.example.prod.#": ["fas-*"],
+        "org.example.prod.bodhi.#": ["bodhi-*"],
+        "org.example.prod.bodhi.update.comment": ["bodhi-app01.example.org"]
+    }, "claims": []}));
+    let fas = f.signer("fas-app02.example.org");
+    // The broad entry does not add fas to the bodhi topics (no union of entries).
+    assert_eq!(
+        rejected(bus.validate(&sign(&bodhi_msg(), &fas).unwrap())).1,
+        "routing-policy-denied"
+    );
+    // Positive twin: where the broad entry is the most specific one, it decides.
+    let wiki = json!({"topic": "org.example.prod.wiki.edit", "msg": {}});
+    bus.validate(&sign(&wiki, &fas).unwrap()).unwrap();
+    bus.validate(&sign(&bodhi_msg(), &f.signer("bodhi-app01.example.org")).unwrap())
+        .unwrap();
+    // fnmatch syntax is a configuration error naming the key.
+    let err = Bus::new(f.config(json!({"routing_policy": {"org.example.prod.bodhi*": ["x"]}})))
+        .unwrap_err();
+    assert!(err.to_string().contains("routing_policy"), "{err}");
+    let err = Bus::new(f.config(json!({"unsigned_topics": ["heart[b]eat"]}))).unwrap_err();
+    assert!(err.to_string().contains("unsigned_topics"), "{err}");
+}
+
+// Item 2: a fedmsg-style message carries its topic inside the signed part.
+#[test]
+fn an_arrival_topic_that_differs_from_the_message_is_refused() {
+    let f = fx();
+    let msg = sign(&bodhi_msg(), &f.signer("bodhi-app01.example.org")).unwrap();
+    let e = f
+        .bus(json!({}))
+        .validate_on_topic(&msg, "org.example.prod.bodhi.update.request")
+        .unwrap_err();
+    assert_eq!((e.stage, e.code.as_str()), (Stage::Route, "topic-mismatch"));
+    assert_eq!(
+        f.bus(json!({}))
+            .validate_on_topic(&msg, "org.example.prod.bodhi.update\n")
+            .unwrap_err()
+            .code,
+        "malformed-topic"
+    );
+    f.bus(json!({}))
+        .validate_on_topic(&msg, "org.example.prod.bodhi.update.comment")
+        .unwrap();
+}
+
+// Item 3: replay and signing times.
+#[test]
+fn a_replayed_message_is_refused() {
+    let f = fx();
+    let bus = f.bus(json!({"freshness": {"max_age_secs": 600}}));
+    let msg = sign(&bodhi_msg(), &f.signer("bodhi-app01.example.org")).unwrap();
+    bus.validate(&msg).unwrap();
+    let e = bus.validate(&msg).unwrap_err();
+    assert_eq!((e.stage, e.code.as_str()), (Stage::Freshness, "replayed"));
+    // Re-encoded on the wire (other key order, white space): the same message.
+    let pretty = serde_json::to_vec_pretty(&msg).unwrap();
+    assert_eq!(bus.validate_bytes(&pretty).unwrap_err().code, "replayed");
+    // Positive twin: another signature of the same content is a new message.
+    let again = sign(
+        &bodhi_msg(),
+        &f.signer("bodhi-app01.example.org")
+            .with_signing_time(waxseal_envelope::time::now() - 100),
+    )
+    .unwrap();
+    bus.validate(&again).unwrap();
+    // A refused message is not recorded: a forged copy does not burn the real one.
+    let other = f.bus(json!({}));
+    let mut forged = msg.clone();
+    forged["msg"] = json!({"forged": true});
+    assert_eq!(
+        rejected(other.validate(&forged)).1,
+        "message-digest-mismatch"
+    );
+    other.validate(&msg).unwrap();
+}
+
+#[test]
+fn the_replay_cache_is_bounded_and_fails_closed() {
+    let f = fx();
+    let t = waxseal_envelope::time::now();
+    let cfg = json!({"freshness": {"max_age_secs": 100, "clock_skew_secs": 10, "replay_cache_capacity": 1}});
+    let signed_at = |when: u64| {
+        sign(
+            &bodhi_msg(),
+            &f.signer("bodhi-app01.example.org").with_signing_time(when),
+        )
+        .unwrap()
+    };
+    let bus = f.bus(cfg.clone()).at_time(t);
+    bus.validate(&signed_at(t - 5)).unwrap();
+    // Full of a live entry: a new message is refused rather than the entry forgotten.
+    let e = bus.validate(&signed_at(t - 4)).unwrap_err();
+    assert_eq!(
+        (e.stage, e.code.as_str()),
+        (Stage::Freshness, "replay-cache-full")
+    );
+    // Later (the entry expired at t - 5 + 100 + 10): room again, the message accepted.
+    let cache = bus.replay_cache();
+    assert_eq!(cache.len(), 1);
+    let later = f.bus(cfg).at_time(t + 106).with_replay_cache(cache);
+    later.validate(&signed_at(t + 100)).unwrap();
+    assert_eq!(later.replay_cache().len(), 1);
+    assert!(
+        BusConfig::from_json(r#"{"freshness": {"replay_cache_capacity": 0}}"#, &f.dir).is_err()
+    );
+}
+
+#[test]
+fn signing_times_in_the_future_and_too_old_are_refused() {
+    let f = fx();
+    let t = waxseal_envelope::time::now();
+    let at = |when: u64| {
+        sign(
+            &bodhi_msg(),
+            &f.signer("bodhi-app01.example.org").with_signing_time(when),
+        )
+        .unwrap()
+    };
+    // Default skew: 5 minutes.
+    let bus = f.bus(json!({})).at_time(t);
+    let e = bus.validate(&at(t + 301)).unwrap_err();
+    assert_eq!(
+        (e.stage, e.code.as_str()),
+        (Stage::Freshness, "signing-time-in-future")
+    );
+    bus.validate(&at(t + 299)).unwrap();
+    // Configurable.
+    let tight = f
+        .bus(json!({"freshness": {"clock_skew_secs": 10}}))
+        .at_time(t);
+    assert_eq!(
+        tight.validate(&at(t + 60)).unwrap_err().code,
+        "signing-time-in-future"
+    );
+    // A far-future time no longer defeats max-age.
+    let aged = f
+        .bus(json!({"freshness": {"max_age_secs": 300}}))
+        .at_time(t);
+    assert_eq!(
+        aged.validate(&at(t + 86_400)).unwrap_err().code,
+        "signing-time-in-future"
+    );
+    assert_eq!(
+        aged.validate(&at(t - 301)).unwrap_err().code,
+        "message-too-old"
+    );
+    aged.validate(&at(t - 299)).unwrap();
+    // With max_age set, a signature without a signing time cannot be aged.
+    let bare = sign(
+        &bodhi_msg(),
+        &f.signer("bodhi-app01.example.org")
+            .without_signed_attributes(),
+    )
+    .unwrap();
+    assert_eq!(
+        aged.validate(&bare).unwrap_err().code,
+        "missing-signing-time"
+    );
+    f.bus(json!({})).validate(&bare).unwrap();
+}
+
+// Item 4: numbers are exact or refused, and never rewritten.
+#[test]
+fn numbers_are_exact_or_refused_and_never_rewritten() {
+    let f = fx();
+    let bodhi = f.signer("bodhi-app01.example.org");
+    let text = r#"{"topic": "org.example.prod.bodhi.update.comment", "msg": {"amount": 9007199254740992, "price": 1.10, "big": 1e22, "exp": 2.5E-3}}"#;
+    let signed = waxseal_message::sign_text(text, &bodhi).unwrap();
+    // Every number exactly as given.
+    assert!(signed.starts_with(
+        r#"{"topic": "org.example.prod.bodhi.update.comment","msg": {"amount": 9007199254740992, "price": 1.10, "big": 1e22, "exp": 2.5E-3},"crypto":"cms","signature":""#
+    ), "{signed}");
+    f.bus(json!({})).validate_bytes(signed.as_bytes()).unwrap();
+    // An amount altered to a neighbour that rounds to the same double: refused.
+    let altered = signed.replace("9007199254740992", "9007199254740993");
+    let e = f
+        .bus(json!({}))
+        .validate_bytes(altered.as_bytes())
+        .unwrap_err();
+    assert_eq!(
+        (e.stage, e.code.as_str()),
+        (Stage::Format, "inexact-number")
+    );
+    let altered = signed.replace("1.10", "1.1000000000000000000001");
+    assert_eq!(
+        f.bus(json!({}))
+            .validate_bytes(altered.as_bytes())
+            .unwrap_err()
+            .code,
+        "inexact-number"
+    );
+    // Refused at signing too, from text and from a value.
+    for bad in [
+        r#"{"topic": "t", "n": 12345678901234567891}"#,
+        r#"{"topic": "t", "n": 0.1000000000000000000001}"#,
+        r#"{"topic": "t", "n": -0}"#,
+    ] {
+        let e = waxseal_message::sign_text(bad, &bodhi).unwrap_err();
+        assert_eq!(e.input_code(), Some("inexact-number"), "{bad}");
+    }
+    let e = sign(&json!({"topic": "t", "n": u64::MAX}), &bodhi).unwrap_err();
+    assert_eq!(e.input_code(), Some("inexact-number"));
+    // Re-signing replaces the credentials and keeps the rest byte for byte.
+    let resigned = waxseal_message::sign_text(&signed, &bodhi).unwrap();
+    assert_eq!(resigned.matches("\"signature\"").count(), 1);
+    assert!(resigned.contains(r#""price": 1.10"#));
+    f.bus(json!({}))
+        .validate_bytes(resigned.as_bytes())
+        .unwrap();
 }

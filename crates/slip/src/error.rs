@@ -97,6 +97,19 @@ pub enum SlipError {
         /// The previous hop's signing time.
         previous: u64,
     },
+    /// A hop's signing time lies more than the allowed clock skew after the verification
+    /// time: a future time would otherwise stretch the maximum age.
+    #[error("hop {hop} signed at {}, {} s after the verification time {} (allowed clock skew: {skew} s)", waxseal_envelope::time::format(*.time), .time - .now, waxseal_envelope::time::format(*.now))]
+    SigningTimeInFuture {
+        /// The hop.
+        hop: usize,
+        /// Its signing time.
+        time: u64,
+        /// The verification time.
+        now: u64,
+        /// The allowed clock skew, seconds.
+        skew: u64,
+    },
     /// A hop lacks the signing-time attribute that a check needs.
     #[error("hop {0} has no signing-time attribute")]
     MissingSigningTime(usize),
@@ -132,6 +145,7 @@ impl SlipError {
             Self::RequiredHopMissing { .. } => "required-hop-missing",
             Self::RepeatedHop { .. } => "repeated-hop",
             Self::TimeWentBackwards { .. } => "time-went-backwards",
+            Self::SigningTimeInFuture { .. } => "signing-time-in-future",
             Self::MissingSigningTime(_) => "missing-signing-time",
             Self::TooOld { .. } => "slip-too-old",
             Self::Sign(_) => "sign-failed",
@@ -149,6 +163,7 @@ impl SlipError {
             | Self::UnexpectedHop { hop, .. }
             | Self::WrongHop { hop, .. }
             | Self::TimeWentBackwards { hop, .. }
+            | Self::SigningTimeInFuture { hop, .. }
             | Self::MissingSigningTime(hop) => Some(*hop),
             Self::RepeatedHop { second, .. } => Some(*second),
             _ => None,

@@ -5,7 +5,8 @@ use crate::error::SlipError;
 use crate::verify::Hop;
 
 /// What the route must look like. The defaults: at most 32 hops, no entity twice, signing
-/// times never more than 5 minutes out of order, no itinerary, no age limit.
+/// times never more than 5 minutes out of order nor more than 5 minutes after the
+/// verification time, no itinerary, no age limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteExpectations {
     /// The exact itinerary, hop 0 first (entity names as the verifier's namer gives them).
@@ -16,8 +17,14 @@ pub struct RouteExpectations {
     pub max_hops: usize,
     /// Whether an entity may sign twice (a loop is refused by default).
     pub allow_repeats: bool,
-    /// How far a hop's signing time may lie before the previous hop's, in seconds.
+    /// The allowed clock skew, in seconds: how far a hop's signing time may lie before the
+    /// previous hop's (`time-went-backwards`), and (unless `future_skew` is set) how far any
+    /// hop's signing time may lie after the verification time (`signing-time-in-future`).
     pub clock_skew: u64,
+    /// How far any hop's signing time may lie after the verification time, in seconds,
+    /// when it differs from `clock_skew` (`None`, the default: `clock_skew`). The message
+    /// crate sets it from its freshness settings.
+    pub future_skew: Option<u64>,
     /// The oldest hop 0 may be, in seconds before the verification time.
     pub max_age: Option<u64>,
     /// Whether every hop must carry signing-time (RFC 4134's countersignature has none;
@@ -36,6 +43,7 @@ impl Default for RouteExpectations {
             max_hops: DEFAULT_MAX_HOPS,
             allow_repeats: false,
             clock_skew: 300,
+            future_skew: None,
             max_age: None,
             require_signing_times: false,
         }
@@ -67,6 +75,21 @@ impl RouteExpectations {
             && let Some(h) = hops.iter().find(|h| h.signing_time.is_none())
         {
             return Err(SlipError::MissingSigningTime(h.index));
+        }
+        // A signing time in the future would stretch `max_age` (hop 0's) and vouches for
+        // a moment that has not come: refused for every hop, whatever else is expected.
+        let skew = self.future_skew.unwrap_or(self.clock_skew);
+        if let Some((h, t)) = hops.iter().find_map(|h| {
+            h.signing_time
+                .filter(|t| *t > now.saturating_add(skew))
+                .map(|t| (h, t))
+        }) {
+            return Err(SlipError::SigningTimeInFuture {
+                hop: h.index,
+                time: t,
+                now,
+                skew,
+            });
         }
         for pair in hops.windows(2) {
             if let (Some(prev), Some(t)) = (pair[0].signing_time, pair[1].signing_time)

@@ -15,6 +15,9 @@
 //!   action, any attribute). A hop cannot change what earlier hops signed: it signs their
 //!   signature value, and only unsigned attributes change when it is added, so
 //!   `openssl cms -verify` still verifies the origin after any number of hops.
+//! - No hop's signing time may lie more than the clock skew after the verification time
+//!   ([`RouteExpectations::clock_skew`], `signing-time-in-future`), so a future time cannot
+//!   stretch [`RouteExpectations::max_age`].
 //! - Nesting is bounded on parse ([`chain::limits_for`]) and on walk
 //!   ([`RouteExpectations::max_hops`]); the walk is iterative.
 //!

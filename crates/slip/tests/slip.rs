@@ -371,6 +371,75 @@ fn a_slip_older_than_allowed() {
     assert_eq!(code(check(&env, &later, expect)).0, "slip-too-old");
 }
 
+// Issue 10, item 3: a signing time in the future cannot stretch the maximum age.
+#[test]
+fn a_hop_signed_in_the_future() {
+    let f = fx();
+    // A fixed verification time: when the PKI was made (its certificates are valid then).
+    let at = f.pki.now;
+    let v = f.verifier().at_time(at);
+    let signed = |who: &Issued, role: &str, time: u64| {
+        hop_signer(signer(who, &f.pki.ca.cert), Some(role), None)
+            .unwrap()
+            .with_signing_time(time)
+    };
+    // A slip signed at these times (origin, conductor, scheduler).
+    let slip = |times: [u64; 3]| {
+        let mut env = EnvelopeBuilder::new(CONTENT)
+            .add_signer(&signed(&f.compute, "compute", times[0]))
+            .build()
+            .unwrap();
+        for (who, role, t) in [
+            (&f.conductor, "conductor", times[1]),
+            (&f.scheduler, "scheduler", times[2]),
+        ] {
+            append_hop(&mut env, 0, &signed(who, role, t), true, DEFAULT_MAX_HOPS).unwrap();
+        }
+        env
+    };
+    // Every other expectation is met: the age limit would pass a future origin.
+    let expect = RouteExpectations {
+        max_age: Some(600),
+        ..itinerary(&[COMPUTE, CONDUCTOR, SCHEDULER])
+    };
+    // The origin signed an hour after the verification time.
+    let future_origin = slip([at + 3600; 3]);
+    assert_eq!(
+        code(check(&future_origin, &v, expect.clone())),
+        ("signing-time-in-future", Some(0))
+    );
+    // The last hop signed one second beyond the default clock skew (300 s).
+    let future_last = slip([at, at, at + 301]);
+    let e = check(&future_last, &v, expect.clone()).unwrap_err();
+    assert_eq!((e.code(), e.hop()), ("signing-time-in-future", Some(2)));
+    assert!(e.to_string().starts_with("hop 2 signed at"), "{e}");
+    // Positive twins: exactly at the skew, a later hop and the origin pass...
+    let at_skew = check(&slip([at, at, at + 300]), &v, expect.clone()).unwrap();
+    assert_eq!(at_skew.hops[2].signing_time, Some(at + 300));
+    check(&slip([at + 300; 3]), &v, expect.clone()).unwrap();
+    // ...and a larger clock skew accepts the future origin.
+    let lenient = RouteExpectations {
+        clock_skew: 3600,
+        ..expect.clone()
+    };
+    check(&future_origin, &v, lenient).unwrap();
+    // `future_skew` overrides `clock_skew` for this check only, both ways.
+    let strict = RouteExpectations {
+        future_skew: Some(0),
+        ..expect.clone()
+    };
+    assert_eq!(
+        code(check(&slip([at, at, at + 1]), &v, strict.clone())),
+        ("signing-time-in-future", Some(2))
+    );
+    check(&slip([at, at, at]), &v, strict).unwrap();
+    let wide = RouteExpectations {
+        future_skew: Some(3600),
+        ..expect
+    };
+    check(&future_origin, &v, wide).unwrap();
+}
+
 #[test]
 fn content_changed_after_hops_were_added() {
     let f = fx();

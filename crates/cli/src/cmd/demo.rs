@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::{Value, json};
 use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
-use waxseal_message::{Bus, OsloVerified, Rejection, oslo};
+use waxseal_message::{Bus, OsloVerified, Rejection, Route, oslo};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
 
 use crate::error::CliError;
@@ -82,15 +82,16 @@ struct World {
     conductor: Bus,
     scheduler: Bus,
     scheduler_config: PathBuf,
-    /// Each service's signer, loaded up front: a revoked node still holds its key.
-    signers: std::collections::HashMap<String, Signer>,
+    /// Each compute node's signer for each topic it sends to (the route is signed),
+    /// loaded up front: a revoked node still holds its key.
+    signers: std::collections::HashMap<(String, String), Signer>,
 }
 
 impl World {
-    fn signer(&self, name: &str) -> Result<&Signer, CliError> {
+    fn signer(&self, name: &str, topic: &str) -> Result<&Signer, CliError> {
         self.signers
-            .get(name)
-            .ok_or_else(|| fail(&format!("no signer {name}")))
+            .get(&(name.to_string(), topic.to_string()))
+            .ok_or_else(|| fail(&format!("no signer {name} for {topic}")))
     }
 
     fn load_signer(&self, name: &str) -> Result<Signer, CliError> {
@@ -105,9 +106,10 @@ impl World {
         Ok(wire)
     }
 
-    /// One request through the route: `origin` signs a request claiming `host`, the
-    /// conductor verifies and (if `via_conductor`) countersigns, `tamper` alters the payload
-    /// in transit, and the scheduler verifies it as received on `topic`. The message is kept
+    /// One request through the route: `origin` signs a request claiming `host` for the
+    /// conductor (or, unless `via_conductor`, straight for `topic`), the conductor verifies
+    /// it and countersigns, re-binding the route to `topic`; `tamper` alters the payload in
+    /// transit, and the scheduler verifies it as received on `topic`. The message is kept
     /// as `messages/<file>`.
     fn request(
         &self,
@@ -118,15 +120,20 @@ impl World {
         tamper: bool,
         topic: &'static str,
     ) -> Result<Verdict, CliError> {
+        // Like oslo.messaging, every message carries a unique id: two requests are never
+        // the same message (the replay caches would refuse the second).
         let rpc = json!({
             "method": "select_destinations",
             "args": {"host": host, "request_spec": {"num_instances": 1, "flavor": "m1.small"}},
-            "version": "4.3"
+            "version": "4.3",
+            "_unique_id": file.trim_end_matches(".json")
         });
         let wrapped = oslo::wrap(&rpc).map_err(|e| fail(&e))?;
-        let mut envelope = oslo::sign(&wrapped, self.signer(origin)?).map_err(|e| fail(&e))?;
+        let first = if via_conductor { "conductor" } else { topic };
+        let mut envelope =
+            oslo::sign(&wrapped, self.signer(origin, first)?).map_err(|e| fail(&e))?;
         if via_conductor {
-            if let Err(r) = self.conductor.verify_oslo(&envelope, Some("conductor")) {
+            if let Err(r) = self.conductor.verify_oslo(&envelope, "conductor") {
                 // Refused at the first hop: it never reaches the scheduler.
                 self.keep(file, &envelope)?;
                 return Ok(Verdict {
@@ -142,6 +149,7 @@ impl World {
                 Some("forwarded"),
             )
             .map_err(|e| fail(&e))?;
+            let hop = oslo::route_signer(hop, &Route::topic(topic)).map_err(|e| fail(&e))?;
             envelope = oslo::countersign(&envelope, &hop, 8).map_err(|e| fail(&e))?;
         }
         if tamper {
@@ -157,7 +165,7 @@ impl World {
             by: "scheduler",
             topic,
             message: format!("messages/{file}"),
-            result: self.scheduler.verify_oslo_bytes(&wire, Some(topic)),
+            result: self.scheduler.verify_oslo_bytes(&wire, topic),
         })
     }
 }
@@ -232,9 +240,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
         scheduler_config: scheduler_config.clone(),
         signers: Default::default(),
     };
-    for (name, _) in services {
-        let s = world.load_signer(name)?;
-        world.signers.insert(name.to_string(), s);
+    for name in [NODE1, NODE2] {
+        for topic in ["conductor", "scheduler"] {
+            let s = oslo::route_signer(world.load_signer(name)?, &Route::topic(topic))
+                .map_err(|e| fail(&e))?;
+            world
+                .signers
+                .insert((name.to_string(), topic.to_string()), s);
+        }
     }
 
     let mut cases = Vec::new();

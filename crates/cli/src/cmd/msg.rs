@@ -1,10 +1,12 @@
 //! `waxseal msg ...` and `waxseal authorize`: signed JSON messages on a bus.
 
-use std::path::PathBuf;
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
+use waxseal_entity::glob::{MALFORMED_TOPIC, check_topic};
 use waxseal_envelope::Certificate;
-use waxseal_message::{Bus, Rejection, oslo};
+use waxseal_message::{Bus, Rejection, ReplayCache, Route, SignError, oslo};
 
 use super::common;
 use crate::InOut;
@@ -32,9 +34,20 @@ pub struct SignArgs {
     #[command(flatten)]
     io: InOut,
     /// Make (or sign) an oslo.messaging envelope: the input is the RPC message, or an
-    /// envelope already.
+    /// envelope already. Requires --topic.
     #[arg(long)]
     oslo: bool,
+    /// The topic (routing key) the message is sent to. With --oslo it is signed with the
+    /// message (receivers refuse it on any other topic); for a fedmsg-style message it
+    /// must equal the message's own `topic`.
+    #[arg(long)]
+    topic: Option<String>,
+    /// With --oslo: the exchange the message is sent to, signed with the topic.
+    #[arg(long, requires = "oslo")]
+    exchange: Option<String>,
+    /// Print a JSON report of a refusal on standard output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `waxseal msg validate` arguments.
@@ -46,9 +59,23 @@ pub struct ValidateArgs {
     /// Require this signer (entity ID): the policy becomes "topic: only ENTITY", nitpicky.
     #[arg(long, value_name = "ENTITY")]
     signed_by: Option<String>,
-    /// For oslo envelopes: the topic (routing key) the message arrived on.
+    /// The topic (routing key) the message arrived on: required for oslo envelopes
+    /// (compared with the signed route); for fedmsg-style messages it must equal the
+    /// message's `topic`.
     #[arg(long)]
     topic: Option<String>,
+    /// For oslo envelopes: the exchange the message arrived on (compared with the signed
+    /// one; an envelope that binds an exchange needs it).
+    #[arg(long)]
+    exchange: Option<String>,
+    /// Remember accepted messages in FILE, shared by every process that names it (locked
+    /// while in use), and refuse a message already accepted (`replayed`).
+    #[arg(long, value_name = "FILE")]
+    replay_cache: Option<PathBuf>,
+    /// Validate as of this time (RFC 3339) instead of now: certificates, CRLs, signing-time
+    /// freshness and replay-cache expiry.
+    #[arg(long, value_name = "RFC3339-TIME")]
+    at: Option<String>,
     /// The message ("-" or absent: standard input).
     #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
@@ -71,6 +98,13 @@ pub struct CountersignArgs {
     /// The most hops the slip may reach.
     #[arg(long, default_value_t = waxseal_slip::DEFAULT_MAX_HOPS)]
     max_hops: usize,
+    /// The topic this hop forwards the message to, signed with the hop (receivers compare
+    /// it with the topic the message arrives on). Absent: the route it arrived with.
+    #[arg(long)]
+    topic: Option<String>,
+    /// With --topic: the exchange this hop forwards the message to.
+    #[arg(long, requires = "topic")]
+    exchange: Option<String>,
     /// --in: the signed oslo envelope.
     #[command(flatten)]
     io: InOut,
@@ -94,9 +128,64 @@ pub struct AuthorizeArgs {
     pub json: bool,
 }
 
+impl Command {
+    /// Whether the command reports in JSON (`--json`).
+    pub fn json(&self) -> bool {
+        match self {
+            Self::Sign(a) => a.json,
+            Self::Validate(a) => a.json,
+            Self::Countersign(_) => false,
+        }
+    }
+}
+
 fn parse_json(bytes: &[u8]) -> Result<Value, CliError> {
     waxseal_message::json::parse(bytes)
-        .map_err(|e| CliError::rejected("malformed-json", format!("input: {e}")))
+        .map_err(|e| CliError::rejected(e.code, format!("input: {e}")))
+}
+
+fn topic_arg(topic: &str) -> Result<(), CliError> {
+    check_topic(topic).map_err(|e| CliError::rejected(MALFORMED_TOPIC, format!("--topic: {e}")))
+}
+
+fn sign_error(e: SignError) -> CliError {
+    match e.input_code() {
+        Some(code) => CliError::rejected(code, e.to_string()),
+        None => CliError::usage(e.to_string()),
+    }
+}
+
+/// Loads the replay cache file (created if absent) and locks it for this process.
+fn open_replay_cache(path: &Path, bus: &Bus) -> Result<(std::fs::File, ReplayCache), CliError> {
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| CliError::io(path, e))?;
+    file.lock().map_err(|e| CliError::io(path, e))?;
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| CliError::io(path, e))?;
+    let cache = ReplayCache::from_text(
+        &text,
+        bus.config().freshness.replay_cache_capacity,
+        bus.time(),
+    )
+    .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    Ok((file, cache))
+}
+
+/// Writes the cache back (still locked); a failure is an error, so an acceptance is
+/// only reported once it is recorded.
+fn save_replay_cache(path: &Path, file: &mut std::fs::File, bus: &Bus) -> Result<(), CliError> {
+    let text = bus.replay_cache().to_text();
+    let io = |e| CliError::io(path, e);
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    file.write_all(text.as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)
 }
 
 fn load_bus(path: &std::path::Path) -> Result<Bus, CliError> {
@@ -118,31 +207,73 @@ pub fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Sign(a) => {
             let output = Output::prepare(a.io.output.as_deref(), a.io.force)?;
-            let signer = a.signer.signer()?;
-            let message = parse_json(&read_input(a.io.input.as_deref())?)?;
-            let signed = if a.oslo {
-                let envelope = if is_oslo(&message) {
-                    message
-                } else {
-                    oslo::wrap(&message).map_err(|e| CliError::usage(e.to_string()))?
-                };
-                oslo::sign(&envelope, &signer)
-            } else {
-                waxseal_message::sign(&message, &signer)
+            if let Some(t) = &a.topic {
+                topic_arg(t)?;
             }
-            .map_err(|e| CliError::usage(e.to_string()))?;
-            let mut text = serde_json::to_string(&signed).expect("values serialise");
+            if let Some(e) = &a.exchange {
+                check_topic(e)
+                    .map_err(|m| CliError::rejected(MALFORMED_TOPIC, format!("--exchange: {m}")))?;
+            }
+            let signer = a.signer.signer()?;
+            let bytes = read_input(a.io.input.as_deref())?;
+            let message = parse_json(&bytes)?;
+            // Valid JSON is UTF-8.
+            let input = std::str::from_utf8(&bytes).expect("parsed JSON is UTF-8");
+            let mut text = if a.oslo {
+                let topic = a.topic.as_deref().ok_or_else(|| {
+                    CliError::usage(
+                        "--oslo needs --topic: the route the message is sent to is signed with it",
+                    )
+                })?;
+                let mut route = Route::topic(topic);
+                if let Some(e) = &a.exchange {
+                    route = route.on_exchange(e);
+                }
+                let signer = oslo::route_signer(signer, &route).map_err(sign_error)?;
+                if is_oslo(&message) {
+                    let signed = oslo::sign(&message, &signer).map_err(sign_error)?;
+                    // Every other member of the envelope as given, byte for byte.
+                    waxseal_message::json::splice(
+                        input,
+                        &[oslo::SIGNATURE_KEY],
+                        &[(oslo::SIGNATURE_KEY, &signed[oslo::SIGNATURE_KEY])],
+                    )
+                    .map_err(|e| CliError::rejected(e.code, e.message))?
+                } else {
+                    let envelope = oslo::wrap_text(input).map_err(sign_error)?;
+                    let signed = oslo::sign(&envelope, &signer).map_err(sign_error)?;
+                    serde_json::to_string(&signed).expect("values serialise")
+                }
+            } else {
+                if let Some(t) = &a.topic
+                    && message.get("topic").and_then(Value::as_str) != Some(t.as_str())
+                {
+                    return Err(CliError::rejected(
+                        waxseal_message::bus::TOPIC_MISMATCH,
+                        format!("--topic {t} is not the message's topic"),
+                    ));
+                }
+                waxseal_message::sign_text(input, &signer).map_err(sign_error)?
+            };
             text.push('\n');
             output.write(text.as_bytes())
         }
         Command::Countersign(a) => {
             let output = Output::prepare(a.io.output.as_deref(), a.io.force)?;
-            let signer = waxseal_slip::hop_signer(
+            let mut signer = waxseal_slip::hop_signer(
                 a.signer.signer()?,
                 a.role.as_deref(),
                 a.action.as_deref(),
             )
             .map_err(|e| CliError::usage(e.to_string()))?;
+            if let Some(t) = &a.topic {
+                topic_arg(t)?;
+                let mut route = Route::topic(t);
+                if let Some(e) = &a.exchange {
+                    route = route.on_exchange(e);
+                }
+                signer = oslo::route_signer(signer, &route).map_err(sign_error)?;
+            }
             let envelope = parse_json(&read_input(a.io.input.as_deref())?)?;
             let out = oslo::countersign(&envelope, &signer, a.max_hops)
                 .map_err(|e| CliError::rejected("countersign", e.to_string()))?;
@@ -151,17 +282,40 @@ pub fn run(command: Command) -> Result<(), CliError> {
             output.write(text.as_bytes())
         }
         Command::Validate(a) => {
-            let bus = load_bus(&a.config)?;
+            let mut bus = load_bus(&a.config)?;
+            if let Some(at) = &a.at {
+                bus = bus.at_time(common::time(Some(at))?);
+            }
+            if let Some(t) = &a.topic {
+                topic_arg(t)?;
+            }
             let message = parse_json(&read_input(a.input.as_deref())?)?;
+            let mut replay = None;
+            if let Some(path) = &a.replay_cache {
+                let (file, cache) = open_replay_cache(path, &bus)?;
+                bus = bus.with_replay_cache(cache);
+                replay = Some((path, file));
+            }
             let report = if is_oslo(&message) {
                 if a.signed_by.is_some() {
                     return Err(CliError::usage(
                         "--signed-by applies to fedmsg-style messages; oslo routes use the configured route",
                     ));
                 }
-                let v = bus
-                    .verify_oslo(&message, a.topic.as_deref())
-                    .map_err(rejected)?;
+                let Some(topic) = &a.topic else {
+                    return Err(CliError::rejected(
+                        waxseal_message::bus::TOPIC_REQUIRED,
+                        "an oslo envelope is validated against the topic it arrived on: give --topic",
+                    ));
+                };
+                let mut route = Route::topic(topic);
+                if let Some(e) = &a.exchange {
+                    route = route.on_exchange(e);
+                }
+                let v = bus.verify_oslo_route(&message, &route).map_err(rejected)?;
+                if let Some((path, file)) = replay.as_mut() {
+                    save_replay_cache(path, file, &bus)?;
+                }
                 if !a.json {
                     let who = v
                         .entity
@@ -180,11 +334,25 @@ pub fn run(command: Command) -> Result<(), CliError> {
                 }
                 json!({"valid": true, "kind": "oslo", "result": v})
             } else {
+                if a.exchange.is_some() {
+                    return Err(CliError::usage("--exchange applies to oslo envelopes"));
+                }
+                if let Some(t) = &a.topic
+                    && message.get("topic").and_then(Value::as_str) != Some(t.as_str())
+                {
+                    return Err(CliError::rejected(
+                        waxseal_message::bus::TOPIC_MISMATCH,
+                        format!("the message's topic is not --topic {t}"),
+                    ));
+                }
                 let v = match &a.signed_by {
                     Some(s) => bus.validate_signed_by(&message, s),
                     None => bus.validate(&message),
                 }
                 .map_err(rejected)?;
+                if let Some((path, file)) = replay.as_mut() {
+                    save_replay_cache(path, file, &bus)?;
+                }
                 if !a.json {
                     println!("accepted: {}", v.note);
                     for d in v.authorization.iter().flat_map(|x| x.decisions.iter()) {
@@ -207,6 +375,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
 /// Runs `waxseal authorize`.
 pub fn authorize(a: AuthorizeArgs) -> Result<(), CliError> {
     let bus = load_bus(&a.config)?;
+    topic_arg(&a.topic)?;
     let bytes = read_input(a.input.as_deref())?;
     let authorization = match Certificate::load_all(&bytes) {
         Ok(certs) if !certs.is_empty() => {
@@ -221,20 +390,18 @@ pub fn authorize(a: AuthorizeArgs) -> Result<(), CliError> {
             verifier
                 .validate_certificate(cert, &extra, verifier.crls(), &options)
                 .map_err(|e| common::path_rejected(&e))?;
-            bus.authorizer().authorize(cert, Some(&a.topic), None)
+            bus.authorizer().authorize(cert, &a.topic, None)
         }
         _ => {
             let message = parse_json(&bytes)?;
             if is_oslo(&message) {
-                let v = bus
-                    .verify_oslo(&message, Some(&a.topic))
-                    .map_err(rejected)?;
+                let v = bus.verify_oslo(&message, &a.topic).map_err(rejected)?;
                 v.authorization.ok_or_else(|| {
                     CliError::rejected("unsigned", "the message is unsigned: nothing to authorize")
                 })?
             } else {
                 let v = bus
-                    .validate_for_topic(&message, &a.topic)
+                    .validate_on_topic(&message, &a.topic)
                     .map_err(rejected)?;
                 v.authorization.ok_or_else(|| {
                     CliError::rejected("unsigned", "the message is unsigned: nothing to authorize")

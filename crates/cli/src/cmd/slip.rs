@@ -93,7 +93,8 @@ pub struct VerifyArgs {
     /// The oldest the slip may be (e.g. 5m, 1h), by hop 0's signing time.
     #[arg(long, value_name = "DURATION")]
     max_age: Option<String>,
-    /// How far a hop's signing time may precede the previous hop's.
+    /// The allowed clock skew: how far a hop's signing time may precede the previous hop's,
+    /// and how far any hop's may lie after the verification time.
     #[arg(long, value_name = "DURATION", default_value = "5m")]
     clock_skew: String,
     /// Allow the same signer twice (by default a repeated hop is a loop and refused).
@@ -134,6 +135,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
         max_hops: args.max_hops,
         allow_repeats: args.allow_repeats,
         clock_skew: duration("--clock-skew", &args.clock_skew)?,
+        future_skew: None,
         max_age: args
             .max_age
             .as_deref()
