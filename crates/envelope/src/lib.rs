@@ -25,8 +25,9 @@
 //! - SHA-1 and MD5 are refused unless [`AlgorithmPolicy`] allows them by name; the digest
 //!   must agree with the signature algorithm and the signature algorithm with the key.
 //! - An [`Envelope`] does not expose its content: only a [`Verified`] does.
-//! - Parsing is bounded ([`rfc5652::Limits`]), path building is budgeted
-//!   ([`trust::Budget`]) and no input makes the library panic.
+//! - Parsing is bounded ([`rfc5652::Limits`]) and linear in the input, verification is
+//!   budgeted per envelope ([`Budget`]: signer candidates, signature checks, path
+//!   building, CRLs, key sizes) and no input makes the library panic.
 //!
 //! ## Layout
 //!
@@ -56,7 +57,7 @@ pub mod verify;
 
 pub use algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm};
 pub use cert::Certificate;
-pub use crl::Crl;
+pub use crl::{Crl, LazyCrl};
 pub use envelope::Envelope;
 pub use format::Format;
 pub use key::{KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, PublicKey};
@@ -64,6 +65,7 @@ pub use rfc5652::{Limits, ParseError};
 pub use sign::{EnvelopeBuilder, SignError, Signer, SignerIdKind};
 pub use store::{CertStore, CrlSet};
 pub use trust::{
-    PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath, ValidationOptions,
+    Budget, Meter, PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath,
+    ValidationOptions,
 };
 pub use verify::{SignerError, SignerRequirement, Verified, VerifiedSigner, Verifier, VerifyError};
