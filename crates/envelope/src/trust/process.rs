@@ -210,8 +210,10 @@ pub(crate) fn validate_path(
         check_unknown_critical(cert)?;
     }
 
-    // §6.1.5: wrap-up for the end-entity.
+    // §6.1.5: wrap-up for the end-entity, whose working public key (c)-(e) must be
+    // usable too (and within the budget's modulus cap).
     let ee = &chain[0];
+    working_key(ee, params, b.options.budget.max_rsa_bits)?;
     check_unknown_critical(ee)?;
     let policies = policy.wrap_up(ee, &b.options.policy)?;
     check_purpose(b, ee)?;
