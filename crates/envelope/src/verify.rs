@@ -738,6 +738,12 @@ impl Verifier {
             }
         };
 
+        // What identifies the signed bytes in the signature memo and cache (computed once,
+        // not per candidate): a hash of the signed attributes, or the content digest.
+        let message_id: Cow<'_, [u8]> = match &si.signed_attrs {
+            Some(_) => Cow::Owned(DigestAlgorithm::Sha256.digest(&message)),
+            None => Cow::Borrowed(&content_digest),
+        };
         let max_bits = self.budget.max_rsa_bits;
         let signature_algorithm = der::Encode::to_der(&si.signature_algorithm).unwrap_or_default();
         let mut last = SignerError::BadSignature;
@@ -770,24 +776,27 @@ impl Verifier {
                     AlgorithmError::LegacyDigest(_) => SignerError::Algorithm(e),
                     e => SignerError::AlgorithmMismatch(e),
                 })?;
-            let algorithm: [&[u8]; 2] = [&signature_algorithm, digest.name().as_bytes()];
+            let mode: &[u8] = match (&si.signed_attrs, &scheme) {
+                (Some(_), _) => b"signed attributes",
+                (None, SignatureScheme::Ed25519) => b"content",
+                (None, _) => b"content digest",
+            };
+            let id = trust::budget::signature_id(
+                &key,
+                &[mode, &signature_algorithm, digest.name().as_bytes()],
+                &message_id,
+                &si.signature,
+            );
             let good = match (&si.signed_attrs, &scheme) {
-                (None, SignatureScheme::Ed25519) | (Some(_), _) => ctx.meter.signature(
-                    trust::budget::signature_id(&key, &algorithm, &message, &si.signature),
-                    || key.verify(&scheme, digest, &message, &si.signature).is_ok(),
-                ),
-                (None, _) => ctx.meter.signature(
-                    trust::budget::signature_id(
-                        &key,
-                        &[b"prehash", &signature_algorithm, digest.name().as_bytes()],
-                        &content_digest,
-                        &si.signature,
-                    ),
-                    || {
-                        key.verify_prehash(&scheme, digest, &content_digest, &si.signature)
-                            .is_ok()
-                    },
-                ),
+                (None, SignatureScheme::Ed25519) | (Some(_), _) => {
+                    ctx.meter.signature(id, message.len(), || {
+                        key.verify(&scheme, digest, &message, &si.signature).is_ok()
+                    })
+                }
+                (None, _) => ctx.meter.signature(id, content_digest.len(), || {
+                    key.verify_prehash(&scheme, digest, &content_digest, &si.signature)
+                        .is_ok()
+                }),
             }
             .map_err(SignerError::Untrusted)?;
             if !good {

@@ -309,6 +309,25 @@ fn signature_checks_are_capped_for_the_whole_envelope() {
     }
 }
 
+#[test]
+fn checks_over_large_messages_weigh_more() {
+    // Ed25519 without signed attributes hashes the whole content for each key tried: a
+    // 3 MiB content counts 1 + 3, so many candidates cannot multiply a big hash.
+    let f = fx();
+    let big = vec![b'x'; 3 << 20];
+    let plain = EnvelopeBuilder::new(&big)
+        .add_signer(&f.signer().without_signed_attributes())
+        .build()
+        .unwrap();
+    let (r, work) = verify_metered(&f.verifier(), &plain);
+    r.unwrap();
+    assert_eq!(work.signature_checks, 4 + 2);
+    // Twin: with signed attributes only they are signed, whatever the content's size.
+    let (r, work) = verify_metered(&f.verifier(), &f.envelope(&big));
+    r.unwrap();
+    assert_eq!(work.signature_checks, 3);
+}
+
 // ---- item 12: signature outcomes cached by key, failures too ----
 
 #[test]

@@ -24,8 +24,10 @@ use crate::key::PublicKey;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Budget {
     /// Public-key operations: content signatures, certificate and CRL signatures, over
-    /// the whole envelope. Results found in the memo or the [`PathCache`] do not count.
-    /// Default 200.
+    /// the whole envelope. Each counts 1, plus 1 per full MiB of message it must hash
+    /// (a large CRL, or Ed25519 over large content without signed attributes), so that
+    /// checking one big message against many keys is bounded too. Results found in the
+    /// memo or the [`PathCache`] do not count. Default 200.
     pub max_signature_checks: usize,
     /// Steps of the depth-first path search, over the whole envelope. Default 2000.
     pub max_build_calls: usize,
@@ -62,7 +64,8 @@ impl Default for Budget {
 /// The work done so far under a [`Meter`] (what the budget counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Work {
-    /// Public-key operations actually performed.
+    /// Public-key operations actually performed (weighted as
+    /// [`Budget::max_signature_checks`] says).
     pub signature_checks: usize,
     /// Signature results answered by the memo of this envelope or by the [`PathCache`].
     pub signature_cache_hits: usize,
@@ -164,12 +167,14 @@ impl Meter {
         Ok(())
     }
 
-    /// The result of a signature check identified by `id` (see [`signature_id`]): from
-    /// this envelope's memo, from the cache, or by running `check`, which then counts
-    /// against the budget. `id` `None`: not memoisable, always run (and counted).
+    /// The result of a signature check identified by `id` (see [`signature_id`]) over a
+    /// message of `message_len` bytes: from this envelope's memo, from the cache, or by
+    /// running `check`, which then counts against the budget. `id` `None`: not
+    /// memoisable, always run (and counted).
     pub(crate) fn signature(
         &self,
         id: Option<[u8; 32]>,
+        message_len: usize,
         check: impl FnOnce() -> bool,
     ) -> Result<bool, PathError> {
         if let Some(id) = id {
@@ -186,7 +191,7 @@ impl Meter {
                 return Ok(ok);
             }
         }
-        let w = self.update(|w| w.signature_checks += 1);
+        let w = self.update(|w| w.signature_checks += 1 + (message_len >> 20));
         if w.signature_checks > self.0.budget.max_signature_checks {
             return Err(PathError::BudgetExceeded {
                 what: "signature checks",
@@ -205,13 +210,15 @@ impl Meter {
 
 /// The identity of a signature check: SHA-256 over the signer's public key (its
 /// `SubjectPublicKeyInfo`, DSA parameters inherited included), the algorithm as
-/// `algorithm` describes it, a SHA-256 of the signed bytes and the signature. Two
-/// certificates holding one key share it; anything that changes the outcome changes it.
-/// `None` for a key that cannot be encoded (then the check is not memoised).
+/// `algorithm` describes it, `message_id` (a collision-resistant digest that determines
+/// the signed bytes: a certificate's or CRL's fingerprint, a hash of the signed
+/// attributes or of the content) and the signature. Two certificates holding one key
+/// share it; anything that changes the outcome changes it. `None` for a key that cannot
+/// be encoded (then the check is not memoised).
 pub(crate) fn signature_id(
     key: &PublicKey,
     algorithm: &[&[u8]],
-    message: &[u8],
+    message_id: &[u8],
     signature: &[u8],
 ) -> Option<[u8; 32]> {
     let spki = key.to_spki_der()?;
@@ -226,7 +233,7 @@ pub(crate) fn signature_id(
     for a in algorithm {
         part(a);
     }
-    part(&sha2::Sha256::digest(message));
+    part(message_id);
     part(signature);
     Some(h.finalize().into())
 }

@@ -7,8 +7,11 @@
 //! it is taken; each complete candidate path then goes through [`super::process`]. When
 //! every candidate fails, the error of the candidate that got furthest is reported.
 //!
-//! All work is counted against the [`super::Budget`], shared with the validation of CRL
-//! signers, so a hostile pool cannot make one validation run for long.
+//! All work is counted against the [`super::Budget`] through a [`Meter`] shared with the
+//! validation of CRL signers and, in envelope verification, with every signer and path of
+//! the envelope, so a hostile pool cannot make one verification run for long.
+
+use std::collections::HashSet;
 
 use super::budget::{Meter, signature_id};
 use super::{PathError, Purpose, TrustAnchors, ValidatedPath, ValidationOptions, process};
@@ -131,6 +134,7 @@ impl<'a> Builder<'a> {
 
     /// Verifies a signature made by `key` under `algorithm` (identifying parts for the
     /// memo), memoised per envelope and in the path cache, counting it against the budget.
+    /// `message_id` identifies `message` (a fingerprint of what contains it).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn verify_signature(
         &self,
@@ -138,11 +142,12 @@ impl<'a> Builder<'a> {
         key: &PublicKey,
         scheme: &SignatureScheme,
         digest: crate::algorithm::DigestAlgorithm,
+        message_id: &[u8],
         message: &[u8],
         signature: &[u8],
     ) -> Result<bool, PathError> {
-        let id = signature_id(key, algorithm, message, signature);
-        self.meter.signature(id, || {
+        let id = signature_id(key, algorithm, message_id, signature);
+        self.meter.signature(id, message.len(), || {
             key.verify(scheme, digest, message, signature).is_ok()
         })
     }
@@ -186,6 +191,7 @@ impl<'a> Builder<'a> {
             issuer_key,
             &scheme,
             digest,
+            &cert.fingerprint(),
             cert.tbs_der(),
             cert.signature(),
         )? {
@@ -235,6 +241,7 @@ impl<'a> Builder<'a> {
         }
 
         let mut candidates: Vec<&Certificate> = Vec::new();
+        let mut seen = HashSet::new();
         for pool in self.pools {
             for c in pool.by_subject(child.issuer_key()) {
                 let loops = chain.iter().any(|x| {
@@ -242,7 +249,7 @@ impl<'a> Builder<'a> {
                         || (x.subject_key() == c.subject_key()
                             && x.public_key_info() == c.public_key_info())
                 });
-                if !loops && !candidates.contains(&c) && !self.anchors.contains(c) {
+                if !loops && !self.anchors.contains(c) && seen.insert(c.fingerprint()) {
                     candidates.push(c);
                 }
             }

@@ -222,6 +222,7 @@ fn crl_signed_by(b: &Builder<'_>, crl: &Crl, key: &PublicKey) -> Result<bool, Pa
         key,
         &scheme,
         digest,
+        &crl.fingerprint(),
         crl.tbs_der(),
         crl.signature(),
     )
