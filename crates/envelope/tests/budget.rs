@@ -584,6 +584,7 @@ fn only_the_crls_of_issuers_on_the_path_are_parsed() {
     let env = with_carried(&f.envelope(CONTENT), bad_ca_crls);
     let (r, work) = verify_metered(&v, &env);
     assert_eq!(code(&r), "revocation-unknown");
+    assert!(r.unwrap_err().to_string().contains("does not parse"));
     assert_eq!(work.crls_parsed, 4);
 }
 

@@ -31,6 +31,14 @@ pub enum RevocationProblem {
         /// The CRL issuer.
         issuer: String,
     },
+    /// A CRL carried by the envelope that does not parse (only its framing and issuer
+    /// were read when the envelope was).
+    CrlMalformed {
+        /// The CRL issuer.
+        issuer: String,
+        /// The parse error.
+        detail: String,
+    },
     /// The CRLs cover only some revocation reasons, or the certificate's delta CRL is missing.
     Incomplete {
         /// Details.
@@ -58,6 +66,9 @@ impl std::fmt::Display for RevocationProblem {
             }
             Self::CrlUnusable { issuer } => {
                 write!(f, "the CRL from {issuer} has an unknown critical extension")
+            }
+            Self::CrlMalformed { issuer, detail } => {
+                write!(f, "the CRL from {issuer} does not parse: {detail}")
             }
             Self::Incomplete { detail } => f.write_str(detail),
         }

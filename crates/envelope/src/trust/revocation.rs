@@ -174,8 +174,9 @@ fn crls_of(
         }
         match lazy.parse() {
             Ok(crl) => crls.push(crl.clone()),
-            Err(_) => problems.push(RevocationProblem::CrlUnusable {
+            Err(e) => problems.push(RevocationProblem::CrlMalformed {
                 issuer: lazy.issuer_display(),
+                detail: e.to_string(),
             }),
         }
     }
