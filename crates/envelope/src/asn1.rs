@@ -181,6 +181,11 @@ fn skip_indefinite(
 
 /// Rewrites `input` (one BER value, nothing after it) into DER shape: definite minimal
 /// lengths and constructed strings joined. Borrowed when the input already has that shape.
+///
+/// Linear in the input size whatever the nesting: a first pass measures the DER length of
+/// every constructed value (in pre-order), a second writes each byte of the output once,
+/// headers first, straight into the result. (Rewriting children into a buffer of their own
+/// and copying it into the parent's, as this once did, costs depth × size.)
 pub fn normalize(input: &[u8], max_depth: usize) -> Result<Cow<'_, [u8]>, BerError> {
     let (ok, end) = scan_der_shape(input, 0, 0, max_depth)?;
     if end != input.len() {
@@ -189,50 +194,61 @@ pub fn normalize(input: &[u8], max_depth: usize) -> Result<Cow<'_, [u8]>, BerErr
     if ok {
         return Ok(Cow::Borrowed(input));
     }
-    let mut out = Vec::with_capacity(input.len());
-    let end = rewrite(input, 0, 0, max_depth, &mut out)?;
+    let mut lens = Vec::new();
+    let (end, total) = measure(input, 0, 0, max_depth, &mut lens)?;
     debug_assert_eq!(end, input.len());
+    let mut out = Vec::with_capacity(total);
+    let mut cursor = 0;
+    let end = emit(input, 0, &lens, &mut cursor, &mut out)?;
+    debug_assert_eq!((end, out.len()), (input.len(), total));
     Ok(Cow::Owned(out))
 }
 
-/// Writes the DER shape of the TLV at `pos` to `out`; returns the offset after it.
-fn rewrite(
+/// Length of a DER length field for `len`.
+fn len_len(len: usize) -> usize {
+    if len < 0x80 {
+        1
+    } else {
+        1 + (usize::BITS as usize / 8 - len.leading_zeros() as usize / 8)
+    }
+}
+
+/// First pass: validates the TLV at `pos` and records, in pre-order, the DER contents
+/// length of each constructed value in `lens`. Returns the offset after the TLV and the
+/// length of its DER form.
+fn measure(
     input: &[u8],
     pos: usize,
     depth: usize,
     max_depth: usize,
-    out: &mut Vec<u8>,
-) -> Result<usize, BerError> {
+    lens: &mut Vec<usize>,
+) -> Result<(usize, usize), BerError> {
     if depth > max_depth {
         return Err(BerError::TooDeep(max_depth));
     }
     let h = read_header(input, pos)?;
     if !h.constructed {
         let len = h.len.ok_or(BerError::BadIndefinite(pos))?;
-        out.extend_from_slice(&input[h.tag.clone()]);
-        push_len(out, len);
-        out.extend_from_slice(&input[h.body..h.body + len]);
-        return Ok(h.body + len);
+        return Ok((h.body + len, h.tag.len() + len_len(len) + len));
     }
     if is_string_type(h.universal) {
-        let mut value = Vec::new();
-        let end = join_segments(input, &h, depth, max_depth, &mut value)?;
-        // A BIT STRING joined from segments: every segment but the last must have 0 unused
-        // bits; `join_segments` keeps the last segment's count as the leading octet.
-        let mut tag = input[h.tag.start];
-        tag &= !0x20;
-        out.push(tag);
-        push_len(out, value.len());
-        out.extend_from_slice(&value);
-        return Ok(end);
+        let mut joined = Joined::default();
+        let end = measure_segments(input, &h, depth, max_depth, &mut joined)?;
+        lens.push(joined.len);
+        // The joined string is written with a one-octet (primitive) tag.
+        return Ok((end, 1 + len_len(joined.len) + joined.len));
     }
-    let mut children = Vec::new();
+    let slot = lens.len();
+    lens.push(0);
+    let mut sum = 0usize;
     let end = match h.len {
         Some(len) => {
             let end = h.body + len;
             let mut p = h.body;
             while p < end {
-                p = rewrite(&input[..end], p, depth + 1, max_depth, &mut children)?;
+                let (next, n) = measure(&input[..end], p, depth + 1, max_depth, lens)?;
+                sum += n;
+                p = next;
             }
             end
         }
@@ -245,23 +261,31 @@ fn rewrite(
                 if is_eoc(input, p) {
                     break p + 2;
                 }
-                p = rewrite(input, p, depth + 1, max_depth, &mut children)?;
+                let (next, n) = measure(input, p, depth + 1, max_depth, lens)?;
+                sum += n;
+                p = next;
             }
         }
     };
-    out.extend_from_slice(&input[h.tag.clone()]);
-    push_len(out, children.len());
-    out.extend_from_slice(&children);
-    Ok(end)
+    lens[slot] = sum;
+    Ok((end, h.tag.len() + len_len(sum) + sum))
 }
 
-/// Concatenates the segments of a constructed string into `value` (the primitive contents).
-fn join_segments(
+/// The length of a constructed string once joined, while measuring it.
+#[derive(Default)]
+struct Joined {
+    len: usize,
+    /// Whether a (BIT STRING) segment has been seen: later ones drop their unused-bits octet.
+    started: bool,
+}
+
+/// Measures (and validates) the segments of a constructed string.
+fn measure_segments(
     input: &[u8],
     h: &Header,
     depth: usize,
     max_depth: usize,
-    value: &mut Vec<u8>,
+    joined: &mut Joined,
 ) -> Result<usize, BerError> {
     if depth > max_depth {
         return Err(BerError::TooDeep(max_depth));
@@ -289,25 +313,129 @@ fn join_segments(
             return Err(BerError::BadSegment(p));
         }
         if seg.constructed {
-            p = join_segments(&input[..limit], &seg, depth + 1, max_depth, value)?;
+            p = measure_segments(&input[..limit], &seg, depth + 1, max_depth, joined)?;
+            continue;
+        }
+        let len = seg.len.ok_or(BerError::BadIndefinite(p))?;
+        if is_bit_string {
+            if len == 0 {
+                return Err(BerError::BadSegment(p));
+            }
+            joined.len += if joined.started { len - 1 } else { len };
+            joined.started = true;
+        } else {
+            joined.len += len;
+        }
+        p = seg.body + len;
+    }
+}
+
+/// Second pass: writes the DER shape of the TLV at `pos` to `out`, taking constructed
+/// lengths from `lens` at `cursor`; returns the offset after the TLV.
+fn emit(
+    input: &[u8],
+    pos: usize,
+    lens: &[usize],
+    cursor: &mut usize,
+    out: &mut Vec<u8>,
+) -> Result<usize, BerError> {
+    let h = read_header(input, pos)?;
+    if !h.constructed {
+        let len = h.len.ok_or(BerError::BadIndefinite(pos))?;
+        out.extend_from_slice(&input[h.tag.clone()]);
+        push_len(out, len);
+        out.extend_from_slice(&input[h.body..h.body + len]);
+        return Ok(h.body + len);
+    }
+    let len = *lens.get(*cursor).ok_or(BerError::BadSegment(pos))?;
+    *cursor += 1;
+    if is_string_type(h.universal) {
+        out.push(input[h.tag.start] & !0x20);
+        push_len(out, len);
+        let start = out.len();
+        let end = join_segments(input, &h, out, start)?;
+        if out.len() - start != len {
+            return Err(BerError::BadSegment(pos));
+        }
+        return Ok(end);
+    }
+    out.extend_from_slice(&input[h.tag.clone()]);
+    push_len(out, len);
+    match h.len {
+        Some(l) => {
+            let end = h.body + l;
+            let mut p = h.body;
+            while p < end {
+                p = emit(&input[..end], p, lens, cursor, out)?;
+            }
+            Ok(end)
+        }
+        None => {
+            let mut p = h.body;
+            loop {
+                if p >= input.len() {
+                    return Err(BerError::Truncated(p));
+                }
+                if is_eoc(input, p) {
+                    break Ok(p + 2);
+                }
+                p = emit(input, p, lens, cursor, out)?;
+            }
+        }
+    }
+}
+
+/// Appends the segments of a constructed string (already measured, so depth-checked) to
+/// `out`, whose joined value starts at `start`.
+fn join_segments(
+    input: &[u8],
+    h: &Header,
+    out: &mut Vec<u8>,
+    start: usize,
+) -> Result<usize, BerError> {
+    let outer_type = h.universal;
+    let is_bit_string = outer_type == Some(3);
+    let (limit, indefinite) = match h.len {
+        Some(len) => (h.body + len, false),
+        None => (input.len(), true),
+    };
+    let mut p = h.body;
+    loop {
+        if indefinite {
+            if p >= limit {
+                return Err(BerError::Truncated(p));
+            }
+            if is_eoc(input, p) {
+                return Ok(p + 2);
+            }
+        } else if p >= limit {
+            return Ok(limit);
+        }
+        let seg = read_header(&input[..limit], p)?;
+        if seg.universal != outer_type {
+            return Err(BerError::BadSegment(p));
+        }
+        if seg.constructed {
+            p = join_segments(&input[..limit], &seg, out, start)?;
             continue;
         }
         let len = seg.len.ok_or(BerError::BadIndefinite(p))?;
         let bytes = &input[seg.body..seg.body + len];
         if is_bit_string {
             // Each segment starts with its own unused-bits octet; keep one leading octet.
+            // Every segment but the last must have 0 unused bits.
             let (&unused, rest) = bytes.split_first().ok_or(BerError::BadSegment(p))?;
-            if value.is_empty() {
-                value.push(unused);
+            if out.len() == start {
+                out.push(unused);
             } else {
-                if value[0] != 0 {
+                if out[start] != 0 {
                     return Err(BerError::BadSegment(p));
                 }
-                value[0] = unused;
+                out[start] = unused;
             }
-            value.extend_from_slice(rest);
+            out.extend_from_slice(rest);
         } else {
-            value.extend_from_slice(bytes);
+            out.extend_from_slice(bytes);
         }
         p = seg.body + len;
     }
@@ -494,6 +622,76 @@ mod tests {
         }
         assert_eq!(normalize(&deep, 50), Err(BerError::TooDeep(50)));
         assert!(normalize(&deep, 200).is_ok());
+    }
+
+    /// `depth` indefinite SEQUENCEs around a constructed OCTET STRING of `chunks` chunks of
+    /// `chunk` bytes each: the shape that made the old rewrite cost depth × size.
+    fn nested_ber(depth: usize, chunks: usize, chunk: usize) -> Vec<u8> {
+        let mut ber = Vec::new();
+        for _ in 0..depth {
+            ber.extend_from_slice(&[0x30, 0x80]);
+        }
+        ber.extend_from_slice(&[0x24, 0x80]);
+        for i in 0..chunks {
+            ber.extend(tlv(0x04, &vec![i as u8; chunk]));
+        }
+        ber.extend_from_slice(&[0, 0]);
+        for _ in 0..depth {
+            ber.extend_from_slice(&[0, 0]);
+        }
+        ber
+    }
+
+    #[test]
+    fn deep_nesting_is_rewritten_exactly_in_one_linear_pass() {
+        let (depth, chunks, chunk) = (200, 64, 1000);
+        let ber = nested_ber(depth, chunks, chunk);
+        let mut lens = Vec::new();
+        let (end, total) = measure(&ber, 0, 0, 256, &mut lens).unwrap();
+        assert_eq!(end, ber.len());
+        // One measured length per constructed value: 200 SEQUENCEs and one string.
+        assert_eq!(lens.len(), depth + 1);
+        let der = normalize(&ber, 256).unwrap();
+        // The output is written once: its length is what the first pass measured, and
+        // the buffer never had to grow (no intermediate copies).
+        assert_eq!(der.len(), total);
+        // The expected encoding, built from the inside out.
+        let content: Vec<u8> = (0..chunks).flat_map(|i| vec![i as u8; chunk]).collect();
+        let mut expected = tlv(0x04, &content);
+        for _ in 0..depth {
+            expected = tlv(0x30, &expected);
+        }
+        assert_eq!(der.as_ref(), expected.as_slice());
+        // Its negative twin: one level more than allowed is refused before any output.
+        assert_eq!(
+            normalize(&nested_ber(257, 1, 1), 256),
+            Err(BerError::TooDeep(256))
+        );
+    }
+
+    #[test]
+    fn lengths_of_every_size_class_are_measured_right() {
+        for n in [0usize, 1, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000] {
+            let mut v = Vec::new();
+            push_len(&mut v, n);
+            assert_eq!(v.len(), len_len(n), "{n}");
+            // A non-minimal BER length around a value of that size becomes DER.
+            let mut ber = vec![0x30, 0x80];
+            ber.extend(tlv(0x04, &vec![7; n]));
+            ber.extend_from_slice(&[0, 0]);
+            assert_eq!(
+                normalize(&ber, 4).unwrap().as_ref(),
+                tlv(0x30, &tlv(0x04, &vec![7; n]))
+            );
+        }
+    }
+
+    #[test]
+    fn a_later_bit_string_segment_after_unused_bits_is_rejected() {
+        let ber = [
+            0x23, 0x80, 0x03, 0x02, 0x04, 0xa0, 0x03, 0x02, 0x00, 0xb0, 0x00, 0x00,
+        ];
+        assert!(matches!(normalize(&ber, 4), Err(BerError::BadSegment(_))));
     }
 
     #[test]

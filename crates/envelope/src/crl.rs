@@ -1,7 +1,7 @@
 //! Certificate revocation lists (RFC 5280 §5), decoded once for lookups by serial number.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use der::Decode;
 use sha2::Digest;
@@ -323,6 +323,138 @@ impl Crl {
             .iter()
             .map(|i| &self.0.entries[*i])
             .find(|e| &e.certificate_issuer == issuer)
+    }
+}
+
+enum Source {
+    Parsed(Crl),
+    Raw {
+        der: Vec<u8>,
+        issuer: Name,
+        issuer_key: NameKey,
+        fingerprint: OnceLock<[u8; 32]>,
+        parsed: OnceLock<Result<Crl, CrlError>>,
+    },
+}
+
+/// A CRL that is parsed only when needed: the CRLs an envelope carries are kept as bytes
+/// with their issuer name (read from the first few TLV headers), and only those of
+/// issuers on a path being checked are parsed, once, under the envelope's budget. A
+/// hostile bag of CRLs then costs its framing, not megabytes of decoded entries. Cheap to
+/// clone (shared, parse result included).
+#[derive(Clone)]
+pub struct LazyCrl(Arc<Source>);
+
+impl std::fmt::Debug for LazyCrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "LazyCrl({}, {} bytes)",
+            self.issuer_display(),
+            self.der().len()
+        )
+    }
+}
+
+impl From<Crl> for LazyCrl {
+    fn from(crl: Crl) -> Self {
+        Self(Arc::new(Source::Parsed(crl)))
+    }
+}
+
+impl LazyCrl {
+    /// Reads only the issuer of the DER CRL `der`; the rest is parsed by
+    /// [`LazyCrl::parse`]. Fails when the framing or the issuer name is malformed.
+    pub fn from_der(der: &[u8]) -> Result<Self, CrlError> {
+        let issuer = read_issuer(der)?;
+        Ok(Self(Arc::new(Source::Raw {
+            der: der.to_vec(),
+            issuer_key: NameKey::new(&issuer),
+            issuer,
+            fingerprint: OnceLock::new(),
+            parsed: OnceLock::new(),
+        })))
+    }
+
+    /// The DER encoding.
+    pub fn der(&self) -> &[u8] {
+        match &*self.0 {
+            Source::Parsed(c) => c.der(),
+            Source::Raw { der, .. } => der,
+        }
+    }
+
+    /// Issuer name.
+    pub fn issuer(&self) -> &Name {
+        match &*self.0 {
+            Source::Parsed(c) => c.issuer(),
+            Source::Raw { issuer, .. } => issuer,
+        }
+    }
+
+    /// Comparison form of the issuer.
+    pub fn issuer_key(&self) -> &NameKey {
+        match &*self.0 {
+            Source::Parsed(c) => c.issuer_key(),
+            Source::Raw { issuer_key, .. } => issuer_key,
+        }
+    }
+
+    /// Issuer as RFC 4514 text.
+    pub fn issuer_display(&self) -> String {
+        name::display(self.issuer())
+    }
+
+    /// SHA-256 of the DER encoding (computed on first use).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        match &*self.0 {
+            Source::Parsed(c) => c.fingerprint(),
+            Source::Raw {
+                der, fingerprint, ..
+            } => *fingerprint.get_or_init(|| sha2::Sha256::digest(der).into()),
+        }
+    }
+
+    /// The parsed CRL, if it has been parsed already (or was given parsed).
+    pub fn parsed(&self) -> Option<Result<&Crl, &CrlError>> {
+        match &*self.0 {
+            Source::Parsed(c) => Some(Ok(c)),
+            Source::Raw { parsed, .. } => parsed.get().map(Result::as_ref),
+        }
+    }
+
+    /// Parses the CRL (once; later calls return the same result).
+    pub fn parse(&self) -> Result<&Crl, &CrlError> {
+        match &*self.0 {
+            Source::Parsed(c) => Ok(c),
+            Source::Raw { der, parsed, .. } => parsed.get_or_init(|| Crl::from_der(der)).as_ref(),
+        }
+    }
+}
+
+/// The issuer of a DER CRL, read from its TLV headers without decoding the rest:
+/// `CertificateList { tbsCertList { [version], signature, issuer, ... }, ... }`.
+fn read_issuer(der: &[u8]) -> Result<Name, CrlError> {
+    use crate::asn1::{read_one, split_tlvs};
+    let malformed = |what: &str| CrlError::Malformed(format!("CRL framing: {what}"));
+    let (tag, body) = read_one(der).map_err(|e| CrlError::Malformed(e.to_string()))?;
+    if tag != 0x30 {
+        return Err(malformed("not a SEQUENCE"));
+    }
+    let (tag, _, tbs) = *split_tlvs(body)
+        .map_err(|e| CrlError::Malformed(e.to_string()))?
+        .first()
+        .ok_or_else(|| malformed("empty"))?;
+    if tag != 0x30 {
+        return Err(malformed("tbsCertList is not a SEQUENCE"));
+    }
+    let fields = split_tlvs(tbs).map_err(|e| CrlError::Malformed(e.to_string()))?;
+    let skip = usize::from(fields.first().is_some_and(|(t, _, _)| *t == 0x02));
+    match fields.get(skip..skip + 2) {
+        Some([(0x30, _, _), (0x30, issuer, _)]) => {
+            Name::from_der(issuer).map_err(|e| CrlError::Malformed(e.to_string()))
+        }
+        _ => Err(malformed("no issuer")),
     }
 }
 

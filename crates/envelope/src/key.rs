@@ -102,6 +102,17 @@ pub enum KeyError {
     /// A DSA key without domain parameters and none to inherit.
     #[error("DSA key has no domain parameters and its issuer provides none")]
     MissingDsaParameters,
+    /// An RSA or DSA modulus above the verifier's cap ([`DEFAULT_MAX_MODULUS_BITS`] unless
+    /// configured), refused before any arithmetic.
+    #[error("{key} key of {bits} bits is above the maximum of {max}")]
+    TooLarge {
+        /// Key type.
+        key: &'static str,
+        /// Modulus size.
+        bits: usize,
+        /// The cap.
+        max: usize,
+    },
     /// A key file readable by group or others.
     #[error(
         "private key file {path} is accessible by group or others (mode {mode:04o}); run `chmod 600 {path}` or pass --insecure-key-permissions"
@@ -189,6 +200,46 @@ fn pss_salt_len(digest: DigestAlgorithm, restriction: Option<PssKeyParams>) -> u
         .max(digest.output_len())
 }
 
+/// The largest RSA (and DSA) modulus accepted by default, in bits: verifying with a
+/// 16384-bit key costs about 5 ms, so a pile of huge keys is a cheap way to burn a
+/// verifier's time. Configurable per verifier (`Budget::max_rsa_bits`).
+pub const DEFAULT_MAX_MODULUS_BITS: usize = 8192;
+
+/// Size in bits of an unsigned big-endian integer's content octets.
+fn uint_bits(bytes: &[u8]) -> usize {
+    let bytes = &bytes[bytes.iter().take_while(|b| **b == 0).count()..];
+    match bytes.first() {
+        None => 0,
+        Some(b) => bytes.len() * 8 - b.leading_zeros() as usize,
+    }
+}
+
+/// The checks on an RSA public key made from its encoding alone, before any arithmetic:
+/// the modulus is at most `max_bits`, the public exponent odd with 3 <= e < 2^32 (what
+/// every RSA implementation in use generates; others are a sign of a crafted key).
+fn check_rsa_encoding(modulus: &[u8], exponent: &[u8], max_bits: usize) -> Result<(), KeyError> {
+    let bits = uint_bits(modulus);
+    if bits > max_bits {
+        return Err(KeyError::TooLarge {
+            key: "RSA",
+            bits,
+            max: max_bits,
+        });
+    }
+    let e = match uint_bits(exponent) {
+        0..=32 => exponent
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
+        _ => u64::MAX,
+    };
+    if e % 2 == 0 || !(3..1 << 32).contains(&e) {
+        return Err(KeyError::BadPublicKey(
+            "RSA (public exponent not odd, 3 <= e < 2^32)",
+        ));
+    }
+    Ok(())
+}
+
 /// DSA domain parameters (`Dss-Parms`, RFC 3279 §2.3.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DsaParameters(Vec<u8>);
@@ -252,6 +303,17 @@ impl PublicKey {
         spki: &SubjectPublicKeyInfoOwned,
         inherited: Option<&DsaParameters>,
     ) -> Result<Self, KeyError> {
+        Self::from_spki_bounded(spki, inherited, DEFAULT_MAX_MODULUS_BITS)
+    }
+
+    /// [`PublicKey::from_spki_inheriting`] with an RSA/DSA modulus cap of `max_bits`
+    /// (checked on the encoding, before any arithmetic), and RSA public exponents
+    /// restricted to odd values with 3 <= e < 2^32.
+    pub fn from_spki_bounded(
+        spki: &SubjectPublicKeyInfoOwned,
+        inherited: Option<&DsaParameters>,
+        max_bits: usize,
+    ) -> Result<Self, KeyError> {
         let alg = spki.algorithm.oid;
         let bits = spki
             .subject_public_key
@@ -260,9 +322,10 @@ impl PublicKey {
         if alg == oid::RSA_ENCRYPTION || alg == oid::ID_RSASSA_PSS {
             let k = pkcs1::RsaPublicKeyRef::from_der(bits)
                 .map_err(|_| KeyError::BadPublicKey("RSA"))?;
+            check_rsa_encoding(k.modulus.as_bytes(), k.public_exponent.as_bytes(), max_bits)?;
             let n = rsa::BoxedUint::from_be_slice_vartime(k.modulus.as_bytes());
             let e = rsa::BoxedUint::from_be_slice_vartime(k.public_exponent.as_bytes());
-            let key = rsa::RsaPublicKey::new_with_size_limits(n, e, 512..=16384)
+            let key = rsa::RsaPublicKey::new_with_size_limits(n, e, 512..=max_bits.max(512))
                 .map_err(|_| KeyError::BadPublicKey("RSA"))?;
             if alg == oid::ID_RSASSA_PSS {
                 // RFC 4055 §1.2: the key may be used for RSASSA-PSS only, and with its
@@ -310,7 +373,7 @@ impl PublicKey {
                 .as_ref()
                 .or(inherited)
                 .ok_or(KeyError::MissingDsaParameters)?;
-            return dsa_key(params, bits).map(|k| Self::Dsa(Box::new(k)));
+            return dsa_key(params, bits, max_bits).map(|k| Self::Dsa(Box::new(k)));
         }
         Err(AlgorithmError::UnsupportedKey(alg).into())
     }
@@ -486,7 +549,11 @@ impl PublicKey {
     }
 }
 
-fn dsa_key(params: &DsaParameters, y_bits: &[u8]) -> Result<dsa::VerifyingKey, KeyError> {
+fn dsa_key(
+    params: &DsaParameters,
+    y_bits: &[u8],
+    max_bits: usize,
+) -> Result<dsa::VerifyingKey, KeyError> {
     use der::asn1::UintRef;
     let bad = |_: der::Error| KeyError::BadPublicKey("DSA");
     let (p, q, g) = der::asn1::AnyRef::from_der(&params.0)
@@ -499,6 +566,14 @@ fn dsa_key(params: &DsaParameters, y_bits: &[u8]) -> Result<dsa::VerifyingKey, K
         })
         .map_err(bad)?;
     let y = UintRef::from_der(y_bits).map_err(bad)?;
+    let bits = uint_bits(p.as_bytes());
+    if bits > max_bits {
+        return Err(KeyError::TooLarge {
+            key: "DSA",
+            bits,
+            max: max_bits,
+        });
+    }
     let uint = |u: UintRef<'_>, bits: u32| {
         crypto_bigint::BoxedUint::from_be_slice(u.as_bytes(), bits)
             .map_err(|_| KeyError::BadPublicKey("DSA"))

@@ -32,8 +32,9 @@
 //! - An S/MIME `multipart/signed` verifies its first part with a detached signature, and
 //!   nothing else.
 //! - An [`Envelope`] does not expose its content: only a [`Verified`] does.
-//! - Parsing is bounded ([`rfc5652::Limits`]), path building is budgeted
-//!   ([`trust::Budget`]) and no input makes the library panic.
+//! - Parsing is bounded ([`rfc5652::Limits`]) and linear in the input, verification is
+//!   budgeted per envelope ([`Budget`]: signer candidates, signature checks, path
+//!   building, CRLs, key sizes) and no input makes the library panic.
 //!
 //! ## Layout
 //!
@@ -63,7 +64,7 @@ pub mod verify;
 
 pub use algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm};
 pub use cert::Certificate;
-pub use crl::Crl;
+pub use crl::{Crl, LazyCrl};
 pub use envelope::Envelope;
 pub use format::Format;
 pub use key::{KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, PssKeyParams, PublicKey};
@@ -71,6 +72,7 @@ pub use rfc5652::{Limits, ParseError};
 pub use sign::{EnvelopeBuilder, SignError, Signer, SignerIdKind};
 pub use store::{CertStore, CrlSet};
 pub use trust::{
-    PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath, ValidationOptions,
+    Budget, Meter, PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath,
+    ValidationOptions,
 };
 pub use verify::{SignerError, SignerRequirement, Verified, VerifiedSigner, Verifier, VerifyError};

@@ -17,7 +17,7 @@ pub use cms::signed_data::SignerIdentifier;
 
 use crate::asn1::{BerError, push_tlv, read_one, split_tlvs, tlv};
 use crate::cert::Certificate;
-use crate::crl::Crl;
+use crate::crl::LazyCrl;
 use crate::oid;
 
 /// The deepest ASN.1 nesting any [`Limits`] may allow: parsing recurses, and this keeps
@@ -429,8 +429,9 @@ pub struct SignedData {
     pub encap_content_info: EncapsulatedContentInfo,
     /// `certificates`, in wire order.
     pub certificates: Vec<CertificateChoice>,
-    /// `crls`: X.509 CRLs (other revocation formats are dropped).
-    pub crls: Vec<Crl>,
+    /// `crls`: X.509 CRLs (other revocation formats are dropped), unparsed but for
+    /// their issuer: verification parses only those of issuers on a path it checks.
+    pub crls: Vec<LazyCrl>,
     /// `signerInfos`, in wire order.
     pub signer_infos: Vec<SignerInfo>,
 }
@@ -519,7 +520,7 @@ impl SignedData {
                     }
                     for (t, raw, _) in items {
                         if t == 0x30 {
-                            crls.push(Crl::from_der(raw).map_err(|e| ParseError::Field {
+                            crls.push(LazyCrl::from_der(raw).map_err(|e| ParseError::Field {
                                 field: "SignedData.crls",
                                 detail: e.to_string(),
                             })?);

@@ -2,11 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use sha2::Digest;
 
 use crate::cert::{CertError, Certificate};
-use crate::crl::{Crl, CrlError};
+use crate::crl::{Crl, CrlError, LazyCrl};
 use crate::name::NameKey;
 
 /// A problem reading certificate or CRL files.
@@ -231,12 +232,16 @@ impl CertStore {
 }
 
 /// A set of CRLs, indexed by issuer, with an identity that changes when its contents do
-/// (path-cache keys include it, so a new CRL invalidates cached paths).
+/// (path-cache keys include it, so a new CRL invalidates cached paths). CRLs may be
+/// held unparsed ([`LazyCrl`]), as those an envelope carries are.
 #[derive(Clone, Default)]
 pub struct CrlSet {
-    crls: Vec<Crl>,
+    crls: Vec<LazyCrl>,
     by_issuer: HashMap<NameKey, Vec<usize>>,
-    id: [u8; 32],
+    /// The fingerprints of the CRLs, for duplicates and the identity.
+    seen: HashSet<[u8; 32]>,
+    /// The identity, computed on first use after a change.
+    id: OnceLock<[u8; 32]>,
 }
 
 impl std::fmt::Debug for CrlSet {
@@ -262,11 +267,12 @@ impl CrlSet {
 
     /// Adds a CRL.
     pub fn add(&mut self, crl: Crl) {
-        if self
-            .crls
-            .iter()
-            .any(|c| c.fingerprint() == crl.fingerprint())
-        {
+        self.add_lazy(crl.into());
+    }
+
+    /// Adds a CRL that is parsed only if a path needs it.
+    pub fn add_lazy(&mut self, crl: LazyCrl) {
+        if !self.seen.insert(crl.fingerprint()) {
             return;
         }
         self.by_issuer
@@ -274,9 +280,7 @@ impl CrlSet {
             .or_default()
             .push(self.crls.len());
         self.crls.push(crl);
-        let mut fps: Vec<[u8; 32]> = self.crls.iter().map(Crl::fingerprint).collect();
-        fps.sort();
-        self.id = sha2::Sha256::digest(fps.concat()).into();
+        self.id = OnceLock::new();
     }
 
     /// Number of CRLs.
@@ -289,13 +293,13 @@ impl CrlSet {
         self.crls.is_empty()
     }
 
-    /// All CRLs.
-    pub fn iter(&self) -> impl Iterator<Item = &Crl> {
+    /// All CRLs, parsed or not.
+    pub fn iter(&self) -> impl Iterator<Item = &LazyCrl> {
         self.crls.iter()
     }
 
-    /// CRLs issued by `issuer`.
-    pub fn by_issuer<'a>(&'a self, issuer: &NameKey) -> impl Iterator<Item = &'a Crl> + 'a {
+    /// CRLs issued by `issuer`, parsed or not, in the order they were added.
+    pub fn by_issuer<'a>(&'a self, issuer: &NameKey) -> impl Iterator<Item = &'a LazyCrl> + 'a {
         self.by_issuer
             .get(issuer)
             .into_iter()
@@ -305,6 +309,14 @@ impl CrlSet {
 
     /// Identity of the contents (SHA-256 over the sorted CRL fingerprints).
     pub fn id(&self) -> [u8; 32] {
-        self.id
+        *self.id.get_or_init(|| {
+            let mut fps: Vec<&[u8; 32]> = self.seen.iter().collect();
+            fps.sort();
+            let mut h = sha2::Sha256::new();
+            for fp in fps {
+                h.update(fp);
+            }
+            h.finalize().into()
+        })
     }
 }

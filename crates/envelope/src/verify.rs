@@ -14,11 +14,11 @@ use crate::format::Format;
 use crate::key::{KeyError, PublicKey};
 use crate::name::NameKey;
 use crate::oid;
-use crate::rfc5652::{Attributes, Limits, ParseError, SignerIdentifier, SignerInfo};
+use crate::rfc5652::{Attributes, Limits, ParseError, SignedData, SignerIdentifier, SignerInfo};
 use crate::store::{CertStore, CrlSet};
 use crate::trust::{
-    self, Budget, PathCache, PathError, PolicyInputs, Purpose, RevocationPolicy, TrustAnchors,
-    ValidatedPath, ValidationOptions,
+    self, Budget, Meter, PathCache, PathError, PolicyInputs, Purpose, RevocationPolicy,
+    TrustAnchors, ValidatedPath, ValidationOptions,
 };
 
 /// Why one signer of an envelope was rejected.
@@ -36,6 +36,10 @@ pub enum SignerError {
     /// The signer certificate's key is unusable.
     #[error("signer certificate key: {0}")]
     BadKey(String),
+    /// The signer certificate's key is larger than the budget allows (refused before any
+    /// arithmetic).
+    #[error("signer certificate key: {0}")]
+    KeyTooLarge(String),
     /// The message-digest attribute does not equal the digest of the content.
     #[error("message digest does not match the content (content altered?)")]
     MessageDigestMismatch,
@@ -86,6 +90,7 @@ impl SignerError {
             Self::AlgorithmMismatch(_) => "algorithm-mismatch",
             Self::CertificateNotFound(_) => "signer-certificate-not-found",
             Self::BadKey(_) => "bad-public-key",
+            Self::KeyTooLarge(_) => "key-too-large",
             Self::MessageDigestMismatch => "message-digest-mismatch",
             Self::ContentTypeMismatch { .. } => "content-type-mismatch",
             Self::MissingContentType => "missing-content-type",
@@ -117,6 +122,10 @@ pub enum VerifyError {
     /// part of an S/MIME `multipart/signed`).
     #[error("content supplied, but the envelope already contains its content")]
     ContentConflict,
+    /// The envelope needs more work than the verifier's [`Budget`] allows (before any
+    /// signer was looked at: for instance more CRL bytes than `max_crl_bytes`).
+    #[error("work budget exhausted ({0}); the envelope is too large or hostile")]
+    BudgetExceeded(&'static str),
     /// A signer was rejected.
     #[error("signer {} ({signer}): {error}", .index + 1)]
     Signer {
@@ -137,6 +146,7 @@ impl VerifyError {
             Self::NoSigners => "no-signers",
             Self::MissingContent => "missing-content",
             Self::ContentConflict => "content-conflict",
+            Self::BudgetExceeded(_) => "budget-exceeded",
             Self::Signer { error, .. } => error.code(),
         }
     }
@@ -354,7 +364,8 @@ impl Verifier {
         self
     }
 
-    /// Path building limits.
+    /// The work budget of one envelope (all its signers, candidates, paths and CRLs
+    /// together); [`Budget::default`] unless set.
     pub fn with_budget(mut self, budget: Budget) -> Self {
         self.budget = budget;
         self
@@ -381,6 +392,38 @@ impl Verifier {
     /// The verification time: the one set with [`Verifier::at_time`], or now.
     pub fn time(&self) -> u64 {
         self.time.unwrap_or_else(crate::time::now)
+    }
+
+    /// The work budget of one envelope.
+    pub fn budget(&self) -> &Budget {
+        &self.budget
+    }
+
+    /// A fresh [`Meter`] for one envelope: this verifier's budget, and its cache for
+    /// signature outcomes.
+    pub fn meter(&self) -> Meter {
+        Meter::with_cache(self.budget, self.cache.clone())
+    }
+
+    /// The CRLs to check an envelope's paths against: the verifier's, and those the
+    /// envelope carries, left unparsed (only those of issuers on a path being checked are
+    /// parsed, under the budget). Refuses with [`VerifyError::BudgetExceeded`] an envelope
+    /// carrying more than [`Budget::max_crl_bytes`] of CRLs, before hashing or parsing any.
+    pub fn envelope_crls<'s>(&'s self, sd: &SignedData) -> Result<Cow<'s, CrlSet>, VerifyError> {
+        if sd.crls.is_empty() {
+            return Ok(Cow::Borrowed(&self.crls));
+        }
+        let carried: usize = sd.crls.iter().map(|c| c.der().len()).sum();
+        if carried > self.budget.max_crl_bytes {
+            return Err(VerifyError::BudgetExceeded(
+                "CRL bytes carried by the envelope",
+            ));
+        }
+        let mut all = self.crls.clone();
+        for c in &sd.crls {
+            all.add_lazy(c.clone());
+        }
+        Ok(Cow::Owned(all))
     }
 
     /// The algorithm policy.
@@ -450,6 +493,18 @@ impl Verifier {
         envelope: &Envelope,
         detached: Option<&[u8]>,
     ) -> Result<Verified, VerifyError> {
+        self.verify_with_meter(envelope, detached, &self.meter())
+    }
+
+    /// [`Verifier::verify`], counting the work against `meter` (from
+    /// [`Verifier::meter`]), which can then say how much was done, or be shared with
+    /// further checks of the same envelope (the hops of a routing slip).
+    pub fn verify_with_meter(
+        &self,
+        envelope: &Envelope,
+        detached: Option<&[u8]>,
+        meter: &Meter,
+    ) -> Result<Verified, VerifyError> {
         let sd = envelope.signed_data();
         if sd.signer_infos.is_empty() {
             return Err(VerifyError::NoSigners);
@@ -462,37 +517,35 @@ impl Verifier {
         let content = envelope
             .content_for_verification(detached)
             .ok_or(VerifyError::MissingContent)?;
-        let result = self.verify_content(envelope, content);
+        let result = self.verify_content(envelope, content, meter);
         // An S/MIME body may have been signed in canonical (CRLF) form.
         match (&result, envelope.canonical_smime_content()) {
             (Err(e), Some(canonical))
                 if detached.is_none()
                     && matches!(e.code(), "message-digest-mismatch" | "bad-signature") =>
             {
-                self.verify_content(envelope, &canonical).or(result)
+                self.verify_content(envelope, &canonical, meter).or(result)
             }
             _ => result,
         }
     }
 
-    fn verify_content(&self, envelope: &Envelope, content: &[u8]) -> Result<Verified, VerifyError> {
+    fn verify_content(
+        &self,
+        envelope: &Envelope,
+        content: &[u8],
+        meter: &Meter,
+    ) -> Result<Verified, VerifyError> {
         let sd = envelope.signed_data();
         let options = self.validation_options(self.time());
         let ctx = Context {
             content,
             content_type: sd.encap_content_info.content_type,
             embedded: CertStore::from_certificates(sd.x509_certificates().cloned()),
-            crls: if sd.crls.is_empty() {
-                Cow::Borrowed(&self.crls)
-            } else {
-                let mut all = self.crls.clone();
-                for c in &sd.crls {
-                    all.add(c.clone());
-                }
-                Cow::Owned(all)
-            },
+            crls: self.envelope_crls(sd)?,
             options,
             digests: std::cell::RefCell::new(HashMap::new()),
+            meter: meter.clone(),
         };
 
         let mut signers = Vec::new();
@@ -511,7 +564,11 @@ impl Verifier {
                     })
                 }
                 Err(error) => {
-                    if self.requirement == SignerRequirement::All {
+                    // A spent budget ends the envelope: the other signers would only
+                    // spend more (fail closed, bounded).
+                    if self.requirement == SignerRequirement::All
+                        || error.code() == "budget-exceeded"
+                    {
                         return Err(VerifyError::Signer {
                             index,
                             signer: describe_sid(&si.sid),
@@ -541,13 +598,25 @@ impl Verifier {
     }
 
     /// Validates `cert`'s path (through the cache), with `embedded` certificates as extra
-    /// intermediates.
+    /// intermediates, under a fresh [`Meter`].
     pub fn validate_certificate(
         &self,
         cert: &Certificate,
         embedded: &CertStore,
         crls: &CrlSet,
         options: &ValidationOptions,
+    ) -> Result<ValidatedPath, PathError> {
+        self.validate_certificate_with_meter(cert, embedded, crls, options, &self.meter())
+    }
+
+    /// [`Verifier::validate_certificate`], counting the work against `meter`.
+    pub fn validate_certificate_with_meter(
+        &self,
+        cert: &Certificate,
+        embedded: &CertStore,
+        crls: &CrlSet,
+        options: &ValidationOptions,
+        meter: &Meter,
     ) -> Result<ValidatedPath, PathError> {
         let Trust::Anchors(anchors) = &self.trust else {
             return Err(PathError::NoTrustAnchors);
@@ -557,7 +626,14 @@ impl Verifier {
         {
             return Ok(path);
         }
-        let path = trust::validate(cert, anchors, &[embedded, &self.store], crls, options)?;
+        let path = trust::validate_with_meter(
+            cert,
+            anchors,
+            &[embedded, &self.store],
+            crls,
+            options,
+            meter,
+        )?;
         if let Some(cache) = &self.cache {
             cache.insert(cert, anchors, crls, options, path.clone());
         }
@@ -565,7 +641,7 @@ impl Verifier {
     }
 
     /// Verifies one `SignerInfo` over `content` (or, for a countersignature, over the
-    /// countersigned signature value, with `content_type` `None`).
+    /// countersigned signature value, with `content_type` `None`), under a fresh [`Meter`].
     pub fn verify_signer_info(
         &self,
         si: &SignerInfo,
@@ -575,6 +651,30 @@ impl Verifier {
         crls: &CrlSet,
         options: &ValidationOptions,
     ) -> Result<VerifiedSigner, SignerError> {
+        self.verify_signer_info_with_meter(
+            si,
+            content,
+            content_type,
+            embedded,
+            crls,
+            options,
+            &self.meter(),
+        )
+    }
+
+    /// [`Verifier::verify_signer_info`], counting the work against `meter` (the
+    /// envelope's, so that every hop of a routing slip shares one budget).
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_signer_info_with_meter(
+        &self,
+        si: &SignerInfo,
+        content: &[u8],
+        content_type: Option<Oid>,
+        embedded: &CertStore,
+        crls: &CrlSet,
+        options: &ValidationOptions,
+        meter: &Meter,
+    ) -> Result<VerifiedSigner, SignerError> {
         let ctx = Context {
             content,
             content_type: content_type.unwrap_or(oid::ID_DATA),
@@ -582,6 +682,7 @@ impl Verifier {
             crls: Cow::Borrowed(crls),
             options: options.clone(),
             digests: std::cell::RefCell::new(HashMap::new()),
+            meter: meter.clone(),
         };
         let (certificate, path, signing_time, digest, scheme) =
             self.verify_signer_as(&ctx, si, content_type.is_none())?;
@@ -651,17 +752,33 @@ impl Verifier {
             }
         };
 
+        // What identifies the signed bytes in the signature memo and cache (computed once,
+        // not per candidate): a hash of the signed attributes, or the content digest.
+        let message_id: Cow<'_, [u8]> = match &si.signed_attrs {
+            Some(_) => Cow::Owned(DigestAlgorithm::Sha256.digest(&message)),
+            None => Cow::Borrowed(&content_digest),
+        };
+        let max_bits = self.budget.max_rsa_bits;
+        let signature_algorithm = der::Encode::to_der(&si.signature_algorithm).unwrap_or_default();
         let mut last = SignerError::BadSignature;
         for cert in candidates {
+            // Every candidate counts, whatever it costs: 255 certificates sharing one
+            // subjectKeyIdentifier must not mean 255 signature checks per signer.
+            ctx.meter.tick_candidate().map_err(SignerError::Untrusted)?;
             let mut path = None;
-            let key = match PublicKey::from_spki(cert.public_key_info()) {
+            let key = match PublicKey::from_spki_bounded(cert.public_key_info(), None, max_bits) {
                 Ok(k) => k,
                 Err(KeyError::MissingDsaParameters) => {
                     // The key inherits its DSA parameters along the path (RFC 3279).
                     let p = self.path(&cert, ctx)?;
-                    let k = trust::process::end_entity_key(&p).map_err(SignerError::Untrusted)?;
+                    let k = trust::process::end_entity_key(&p, max_bits)
+                        .map_err(SignerError::Untrusted)?;
                     path = Some(p);
                     k
+                }
+                Err(e @ KeyError::TooLarge { .. }) => {
+                    last = SignerError::KeyTooLarge(e.to_string());
+                    continue;
                 }
                 Err(e) => {
                     last = SignerError::BadKey(e.to_string());
@@ -673,14 +790,29 @@ impl Verifier {
                     AlgorithmError::LegacyDigest(_) => SignerError::Algorithm(e),
                     e => SignerError::AlgorithmMismatch(e),
                 })?;
+            let mode: &[u8] = match (&si.signed_attrs, &scheme) {
+                (Some(_), _) => b"signed attributes",
+                (None, SignatureScheme::Ed25519) => b"content",
+                (None, _) => b"content digest",
+            };
+            let id = trust::budget::signature_id(
+                &key,
+                &[mode, &signature_algorithm, digest.name().as_bytes()],
+                &message_id,
+                &si.signature,
+            );
             let good = match (&si.signed_attrs, &scheme) {
                 (None, SignatureScheme::Ed25519) | (Some(_), _) => {
-                    key.verify(&scheme, digest, &message, &si.signature).is_ok()
+                    ctx.meter.signature(id, message.len(), || {
+                        key.verify(&scheme, digest, &message, &si.signature).is_ok()
+                    })
                 }
-                (None, _) => key
-                    .verify_prehash(&scheme, digest, &content_digest, &si.signature)
-                    .is_ok(),
-            };
+                (None, _) => ctx.meter.signature(id, content_digest.len(), || {
+                    key.verify_prehash(&scheme, digest, &content_digest, &si.signature)
+                        .is_ok()
+                }),
+            }
+            .map_err(SignerError::Untrusted)?;
             if !good {
                 last = SignerError::BadSignature;
                 continue;
@@ -696,8 +828,14 @@ impl Verifier {
     }
 
     fn path(&self, cert: &Certificate, ctx: &Context<'_>) -> Result<ValidatedPath, SignerError> {
-        self.validate_certificate(cert, &ctx.embedded, &ctx.crls, &ctx.options)
-            .map_err(SignerError::Untrusted)
+        self.validate_certificate_with_meter(
+            cert,
+            &ctx.embedded,
+            &ctx.crls,
+            &ctx.options,
+            &ctx.meter,
+        )
+        .map_err(SignerError::Untrusted)
     }
 
     /// Certificates matching `sid`, envelope first, then the store.
@@ -738,6 +876,7 @@ struct Context<'a> {
     crls: Cow<'a, CrlSet>,
     options: ValidationOptions,
     digests: std::cell::RefCell<HashMap<DigestAlgorithm, Vec<u8>>>,
+    meter: Meter,
 }
 
 impl Context<'_> {

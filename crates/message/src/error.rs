@@ -71,7 +71,7 @@ impl Rejection {
 
 /// The stage an envelope or path reason code belongs to.
 pub(crate) fn stage_of(code: &str) -> Stage {
-    const CERTIFICATE: [&str; 21] = [
+    const CERTIFICATE: [&str; 22] = [
         "no-trust-anchors",
         "untrusted",
         "bad-certificate-signature",
@@ -86,13 +86,14 @@ pub(crate) fn stage_of(code: &str) -> Stage {
         "malformed-extension",
         "certificate-algorithm",
         "bad-public-key",
+        "key-too-large",
         "name-constraints",
         "certificate-policy",
         "revoked",
         "crl-expired",
         "revocation-unknown",
         "path-too-long",
-        "path-budget-exceeded",
+        "budget-exceeded",
     ];
     if CERTIFICATE.contains(&code)
         || code == "signer-certificate-not-found"

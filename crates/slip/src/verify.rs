@@ -2,8 +2,6 @@
 //! countersignature of the one before, every certificate path through the envelope
 //! crate's trust (and its path cache), then the route expectations.
 
-use std::borrow::Cow;
-
 use waxseal_envelope::rfc5652::Attribute;
 use waxseal_envelope::{
     CertStore, Certificate, Envelope, SignerError, ValidatedPath, Verified, Verifier, oid,
@@ -110,9 +108,11 @@ impl<'a> SlipVerifier<'a> {
     ) -> Result<VerifiedSlip, SlipError> {
         // Structure first: a hostile nesting is refused before any cryptography.
         let chain = hops(envelope, self.origin, self.expectations.max_hops)?;
+        // One budget for the whole envelope: the origin and every hop.
+        let meter = self.verifier.meter();
         let verified = self
             .verifier
-            .verify(envelope, detached)
+            .verify_with_meter(envelope, detached, &meter)
             .map_err(SlipError::Origin)?;
         let origin = verified
             .signers()
@@ -121,15 +121,7 @@ impl<'a> SlipVerifier<'a> {
             .ok_or(SlipError::NoSuchSigner(self.origin))?;
         let sd = envelope.signed_data();
         let embedded = CertStore::from_certificates(sd.x509_certificates().cloned());
-        let crls = if sd.crls.is_empty() {
-            Cow::Borrowed(self.verifier.crls())
-        } else {
-            let mut all = self.verifier.crls().clone();
-            for c in &sd.crls {
-                all.add(c.clone());
-            }
-            Cow::Owned(all)
-        };
+        let crls = self.verifier.envelope_crls(sd).map_err(SlipError::Origin)?;
         let now = self.verifier.time();
         let options = self.verifier.validation_options(now);
 
@@ -156,7 +148,15 @@ impl<'a> SlipVerifier<'a> {
             let (prev, si) = (&chain[k - 1], &chain[k]);
             let vs = self
                 .verifier
-                .verify_signer_info(si, &prev.signature, None, &embedded, &crls, &options)
+                .verify_signer_info_with_meter(
+                    si,
+                    &prev.signature,
+                    None,
+                    &embedded,
+                    &crls,
+                    &options,
+                    &meter,
+                )
                 .map_err(|error| match error {
                     SignerError::MessageDigestMismatch => SlipError::ChainBroken { hop: k },
                     error => SlipError::Hop { hop: k, error },

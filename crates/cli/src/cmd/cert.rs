@@ -31,6 +31,8 @@ pub struct VerifyArgs {
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    budget: common::BudgetArgs,
     /// The certificate to validate.
     #[arg(value_name = "CERT")]
     cert: PathBuf,
@@ -44,6 +46,7 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
     let cert = common::one_certificate(&args.cert)?;
     let mut options = ValidationOptions::at(common::time(args.at.as_deref())?);
     options.purpose = Purpose::Any;
+    options.budget = args.budget.budget();
     options.algorithms = if args.allow_sha1 {
         AlgorithmPolicy::LEGACY_SHA1
     } else {

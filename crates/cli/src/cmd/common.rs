@@ -7,8 +7,9 @@ use clap::ValueEnum;
 use waxseal_envelope::oid::Oid;
 use waxseal_envelope::store::{load_certificates, load_crls};
 use waxseal_envelope::{
-    AlgorithmPolicy, CertStore, Certificate, CrlSet, DigestAlgorithm, KeyFileCheck, PathCache,
-    PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier, VerifyError,
+    AlgorithmPolicy, Budget, CertStore, Certificate, CrlSet, DigestAlgorithm, KeyFileCheck,
+    PathCache, PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier,
+    VerifyError,
 };
 
 use crate::error::CliError;
@@ -94,6 +95,39 @@ pub enum CrlScope {
     Leaf,
 }
 
+/// The work budget of one verification (`waxseal verify`, `slip verify`, `cert verify`):
+/// what a hostile envelope may make waxseal do before it is refused with
+/// `budget-exceeded` (or, for a key, `key-too-large`).
+#[derive(clap::Args)]
+pub struct BudgetArgs {
+    /// Most public-key operations (content, certificate and CRL signatures) for the whole
+    /// envelope.
+    #[arg(long, value_name = "N", default_value_t = Budget::default().max_signature_checks)]
+    pub max_signature_checks: usize,
+    /// Most certificates tried as signer certificates (all signers together).
+    #[arg(long, value_name = "N", default_value_t = Budget::default().max_signer_candidates)]
+    pub max_signer_candidates: usize,
+    /// Largest RSA or DSA key accepted, in bits (larger ones: `key-too-large`).
+    #[arg(long, value_name = "BITS", default_value_t = Budget::default().max_rsa_bits)]
+    pub max_rsa_bits: usize,
+    /// Most bytes of CRLs an envelope may carry.
+    #[arg(long, value_name = "BYTES", default_value_t = Budget::default().max_crl_bytes)]
+    pub max_crl_bytes: usize,
+}
+
+impl BudgetArgs {
+    /// The budget these arguments describe (the library defaults for the rest).
+    pub fn budget(&self) -> Budget {
+        Budget {
+            max_signature_checks: self.max_signature_checks,
+            max_signer_candidates: self.max_signer_candidates,
+            max_rsa_bits: self.max_rsa_bits,
+            max_crl_bytes: self.max_crl_bytes,
+            ..Budget::default()
+        }
+    }
+}
+
 /// What a verifying command trusts: anchors, store, CRLs, time, algorithms.
 #[derive(clap::Args)]
 pub struct TrustArgs {
@@ -125,6 +159,8 @@ pub struct TrustArgs {
     /// the default set: emailProtection, any-eku, bus-signing.
     #[arg(long, value_name = "PURPOSE", value_parser = parse_purpose)]
     pub purpose: Vec<Oid>,
+    #[command(flatten)]
+    pub budget: BudgetArgs,
 }
 
 /// Parses a `--purpose` value.
@@ -161,6 +197,7 @@ impl TrustArgs {
                 allow_md5: self.allow_md5,
             })
             .at_time(time(self.at.as_deref())?)
+            .with_budget(self.budget.budget())
             .with_cache(Arc::new(PathCache::default()));
         if !self.purpose.is_empty() {
             verifier = verifier.with_accepted_purposes(self.purpose.iter().copied());

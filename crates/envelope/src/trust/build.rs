@@ -7,33 +7,22 @@
 //! it is taken; each complete candidate path then goes through [`super::process`]. When
 //! every candidate fails, the error of the candidate that got furthest is reported.
 //!
-//! All work is counted against the [`super::Budget`], shared with the validation of CRL
-//! signers, so a hostile pool cannot make one validation run for long.
+//! All work is counted against the [`super::Budget`] through a [`Meter`] shared with the
+//! validation of CRL signers and, in envelope verification, with every signer and path of
+//! the envelope, so a hostile pool cannot make one verification run for long.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
-use std::rc::Rc;
+use std::collections::HashSet;
 
-use sha2::Digest;
-
+use super::budget::{Meter, signature_id};
 use super::{PathError, Purpose, TrustAnchors, ValidatedPath, ValidationOptions, process};
 use crate::algorithm::SignatureScheme;
 use crate::cert::Certificate;
-use crate::key::{DsaParameters, PublicKey};
+use crate::key::{DsaParameters, KeyError, PublicKey};
 use crate::store::{CertStore, CrlSet};
 
 /// How deep CRL-signer validation may recurse (a CRL signer's own revocation check may
 /// need another CRL signer's path, and so on).
 const MAX_CRL_SIGNER_DEPTH: usize = 3;
-
-/// Work counters and memoised signature results shared by a validation and the nested
-/// validations of its CRL signers.
-#[derive(Default)]
-pub(crate) struct Shared {
-    signature_checks: Cell<usize>,
-    build_calls: Cell<usize>,
-    signatures: RefCell<HashMap<[u8; 32], bool>>,
-}
 
 /// One path validation in progress.
 pub struct Builder<'a> {
@@ -41,7 +30,8 @@ pub struct Builder<'a> {
     pub(crate) pools: &'a [&'a CertStore],
     pub(crate) crls: &'a CrlSet,
     pub(crate) options: &'a ValidationOptions,
-    pub(crate) shared: Rc<Shared>,
+    /// The work counters (shared with the rest of the envelope's verification).
+    pub(crate) meter: Meter,
     pub(crate) purpose: Purpose,
     /// Fingerprints of the CRL signers whose validation encloses this one (innermost
     /// last): a signer whose own status depends on itself cannot vouch for itself.
@@ -61,10 +51,35 @@ impl<'a> Builder<'a> {
             pools,
             crls,
             options,
-            shared: Rc::new(Shared::default()),
+            meter: Meter::new(options.budget),
             purpose: options.purpose,
             crl_signers: Vec::new(),
         }
+    }
+
+    /// Counts this validation's work against `meter` (an envelope's) instead of a fresh
+    /// meter of `options.budget`.
+    pub fn with_meter(mut self, meter: &Meter) -> Self {
+        self.meter = meter.clone();
+        self
+    }
+
+    /// The work counters.
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
+    /// Parses a certificate's key under the budget's modulus cap.
+    pub(crate) fn key_of(
+        &self,
+        cert: &Certificate,
+        inherited: Option<&DsaParameters>,
+    ) -> Result<PublicKey, KeyError> {
+        PublicKey::from_spki_bounded(
+            cert.public_key_info(),
+            inherited,
+            self.options.budget.max_rsa_bits,
+        )
     }
 
     /// Builds and validates a path for `cert`.
@@ -110,56 +125,39 @@ impl<'a> Builder<'a> {
             pools: self.pools,
             crls: self.crls,
             options: self.options,
-            shared: self.shared.clone(),
+            meter: self.meter.clone(),
             purpose: Purpose::CrlSigning,
             crl_signers,
         };
         nested.validate(signer)
     }
 
-    fn tick_build(&self) -> Result<(), PathError> {
-        let n = self.shared.build_calls.get() + 1;
-        self.shared.build_calls.set(n);
-        if n > self.options.budget.max_build_calls {
-            return Err(PathError::BudgetExceeded {
-                what: "build steps",
-            });
-        }
-        Ok(())
-    }
-
-    /// Verifies a signature made by `key` (memoised by `memo`), counting it against the budget.
+    /// Verifies a signature made by `key` under `algorithm` (identifying parts for the
+    /// memo), memoised per envelope and in the path cache, counting it against the budget.
+    /// `message_id` identifies `message` (a fingerprint of what contains it).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn verify_signature(
         &self,
-        memo: [u8; 32],
+        algorithm: &[&[u8]],
         key: &PublicKey,
         scheme: &SignatureScheme,
         digest: crate::algorithm::DigestAlgorithm,
+        message_id: &[u8],
         message: &[u8],
         signature: &[u8],
     ) -> Result<bool, PathError> {
-        if let Some(ok) = self.shared.signatures.borrow().get(&memo) {
-            return Ok(*ok);
-        }
-        let n = self.shared.signature_checks.get() + 1;
-        self.shared.signature_checks.set(n);
-        if n > self.options.budget.max_signature_checks {
-            return Err(PathError::BudgetExceeded {
-                what: "signature checks",
-            });
-        }
-        let ok = key.verify(scheme, digest, message, signature).is_ok();
-        self.shared.signatures.borrow_mut().insert(memo, ok);
-        Ok(ok)
+        let id = signature_id(key, algorithm, message_id, signature);
+        self.meter.signature(id, message.len(), || {
+            key.verify(scheme, digest, message, signature).is_ok()
+        })
     }
 
-    /// Checks that `issuer_key` signed `cert`.
+    /// Checks that `issuer_key` (with any DSA parameters it inherited) signed `cert`.
     pub(crate) fn check_certificate_signature(
         &self,
         cert: &Certificate,
         issuer: &Certificate,
         issuer_key: &PublicKey,
-        dsa_params: Option<&DsaParameters>,
     ) -> Result<(), PathError> {
         let name = || cert.subject_display();
         let alg_err = |error| PathError::Algorithm {
@@ -187,12 +185,13 @@ impl<'a> Builder<'a> {
         issuer_key
             .check_scheme(&scheme, digest, &self.options.algorithms)
             .map_err(alg_err)?;
-        let params = dsa_params.map(DsaParameters::as_der).unwrap_or_default();
+        let alg = der::Encode::to_der(cert.signature_algorithm()).unwrap_or_default();
         if self.verify_signature(
-            memo(&[b"cert", &cert.fingerprint(), &issuer.fingerprint(), params]),
+            &[b"certificate", &alg, digest.name().as_bytes()],
             issuer_key,
             &scheme,
             digest,
+            &cert.fingerprint(),
             cert.tbs_der(),
             cert.signature(),
         )? {
@@ -212,7 +211,7 @@ impl<'a> Builder<'a> {
         chain: &mut Vec<Certificate>,
         best: &mut Option<PathError>,
     ) -> Result<Option<ValidatedPath>, PathError> {
-        self.tick_build()?;
+        self.meter.tick_build()?;
         let child = chain
             .last()
             .expect("chain starts with the end-entity")
@@ -242,6 +241,7 @@ impl<'a> Builder<'a> {
         }
 
         let mut candidates: Vec<&Certificate> = Vec::new();
+        let mut seen = HashSet::new();
         for pool in self.pools {
             for c in pool.by_subject(child.issuer_key()) {
                 let loops = chain.iter().any(|x| {
@@ -249,7 +249,7 @@ impl<'a> Builder<'a> {
                         || (x.subject_key() == c.subject_key()
                             && x.public_key_info() == c.public_key_info())
                 });
-                if !loops && !candidates.contains(&c) && !self.anchors.contains(c) {
+                if !loops && !self.anchors.contains(c) && seen.insert(c.fingerprint()) {
                     candidates.push(c);
                 }
             }
@@ -263,8 +263,8 @@ impl<'a> Builder<'a> {
             tried = true;
             // Check the edge now when the issuer's key stands alone; a DSA key that
             // inherits its parameters is checked once the whole path is known.
-            if let Ok(key) = PublicKey::from_spki(cand.public_key_info()) {
-                match self.check_certificate_signature(&child, cand, &key, None) {
+            if let Ok(key) = self.key_of(cand, None) {
+                match self.check_certificate_signature(&child, cand, &key) {
                     Ok(()) => {}
                     Err(e @ PathError::BudgetExceeded { .. }) => return Err(e),
                     Err(e) => {
@@ -291,16 +291,6 @@ impl<'a> Builder<'a> {
         }
         Ok(None)
     }
-}
-
-/// A memoisation key for a signature check: SHA-256 over length-framed parts.
-pub(crate) fn memo(parts: &[&[u8]]) -> [u8; 32] {
-    let mut h = sha2::Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_be_bytes());
-        h.update(p);
-    }
-    h.finalize().into()
 }
 
 /// Keeps the error of the candidate that got furthest (first one on ties).

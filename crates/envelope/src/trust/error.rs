@@ -31,6 +31,14 @@ pub enum RevocationProblem {
         /// The CRL issuer.
         issuer: String,
     },
+    /// A CRL carried by the envelope that does not parse (only its framing and issuer
+    /// were read when the envelope was).
+    CrlMalformed {
+        /// The CRL issuer.
+        issuer: String,
+        /// The parse error.
+        detail: String,
+    },
     /// The CRLs cover only some revocation reasons, or the certificate's delta CRL is missing.
     Incomplete {
         /// Details.
@@ -58,6 +66,9 @@ impl std::fmt::Display for RevocationProblem {
             }
             Self::CrlUnusable { issuer } => {
                 write!(f, "the CRL from {issuer} has an unknown critical extension")
+            }
+            Self::CrlMalformed { issuer, detail } => {
+                write!(f, "the CRL from {issuer} does not parse: {detail}")
             }
             Self::Incomplete { detail } => f.write_str(detail),
         }
@@ -174,6 +185,18 @@ pub enum PathError {
         /// Details.
         detail: String,
     },
+    /// An RSA or DSA modulus above the budget's cap (refused before any arithmetic).
+    #[error("certificate {cert}: {key} key of {bits} bits is above the maximum of {max}")]
+    KeyTooLarge {
+        /// The certificate.
+        cert: String,
+        /// Key type.
+        key: &'static str,
+        /// Its modulus size.
+        bits: usize,
+        /// The cap.
+        max: usize,
+    },
     /// A name outside the permitted (or inside the excluded) name constraints.
     #[error("certificate {cert} violates name constraints: {name}")]
     NameConstraints {
@@ -224,9 +247,10 @@ pub enum PathError {
         /// The limit.
         max: usize,
     },
-    /// Path building gave up: too many signature checks or build steps.
+    /// Verification gave up: the envelope's work budget is spent (signature checks,
+    /// path-building steps, signer candidates, CRLs).
     #[error(
-        "path building budget exhausted ({what}); the certificate pool is too large or hostile"
+        "work budget exhausted ({what}); the envelope or the certificate pool is too large or hostile"
     )]
     BudgetExceeded {
         /// Which budget.
@@ -252,13 +276,30 @@ impl PathError {
             Self::MalformedExtension { .. } => "malformed-extension",
             Self::Algorithm { .. } => "certificate-algorithm",
             Self::BadKey { .. } => "bad-public-key",
+            Self::KeyTooLarge { .. } => "key-too-large",
             Self::NameConstraints { .. } => "name-constraints",
             Self::Policy { .. } => "certificate-policy",
             Self::Revoked { .. } => "revoked",
             Self::CrlExpired { .. } => "crl-expired",
             Self::RevocationUnknown { .. } => "revocation-unknown",
             Self::PathTooLong { .. } => "path-too-long",
-            Self::BudgetExceeded { .. } => "path-budget-exceeded",
+            Self::BudgetExceeded { .. } => "budget-exceeded",
+        }
+    }
+
+    /// The error for `cert`'s key that does not parse or is refused.
+    pub(crate) fn from_key_error(cert: &crate::cert::Certificate, e: crate::key::KeyError) -> Self {
+        match e {
+            crate::key::KeyError::TooLarge { key, bits, max } => Self::KeyTooLarge {
+                cert: cert.subject_display(),
+                key,
+                bits,
+                max,
+            },
+            e => Self::BadKey {
+                cert: cert.subject_display(),
+                detail: e.to_string(),
+            },
         }
     }
 

@@ -7,11 +7,15 @@
 //! - [`build`]: path building from the end-entity towards a trust anchor, depth first,
 //!   under a [`Budget`] of signature checks, build steps and depth, so a hostile pool of
 //!   certificates cannot make one validation run for long;
+//! - [`budget`]: the [`Budget`] and the [`Meter`] that counts one envelope's work
+//!   against it (all its signers, paths and CRLs together);
 //! - [`process`]: the basic path processing of RFC 5280 §6.1 on each candidate path;
 //! - [`policy`]: the valid-policy tree of §6.1.3 (d)-(f), §6.1.4 (a)-(b) and §6.1.5 (g);
 //! - [`name_constraints`]: §4.2.1.10 and §6.1.3 (b)-(c);
 //! - [`revocation`]: CRL processing of §6.3, including the validation of CRL signers;
-//! - [`cache`]: validated paths keyed by certificate, anchor set, CRL set and time bucket.
+//! - [`cache`]: validated paths keyed by certificate, anchor set, CRL set and time bucket,
+//!   and signature outcomes (failures too) keyed by public key, algorithm, signed bytes
+//!   and signature.
 //!
 //! # Why not `certval`
 //!
@@ -39,6 +43,7 @@
 //! all 203 PKITS path verdicts
 //! (`tests/pkits.rs`).
 
+pub mod budget;
 pub mod build;
 pub mod cache;
 pub mod error;
@@ -52,6 +57,7 @@ use std::collections::HashMap;
 use const_oid::ObjectIdentifier as Oid;
 use sha2::Digest;
 
+pub use budget::{Budget, Meter, Work};
 pub use cache::PathCache;
 pub use error::{PathError, RevocationProblem};
 
@@ -183,27 +189,6 @@ pub enum RevocationPolicy {
     RequireEndEntity,
 }
 
-/// Limits on the work one path validation may do (the rustls-webpki approach).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Budget {
-    /// Signature verifications, certificates and CRLs together.
-    pub max_signature_checks: usize,
-    /// Steps of the depth-first path search.
-    pub max_build_calls: usize,
-    /// Certificates in a path, trust anchor excluded.
-    pub max_path_len: usize,
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Self {
-            max_signature_checks: 200,
-            max_build_calls: 2_000,
-            max_path_len: 10,
-        }
-    }
-}
-
 /// The RFC 5280 §6.1.1 policy inputs. The defaults are the usual ones: any policy
 /// acceptable, no explicit policy required, mapping and anyPolicy not inhibited.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -295,4 +280,19 @@ pub fn validate(
     options: &ValidationOptions,
 ) -> Result<ValidatedPath, PathError> {
     build::Builder::new(anchors, intermediates, crls, options).validate(cert)
+}
+
+/// [`validate`], counting the work against `meter` (shared with the rest of an envelope's
+/// verification) instead of a fresh budget.
+pub fn validate_with_meter(
+    cert: &Certificate,
+    anchors: &TrustAnchors,
+    intermediates: &[&CertStore],
+    crls: &CrlSet,
+    options: &ValidationOptions,
+    meter: &Meter,
+) -> Result<ValidatedPath, PathError> {
+    build::Builder::new(anchors, intermediates, crls, options)
+        .with_meter(meter)
+        .validate(cert)
 }

@@ -98,6 +98,7 @@ pub fn check_signing_purpose(
 fn working_key(
     cert: &Certificate,
     params: Option<DsaParameters>,
+    max_bits: usize,
 ) -> Result<(PublicKey, Option<DsaParameters>), PathError> {
     let spki = cert.public_key_info();
     let own = PublicKey::dsa_parameters(spki);
@@ -106,12 +107,8 @@ fn working_key(
     } else {
         None
     };
-    let key = PublicKey::from_spki_inheriting(spki, next_params.as_ref()).map_err(|e| {
-        PathError::BadKey {
-            cert: cert.subject_display(),
-            detail: e.to_string(),
-        }
-    })?;
+    let key = PublicKey::from_spki_bounded(spki, next_params.as_ref(), max_bits)
+        .map_err(|e| PathError::from_key_error(cert, e))?;
     Ok((key, next_params))
 }
 
@@ -148,7 +145,7 @@ pub(crate) fn validate_path(
             cert: anchor.subject_display(),
         });
     }
-    let (mut key, mut params) = working_key(anchor, None)?;
+    let (mut key, mut params) = working_key(anchor, None, b.options.budget.max_rsa_bits)?;
     let mut issuer = anchor.clone();
     let mut max_path_length = n;
     let mut constraints = NameConstraintsState::default();
@@ -168,7 +165,7 @@ pub(crate) fn validate_path(
                 issuer: cert.issuer_display(),
             });
         }
-        b.check_certificate_signature(cert, &issuer, &key, params.as_ref())?;
+        b.check_certificate_signature(cert, &issuer, &key)?;
         check_validity(cert, time)?;
         check_extensions_readable(cert)?;
         valid_from = valid_from.max(cert.not_before());
@@ -189,7 +186,7 @@ pub(crate) fn validate_path(
         // §6.1.4: preparation for certificate i+1.
         policy.process_mappings(cert, i)?;
         issuer = cert.clone();
-        (key, params) = working_key(cert, params)?;
+        (key, params) = working_key(cert, params, b.options.budget.max_rsa_bits)?;
         constraints.add(cert);
         policy.update_counters(cert);
 
@@ -220,8 +217,10 @@ pub(crate) fn validate_path(
         check_unknown_critical(cert)?;
     }
 
-    // §6.1.5: wrap-up for the end-entity.
+    // §6.1.5: wrap-up for the end-entity, whose working public key (c)-(e) must be
+    // usable too (and within the budget's modulus cap).
     let ee = &chain[0];
+    working_key(ee, params, b.options.budget.max_rsa_bits)?;
     check_unknown_critical(ee)?;
     let policies = policy.wrap_up(ee, &b.options.policy)?;
     check_purpose(b, ee)?;
@@ -250,7 +249,7 @@ pub(crate) fn validate_path(
             revocation::Outcome::Unchecked => revocation_checked = false,
         }
         if idx + 1 < n {
-            let (_, p) = working_key(cert, issuer_params.take())?;
+            let (_, p) = working_key(cert, issuer_params.take(), b.options.budget.max_rsa_bits)?;
             issuer_params = p;
             issuer = cert.clone();
         }
@@ -268,12 +267,12 @@ pub(crate) fn validate_path(
 }
 
 /// The end-entity's public key with DSA parameters inherited along `path`
-/// (RFC 5280 §6.1.5 (c)-(e)).
-pub fn end_entity_key(path: &ValidatedPath) -> Result<PublicKey, PathError> {
+/// (RFC 5280 §6.1.5 (c)-(e)), with moduli capped at `max_bits`.
+pub fn end_entity_key(path: &ValidatedPath, max_bits: usize) -> Result<PublicKey, PathError> {
     let mut params = None;
     let mut key = None;
     for cert in path.certificates.iter().rev() {
-        let (k, p) = working_key(cert, params.take())?;
+        let (k, p) = working_key(cert, params.take(), max_bits)?;
         key = Some(k);
         params = p;
     }

@@ -158,20 +158,46 @@ fn in_scope(crl: &Crl, cert: &Certificate, dp: &DistPoint) -> bool {
     !idp.only_contains_attribute_certs
 }
 
-/// Identifies a key for memoisation (DSA keys with inherited parameters differ from the
-/// bare certificate key).
-fn key_id(key: &PublicKey) -> Vec<u8> {
-    key.to_spki_der()
-        .unwrap_or_else(|| format!("{key:?}").into_bytes())
+/// The CRLs of `issuer`, parsed (embedded ones now, under the budget), complete CRLs
+/// newest first: the highest `cRLNumber` first, then the latest `thisUpdate` (a CRL with
+/// a number before one without). A stale CRL replayed next to a newer one is thereby never
+/// the one that decides. Also returns the problems of CRLs that did not parse.
+fn crls_of(
+    b: &Builder<'_>,
+    issuer: &NameKey,
+) -> Result<(Vec<Crl>, Vec<RevocationProblem>), PathError> {
+    let mut crls = Vec::new();
+    let mut problems = Vec::new();
+    for lazy in b.crls.by_issuer(issuer) {
+        if lazy.parsed().is_none() {
+            b.meter.tick_crl(lazy.der().len())?;
+        }
+        match lazy.parse() {
+            Ok(crl) => crls.push(crl.clone()),
+            Err(e) => problems.push(RevocationProblem::CrlMalformed {
+                issuer: lazy.issuer_display(),
+                detail: e.to_string(),
+            }),
+        }
+    }
+    crls.sort_by(newest_first);
+    Ok((crls, problems))
+}
+
+/// Orders CRLs of one issuer newest first (a total order: `cRLNumber`, absent lowest,
+/// then `thisUpdate`).
+fn newest_first(a: &Crl, b: &Crl) -> Ordering {
+    let number = match (a.crl_number(), b.crl_number()) {
+        (Some(x), Some(y)) => cmp_uint(y, x),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    };
+    number.then_with(|| b.this_update().cmp(&a.this_update()))
 }
 
 /// Whether `key` signed `crl` (memoised, counted against the budget).
-fn crl_signed_by(
-    b: &Builder<'_>,
-    crl: &Crl,
-    signer: &Certificate,
-    key: &PublicKey,
-) -> Result<bool, PathError> {
+fn crl_signed_by(b: &Builder<'_>, crl: &Crl, key: &PublicKey) -> Result<bool, PathError> {
     if crl.signature_algorithm() != crl.tbs_signature_algorithm() {
         return Ok(false);
     }
@@ -191,13 +217,16 @@ fn crl_signed_by(
     {
         return Ok(false);
     }
-    let memo = super::build::memo(&[
-        b"crl",
+    let alg = der::Encode::to_der(crl.signature_algorithm()).unwrap_or_default();
+    b.verify_signature(
+        &[b"crl", &alg, digest.name().as_bytes()],
+        key,
+        &scheme,
+        digest,
         &crl.fingerprint(),
-        &signer.fingerprint(),
-        &key_id(key),
-    ]);
-    b.verify_signature(memo, key, &scheme, digest, crl.tbs_der(), crl.signature())
+        crl.tbs_der(),
+        crl.signature(),
+    )
 }
 
 /// §6.3.3 (f)-(g): finds the key that signed `crl` and checks that its holder may sign
@@ -217,8 +246,8 @@ fn crl_signer_key(
 
     // The certificate's own issuer, the usual case.
     if crl.issuer_key() == issuer.subject_key()
-        && let Ok(key) = PublicKey::from_spki_inheriting(issuer.public_key_info(), issuer_params)
-        && crl_signed_by(b, crl, issuer, &key)?
+        && let Ok(key) = b.key_of(issuer, issuer_params)
+        && crl_signed_by(b, crl, &key)?
     {
         if issuer.allows_key_usage(KeyUsages::CRLSign) {
             return Ok(Ok((key, issuer.clone())));
@@ -243,10 +272,10 @@ fn crl_signer_key(
         candidates.push(anchor);
     }
     for cand in candidates {
-        let Ok(key) = PublicKey::from_spki(cand.public_key_info()) else {
+        let Ok(key) = b.key_of(cand, None) else {
             continue;
         };
-        if !crl_signed_by(b, crl, cand, &key)? {
+        if !crl_signed_by(b, crl, &key)? {
             continue;
         }
         if !cand.allows_key_usage(KeyUsages::CRLSign) {
@@ -291,21 +320,18 @@ fn currency(crl: &Crl, time: u64) -> Result<(), RevocationProblem> {
 }
 
 /// §6.3.3 (c): the newest current delta CRL that applies to `complete`.
-fn find_delta<'c>(
-    b: &'c Builder<'_>,
-    complete: &Crl,
-    signer: &Certificate,
-    key: &PublicKey,
-) -> Result<Option<&'c Crl>, PathError> {
+///
+/// Delta CRLs are handled, not refused: one applies only on top of a complete CRL of the
+/// same scope whose number is at least its base (`deltaCRLIndicator`), only when its own
+/// number is higher than the complete CRL's, when current and signed by the complete
+/// CRL's signer; a delta CRL never stands in for a complete one.
+fn find_delta(b: &Builder<'_>, complete: &Crl, key: &PublicKey) -> Result<Option<Crl>, PathError> {
     let Some(number) = complete.crl_number() else {
         return Ok(None);
     };
-    let mut best: Option<&Crl> = None;
-    for delta in b
-        .crls
-        .by_issuer(complete.issuer_key())
-        .filter(|d| d.is_delta())
-    {
+    let mut best: Option<Crl> = None;
+    let (crls, _) = crls_of(b, complete.issuer_key())?;
+    for delta in crls.into_iter().filter(|d| d.is_delta()) {
         let applies = delta.issuing_distribution_point_der()
             == complete.issuing_distribution_point_der()
             && delta
@@ -315,11 +341,11 @@ fn find_delta<'c>(
                 .crl_number()
                 .is_some_and(|n| cmp_uint(n, number) == Ordering::Greater)
             && !delta.is_unusable()
-            && currency(delta, b.options.time).is_ok();
-        if !applies || !crl_signed_by(b, delta, signer, key)? {
+            && currency(&delta, b.options.time).is_ok();
+        if !applies || !crl_signed_by(b, &delta, key)? {
             continue;
         }
-        let newer = best.is_none_or(|cur| {
+        let newer = best.as_ref().is_none_or(|cur| {
             cmp_uint(
                 delta.crl_number().unwrap_or(&[]),
                 cur.crl_number().unwrap_or(&[]),
@@ -370,7 +396,9 @@ pub(crate) fn check(
             None => vec![cert.issuer_key().clone()],
         };
         for crl_issuer in &issuers {
-            for crl in b.crls.by_issuer(crl_issuer).filter(|c| !c.is_delta()) {
+            let (crls, unparsable) = crls_of(b, crl_issuer)?;
+            problems.extend(unparsable);
+            for crl in crls.iter().filter(|c| !c.is_delta()) {
                 if reasons_mask == ALL_REASONS || revoked.is_some() {
                     break 'dps;
                 }
@@ -397,18 +425,21 @@ pub(crate) fn check(
                 if interim & !reasons_mask == 0 {
                     continue;
                 }
-                let (key, signer) = match crl_signer_key(b, crl, issuer, issuer_params, anchor)? {
+                let (key, _signer) = match crl_signer_key(b, crl, issuer, issuer_params, anchor)? {
                     Ok(k) => k,
                     Err(p) => {
                         problems.push(p);
                         continue;
                     }
                 };
-                let delta = find_delta(b, crl, &signer, &key)?;
+                let delta = find_delta(b, crl, &key)?;
 
                 // (h)-(j): the delta first, then the complete CRL.
                 let mut status: Option<(Option<CrlReason>, u64)> = None;
-                if let Some(entry) = delta.and_then(|d| d.find(cert.issuer_key(), cert.serial())) {
+                if let Some(entry) = delta
+                    .as_ref()
+                    .and_then(|d| d.find(cert.issuer_key(), cert.serial()))
+                {
                     status = Some((entry.reason, entry.revocation_date));
                 }
                 if status.is_none()
@@ -421,7 +452,7 @@ pub(crate) fn check(
                     Some((reason, date)) => revoked = Some((reason_text(reason), date)),
                 }
                 reasons_mask |= interim;
-                for t in [crl.next_update(), delta.and_then(Crl::next_update)]
+                for t in [crl.next_update(), delta.as_ref().and_then(Crl::next_update)]
                     .into_iter()
                     .flatten()
                 {
