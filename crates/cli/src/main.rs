@@ -11,6 +11,7 @@ mod io;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use waxseal_envelope::display::Escaped;
 
 /// Signed message envelopes (CMS / S/MIME SignedData, RFC 5652) for message buses.
 #[derive(Parser)]
@@ -138,7 +139,9 @@ fn main() {
             error::Kind::Rejected => "rejected",
             error::Kind::Usage => "error",
         };
-        eprintln!("waxseal: {label}: {e}");
+        // The message can carry attacker-controlled text (subjects, topics, details):
+        // escaped, it stays one line.
+        eprintln!("waxseal: {label}: {}", Escaped(&e.message));
         std::process::exit(e.exit_code());
     }
 }

@@ -33,7 +33,7 @@ impl Stage {
 
 /// A rejected message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{reason}")]
+#[error("{}", waxseal_envelope::display::Escaped(.reason))]
 pub struct Rejection {
     /// The stage that refused it.
     pub stage: Stage,

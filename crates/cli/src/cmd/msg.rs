@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use waxseal_envelope::Certificate;
+use waxseal_envelope::display::Escaped;
 use waxseal_message::{Bus, Rejection, oslo};
 
 use super::common;
@@ -170,12 +171,13 @@ pub fn run(command: Command) -> Result<(), CliError> {
                         .unwrap_or("(unsigned)");
                     let route: Vec<&str> = v.hops.iter().map(|h| h.entity.as_str()).collect();
                     println!(
-                        "accepted: oslo message from {who}; route {}",
-                        if route.is_empty() {
+                        "accepted: oslo message from {}; route {}",
+                        Escaped(who),
+                        Escaped(&if route.is_empty() {
                             "-".into()
                         } else {
                             route.join(" -> ")
-                        }
+                        })
                     );
                 }
                 json!({"valid": true, "kind": "oslo", "result": v})
@@ -186,9 +188,9 @@ pub fn run(command: Command) -> Result<(), CliError> {
                 }
                 .map_err(rejected)?;
                 if !a.json {
-                    println!("accepted: {}", v.note);
+                    println!("accepted: {}", Escaped(&v.note));
                     for d in v.authorization.iter().flat_map(|x| x.decisions.iter()) {
-                        println!("  {} ({})", d.reason, d.code);
+                        println!("  {} ({})", Escaped(&d.reason), d.code);
                     }
                 }
                 json!({"valid": true, "kind": "fedmsg", "result": v})
@@ -255,7 +257,7 @@ pub fn authorize(a: AuthorizeArgs) -> Result<(), CliError> {
             println!(
                 "{} {} ({})",
                 if d.allowed { "allow:" } else { "deny: " },
-                d.reason,
+                Escaped(&d.reason),
                 d.code
             );
         }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
+use waxseal_envelope::display::Escaped;
 use waxseal_envelope::time;
 use waxseal_slip::{
     RouteExpectations, SlipError, SlipVerifier, VerifiedSlip, append_hop, hop_signer, parse,
@@ -171,7 +172,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
             .into_iter()
             .flatten()
             .collect();
-            println!(
+            let line = format!(
                 "  hop {}: {}{} at {} ({})",
                 h.index,
                 h.name,
@@ -185,6 +186,8 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
                     .unwrap_or_else(|| "(no signing time)".into()),
                 h.signature_algorithm,
             );
+            // Names, roles and actions come from the envelope.
+            println!("{}", Escaped(&line));
         }
     }
     Ok(())

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
+use waxseal_envelope::display::Escaped;
 use waxseal_envelope::{Envelope, SignerRequirement, Verified, time};
 
 use super::common;
@@ -78,7 +79,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 s.index + 1,
                 s.certificate.subject_display(),
                 s.digest,
-                s.signature_algorithm,
+                Escaped(&s.signature_algorithm),
                 path.join(" <- "),
             );
         }
@@ -86,7 +87,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             eprintln!(
                 "waxseal: note: signer {} rejected: {} ({})",
                 r.index + 1,
-                r.error,
+                Escaped(&r.error.to_string()),
                 r.error.code()
             );
         }
