@@ -81,9 +81,13 @@ pub struct InOut {
     /// Output file ("-" or absent: standard output).
     #[arg(long = "out", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Overwrite the output file if it exists.
+    /// Overwrite the output file if it exists (a regular file only: a device or FIFO is
+    /// written in place, a directory is refused).
     #[arg(long)]
     pub force: bool,
+    /// Write where a symbolic `--out` points (refused without this).
+    #[arg(long)]
+    pub follow_symlinks: bool,
 }
 
 fn main() {

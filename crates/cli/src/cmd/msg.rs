@@ -118,7 +118,7 @@ fn is_oslo(v: &Value) -> bool {
 pub fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Sign(a) => {
-            let output = Output::prepare(a.io.output.as_deref(), a.io.force)?;
+            let output = Output::prepare_io(&a.io)?;
             let signer = a.signer.signer()?;
             let message = parse_json(&read_input(a.io.input.as_deref())?)?;
             let signed = if a.oslo {
@@ -137,7 +137,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
             output.write(text.as_bytes())
         }
         Command::Countersign(a) => {
-            let output = Output::prepare(a.io.output.as_deref(), a.io.force)?;
+            let output = Output::prepare_io(&a.io)?;
             let signer = waxseal_slip::hop_signer(
                 a.signer.signer()?,
                 a.role.as_deref(),

@@ -50,7 +50,7 @@ pub fn countersign(args: CountersignArgs) -> Result<(), CliError> {
             "countersign writes DER or PEM (--outform der|pem)",
         ));
     }
-    let output = Output::prepare(args.io.output.as_deref(), args.io.force)?;
+    let output = Output::prepare_io(&args.io)?;
     let usage = |e: &dyn std::fmt::Display| CliError::usage(e.to_string());
     let mut signer = args.signer.signer()?;
     if let Some(d) = args.digest {
@@ -106,9 +106,12 @@ pub struct VerifyArgs {
     /// Write the verified content here (only when verification succeeds).
     #[arg(long = "out", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Overwrite --out if it exists.
+    /// Overwrite --out if it exists (a regular file only).
     #[arg(long)]
     force: bool,
+    /// Write where a symbolic --out points (refused without this).
+    #[arg(long)]
+    follow_symlinks: bool,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -128,7 +131,7 @@ fn slip_rejected(e: &SlipError) -> CliError {
 
 /// Runs `waxseal slip verify`.
 pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
-    let output = Output::prepare(args.output.as_deref(), args.force)?;
+    let output = Output::prepare_with(args.output.as_deref(), args.force, args.follow_symlinks)?;
     let expectations = RouteExpectations {
         itinerary: (!args.expect.is_empty()).then(|| args.expect.clone()),
         required: args.require.clone(),

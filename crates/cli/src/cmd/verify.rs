@@ -24,9 +24,12 @@ pub struct Args {
     /// Write the verified content here (only when verification succeeds).
     #[arg(long = "out", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Overwrite --out if it exists.
+    /// Overwrite --out if it exists (a regular file only).
     #[arg(long)]
     force: bool,
+    /// Write where a symbolic --out points (refused without this).
+    #[arg(long)]
+    follow_symlinks: bool,
     /// Accept the envelope when at least one signer verifies (default: all must).
     #[arg(long)]
     any_signer: bool,
@@ -37,7 +40,7 @@ pub struct Args {
 
 /// Runs `waxseal verify`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let output = Output::prepare(args.output.as_deref(), args.force)?;
+    let output = Output::prepare_with(args.output.as_deref(), args.force, args.follow_symlinks)?;
     let mut verifier = args.trust.verifier()?;
     if args.any_signer {
         verifier = verifier.with_requirement(SignerRequirement::Any);
