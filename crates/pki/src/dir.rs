@@ -553,7 +553,9 @@ impl PkiDir {
             }
             if let Some(e) = self.inventory.active_named(&name) {
                 if !renew {
-                    return Err(PkiError::Rejected(format!(
+                    // Like `init` of an existing PKI (and `--out` of an existing file):
+                    // the operator's choice, exit 2, not a rejected input.
+                    return Err(PkiError::Usage(format!(
                         "{name} already has a live certificate (serial {}); one key per service per host: pass --renew to replace it (the old one is revoked)",
                         e.serial
                     )));
@@ -631,7 +633,7 @@ impl PkiDir {
         parse_reason(reason)?;
         if self.inventory.active_named(name).is_none() {
             return Err(if self.inventory.entries.iter().any(|e| e.name == name) {
-                PkiError::Rejected(format!(
+                PkiError::Usage(format!(
                     "{name} has no live certificate: it is already revoked"
                 ))
             } else {

@@ -104,10 +104,19 @@ fn load_bus(path: &std::path::Path) -> Result<Bus, CliError> {
     Bus::from_config_file(path).map_err(|e| CliError::usage(e.to_string()))
 }
 
+/// A message waxseal does not sign is an invalid input (exit 1); a signer that cannot
+/// sign is a usage error (exit 2).
+fn sign_err(e: waxseal_message::SignError) -> CliError {
+    match e {
+        waxseal_message::SignError::Message(m) => CliError::rejected("malformed-message", m),
+        e => CliError::usage(e.to_string()),
+    }
+}
+
 fn rejected(r: Rejection) -> CliError {
     let mut e = CliError::rejected(&r.code, format!("{}: {}", r.stage.name(), r.reason));
     e.hop = r.hop;
-    e
+    common::hinted(e, "if an intermediate CA is missing, add it to the configuration's \"certs\" (or have the signer send it: --chain FILE)")
 }
 
 fn is_oslo(v: &Value) -> bool {
@@ -125,13 +134,13 @@ pub fn run(command: Command) -> Result<(), CliError> {
                 let envelope = if is_oslo(&message) {
                     message
                 } else {
-                    oslo::wrap(&message).map_err(|e| CliError::usage(e.to_string()))?
+                    oslo::wrap(&message).map_err(sign_err)?
                 };
                 oslo::sign(&envelope, &signer)
             } else {
                 waxseal_message::sign(&message, &signer)
             }
-            .map_err(|e| CliError::usage(e.to_string()))?;
+            .map_err(sign_err)?;
             let mut text = serde_json::to_string(&signed).expect("values serialise");
             text.push('\n');
             output.write(text.as_bytes())

@@ -126,7 +126,7 @@ fn duration(flag: &str, text: &str) -> Result<u64, CliError> {
 fn slip_rejected(e: &SlipError) -> CliError {
     let mut err = CliError::rejected(e.code(), e.to_string());
     err.hop = e.hop();
-    err
+    common::hinted(err, common::INTERMEDIATE_HINT)
 }
 
 /// Runs `waxseal slip verify`.
