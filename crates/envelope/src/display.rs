@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn controls_and_bidi_are_escaped() {
         assert_eq!(escape("a\nb\x1b[31mc\u{7f}"), "a\\u{a}b\\u{1b}[31mc\\u{7f}");
-        assert_eq!(escape("x\u{202e}y\u{2028}\u{85}"), "x\\u{202e}y\\u{2028}\\u{85}");
+        assert_eq!(
+            escape("x\u{202e}y\u{2028}\u{85}"),
+            "x\\u{202e}y\\u{2028}\\u{85}"
+        );
         assert_eq!(Escaped("t\r\n").to_string(), "t\\u{d}\\u{a}");
     }
 

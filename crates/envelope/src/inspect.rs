@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::cert::Certificate;
+use crate::display::Escaped as E;
 use crate::envelope::Envelope;
 use crate::rfc5652::{Attribute, Limits, SignerInfo};
 use crate::verify::{decode_time, describe_sid};
 use crate::{oid, time};
-use crate::display::Escaped as E;
 
 /// How deep [`report`] follows countersignatures of countersignatures.
 pub const MAX_COUNTERSIGNATURE_DEPTH: usize = 64;

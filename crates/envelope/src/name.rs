@@ -157,11 +157,13 @@ mod tests {
     fn display_escapes_controls() {
         // x509-cert escapes C0 controls and DEL itself (`\0a`); C1 controls (NEL is a
         // line break to some terminals) and bidi overrides get through it.
-        let name = Name::from_str("CN=a\u{85}waxseal: verified \u{202e}gpj.exe,O=Example")
-            .unwrap();
+        let name = Name::from_str("CN=a\u{85}waxseal: verified \u{202e}gpj.exe,O=Example").unwrap();
         assert!(name.to_string().contains('\u{85}'));
         let shown = display(&name);
-        assert!(!shown.contains('\u{85}') && !shown.contains('\u{202e}'), "{shown}");
+        assert!(
+            !shown.contains('\u{85}') && !shown.contains('\u{202e}'),
+            "{shown}"
+        );
         assert!(
             shown.contains("a\\u{85}waxseal: verified \\u{202e}gpj.exe"),
             "{shown}"

@@ -197,10 +197,13 @@ pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
             match kind(m.mode()) {
                 Kind::Symlink if opts.follow_symlinks => {
                     let real = resolve(path)?;
-                    check(&real, &WriteOptions {
-                        follow_symlinks: false,
-                        ..*opts
-                    })
+                    check(
+                        &real,
+                        &WriteOptions {
+                            follow_symlinks: false,
+                            ..*opts
+                        },
+                    )
                 }
                 k => plan(k, opts),
             }
@@ -225,10 +228,14 @@ pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteE
         Ok(st) => match kind(st.st_mode as u32) {
             Kind::Symlink if opts.follow_symlinks => {
                 let real = resolve(path)?;
-                write(&real, data, &WriteOptions {
-                    follow_symlinks: false,
-                    ..*opts
-                })
+                write(
+                    &real,
+                    data,
+                    &WriteOptions {
+                        follow_symlinks: false,
+                        ..*opts
+                    },
+                )
             }
             k => match plan(k, opts)? {
                 Target::Replace => replace_regular(&dirfd, name, data, opts),
@@ -418,8 +425,8 @@ fn exchange_regular(
         }
     }
     // No RENAME_EXCHANGE on this file system: check again right before the rename.
-    let st = rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW)
-        .map_err(std::io::Error::from)?;
+    let st =
+        rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)?;
     if plan(kind(st.st_mode as u32), opts)? != Target::Replace {
         return Err(WriteError::Exists);
     }
@@ -505,7 +512,10 @@ mod tests {
             write(&sub, b"x", &opts(true, true)),
             Err(WriteError::Directory)
         ));
-        assert!(matches!(check(&sub, &opts(true, true)), Err(WriteError::Directory)));
+        assert!(matches!(
+            check(&sub, &opts(true, true)),
+            Err(WriteError::Directory)
+        ));
         let target = d.path().join("target");
         std::fs::write(&target, b"old").unwrap();
         let link = d.path().join("link");
@@ -517,13 +527,23 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
         // Asked for: the link stays a link, its target is replaced.
         write(&link, b"new", &opts(true, true)).unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         // /dev/null stays a character device.
         write(Path::new("/dev/null"), b"x", &opts(true, false)).unwrap();
         write(Path::new("/dev/null"), b"x", &opts(false, false)).unwrap();
         use std::os::unix::fs::FileTypeExt;
-        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+        assert!(
+            std::fs::metadata("/dev/null")
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
     }
 
     #[test]

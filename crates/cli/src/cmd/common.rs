@@ -206,11 +206,16 @@ pub fn looks_like(path: &Path) -> Option<&'static str> {
     match text.find("-----BEGIN ") {
         Some(i) => {
             let label = &text[i + 11..];
-            if label.starts_with("CERTIFICATE-----") || label.starts_with("X509 CERTIFICATE")
+            if label.starts_with("CERTIFICATE-----")
+                || label.starts_with("X509 CERTIFICATE")
                 || label.starts_with("TRUSTED CERTIFICATE")
             {
                 Some("a certificate")
-            } else if label.split("-----").next().is_some_and(|l| l.ends_with("PRIVATE KEY")) {
+            } else if label
+                .split("-----")
+                .next()
+                .is_some_and(|l| l.ends_with("PRIVATE KEY"))
+            {
                 Some("a private key")
             } else {
                 None
@@ -230,7 +235,10 @@ pub const INTERMEDIATE_HINT: &str = "if an intermediate CA is missing, give it w
 
 /// A verification failure as a rejection (with a hint when the path has a gap).
 pub fn rejected(e: &VerifyError) -> CliError {
-    hinted(CliError::rejected(e.code(), e.to_string()), INTERMEDIATE_HINT)
+    hinted(
+        CliError::rejected(e.code(), e.to_string()),
+        INTERMEDIATE_HINT,
+    )
 }
 
 /// A path validation failure as a rejection, for `cert verify` (`--untrusted`).

@@ -116,7 +116,10 @@ fn sign_err(e: waxseal_message::SignError) -> CliError {
 fn rejected(r: Rejection) -> CliError {
     let mut e = CliError::rejected(&r.code, format!("{}: {}", r.stage.name(), r.reason));
     e.hop = r.hop;
-    common::hinted(e, "if an intermediate CA is missing, add it to the configuration's \"certs\" (or have the signer send it: --chain FILE)")
+    common::hinted(
+        e,
+        "if an intermediate CA is missing, add it to the configuration's \"certs\" (or have the signer send it: --chain FILE)",
+    )
 }
 
 fn is_oslo(v: &Value) -> bool {
