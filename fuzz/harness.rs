@@ -4,6 +4,12 @@
 //
 // Each harness only has to return: any panic is a bug.
 
+/// The verification time of every harness (2026-11-25T00:00:00Z): inside the validity of
+/// testdata/'s certificates and CRLs (made 2026-11-22; CRLs current until 2026-11-29), so
+/// inputs derived from them reach revocation and beyond, and fixed, so nothing expires
+/// under the harnesses as the real clock moves on.
+pub const FIXED_TIME: u64 = 1_795_564_800;
+
 /// Parse, inspect, re-encode and verify an envelope: signature-only, and against the
 /// certificates it carries used as trust anchors (so path validation runs on hostile
 /// certificates too), with a detached content for detached envelopes.
@@ -33,7 +39,7 @@ pub fn envelope(data: &[u8]) {
         let _ = Verifier::new(anchors)
             .with_algorithms(legacy)
             .with_crls(crls)
-            .at_time(1_700_000_000)
+            .at_time(FIXED_TIME)
             .verify(&env, detached);
     }
 }
@@ -54,7 +60,7 @@ pub fn x509(data: &[u8]) {
     };
     let _ = inspect::CertificateSummary::of(&cert);
     if let Ok(anchors) = TrustAnchors::new([cert.clone()]) {
-        let options = trust::ValidationOptions::at(1_700_000_000);
+        let options = trust::ValidationOptions::at(FIXED_TIME);
         let _ = trust::validate(&cert, &anchors, &[], &CrlSet::new(), &options);
     }
 }

@@ -93,6 +93,34 @@ fn testdata_replays_without_panics() {
 }
 
 #[test]
+fn testdata_is_valid_at_the_harnesses_fixed_time() {
+    // The harnesses verify at FIXED_TIME, never the real clock: there the samples verify
+    // with revocation checked (so fuzzing reaches every stage), whatever today's date.
+    use waxseal_envelope::*;
+    let pki = root().join("testdata/pki");
+    for alg in ["p256", "p384", "ed25519", "rsa2048"] {
+        let d = pki.join(alg);
+        let load = |f: &str| Certificate::load_all(&std::fs::read(d.join(f)).unwrap()).unwrap();
+        let crls = Crl::load_all(&std::fs::read(d.join("crl.pem")).unwrap()).unwrap();
+        let verifier = Verifier::new(TrustAnchors::new(load("root.pem")).unwrap())
+            .with_store(CertStore::from_certificates(load("ca.pem")))
+            .with_crls(CrlSet::from_crls(crls))
+            .with_revocation(RevocationPolicy::RequireEndEntity)
+            .at_time(harness::FIXED_TIME);
+        let env = std::fs::read(root().join(format!("testdata/envelopes/{alg}-attached.der")))
+            .unwrap();
+        // RequireEndEntity: the signer's CRL must be there and current.
+        verifier
+            .verify_bytes(&env, None)
+            .unwrap_or_else(|e| panic!("{alg} at the fixed time: {e}"));
+        // The negative twin: a week later the CRLs are stale and the sample is refused.
+        let late = verifier.at_time(harness::FIXED_TIME + 7 * 86_400);
+        let e = late.verify_bytes(&env, None).unwrap_err();
+        assert_eq!(e.code(), "crl-expired", "{alg}: {e}");
+    }
+}
+
+#[test]
 fn sample_envelopes_parse() {
     // Every sample is a well-formed envelope (the harness alone would not notice a
     // regression that makes them unparsable).
