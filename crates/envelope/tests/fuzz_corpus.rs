@@ -46,7 +46,9 @@ fn fuzz_corpora_replay_without_panics() {
 
 /// The parser targets added with their seed corpora: (corpus directory, harness, minimum
 /// number of inputs).
-const PARSERS: &[(&str, fn(&[u8]), usize)] = &[
+type Target = (&'static str, fn(&[u8]), usize);
+
+const PARSERS: &[Target] = &[
     ("key_parse", harness::key, 10),
     ("pem_bundle", harness::pem_bundle, 10),
     ("store_load", harness::store, 5),
@@ -107,8 +109,8 @@ fn testdata_is_valid_at_the_harnesses_fixed_time() {
             .with_crls(CrlSet::from_crls(crls))
             .with_revocation(RevocationPolicy::RequireEndEntity)
             .at_time(harness::FIXED_TIME);
-        let env = std::fs::read(root().join(format!("testdata/envelopes/{alg}-attached.der")))
-            .unwrap();
+        let env =
+            std::fs::read(root().join(format!("testdata/envelopes/{alg}-attached.der"))).unwrap();
         // RequireEndEntity: the signer's CRL must be there and current.
         verifier
             .verify_bytes(&env, None)

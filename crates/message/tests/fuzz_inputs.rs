@@ -27,11 +27,14 @@ fn replay(dir: &Path, harness: &dyn Fn(&[u8])) -> usize {
     inputs.len()
 }
 
+/// A corpus directory, its harness, and the least number of inputs it must hold.
+type Target<'a> = (&'static str, &'a dyn Fn(&[u8]), usize);
+
 #[test]
 fn input_parser_corpora_replay_without_panics() {
     let fx = harness::Fixture::new(&root().join("testdata"));
     let corpus = root().join("fuzz/corpus");
-    let targets: [(&str, &dyn Fn(&[u8]), usize); 8] = [
+    let targets: [Target; 8] = [
         ("bus_config", &|d| harness::bus_config(d, &fx), 5),
         ("registry", &|d| harness::registry(d, &fx), 3),
         ("pki_inventory", &harness::pki_inventory, 2),

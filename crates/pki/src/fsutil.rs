@@ -144,9 +144,9 @@ enum Kind {
     Other,
 }
 
-fn kind(mode: u32) -> Kind {
+fn kind(mode: rustix::fs::RawMode) -> Kind {
     use rustix::fs::FileType;
-    match FileType::from_raw_mode(mode as _) {
+    match FileType::from_raw_mode(mode) {
         FileType::RegularFile => Kind::Regular,
         FileType::Directory => Kind::Directory,
         FileType::Symlink => Kind::Symlink,
@@ -194,7 +194,7 @@ pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
         Err(e) => Err(e.into()),
         Ok(m) => {
             use std::os::unix::fs::MetadataExt;
-            match kind(m.mode()) {
+            match kind(m.mode() as rustix::fs::RawMode) {
                 Kind::Symlink if opts.follow_symlinks => {
                     let real = resolve(path)?;
                     check(
@@ -225,7 +225,7 @@ pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteE
     match rustix::fs::statat(&dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
         Err(rustix::io::Errno::NOENT) => create(&dirfd, name, data, opts.mode),
         Err(e) => Err(std::io::Error::from(e).into()),
-        Ok(st) => match kind(st.st_mode as u32) {
+        Ok(st) => match kind(st.st_mode) {
             Kind::Symlink if opts.follow_symlinks => {
                 let real = resolve(path)?;
                 write(
@@ -267,7 +267,7 @@ fn in_place(
     // What was opened is what is written: if the name was swapped for a regular file
     // since the check, this refuses rather than writing into it.
     let st = rustix::fs::fstat(&fd).map_err(std::io::Error::from)?;
-    match plan(kind(st.st_mode as u32), opts)? {
+    match plan(kind(st.st_mode), opts)? {
         Target::InPlace => {}
         _ => return Err(WriteError::Exists),
     }
@@ -405,7 +405,7 @@ fn exchange_regular(
                 // `tmp` now names what was at the target: only a regular file may go.
                 let old = rustix::fs::statat(dirfd, tmp, AtFlags::SYMLINK_NOFOLLOW)
                     .map_err(std::io::Error::from)?;
-                let k = kind(old.st_mode as u32);
+                let k = kind(old.st_mode);
                 if k == Kind::Regular {
                     discard(dirfd, tmp);
                     return Ok(());
@@ -427,7 +427,7 @@ fn exchange_regular(
     // No RENAME_EXCHANGE on this file system: check again right before the rename.
     let st =
         rustix::fs::statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW).map_err(std::io::Error::from)?;
-    if plan(kind(st.st_mode as u32), opts)? != Target::Replace {
+    if plan(kind(st.st_mode), opts)? != Target::Replace {
         return Err(WriteError::Exists);
     }
     rustix::fs::renameat(dirfd, tmp, dirfd, name).map_err(std::io::Error::from)?;
