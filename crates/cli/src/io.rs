@@ -75,7 +75,7 @@ impl Output {
     }
 
     /// Writes `data`: a new or replaced regular file atomically (temporary file in the same
-    /// directory, synced, renamed), a device or FIFO in place; see [`fsutil::write`].
+    /// directory, synced, renamed), a device or FIFO in place; see [`fsutil::write()`].
     pub fn write(&self, data: &[u8]) -> Result<(), CliError> {
         match &self.path {
             None => {

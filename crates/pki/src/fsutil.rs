@@ -1,7 +1,7 @@
 //! Crash-safe, race-free file writes, for the PKI directory and for every `--out` of the
 //! command line.
 //!
-//! [`write`] looks at what is at the target *without following a symbolic link* (through
+//! [`write()`] looks at what is at the target *without following a symbolic link* (through
 //! a descriptor of the directory, so the check and the replace name the same thing) and:
 //!
 //! - nothing there: writes a temporary file in the same directory, syncs it, and renames it
@@ -33,7 +33,7 @@ pub const PUBLIC_MODE: u32 = 0o644;
 /// Mode of command-line outputs (before the umask, as for `>` in a shell).
 pub const OUTPUT_MODE: u32 = 0o666;
 
-/// How [`write`] treats what is already at the target.
+/// How [`write()`] treats what is already at the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {
     /// Replace an existing regular file (and write into a block device).
@@ -64,7 +64,7 @@ impl WriteOptions {
     }
 }
 
-/// Why [`write`] did not write.
+/// Why [`write()`] did not write.
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     /// A file is there and `force` was not given.
@@ -133,7 +133,7 @@ pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
 
-/// The kinds of things a name can be, as [`write`] cares about them.
+/// The kinds of things a name can be, as [`write()`] cares about them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Regular,
@@ -185,8 +185,8 @@ fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
     }
 }
 
-/// Checks, without writing, whether [`write`] would write `path` under `opts`: call it
-/// before the work so a refusal costs nothing. [`write`] checks again, race-free.
+/// Checks, without writing, whether [`write()`] would write `path` under `opts`: call it
+/// before the work so a refusal costs nothing. [`write()`] checks again, race-free.
 pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
     split(path)?;
     match std::fs::symlink_metadata(path) {
