@@ -431,6 +431,22 @@ fn a_missing_intermediate_suggests_certs_and_chain() {
         "verify", "--trust", "root.pem", "--certs", "ca.pem", "--in", "env", "--out", "content",
     ]);
     assert_eq!(code(&o), 0, "{}", err(&o));
+    // The certificate `cert verify` checks is its input: garbage or an empty file is an
+    // invalid input (exit 1), a missing file an I/O error (exit 2).
+    std::fs::write(fx.p("empty.crt"), b"").unwrap();
+    std::fs::write(
+        fx.p("garbage.crt"),
+        b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    for bad in ["empty.crt", "garbage.crt"] {
+        let o = fx.run(&["cert", "verify", "--trust", "root.pem", "--json", bad]);
+        assert_eq!(code(&o), 1, "{bad}: {}", err(&o));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(report["reason"], "malformed", "{bad}");
+    }
+    let o = fx.run(&["cert", "verify", "--trust", "root.pem", "missing.crt"]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
     // `cert verify` names its own option.
     let o = fx.run(&["cert", "verify", "--trust", "root.pem", "leaf.crt"]);
     assert_eq!(code(&o), 1);

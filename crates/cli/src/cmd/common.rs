@@ -233,6 +233,23 @@ fn escape_path(p: &Path) -> String {
 /// The hint for an `untrusted` refusal: where a missing intermediate goes.
 pub const INTERMEDIATE_HINT: &str = "if an intermediate CA is missing, give it with --certs FILE (or have the signer send it: sign --chain FILE)";
 
+/// The certificate a command is asked to check (`cert verify CERT`, `authorize --in`): an
+/// unreadable file is an I/O error (exit 2), a file that holds no certificate an invalid
+/// input (exit 1, `malformed`).
+pub fn input_certificate(path: &Path) -> Result<Certificate, CliError> {
+    match load_certificates(path) {
+        Err(e @ waxseal_envelope::store::LoadError::Io { .. }) => {
+            Err(CliError::usage(e.to_string()))
+        }
+        Err(e) => Err(CliError::rejected("malformed", e.to_string())),
+        Ok(mut certs) if !certs.is_empty() => Ok(certs.remove(0)),
+        Ok(_) => Err(CliError::rejected(
+            "malformed",
+            format!("{}: no certificate", escape_path(path)),
+        )),
+    }
+}
+
 /// A verification failure as a rejection (with a hint when the path has a gap).
 pub fn rejected(e: &VerifyError) -> CliError {
     hinted(
