@@ -139,6 +139,20 @@ fn out_to_dev_null_with_force_leaves_it_a_device() {
 }
 
 #[test]
+fn out_through_a_link_to_a_pipe_writes_into_the_pipe() {
+    // /proc/self/fd/1 is a link to the pipe the test reads the command's stdout from: a
+    // link, so refused without --follow-symlinks; with it, the content goes down the pipe.
+    let fx = Fx::new();
+    fx.envelope(true);
+    let o = fx.verify_to("/proc/self/fd/1", &[]);
+    assert_eq!(code(&o), 2, "{}", err(&o));
+    assert!(o.stdout.is_empty());
+    let o = fx.verify_to("/proc/self/fd/1", &["--follow-symlinks"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(o.stdout, std::fs::read(fx.p("msg.json")).unwrap());
+}
+
+#[test]
 fn out_to_a_symlink_is_refused_unless_asked() {
     let fx = Fx::new();
     fx.envelope(true);

@@ -196,6 +196,13 @@ pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
             use std::os::unix::fs::MetadataExt;
             match kind(m.mode() as rustix::fs::RawMode) {
                 Kind::Symlink if opts.follow_symlinks => {
+                    // A link to a device or FIFO (`/dev/stdout`, `/proc/self/fd/N`).
+                    if let Ok(m) = std::fs::metadata(path) {
+                        let k = kind(m.mode() as rustix::fs::RawMode);
+                        if matches!(k, Kind::Stream | Kind::Block) {
+                            return plan(k, opts);
+                        }
+                    }
                     let real = resolve(path)?;
                     check(
                         &real,
@@ -227,6 +234,19 @@ pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteE
         Err(e) => Err(std::io::Error::from(e).into()),
         Ok(st) => match kind(st.st_mode) {
             Kind::Symlink if opts.follow_symlinks => {
+                // A link to a device or FIFO (`/dev/stdout`, `/proc/self/fd/N`, whose
+                // target may be a pipe with no path): write into what it opens.
+                if let Ok(fd) = rustix::fs::open(
+                    path,
+                    OFlags::WRONLY | OFlags::NOCTTY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) {
+                    let st = rustix::fs::fstat(&fd).map_err(std::io::Error::from)?;
+                    if matches!(kind(st.st_mode), Kind::Stream | Kind::Block) {
+                        return write_fd(fd, data, opts);
+                    }
+                }
+                // Anything else: the same rules at the end of the link.
                 let real = resolve(path)?;
                 write(
                     &real,
@@ -264,6 +284,11 @@ fn in_place(
         rustix::io::Errno::LOOP => WriteError::Symlink,
         e => WriteError::Io(e.into()),
     })?;
+    write_fd(fd, data, opts)
+}
+
+/// Writes into an open device or FIFO; refuses anything else.
+fn write_fd(fd: rustix::fd::OwnedFd, data: &[u8], opts: &WriteOptions) -> Result<(), WriteError> {
     // What was opened is what is written: if the name was swapped for a regular file
     // since the check, this refuses rather than writing into it.
     let st = rustix::fs::fstat(&fd).map_err(std::io::Error::from)?;
