@@ -356,6 +356,28 @@ fn a_hostile_topic_prints_as_one_escaped_line() {
     assert_eq!(code(&o), 0, "{}", err(&o));
 }
 
+// ---- item 16: no panics ----
+
+#[test]
+fn a_non_ascii_time_is_a_usage_error_not_a_panic() {
+    let fx = Fx::new();
+    fx.envelope(true);
+    for at in ["Æ00000", "2026-11-22T10:00:00+0Æ:00"] {
+        let o = fx.verify_to("content", &["--at", at]);
+        assert_eq!(code(&o), 2, "{at}: {}", err(&o));
+        assert!(
+            err(&o).starts_with("waxseal: error: not an RFC 3339 time"),
+            "{}",
+            err(&o)
+        );
+        assert_clean_line(&err(&o));
+        assert!(!fx.p("content").exists());
+    }
+    let o = fx.verify_to("content", &["--at", "2026-11-22T10:00:00+01:00"]);
+    assert_ne!(code(&o), 101, "{}", err(&o));
+    assert_ne!(code(&o), 2, "{}", err(&o));
+}
+
 // ---- item 15: exit statuses and messages ----
 
 #[test]
