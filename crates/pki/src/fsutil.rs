@@ -480,13 +480,34 @@ pub fn create_new(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
 /// anything at `to`.
 pub fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(parent(to))?;
-    if std::fs::symlink_metadata(to).is_ok() {
-        return Err(std::io::Error::new(
+    let exists = || {
+        std::io::Error::new(
             std::io::ErrorKind::AlreadyExists,
             format!("{} exists", to.display()),
-        ));
+        )
+    };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use rustix::fs::{CWD, RenameFlags};
+        match rustix::fs::renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+            Ok(()) => {}
+            Err(rustix::io::Errno::EXIST) => return Err(exists()),
+            Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+                if std::fs::symlink_metadata(to).is_ok() {
+                    return Err(exists());
+                }
+                std::fs::rename(from, to)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    std::fs::rename(from, to)?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        if std::fs::symlink_metadata(to).is_ok() {
+            return Err(exists());
+        }
+        std::fs::rename(from, to)?;
+    }
     sync_dir(parent(to))?;
     sync_dir(parent(from))
 }
@@ -569,6 +590,20 @@ mod tests {
                 .file_type()
                 .is_char_device()
         );
+    }
+
+    #[test]
+    fn move_file_never_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let (a, b) = (d.path().join("a"), d.path().join("sub/b"));
+        std::fs::write(&a, b"a").unwrap();
+        move_file(&a, &b).unwrap();
+        assert_eq!(std::fs::read(&b).unwrap(), b"a");
+        std::fs::write(&a, b"a2").unwrap();
+        let e = move_file(&a, &b).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&b).unwrap(), b"a");
+        assert!(a.exists());
     }
 
     #[test]
