@@ -166,15 +166,15 @@ pub struct PkiDir {
 
 fn lock(dir: &Path) -> Result<File, PkiError> {
     let path = dir.join(LOCK);
-    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
     // Never through a link: the lock file is created where it is named or not at all.
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(&path)
-        .map_err(io(&path))?;
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        rustix::fs::OFlags::NOFOLLOW.bits() as i32,
+    );
+    let f = options.open(&path).map_err(io(&path))?;
     f.try_lock().map_err(|_| {
         PkiError::Usage(format!(
             "another waxseal pki command is working on {}",

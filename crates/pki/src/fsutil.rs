@@ -117,9 +117,12 @@ fn parent(path: &Path) -> &Path {
 /// The directory and the last component of `path`; a path that names a directory by its
 /// form (`x/`, `..`, `/`) is [`WriteError::Directory`].
 fn split(path: &Path) -> Result<(&Path, &std::ffi::OsStr), WriteError> {
-    use std::os::unix::ffi::OsStrExt;
-    let bytes = path.as_os_str().as_bytes();
-    if bytes.ends_with(b"/") || bytes.ends_with(b"/.") || bytes == b"." {
+    let text = path.as_os_str().to_string_lossy();
+    let sep = |c: char| std::path::is_separator(c);
+    if text.ends_with(sep)
+        || text == "."
+        || (text.ends_with('.') && text[..text.len() - 1].ends_with(sep))
+    {
         return Err(WriteError::Directory);
     }
     match path.file_name() {
@@ -128,12 +131,18 @@ fn split(path: &Path) -> Result<(&Path, &std::ffi::OsStr), WriteError> {
     }
 }
 
-/// Syncs a directory so a rename in it survives a crash.
+/// Syncs a directory so a rename in it survives a crash (a no-op where directories
+/// cannot be opened).
 pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
+    #[cfg(unix)]
+    std::fs::File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
 }
 
 /// The kinds of things a name can be, as [`write()`] cares about them.
+#[cfg(unix)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Regular,
@@ -144,6 +153,7 @@ enum Kind {
     Other,
 }
 
+#[cfg(unix)]
 fn kind(mode: rustix::fs::RawMode) -> Kind {
     use rustix::fs::FileType;
     match FileType::from_raw_mode(mode) {
@@ -157,6 +167,7 @@ fn kind(mode: rustix::fs::RawMode) -> Kind {
 }
 
 /// The refusal (or plan) for a thing of kind `k` under `opts`.
+#[cfg(unix)]
 fn plan(k: Kind, opts: &WriteOptions) -> Result<Target, WriteError> {
     match k {
         Kind::Regular if opts.force => Ok(Target::Replace),
@@ -187,6 +198,7 @@ fn resolve(path: &Path) -> Result<PathBuf, WriteError> {
 
 /// Checks, without writing, whether [`write()`] would write `path` under `opts`: call it
 /// before the work so a refusal costs nothing. [`write()`] checks again, race-free.
+#[cfg(unix)]
 pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
     split(path)?;
     match std::fs::symlink_metadata(path) {
@@ -219,6 +231,7 @@ pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
 }
 
 /// Writes `data` to `path` under `opts` (see the module documentation).
+#[cfg(unix)]
 pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteError> {
     use rustix::fs::{AtFlags, CWD, Mode, OFlags};
     let (dir, name) = split(path)?;
@@ -267,6 +280,7 @@ pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteE
 }
 
 /// Writes into an existing device or FIFO without replacing it.
+#[cfg(unix)]
 fn in_place(
     dirfd: &rustix::fd::OwnedFd,
     name: &std::ffi::OsStr,
@@ -288,6 +302,7 @@ fn in_place(
 }
 
 /// Writes into an open device or FIFO; refuses anything else.
+#[cfg(unix)]
 fn write_fd(fd: rustix::fd::OwnedFd, data: &[u8], opts: &WriteOptions) -> Result<(), WriteError> {
     // What was opened is what is written: if the name was swapped for a regular file
     // since the check, this refuses rather than writing into it.
@@ -303,6 +318,7 @@ fn write_fd(fd: rustix::fd::OwnedFd, data: &[u8], opts: &WriteOptions) -> Result
 }
 
 /// A new temporary file in the directory: its name (never shown) and the open file.
+#[cfg(unix)]
 fn temp(
     dirfd: &rustix::fd::OwnedFd,
     mode: u32,
@@ -334,6 +350,7 @@ fn temp(
 }
 
 /// A synced temporary file holding `data`; removed again if anything fails.
+#[cfg(unix)]
 fn staged(
     dirfd: &rustix::fd::OwnedFd,
     data: &[u8],
@@ -348,15 +365,18 @@ fn staged(
     Ok(name)
 }
 
+#[cfg(unix)]
 fn discard(dirfd: &rustix::fd::OwnedFd, name: &std::ffi::OsStr) {
     let _ = rustix::fs::unlinkat(dirfd, name, rustix::fs::AtFlags::empty());
 }
 
+#[cfg(unix)]
 fn sync(dirfd: &rustix::fd::OwnedFd) -> Result<(), WriteError> {
     rustix::fs::fsync(dirfd).map_err(|e| WriteError::Io(e.into()))
 }
 
 /// Creates `name`, never replacing anything that appeared there meanwhile.
+#[cfg(unix)]
 fn create(
     dirfd: &rustix::fd::OwnedFd,
     name: &std::ffi::OsStr,
@@ -374,6 +394,7 @@ fn create(
     }
 }
 
+#[cfg(unix)]
 fn rename_noreplace(
     dirfd: &rustix::fd::OwnedFd,
     from: &std::ffi::OsStr,
@@ -398,6 +419,7 @@ fn rename_noreplace(
 }
 
 /// Replaces the regular file `name` atomically, and only a regular file.
+#[cfg(unix)]
 fn replace_regular(
     dirfd: &rustix::fd::OwnedFd,
     name: &std::ffi::OsStr,
@@ -415,6 +437,7 @@ fn replace_regular(
     }
 }
 
+#[cfg(unix)]
 fn exchange_regular(
     dirfd: &rustix::fd::OwnedFd,
     tmp: &std::ffi::OsStr,
@@ -457,6 +480,62 @@ fn exchange_regular(
     }
     rustix::fs::renameat(dirfd, tmp, dirfd, name).map_err(std::io::Error::from)?;
     Ok(())
+}
+
+/// [`check`] without the Unix file types: nothing, a regular file (with `force`), a
+/// directory, a link; anything else is refused.
+#[cfg(not(unix))]
+pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
+    split(path)?;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Target::New),
+        Err(e) => Err(e.into()),
+        Ok(m) if m.file_type().is_symlink() => {
+            if !opts.follow_symlinks {
+                return Err(WriteError::Symlink);
+            }
+            let real = resolve(path)?;
+            check(
+                &real,
+                &WriteOptions {
+                    follow_symlinks: false,
+                    ..*opts
+                },
+            )
+        }
+        Ok(m) if m.is_dir() => Err(WriteError::Directory),
+        Ok(m) if m.is_file() && opts.force => Ok(Target::Replace),
+        Ok(m) if m.is_file() => Err(WriteError::Exists),
+        Ok(_) => Err(WriteError::Unsupported("special file")),
+    }
+}
+
+/// [`write()`] without the Unix file types: a temporary file in the same directory,
+/// synced, then persisted without replacing (new) or over the regular file (`force`).
+#[cfg(not(unix))]
+pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteError> {
+    let target = match check(path, opts)? {
+        Target::Replace
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
+            resolve(path)?
+        }
+        _ => path.to_path_buf(),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".waxseal-tmp-")
+        .tempfile_in(parent(&target))?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    let persisted = if opts.force {
+        tmp.persist(&target).map(|_| ())
+    } else {
+        tmp.persist_noclobber(&target).map(|_| ())
+    };
+    persisted.map_err(|e| match e.error.kind() {
+        std::io::ErrorKind::AlreadyExists => WriteError::Exists,
+        _ => WriteError::Io(e.error),
+    })
 }
 
 /// Atomically creates or replaces the regular file `path` (never a link, a device or a
@@ -512,15 +591,23 @@ pub fn move_file(from: &Path, to: &Path) -> std::io::Result<()> {
     sync_dir(parent(from))
 }
 
-/// The permission bits of `path`, or `None`.
+/// The permission bits of `path` (Unix), or `None`.
 pub fn mode(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o7777)
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 
