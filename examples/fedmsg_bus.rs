@@ -37,9 +37,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let signed = sign(&message, &pki.signer("bodhi-app01.example.org")?)?;
     let wire = serde_json::to_vec(&signed)?;
     let v = bus.validate_bytes(&wire)?;
-    println!("bodhi's message: accepted ({})", v.note);
+    // Notes and reasons quote the message (topics, subjects): print them escaped, so a
+    // message cannot forge a log line.
+    use waxseal_envelope::display::Escaped;
+    println!("bodhi's message: accepted ({})", Escaped(&v.note));
     for d in v.authorization.iter().flat_map(|a| a.decisions.iter()) {
-        println!("  {} [{}]", d.reason, d.code);
+        println!("  {} [{}]", Escaped(&d.reason), d.code);
     }
 
     // fas may not publish bodhi topics.
@@ -47,10 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let r = bus
         .validate(&forged)
         .expect_err("routing policy must refuse");
-    println!(
-        "fas's message on a bodhi topic: refused ({}): {}",
-        r.code, r.reason
-    );
+    println!("fas's message on a bodhi topic: refused ({}): {r}", r.code);
 
     // Before handing the message on, drop the credentials (the input is not modified).
     let plain = strip_credentials(&signed);

@@ -1,6 +1,10 @@
 // The routing-slip fuzz harness, shared by the `slip_verify` libFuzzer target and the
 // corpus replay test of the slip crate (`crates/slip/tests/fuzz_corpus.rs`).
 
+/// The verification time (2026-11-25T00:00:00Z): inside testdata/'s validity, and fixed
+/// so nothing expires under the harness (as `FIXED_TIME` in harness.rs).
+pub const FIXED_TIME: u64 = 1_795_564_800;
+
 /// Parse a slip, walk its hops, inspect it, and verify it (signature-only, and against
 /// the certificates it carries as trust anchors, with route expectations).
 pub fn slip(data: &[u8]) {
@@ -26,7 +30,7 @@ pub fn slip(data: &[u8]) {
     if let Ok(anchors) = TrustAnchors::new(certs.iter().take(2).cloned()) {
         let strict = Verifier::new(anchors)
             .with_algorithms(legacy)
-            .at_time(1_700_000_000);
+            .at_time(FIXED_TIME);
         let expect = RouteExpectations {
             itinerary: Some(vec!["a".into(), "b".into()]),
             max_age: Some(60),

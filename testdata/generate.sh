@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Regenerates testdata/: sample envelopes in every form waxseal and OpenSSL write, and the
 # certificates and CRLs behind them. They seed the fuzzers (fuzz/) and the corpus replay
-# test; no test depends on their validity period (tests make fresh PKIs at run time).
+# test; no test depends on the real clock (tests make fresh PKIs at run time). The fuzz
+# harnesses verify at FIXED_TIME (fuzz/harness.rs), which must fall inside the validity of
+# what this writes: update it after regenerating (crates/envelope/tests/fuzz_corpus.rs
+# checks that it does).
 # Needs a release build of waxseal and the openssl command.
 set -euo pipefail
 cd "$(dirname "$0")"

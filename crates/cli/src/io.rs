@@ -1,9 +1,14 @@
 //! Reading inputs and writing outputs: stdin/stdout by default, size-bounded reads,
-//! atomic writes that never replace an existing file without `--force`.
+//! writes that never replace an existing file without `--force` and never replace anything
+//! that is not a regular file (see `waxseal_pki::fsutil`).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use waxseal_envelope::display::escape;
+use waxseal_pki::fsutil::{self, WriteError, WriteOptions};
+
+use crate::InOut;
 use crate::error::CliError;
 
 /// Largest input accepted, in bytes (envelopes, content, certificates).
@@ -39,27 +44,38 @@ pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
 /// Where output goes: a file (checked up front so nothing is lost) or standard output.
 pub struct Output {
     path: Option<PathBuf>,
+    options: WriteOptions,
 }
 
 impl Output {
-    /// Checks that `path` may be written: refuses to replace an existing file unless
-    /// `force`. Call before doing the work, so a refusal costs nothing.
-    pub fn prepare(path: Option<&Path>, force: bool) -> Result<Self, CliError> {
-        let path = path.filter(|p| p.as_os_str() != "-").map(Path::to_path_buf);
-        if let Some(p) = &path
-            && p.exists()
-            && !force
-        {
-            return Err(CliError::usage(format!(
-                "{} exists; pass --force to overwrite it",
-                p.display()
-            )));
-        }
-        Ok(Self { path })
+    /// [`Output::prepare_with`] for the `--out`, `--force` and `--follow-symlinks` of
+    /// [`InOut`].
+    pub fn prepare_io(io: &InOut) -> Result<Self, CliError> {
+        Self::prepare_with(io.output.as_deref(), io.force, io.follow_symlinks)
     }
 
-    /// Writes `data`: to a temporary file in the same directory, synced, then renamed
-    /// over the target, so a crash never leaves half a file.
+    /// Checks that `path` may be written: refuses to replace an existing file unless
+    /// `force`, refuses directories, and symbolic links unless `follow_symlinks`. Call
+    /// before doing the work, so a refusal costs nothing; the write checks again.
+    pub fn prepare_with(
+        path: Option<&Path>,
+        force: bool,
+        follow_symlinks: bool,
+    ) -> Result<Self, CliError> {
+        let path = path.filter(|p| p.as_os_str() != "-").map(Path::to_path_buf);
+        let options = WriteOptions {
+            force,
+            follow_symlinks,
+            mode: fsutil::OUTPUT_MODE,
+        };
+        if let Some(p) = &path {
+            fsutil::check(p, &options).map_err(|e| write_error(p, e))?;
+        }
+        Ok(Self { path, options })
+    }
+
+    /// Writes `data`: a new or replaced regular file atomically (temporary file in the same
+    /// directory, synced, renamed), a device or FIFO in place; see [`fsutil::write()`].
     pub fn write(&self, data: &[u8]) -> Result<(), CliError> {
         match &self.path {
             None => {
@@ -68,22 +84,21 @@ impl Output {
                     .and_then(|_| out.flush())
                     .map_err(|e| CliError::io(Path::new("<stdout>"), e))
             }
-            Some(p) => write_atomic(p, data),
+            Some(p) => fsutil::write(p, data, &self.options).map_err(|e| write_error(p, e)),
         }
     }
 }
 
-/// Atomic replace of `path` with `data`.
-pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), CliError> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| CliError::io(path, e))?;
-    tmp.write_all(data).map_err(|e| CliError::io(path, e))?;
-    tmp.as_file()
-        .sync_all()
-        .map_err(|e| CliError::io(path, e))?;
-    tmp.persist(path).map_err(|e| CliError::io(path, e.error))?;
-    Ok(())
+/// One line for a refused or failed write (exit 2); never names a temporary file.
+fn write_error(path: &Path, e: WriteError) -> CliError {
+    let p = escape(&path.display().to_string()).into_owned();
+    match e {
+        WriteError::Exists => CliError::usage(format!("{p} exists; pass --force to overwrite it")),
+        WriteError::Directory => CliError::usage(format!("{p} is a directory")),
+        WriteError::Symlink => CliError::usage(format!(
+            "{p} is a symbolic link; pass --follow-symlinks to write where it points"
+        )),
+        WriteError::Unsupported(what) => CliError::usage(format!("{p} is a {what}: not written")),
+        WriteError::Io(e) => CliError::io(path, e),
+    }
 }

@@ -11,6 +11,7 @@ mod io;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use waxseal_envelope::display::Escaped;
 
 /// Signed message envelopes (CMS / S/MIME SignedData, RFC 5652) for message buses.
 #[derive(Parser)]
@@ -80,9 +81,13 @@ pub struct InOut {
     /// Output file ("-" or absent: standard output).
     #[arg(long = "out", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Overwrite the output file if it exists.
+    /// Overwrite the output file if it exists (a regular file only: a device or FIFO is
+    /// written in place, a directory is refused).
     #[arg(long)]
     pub force: bool,
+    /// Write where a symbolic `--out` points (refused without this).
+    #[arg(long)]
+    pub follow_symlinks: bool,
 }
 
 fn main() {
@@ -138,7 +143,9 @@ fn main() {
             error::Kind::Rejected => "rejected",
             error::Kind::Usage => "error",
         };
-        eprintln!("waxseal: {label}: {e}");
+        // The message can carry attacker-controlled text (subjects, topics, details):
+        // escaped, it stays one line.
+        eprintln!("waxseal: {label}: {}", Escaped(&e.message));
         std::process::exit(e.exit_code());
     }
 }

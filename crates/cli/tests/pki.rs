@@ -302,7 +302,8 @@ fn bad_input_exits_with_one_line_and_changes_nothing() {
             "{bad:?} changed the directory"
         );
     }
-    // A second live certificate is a refusal (exit 1).
+    // A second live certificate is refused like a second PKI: exit 2, one line, nothing
+    // changed, the way out named.
     assert_eq!(
         code(&run(
             t,
@@ -315,8 +316,14 @@ fn bad_input_exits_with_one_line_and_changes_nothing() {
         t,
         &["pki", "issue", "--dir", "pki", "bodhi-app01.example.org"],
     );
-    assert_eq!(code(&o), 1);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).starts_with("waxseal: error: "), "{}", err(&o));
     assert!(err(&o).contains("--renew"));
+    assert_eq!(listing(&t.join("pki")), before);
+    let o = run(t, &["pki", "init", "--dir", "pki"]);
+    assert_eq!(code(&o), 2);
+    assert!(err(&o).starts_with("waxseal: error: "), "{}", err(&o));
+    assert!(err(&o).contains("already holds a PKI"), "{}", err(&o));
     assert_eq!(listing(&t.join("pki")), before);
     // A CA key with loose permissions.
     use std::os::unix::fs::PermissionsExt;

@@ -4,13 +4,13 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntityError {
     /// No rule matched the certificate.
-    #[error("no entity rule matches certificate {subject}")]
+    #[error("no entity rule matches certificate {}", waxseal_envelope::display::Escaped(.subject))]
     NoMatch {
         /// The certificate's subject.
         subject: String,
     },
     /// Rules matched with different results.
-    #[error("certificate {subject} maps to more than one entity: {}", .candidates.join(", "))]
+    #[error("certificate {} maps to more than one entity: {}", waxseal_envelope::display::Escaped(.subject), waxseal_envelope::display::Escaped(&.candidates.join(", ")))]
     Ambiguous {
         /// The certificate's subject.
         subject: String,

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::cert::Certificate;
+use crate::display::Escaped as E;
 use crate::envelope::Envelope;
 use crate::rfc5652::{Attribute, Limits, SignerInfo};
 use crate::verify::{decode_time, describe_sid};
@@ -236,6 +237,8 @@ pub fn report(envelope: &Envelope) -> Report {
     }
 }
 
+// Every value shown below can come from the envelope: each goes through
+// `display::Escaped`, so the report keeps one line per field whatever the input holds.
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
@@ -250,20 +253,22 @@ impl std::fmt::Display for Report {
         writeln!(
             f,
             "digest algorithms: {}",
-            self.digest_algorithms.join(", ")
+            E(&self.digest_algorithms.join(", "))
         )?;
         writeln!(f, "certificates: {}", self.certificates.len())?;
         for (i, c) in self.certificates.iter().enumerate() {
-            writeln!(f, "  [{i}] {}", c.subject)?;
-            writeln!(f, "      issuer {}, serial {}", c.issuer, c.serial)?;
+            writeln!(f, "  [{i}] {}", E(&c.subject))?;
+            writeln!(f, "      issuer {}, serial {}", E(&c.issuer), E(&c.serial))?;
             writeln!(
                 f,
                 "      valid {} .. {}, {}",
-                c.not_before, c.not_after, c.key
+                E(&c.not_before),
+                E(&c.not_after),
+                E(&c.key)
             )?;
         }
         if !self.crls.is_empty() {
-            writeln!(f, "crls: {}", self.crls.join("; "))?;
+            writeln!(f, "crls: {}", E(&self.crls.join("; ")))?;
         }
         writeln!(f, "signers: {}", self.signers.len())?;
         for (i, s) in self.signers.iter().enumerate() {
@@ -282,24 +287,25 @@ fn write_signer(out: &mut String, s: &SignerSummary, label: &str, indent: &str, 
         .certificate
         .as_deref()
         .unwrap_or("(certificate not in envelope)");
-    let _ = writeln!(out, "{indent}{label} {who}");
-    let _ = writeln!(out, "{indent}    id: {} (v{})", s.signer_id, s.version);
+    let _ = writeln!(out, "{indent}{label} {}", E(who));
+    let _ = writeln!(out, "{indent}    id: {} (v{})", E(&s.signer_id), s.version);
     let _ = writeln!(
         out,
         "{indent}    {} with digest {}",
-        s.signature_algorithm, s.digest
+        E(&s.signature_algorithm),
+        E(&s.digest)
     );
     if s.signed_attributes.is_empty() {
         let _ = writeln!(out, "{indent}    signed attributes: none");
     }
     for a in &s.signed_attributes {
-        let _ = writeln!(out, "{indent}    signed   {}: {}", a.name, a.value);
+        let _ = writeln!(out, "{indent}    signed   {}: {}", E(&a.name), E(&a.value));
     }
     for a in &s.unsigned_attributes {
-        let _ = writeln!(out, "{indent}    unsigned {}: {}", a.name, a.value);
+        let _ = writeln!(out, "{indent}    unsigned {}: {}", E(&a.name), E(&a.value));
     }
     if let Some(n) = &s.note {
-        let _ = writeln!(out, "{indent}    note: {n}");
+        let _ = writeln!(out, "{indent}    note: {}", E(n));
     }
     let many = s.countersignatures.len() > 1;
     for (j, cs) in s.countersignatures.iter().enumerate() {

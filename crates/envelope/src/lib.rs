@@ -49,6 +49,7 @@ pub mod algorithm;
 pub mod asn1;
 pub mod cert;
 pub mod crl;
+pub mod display;
 pub mod envelope;
 pub mod format;
 pub mod inspect;

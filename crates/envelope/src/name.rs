@@ -116,13 +116,15 @@ fn prepare(s: &str) -> String {
     out
 }
 
-/// A name as RFC 4514 text, for messages (`CN=bodhi-app01.example.org,O=Example`).
+/// A name as RFC 4514 text, for messages (`CN=bodhi-app01.example.org,O=Example`), with
+/// control and invisible characters escaped ([`crate::display::escape`]): a subject
+/// name never forges a log line.
 pub fn display(name: &Name) -> String {
     let text = name.to_string();
     if text.is_empty() {
         "(empty name)".into()
     } else {
-        text
+        crate::display::escape(&text).into_owned()
     }
 }
 
@@ -149,6 +151,30 @@ mod tests {
             key("CN=good ca,O=test certificates")
         );
         assert_ne!(key("CN=Good CA,O=Test"), key("CN=Good CB,O=Test"));
+    }
+
+    #[test]
+    fn display_escapes_controls() {
+        // x509-cert escapes C0 controls and DEL itself (`\0a`); C1 controls (NEL is a
+        // line break to some terminals) and bidi overrides get through it.
+        let name = Name::from_str("CN=a\u{85}waxseal: verified \u{202e}gpj.exe,O=Example").unwrap();
+        assert!(name.to_string().contains('\u{85}'));
+        let shown = display(&name);
+        assert!(
+            !shown.contains('\u{85}') && !shown.contains('\u{202e}'),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("a\\u{85}waxseal: verified \\u{202e}gpj.exe"),
+            "{shown}"
+        );
+        let c0 = display(&Name::from_str("CN=a\\0Ab\\1B,O=Example").unwrap());
+        assert!(!c0.contains('\n') && !c0.contains('\x1b'), "{c0}");
+        // The positive twin: an ordinary name is shown as it is.
+        assert_eq!(
+            display(&Name::from_str("CN=x,O=Example").unwrap()),
+            "CN=x,O=Example"
+        );
     }
 
     #[test]

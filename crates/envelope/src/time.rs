@@ -30,17 +30,32 @@ pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
         .map_err(|_| format!("time before 1970: {text:?}"))
 }
 
-/// humantime reads `Z` only; accept `+hh:mm` / `-hh:mm` offsets too.
+/// humantime reads `Z` only; accept `+hh:mm` / `-hh:mm` offsets too. Works on bytes so
+/// that no input (non-ASCII included) can split a character.
 fn with_offset(t: &str) -> Result<SystemTime, ()> {
-    let (base, sign, off) = match t.len().checked_sub(6).map(|i| t.split_at(i)) {
-        Some((b, o)) if o.starts_with('+') || o.starts_with('-') => (b, &o[..1], &o[1..]),
-        _ => return Err(()),
-    };
-    let (h, m) = off.split_once(':').ok_or(())?;
-    let secs = h.parse::<u64>().map_err(|_| ())? * 3600 + m.parse::<u64>().map_err(|_| ())? * 60;
+    let bytes = t.as_bytes();
+    let i = bytes.len().checked_sub(6).ok_or(())?;
+    let off = &bytes[i..];
+    let digit = |b: u8| b.is_ascii_digit();
+    if !(matches!(off[0], b'+' | b'-')
+        && digit(off[1])
+        && digit(off[2])
+        && off[3] == b':'
+        && digit(off[4])
+        && digit(off[5]))
+    {
+        return Err(());
+    }
+    // The last six bytes are ASCII, so `i` is a character boundary.
+    let base = t.get(..i).ok_or(())?;
+    let num = |a: u8, b: u8| u64::from(a - b'0') * 10 + u64::from(b - b'0');
+    let (h, m) = (num(off[1], off[2]), num(off[4], off[5]));
+    if h > 23 || m > 59 {
+        return Err(());
+    }
     let local = humantime::parse_rfc3339_weak(base).map_err(|_| ())?;
-    let d = Duration::from_secs(secs);
-    if sign == "+" {
+    let d = Duration::from_secs(h * 3600 + m * 60);
+    if off[0] == b'+' {
         local.checked_sub(d)
     } else {
         local.checked_add(d)
@@ -60,5 +75,28 @@ mod tests {
         assert_eq!(parse_rfc3339("2010-06-01T02:00:00+02:00").unwrap(), t);
         assert_eq!(parse_rfc3339("2010-05-31T23:00:00-01:00").unwrap(), t);
         assert!(parse_rfc3339("yesterday").is_err());
+    }
+
+    #[test]
+    fn non_ascii_and_odd_offsets_are_errors_not_panics() {
+        for bad in [
+            "Æ00000",
+            "ÆÆÆ",
+            "2010-06-01T00:00:00+0Æ:0",
+            "2010-06-01T00:00:00+ÆÆ",
+            "2010-06-01T00:00:00+24:00",
+            "2010-06-01T00:00:00+02:60",
+            "2010-06-01T00:00:00+2:000",
+            "+00:00",
+            "",
+            "\u{0}",
+        ] {
+            assert!(parse_rfc3339(bad).is_err(), "{bad:?} accepted");
+        }
+        // Its positive twin: a valid time with a non-zero offset still parses.
+        assert_eq!(
+            parse_rfc3339("2010-06-01T05:30:00+05:30").unwrap(),
+            1_275_350_400
+        );
     }
 }

@@ -44,13 +44,82 @@ fn fuzz_corpora_replay_without_panics() {
     );
 }
 
+/// The parser targets added with their seed corpora: (corpus directory, harness, minimum
+/// number of inputs).
+type Target = (&'static str, fn(&[u8]), usize);
+
+const PARSERS: &[Target] = &[
+    ("key_parse", harness::key, 10),
+    ("pem_bundle", harness::pem_bundle, 10),
+    ("store_load", harness::store, 5),
+    ("time_parse", harness::time, 10),
+    ("dn_parse", harness::dn, 10),
+];
+
+#[test]
+fn parser_corpora_replay_without_panics() {
+    let corpus = root().join("fuzz/corpus");
+    for (dir, harness, min) in PARSERS {
+        let n = replay(&corpus.join(dir), *harness);
+        assert!(
+            n >= *min,
+            "{dir}: {n} corpus inputs, expected at least {min}"
+        );
+    }
+}
+
+#[test]
+fn the_time_parser_survives_what_panicked_it() {
+    // `waxseal verify --at 'Æ00000'` split the string inside a character.
+    for t in ["Æ00000", "2026-11-22T10:00:00+0Æ:00", "Æ", "ÆÆÆÆÆÆÆ"] {
+        harness::time(t.as_bytes());
+        assert!(waxseal_envelope::time::parse_rfc3339(t).is_err(), "{t}");
+    }
+    // The positive twin.
+    harness::time(b"2026-11-22T10:00:00+01:00");
+    assert!(waxseal_envelope::time::parse_rfc3339("2026-11-22T10:00:00+01:00").is_ok());
+}
+
 #[test]
 fn testdata_replays_without_panics() {
     let t = root().join("testdata");
-    let n = replay(&t.join("envelopes"), harness::envelope)
+    let mut n = replay(&t.join("envelopes"), harness::envelope)
         + replay(&t.join("envelopes"), harness::smime)
-        + replay(&t.join("x509"), harness::x509);
+        + replay(&t.join("x509"), harness::x509)
+        + replay(&t.join("x509"), harness::pem_bundle);
+    for alg in ["p256", "p384", "ed25519", "rsa2048"] {
+        n += replay(&t.join("pki").join(alg), harness::pem_bundle)
+            + replay(&t.join("pki").join(alg), harness::key);
+    }
     assert!(n >= 60, "testdata missing: {n} files");
+}
+
+#[test]
+fn testdata_is_valid_at_the_harnesses_fixed_time() {
+    // The harnesses verify at FIXED_TIME, never the real clock: there the samples verify
+    // with revocation checked (so fuzzing reaches every stage), whatever today's date.
+    use waxseal_envelope::*;
+    let pki = root().join("testdata/pki");
+    for alg in ["p256", "p384", "ed25519", "rsa2048"] {
+        let d = pki.join(alg);
+        let load = |f: &str| Certificate::load_all(&std::fs::read(d.join(f)).unwrap()).unwrap();
+        let crls = Crl::load_all(&std::fs::read(d.join("crl.pem")).unwrap()).unwrap();
+        let verifier = Verifier::new(TrustAnchors::new(load("root.pem")).unwrap())
+            .with_store(CertStore::from_certificates(load("ca.pem")))
+            .with_crls(CrlSet::from_crls(crls))
+            .with_revocation(RevocationPolicy::RequireEndEntity)
+            .at_time(harness::FIXED_TIME);
+        let env =
+            std::fs::read(root().join(format!("testdata/envelopes/{alg}-attached.der"))).unwrap();
+        // RequireEndEntity: the signer's CRL must be there and current.
+        verifier
+            .verify_bytes(&env, None)
+            .unwrap_or_else(|e| panic!("{alg} at the fixed time: {e}"));
+        // The negative twin: a week later the CRLs are stale and the sample is refused.
+        let late = verifier.at_time(harness::FIXED_TIME + 7 * 86_400);
+        let e = late.verify_bytes(&env, None).unwrap_err();
+        assert_eq!(e.code(), "crl-expired", "{alg}: {e}");
+    }
 }
 
 #[test]

@@ -17,8 +17,12 @@ fn anchors() -> TrustAnchors {
     TrustAnchors::new(certs).unwrap()
 }
 
+/// The verification time: 2010-06-01, inside the examples' validity (1999 to the end of
+/// 2039), fixed so the test never depends on the real clock.
+const AT: u64 = 1_275_350_400;
+
 fn verifier(legacy: bool) -> Verifier {
-    let v = Verifier::new(anchors());
+    let v = Verifier::new(anchors()).at_time(AT);
     if legacy {
         v.with_algorithms(AlgorithmPolicy::LEGACY_SHA1)
     } else {
@@ -77,6 +81,19 @@ fn every_signed_data_example_is_refused_without_the_opt_in() {
 }
 
 #[test]
+fn the_examples_are_checked_at_a_fixed_time() {
+    // At AT they verify (above); after the certificates' end (2039) they are refused, so
+    // the verdicts above come from the fixed time, not from today's date.
+    let content = read("ExContent.bin");
+    let (name, detached, _, _) = EXAMPLES[1];
+    let err = verifier(true)
+        .at_time(2_272_000_000)
+        .verify_bytes(&read(name), detached.then_some(&content[..]))
+        .unwrap_err();
+    assert_eq!(err.code(), "certificate-expired", "{err}");
+}
+
+#[test]
 fn example_4_5_is_ber_with_indefinite_lengths() {
     let env = Envelope::parse(&read("4.5.bin")).unwrap();
     assert_eq!(env.format(), Format::Ber);
@@ -123,7 +140,8 @@ fn tampered_examples_are_rejected() {
     let rsa_only = Verifier::new(
         TrustAnchors::new(Certificate::load_all(&read("CarlRSASelf.cer")).unwrap()).unwrap(),
     )
-    .with_algorithms(AlgorithmPolicy::LEGACY_SHA1);
+    .with_algorithms(AlgorithmPolicy::LEGACY_SHA1)
+    .at_time(AT);
     assert_eq!(
         rsa_only
             .verify_bytes(&read("4.1.bin"), None)

@@ -164,17 +164,17 @@ impl Bus {
             }
             let mut anchors = Vec::new();
             for p in &config.trust {
-                anchors.extend(load_certificates(p).map_err(|e| err(&e))?);
+                anchors.extend(load_certificates(p).map_err(|e| err(&format!("trust: {e}")))?);
             }
             let mut store = CertStore::new();
             for p in &config.certs {
-                for c in load_certificates(p).map_err(|e| err(&e))? {
+                for c in load_certificates(p).map_err(|e| err(&format!("certs: {e}")))? {
                     store.add(c);
                 }
             }
             let mut crls = CrlSet::new();
             for p in &config.crls {
-                for c in load_crls(p).map_err(|e| err(&e))? {
+                for c in load_crls(p).map_err(|e| err(&format!("crls: {e}")))? {
                     crls.add(c);
                 }
             }
@@ -348,6 +348,7 @@ impl Bus {
 
     /// Loads `path` and builds the bus.
     pub fn from_config_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        // Every problem names the file (and the key: see `new`).
         Self::new(BusConfig::load(path)?)
             .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
     }

@@ -36,7 +36,7 @@ impl Stage {
 
 /// A rejected message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{reason}")]
+#[error("{}", waxseal_envelope::display::Escaped(.reason))]
 pub struct Rejection {
     /// The stage that refused it.
     pub stage: Stage,
@@ -135,6 +135,7 @@ impl SignError {
         match self {
             Self::Json(e) => Some(e.code),
             Self::Topic(_) => Some(waxseal_entity::glob::MALFORMED_TOPIC),
+            Self::Message(_) => Some("malformed-message"),
             _ => None,
         }
     }

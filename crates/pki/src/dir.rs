@@ -166,12 +166,15 @@ pub struct PkiDir {
 
 fn lock(dir: &Path) -> Result<File, PkiError> {
     let path = dir.join(LOCK);
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(io(&path))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    // Never through a link: the lock file is created where it is named or not at all.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        rustix::fs::OFlags::NOFOLLOW.bits() as i32,
+    );
+    let f = options.open(&path).map_err(io(&path))?;
     f.try_lock().map_err(|_| {
         PkiError::Usage(format!(
             "another waxseal pki command is working on {}",
@@ -553,7 +556,9 @@ impl PkiDir {
             }
             if let Some(e) = self.inventory.active_named(&name) {
                 if !renew {
-                    return Err(PkiError::Rejected(format!(
+                    // Like `init` of an existing PKI (and `--out` of an existing file):
+                    // the operator's choice, exit 2, not a rejected input.
+                    return Err(PkiError::Usage(format!(
                         "{name} already has a live certificate (serial {}); one key per service per host: pass --renew to replace it (the old one is revoked)",
                         e.serial
                     )));
@@ -631,7 +636,7 @@ impl PkiDir {
         parse_reason(reason)?;
         if self.inventory.active_named(name).is_none() {
             return Err(if self.inventory.entries.iter().any(|e| e.name == name) {
-                PkiError::Rejected(format!(
+                PkiError::Usage(format!(
                     "{name} has no live certificate: it is already revoked"
                 ))
             } else {

@@ -146,8 +146,9 @@ fn one_live_certificate_per_name_and_renewal() {
     let err = pki
         .issue(&names(&["bodhi-app01.example.org"]), false, false)
         .unwrap_err();
-    assert!(matches!(err, PkiError::Rejected(_)), "{err}");
-    assert_eq!(err.exit_code(), 1);
+    // Agrees with `init` of an existing PKI: a usage error (exit 2), not a rejection.
+    assert!(matches!(err, PkiError::Usage(_)), "{err}");
+    assert_eq!(err.exit_code(), 2);
     assert!(err.to_string().contains("--renew"));
     assert_eq!(snapshot(&dir), before, "a refusal changed the directory");
 
@@ -223,7 +224,7 @@ fn revocation_and_crls() {
         pki.revoke("fas-app02.example.org", "superseded")
             .unwrap_err()
             .exit_code(),
-        1
+        2
     );
     assert_eq!(
         pki.revoke("bodhi-app01.example.org", "bogus")

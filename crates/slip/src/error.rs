@@ -52,7 +52,7 @@ pub enum SlipError {
         expected: String,
     },
     /// The slip continues past the end of the expected itinerary.
-    #[error("unexpected hop {hop} ({found}) after the end of the expected itinerary")]
+    #[error("unexpected hop {hop} ({}) after the end of the expected itinerary", waxseal_envelope::display::Escaped(.found))]
     UnexpectedHop {
         /// Position.
         hop: usize,
@@ -60,7 +60,7 @@ pub enum SlipError {
         found: String,
     },
     /// A hop is not who the itinerary expects at that position.
-    #[error("hop {hop} is {found}, expected {expected}")]
+    #[error("hop {hop} is {}, expected {expected}", waxseal_envelope::display::Escaped(.found))]
     WrongHop {
         /// Position.
         hop: usize,
@@ -78,7 +78,7 @@ pub enum SlipError {
         required: String,
     },
     /// The same entity signs twice: a loop.
-    #[error("{name} appears twice (hops {first} and {second}): the message looped")]
+    #[error("{} appears twice (hops {first} and {second}): the message looped", waxseal_envelope::display::Escaped(.name))]
     RepeatedHop {
         /// The entity.
         name: String,

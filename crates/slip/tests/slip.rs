@@ -686,15 +686,18 @@ fn rfc4134_example_4_4_is_a_two_hop_slip() {
     anchors.extend(Certificate::load_all(&read("CarlDSSSelf.cer")).unwrap());
     let env = parse(&read("4.4.bin"), DEFAULT_MAX_HOPS).unwrap();
     let expect = itinerary(&["AliceDSS", "AliceRSA"]);
+    // A fixed time inside the examples' validity (1999 to 2039), not the real clock.
+    let at = 1_275_350_400;
     let legacy = Verifier::new(TrustAnchors::new(anchors.clone()).unwrap())
-        .with_algorithms(AlgorithmPolicy::LEGACY_SHA1);
+        .with_algorithms(AlgorithmPolicy::LEGACY_SHA1)
+        .at_time(at);
     let slip = SlipVerifier::new(&legacy)
         .with_expectations(expect.clone())
         .verify(&env, None)
         .unwrap();
     assert_eq!(slip.hops.len(), 2);
     assert_eq!(slip.hops[1].signature_algorithm, "rsa-pkcs1-sha1");
-    let strict = Verifier::new(TrustAnchors::new(anchors).unwrap());
+    let strict = Verifier::new(TrustAnchors::new(anchors).unwrap()).at_time(at);
     let e = SlipVerifier::new(&strict)
         .with_expectations(expect)
         .verify(&env, None)

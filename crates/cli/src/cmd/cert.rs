@@ -43,7 +43,7 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
     let anchors = common::anchors(&args.trust)?;
     let store = common::store(&args.untrusted)?;
     let crls = common::crls(&args.crl)?;
-    let cert = common::one_certificate(&args.cert)?;
+    let cert = common::input_certificate(&args.cert)?;
     let mut options = ValidationOptions::at(common::time(args.at.as_deref())?);
     options.purpose = Purpose::Any;
     options.budget = args.budget.budget();

@@ -58,7 +58,16 @@ impl SignerArgs {
         } else {
             KeyFileCheck::OwnerOnly
         };
-        let key = PrivateKey::load(&self.key, check).map_err(|e| CliError::usage(e.to_string()))?;
+        let key = PrivateKey::load(&self.key, check).map_err(|e| {
+            if looks_like(&self.key) == Some("a certificate") {
+                CliError::usage(format!(
+                    "{}: this is a certificate, not a private key (the certificate goes in --cert, its private key in --key)",
+                    escape_path(&self.key)
+                ))
+            } else {
+                CliError::usage(e.to_string())
+            }
+        })?;
         Ok(Signer::new(cert, key)
             .map_err(|e| CliError::usage(e.to_string()))?
             .with_chain(certificates(&self.chain)?))
@@ -250,22 +259,103 @@ pub fn time(at: Option<&str>) -> Result<u64, CliError> {
 
 /// Reads one certificate file (the first certificate in it).
 pub fn one_certificate(path: &Path) -> Result<Certificate, CliError> {
-    let mut certs = load_certificates(path).map_err(|e| CliError::usage(e.to_string()))?;
+    let not_a_cert = || {
+        CliError::usage(match looks_like(path) {
+            Some("a private key") => format!(
+                "{}: this is a private key, not a certificate (the certificate goes in --cert, its private key in --key)",
+                escape_path(path)
+            ),
+            _ => format!("{}: no certificate", escape_path(path)),
+        })
+    };
+    let mut certs = load_certificates(path).map_err(|e| match looks_like(path) {
+        Some("a private key") => not_a_cert(),
+        _ => CliError::usage(e.to_string()),
+    })?;
     if certs.is_empty() {
-        return Err(CliError::usage(format!(
-            "{}: no certificate",
-            path.display()
-        )));
+        return Err(not_a_cert());
     }
     Ok(certs.remove(0))
 }
 
-/// A verification failure as a rejection.
-pub fn rejected(e: &VerifyError) -> CliError {
-    CliError::rejected(e.code(), e.to_string())
+/// What a file holds, judging by its first PEM label (or its DER): `Some("a certificate")`,
+/// `Some("a private key")`, or `None` when unknown or unreadable. Only for messages.
+pub fn looks_like(path: &Path) -> Option<&'static str> {
+    let mut head = Vec::new();
+    use std::io::Read;
+    std::fs::File::open(path)
+        .ok()?
+        .take(crate::io::MAX_INPUT)
+        .read_to_end(&mut head)
+        .ok()?;
+    let text = String::from_utf8_lossy(&head);
+    match text.find("-----BEGIN ") {
+        Some(i) => {
+            let label = &text[i + 11..];
+            if label.starts_with("CERTIFICATE-----")
+                || label.starts_with("X509 CERTIFICATE")
+                || label.starts_with("TRUSTED CERTIFICATE")
+            {
+                Some("a certificate")
+            } else if label
+                .split("-----")
+                .next()
+                .is_some_and(|l| l.ends_with("PRIVATE KEY"))
+            {
+                Some("a private key")
+            } else {
+                None
+            }
+        }
+        None if Certificate::from_der(&head).is_ok() => Some("a certificate"),
+        None => None,
+    }
 }
 
-/// A path validation failure as a rejection.
+fn escape_path(p: &Path) -> String {
+    waxseal_envelope::display::path(p)
+}
+
+/// The hint for an `untrusted` refusal: where a missing intermediate goes.
+pub const INTERMEDIATE_HINT: &str = "if an intermediate CA is missing, give it with --certs FILE (or have the signer send it: sign --chain FILE)";
+
+/// The certificate a command is asked to check (`cert verify CERT`, `authorize --in`): an
+/// unreadable file is an I/O error (exit 2), a file that holds no certificate an invalid
+/// input (exit 1, `malformed`).
+pub fn input_certificate(path: &Path) -> Result<Certificate, CliError> {
+    match load_certificates(path) {
+        Err(e @ waxseal_envelope::store::LoadError::Io { .. }) => {
+            Err(CliError::usage(e.to_string()))
+        }
+        Err(e) => Err(CliError::rejected("malformed", e.to_string())),
+        Ok(mut certs) if !certs.is_empty() => Ok(certs.remove(0)),
+        Ok(_) => Err(CliError::rejected(
+            "malformed",
+            format!("{}: no certificate", escape_path(path)),
+        )),
+    }
+}
+
+/// A verification failure as a rejection (with a hint when the path has a gap).
+pub fn rejected(e: &VerifyError) -> CliError {
+    hinted(
+        CliError::rejected(e.code(), e.to_string()),
+        INTERMEDIATE_HINT,
+    )
+}
+
+/// A path validation failure as a rejection, for `cert verify` (`--untrusted`).
 pub fn path_rejected(e: &PathError) -> CliError {
-    CliError::rejected(e.code(), e.to_string())
+    hinted(
+        CliError::rejected(e.code(), e.to_string()),
+        "if an intermediate CA is missing, give it with --untrusted FILE",
+    )
+}
+
+/// Adds `hint` to an `untrusted` refusal.
+pub fn hinted(mut e: CliError, hint: &str) -> CliError {
+    if e.code == "untrusted" {
+        e.message = format!("{}; {hint}", e.message);
+    }
+    e
 }

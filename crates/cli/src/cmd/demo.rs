@@ -102,7 +102,8 @@ impl World {
     fn keep(&self, file: &str, envelope: &Value) -> Result<Vec<u8>, CliError> {
         let wire = serde_json::to_vec(envelope).map_err(|e| fail(&e))?;
         let path = self.messages_dir.join(file);
-        std::fs::write(&path, &wire).map_err(|e| CliError::io(&path, e))?;
+        waxseal_pki::fsutil::replace(&path, &wire, waxseal_pki::fsutil::OUTPUT_MODE)
+            .map_err(|e| CliError::io(&path, e))?;
         Ok(wire)
     }
 
@@ -172,7 +173,8 @@ impl World {
 
 fn write_config(path: &Path, config: &Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(config).map_err(|e| fail(&e))?;
-    std::fs::write(path, text).map_err(|e| CliError::io(path, e))
+    waxseal_pki::fsutil::replace(path, text.as_bytes(), waxseal_pki::fsutil::OUTPUT_MODE)
+        .map_err(|e| CliError::io(path, e))
 }
 
 /// Runs `waxseal demo`.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 use waxseal_entity::glob::{MALFORMED_TOPIC, check_topic};
 use waxseal_envelope::Certificate;
+use waxseal_envelope::display::Escaped;
 use waxseal_message::{Bus, Rejection, ReplayCache, Route, SignError, oslo};
 
 use super::common;
@@ -192,10 +193,15 @@ fn load_bus(path: &std::path::Path) -> Result<Bus, CliError> {
     Bus::from_config_file(path).map_err(|e| CliError::usage(e.to_string()))
 }
 
+/// A message waxseal does not sign is an invalid input (exit 1); a signer that cannot
+/// sign is a usage error (exit 2).
 fn rejected(r: Rejection) -> CliError {
     let mut e = CliError::rejected(&r.code, format!("{}: {}", r.stage.name(), r.reason));
     e.hop = r.hop;
-    e
+    common::hinted(
+        e,
+        "if an intermediate CA is missing, add it to the configuration's \"certs\" (or have the signer send it: --chain FILE)",
+    )
 }
 
 fn is_oslo(v: &Value) -> bool {
@@ -206,7 +212,7 @@ fn is_oslo(v: &Value) -> bool {
 pub fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Sign(a) => {
-            let output = Output::prepare(a.io.output.as_deref(), a.io.force)?;
+            let output = Output::prepare_io(&a.io)?;
             if let Some(t) = &a.topic {
                 topic_arg(t)?;
             }
@@ -259,7 +265,7 @@ pub fn run(command: Command) -> Result<(), CliError> {
             output.write(text.as_bytes())
         }
         Command::Countersign(a) => {
-            let output = Output::prepare(a.io.output.as_deref(), a.io.force)?;
+            let output = Output::prepare_io(&a.io)?;
             let mut signer = waxseal_slip::hop_signer(
                 a.signer.signer()?,
                 a.role.as_deref(),
@@ -324,12 +330,13 @@ pub fn run(command: Command) -> Result<(), CliError> {
                         .unwrap_or("(unsigned)");
                     let route: Vec<&str> = v.hops.iter().map(|h| h.entity.as_str()).collect();
                     println!(
-                        "accepted: oslo message from {who}; route {}",
-                        if route.is_empty() {
+                        "accepted: oslo message from {}; route {}",
+                        Escaped(who),
+                        Escaped(&if route.is_empty() {
                             "-".into()
                         } else {
                             route.join(" -> ")
-                        }
+                        })
                     );
                 }
                 json!({"valid": true, "kind": "oslo", "result": v})
@@ -354,9 +361,9 @@ pub fn run(command: Command) -> Result<(), CliError> {
                     save_replay_cache(path, file, &bus)?;
                 }
                 if !a.json {
-                    println!("accepted: {}", v.note);
+                    println!("accepted: {}", Escaped(&v.note));
                     for d in v.authorization.iter().flat_map(|x| x.decisions.iter()) {
-                        println!("  {} ({})", d.reason, d.code);
+                        println!("  {} ({})", Escaped(&d.reason), d.code);
                     }
                 }
                 json!({"valid": true, "kind": "fedmsg", "result": v})
@@ -422,7 +429,7 @@ pub fn authorize(a: AuthorizeArgs) -> Result<(), CliError> {
             println!(
                 "{} {} ({})",
                 if d.allowed { "allow:" } else { "deny: " },
-                d.reason,
+                Escaped(&d.reason),
                 d.code
             );
         }

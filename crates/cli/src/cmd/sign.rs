@@ -67,7 +67,7 @@ pub struct Args {
 
 /// Runs `waxseal sign`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let output = Output::prepare(args.io.output.as_deref(), args.io.force)?;
+    let output = Output::prepare_io(&args.io)?;
     let sign_err = |e: waxseal_envelope::SignError| CliError::usage(e.to_string());
     let mut signer = args.signer.signer()?;
     if let Some(d) = args.digest {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
+use waxseal_envelope::display::Escaped;
 use waxseal_envelope::time;
 use waxseal_slip::{
     RouteExpectations, SlipError, SlipVerifier, VerifiedSlip, append_hop, hop_signer, parse,
@@ -49,7 +50,7 @@ pub fn countersign(args: CountersignArgs) -> Result<(), CliError> {
             "countersign writes DER or PEM (--outform der|pem)",
         ));
     }
-    let output = Output::prepare(args.io.output.as_deref(), args.io.force)?;
+    let output = Output::prepare_io(&args.io)?;
     let usage = |e: &dyn std::fmt::Display| CliError::usage(e.to_string());
     let mut signer = args.signer.signer()?;
     if let Some(d) = args.digest {
@@ -106,9 +107,12 @@ pub struct VerifyArgs {
     /// Write the verified content here (only when verification succeeds).
     #[arg(long = "out", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Overwrite --out if it exists.
+    /// Overwrite --out if it exists (a regular file only).
     #[arg(long)]
     force: bool,
+    /// Write where a symbolic --out points (refused without this).
+    #[arg(long)]
+    follow_symlinks: bool,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -123,12 +127,12 @@ fn duration(flag: &str, text: &str) -> Result<u64, CliError> {
 fn slip_rejected(e: &SlipError) -> CliError {
     let mut err = CliError::rejected(e.code(), e.to_string());
     err.hop = e.hop();
-    err
+    common::hinted(err, common::INTERMEDIATE_HINT)
 }
 
 /// Runs `waxseal slip verify`.
 pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
-    let output = Output::prepare(args.output.as_deref(), args.force)?;
+    let output = Output::prepare_with(args.output.as_deref(), args.force, args.follow_symlinks)?;
     let expectations = RouteExpectations {
         itinerary: (!args.expect.is_empty()).then(|| args.expect.clone()),
         required: args.require.clone(),
@@ -173,7 +177,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
             .into_iter()
             .flatten()
             .collect();
-            println!(
+            let line = format!(
                 "  hop {}: {}{} at {} ({})",
                 h.index,
                 h.name,
@@ -187,6 +191,8 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
                     .unwrap_or_else(|| "(no signing time)".into()),
                 h.signature_algorithm,
             );
+            // Names, roles and actions come from the envelope.
+            println!("{}", Escaped(&line));
         }
     }
     Ok(())

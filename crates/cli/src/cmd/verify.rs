@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
+use waxseal_envelope::display::Escaped;
 use waxseal_envelope::{Envelope, SignerRequirement, Verified, time};
 
 use super::common;
@@ -23,9 +24,12 @@ pub struct Args {
     /// Write the verified content here (only when verification succeeds).
     #[arg(long = "out", value_name = "FILE")]
     output: Option<PathBuf>,
-    /// Overwrite --out if it exists.
+    /// Overwrite --out if it exists (a regular file only).
     #[arg(long)]
     force: bool,
+    /// Write where a symbolic --out points (refused without this).
+    #[arg(long)]
+    follow_symlinks: bool,
     /// Accept the envelope when at least one signer verifies (default: all must).
     #[arg(long)]
     any_signer: bool,
@@ -36,7 +40,7 @@ pub struct Args {
 
 /// Runs `waxseal verify`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let output = Output::prepare(args.output.as_deref(), args.force)?;
+    let output = Output::prepare_with(args.output.as_deref(), args.force, args.follow_symlinks)?;
     let mut verifier = args.trust.verifier()?;
     if args.any_signer {
         verifier = verifier.with_requirement(SignerRequirement::Any);
@@ -78,7 +82,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 s.index + 1,
                 s.certificate.subject_display(),
                 s.digest,
-                s.signature_algorithm,
+                Escaped(&s.signature_algorithm),
                 path.join(" <- "),
             );
         }
@@ -86,7 +90,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             eprintln!(
                 "waxseal: note: signer {} rejected: {} ({})",
                 r.index + 1,
-                r.error,
+                Escaped(&r.error.to_string()),
                 r.error.code()
             );
         }

@@ -1,0 +1,5 @@
+#![no_main]
+
+include!("../harness_inputs.rs");
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| service_host(data));
