@@ -3,7 +3,7 @@
 //! The Python extension module `waxseal._waxseal`, re-exported by the `waxseal` package
 //! (`python/waxseal/__init__.py`; the API with its documentation is in `__init__.pyi`).
 //! It exposes the Rust API and adds nothing of its own: [`Signer`] and [`Verifier`] wrap
-//! `waxseal_envelope`'s, [`countersign`] and [`Verifier::verify_slip`] `waxseal_slip`,
+//! `waxseal_envelope`'s, `countersign` and `Verifier.verify_slip` `waxseal_slip`,
 //! [`Bus`] `waxseal_message::Bus`.
 //!
 //! - Bytes in, bytes out.
@@ -16,6 +16,7 @@
 //! Built by maturin (`pip install ./crates/python`), which sets
 //! `PYO3_BUILD_EXTENSION_MODULE` so the wheel does not link libpython; a plain
 //! `cargo build` links it, so workspace-wide cargo commands work on a machine with Python.
+#![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -154,6 +155,10 @@ impl From<SignError> for Fail {
 }
 
 type Result<T> = std::result::Result<T, Fail>;
+
+// The Python signatures spell the default `max_hops` as a literal (so that it shows in
+// `help()` and the stubs); it is the slip crate's.
+const _: () = assert!(waxseal_slip::DEFAULT_MAX_HOPS == 32);
 
 /// Runs `f` without the GIL, then converts its failure.
 fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
@@ -585,7 +590,7 @@ impl Verifier {
     }
 
     /// Verifies a routing slip and its route.
-    #[pyo3(signature = (envelope, content = None, *, expect = None, require = None, max_hops = waxseal_slip::DEFAULT_MAX_HOPS, max_age = None, clock_skew = 300.0, allow_repeats = false))]
+    #[pyo3(signature = (envelope, content = None, *, expect = None, require = None, max_hops = 32, max_age = None, clock_skew = 300.0, allow_repeats = false))]
     #[allow(clippy::too_many_arguments)]
     fn verify_slip(
         &self,
@@ -628,7 +633,7 @@ impl Verifier {
 
 /// Adds a routing-slip hop: `signer` countersigns the last hop of `envelope`.
 #[pyfunction]
-#[pyo3(signature = (envelope, signer, *, role = None, action = None, max_hops = waxseal_slip::DEFAULT_MAX_HOPS, certificates = true))]
+#[pyo3(signature = (envelope, signer, *, role = None, action = None, max_hops = 32, certificates = true))]
 fn countersign<'py>(
     py: Python<'py>,
     envelope: &[u8],
