@@ -177,6 +177,13 @@ class Bus:
     def __new__(cls, config: _Path, *, at: Optional[str] = None) -> "Bus":
         """Loads ``config`` (a path). ``at``: validate as of this RFC 3339 time.
         Raises :class:`ConfigError`."""
+    @staticmethod
+    def from_json(
+        config: str, *, base: Optional[_Path] = None, at: Optional[str] = None
+    ) -> "Bus":
+        """A bus from configuration text (the configuration file's JSON); relative paths
+        in it are resolved in ``base`` (default: the current directory). :meth:`reload`
+        re-reads the files it names. Raises :class:`ConfigError`."""
     @property
     def sign_messages(self) -> bool:
         """The configuration's ``sign_messages`` switch (for the caller to honour)."""
