@@ -10,6 +10,9 @@
 //! - Every refusal raises `waxseal.Rejected` with the reason code the CLI reports
 //!   (`.code`), the bus stage (`.stage`) and the slip hop (`.hop`); unusable files and
 //!   configuration raise `waxseal.ConfigError`.
+//! - Legacy, for `waxseal.fedmsg` only: `Signer.sign_legacy_rsa_sha1` and
+//!   `Bus.validate_legacy_x509` speak fedmsg 1.x's x509 wire (RSA PKCS #1 v1.5 with SHA-1),
+//!   each refused unless called with `legacy_sha1=True`.
 //! - Signing and verification run with the GIL released ([`Python::detach`]): one
 //!   [`Verifier`] or [`Bus`] shared by threads verifies on as many cores.
 //!

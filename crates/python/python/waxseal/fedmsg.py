@@ -56,6 +56,7 @@ Differences from fedmsg 1.x, each on the side of refusing:
   consumer of a hub about the same message, so a second ``True`` is the right answer.
 """
 
+import atexit
 import base64
 import copy
 import datetime
@@ -63,6 +64,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -372,7 +374,9 @@ def _private_dir():
     global _config_dir
     with _lock:
         if _config_dir is None:
+            # 0700: nobody else can change what this process trusts.
             _config_dir = tempfile.mkdtemp(prefix="waxseal-fedmsg-")
+            atexit.register(shutil.rmtree, _config_dir, True)
         return _config_dir
 
 
