@@ -56,19 +56,16 @@ Differences from fedmsg 1.x, each on the side of refusing:
   consumer of a hub about the same message, so a second ``True`` is the right answer.
 """
 
-import atexit
 import base64
 import copy
 import datetime
-import hashlib
 import json
 import logging
 import os
-import shutil
 import socket
-import tempfile
 import threading
 import time
+from typing import Any, Dict, List, Optional, Tuple
 
 import waxseal
 
@@ -94,10 +91,10 @@ _DEFAULT_CRL = "https://fedoraproject.org/fedmsg/crl.pem"
 _CREDENTIALS = ("signature", "certificate")
 
 _lock = threading.Lock()
-_implementation = None
-_validate_implementations = None
-_signers = {}
-_config_dir = None
+_implementation: Optional[str] = None
+_validate_implementations: Optional[List[str]] = None
+# (cert path, key path) -> (file stamps, signer, the certificate's PEM)
+_signers: Dict[Tuple[str, str], Tuple[Any, "waxseal.Signer", bytes]] = {}
 
 
 class _Refused(Exception):
@@ -370,37 +367,13 @@ def _x509_parts(message):
 # --- bus configurations -------------------------------------------------------------
 
 
-def _private_dir():
-    global _config_dir
-    with _lock:
-        if _config_dir is None:
-            # 0700: nobody else can change what this process trusts.
-            _config_dir = tempfile.mkdtemp(prefix="waxseal-fedmsg-")
-            atexit.register(shutil.rmtree, _config_dir, True)
-        return _config_dir
-
-
-def _write_config(settings):
-    """A bus configuration file for ``settings`` (written once per distinct one, in a
-    private directory); returns its path."""
-    text = json.dumps(settings, sort_keys=True)
-    name = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32] + ".json"
-    path = os.path.join(_private_dir(), name)
-    if not os.path.exists(path):
-        tmp = path + ".%d.tmp" % threading.get_ident()
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    return path
-
-
-_sign_bus = None
+_sign_bus: Optional["waxseal.Bus"] = None
 
 
 def _signing_bus():
     global _sign_bus
     if _sign_bus is None:
-        _sign_bus = waxseal.Bus(_write_config({"validate_signatures": False}))
+        _sign_bus = waxseal.Bus.from_json(json.dumps({"validate_signatures": False}))
     return _sign_bus
 
 
@@ -438,4 +411,4 @@ def _validating_bus(config):
         },
         "nitpicky": bool(config.get("routing_nitpicky", False)),
     }
-    return waxseal.Bus(_write_config(settings))
+    return waxseal.Bus.from_json(json.dumps(settings))
