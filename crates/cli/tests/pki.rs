@@ -362,3 +362,160 @@ fn bad_input_exits_with_one_line_and_changes_nothing() {
     assert!(err(&o).contains("signing-ca.key is missing"), "{}", err(&o));
     assert!(!t.join("pki/koji-app03.example.org.key").exists());
 }
+
+fn openssl_verify(t: &Path, file: &str) -> Output {
+    Command::new("openssl")
+        .args([
+            "verify",
+            "-CAfile",
+            "pki/root-ca.crt",
+            "-CRLfile",
+            "pki/crl.pem",
+            "-crl_check",
+            file,
+        ])
+        .current_dir(t)
+        .output()
+        .expect("the openssl command is required for interop tests (apt-get install openssl)")
+}
+
+#[test]
+fn single_tier_pki_for_fedmsg() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    let o = run(
+        t,
+        &[
+            "pki",
+            "init",
+            "--dir",
+            "pki",
+            "--single-tier",
+            "--algorithm",
+            "rsa2048",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("single-tier"), "{}", out(&o));
+    assert!(!t.join("pki/signing-ca.crt").exists());
+    let o = run(
+        t,
+        &[
+            "pki",
+            "issue",
+            "--dir",
+            "pki",
+            "bodhi-app01.example.org",
+            "fas-app02.example.org",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = run(t, &["pki", "list", "--dir", "pki"]);
+    assert!(out(&o).contains("rsa2048, single-tier"), "{}", out(&o));
+
+    // One CA certificate and one CRL, no intermediates: what fedmsg trusts.
+    for f in [
+        "pki/bodhi-app01.example.org.crt",
+        "pki/fas-app02.example.org.crt",
+    ] {
+        let o = openssl_verify(t, f);
+        assert!(o.status.success(), "{f}: {}{}", out(&o), err(&o));
+    }
+    std::fs::copy(t.join("pki/fas-app02.example.org.crt"), t.join("fas.crt")).unwrap();
+
+    // Signing needs no --chain; waxseal verifies against the root with the CRL.
+    std::fs::write(t.join("msg.json"), b"{\"topic\": \"bodhi\"}").unwrap();
+    let sign = |name: &str, outfile: &str| {
+        run(
+            t,
+            &[
+                "sign",
+                "--cert",
+                &format!("pki/{name}.crt"),
+                "--key",
+                &format!("pki/{name}.key"),
+                "--in",
+                "msg.json",
+                "--out",
+                outfile,
+            ],
+        )
+    };
+    let o = sign("fas-app02.example.org", "fas.p7m");
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let verify = |file: &str| {
+        run(
+            t,
+            &[
+                "verify",
+                "--trust",
+                "pki/root-ca.crt",
+                "--crl",
+                "pki/crl.pem",
+                "--in",
+                file,
+            ],
+        )
+    };
+    let o = verify("fas.p7m");
+    assert_eq!(code(&o), 0, "{}", err(&o));
+
+    // Revoked: openssl and waxseal both refuse it; the live one still passes.
+    let o = run(
+        t,
+        &["pki", "revoke", "--dir", "pki", "fas-app02.example.org"],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = openssl_verify(t, "fas.crt");
+    assert!(!o.status.success());
+    assert!(
+        out(&o).contains("certificate revoked") || err(&o).contains("certificate revoked"),
+        "{}{}",
+        out(&o),
+        err(&o)
+    );
+    let o = verify("fas.p7m");
+    assert_eq!(code(&o), 1, "{}", err(&o));
+    assert!(err(&o).contains("revoked"), "{}", err(&o));
+    let o = openssl_verify(t, "pki/bodhi-app01.example.org.crt");
+    assert!(o.status.success(), "{}{}", out(&o), err(&o));
+
+    // The later commands keep the layout: crl, renew, reseed, rebuild, doctor.
+    let o = run(t, &["pki", "crl", "--dir", "pki", "--der"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = run(
+        t,
+        &[
+            "pki",
+            "issue",
+            "--dir",
+            "pki",
+            "--renew",
+            "bodhi-app01.example.org",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let o = run(t, &["pki", "rebuild", "--dir", "pki", "--yes"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(!t.join("pki/signing-ca.crt").exists());
+    let o = openssl_verify(t, "pki/bodhi-app01.example.org.crt");
+    assert!(o.status.success(), "{}{}", out(&o), err(&o));
+    let o = run(
+        t,
+        &[
+            "pki",
+            "doctor",
+            "--dir",
+            "pki",
+            "--hostname",
+            "app01.example.org",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}{}", out(&o), err(&o));
+
+    // The default is still two-tier.
+    let o = run(t, &["pki", "init", "--dir", "two"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(out(&o).contains("signing CA:"), "{}", out(&o));
+    assert!(t.join("two/signing-ca.crt").exists());
+}

@@ -1018,6 +1018,29 @@ impl PrivateKey {
         })
     }
 
+    /// Signs `message` with RSA PKCS #1 v1.5 over SHA-1 (sha1WithRSAEncryption), for a
+    /// legacy wire format that requires exactly that and nothing else (fedmsg 1.x's
+    /// `x509` messages). SHA-1 is broken for collision resistance, which is why
+    /// [`PrivateKey::sign`] refuses it: call this only to talk to peers that cannot
+    /// verify anything better, and only for content the signer chose (a chosen-prefix
+    /// collision needs the attacker to pick both messages). RSA keys only (not
+    /// RSASSA-PSS-restricted ones).
+    pub fn sign_legacy_rsa_pkcs1_sha1(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match self {
+            Self::Rsa(k) => k
+                .sign_with_rng(
+                    &mut rng(),
+                    pkcs1v15_scheme(DigestAlgorithm::Sha1),
+                    &DigestAlgorithm::Sha1.digest(message),
+                )
+                .map_err(|e| KeyError::Sign(e.to_string())),
+            other => Err(KeyError::Sign(format!(
+                "PKCS #1 v1.5 with SHA-1 needs an RSA key, not {}",
+                other.public_key().kind()
+            ))),
+        }
+    }
+
     /// Signs `message` with `digest` (RSA PKCS #1 v1.5 unless `pss`), returning the
     /// signature algorithm identifier and the signature value. Ed25519 signs `message`
     /// itself and requires `digest` to be SHA-512 (RFC 8419).
@@ -1112,6 +1135,38 @@ fn check_owner_only(_path: &Path) -> Result<(), Result<u32, std::io::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_rsa_sha1_signs_only_with_rsa_and_verifies_only_under_the_legacy_policy() {
+        let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
+        let sig = key.sign_legacy_rsa_pkcs1_sha1(b"hello").unwrap();
+        let public = key.public_key();
+        let scheme = SignatureScheme::RsaPkcs1 {
+            digest: Some(DigestAlgorithm::Sha1),
+        };
+        assert!(
+            public
+                .check_scheme(&scheme, DigestAlgorithm::Sha1, &AlgorithmPolicy::STRICT)
+                .is_err()
+        );
+        public
+            .check_scheme(
+                &scheme,
+                DigestAlgorithm::Sha1,
+                &AlgorithmPolicy::LEGACY_SHA1,
+            )
+            .unwrap();
+        public
+            .verify(&scheme, DigestAlgorithm::Sha1, b"hello", &sig)
+            .unwrap();
+        assert!(
+            public
+                .verify(&scheme, DigestAlgorithm::Sha1, b"hellO", &sig)
+                .is_err()
+        );
+        let ec = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+        assert!(ec.sign_legacy_rsa_pkcs1_sha1(b"hello").is_err());
+    }
 
     #[test]
     fn every_generated_key_signs_and_verifies() {

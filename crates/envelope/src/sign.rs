@@ -205,6 +205,13 @@ impl Signer {
         self.digest
     }
 
+    /// Signs raw `message` bytes with this signer's RSA key, PKCS #1 v1.5 over SHA-1
+    /// ([`PrivateKey::sign_legacy_rsa_pkcs1_sha1`]): no envelope, no attributes. Only for
+    /// legacy wire formats that verify nothing better (fedmsg 1.x's `x509` messages).
+    pub fn sign_legacy_rsa_pkcs1_sha1(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        Ok(self.key.sign_legacy_rsa_pkcs1_sha1(message)?)
+    }
+
     fn sid(&self) -> (u8, SignerIdentifier) {
         match self.signer_id {
             SignerIdKind::IssuerSerial => (

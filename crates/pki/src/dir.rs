@@ -14,6 +14,12 @@
 //!   archive/                superseded files, moved here instead of deleted
 //!   .lock                   held while a command runs
 //! ```
+//!
+//! A single-tier PKI ([`PkiDir::init_single_tier`], `waxseal pki init --single-tier`) has
+//! no signing CA: the root issues the service-host certificates itself, `crl.pem` holds the
+//! root's CRL (listing the revoked certificates) and `crl.der` the same CRL in DER. It is
+//! for consumers that trust exactly one CA certificate and build no chains, such as fedmsg
+//! 1.x; the inventory records it (`"tiers": 1`), so every later command keeps the layout.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -200,18 +206,24 @@ fn load_cert(path: &Path) -> Result<Certificate, PkiError> {
 /// Loads the signer for service-host `name` from a directory laid out as a PKI directory
 /// (or a host's deployment directory): `<name>.crt`, `<name>.key` and `signing-ca.crt` as
 /// the chain. Read-only: takes no lock. The key must match the certificate, and is
-/// checked for its file mode as `key_check` says.
+/// checked for its file mode as `key_check` says. Without `signing-ca.crt`, a certificate
+/// issued by `root-ca.crt` itself (a single-tier PKI) loads with no chain.
 pub fn load_signer(dir: &Path, name: &str, key_check: KeyFileCheck) -> Result<Signer, PkiError> {
     let cert = load_cert(&dir.join(format!("{name}.crt")))?;
+    let root_path = dir.join(ROOT_CERT);
+    let single_tier = !dir.join(SIGNING_CERT).exists()
+        && root_path.is_file()
+        && load_cert(&root_path)?.subject() == cert.issuer();
     let key_path = dir.join(format!("{name}.key"));
     let key = PrivateKey::load(&key_path, key_check).map_err(|e| match e {
         KeyError::Io { .. } => PkiError::Usage(e.to_string()),
         e => PkiError::Usage(format!("{}: {e}", key_path.display())),
     })?;
-    let chain = load_cert(&dir.join(SIGNING_CERT))?;
-    Ok(Signer::new(cert, key)
-        .map_err(|e| PkiError::Usage(format!("{name}: {e}")))?
-        .with_chain(vec![chain]))
+    let signer = Signer::new(cert, key).map_err(|e| PkiError::Usage(format!("{name}: {e}")))?;
+    if single_tier {
+        return Ok(signer);
+    }
+    Ok(signer.with_chain(vec![load_cert(&dir.join(SIGNING_CERT))?]))
 }
 
 fn ca_record(cert: &Certificate) -> CaRecord {
@@ -272,6 +284,28 @@ impl PkiDir {
         algorithm: KeyAlgorithm,
         lifetimes: Lifetimes,
     ) -> Result<Self, PkiError> {
+        Self::create(dir, seed, algorithm, lifetimes, 2)
+    }
+
+    /// Creates a single-tier PKI in `dir`: a root CA that issues the service-host
+    /// certificates itself (no signing CA), its empty CRL and the inventory. For consumers
+    /// that trust one CA certificate and no intermediates (fedmsg 1.x).
+    pub fn init_single_tier(
+        dir: &Path,
+        seed: Seed,
+        algorithm: KeyAlgorithm,
+        lifetimes: Lifetimes,
+    ) -> Result<Self, PkiError> {
+        Self::create(dir, seed, algorithm, lifetimes, 1)
+    }
+
+    fn create(
+        dir: &Path,
+        seed: Seed,
+        algorithm: KeyAlgorithm,
+        lifetimes: Lifetimes,
+        tiers: u8,
+    ) -> Result<Self, PkiError> {
         seed.check().map_err(|e| PkiError::Usage(e.to_string()))?;
         for f in [
             INVENTORY,
@@ -297,16 +331,13 @@ impl PkiDir {
             algorithm: algorithm.name().into(),
             seed,
             crl_number: 0,
+            tiers,
             root: CaRecord {
                 subject: String::new(),
                 serial: String::new(),
                 not_after: String::new(),
             },
-            signing_ca: CaRecord {
-                subject: String::new(),
-                serial: String::new(),
-                not_after: String::new(),
-            },
+            signing_ca: None,
             entries: Vec::new(),
         };
         let mut pki = Self {
@@ -322,21 +353,29 @@ impl PkiDir {
         Ok(pki)
     }
 
-    /// Generates and writes the root and signing CAs (files must not exist).
+    /// Generates and writes the root and (two-tier) signing CAs (files must not exist).
     fn make_cas(&mut self) -> Result<(), PkiError> {
         let now = time::now();
         let seed = &self.inventory.seed;
         let org = seed.organization.as_deref().unwrap_or("waxseal");
+        let single = self.inventory.single_tier();
         let root_params = CertParams::ca(
             seed.subject(&format!("{org} root CA"))?,
             now,
             self.lifetimes.root_days,
-            Some(1),
+            Some(if single { 0 } else { 1 }),
         );
         let root = Issuer::self_signed(
             &root_params,
             PrivateKey::generate(self.algorithm).map_err(IssueError::from)?,
         )?;
+        if single {
+            self.write_new(ROOT_KEY, root.key.to_pkcs8_pem().as_bytes(), KEY_MODE)?;
+            self.write_new(ROOT_CERT, root.cert.to_pem().as_bytes(), PUBLIC_MODE)?;
+            self.inventory.root = ca_record(&root.cert);
+            self.inventory.signing_ca = None;
+            return self.save();
+        }
         let ca_key = PrivateKey::generate(self.algorithm).map_err(IssueError::from)?;
         let ca_params = CertParams::ca(
             seed.subject(&format!("{org} signing CA"))?,
@@ -350,7 +389,7 @@ impl PkiDir {
         self.write_new(SIGNING_KEY, ca_key.to_pkcs8_pem().as_bytes(), KEY_MODE)?;
         self.write_new(SIGNING_CERT, ca_cert.to_pem().as_bytes(), PUBLIC_MODE)?;
         self.inventory.root = ca_record(&root.cert);
-        self.inventory.signing_ca = ca_record(&ca_cert);
+        self.inventory.signing_ca = Some(ca_record(&ca_cert));
         self.save()
     }
 
@@ -405,13 +444,19 @@ impl PkiDir {
         load_cert(&self.dir.join(ROOT_CERT))
     }
 
-    /// The signing CA certificate.
+    /// Whether this is a single-tier PKI (the root issues the service-host certificates).
+    pub fn single_tier(&self) -> bool {
+        self.inventory.single_tier()
+    }
+
+    /// The signing CA certificate (a single-tier PKI has none: an error).
     pub fn signing_certificate(&self) -> Result<Certificate, PkiError> {
         load_cert(&self.dir.join(SIGNING_CERT))
     }
 
     /// The signer for service-host `name`: `<name>.crt`, `<name>.key` (checked as this
-    /// directory checks keys) and the signing CA as its chain, ready to sign messages.
+    /// directory checks keys) and the signing CA as its chain (none in a single-tier PKI),
+    /// ready to sign messages.
     /// For a deployment directory or a process that must not take the PKI's lock, use
     /// [`load_signer`].
     pub fn signer(&self, name: &str) -> Result<Signer, PkiError> {
@@ -451,6 +496,16 @@ impl PkiDir {
             key_path,
             replaced,
         })
+    }
+
+    /// The CA that issues service-host certificates and lists them on its CRL: the
+    /// signing CA, or the root in a single-tier PKI.
+    fn leaf_issuer(&self) -> Result<Issuer, PkiError> {
+        if self.single_tier() {
+            self.issuer(ROOT_CERT, ROOT_KEY)
+        } else {
+            self.issuer(SIGNING_CERT, SIGNING_KEY)
+        }
     }
 
     fn issuer(&self, cert: &str, key: &str) -> Result<Issuer, PkiError> {
@@ -575,7 +630,7 @@ impl PkiDir {
                 }
             }
         }
-        let issuer = self.issuer(SIGNING_CERT, SIGNING_KEY)?;
+        let issuer = self.leaf_issuer()?;
         if renew {
             // A renewal writes a CRL: the root key must be usable before anything changes.
             self.issuer(ROOT_CERT, ROOT_KEY)?;
@@ -644,7 +699,7 @@ impl PkiDir {
             });
         }
         // Check the CA keys (the CRLs need both) before changing anything.
-        self.issuer(SIGNING_CERT, SIGNING_KEY)?;
+        self.leaf_issuer()?;
         self.issuer(ROOT_CERT, ROOT_KEY)?;
         let serial = self
             .inventory
@@ -658,14 +713,17 @@ impl PkiDir {
     }
 
     /// Signs and writes new CRLs (the signing CA's, listing every revoked certificate, and
-    /// the root's) to `crl.pem`, and the signing CA's to `crl.der` if `der`. The CRL number
-    /// increases every time; `next_update` is in seconds from now.
+    /// the root's) to `crl.pem`, and the signing CA's to `crl.der` if `der`. In a
+    /// single-tier PKI, `crl.pem` (and `crl.der`) hold the root's CRL, which lists every
+    /// revoked certificate. The CRL number increases every time; `next_update` is in
+    /// seconds from now.
     pub fn write_crl(
         &mut self,
         next_update: Option<u64>,
         der: bool,
     ) -> Result<CrlReport, PkiError> {
-        let signing = self.issuer(SIGNING_CERT, SIGNING_KEY)?;
+        let single = self.single_tier();
+        let signing = self.leaf_issuer()?;
         let root = self.issuer(ROOT_CERT, ROOT_KEY)?;
         let now = time::now();
         let next = now + next_update.unwrap_or(self.lifetimes.crl_secs);
@@ -695,15 +753,15 @@ impl PkiDir {
         self.save()?;
         let this_update = now.saturating_sub(60);
         let ca_crl = signing.issue_crl(number, this_update, next, &revoked)?;
-        let root_crl = root.issue_crl(number, this_update, next, &[])?;
+        let pem = if single {
+            ca_crl.to_pem()
+        } else {
+            let root_crl = root.issue_crl(number, this_update, next, &[])?;
+            format!("{}{}", ca_crl.to_pem(), root_crl.to_pem())
+        };
         let mut files = Vec::new();
         let pem_path = self.dir.join(CRL_PEM);
-        fsutil::replace(
-            &pem_path,
-            format!("{}{}", ca_crl.to_pem(), root_crl.to_pem()).as_bytes(),
-            PUBLIC_MODE,
-        )
-        .map_err(io(&pem_path))?;
+        fsutil::replace(&pem_path, pem.as_bytes(), PUBLIC_MODE).map_err(io(&pem_path))?;
         files.push(pem_path);
         if der {
             let der_path = self.dir.join(CRL_DER);
@@ -719,7 +777,8 @@ impl PkiDir {
     }
 
     /// Wipes and regenerates: the current files move to `archive/rebuild-<time>/`, then a
-    /// new root and signing CA are made with the same seed and algorithm, and every live
+    /// new root and (unless single-tier) signing CA are made with the same seed, algorithm
+    /// and number of tiers, and every live
     /// inventory entry is issued again. `progress(done, total, name)` is called per entry.
     pub fn rebuild(
         &mut self,
@@ -752,7 +811,7 @@ impl PkiDir {
         self.make_cas()?;
         let total = names.len();
         let mut out = Vec::new();
-        let issuer = self.issuer(SIGNING_CERT, SIGNING_KEY)?;
+        let issuer = self.leaf_issuer()?;
         for (i, (n, alg)) in names.iter().enumerate() {
             progress(i, total, &n.to_string());
             let key = PrivateKey::generate(*alg).map_err(IssueError::from)?;

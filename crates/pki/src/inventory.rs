@@ -22,12 +22,28 @@ pub struct Inventory {
     pub seed: Seed,
     /// Number of the last CRL issued (each new CRL gets the next one).
     pub crl_number: u64,
+    /// How many CA levels: 2 (the default: a root CA issues a signing CA, which issues the
+    /// service-host certificates) or 1 (`init --single-tier`: the root issues them itself,
+    /// for consumers that trust one CA certificate and no intermediates, such as fedmsg).
+    /// Written only when it is not 2, so two-tier inventories are unchanged.
+    #[serde(default = "two_tiers", skip_serializing_if = "is_two_tiers")]
+    pub tiers: u8,
     /// The root CA.
     pub root: CaRecord,
-    /// The signing CA, which issues every service-host certificate.
-    pub signing_ca: CaRecord,
+    /// The signing CA, which issues every service-host certificate; absent in a single-tier
+    /// PKI, where the root issues them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_ca: Option<CaRecord>,
     /// Every certificate issued, revoked ones included, oldest first.
     pub entries: Vec<Entry>,
+}
+
+fn two_tiers() -> u8 {
+    2
+}
+
+fn is_two_tiers(tiers: &u8) -> bool {
+    *tiers == 2
 }
 
 /// A CA certificate.
@@ -111,6 +127,16 @@ impl Inventory {
                 inv.algorithm
             )));
         }
+        match (inv.tiers, &inv.signing_ca) {
+            (2, Some(_)) | (1, None) => {}
+            (2, None) => return Err(InventoryError("missing signing_ca".into())),
+            (1, Some(_)) => {
+                return Err(InventoryError(
+                    "a single-tier PKI (tiers 1) has no signing_ca".into(),
+                ));
+            }
+            (n, _) => return Err(InventoryError(format!("tiers {n}: expected 1 or 2"))),
+        }
         inv.seed
             .check()
             .map_err(|e| InventoryError(e.to_string()))?;
@@ -145,6 +171,11 @@ impl Inventory {
         let mut s = serde_json::to_string_pretty(self).expect("inventories serialise");
         s.push('\n');
         s
+    }
+
+    /// Whether the root issues the service-host certificates itself (`tiers` 1).
+    pub fn single_tier(&self) -> bool {
+        self.tiers == 1
     }
 
     /// Entries in service.

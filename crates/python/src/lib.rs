@@ -10,6 +10,9 @@
 //! - Every refusal raises `waxseal.Rejected` with the reason code the CLI reports
 //!   (`.code`), the bus stage (`.stage`) and the slip hop (`.hop`); unusable files and
 //!   configuration raise `waxseal.ConfigError`.
+//! - Legacy, for `waxseal.fedmsg` only: `Signer.sign_legacy_rsa_sha1` and
+//!   `Bus.validate_legacy_x509` speak fedmsg 1.x's x509 wire (RSA PKCS #1 v1.5 with SHA-1),
+//!   each refused unless called with `legacy_sha1=True`.
 //! - Signing and verification run with the GIL released ([`Python::detach`]): one
 //!   [`Verifier`] or [`Bus`] shared by threads verifies on as many cores.
 //!
@@ -442,6 +445,29 @@ impl Signer {
                 .to_der())
         })?;
         Ok(PyBytes::new(py, &der))
+    }
+
+    /// RSA PKCS #1 v1.5 with SHA-1 over raw `data`: no envelope, no attributes. Only for
+    /// legacy wires that verify nothing better (fedmsg 1.x's `x509` messages); refused
+    /// unless `legacy_sha1=True`, and for keys that are not RSA.
+    #[pyo3(signature = (data, *, legacy_sha1 = false))]
+    fn sign_legacy_rsa_sha1<'py>(
+        &self,
+        py: Python<'py>,
+        data: &[u8],
+        legacy_sha1: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        if !legacy_sha1 {
+            return Err(PyValueError::new_err(
+                "RSA-SHA1 is a legacy signature: pass legacy_sha1=True to sign with it",
+            ));
+        }
+        let sig = self::detached(py, || {
+            self.inner
+                .sign_legacy_rsa_pkcs1_sha1(data)
+                .map_err(|e| Fail::Value(e.to_string()))
+        })?;
+        Ok(PyBytes::new(py, &sig))
     }
 
     fn __repr__(&self) -> String {
@@ -903,6 +929,121 @@ impl Bus {
                 r.insert("message_text".into(), t.clone());
             }
             Ok(report)
+        })?;
+        Self::report(py, &v)
+    }
+
+    /// Validates a fedmsg 1.x `x509` message: `signed` is the exact byte string its
+    /// signature covers (fedmsg's canonical JSON of the message without `signature` and
+    /// `certificate`), `signature` the raw RSA PKCS #1 v1.5 SHA-1 signature, `certificate`
+    /// the signer's certificate (PEM; only the first one is used: fedmsg's wire carries no
+    /// chain). The certificate path is validated with the bus's anchors, certificates and
+    /// CRLs; the topic and the claims are read from `signed` itself, then authorized as
+    /// [`Bus::validate`] does (by `signer` alone, nitpicky, when given). No signing time,
+    /// so no freshness or replay check. Refused unless `legacy_sha1=True`.
+    #[pyo3(signature = (signed, signature, certificate, *, signer = None, legacy_sha1 = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn validate_legacy_x509<'py>(
+        &self,
+        py: Python<'py>,
+        signed: &[u8],
+        signature: &[u8],
+        certificate: &[u8],
+        signer: Option<&str>,
+        legacy_sha1: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        if !legacy_sha1 {
+            return Err(PyValueError::new_err(
+                "fedmsg's x509 wire is RSA-SHA1, a legacy signature: pass legacy_sha1=True to accept it",
+            ));
+        }
+        let v = detached(py, || {
+            let bus = self.current();
+            let reject = |stage: &'static str, code: &str, reason: String| Fail::Rejected {
+                code: code.into(),
+                reason,
+                stage: Some(stage),
+                hop: None,
+            };
+            let Some(verifier) = bus.verifier() else {
+                return Ok(serde_json::json!({
+                    "signed": false,
+                    "note": "validation is switched off (validate_signatures: false)",
+                }));
+            };
+            let message: Value = serde_json::from_slice(signed)
+                .map_err(|e| reject("format", "malformed", format!("signed bytes: {e}")))?;
+            let topic = match message.get("topic") {
+                Some(Value::String(t)) => t.as_str(),
+                Some(_) => {
+                    return Err(reject(
+                        "format",
+                        "malformed",
+                        "topic must be a string".into(),
+                    ));
+                }
+                None => {
+                    return Err(reject(
+                        "format",
+                        "missing-topic",
+                        "the message has no topic".into(),
+                    ));
+                }
+            };
+            check_topic(topic)?;
+            let cert = Certificate::load_all(certificate)
+                .ok()
+                .and_then(|c| c.into_iter().next())
+                .ok_or_else(|| {
+                    reject(
+                        "format",
+                        "malformed",
+                        "certificate is not a PEM certificate".into(),
+                    )
+                })?;
+            let options = verifier.validation_options(bus.time());
+            verifier
+                .validate_certificate(&cert, &CertStore::new(), verifier.crls(), &options)
+                .map_err(|e| reject("certificate", e.code(), e.to_string()))?;
+            let public = waxseal_envelope::PublicKey::from_spki(cert.public_key_info())
+                .map_err(|e| reject("certificate", "bad-public-key", e.to_string()))?;
+            let scheme = waxseal_envelope::algorithm::SignatureScheme::RsaPkcs1 {
+                digest: Some(DigestAlgorithm::Sha1),
+            };
+            public
+                .check_scheme(
+                    &scheme,
+                    DigestAlgorithm::Sha1,
+                    &AlgorithmPolicy::LEGACY_SHA1,
+                )
+                .map_err(|e| reject("signature", "algorithm-mismatch", e.to_string()))?;
+            public
+                .verify(&scheme, DigestAlgorithm::Sha1, signed, signature)
+                .map_err(|_| {
+                    reject(
+                        "signature",
+                        "bad-signature",
+                        "the RSA-SHA1 signature does not match the message".into(),
+                    )
+                })?;
+            let authorizer = match signer {
+                Some(s) => bus.authorizer().signed_by(topic, s),
+                None => bus.authorizer().clone(),
+            };
+            let authorization = authorizer.authorize(&cert, topic, Some(&message));
+            if let Some(d) = authorization.denial() {
+                return Err(reject("authorization", d.code, d.reason.clone()));
+            }
+            Ok(serde_json::json!({
+                "signed": true,
+                "note": format!(
+                    "signed by {} (fedmsg x509 wire: RSA PKCS #1 v1.5 with SHA-1)",
+                    cert.subject_display()
+                ),
+                "signer": cert.subject_display(),
+                "entity": authorization.entity,
+                "authorization": authorization,
+            }))
         })?;
         Self::report(py, &v)
     }

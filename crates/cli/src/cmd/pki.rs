@@ -41,6 +41,11 @@ impl From<Algorithm> for KeyAlgorithm {
 pub enum Command {
     /// Create a root CA, a signing CA, an empty CRL and the inventory.
     Init {
+        /// No signing CA: the root issues the service-host certificates itself and crl.pem
+        /// holds its CRL (for consumers that trust one CA certificate and no intermediates,
+        /// such as fedmsg 1.x; use an RSA algorithm for fedmsg's x509 wire).
+        #[arg(long)]
+        single_tier: bool,
         /// The PKI directory (created if missing; must not hold a PKI).
         #[arg(long)]
         dir: PathBuf,
@@ -180,6 +185,7 @@ fn parse_duration(text: &str) -> Result<u64, CliError> {
 pub fn run(command: Command) -> Result<(), CliError> {
     match command {
         Command::Init {
+            single_tier,
             dir,
             seed,
             algorithm,
@@ -193,18 +199,27 @@ pub fn run(command: Command) -> Result<(), CliError> {
                 }
                 None => Seed::default(),
             };
-            let pki = PkiDir::init(&dir, seed, algorithm.into(), Lifetimes::default())
-                .map_err(pki_err)?;
+            let init = if single_tier {
+                PkiDir::init_single_tier
+            } else {
+                PkiDir::init
+            };
+            let pki = init(&dir, seed, algorithm.into(), Lifetimes::default()).map_err(pki_err)?;
             let inv = pki.inventory();
-            println!("created PKI in {} ({})", dir.display(), inv.algorithm);
+            println!(
+                "created {}PKI in {} ({})",
+                if single_tier { "single-tier " } else { "" },
+                dir.display(),
+                inv.algorithm
+            );
             println!(
                 "  root CA:    {} (expires {})",
                 inv.root.subject, inv.root.not_after
             );
-            println!(
-                "  signing CA: {} (expires {})",
-                inv.signing_ca.subject, inv.signing_ca.not_after
-            );
+            match &inv.signing_ca {
+                Some(ca) => println!("  signing CA: {} (expires {})", ca.subject, ca.not_after),
+                None => println!("  no signing CA: the root issues every certificate"),
+            }
             println!(
                 "  trust anchor for verifiers: {}",
                 dir.join("root-ca.crt").display()
@@ -373,9 +388,14 @@ pub fn run(command: Command) -> Result<(), CliError> {
             let pki = PkiDir::open(&dir, KeyFileCheck::OwnerOnly).map_err(pki_err)?;
             let inv = pki.inventory();
             println!(
-                "{} ({}), CRL #{}",
+                "{} ({}{}), CRL #{}",
                 dir.display(),
                 inv.algorithm,
+                if inv.single_tier() {
+                    ", single-tier"
+                } else {
+                    ""
+                },
                 inv.crl_number
             );
             for e in &inv.entries {

@@ -93,6 +93,10 @@ class Signer:
         ``signed_attributes=False``: sign the content directly (as Keystone PKI tokens).
         ``digest``: ``sha256``, ``sha384`` or ``sha512`` (default: the key's).
         """
+    def sign_legacy_rsa_sha1(self, data: bytes, *, legacy_sha1: bool = False) -> bytes:
+        """RSA PKCS #1 v1.5 with SHA-1 over raw ``data`` (no envelope), for legacy wires
+        only (fedmsg 1.x's ``x509`` messages). Raises ``ValueError`` unless
+        ``legacy_sha1=True`` or when the key is not RSA."""
 
 @final
 class Verified:
@@ -238,6 +242,23 @@ class Bus:
     def reload(self) -> None:
         """Re-reads the configuration file, anchors, certificates and CRLs (keeps the
         replay cache). Raises :class:`ConfigError` and keeps the old state."""
+    def validate_legacy_x509(
+        self,
+        signed: bytes,
+        signature: bytes,
+        certificate: bytes,
+        *,
+        signer: Optional[str] = None,
+        legacy_sha1: bool = False,
+    ) -> Dict[str, Any]:
+        """Validates a fedmsg 1.x ``x509`` message (legacy: requires ``legacy_sha1=True``).
+        ``signed``: the exact bytes its signature covers (fedmsg's canonical JSON of the
+        message without ``signature`` and ``certificate``); ``signature``: the raw RSA
+        PKCS #1 v1.5 SHA-1 signature; ``certificate``: the signer's PEM certificate (the
+        first one only). The path is validated with this bus's anchors, certificates and
+        CRLs; topic and claims are read from ``signed`` and authorized as :meth:`validate`
+        does (by ``signer`` alone, when given). No freshness or replay check (the wire has
+        no signing time). Returns the report; raises :class:`Rejected`."""
 
 def strip_credentials(message: bytes) -> bytes:
     """The message without ``signature`` and ``certificate`` (other members byte for

@@ -1,0 +1,414 @@
+"""``waxseal.fedmsg``: a drop-in for ``fedmsg.crypto``.
+
+The same functions with the same signatures and return values as fedmsg 1.x's
+``fedmsg.crypto``::
+
+    init(**config)
+    sign(message, **config)                      -> the signed message (a new dict)
+    validate(message, **config)                  -> True or False (the reason is logged)
+    validate_signed_by(message, signer, **config) -> True or False
+    strip_credentials(message)                   -> a copy without signature and certificate
+
+reading fedmsg's configuration keys as they are (``/etc/fedmsg.d/*.py``): ``ssldir``,
+``certnames``, ``certname``, ``cert_prefix``, ``crypto_backend``,
+``crypto_validate_backends``, ``ca_cert_location``, ``ca_cert_cache``,
+``ca_cert_cache_expiry``, ``crl_location``, ``crl_cache``, ``crl_cache_expiry``,
+``routing_policy``, ``routing_nitpicky``, ``validate_signatures``.
+
+Two wires:
+
+- ``crypto_backend='cms'`` (the default): waxseal's envelope, a detached CMS SignedData
+  over the RFC 8785 canonical form of the message, validated by :class:`waxseal.Bus`
+  (SHA-256 or better, a signing time, the full RFC 5280 path with CRLs).
+- ``crypto_backend='x509'``: fedmsg 1.x's own wire (RSA PKCS #1 v1.5 with SHA-1 over
+  fedmsg's ``json.dumps`` canonical form, the certificate in the message), so that
+  consumers still running fedmsg accept waxseal's messages during a migration.
+
+``validate`` accepts the wires listed in ``crypto_validate_backends`` (default
+``['cms']``). Listing ``'x509'`` accepts messages from fedmsg 1.x publishers. That wire
+is weaker: its signature is RSA-SHA1 (SHA-1 collisions are practical, so a signer can be
+made to sign one message whose signature also fits another; waxseal accepts SHA-1 only
+there), it carries no signing time (no freshness check, and an old message replays as
+well as a new one), its canonical form is Python's ``json.dumps`` (not a standard, so
+every implementation must reproduce CPython's float and escape formatting) and it signs
+with RSA keys only. Accept it only while fedmsg publishers remain, then remove it.
+
+Differences from fedmsg 1.x, each on the side of refusing:
+
+- ``validate`` never raises for a bad message and never trusts a message it could not
+  check: an unreadable CA or CRL, or a location it cannot fetch, is logged and the
+  message refused.
+- Trust anchors: every certificate in ``ca_cert_location`` (fedmsg uses the first only;
+  a bundle lets the old and the new root both be trusted during a CA rotation). Every
+  CRL in ``crl_location`` is used.
+- The CA and CRL files are re-read as soon as they change (fedmsg keeps them in memory
+  until some validation fails, so a running fedmsg keeps accepting a revoked signer).
+  Local files are checked on every validation, which is stricter than
+  ``ca_cert_cache_expiry`` and ``crl_cache_expiry`` promise; http(s) locations are not
+  fetched by this version (the message is refused and the reason logged).
+- ``routing_policy`` topics and names are read as waxseal patterns (``*`` and ``#`` in
+  topics, ``*`` in names); fedmsg's exact topics and certificate names mean the same.
+  The signer's name is the certificate's CN, as in fedmsg.
+- The configuration given to each call wins over the one :func:`init` saw (fedmsg keeps
+  the first).
+- :func:`sign` does not modify the message it is given; it returns a new one.
+- No replay cache: fedmsg's ``validate`` is a question about a message, asked by every
+  consumer of a hub about the same message, so a second ``True`` is the right answer.
+"""
+
+import base64
+import copy
+import datetime
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import waxseal
+
+__all__ = [
+    "init",
+    "sign",
+    "validate",
+    "validate_signed_by",
+    "strip_credentials",
+    "BACKENDS",
+]
+
+log = logging.getLogger(__name__)
+
+#: The wires ``crypto_backend`` and ``crypto_validate_backends`` may name.
+BACKENDS = ("cms", "x509")
+
+# fedmsg's defaults, kept so that a configuration that relied on them means the same.
+_DEFAULT_SSLDIR = "/etc/pki/fedmsg"
+_DEFAULT_CA = "https://fedoraproject.org/fedmsg/ca.crt"
+_DEFAULT_CRL = "https://fedoraproject.org/fedmsg/crl.pem"
+
+_CREDENTIALS = ("signature", "certificate")
+
+_lock = threading.Lock()
+_implementation: Optional[str] = None
+_validate_implementations: Optional[List[str]] = None
+# (cert path, key path) -> (file stamps, signer, the certificate's PEM)
+_signers: Dict[Tuple[str, str], Tuple[Any, "waxseal.Signer", bytes]] = {}
+
+
+class _Refused(Exception):
+    """A message refused before waxseal saw it (the reason is logged)."""
+
+
+def _escape(text):
+    """Text from a message, safe for one log line: control and non-ASCII characters
+    escaped."""
+    return str(text).encode("unicode_escape").decode("ascii")
+
+
+def _backend(name, key):
+    if name not in BACKENDS:
+        raise ValueError(
+            "%r is not a valid crypto backend (%s: waxseal.fedmsg knows %s)"
+            % (name, key, ", ".join(BACKENDS))
+        )
+    return name
+
+
+def init(**config):
+    """Reads ``crypto_backend`` (``'cms'``, the default, or ``'x509'``) and
+    ``crypto_validate_backends`` (default ``['cms']``). Raises ``ValueError`` for any
+    other backend name (fedmsg's ``'gpg'`` included)."""
+    global _implementation, _validate_implementations
+    implementation = _backend(config.get("crypto_backend") or "cms", "crypto_backend")
+    accepted = [
+        _backend(b, "crypto_validate_backends")
+        for b in (config.get("crypto_validate_backends") or ["cms"])
+    ]
+    with _lock:
+        _implementation = implementation
+        _validate_implementations = accepted
+
+
+def _implementation_for(config):
+    if "crypto_backend" in config:
+        return _backend(config.get("crypto_backend") or "cms", "crypto_backend")
+    if _implementation is None:
+        init(**config)
+    return _implementation
+
+
+def _accepted_for(config):
+    if "crypto_validate_backends" in config:
+        return [
+            _backend(b, "crypto_validate_backends")
+            for b in (config.get("crypto_validate_backends") or ["cms"])
+        ]
+    if _validate_implementations is None:
+        init(**config)
+    return _validate_implementations
+
+
+class _Encoder(json.JSONEncoder):
+    """fedmsg.encoding's encoder: what fedmsg 1.x serialises, and so what it signs."""
+
+    def default(self, obj):
+        if hasattr(obj, "__json__"):
+            return obj.__json__()
+        if isinstance(obj, (datetime.datetime, datetime.date)):
+            return time.mktime(obj.timetuple())
+        if isinstance(obj, time.struct_time):
+            return time.mktime(obj)
+        if isinstance(obj, set):
+            return list(obj)
+        return super().default(obj)
+
+
+# fedmsg.encoding.dumps: keys sorted, no spaces, ASCII only. The x509 wire signs exactly
+# these bytes.
+_fedmsg_dumps = _Encoder(sort_keys=True, separators=(",", ":")).encode
+# The cms wire signs the RFC 8785 form computed by waxseal from this text.
+_to_text = _Encoder().encode
+
+
+def _wrap76(b64):
+    """fedmsg 1.x (after M2Crypto): base64 in lines of 76 with a final newline."""
+    return "\n".join(b64[i : i + 76] for i in range(0, len(b64), 76)) + "\n"
+
+
+def _certname(config):
+    """fedmsg's choice of key pair: ``certname``, else ``certnames`` looked up by
+    ``<cert_prefix>.<short hostname>`` (or by the process's ``name``), as fedmsg.core
+    does."""
+    certname = config.get("certname")
+    if certname:
+        return certname
+    certnames = config.get("certnames") or {}
+    if config.get("cert_prefix"):
+        hostname = socket.gethostname().split(".", 1)[0]
+        index = "%s.%s" % (config["cert_prefix"], hostname)
+    elif config.get("name"):
+        index = config["name"]
+    else:
+        index = None
+    if index is not None and index in certnames:
+        return certnames[index]
+    raise ValueError(
+        "You must set the ssldir and certname keyword arguments "
+        "(or certnames with cert_prefix)."
+    )
+
+
+def _stat(path):
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _signer(ssldir, certname):
+    """The signer of ``<ssldir>/<certname>.crt`` and ``.key``, reloaded when a file
+    changes (a renewed certificate is used at once)."""
+    crt = os.path.join(ssldir, certname + ".crt")
+    key = os.path.join(ssldir, certname + ".key")
+    stamp = (_stat(crt), _stat(key))
+    with _lock:
+        cached = _signers.get((crt, key))
+    if cached is not None and cached[0] == stamp:
+        return cached[1], cached[2]
+    with open(crt, "rb") as f:
+        pem = f.read()
+    end = b"-----END CERTIFICATE-----"
+    first = pem[: pem.index(end) + len(end)] + b"\n" if end in pem else pem
+    signer = waxseal.Signer(crt, key)
+    with _lock:
+        _signers[(crt, key)] = (stamp, signer, first)
+    return signer, first
+
+
+def sign(message, **config):
+    """Signs ``message`` (a dict) as ``crypto_backend`` says and returns a new dict with
+    ``crypto``, ``signature`` and ``certificate``. The key pair is
+    ``<ssldir>/<certname>.key`` and ``.crt`` (``certname`` directly or through
+    ``certnames``). Raises ``ValueError`` without them, ``waxseal.WaxsealError`` when
+    the key or the message cannot be used (as fedmsg raises)."""
+    backend = _implementation_for(config)
+    ssldir = config.get("ssldir")
+    if not ssldir:
+        raise ValueError("You must set the ssldir and certname keyword arguments.")
+    signer, cert_pem = _signer(ssldir, _certname(config))
+    unsigned = strip_credentials(message)
+    if backend == "x509":
+        unsigned["crypto"] = "x509"
+        signature = signer.sign_legacy_rsa_sha1(
+            _fedmsg_dumps(unsigned).encode("utf-8"), legacy_sha1=True
+        )
+        signed = dict(unsigned)
+        signed["signature"] = _wrap76(base64.b64encode(signature).decode("ascii"))
+        signed["certificate"] = _wrap76(base64.b64encode(cert_pem).decode("ascii"))
+        return signed
+    text = _signing_bus().sign(_to_text(unsigned).encode("utf-8"), signer)
+    return json.loads(text)
+
+
+def strip_credentials(message):
+    """A copy of ``message`` without ``signature`` and ``certificate`` (the original is
+    not modified). A dict gives a dict; JSON text (``bytes``) gives bytes, every other
+    member kept byte for byte."""
+    if isinstance(message, (bytes, bytearray)):
+        return waxseal.strip_credentials(bytes(message))
+    message = copy.deepcopy(message)
+    for field in _CREDENTIALS:
+        message.pop(field, None)
+    return message
+
+
+def validate(message, **config):
+    """True if ``message`` is signed on an accepted wire by a certificate that chains to
+    ``ca_cert_location``, is not revoked in ``crl_location`` and may publish on its
+    topic under ``routing_policy`` / ``routing_nitpicky``; False otherwise, with the
+    reason logged. Never raises for a bad message."""
+    return _validate(message, None, config)
+
+
+def validate_signed_by(message, signer, **config):
+    """As :func:`validate`, and signed by the certificate named ``signer`` (its CN): the
+    routing policy becomes ``{topic: [signer]}``, nitpicky, as in fedmsg."""
+    return _validate(message, signer, config)
+
+
+def _describe(message):
+    if isinstance(message, dict):
+        return "message %s on %s" % (
+            _escape(message.get("msg_id", "(no msg_id)")),
+            _escape(message.get("topic", "(no topic)")),
+        )
+    return "message"
+
+
+def _validate(message, signer, config):
+    accepted = _accepted_for(config)
+    what = _describe(message)
+    if config.get("validate_signatures", True) is False:
+        if signer is None:
+            log.warning(
+                "%s accepted without validation: validate_signatures is False", what
+            )
+            return True
+        log.error(
+            "%s refused: validate_signatures is False, so who signed it is unknown", what
+        )
+        return False
+    try:
+        if not isinstance(message, dict):
+            raise _Refused("a message must be a dict, not %s" % type(message).__name__)
+        crypto = message.get("crypto")
+        if crypto is None:
+            # fedmsg 0.7.2 and earlier did not name the backend.
+            if "certificate" in message:
+                crypto = "x509"
+            elif "signature" in message:
+                crypto = "gpg"
+            else:
+                raise _Refused("unsigned (no signature, certificate or crypto)")
+        if crypto not in accepted:
+            raise _Refused(
+                "crypto backend %s is not accepted (crypto_validate_backends: %s)"
+                % (_escape(crypto), ", ".join(accepted))
+            )
+        bus = _validating_bus(config)
+        if crypto == "cms":
+            text = _to_text(message).encode("utf-8")
+            if signer is None:
+                report = bus.validate(text)
+            else:
+                report = bus.validate_signed_by(text, signer)
+        else:
+            signed, signature, certificate = _x509_parts(message)
+            report = bus.validate_legacy_x509(
+                signed, signature, certificate, signer=signer, legacy_sha1=True
+            )
+    except _Refused as e:
+        log.error("%s refused: %s", what, e)
+        return False
+    except waxseal.Rejected as e:
+        log.error(
+            "%s refused: %s (%s): %s",
+            what,
+            _escape(e.code),
+            _escape(e.stage or "envelope"),
+            _escape(e.reason),
+        )
+        return False
+    except waxseal.WaxsealError as e:
+        log.error("%s refused: cannot validate: %s", what, _escape(e))
+        return False
+    except (OSError, ValueError, TypeError, OverflowError) as e:
+        log.error("%s refused: %s", what, _escape(e))
+        return False
+    log.debug("%s accepted: %s", what, _escape(report.get("note", "")))
+    return True
+
+
+def _x509_parts(message):
+    """fedmsg 1.x's x509 wire: (signed bytes, signature, certificate PEM)."""
+    parts = []
+    for field in _CREDENTIALS:
+        value = message.get(field)
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        if not isinstance(value, str):
+            raise _Refused("no %s field (a string)" % field)
+        # fedmsg decodes leniently (its own lines of 76 included).
+        parts.append(base64.b64decode(value))
+    signed = _fedmsg_dumps(strip_credentials(message)).encode("utf-8")
+    return signed, parts[0], parts[1]
+
+
+# --- bus configurations -------------------------------------------------------------
+
+
+_sign_bus: Optional["waxseal.Bus"] = None
+
+
+def _signing_bus():
+    global _sign_bus
+    if _sign_bus is None:
+        _sign_bus = waxseal.Bus.from_json(json.dumps({"validate_signatures": False}))
+    return _sign_bus
+
+
+def _location(config, key, default):
+    value = config.get(key, default)
+    if not value:
+        return None
+    value = str(value)
+    if value.startswith(("https://", "http://")):
+        raise _Refused(
+            "%s %s is a URL: this version of waxseal.fedmsg reads local files only "
+            "(download it to a file and set %s to its path)" % (key, _escape(value), key)
+        )
+    if not os.path.isfile(value):
+        raise _Refused("%s %s: no such file" % (key, _escape(value)))
+    return value
+
+
+def _validating_bus(config):
+    """A :class:`waxseal.Bus` for this configuration with the CA and CRL files as they
+    are now. A new one per validation: the files are read afresh every time (so a new
+    CRL counts at once) and no state carries from one question to the next."""
+    ca = _location(config, "ca_cert_location", _DEFAULT_CA)
+    if ca is None:
+        raise _Refused("ca_cert_location is not set: nothing to trust")
+    crl = _location(config, "crl_location", _DEFAULT_CRL)
+    settings = {
+        "trust": [os.path.abspath(ca)],
+        "crls": [os.path.abspath(crl)] if crl else [],
+        # The signer's name is the certificate's CN, taken whole, as in fedmsg.
+        "entity_rules": [{"source": "cn"}],
+        "routing_policy": {
+            str(topic): [str(n) for n in names]
+            for topic, names in (config.get("routing_policy") or {}).items()
+        },
+        "nitpicky": bool(config.get("routing_nitpicky", False)),
+    }
+    return waxseal.Bus.from_json(json.dumps(settings))

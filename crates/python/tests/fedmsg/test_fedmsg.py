@@ -1,0 +1,455 @@
+"""waxseal.fedmsg against the real fedmsg 1.1.7, both directions, and the cms wire.
+
+The PKI is made at test time with ``waxseal pki init --single-tier`` (fedmsg trusts one
+CA certificate and no intermediates) and ``pki issue``. fedmsg runs as a peer process
+(``fedmsg_peer.py``) under ``$FEDMSG_PYTHON``, or this interpreter when it can import
+fedmsg (install the pins: ``fedmsg==1.1.7 pyOpenSSL==24.2.1 cryptography==43.0.3``).
+Without fedmsg the interop tests are skipped, unless ``WAXSEAL_REQUIRE_FEDMSG=1`` (CI),
+which makes that a failure.
+"""
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+import waxseal
+import waxseal.fedmsg as wf
+
+HERE = Path(__file__).resolve().parent
+BODHI = "bodhi-app01.example.org"
+KOJI = "koji-app03.example.org"
+REVOKED = "fas-app02.example.org"
+BODHI_TOPIC = "org.example.prod.bodhi.update.comment"
+KOJI_TOPIC = "org.example.prod.koji.build.complete"
+UNLISTED_TOPIC = "org.example.prod.wiki.article.edit"
+
+
+def _fedmsg_python():
+    env = os.environ.get("FEDMSG_PYTHON")
+    if env:
+        return env
+    probe = subprocess.run(
+        [sys.executable, "-c", "import fedmsg.crypto"], capture_output=True
+    )
+    if probe.returncode == 0:
+        return sys.executable
+    if os.environ.get("WAXSEAL_REQUIRE_FEDMSG") == "1":
+        pytest.fail("fedmsg is not importable and WAXSEAL_REQUIRE_FEDMSG=1")
+    pytest.skip("fedmsg 1.1.7 is not installed (set FEDMSG_PYTHON or install the pins)")
+
+
+@pytest.fixture(scope="session")
+def fedmsg_python():
+    return _fedmsg_python()
+
+
+def peer(python, op, message, config, signer=None):
+    """Runs the real fedmsg.crypto.<op> in a fresh process."""
+    with Peer(python) as p:
+        return p.call(op, message, config, signer)
+
+
+class Peer:
+    """A long-running fedmsg process (its CA and CRL cache carry over between calls)."""
+
+    def __init__(self, python):
+        self.proc = subprocess.Popen(
+            [python, str(HERE / "fedmsg_peer.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def call(self, op, message, config, signer=None):
+        request = {"op": op, "message": message, "config": config, "signer": signer}
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, "the fedmsg peer died"
+        reply = json.loads(line)
+        assert reply["version"] == "1.1.7"
+        return reply
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+class SingleTierPki:
+    """``waxseal pki init --single-tier --algorithm rsa2048`` and ``pki issue``."""
+
+    def __init__(self, binary, root):
+        self.binary = binary
+        self.dir = root
+
+    def run(self, *args):
+        subprocess.run(
+            [self.binary, "pki", *args, "--dir", str(self.dir)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def init(self, *names, seed=None):
+        args = ["init", "--single-tier", "--algorithm", "rsa2048"]
+        if seed:
+            self.dir.parent.mkdir(parents=True, exist_ok=True)
+            seed_file = self.dir.parent / "seed.json"
+            seed_file.write_text(json.dumps(seed))
+            args += ["--seed", str(seed_file)]
+        self.run(*args)
+        self.run("issue", *names)
+        return self
+
+    def keep(self, name, ssldir):
+        """Copies ``name``'s key pair to ``ssldir`` (before it is revoked: revocation
+        archives the files)."""
+        ssldir.mkdir(parents=True, exist_ok=True)
+        for ext in ("crt", "key"):
+            shutil.copy2(self.dir / f"{name}.{ext}", ssldir / f"{name}.{ext}")
+        return ssldir
+
+    def revoke(self, name):
+        subprocess.run(
+            [self.binary, "pki", "revoke", "--dir", str(self.dir), name],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def config(self, **extra):
+        """A configuration as /etc/fedmsg.d would hold it."""
+        c = {
+            "ssldir": str(self.dir),
+            "certname": BODHI,
+            "ca_cert_location": str(self.dir / "root-ca.crt"),
+            "crl_location": str(self.dir / "crl.pem"),
+            "routing_policy": {
+                BODHI_TOPIC: [BODHI],
+                KOJI_TOPIC: [KOJI],
+            },
+            "routing_nitpicky": False,
+        }
+        c.update(extra)
+        return c
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory, waxseal_bin):
+    base = tmp_path_factory.mktemp("fedmsg")
+    p = SingleTierPki(waxseal_bin, base / "pki").init(BODHI, KOJI, REVOKED)
+    p.revoked_ssldir = str(p.keep(REVOKED, base / "revoked-ssl"))
+    p.revoke(REVOKED)
+    return p
+
+
+@pytest.fixture(scope="session")
+def other_pki(tmp_path_factory, waxseal_bin):
+    """An unrelated single-tier PKI with a certificate of the same name."""
+    base = tmp_path_factory.mktemp("other")
+    return SingleTierPki(waxseal_bin, base / "pki").init(BODHI, seed={"O": "Elsewhere"})
+
+
+def message(topic=BODHI_TOPIC, **msg):
+    """A message as fedmsg.core builds one."""
+    return {
+        "topic": topic,
+        "msg": msg or {"comment": {"text": "works for me", "karma": 1, "ratio": 0.25}},
+        "timestamp": int(time.time()),
+        "msg_id": "%d-%s" % (time.gmtime().tm_year, uuid.uuid4()),
+        "i": 1,
+        "username": "bodhi",
+    }
+
+
+def tampered(m):
+    m = json.loads(json.dumps(m))
+    m["msg"]["comment"]["karma"] = -1
+    return m
+
+
+X509 = {"crypto_backend": "x509", "crypto_validate_backends": ["x509"]}
+BOTH = {"crypto_validate_backends": ["cms", "x509"]}
+
+
+def refused(caplog, fn, *args, **kwargs):
+    """Calls waxseal.fedmsg ``fn``; asserts it returned False (not raised) and logged why."""
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="waxseal.fedmsg"):
+        assert fn(*args, **kwargs) is False
+    reasons = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert reasons, "a refusal must be logged"
+    return reasons[-1]
+
+
+# --- fedmsg signs, waxseal validates ---------------------------------------------------
+
+
+def test_fedmsg_x509_messages_validate_when_x509_is_accepted(pki, fedmsg_python, caplog):
+    m = peer(fedmsg_python, "sign", message(), pki.config(**X509))["result"]
+    assert m["crypto"] == "x509"
+    assert wf.validate(m, **pki.config(**BOTH)) is True
+    assert wf.validate_signed_by(m, BODHI, **pki.config(**BOTH)) is True
+    # The default accepts only waxseal's envelope: fedmsg's RSA-SHA1 needs an opt-in.
+    why = refused(caplog, wf.validate, m, **pki.config())
+    assert "crypto backend x509 is not accepted" in why
+    # Someone else's name, tampered content: refused.
+    assert "routing-policy" in refused(
+        caplog, wf.validate_signed_by, m, KOJI, **pki.config(**BOTH)
+    )
+    assert "bad-signature" in refused(
+        caplog, wf.validate, tampered(m), **pki.config(**BOTH)
+    )
+    # The certificate swapped for another one of the PKI's: the signature no longer fits.
+    koji = peer(
+        fedmsg_python, "sign", message(KOJI_TOPIC), pki.config(certname=KOJI, **X509)
+    )["result"]
+    swapped = dict(m, certificate=koji["certificate"])
+    assert "bad-signature" in refused(caplog, wf.validate, swapped, **pki.config(**BOTH))
+
+
+def test_fedmsg_messages_from_revoked_untrusted_or_unauthorized_signers_are_refused(
+    pki, other_pki, fedmsg_python, caplog
+):
+    revoked = peer(
+        fedmsg_python,
+        "sign",
+        message(),
+        pki.config(ssldir=pki.revoked_ssldir, certname=REVOKED, **X509),
+    )["result"]
+    assert "revoked" in refused(caplog, wf.validate, revoked, **pki.config(**BOTH))
+    foreign = peer(
+        fedmsg_python, "sign", message(), other_pki.config(**X509)
+    )["result"]
+    assert "untrusted" in refused(caplog, wf.validate, foreign, **pki.config(**BOTH))
+    # koji may not publish on bodhi's topic.
+    koji = peer(
+        fedmsg_python, "sign", message(), pki.config(certname=KOJI, **X509)
+    )["result"]
+    assert "routing-policy" in refused(caplog, wf.validate, koji, **pki.config(**BOTH))
+    assert wf.validate(koji, **pki.config(routing_policy={}, **BOTH)) is True
+
+
+# --- waxseal signs (x509 wire), fedmsg validates ---------------------------------------
+
+
+def test_waxseal_x509_messages_validate_in_fedmsg(pki, fedmsg_python):
+    m = message()
+    ours = wf.sign(m, **pki.config(**X509))
+    assert "crypto" not in m and "signature" not in m, "the input is not modified"
+    assert peer(fedmsg_python, "validate", ours, pki.config(**X509))["result"] is True
+    assert (
+        peer(fedmsg_python, "validate_signed_by", ours, pki.config(**X509), BODHI)[
+            "result"
+        ]
+        is True
+    )
+    assert (
+        peer(fedmsg_python, "validate_signed_by", ours, pki.config(**X509), KOJI)[
+            "result"
+        ]
+        is False
+    )
+    # PKCS #1 v1.5 is deterministic: fedmsg signing the same message with the same key
+    # writes exactly what waxseal wrote.
+    theirs = peer(fedmsg_python, "sign", m, pki.config(**X509))["result"]
+    assert theirs == ours
+
+
+def test_fedmsg_refuses_tampered_revoked_and_unauthorized_waxseal_messages(
+    pki, fedmsg_python
+):
+    ours = wf.sign(message(), **pki.config(**X509))
+    reply = peer(fedmsg_python, "validate", tampered(ours), pki.config(**X509))
+    assert reply["result"] is False
+    assert "invalid signature" in reply["log"]
+    revoked = wf.sign(
+        message(), **pki.config(ssldir=pki.revoked_ssldir, certname=REVOKED, **X509)
+    )
+    reply = peer(fedmsg_python, "validate", revoked, pki.config(**X509))
+    assert reply["result"] is False
+    assert "revoked" in reply["log"]
+    koji = wf.sign(message(), **pki.config(certname=KOJI, **X509))
+    reply = peer(fedmsg_python, "validate", koji, pki.config(**X509))
+    assert reply["result"] is False
+    assert "routing_policy" in reply["log"]
+    # fedmsg 1.x cannot read waxseal's envelope: a mixed fleet publishes x509 until
+    # every consumer runs waxseal.
+    cms = wf.sign(message(), **pki.config())
+    assert cms["crypto"] == "cms"
+    assert peer(fedmsg_python, "validate", cms, pki.config(**X509))["result"] is False
+
+
+# --- the cms wire: routing policy -------------------------------------------------------
+
+
+def test_cms_messages_validate_under_the_routing_policy(pki, caplog):
+    config = pki.config()
+    m = wf.sign(message(), **config)
+    assert m["crypto"] == "cms"
+    assert wf.validate(m, **config) is True
+    # Asked twice, or by a second consumer of the same hub: the same answer.
+    assert wf.validate(m, **config) is True
+    assert wf.validate_signed_by(m, BODHI, **config) is True
+    assert "routing-policy" in refused(caplog, wf.validate_signed_by, m, KOJI, **config)
+    assert "message-digest-mismatch" in refused(caplog, wf.validate, tampered(m), **config)
+    # Denied: koji on bodhi's topic.
+    koji = wf.sign(message(), **pki.config(certname=KOJI))
+    assert "routing-policy" in refused(caplog, wf.validate, koji, **config)
+    # A topic the policy does not list: allowed, unless routing_nitpicky.
+    unlisted = wf.sign(message(UNLISTED_TOPIC), **config)
+    assert wf.validate(unlisted, **config) is True
+    assert "topic-not-in-policy" in refused(
+        caplog, wf.validate, unlisted, **pki.config(routing_nitpicky=True)
+    )
+    # An x509 message is not a cms one: refused unless x509 is accepted.
+    x509 = wf.sign(message(), **pki.config(crypto_backend="x509"))
+    assert "not accepted" in refused(caplog, wf.validate, x509, **config)
+    assert wf.validate(x509, **pki.config(**BOTH)) is True
+
+
+def test_cms_revoked_untrusted_and_unsigned_are_refused(pki, other_pki, caplog):
+    config = pki.config()
+    revoked = wf.sign(message(), **pki.config(ssldir=pki.revoked_ssldir, certname=REVOKED))
+    assert "revoked" in refused(caplog, wf.validate, revoked, **config)
+    foreign = wf.sign(message(), **other_pki.config())
+    assert "untrusted" in refused(caplog, wf.validate, foreign, **config)
+    assert "unsigned" in refused(caplog, wf.validate, message(), **config)
+    # Credentials moved onto another message.
+    m = wf.sign(message(), **config)
+    moved = dict(message(), crypto="cms", signature=m["signature"], certificate=m["certificate"])
+    assert "message-digest-mismatch" in refused(caplog, wf.validate, moved, **config)
+
+
+def test_a_new_crl_counts_at_once(tmp_path, waxseal_bin, fedmsg_python, caplog):
+    """A running fedmsg keeps the CRL it loaded until some validation fails, so it keeps
+    accepting a signer revoked since; waxseal.fedmsg re-reads a CRL file that changed,
+    so a revocation counts from the next message on."""
+    p = SingleTierPki(waxseal_bin, tmp_path / "pki").init(BODHI)
+    cms = wf.sign(message(), **p.config())
+    x509 = peer(fedmsg_python, "sign", message(), p.config(**X509))["result"]
+    later = peer(fedmsg_python, "sign", message(), p.config(**X509))["result"]
+    assert wf.validate(cms, **p.config()) is True
+    assert wf.validate(x509, **p.config(**BOTH)) is True
+    with Peer(fedmsg_python) as consumer:
+        assert consumer.call("validate", x509, p.config(**X509))["result"] is True
+        p.revoke(BODHI)
+        # fedmsg 1.1.7, measured: still accepted by the running consumer.
+        assert consumer.call("validate", later, p.config(**X509))["result"] is True
+    assert "revoked" in refused(caplog, wf.validate, cms, **p.config())
+    assert "revoked" in refused(caplog, wf.validate, later, **p.config(**BOTH))
+    # A fresh fedmsg process reads the new CRL.
+    assert peer(fedmsg_python, "validate", later, p.config(**X509))["result"] is False
+
+
+# --- configuration ----------------------------------------------------------------------
+
+
+def test_configuration_keys(pki, caplog, monkeypatch):
+    # certnames with cert_prefix, as fedmsg.core picks the key pair.
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "app01.example.org")
+    config = pki.config(certname=None, cert_prefix="bodhi", certnames={"bodhi.app01": BODHI})
+    del config["certname"]
+    m = wf.sign(message(), **config)
+    assert wf.validate_signed_by(m, BODHI, **config) is True
+    with pytest.raises(ValueError):
+        wf.sign(message(), **pki.config(certname=None, ssldir=None))
+    # Unknown backends are configuration errors, as in fedmsg.
+    with pytest.raises(ValueError):
+        wf.init(crypto_backend="gpg")
+    with pytest.raises(ValueError):
+        wf.init(crypto_validate_backends=["cms", "gpg"])
+    # init's choice holds for calls that do not say.
+    wf.init(crypto_backend="x509", crypto_validate_backends=["x509"])
+    try:
+        bare = pki.config()
+        x = wf.sign(message(), **bare)
+        assert x["crypto"] == "x509"
+        assert wf.validate(x, **bare) is True
+        assert "not accepted" in refused(caplog, wf.validate, wf.sign(message(), **pki.config(crypto_backend="cms")), **bare)
+    finally:
+        wf.init()
+    # No CA, a missing file, a URL this version does not fetch: refused and logged.
+    assert "nothing to trust" in refused(
+        caplog, wf.validate, m, **pki.config(ca_cert_location=None)
+    )
+    assert "no such file" in refused(
+        caplog, wf.validate, m, **pki.config(crl_location=str(pki.dir / "gone.pem"))
+    )
+    assert "URL" in refused(
+        caplog, wf.validate, m, **pki.config(crl_location="https://example.org/crl.pem")
+    )
+    # validate_signatures False: validate says yes without looking, validate_signed_by
+    # cannot say who signed.
+    caplog.clear()
+    assert wf.validate(message(), **pki.config(validate_signatures=False)) is True
+    assert "validate_signatures is False" in refused(
+        caplog, wf.validate_signed_by, m, BODHI, **pki.config(validate_signatures=False)
+    )
+
+
+def test_bad_messages_return_false_and_logs_are_escaped(pki, caplog):
+    config = pki.config(**BOTH)
+    for bad in (
+        "not a dict",
+        {"topic": BODHI_TOPIC, "crypto": "cms", "signature": 1, "certificate": 2},
+        {"topic": BODHI_TOPIC, "crypto": "x509", "signature": "!!", "certificate": "@@"},
+        {"topic": BODHI_TOPIC, "crypto": "gpg", "signature": "x"},
+        {"topic": BODHI_TOPIC, "crypto": "rot13", "signature": "x", "certificate": "y"},
+        {"topic": BODHI_TOPIC, "signature": "x"},
+    ):
+        refused(caplog, wf.validate, bad, **config)
+    evil = wf.sign(message(), **pki.config())
+    evil["topic"] = "org.example\nFAKE LOG LINE: accepted"
+    why = refused(caplog, wf.validate, evil, **config)
+    assert "\n" not in why and "\\n" in why
+
+
+def test_strip_credentials():
+    m = {"topic": "t", "msg": {}, "crypto": "x509", "signature": "s", "certificate": "c"}
+    stripped = wf.strip_credentials(m)
+    assert stripped == {"topic": "t", "msg": {}, "crypto": "x509"}
+    assert "signature" in m, "the original is not modified"
+    text = b'{"topic": "t", "n": 1.0, "signature": "s", "certificate": "c"}'
+    out = wf.strip_credentials(text)
+    assert json.loads(out) == {"topic": "t", "n": 1.0}
+    assert b"1.0" in out, "numbers are kept as written"
+
+
+def test_legacy_bindings_need_the_opt_in(pki, tmp_path, waxseal_bin):
+    signer = waxseal.Signer(str(pki.dir / f"{BODHI}.crt"), str(pki.dir / f"{BODHI}.key"))
+    with pytest.raises(ValueError):
+        signer.sign_legacy_rsa_sha1(b"data")
+    sig = signer.sign_legacy_rsa_sha1(b'{"topic":"t"}', legacy_sha1=True)
+    assert len(sig) == 256
+    bus_file = tmp_path / "bus.json"
+    bus_file.write_text(json.dumps({"trust": [str(pki.dir / "root-ca.crt")]}))
+    bus = waxseal.Bus(str(bus_file))
+    cert = (pki.dir / f"{BODHI}.crt").read_bytes()
+    with pytest.raises(ValueError):
+        bus.validate_legacy_x509(b'{"topic":"t"}', sig, cert)
+    report = bus.validate_legacy_x509(b'{"topic":"t"}', sig, cert, legacy_sha1=True)
+    assert report["signed"] is True and report["entity"]["id"] == BODHI
+    with pytest.raises(waxseal.Rejected) as e:
+        bus.validate_legacy_x509(b'{"topic":"u"}', sig, cert, legacy_sha1=True)
+    assert e.value.code == "bad-signature" and e.value.stage == "signature"
+    # RSA only: an ECDSA key cannot sign fedmsg's wire.
+    ec = SingleTierPki(waxseal_bin, tmp_path / "ec")
+    ec.run("init", "--single-tier", "--algorithm", "p256")
+    ec.run("issue", BODHI)
+    ec_signer = waxseal.Signer(str(ec.dir / f"{BODHI}.crt"), str(ec.dir / f"{BODHI}.key"))
+    with pytest.raises(ValueError):
+        ec_signer.sign_legacy_rsa_sha1(b"data", legacy_sha1=True)
