@@ -287,11 +287,37 @@ fn measure_segments(
     max_depth: usize,
     joined: &mut Joined,
 ) -> Result<usize, BerError> {
+    let is_bit_string = h.universal == Some(3);
+    walk_segments(input, h, depth, max_depth, &mut |p, bytes| {
+        let len = bytes.len();
+        if is_bit_string {
+            if len == 0 {
+                return Err(BerError::BadSegment(p));
+            }
+            joined.len += if joined.started { len - 1 } else { len };
+            joined.started = true;
+        } else {
+            joined.len += len;
+        }
+        Ok(())
+    })
+}
+
+/// Walks the segments of the constructed string `h`, through nested constructed segments
+/// (each of the outer string type, at most `max_depth` levels down), and hands each
+/// primitive segment's offset and contents to `segment`; returns the offset after the
+/// string.
+fn walk_segments(
+    input: &[u8],
+    h: &Header,
+    depth: usize,
+    max_depth: usize,
+    segment: &mut impl FnMut(usize, &[u8]) -> Result<(), BerError>,
+) -> Result<usize, BerError> {
     if depth > max_depth {
         return Err(BerError::TooDeep(max_depth));
     }
     let outer_type = h.universal;
-    let is_bit_string = outer_type == Some(3);
     let (limit, indefinite) = match h.len {
         Some(len) => (h.body + len, false),
         None => (input.len(), true),
@@ -313,19 +339,11 @@ fn measure_segments(
             return Err(BerError::BadSegment(p));
         }
         if seg.constructed {
-            p = measure_segments(&input[..limit], &seg, depth + 1, max_depth, joined)?;
+            p = walk_segments(&input[..limit], &seg, depth + 1, max_depth, segment)?;
             continue;
         }
         let len = seg.len.ok_or(BerError::BadIndefinite(p))?;
-        if is_bit_string {
-            if len == 0 {
-                return Err(BerError::BadSegment(p));
-            }
-            joined.len += if joined.started { len - 1 } else { len };
-            joined.started = true;
-        } else {
-            joined.len += len;
-        }
+        segment(p, &input[seg.body..seg.body + len])?;
         p = seg.body + len;
     }
 }
@@ -393,34 +411,8 @@ fn join_segments(
     out: &mut Vec<u8>,
     start: usize,
 ) -> Result<usize, BerError> {
-    let outer_type = h.universal;
-    let is_bit_string = outer_type == Some(3);
-    let (limit, indefinite) = match h.len {
-        Some(len) => (h.body + len, false),
-        None => (input.len(), true),
-    };
-    let mut p = h.body;
-    loop {
-        if indefinite {
-            if p >= limit {
-                return Err(BerError::Truncated(p));
-            }
-            if is_eoc(input, p) {
-                return Ok(p + 2);
-            }
-        } else if p >= limit {
-            return Ok(limit);
-        }
-        let seg = read_header(&input[..limit], p)?;
-        if seg.universal != outer_type {
-            return Err(BerError::BadSegment(p));
-        }
-        if seg.constructed {
-            p = join_segments(&input[..limit], &seg, out, start)?;
-            continue;
-        }
-        let len = seg.len.ok_or(BerError::BadIndefinite(p))?;
-        let bytes = &input[seg.body..seg.body + len];
+    let is_bit_string = h.universal == Some(3);
+    walk_segments(input, h, 0, usize::MAX, &mut |p, bytes| {
         if is_bit_string {
             // Each segment starts with its own unused-bits octet; keep one leading octet.
             // Every segment but the last must have 0 unused bits.
@@ -437,8 +429,8 @@ fn join_segments(
         } else {
             out.extend_from_slice(bytes);
         }
-        p = seg.body + len;
-    }
+        Ok(())
+    })
 }
 
 /// Appends a DER length.
