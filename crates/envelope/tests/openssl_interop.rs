@@ -90,6 +90,27 @@ impl Fixture {
             .with_store(CertStore::from_certificates([self.pki.ca.cert.clone()]))
     }
 
+    /// `openssl cms -verify` of the DER envelope `file` under OpenSSL's default (S/MIME
+    /// signer) purpose, its content discarded.
+    fn openssl_verify_default_purpose(&self, file: &str) -> std::process::Output {
+        let (root, ca) = (self.p("root.pem"), self.p("ca.pem"));
+        openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-CAfile",
+            &root,
+            "-certfile",
+            &ca,
+            "-inform",
+            "DER",
+            "-in",
+            file,
+            "-out",
+            "/dev/null",
+        ])
+    }
+
     /// `openssl cms -verify` of `file`; returns the content it outputs.
     fn openssl_verify(&self, file: &Path, inform: &str, extra: &[&str]) -> Vec<u8> {
         self.openssl_verify_with(file, inform, "ca.pem", extra)
@@ -831,24 +852,8 @@ fn rsa_pss_keys_interoperate_with_openssl() {
         assert_eq!(fx.openssl_verify(&file, "DER", &[]), CONTENT, "{name}");
         // ...also with OpenSSL's S/MIME signer purpose (waxseal pki's leaves carry
         // emailProtection as well as the bus-signing purpose).
-        let root = fx.p("root.pem");
-        let input = file.display().to_string();
         ok(
-            &openssl(&[
-                "cms",
-                "-verify",
-                "-binary",
-                "-CAfile",
-                &root,
-                "-certfile",
-                &ca,
-                "-inform",
-                "DER",
-                "-in",
-                &input,
-                "-out",
-                "/dev/null",
-            ]),
+            &fx.openssl_verify_default_purpose(&file.display().to_string()),
             "openssl cms -verify (default purpose)",
         );
         if name == "pss-sha256" {
@@ -859,10 +864,9 @@ fn rsa_pss_keys_interoperate_with_openssl() {
             );
         }
 
-        // openssl cms -sign (PSS padding, as OpenSSL needs to be told) -> waxseal.
-        let out = fx.p(&format!("{name}-openssl.der"));
-        ok(
-            &openssl(&[
+        // `openssl cms -sign` of the content, attached, with `extra`, into `out`.
+        let openssl_sign = |extra: &[&str], out: &str| {
+            let mut args = vec![
                 "cms",
                 "-sign",
                 "-binary",
@@ -871,8 +875,9 @@ fn rsa_pss_keys_interoperate_with_openssl() {
                 &cert_file,
                 "-inkey",
                 &key_file,
-                "-keyopt",
-                "rsa_padding_mode:pss",
+            ];
+            args.extend(extra);
+            args.extend([
                 "-certfile",
                 &ca,
                 "-in",
@@ -880,8 +885,14 @@ fn rsa_pss_keys_interoperate_with_openssl() {
                 "-outform",
                 "DER",
                 "-out",
-                &out,
-            ]),
+                out,
+            ]);
+            openssl(&args)
+        };
+        // openssl cms -sign (PSS padding, as OpenSSL needs to be told) -> waxseal.
+        let out = fx.p(&format!("{name}-openssl.der"));
+        ok(
+            &openssl_sign(&["-keyopt", "rsa_padding_mode:pss"], &out),
             &format!("openssl cms -sign {name}"),
         );
         let v = fx
@@ -896,24 +907,7 @@ fn rsa_pss_keys_interoperate_with_openssl() {
         // waxseal.
         let out = fx.p(&format!("{name}-openssl-pkcs1.der"));
         ok(
-            &openssl(&[
-                "cms",
-                "-sign",
-                "-binary",
-                "-nodetach",
-                "-signer",
-                &cert_file,
-                "-inkey",
-                &key_file,
-                "-certfile",
-                &ca,
-                "-in",
-                &content,
-                "-outform",
-                "DER",
-                "-out",
-                &out,
-            ]),
+            &openssl_sign(&[], &out),
             &format!("openssl cms -sign {name} (no -keyopt)"),
         );
         let e = fx
@@ -937,8 +931,6 @@ fn tls_server_signer_is_refused_like_openssl_does() {
             p.ext_key_usage = vec![oid::KP_SERVER_AUTH];
         })
         .unwrap();
-    let root = fx.p("root.pem");
-    let ca = fx.p("ca.pem");
     for (name, signer, accepted) in [
         (
             "server",
@@ -959,21 +951,7 @@ fn tls_server_signer_is_refused_like_openssl_does() {
             .to_der();
         let file = fx.p(&format!("{name}.der"));
         std::fs::write(&file, &der).unwrap();
-        let o = openssl(&[
-            "cms",
-            "-verify",
-            "-binary",
-            "-CAfile",
-            &root,
-            "-certfile",
-            &ca,
-            "-inform",
-            "DER",
-            "-in",
-            &file,
-            "-out",
-            "/dev/null",
-        ]);
+        let o = fx.openssl_verify_default_purpose(&file);
         assert_eq!(o.status.success(), accepted, "openssl, {name}");
         let r = fx.verifier().verify_bytes(&der, None);
         assert_eq!(r.is_ok(), accepted, "waxseal, {name}");
