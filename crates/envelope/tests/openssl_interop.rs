@@ -111,6 +111,25 @@ impl Fixture {
         ])
     }
 
+    /// `openssl cms -sign` of `content.bin`, attached, in DER, with the signing CA, into
+    /// `out`; `signers` names the signers (`-signer CERT -inkey KEY`, and their options).
+    fn openssl_sign(&self, signers: &[&str], out: &str) -> std::process::Output {
+        let (ca, content) = (self.p("ca.pem"), self.p("content.bin"));
+        let mut args = vec!["cms", "-sign", "-binary", "-nodetach"];
+        args.extend(signers);
+        args.extend([
+            "-certfile",
+            &ca,
+            "-in",
+            &content,
+            "-outform",
+            "DER",
+            "-out",
+            out,
+        ]);
+        openssl(&args)
+    }
+
     /// `openssl cms -verify` of `file`; returns the content it outputs.
     fn openssl_verify(&self, file: &Path, inform: &str, extra: &[&str]) -> Vec<u8> {
         self.openssl_verify_with(file, inform, "ca.pem", extra)
@@ -525,30 +544,11 @@ fn openssl_signed_envelopes_verify_with_waxseal() {
         fx.p("p256.pem"),
         fx.p("p256.key"),
     );
-    let (ca, content) = (fx.p("ca.pem"), fx.p("content.bin"));
     ok(
-        &openssl(&[
-            "cms",
-            "-sign",
-            "-binary",
-            "-nodetach",
-            "-signer",
-            &c1,
-            "-inkey",
-            &k1,
-            "-signer",
-            &c2,
-            "-inkey",
-            &k2,
-            "-certfile",
-            &ca,
-            "-in",
-            &content,
-            "-outform",
-            "DER",
-            "-out",
+        &fx.openssl_sign(
+            &["-signer", &c1, "-inkey", &k1, "-signer", &c2, "-inkey", &k2],
             &out,
-        ]),
+        ),
         "openssl cms -sign with two signers",
     );
     let v = fx
@@ -568,31 +568,9 @@ fn openssl_signed_envelopes_verify_with_waxseal() {
 fn signer_added_by_waxseal_to_an_openssl_envelope_verifies_in_openssl() {
     let fx = Fixture::new();
     let out = fx.p("one.sig");
-    let (c1, k1, ca, content) = (
-        fx.p("rsa2048.pem"),
-        fx.p("rsa2048.key"),
-        fx.p("ca.pem"),
-        fx.p("content.bin"),
-    );
+    let (c1, k1) = (fx.p("rsa2048.pem"), fx.p("rsa2048.key"));
     ok(
-        &openssl(&[
-            "cms",
-            "-sign",
-            "-binary",
-            "-nodetach",
-            "-signer",
-            &c1,
-            "-inkey",
-            &k1,
-            "-certfile",
-            &ca,
-            "-in",
-            &content,
-            "-outform",
-            "DER",
-            "-out",
-            &out,
-        ]),
+        &fx.openssl_sign(&["-signer", &c1, "-inkey", &k1], &out),
         "openssl cms -sign",
     );
     let mut env = Envelope::parse(&std::fs::read(&out).unwrap()).unwrap();
@@ -703,12 +681,7 @@ fn private_keys_in_every_openssl_format_sign() {
 #[test]
 fn legacy_digests_from_openssl_need_the_opt_in() {
     let fx = Fixture::new();
-    let (cert, key, ca, content) = (
-        fx.p("rsa2048.pem"),
-        fx.p("rsa2048.key"),
-        fx.p("ca.pem"),
-        fx.p("content.bin"),
-    );
+    let (cert, key) = (fx.p("rsa2048.pem"), fx.p("rsa2048.key"));
     for (md, policy) in [
         ("sha1", AlgorithmPolicy::LEGACY_SHA1),
         (
@@ -721,26 +694,7 @@ fn legacy_digests_from_openssl_need_the_opt_in() {
     ] {
         let out = fx.p(&format!("{md}.sig"));
         ok(
-            &openssl(&[
-                "cms",
-                "-sign",
-                "-binary",
-                "-nodetach",
-                "-md",
-                md,
-                "-signer",
-                &cert,
-                "-inkey",
-                &key,
-                "-certfile",
-                &ca,
-                "-in",
-                &content,
-                "-outform",
-                "DER",
-                "-out",
-                &out,
-            ]),
+            &fx.openssl_sign(&["-md", md, "-signer", &cert, "-inkey", &key], &out),
             &format!("openssl cms -sign -md {md}"),
         );
         let bytes = std::fs::read(&out).unwrap();
@@ -763,8 +717,6 @@ fn rsa_pss_keys_interoperate_with_openssl() {
     use der::Decode;
     use waxseal_pki::{CertParams, issue::parse_name};
     let fx = Fixture::new();
-    let ca = fx.p("ca.pem");
-    let content = fx.p("content.bin");
     let mut checked = Vec::new();
     for (name, opts, expected) in [
         ("pss-any", vec![], "rsa-pss-sha256"),
@@ -864,35 +816,14 @@ fn rsa_pss_keys_interoperate_with_openssl() {
             );
         }
 
-        // `openssl cms -sign` of the content, attached, with `extra`, into `out`.
-        let openssl_sign = |extra: &[&str], out: &str| {
-            let mut args = vec![
-                "cms",
-                "-sign",
-                "-binary",
-                "-nodetach",
-                "-signer",
-                &cert_file,
-                "-inkey",
-                &key_file,
-            ];
-            args.extend(extra);
-            args.extend([
-                "-certfile",
-                &ca,
-                "-in",
-                &content,
-                "-outform",
-                "DER",
-                "-out",
-                out,
-            ]);
-            openssl(&args)
-        };
+        let signer = ["-signer", &cert_file, "-inkey", &key_file];
         // openssl cms -sign (PSS padding, as OpenSSL needs to be told) -> waxseal.
         let out = fx.p(&format!("{name}-openssl.der"));
         ok(
-            &openssl_sign(&["-keyopt", "rsa_padding_mode:pss"], &out),
+            &fx.openssl_sign(
+                &[&signer[..], &["-keyopt", "rsa_padding_mode:pss"]].concat(),
+                &out,
+            ),
             &format!("openssl cms -sign {name}"),
         );
         let v = fx
@@ -907,7 +838,7 @@ fn rsa_pss_keys_interoperate_with_openssl() {
         // waxseal.
         let out = fx.p(&format!("{name}-openssl-pkcs1.der"));
         ok(
-            &openssl_sign(&[], &out),
+            &fx.openssl_sign(&signer, &out),
             &format!("openssl cms -sign {name} (no -keyopt)"),
         );
         let e = fx
