@@ -48,13 +48,7 @@ impl Fx {
 
     /// Signs `input` as `who` into `out`.
     fn sign(&self, who: &str, input: &str, out: &str, extra: &[&str]) {
-        let (cert, key) = (format!("{who}.crt"), format!("{who}.key"));
-        let mut args = vec![
-            "sign", "--cert", &cert, "--key", &key, "--chain", "ca.pem", "--in", input, "--out",
-            out,
-        ];
-        args.extend(extra);
-        let o = self.run(&args);
+        let o = self.sign_as(who, input, out, extra);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
 
@@ -179,19 +173,7 @@ fn large_keys_are_refused_with_key_too_large() {
     fx.accepted("env", &["--max-rsa-bits", "2048"], "msg.json");
     fx.accepted("env", &[], "msg.json");
 
-    let cert_verify = |extra: &[&str]| {
-        let mut args = vec![
-            "cert",
-            "verify",
-            "--trust",
-            "root.pem",
-            "--untrusted",
-            "ca.pem",
-        ];
-        args.extend(extra);
-        args.extend(["--json", "rsa.crt"]);
-        fx.run(&args)
-    };
+    let cert_verify = |extra: &[&str]| fx.cert_verify(&[extra, &["--json", "rsa.crt"]].concat());
     let o = cert_verify(&["--max-rsa-bits", "1024"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -30,27 +30,9 @@ impl Fx {
         fx
     }
 
+    /// Signs `msg.json` as bodhi-app01 into `out`.
     fn sign(&self, out: &str, extra: &[&str]) -> Output {
-        self.sign_in("msg.json", out, extra)
-    }
-
-    /// Signs `input` as bodhi-app01, with the CA, into `out`.
-    fn sign_in(&self, input: &str, out: &str, extra: &[&str]) -> Output {
-        let mut args = vec![
-            "sign",
-            "--cert",
-            "bodhi-app01.example.org.crt",
-            "--key",
-            "bodhi-app01.example.org.key",
-            "--chain",
-            "ca.pem",
-            "--in",
-            input,
-            "--out",
-            out,
-        ];
-        args.extend(extra);
-        self.run(&args)
+        self.sign_as("bodhi-app01.example.org", "msg.json", out, extra)
     }
 
     fn verify(&self, input: &str, extra: &[&str]) -> Output {
@@ -184,29 +166,9 @@ fn revocation_through_the_command_line() {
     assert_eq!(status(&o), 1);
     assert!(stderr(&o).contains("revoked"), "{}", stderr(&o));
 
-    let o = fx.run(&[
-        "cert",
-        "verify",
-        "--trust",
-        "root.pem",
-        "--untrusted",
-        "ca.pem",
-        "--crl",
-        "revoked.pem",
-        "bodhi-app01.example.org.crt",
-    ]);
+    let o = fx.cert_verify(&["--crl", "revoked.pem", "bodhi-app01.example.org.crt"]);
     assert_eq!(status(&o), 1);
-    let o = fx.run(&[
-        "cert",
-        "verify",
-        "--trust",
-        "root.pem",
-        "--untrusted",
-        "ca.pem",
-        "--crl",
-        "crl.pem",
-        "bodhi-app01.example.org.crt",
-    ]);
+    let o = fx.cert_verify(&["--crl", "crl.pem", "bodhi-app01.example.org.crt"]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("revocation: checked"));
 }
@@ -349,7 +311,7 @@ fn smime_multipart_with_content_in_its_signature_part_is_refused() {
     // The attack: an attached envelope over hidden content as the signature part of a
     // multipart/signed whose visible first part nobody signed.
     std::fs::write(fx.p("hidden.json"), b"{\"topic\": \"org.example.fas\"}").unwrap();
-    let o = fx.sign_in("hidden.json", "hidden.der", &[]);
+    let o = fx.sign_as("bodhi-app01.example.org", "hidden.json", "hidden.der", &[]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     let crafted = waxseal_envelope::format::to_smime_detached(
         &std::fs::read(fx.p("hidden.der")).unwrap(),
@@ -377,23 +339,7 @@ fn signer_certificate_purpose_is_enforced_and_configurable() {
     fx.save_leaf("server", &server.cert, &server.key);
     // Signing with it is refused (verifiers would refuse it), unless the signer says the
     // verifiers accept serverAuth.
-    let sign = |extra: &[&str]| {
-        let mut args = vec![
-            "sign",
-            "--cert",
-            "server.crt",
-            "--key",
-            "server.key",
-            "--chain",
-            "ca.pem",
-            "--in",
-            "msg.json",
-            "--out",
-            "server.der",
-        ];
-        args.extend(extra);
-        fx.run(&args)
-    };
+    let sign = |extra: &[&str]| fx.sign_as("server", "msg.json", "server.der", extra);
     let o = sign(&[]);
     assert_eq!(status(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("extKeyUsage"), "{}", stderr(&o));

@@ -234,10 +234,7 @@ fn a_hostile_subject_name_prints_as_one_escaped_line() {
         })
         .unwrap();
     fx.save_leaf("evil", &leaf.cert, &leaf.key);
-    let o = fx.run(&[
-        "sign", "--cert", "evil.crt", "--key", "evil.key", "--chain", "ca.pem", "--in", "msg.json",
-        "--out", "env",
-    ]);
+    let o = fx.sign_as("evil", "msg.json", "env", &[]);
     assert_eq!(code(&o), 0, "{}", err(&o));
     // Accepted: the "verified" line shows the subject escaped.
     let o = fx.verify_to("content", &[]);

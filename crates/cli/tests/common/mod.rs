@@ -86,6 +86,32 @@ impl Fx {
         run(self.dir.path(), args)
     }
 
+    /// `sign` of `input` into `out` as `WHO.crt` with `WHO.key`, the CA as its chain, and
+    /// `extra`.
+    pub fn sign_as(&self, who: &str, input: &str, out: &str, extra: &[&str]) -> Output {
+        let (cert, key) = (format!("{who}.crt"), format!("{who}.key"));
+        let mut args = vec![
+            "sign", "--cert", &cert, "--key", &key, "--chain", "ca.pem", "--in", input, "--out",
+            out,
+        ];
+        args.extend(extra);
+        self.run(&args)
+    }
+
+    /// `cert verify` against the root, with the CA as an untrusted intermediate, and `args`.
+    pub fn cert_verify(&self, args: &[&str]) -> Output {
+        let mut all = vec![
+            "cert",
+            "verify",
+            "--trust",
+            "root.pem",
+            "--untrusted",
+            "ca.pem",
+        ];
+        all.extend(args);
+        self.run(&all)
+    }
+
     /// Writes `cert` as `STEM.crt` and `key` as `STEM.key` (mode 0600).
     pub fn save_leaf(&self, stem: &str, cert: &Certificate, key: &PrivateKey) {
         std::fs::write(self.p(&format!("{stem}.crt")), cert.to_pem()).unwrap();
