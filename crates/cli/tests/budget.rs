@@ -2,88 +2,53 @@
 //! hostile input (built here, at test time) exits 1 with its reason code in `--json`
 //! and leaves `--out` unwritten, next to a positive twin that verifies.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::ops::Deref;
+
+use common::stderr;
 use der::Encode;
 use waxseal_envelope::asn1::{read_one, split_tlvs, tlv};
 use waxseal_envelope::rfc5652::CertificateChoice;
 use waxseal_envelope::{Certificate, Crl, Envelope, KeyAlgorithm, PrivateKey};
-use waxseal_pki::{CertParams, Revocation, TestPki, issue::parse_name};
+use waxseal_pki::{CertParams, Revocation, issue::parse_name};
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::crl::CrlReason;
 
 const SKI_OID: der::oid::ObjectIdentifier = der::oid::ObjectIdentifier::new_unwrap("2.5.29.14");
 
+/// The shared test directory, with the root's CRL (`root-crl.pem`) and three leaves:
+/// `svc` and `hop` (P-256), `rsa` (RSA 2048).
 struct Fx {
-    dir: tempfile::TempDir,
-    pki: TestPki,
+    base: common::Fx,
     svc: Certificate,
 }
 
-fn write_key(path: &Path, key: &PrivateKey) {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap()
-        .write_all(key.to_pkcs8_pem().as_bytes())
-        .unwrap();
+impl Deref for Fx {
+    type Target = common::Fx;
+
+    fn deref(&self) -> &common::Fx {
+        &self.base
+    }
 }
 
 impl Fx {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
-        let d = dir.path();
-        std::fs::write(d.join("root.pem"), pki.root.cert.to_pem()).unwrap();
-        std::fs::write(d.join("ca.pem"), pki.ca.cert.to_pem()).unwrap();
-        std::fs::write(d.join("root-crl.pem"), pki.root_crl().unwrap().to_pem()).unwrap();
-        let mut svc = None;
-        for (name, alg) in [
-            ("svc", KeyAlgorithm::P256),
-            ("hop", KeyAlgorithm::P256),
-            ("rsa", KeyAlgorithm::Rsa2048),
-        ] {
-            let leaf = pki.leaf(&format!("{name}.example.org"), alg).unwrap();
-            std::fs::write(d.join(format!("{name}.crt")), leaf.cert.to_pem()).unwrap();
-            write_key(&d.join(format!("{name}.key")), &leaf.key);
-            if name == "svc" {
-                svc = Some(leaf.cert);
-            }
-        }
-        std::fs::write(d.join("msg.json"), b"{\"topic\": \"org.example.svc\"}\n").unwrap();
-        Self {
-            dir,
-            pki,
-            svc: svc.unwrap(),
-        }
-    }
-
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_waxseal"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
+        let base = common::Fx::with_topic("org.example.svc");
+        std::fs::write(
+            base.p("root-crl.pem"),
+            base.pki.root_crl().unwrap().to_pem(),
+        )
+        .unwrap();
+        let svc = base.leaf("svc", "svc.example.org", KeyAlgorithm::P256).cert;
+        base.leaf("hop", "hop.example.org", KeyAlgorithm::P256);
+        base.leaf("rsa", "rsa.example.org", KeyAlgorithm::Rsa2048);
+        Self { base, svc }
     }
 
     /// Signs `input` as `who` into `out`.
     fn sign(&self, who: &str, input: &str, out: &str, extra: &[&str]) {
-        let (cert, key) = (format!("{who}.crt"), format!("{who}.key"));
-        let mut args = vec![
-            "sign", "--cert", &cert, "--key", &key, "--chain", "ca.pem", "--in", input, "--out",
-            out,
-        ];
-        args.extend(extra);
-        let o = self.run(&args);
+        let o = self.sign_as(who, input, out, extra);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     }
 
@@ -131,10 +96,6 @@ impl Fx {
     fn save(&self, name: &str, env: &Envelope) {
         std::fs::write(self.p(name), env.to_der()).unwrap();
     }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -212,19 +173,7 @@ fn large_keys_are_refused_with_key_too_large() {
     fx.accepted("env", &["--max-rsa-bits", "2048"], "msg.json");
     fx.accepted("env", &[], "msg.json");
 
-    let cert_verify = |extra: &[&str]| {
-        let mut args = vec![
-            "cert",
-            "verify",
-            "--trust",
-            "root.pem",
-            "--untrusted",
-            "ca.pem",
-        ];
-        args.extend(extra);
-        args.extend(["--json", "rsa.crt"]);
-        fx.run(&args)
-    };
+    let cert_verify = |extra: &[&str]| fx.cert_verify(&[extra, &["--json", "rsa.crt"]].concat());
     let o = cert_verify(&["--max-rsa-bits", "1024"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -1,89 +1,38 @@
 //! The `waxseal` command's contract: behaviour, output and exit status (0 valid, 1 rejected
 //! or invalid, 2 usage or I/O error).
 
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::process::Output;
+
+use common::{Fx, code as status, stderr, write_private};
 use waxseal_envelope::KeyAlgorithm;
 use waxseal_pki::TestPki;
 
-struct Fx {
-    dir: tempfile::TempDir,
-    pki: TestPki,
-}
-
-fn write_private(path: &Path, data: &[u8], mode: u32) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .unwrap();
-    f.write_all(data).unwrap();
-}
-
 impl Fx {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
-        let d = dir.path();
-        std::fs::write(d.join("root.pem"), pki.root.cert.to_pem()).unwrap();
-        std::fs::write(d.join("ca.pem"), pki.ca.cert.to_pem()).unwrap();
+        let fx = Fx::with_topic("org.example.bodhi");
         for (name, alg) in [
             ("bodhi-app01.example.org", KeyAlgorithm::P256),
             ("rsa", KeyAlgorithm::Rsa2048),
         ] {
-            let leaf = pki.leaf(name, alg).unwrap();
-            std::fs::write(d.join(format!("{name}.crt")), leaf.cert.to_pem()).unwrap();
-            write_private(
-                &d.join(format!("{name}.key")),
-                leaf.key.to_pkcs8_pem().as_bytes(),
-                0o600,
-            );
+            fx.leaf(name, name, alg);
         }
-        std::fs::write(d.join("msg.json"), b"{\"topic\": \"org.example.bodhi\"}\n").unwrap();
         std::fs::write(
-            d.join("crl.pem"),
+            fx.p("crl.pem"),
             format!(
                 "{}{}",
-                pki.crl(&[]).unwrap().to_pem(),
-                pki.root_crl().unwrap().to_pem()
+                fx.pki.crl(&[]).unwrap().to_pem(),
+                fx.pki.root_crl().unwrap().to_pem()
             ),
         )
         .unwrap();
-        Self { dir, pki }
+        fx
     }
 
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_waxseal"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
-    }
-
+    /// Signs `msg.json` as bodhi-app01 into `out`.
     fn sign(&self, out: &str, extra: &[&str]) -> Output {
-        let mut args = vec![
-            "sign",
-            "--cert",
-            "bodhi-app01.example.org.crt",
-            "--key",
-            "bodhi-app01.example.org.key",
-            "--chain",
-            "ca.pem",
-            "--in",
-            "msg.json",
-            "--out",
-            out,
-        ];
-        args.extend(extra);
-        self.run(&args)
+        self.sign_as("bodhi-app01.example.org", "msg.json", out, extra)
     }
 
     fn verify(&self, input: &str, extra: &[&str]) -> Output {
@@ -91,14 +40,14 @@ impl Fx {
         args.extend(extra);
         self.run(&args)
     }
-}
 
-fn status(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    /// Asserts a refusal: exit 1, `reason` in the JSON report, and `out` not written.
+    fn refused(&self, o: &Output, reason: &str, out: &str) {
+        assert_eq!(status(o), 1, "{}", stderr(o));
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(report["reason"], reason);
+        assert!(!self.p(out).exists(), "{out} written on a refusal");
+    }
 }
 
 #[test]
@@ -217,29 +166,9 @@ fn revocation_through_the_command_line() {
     assert_eq!(status(&o), 1);
     assert!(stderr(&o).contains("revoked"), "{}", stderr(&o));
 
-    let o = fx.run(&[
-        "cert",
-        "verify",
-        "--trust",
-        "root.pem",
-        "--untrusted",
-        "ca.pem",
-        "--crl",
-        "revoked.pem",
-        "bodhi-app01.example.org.crt",
-    ]);
+    let o = fx.cert_verify(&["--crl", "revoked.pem", "bodhi-app01.example.org.crt"]);
     assert_eq!(status(&o), 1);
-    let o = fx.run(&[
-        "cert",
-        "verify",
-        "--trust",
-        "root.pem",
-        "--untrusted",
-        "ca.pem",
-        "--crl",
-        "crl.pem",
-        "bodhi-app01.example.org.crt",
-    ]);
+    let o = fx.cert_verify(&["--crl", "crl.pem", "bodhi-app01.example.org.crt"]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("revocation: checked"));
 }
@@ -382,19 +311,7 @@ fn smime_multipart_with_content_in_its_signature_part_is_refused() {
     // The attack: an attached envelope over hidden content as the signature part of a
     // multipart/signed whose visible first part nobody signed.
     std::fs::write(fx.p("hidden.json"), b"{\"topic\": \"org.example.fas\"}").unwrap();
-    let o = fx.run(&[
-        "sign",
-        "--cert",
-        "bodhi-app01.example.org.crt",
-        "--key",
-        "bodhi-app01.example.org.key",
-        "--chain",
-        "ca.pem",
-        "--in",
-        "hidden.json",
-        "--out",
-        "hidden.der",
-    ]);
+    let o = fx.sign_as("bodhi-app01.example.org", "hidden.json", "hidden.der", &[]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     let crafted = waxseal_envelope::format::to_smime_detached(
         &std::fs::read(fx.p("hidden.der")).unwrap(),
@@ -403,10 +320,7 @@ fn smime_multipart_with_content_in_its_signature_part_is_refused() {
     );
     std::fs::write(fx.p("crafted.eml"), crafted).unwrap();
     let o = fx.verify("crafted.eml", &["--out", "content", "--json"]);
-    assert_eq!(status(&o), 1, "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["reason"], "malformed");
-    assert!(!fx.p("content").exists(), "hidden content written");
+    fx.refused(&o, "malformed", "content");
     let o = fx.verify("crafted.eml", &["--out", "content"]);
     assert_eq!(status(&o), 1);
     assert!(stderr(&o).contains("must be detached"), "{}", stderr(&o));
@@ -422,31 +336,10 @@ fn signer_certificate_purpose_is_enforced_and_configurable() {
             p.ext_key_usage = vec![waxseal_envelope::oid::KP_SERVER_AUTH];
         })
         .unwrap();
-    std::fs::write(fx.p("server.crt"), server.cert.to_pem()).unwrap();
-    write_private(
-        &fx.p("server.key"),
-        server.key.to_pkcs8_pem().as_bytes(),
-        0o600,
-    );
+    fx.save_leaf("server", &server.cert, &server.key);
     // Signing with it is refused (verifiers would refuse it), unless the signer says the
     // verifiers accept serverAuth.
-    let sign = |extra: &[&str]| {
-        let mut args = vec![
-            "sign",
-            "--cert",
-            "server.crt",
-            "--key",
-            "server.key",
-            "--chain",
-            "ca.pem",
-            "--in",
-            "msg.json",
-            "--out",
-            "server.der",
-        ];
-        args.extend(extra);
-        fx.run(&args)
-    };
+    let sign = |extra: &[&str]| fx.sign_as("server", "msg.json", "server.der", extra);
     let o = sign(&[]);
     assert_eq!(status(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("extKeyUsage"), "{}", stderr(&o));
@@ -456,10 +349,7 @@ fn signer_certificate_purpose_is_enforced_and_configurable() {
 
     // A TLS server certificate does not sign bus messages.
     let o = fx.verify("server.der", &["--out", "content", "--json"]);
-    assert_eq!(status(&o), 1, "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["reason"], "ext-key-usage");
-    assert!(!fx.p("content").exists());
+    fx.refused(&o, "ext-key-usage", "content");
     // ...unless the operator accepts that purpose.
     let o = fx.verify(
         "server.der",
@@ -485,10 +375,7 @@ fn signer_certificate_purpose_is_enforced_and_configurable() {
         "bus.der",
         &["--purpose", "codeSigning", "--json", "--out", "content2"],
     );
-    assert_eq!(status(&o), 1, "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["reason"], "ext-key-usage");
-    assert!(!fx.p("content2").exists());
+    fx.refused(&o, "ext-key-usage", "content2");
     // A purpose that is neither a known name nor an OID is a usage error.
     assert_eq!(status(&fx.verify("bus.der", &["--purpose", "mail-ish"])), 2);
 }
@@ -519,22 +406,17 @@ fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
             .ca
             .issue(&params, &key.subject_public_key_info())
             .unwrap();
-        std::fs::write(fx.p(&format!("{name}.crt")), cert.to_pem()).unwrap();
-        write_private(
-            &fx.p(&format!("{name}.key")),
-            key.to_pkcs8_pem().as_bytes(),
-            0o600,
-        );
+        fx.save_leaf(name, &cert, key);
     };
     issue("pss", &pss);
     issue("plain", &rsa);
-    let sign = |cert: &str, out: &str, extra: &[&str]| {
+    let sign = |cert: &str, key: &str, out: &str, extra: &[&str]| {
         let mut args = vec![
             "sign",
             "--cert",
             cert,
             "--key",
-            "pss.key",
+            key,
             "--signer-id",
             "ski",
             "--no-certs",
@@ -547,7 +429,7 @@ fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
         fx.run(&args)
     };
     // The PSS key signs PSS with SHA-384 by default; verified with its PSS certificate.
-    let o = sign("pss.crt", "pss.der", &[]);
+    let o = sign("pss.crt", "pss.key", "pss.der", &[]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     let o = fx.verify(
         "pss.der",
@@ -563,7 +445,7 @@ fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
     );
     assert!(fx.p("ok").exists());
     // Signing with a digest the key does not allow is refused (a usage error).
-    let o = sign("pss.crt", "pss256.der", &["--digest", "sha256"]);
+    let o = sign("pss.crt", "pss.key", "pss256.der", &["--digest", "sha256"]);
     assert_eq!(status(&o), 2, "{}", stderr(&o));
     assert!(
         stderr(&o).contains("RSASSA-PSS parameters"),
@@ -575,21 +457,7 @@ fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
     // The same key with its rsaEncryption certificate (and an unrestricted key file) may
     // sign PSS-SHA-256; that envelope verifies against the rsaEncryption certificate but
     // not against the PSS one, whose parameters rule SHA-256 out.
-    let o = fx.run(&[
-        "sign",
-        "--cert",
-        "plain.crt",
-        "--key",
-        "plain.key",
-        "--signer-id",
-        "ski",
-        "--no-certs",
-        "--rsa-pss",
-        "--in",
-        "msg.json",
-        "--out",
-        "plain-pss256.der",
-    ]);
+    let o = sign("plain.crt", "plain.key", "plain-pss256.der", &["--rsa-pss"]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     let o = fx.verify(
         "plain-pss256.der",
@@ -602,25 +470,9 @@ fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
             "--certs", "ca.pem", "--certs", "pss.crt", "--json", "--out", "bad",
         ],
     );
-    assert_eq!(status(&o), 1, "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["reason"], "algorithm-mismatch");
-    assert!(!fx.p("bad").exists());
+    fx.refused(&o, "algorithm-mismatch", "bad");
     // PKCS #1 v1.5 from the same key: also refused with the PSS certificate.
-    let o = fx.run(&[
-        "sign",
-        "--cert",
-        "plain.crt",
-        "--key",
-        "plain.key",
-        "--signer-id",
-        "ski",
-        "--no-certs",
-        "--in",
-        "msg.json",
-        "--out",
-        "plain-pkcs1.der",
-    ]);
+    let o = sign("plain.crt", "plain.key", "plain-pkcs1.der", &[]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     let o = fx.verify(
         "plain-pkcs1.der",
@@ -628,8 +480,5 @@ fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
             "--certs", "ca.pem", "--certs", "pss.crt", "--json", "--out", "bad",
         ],
     );
-    assert_eq!(status(&o), 1, "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(report["reason"], "algorithm-mismatch");
-    assert!(!fx.p("bad").exists());
+    fx.refused(&o, "algorithm-mismatch", "bad");
 }

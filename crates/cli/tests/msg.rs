@@ -1,25 +1,11 @@
 //! `waxseal msg sign|validate|countersign` and `waxseal authorize` from the command line.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_waxseal"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{ok, run};
 
 fn setup() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
@@ -68,62 +54,87 @@ const BODHI: [&str; 4] = [
     "pki/bodhi-app01.example.org.key",
 ];
 
+const COMPUTE: [&str; 4] = [
+    "--cert",
+    "pki/compute-node01.example.org.crt",
+    "--key",
+    "pki/compute-node01.example.org.key",
+];
+
+/// `msg sign` as the holder of `cert_key` (a `--cert`/`--key` pair), with `args`.
+fn sign_as(t: &Path, cert_key: [&str; 4], args: &[&str]) -> Output {
+    let mut all = vec!["msg", "sign"];
+    all.extend(cert_key);
+    all.extend(args);
+    run(t, &all)
+}
+
+/// `msg validate --config CONFIG` with `args`.
+fn validate_with(t: &Path, config: &str, args: &[&str]) -> Output {
+    let mut all = vec!["msg", "validate", "--config", config];
+    all.extend(args);
+    run(t, &all)
+}
+
+/// `authorize --config bus.json` with `args`.
+fn authorize(t: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["authorize", "--config", "bus.json"];
+    all.extend(args);
+    run(t, &all)
+}
+
+/// `msg countersign` of `input` into `out` as conductor-ctl01, in the role `conductor`,
+/// with `extra`.
+fn countersign_conductor(t: &Path, input: &str, out: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "msg",
+        "countersign",
+        "--cert",
+        "pki/conductor-ctl01.example.org.crt",
+        "--key",
+        "pki/conductor-ctl01.example.org.key",
+        "--role",
+        "conductor",
+        "--in",
+        input,
+        "--out",
+        out,
+    ];
+    args.extend(extra);
+    run(t, &args)
+}
+
 #[test]
 fn fedmsg_style_sign_and_validate() {
     let tmp = setup();
     let t = tmp.path();
-    let mut args = vec!["msg", "sign", "--in", "msg.json", "--out", "signed.json"];
-    args.extend(BODHI);
-    ok(&run(t, &args));
-    let out = ok(&run(
+    ok(&sign_as(
         t,
-        &[
-            "msg",
-            "validate",
-            "--config",
-            "bus.json",
-            "--in",
-            "signed.json",
-        ],
+        BODHI,
+        &["--in", "msg.json", "--out", "signed.json"],
     ));
+    let out = ok(&validate_with(t, "bus.json", &["--in", "signed.json"]));
     assert!(
         out.starts_with("accepted: signed by CN=bodhi-app01.example.org"),
         "{out}"
     );
-    let o = run(
-        t,
-        &[
-            "msg",
-            "validate",
-            "--config",
-            "bus.json",
-            "--in",
-            "signed.json",
-            "--json",
-        ],
-    );
+    let o = validate_with(t, "bus.json", &["--in", "signed.json", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&ok(&o)).unwrap();
     assert_eq!(v["result"]["entity"]["id"], "bodhi-app01.example.org");
-    ok(&run(
+    ok(&validate_with(
         t,
+        "bus.json",
         &[
-            "msg",
-            "validate",
-            "--config",
-            "bus.json",
             "--signed-by",
             "bodhi-app01.example.org",
             "--in",
             "signed.json",
         ],
     ));
-    let o = run(
+    let o = validate_with(
         t,
+        "bus.json",
         &[
-            "msg",
-            "validate",
-            "--config",
-            "bus.json",
             "--signed-by",
             "fas-app02.example.org",
             "--in",
@@ -139,17 +150,7 @@ fn fedmsg_style_sign_and_validate() {
         .unwrap()
         .replace("LGTM", "NACK");
     std::fs::write(t.join("tampered.json"), text).unwrap();
-    let o = run(
-        t,
-        &[
-            "msg",
-            "validate",
-            "--config",
-            "bus.json",
-            "--in",
-            "tampered.json",
-        ],
-    );
+    let o = validate_with(t, "bus.json", &["--in", "tampered.json"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("message-digest")
@@ -161,17 +162,7 @@ fn fedmsg_style_sign_and_validate() {
         r#"{"trust": ["pki/root-ca.crt"], "nitpicky_": true}"#,
     )
     .unwrap();
-    let o = run(
-        t,
-        &[
-            "msg",
-            "validate",
-            "--config",
-            "typo.json",
-            "--in",
-            "signed.json",
-        ],
-    );
+    let o = validate_with(t, "typo.json", &["--in", "signed.json"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nitpicky_"));
 }
@@ -180,12 +171,9 @@ fn fedmsg_style_sign_and_validate() {
 fn authorize_a_certificate_or_a_message() {
     let tmp = setup();
     let t = tmp.path();
-    let out = ok(&run(
+    let out = ok(&authorize(
         t,
         &[
-            "authorize",
-            "--config",
-            "bus.json",
             "--topic",
             "org.example.prod.bodhi.update",
             "--in",
@@ -196,12 +184,9 @@ fn authorize_a_certificate_or_a_message() {
         out.contains("allow:") && out.contains("routing-policy"),
         "{out}"
     );
-    let o = run(
+    let o = authorize(
         t,
         &[
-            "authorize",
-            "--config",
-            "bus.json",
             "--topic",
             "org.example.prod.bodhi.update",
             "--in",
@@ -219,33 +204,23 @@ fn authorize_a_certificate_or_a_message() {
             .iter()
             .any(|d| d["code"] == "routing-policy-denied")
     );
-    let mut args = vec!["msg", "sign", "--in", "msg.json", "--out", "signed.json"];
-    args.extend(BODHI);
-    ok(&run(t, &args));
-    ok(&run(
+    ok(&sign_as(
+        t,
+        BODHI,
+        &["--in", "msg.json", "--out", "signed.json"],
+    ));
+    ok(&authorize(
         t,
         &[
-            "authorize",
-            "--config",
-            "bus.json",
             "--topic",
             "org.example.prod.bodhi.update.comment",
             "--in",
             "signed.json",
         ],
     ));
-    let o = run(
+    let o = authorize(
         t,
-        &[
-            "authorize",
-            "--config",
-            "bus.json",
-            "--topic",
-            "scheduler",
-            "--in",
-            "signed.json",
-            "--json",
-        ],
+        &["--topic", "scheduler", "--in", "signed.json", "--json"],
     );
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -256,41 +231,15 @@ fn authorize_a_certificate_or_a_message() {
 fn oslo_envelopes_with_a_forwarding_hop() {
     let tmp = setup();
     let t = tmp.path();
-    ok(&run(
-        t,
-        &[
-            "msg",
-            "sign",
-            "--oslo",
-            "--topic",
-            "scheduler",
-            "--cert",
-            "pki/compute-node01.example.org.crt",
-            "--key",
-            "pki/compute-node01.example.org.key",
-            "--in",
-            "rpc.json",
-            "--out",
-            "rpc.signed",
-        ],
-    ));
+    ok(&sign_oslo(t, "scheduler", "rpc.json", "rpc.signed", &[]));
     let env: serde_json::Value =
         serde_json::from_slice(&std::fs::read(t.join("rpc.signed")).unwrap()).unwrap();
     assert_eq!(env["oslo.version"], "2.0");
     // Without the conductor's hop the route is incomplete.
-    let o = run(
+    let o = validate_with(
         t,
-        &[
-            "msg",
-            "validate",
-            "--config",
-            "bus.json",
-            "--topic",
-            "scheduler",
-            "--in",
-            "rpc.signed",
-            "--json",
-        ],
+        "bus.json",
+        &["--topic", "scheduler", "--in", "rpc.signed", "--json"],
     );
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -298,35 +247,11 @@ fn oslo_envelopes_with_a_forwarding_hop() {
         (v["reason"].as_str(), v["hop"].as_u64()),
         (Some("hop-missing"), Some(1))
     );
-    ok(&run(
+    ok(&countersign_conductor(t, "rpc.signed", "rpc.fwd", &[]));
+    let out = ok(&validate_with(
         t,
-        &[
-            "msg",
-            "countersign",
-            "--cert",
-            "pki/conductor-ctl01.example.org.crt",
-            "--key",
-            "pki/conductor-ctl01.example.org.key",
-            "--role",
-            "conductor",
-            "--in",
-            "rpc.signed",
-            "--out",
-            "rpc.fwd",
-        ],
-    ));
-    let out = ok(&run(
-        t,
-        &[
-            "msg",
-            "validate",
-            "--config",
-            "bus.json",
-            "--topic",
-            "scheduler",
-            "--in",
-            "rpc.fwd",
-        ],
+        "bus.json",
+        &["--topic", "scheduler", "--in", "rpc.fwd"],
     ));
     assert!(
         out.contains("route compute-node01.example.org -> conductor-ctl01.example.org"),
@@ -348,39 +273,23 @@ fn refused(o: &Output, code: &str) {
 }
 
 fn sign_bodhi(t: &Path, input: &str, out: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["msg", "sign", "--json", "--in", input, "--out", out];
-    args.extend(BODHI);
-    args.extend(extra);
-    run(t, &args)
+    let args = [&["--json", "--in", input, "--out", out][..], extra].concat();
+    sign_as(t, BODHI, &args)
 }
 
 fn validate(t: &Path, input: &str, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "msg", "validate", "--config", "bus.json", "--json", "--in", input,
-    ];
-    args.extend(extra);
-    run(t, &args)
+    let args = [&["--json", "--in", input][..], extra].concat();
+    validate_with(t, "bus.json", &args)
 }
 
-fn sign_oslo(t: &Path, topic: &str, out: &str) {
-    ok(&run(
-        t,
-        &[
-            "msg",
-            "sign",
-            "--oslo",
-            "--topic",
-            topic,
-            "--cert",
-            "pki/compute-node01.example.org.crt",
-            "--key",
-            "pki/compute-node01.example.org.key",
-            "--in",
-            "rpc.json",
-            "--out",
-            out,
-        ],
-    ));
+/// `msg sign --oslo --topic TOPIC` of `input` into `out` as compute-node01, with `extra`.
+fn sign_oslo(t: &Path, topic: &str, input: &str, out: &str, extra: &[&str]) -> Output {
+    let args = [
+        &["--oslo", "--topic", topic, "--in", input, "--out", out][..],
+        extra,
+    ]
+    .concat();
+    sign_as(t, COMPUTE, &args)
 }
 
 // Item 1.
@@ -399,47 +308,12 @@ fn malformed_topics_are_refused() {
     );
     assert!(!t.join("nl.signed").exists(), "nothing written to --out");
     // On the command line too, before anything else.
-    ok(&run(
-        t,
-        &[
-            "msg",
-            "sign",
-            "--oslo",
-            "--topic",
-            "scheduler",
-            "--cert",
-            "pki/compute-node01.example.org.crt",
-            "--key",
-            "pki/compute-node01.example.org.key",
-            "--in",
-            "rpc.json",
-            "--out",
-            "rpc.signed",
-        ],
-    ));
+    ok(&sign_oslo(t, "scheduler", "rpc.json", "rpc.signed", &[]));
     refused(
         &validate(t, "rpc.signed", &["--topic", "scheduler\u{1b}[2K"]),
         "malformed-topic",
     );
-    let o = run(
-        t,
-        &[
-            "msg",
-            "sign",
-            "--json",
-            "--oslo",
-            "--topic",
-            "sched uler",
-            "--cert",
-            "pki/compute-node01.example.org.crt",
-            "--key",
-            "pki/compute-node01.example.org.key",
-            "--in",
-            "rpc.json",
-            "--out",
-            "bad.signed",
-        ],
-    );
+    let o = sign_oslo(t, "sched uler", "rpc.json", "bad.signed", &["--json"]);
     refused(&o, "malformed-topic");
     assert!(!t.join("bad.signed").exists());
     // fnmatch syntax in a configuration: exit 2, naming the file and the key.
@@ -448,17 +322,7 @@ fn malformed_topics_are_refused() {
         r#"{"trust": ["pki/root-ca.crt"], "routing_policy": {"org.example.prod.bodhi*": ["bodhi-*"]}}"#,
     )
     .unwrap();
-    let o = run(
-        t,
-        &[
-            "msg",
-            "validate",
-            "--config",
-            "glob.json",
-            "--in",
-            "msg.json",
-        ],
-    );
+    let o = validate_with(t, "glob.json", &["--in", "msg.json"]);
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -466,12 +330,9 @@ fn malformed_topics_are_refused() {
         "{err}"
     );
     // `authorize --topic` too.
-    let o = run(
+    let o = authorize(
         t,
         &[
-            "authorize",
-            "--config",
-            "bus.json",
             "--json",
             "--topic",
             "org.example.prod.bodhi.update\ncomment",
@@ -491,27 +352,16 @@ fn the_route_is_signed_and_compared() {
     let tmp = setup();
     let t = tmp.path();
     // --oslo without --topic is a usage error, and writes nothing.
-    let o = run(
+    let o = sign_as(
         t,
-        &[
-            "msg",
-            "sign",
-            "--oslo",
-            "--cert",
-            "pki/compute-node01.example.org.crt",
-            "--key",
-            "pki/compute-node01.example.org.key",
-            "--in",
-            "rpc.json",
-            "--out",
-            "none.signed",
-        ],
+        COMPUTE,
+        &["--oslo", "--in", "rpc.json", "--out", "none.signed"],
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(!t.join("none.signed").exists());
     // Signed for the conductor, forwarded by it to the scheduler (re-bound), validated
     // where it arrives.
-    sign_oslo(t, "conductor", "rpc.signed");
+    ok(&sign_oslo(t, "conductor", "rpc.json", "rpc.signed", &[]));
     refused(&validate(t, "rpc.signed", &[]), "topic-required");
     // (bus.json requires the conductor's hop; direct.json does not.)
     std::fs::write(
@@ -522,50 +372,26 @@ fn the_route_is_signed_and_compared() {
     )
     .unwrap();
     let direct = |topic: &str| {
-        run(
+        validate_with(
             t,
-            &[
-                "msg",
-                "validate",
-                "--config",
-                "direct.json",
-                "--json",
-                "--in",
-                "rpc.signed",
-                "--topic",
-                topic,
-            ],
+            "direct.json",
+            &["--json", "--in", "rpc.signed", "--topic", topic],
         )
     };
     refused(&direct("scheduler"), "topic-mismatch");
     refused(&direct("compute.node02"), "topic-mismatch");
     ok(&direct("conductor"));
-    let hop = |topic: Option<&str>, out: &str| {
-        let mut args = vec![
-            "msg",
-            "countersign",
-            "--cert",
-            "pki/conductor-ctl01.example.org.crt",
-            "--key",
-            "pki/conductor-ctl01.example.org.key",
-            "--role",
-            "conductor",
-            "--in",
-            "rpc.signed",
-            "--out",
-            out,
-        ];
-        if let Some(topic) = topic {
-            args.extend(["--topic", topic]);
-        }
-        ok(&run(t, &args));
-    };
-    hop(None, "kept.fwd");
+    ok(&countersign_conductor(t, "rpc.signed", "kept.fwd", &[]));
     refused(
         &validate(t, "kept.fwd", &["--topic", "scheduler"]),
         "topic-mismatch",
     );
-    hop(Some("scheduler"), "rebound.fwd");
+    ok(&countersign_conductor(
+        t,
+        "rpc.signed",
+        "rebound.fwd",
+        &["--topic", "scheduler"],
+    ));
     ok(&validate(t, "rebound.fwd", &["--topic", "scheduler"]));
     // fedmsg-style: the message's own topic; another --topic is refused, never ignored.
     ok(&sign_bodhi(t, "msg.json", "msg.signed", &[]));
@@ -671,13 +497,10 @@ fn replays_across_processes_and_future_signing_times() {
     .unwrap();
     let now = waxseal_envelope::time::now();
     let at = |secs: u64| {
-        run(
+        validate_with(
             t,
+            "skew.json",
             &[
-                "msg",
-                "validate",
-                "--config",
-                "skew.json",
                 "--json",
                 "--in",
                 "msg.signed",
@@ -730,25 +553,7 @@ fn numbers_are_exact_or_refused_and_never_rewritten() {
         r#"{"method": "select_destinations", "args": {"host": "node01.example.org", "n": 0.1000000000000000000001}}"#,
     )
     .unwrap();
-    let o = run(
-        t,
-        &[
-            "msg",
-            "sign",
-            "--json",
-            "--oslo",
-            "--topic",
-            "scheduler",
-            "--cert",
-            "pki/compute-node01.example.org.crt",
-            "--key",
-            "pki/compute-node01.example.org.key",
-            "--in",
-            "rpcbig.json",
-            "--out",
-            "rpcbig.signed",
-        ],
-    );
+    let o = sign_oslo(t, "scheduler", "rpcbig.json", "rpcbig.signed", &["--json"]);
     refused(&o, "inexact-number");
     assert!(!t.join("rpcbig.signed").exists());
 }

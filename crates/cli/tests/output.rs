@@ -3,56 +3,20 @@
 //! exit statuses mean one thing (1 rejected or invalid input, 2 usage, configuration or
 //! I/O).
 
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::os::unix::fs::FileTypeExt;
 use std::process::{Command, Output};
 
+use common::{Fx, code, stderr as err};
 use waxseal_envelope::KeyAlgorithm;
 use waxseal_pki::TestPki;
 
-struct Fx {
-    dir: tempfile::TempDir,
-    pki: TestPki,
-}
-
-fn write_key(path: &Path, data: &[u8]) {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .unwrap();
-    f.write_all(data).unwrap();
-}
-
 impl Fx {
     fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
-        let fx = Self { dir, pki };
-        std::fs::write(fx.p("root.pem"), fx.pki.root.cert.to_pem()).unwrap();
-        std::fs::write(fx.p("ca.pem"), fx.pki.ca.cert.to_pem()).unwrap();
-        let leaf = fx
-            .pki
-            .leaf("bodhi-app01.example.org", KeyAlgorithm::P256)
-            .unwrap();
-        std::fs::write(fx.p("leaf.crt"), leaf.cert.to_pem()).unwrap();
-        write_key(&fx.p("leaf.key"), leaf.key.to_pkcs8_pem().as_bytes());
-        std::fs::write(fx.p("msg.json"), b"{\"topic\": \"org.example.bodhi\"}\n").unwrap();
+        let fx = Fx::with_topic("org.example.bodhi");
+        fx.leaf("leaf", "bodhi-app01.example.org", KeyAlgorithm::P256);
         fx
-    }
-
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_waxseal"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap()
     }
 
     /// An envelope `env` of `msg.json`, signed by the leaf, with (or without) the
@@ -76,14 +40,6 @@ impl Fx {
     }
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// One line, no raw control or bidi character, no temporary file name.
 fn assert_clean_line(s: &str) {
     assert_eq!(s.lines().count(), 1, "not one line: {s:?}");
@@ -94,6 +50,18 @@ fn assert_clean_line(s: &str) {
         "raw control character in {s:?}"
     );
     assert!(!s.contains("waxseal-tmp"), "temporary file name shown: {s}");
+}
+
+/// No temporary file is left in the directory.
+fn assert_no_temporary_file(fx: &Fx) {
+    let names: Vec<_> = std::fs::read_dir(fx.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains("waxseal-tmp")),
+        "{names:?}"
+    );
 }
 
 // ---- item 13: --out ----
@@ -221,14 +189,7 @@ fn an_existing_file_needs_force_and_is_replaced_whole() {
         std::fs::read(fx.p("content")).unwrap(),
         std::fs::read(fx.p("msg.json")).unwrap()
     );
-    let names: Vec<_> = std::fs::read_dir(fx.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        !names.iter().any(|n| n.contains("waxseal-tmp")),
-        "{names:?}"
-    );
+    assert_no_temporary_file(&fx);
 }
 
 #[test]
@@ -250,14 +211,7 @@ fn a_failed_write_never_shows_the_temporary_file() {
     assert!(err(&o).starts_with("waxseal: error: out: "), "{}", err(&o));
     assert_clean_line(&err(&o));
     assert!(!fx.p("out").exists());
-    let names: Vec<_> = std::fs::read_dir(fx.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        !names.iter().any(|n| n.contains("waxseal-tmp")),
-        "{names:?}"
-    );
+    assert_no_temporary_file(&fx);
     // The positive twin: without the limit, the same command writes `out`.
     let o = fx.run(&[
         "sign", "--cert", "leaf.crt", "--key", "leaf.key", "--in", "big", "--out", "out",
@@ -279,12 +233,8 @@ fn a_hostile_subject_name_prints_as_one_escaped_line() {
             p.subject = waxseal_pki::issue::parse_name(evil).unwrap();
         })
         .unwrap();
-    std::fs::write(fx.p("evil.crt"), leaf.cert.to_pem()).unwrap();
-    write_key(&fx.p("evil.key"), leaf.key.to_pkcs8_pem().as_bytes());
-    let o = fx.run(&[
-        "sign", "--cert", "evil.crt", "--key", "evil.key", "--chain", "ca.pem", "--in", "msg.json",
-        "--out", "env",
-    ]);
+    fx.save_leaf("evil", &leaf.cert, &leaf.key);
+    let o = fx.sign_as("evil", "msg.json", "env", &[]);
     assert_eq!(code(&o), 0, "{}", err(&o));
     // Accepted: the "verified" line shows the subject escaped.
     let o = fx.verify_to("content", &[]);
@@ -326,15 +276,18 @@ fn a_hostile_topic_prints_as_one_escaped_line() {
     .unwrap();
     // Outside the policy whatever the matching rules: denied, and the topic shown.
     let topic = "other.x\nwaxseal: allow: everything\x1b[2K\u{202e}";
-    let o = fx.run(&[
-        "authorize",
-        "--config",
-        "bus.json",
-        "--topic",
-        topic,
-        "--in",
-        "leaf.crt",
-    ]);
+    let authorize = |topic: &str| {
+        fx.run(&[
+            "authorize",
+            "--config",
+            "bus.json",
+            "--topic",
+            topic,
+            "--in",
+            "leaf.crt",
+        ])
+    };
+    let o = authorize(topic);
     assert_eq!(code(&o), 1, "{}", err(&o));
     assert_clean_line(&err(&o));
     assert!(err(&o).starts_with("waxseal: rejected: "), "{}", err(&o));
@@ -344,15 +297,7 @@ fn a_hostile_topic_prints_as_one_escaped_line() {
         "{out:?}"
     );
     // The positive twin: a plain topic the policy allows.
-    let o = fx.run(&[
-        "authorize",
-        "--config",
-        "bus.json",
-        "--topic",
-        "org.example.x",
-        "--in",
-        "leaf.crt",
-    ]);
+    let o = authorize("org.example.x");
     assert_eq!(code(&o), 0, "{}", err(&o));
 }
 
@@ -386,8 +331,8 @@ fn msg_sign_of_non_json_or_empty_input_is_invalid_input() {
     std::fs::write(fx.p("text"), b"this is not JSON").unwrap();
     std::fs::write(fx.p("empty"), b"").unwrap();
     std::fs::write(fx.p("array"), b"[1, 2]").unwrap();
-    for input in ["text", "empty", "array"] {
-        let o = fx.run(&[
+    let msg_sign = |input: &str| {
+        fx.run(&[
             "msg",
             "sign",
             "--cert",
@@ -398,24 +343,16 @@ fn msg_sign_of_non_json_or_empty_input_is_invalid_input() {
             input,
             "--out",
             "signed.json",
-        ]);
+        ])
+    };
+    for input in ["text", "empty", "array"] {
+        let o = msg_sign(input);
         assert_eq!(code(&o), 1, "{input}: {}", err(&o));
         assert!(err(&o).starts_with("waxseal: rejected: "), "{}", err(&o));
         assert_clean_line(&err(&o));
         assert!(!fx.p("signed.json").exists(), "{input}: output written");
     }
-    let o = fx.run(&[
-        "msg",
-        "sign",
-        "--cert",
-        "leaf.crt",
-        "--key",
-        "leaf.key",
-        "--in",
-        "msg.json",
-        "--out",
-        "signed.json",
-    ]);
+    let o = msg_sign("msg.json");
     assert_eq!(code(&o), 0, "{}", err(&o));
 }
 

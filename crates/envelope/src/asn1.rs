@@ -136,7 +136,11 @@ fn scan_der_shape(
     }
     let h = read_header(input, pos)?;
     let Some(len) = h.len else {
-        return Ok((false, skip_indefinite(input, h.body, depth, max_depth)?));
+        // Indefinite: not DER; its end is after its end-of-contents marker.
+        let end = walk_children(input, &h, &mut |input, p| {
+            Ok(scan_der_shape(input, p, depth + 1, max_depth)?.1)
+        })?;
+        return Ok((false, end));
     };
     let end = h.body + len;
     if !h.minimal_len {
@@ -156,27 +160,6 @@ fn scan_der_shape(
         }
     }
     Ok((true, end))
-}
-
-/// Skips the contents of an indefinite-length value starting at `body`; returns the offset
-/// after its end-of-contents marker.
-fn skip_indefinite(
-    input: &[u8],
-    body: usize,
-    depth: usize,
-    max_depth: usize,
-) -> Result<usize, BerError> {
-    let mut p = body;
-    loop {
-        if p >= input.len() {
-            return Err(BerError::Truncated(p));
-        }
-        if is_eoc(input, p) {
-            return Ok(p + 2);
-        }
-        let (_, next) = scan_der_shape(input, p, depth + 1, max_depth)?;
-        p = next;
-    }
 }
 
 /// Rewrites `input` (one BER value, nothing after it) into DER shape: definite minimal
@@ -241,32 +224,11 @@ fn measure(
     let slot = lens.len();
     lens.push(0);
     let mut sum = 0usize;
-    let end = match h.len {
-        Some(len) => {
-            let end = h.body + len;
-            let mut p = h.body;
-            while p < end {
-                let (next, n) = measure(&input[..end], p, depth + 1, max_depth, lens)?;
-                sum += n;
-                p = next;
-            }
-            end
-        }
-        None => {
-            let mut p = h.body;
-            loop {
-                if p >= input.len() {
-                    return Err(BerError::Truncated(p));
-                }
-                if is_eoc(input, p) {
-                    break p + 2;
-                }
-                let (next, n) = measure(input, p, depth + 1, max_depth, lens)?;
-                sum += n;
-                p = next;
-            }
-        }
-    };
+    let end = walk_children(input, &h, &mut |input, p| {
+        let (next, n) = measure(input, p, depth + 1, max_depth, lens)?;
+        sum += n;
+        Ok(next)
+    })?;
     lens[slot] = sum;
     Ok((end, h.tag.len() + len_len(sum) + sum))
 }
@@ -287,36 +249,9 @@ fn measure_segments(
     max_depth: usize,
     joined: &mut Joined,
 ) -> Result<usize, BerError> {
-    if depth > max_depth {
-        return Err(BerError::TooDeep(max_depth));
-    }
-    let outer_type = h.universal;
-    let is_bit_string = outer_type == Some(3);
-    let (limit, indefinite) = match h.len {
-        Some(len) => (h.body + len, false),
-        None => (input.len(), true),
-    };
-    let mut p = h.body;
-    loop {
-        if indefinite {
-            if p >= limit {
-                return Err(BerError::Truncated(p));
-            }
-            if is_eoc(input, p) {
-                return Ok(p + 2);
-            }
-        } else if p >= limit {
-            return Ok(limit);
-        }
-        let seg = read_header(&input[..limit], p)?;
-        if seg.universal != outer_type {
-            return Err(BerError::BadSegment(p));
-        }
-        if seg.constructed {
-            p = measure_segments(&input[..limit], &seg, depth + 1, max_depth, joined)?;
-            continue;
-        }
-        let len = seg.len.ok_or(BerError::BadIndefinite(p))?;
+    let is_bit_string = h.universal == Some(3);
+    walk_segments(input, h, depth, max_depth, &mut |p, bytes| {
+        let len = bytes.len();
         if is_bit_string {
             if len == 0 {
                 return Err(BerError::BadSegment(p));
@@ -326,7 +261,64 @@ fn measure_segments(
         } else {
             joined.len += len;
         }
-        p = seg.body + len;
+        Ok(())
+    })
+}
+
+/// Walks the segments of the constructed string `h`, through nested constructed segments
+/// (each of the outer string type, at most `max_depth` levels down), and hands each
+/// primitive segment's offset and contents to `segment`; returns the offset after the
+/// string.
+fn walk_segments(
+    input: &[u8],
+    h: &Header,
+    depth: usize,
+    max_depth: usize,
+    segment: &mut impl FnMut(usize, &[u8]) -> Result<(), BerError>,
+) -> Result<usize, BerError> {
+    if depth > max_depth {
+        return Err(BerError::TooDeep(max_depth));
+    }
+    walk_children(input, h, &mut |input, p| {
+        let seg = read_header(input, p)?;
+        if seg.universal != h.universal {
+            return Err(BerError::BadSegment(p));
+        }
+        if seg.constructed {
+            return walk_segments(input, &seg, depth + 1, max_depth, segment);
+        }
+        let len = seg.len.ok_or(BerError::BadIndefinite(p))?;
+        segment(p, &input[seg.body..seg.body + len])?;
+        Ok(seg.body + len)
+    })
+}
+
+/// Walks the values inside the constructed value `h`, definite or indefinite length:
+/// `child` gets the input its value must lie in and the value's offset, and returns the
+/// offset after it. Returns the offset after `h` (its end-of-contents marker included).
+fn walk_children(
+    input: &[u8],
+    h: &Header,
+    child: &mut impl FnMut(&[u8], usize) -> Result<usize, BerError>,
+) -> Result<usize, BerError> {
+    let mut p = h.body;
+    match h.len {
+        Some(len) => {
+            let end = h.body + len;
+            while p < end {
+                p = child(&input[..end], p)?;
+            }
+            Ok(end)
+        }
+        None => loop {
+            if p >= input.len() {
+                return Err(BerError::Truncated(p));
+            }
+            if is_eoc(input, p) {
+                return Ok(p + 2);
+            }
+            p = child(input, p)?;
+        },
     }
 }
 
@@ -361,28 +353,7 @@ fn emit(
     }
     out.extend_from_slice(&input[h.tag.clone()]);
     push_len(out, len);
-    match h.len {
-        Some(l) => {
-            let end = h.body + l;
-            let mut p = h.body;
-            while p < end {
-                p = emit(&input[..end], p, lens, cursor, out)?;
-            }
-            Ok(end)
-        }
-        None => {
-            let mut p = h.body;
-            loop {
-                if p >= input.len() {
-                    return Err(BerError::Truncated(p));
-                }
-                if is_eoc(input, p) {
-                    break Ok(p + 2);
-                }
-                p = emit(input, p, lens, cursor, out)?;
-            }
-        }
-    }
+    walk_children(input, &h, &mut |input, p| emit(input, p, lens, cursor, out))
 }
 
 /// Appends the segments of a constructed string (already measured, so depth-checked) to
@@ -393,34 +364,8 @@ fn join_segments(
     out: &mut Vec<u8>,
     start: usize,
 ) -> Result<usize, BerError> {
-    let outer_type = h.universal;
-    let is_bit_string = outer_type == Some(3);
-    let (limit, indefinite) = match h.len {
-        Some(len) => (h.body + len, false),
-        None => (input.len(), true),
-    };
-    let mut p = h.body;
-    loop {
-        if indefinite {
-            if p >= limit {
-                return Err(BerError::Truncated(p));
-            }
-            if is_eoc(input, p) {
-                return Ok(p + 2);
-            }
-        } else if p >= limit {
-            return Ok(limit);
-        }
-        let seg = read_header(&input[..limit], p)?;
-        if seg.universal != outer_type {
-            return Err(BerError::BadSegment(p));
-        }
-        if seg.constructed {
-            p = join_segments(&input[..limit], &seg, out, start)?;
-            continue;
-        }
-        let len = seg.len.ok_or(BerError::BadIndefinite(p))?;
-        let bytes = &input[seg.body..seg.body + len];
+    let is_bit_string = h.universal == Some(3);
+    walk_segments(input, h, 0, usize::MAX, &mut |p, bytes| {
         if is_bit_string {
             // Each segment starts with its own unused-bits octet; keep one leading octet.
             // Every segment but the last must have 0 unused bits.
@@ -437,8 +382,8 @@ fn join_segments(
         } else {
             out.extend_from_slice(bytes);
         }
-        p = seg.body + len;
-    }
+        Ok(())
+    })
 }
 
 /// Appends a DER length.

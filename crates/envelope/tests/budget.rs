@@ -106,6 +106,17 @@ impl Fx {
     fn ski(&self) -> Vec<u8> {
         self.leaf.cert.subject_key_identifier().unwrap().to_vec()
     }
+
+    /// `n` decoys with the leaf's subjectKeyIdentifier and fresh Ed25519 keys of their own.
+    fn decoys_with_fresh_keys(&self, n: usize) -> Vec<Certificate> {
+        let ski = self.ski();
+        (0..n)
+            .map(|i| {
+                let key = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+                self.decoy(i, &ski, &key.subject_public_key_info())
+            })
+            .collect()
+    }
 }
 
 /// A `SubjectPublicKeyInfo` for an RSA key with a `bits`-bit modulus (all ones but one
@@ -157,13 +168,7 @@ fn a_good_envelope_costs_one_candidate_and_a_few_signature_checks() {
 #[test]
 fn many_candidates_sharing_one_ski_are_cut_off_by_the_budget() {
     let f = fx();
-    let ski = f.ski();
-    let decoys: Vec<Certificate> = (0..255)
-        .map(|i| {
-            let key = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
-            f.decoy(i, &ski, &key.subject_public_key_info())
-        })
-        .collect();
+    let decoys = f.decoys_with_fresh_keys(255);
     let env = f.with_decoys(decoys, 1);
 
     // Default budget: refused after 64 candidates, each one signature check at most.
@@ -188,13 +193,7 @@ fn many_candidates_sharing_one_ski_are_cut_off_by_the_budget() {
 #[test]
 fn the_budget_covers_all_signers_together_even_with_any_signer() {
     let f = fx();
-    let ski = f.ski();
-    let decoys: Vec<Certificate> = (0..20)
-        .map(|i| {
-            let key = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
-            f.decoy(i, &ski, &key.subject_public_key_info())
-        })
-        .collect();
+    let decoys = f.decoys_with_fresh_keys(20);
     // 8 signers × 20 candidates = 160 > 64: one budget for the envelope, not per signer.
     let env = f.with_decoys(decoys.clone(), 8);
     let v = f

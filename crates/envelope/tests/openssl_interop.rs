@@ -90,6 +90,46 @@ impl Fixture {
             .with_store(CertStore::from_certificates([self.pki.ca.cert.clone()]))
     }
 
+    /// `openssl cms -verify` of the DER envelope `file` under OpenSSL's default (S/MIME
+    /// signer) purpose, its content discarded.
+    fn openssl_verify_default_purpose(&self, file: &str) -> std::process::Output {
+        let (root, ca) = (self.p("root.pem"), self.p("ca.pem"));
+        openssl(&[
+            "cms",
+            "-verify",
+            "-binary",
+            "-CAfile",
+            &root,
+            "-certfile",
+            &ca,
+            "-inform",
+            "DER",
+            "-in",
+            file,
+            "-out",
+            "/dev/null",
+        ])
+    }
+
+    /// `openssl cms -sign` of `content.bin`, attached, in DER, with the signing CA, into
+    /// `out`; `signers` names the signers (`-signer CERT -inkey KEY`, and their options).
+    fn openssl_sign(&self, signers: &[&str], out: &str) -> std::process::Output {
+        let (ca, content) = (self.p("ca.pem"), self.p("content.bin"));
+        let mut args = vec!["cms", "-sign", "-binary", "-nodetach"];
+        args.extend(signers);
+        args.extend([
+            "-certfile",
+            &ca,
+            "-in",
+            &content,
+            "-outform",
+            "DER",
+            "-out",
+            out,
+        ]);
+        openssl(&args)
+    }
+
     /// `openssl cms -verify` of `file`; returns the content it outputs.
     fn openssl_verify(&self, file: &Path, inform: &str, extra: &[&str]) -> Vec<u8> {
         self.openssl_verify_with(file, inform, "ca.pem", extra)
@@ -504,30 +544,11 @@ fn openssl_signed_envelopes_verify_with_waxseal() {
         fx.p("p256.pem"),
         fx.p("p256.key"),
     );
-    let (ca, content) = (fx.p("ca.pem"), fx.p("content.bin"));
     ok(
-        &openssl(&[
-            "cms",
-            "-sign",
-            "-binary",
-            "-nodetach",
-            "-signer",
-            &c1,
-            "-inkey",
-            &k1,
-            "-signer",
-            &c2,
-            "-inkey",
-            &k2,
-            "-certfile",
-            &ca,
-            "-in",
-            &content,
-            "-outform",
-            "DER",
-            "-out",
+        &fx.openssl_sign(
+            &["-signer", &c1, "-inkey", &k1, "-signer", &c2, "-inkey", &k2],
             &out,
-        ]),
+        ),
         "openssl cms -sign with two signers",
     );
     let v = fx
@@ -547,31 +568,9 @@ fn openssl_signed_envelopes_verify_with_waxseal() {
 fn signer_added_by_waxseal_to_an_openssl_envelope_verifies_in_openssl() {
     let fx = Fixture::new();
     let out = fx.p("one.sig");
-    let (c1, k1, ca, content) = (
-        fx.p("rsa2048.pem"),
-        fx.p("rsa2048.key"),
-        fx.p("ca.pem"),
-        fx.p("content.bin"),
-    );
+    let (c1, k1) = (fx.p("rsa2048.pem"), fx.p("rsa2048.key"));
     ok(
-        &openssl(&[
-            "cms",
-            "-sign",
-            "-binary",
-            "-nodetach",
-            "-signer",
-            &c1,
-            "-inkey",
-            &k1,
-            "-certfile",
-            &ca,
-            "-in",
-            &content,
-            "-outform",
-            "DER",
-            "-out",
-            &out,
-        ]),
+        &fx.openssl_sign(&["-signer", &c1, "-inkey", &k1], &out),
         "openssl cms -sign",
     );
     let mut env = Envelope::parse(&std::fs::read(&out).unwrap()).unwrap();
@@ -682,12 +681,7 @@ fn private_keys_in_every_openssl_format_sign() {
 #[test]
 fn legacy_digests_from_openssl_need_the_opt_in() {
     let fx = Fixture::new();
-    let (cert, key, ca, content) = (
-        fx.p("rsa2048.pem"),
-        fx.p("rsa2048.key"),
-        fx.p("ca.pem"),
-        fx.p("content.bin"),
-    );
+    let (cert, key) = (fx.p("rsa2048.pem"), fx.p("rsa2048.key"));
     for (md, policy) in [
         ("sha1", AlgorithmPolicy::LEGACY_SHA1),
         (
@@ -700,26 +694,7 @@ fn legacy_digests_from_openssl_need_the_opt_in() {
     ] {
         let out = fx.p(&format!("{md}.sig"));
         ok(
-            &openssl(&[
-                "cms",
-                "-sign",
-                "-binary",
-                "-nodetach",
-                "-md",
-                md,
-                "-signer",
-                &cert,
-                "-inkey",
-                &key,
-                "-certfile",
-                &ca,
-                "-in",
-                &content,
-                "-outform",
-                "DER",
-                "-out",
-                &out,
-            ]),
+            &fx.openssl_sign(&["-md", md, "-signer", &cert, "-inkey", &key], &out),
             &format!("openssl cms -sign -md {md}"),
         );
         let bytes = std::fs::read(&out).unwrap();
@@ -742,8 +717,6 @@ fn rsa_pss_keys_interoperate_with_openssl() {
     use der::Decode;
     use waxseal_pki::{CertParams, issue::parse_name};
     let fx = Fixture::new();
-    let ca = fx.p("ca.pem");
-    let content = fx.p("content.bin");
     let mut checked = Vec::new();
     for (name, opts, expected) in [
         ("pss-any", vec![], "rsa-pss-sha256"),
@@ -831,24 +804,8 @@ fn rsa_pss_keys_interoperate_with_openssl() {
         assert_eq!(fx.openssl_verify(&file, "DER", &[]), CONTENT, "{name}");
         // ...also with OpenSSL's S/MIME signer purpose (waxseal pki's leaves carry
         // emailProtection as well as the bus-signing purpose).
-        let root = fx.p("root.pem");
-        let input = file.display().to_string();
         ok(
-            &openssl(&[
-                "cms",
-                "-verify",
-                "-binary",
-                "-CAfile",
-                &root,
-                "-certfile",
-                &ca,
-                "-inform",
-                "DER",
-                "-in",
-                &input,
-                "-out",
-                "/dev/null",
-            ]),
+            &fx.openssl_verify_default_purpose(&file.display().to_string()),
             "openssl cms -verify (default purpose)",
         );
         if name == "pss-sha256" {
@@ -859,29 +816,14 @@ fn rsa_pss_keys_interoperate_with_openssl() {
             );
         }
 
+        let signer = ["-signer", &cert_file, "-inkey", &key_file];
         // openssl cms -sign (PSS padding, as OpenSSL needs to be told) -> waxseal.
         let out = fx.p(&format!("{name}-openssl.der"));
         ok(
-            &openssl(&[
-                "cms",
-                "-sign",
-                "-binary",
-                "-nodetach",
-                "-signer",
-                &cert_file,
-                "-inkey",
-                &key_file,
-                "-keyopt",
-                "rsa_padding_mode:pss",
-                "-certfile",
-                &ca,
-                "-in",
-                &content,
-                "-outform",
-                "DER",
-                "-out",
+            &fx.openssl_sign(
+                &[&signer[..], &["-keyopt", "rsa_padding_mode:pss"]].concat(),
                 &out,
-            ]),
+            ),
             &format!("openssl cms -sign {name}"),
         );
         let v = fx
@@ -896,24 +838,7 @@ fn rsa_pss_keys_interoperate_with_openssl() {
         // waxseal.
         let out = fx.p(&format!("{name}-openssl-pkcs1.der"));
         ok(
-            &openssl(&[
-                "cms",
-                "-sign",
-                "-binary",
-                "-nodetach",
-                "-signer",
-                &cert_file,
-                "-inkey",
-                &key_file,
-                "-certfile",
-                &ca,
-                "-in",
-                &content,
-                "-outform",
-                "DER",
-                "-out",
-                &out,
-            ]),
+            &fx.openssl_sign(&signer, &out),
             &format!("openssl cms -sign {name} (no -keyopt)"),
         );
         let e = fx
@@ -937,8 +862,6 @@ fn tls_server_signer_is_refused_like_openssl_does() {
             p.ext_key_usage = vec![oid::KP_SERVER_AUTH];
         })
         .unwrap();
-    let root = fx.p("root.pem");
-    let ca = fx.p("ca.pem");
     for (name, signer, accepted) in [
         (
             "server",
@@ -959,21 +882,7 @@ fn tls_server_signer_is_refused_like_openssl_does() {
             .to_der();
         let file = fx.p(&format!("{name}.der"));
         std::fs::write(&file, &der).unwrap();
-        let o = openssl(&[
-            "cms",
-            "-verify",
-            "-binary",
-            "-CAfile",
-            &root,
-            "-certfile",
-            &ca,
-            "-inform",
-            "DER",
-            "-in",
-            &file,
-            "-out",
-            "/dev/null",
-        ]);
+        let o = fx.openssl_verify_default_purpose(&file);
         assert_eq!(o.status.success(), accepted, "openssl, {name}");
         let r = fx.verifier().verify_bytes(&der, None);
         assert_eq!(r.is_ok(), accepted, "waxseal, {name}");

@@ -62,6 +62,14 @@ impl WriteOptions {
             mode,
         }
     }
+
+    /// The same options for what a followed link names: links are not followed again.
+    const fn at_link_target(&self) -> Self {
+        Self {
+            follow_symlinks: false,
+            ..*self
+        }
+    }
 }
 
 /// Why [`write()`] did not write.
@@ -216,13 +224,7 @@ pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
                         }
                     }
                     let real = resolve(path)?;
-                    check(
-                        &real,
-                        &WriteOptions {
-                            follow_symlinks: false,
-                            ..*opts
-                        },
-                    )
+                    check(&real, &opts.at_link_target())
                 }
                 k => plan(k, opts),
             }
@@ -261,14 +263,7 @@ pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteE
                 }
                 // Anything else: the same rules at the end of the link.
                 let real = resolve(path)?;
-                write(
-                    &real,
-                    data,
-                    &WriteOptions {
-                        follow_symlinks: false,
-                        ..*opts
-                    },
-                )
+                write(&real, data, &opts.at_link_target())
             }
             k => match plan(k, opts)? {
                 Target::Replace => replace_regular(&dirfd, name, data, opts),
@@ -383,9 +378,20 @@ fn create(
     data: &[u8],
     mode: u32,
 ) -> Result<(), WriteError> {
+    put_staged(dirfd, data, mode, |tmp| rename_noreplace(dirfd, tmp, name))
+}
+
+/// Stages `data` in a synced temporary file and moves it into place with `put`; then syncs
+/// the directory, or, if `put` fails, removes the temporary file again.
+#[cfg(unix)]
+fn put_staged(
+    dirfd: &rustix::fd::OwnedFd,
+    data: &[u8],
+    mode: u32,
+    put: impl FnOnce(&std::ffi::OsStr) -> Result<(), WriteError>,
+) -> Result<(), WriteError> {
     let tmp = staged(dirfd, data, mode)?;
-    let r = rename_noreplace(dirfd, &tmp, name);
-    match r {
+    match put(&tmp) {
         Ok(()) => sync(dirfd),
         Err(e) => {
             discard(dirfd, &tmp);
@@ -426,15 +432,9 @@ fn replace_regular(
     data: &[u8],
     opts: &WriteOptions,
 ) -> Result<(), WriteError> {
-    let tmp = staged(dirfd, data, opts.mode)?;
-    let r = exchange_regular(dirfd, &tmp, name, opts);
-    match r {
-        Ok(()) => sync(dirfd),
-        Err(e) => {
-            discard(dirfd, &tmp);
-            Err(e)
-        }
-    }
+    put_staged(dirfd, data, opts.mode, |tmp| {
+        exchange_regular(dirfd, tmp, name, opts)
+    })
 }
 
 #[cfg(unix)]
@@ -495,13 +495,7 @@ pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
                 return Err(WriteError::Symlink);
             }
             let real = resolve(path)?;
-            check(
-                &real,
-                &WriteOptions {
-                    follow_symlinks: false,
-                    ..*opts
-                },
-            )
+            check(&real, &opts.at_link_target())
         }
         Ok(m) if m.is_dir() => Err(WriteError::Directory),
         Ok(m) if m.is_file() && opts.force => Ok(Target::Replace),
