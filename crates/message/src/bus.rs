@@ -399,10 +399,10 @@ impl Bus {
         let time = self.time();
         let mut state = lock(t);
         if state.material.refresh(time) {
-            match build_verifier(&self.config, &state.material, self.fixed_time) {
-                Ok(v) => state.verifier = Arc::new(v),
-                // Keep the previous verifier (e.g. a bundle that now holds no certificate).
-                Err(_) => {}
+            // On an error keep the previous verifier (e.g. a bundle that now holds no
+            // certificate).
+            if let Ok(v) = build_verifier(&self.config, &state.material, self.fixed_time) {
+                state.verifier = Arc::new(v);
             }
         }
         state.material.check_crls(time)?;
