@@ -209,6 +209,9 @@ impl BusConfig {
         if let Some(d) = c.fetch.cache_dir.as_mut() {
             fix(d);
         }
+        if let Some(d) = c.fetch.https_roots.as_mut() {
+            fix(d);
+        }
         if c.freshness.replay_cache_capacity == 0 {
             return Err(ConfigError(
                 "freshness.replay_cache_capacity: must be at least 1".into(),

@@ -173,6 +173,10 @@ pub struct FetchConfig {
     /// Largest response accepted, bytes (default 16 MiB).
     #[serde(default = "default_max_bytes")]
     pub max_bytes: usize,
+    /// CA certificates (a PEM file) trusted for https servers, e.g. the internal CA of the
+    /// web server publishing the CRL; none: Mozilla's root certificates (webpki-roots).
+    #[serde(default)]
+    pub https_roots: Option<PathBuf>,
 }
 
 impl Default for FetchConfig {
@@ -183,6 +187,7 @@ impl Default for FetchConfig {
             crl_cache_expiry_secs: default_crl_expiry(),
             ca_cache_expiry_secs: default_ca_expiry(),
             max_bytes: default_max_bytes(),
+            https_roots: None,
         }
     }
 }
@@ -202,13 +207,19 @@ impl std::fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher with these settings.
-    pub fn new(config: FetchConfig) -> Self {
+    /// A fetcher with these settings; `https_roots` must be readable.
+    pub fn new(config: FetchConfig) -> Result<Self, ConfigError> {
         let builder = ureq::Agent::config_builder()
             .timeout_global(Some(Duration::from_millis(config.timeout_ms.max(1))))
             .http_status_as_error(true)
             .max_redirects(5)
             .user_agent(concat!("waxseal/", env!("CARGO_PKG_VERSION")));
+        let roots = match &config.https_roots {
+            Some(p) => Some(
+                load_certificates(p).map_err(|e| ConfigError(format!("fetch.https_roots: {e}")))?,
+            ),
+            None => None,
+        };
         #[cfg(feature = "https")]
         let builder = builder.tls_config(
             ureq::tls::TlsConfig::builder()
@@ -216,11 +227,21 @@ impl Fetcher {
                 .unversioned_rustls_crypto_provider(std::sync::Arc::new(
                     rustls_graviola::default_provider(),
                 ))
-                .root_certs(ureq::tls::RootCerts::WebPki)
+                .root_certs(match roots {
+                    Some(certs) => ureq::tls::RootCerts::Specific(std::sync::Arc::new(
+                        certs
+                            .iter()
+                            .map(|c| ureq::tls::Certificate::from_der(c.der()).to_owned())
+                            .collect(),
+                    )),
+                    None => ureq::tls::RootCerts::WebPki,
+                })
                 .build(),
         );
+        #[cfg(not(feature = "https"))]
+        drop(roots);
         let agent = builder.build().new_agent();
-        Self { config, agent }
+        Ok(Self { config, agent })
     }
 
     /// The settings.
@@ -537,7 +558,7 @@ impl Material {
         fetch: &FetchConfig,
         time: u64,
     ) -> Result<Self, ConfigError> {
-        let fetcher = Fetcher::new(fetch.clone());
+        let fetcher = Fetcher::new(fetch.clone())?;
         let mut sources = Vec::new();
         for (list, kind) in [
             (trust, Kind::Anchors),
@@ -637,7 +658,7 @@ pub fn load_once(
     fetch: &FetchConfig,
     time: u64,
 ) -> Result<(Vec<Certificate>, Vec<Crl>), ConfigError> {
-    let fetcher = Fetcher::new(fetch.clone());
+    let fetcher = Fetcher::new(fetch.clone())?;
     let t = Tracked::load(source.clone(), kind, &fetcher, time)?;
     let m = Material {
         fetcher,

@@ -118,7 +118,9 @@ impl Fx {
 
     fn config(&self, crl: &str, fetch: Value) -> BusConfig {
         let mut fetch = fetch;
-        fetch["cache_dir"] = json!(self.cache());
+        if fetch.get("cache_dir").is_none() {
+            fetch["cache_dir"] = json!(self.cache());
+        }
         let c = json!({
             "trust": ["root-ca.crt"],
             "certs": ["signing-ca.crt"],
@@ -305,4 +307,90 @@ fn urls_in_the_configuration() {
     let c = json!({"trust": ["root-ca.crt"], "fetch": {"timeout": 3}});
     let e = BusConfig::from_json(&c.to_string(), &f.dir).unwrap_err();
     assert!(e.0.contains("timeout"), "{e}");
+}
+
+/// https with the internal CA of the web server (`fetch.https_roots`): rustls with graviola
+/// on both sides; a server whose certificate the roots do not vouch for is refused.
+#[cfg(feature = "https")]
+#[test]
+fn https_with_internal_roots() {
+    use waxseal_envelope::PrivateKey;
+    use waxseal_pki::{CertParams, Issuer, issue::parse_name};
+
+    let mut f = fx();
+    let now = waxseal_envelope::time::now();
+    let web_ca = Issuer::self_signed(
+        &CertParams::ca(parse_name("CN=web CA").unwrap(), now, 30, Some(0)),
+        PrivateKey::generate(KeyAlgorithm::P256).unwrap(),
+    )
+    .unwrap();
+    let key = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let mut params = CertParams::end_entity(parse_name("CN=localhost").unwrap(), now, 30);
+    params.ext_key_usage = vec![waxseal_envelope::oid::KP_SERVER_AUTH];
+    params.dns_names = vec!["localhost".into()];
+    let cert = web_ca
+        .issue(&params, &key.subject_public_key_info())
+        .unwrap();
+    let roots = f.tmp.path().join("web-ca.pem");
+    std::fs::write(&roots, web_ca.cert.to_pem()).unwrap();
+    let other = f.tmp.path().join("other-ca.pem");
+    std::fs::write(&other, std::fs::read(f.dir.join("root-ca.crt")).unwrap()).unwrap();
+
+    let provider = Arc::new(rustls_graviola::default_provider());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().to_vec().into()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.to_pkcs8_der().to_vec().into()),
+            )
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = f.dir.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut tcp) = stream else { continue };
+            let Ok(mut conn) = rustls::ServerConnection::new(config.clone()) else {
+                continue;
+            };
+            let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let body = std::fs::read(dir.join("crl.pem")).unwrap_or_default();
+            let _ = write!(
+                tls,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = tls.write_all(&body);
+            let _ = tls.flush();
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    let url = format!("https://localhost:{port}/crl.pem");
+    let with = |roots: &Path| json!({"https_roots": roots, "crl_cache_expiry_secs": 0, "timeout_ms": 3000});
+    let bus = Bus::new(f.config(&url, with(&roots))).unwrap();
+    bus.validate(&f.message()).unwrap();
+    f.pki.revoke(BODHI, "keyCompromise").unwrap();
+    assert_eq!(
+        code(bus.validate(&f.message())),
+        (Stage::Certificate, "revoked".into())
+    );
+    // Roots that do not vouch for the server: nothing fetched (and nothing cached in a
+    // new cache directory), refused.
+    let mut fetch = with(&other);
+    fetch["cache_dir"] = json!(f.tmp.path().join("empty-cache"));
+    let bus = Bus::new(f.config(&url, fetch)).unwrap();
+    assert_eq!(code(bus.validate(&f.message())).1, "crl-unavailable");
 }
