@@ -142,7 +142,30 @@ fn verify_and_msg_validate_with_a_crl_url() {
             ],
         )
     };
+    std::fs::copy(
+        t.join("pki/bodhi-app01.example.org.crt"),
+        t.join("bodhi.crt"),
+    )
+    .unwrap();
+    let cert_verify = || {
+        run(
+            t,
+            &[
+                "cert",
+                "verify",
+                "--json",
+                "--trust",
+                "pki/root-ca.crt",
+                "--untrusted",
+                "pki/signing-ca.crt",
+                "--crl",
+                &url,
+                "bodhi.crt",
+            ],
+        )
+    };
     ok(&verify(&url, &[]));
+    ok(&cert_verify());
     ok(&validate());
     assert!(
         std::fs::read_dir(t.join("cache")).unwrap().count() == 1,
@@ -155,6 +178,7 @@ fn verify_and_msg_validate_with_a_crl_url() {
         &["pki", "revoke", "--dir", "pki", "bodhi-app01.example.org"],
     ));
     refused(&verify(&url, &[]), "revoked");
+    refused(&cert_verify(), "revoked");
     refused(&validate(), "revoked");
 
     // No server: nothing current, refused (not accepted without revocation checking).

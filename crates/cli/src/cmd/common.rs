@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use waxseal_envelope::oid::Oid;
-use waxseal_envelope::store::{load_certificates, load_crls};
+use waxseal_envelope::store::load_certificates;
 use waxseal_envelope::{
-    AlgorithmPolicy, Budget, CertStore, Certificate, CrlSet, DigestAlgorithm, KeyFileCheck,
-    PathCache, PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier,
-    VerifyError,
+    AlgorithmPolicy, Budget, CertStore, Certificate, DigestAlgorithm, KeyFileCheck, PathCache,
+    PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier, VerifyError,
 };
 
 use waxseal_message::{FetchConfig, Material, Source};
@@ -180,6 +179,31 @@ pub struct TrustArgs {
     pub budget: BudgetArgs,
 }
 
+/// Loads `--trust`, `--certs`/`--untrusted` and `--crl` (files or URLs, fetched now within
+/// `fetch_timeout` seconds); a CRL URL with nothing current at `at` is a rejection
+/// (`crl-unavailable`).
+pub fn material(
+    trust: &[Source],
+    certs: &[Source],
+    crl: &[Source],
+    fetch_timeout: f64,
+    at: u64,
+) -> Result<Material, CliError> {
+    if !(fetch_timeout > 0.0 && fetch_timeout.is_finite()) {
+        return Err(CliError::usage("--fetch-timeout must be a positive number"));
+    }
+    let fetch = FetchConfig {
+        timeout_ms: (fetch_timeout * 1000.0).ceil() as u64,
+        ..FetchConfig::default()
+    };
+    let material =
+        Material::load(trust, certs, crl, &fetch, at).map_err(|e| CliError::usage(e.0))?;
+    material
+        .check_crls(at)
+        .map_err(|r| CliError::rejected(&r.code, r.reason))?;
+    Ok(material)
+}
+
 /// Parses a file path or an http(s) URL ([`Source::parse`]).
 pub fn parse_source(s: &str) -> Result<Source, String> {
     Source::parse(s).map_err(|e| e.0)
@@ -196,18 +220,7 @@ impl TrustArgs {
     /// rejection (`crl-unavailable`).
     pub fn verifier(&self) -> Result<Verifier, CliError> {
         let at = time(self.at.as_deref())?;
-        if !(self.fetch_timeout > 0.0 && self.fetch_timeout.is_finite()) {
-            return Err(CliError::usage("--fetch-timeout must be a positive number"));
-        }
-        let fetch = FetchConfig {
-            timeout_ms: (self.fetch_timeout * 1000.0).ceil() as u64,
-            ..FetchConfig::default()
-        };
-        let material = Material::load(&self.trust, &self.certs, &self.crl, &fetch, at)
-            .map_err(|e| CliError::usage(e.0))?;
-        material
-            .check_crls(at)
-            .map_err(|r| CliError::rejected(&r.code, r.reason))?;
+        let material = material(&self.trust, &self.certs, &self.crl, self.fetch_timeout, at)?;
         let crls = material.crls();
         let anchors = TrustAnchors::new(material.anchors())
             .map_err(|_| CliError::usage("no trust anchor certificates found in --trust"))?;
@@ -237,28 +250,6 @@ pub fn certificates(paths: &[PathBuf]) -> Result<Vec<Certificate>, CliError> {
         out.extend(load_certificates(p).map_err(|e| CliError::usage(e.to_string()))?);
     }
     Ok(out)
-}
-
-/// Trust anchors from `--trust` files.
-pub fn anchors(paths: &[PathBuf]) -> Result<TrustAnchors, CliError> {
-    TrustAnchors::new(certificates(paths)?)
-        .map_err(|_| CliError::usage("no trust anchor certificates found in --trust"))
-}
-
-/// A store from `--certs`/`--untrusted` files and directories.
-pub fn store(paths: &[PathBuf]) -> Result<CertStore, CliError> {
-    Ok(CertStore::from_certificates(certificates(paths)?))
-}
-
-/// CRLs from `--crl` files and directories.
-pub fn crls(paths: &[PathBuf]) -> Result<CrlSet, CliError> {
-    let mut set = CrlSet::new();
-    for p in paths {
-        for c in load_crls(p).map_err(|e| CliError::usage(e.to_string()))? {
-            set.add(c);
-        }
-    }
-    Ok(set)
 }
 
 /// `--at` as seconds since the epoch (now when absent).
