@@ -45,9 +45,9 @@ pub fn bus_config(data: &[u8], fx: &Fixture) {
     let Ok(mut config) = waxseal_message::BusConfig::from_json(text, &fx.dir) else {
         return;
     };
-    config.trust = vec![fx.dir.join("root.pem")];
-    config.certs = vec![fx.dir.join("ca.pem")];
-    config.crls = vec![fx.dir.join("crl.pem")];
+    config.trust = vec![fx.dir.join("root.pem").into()];
+    config.certs = vec![fx.dir.join("ca.pem").into()];
+    config.crls = vec![fx.dir.join("crl.pem").into()];
     config.registry = None;
     let Ok(bus) = waxseal_message::Bus::new(config) else {
         return;

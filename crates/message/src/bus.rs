@@ -21,19 +21,19 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use waxseal_entity::glob::{MALFORMED_TOPIC, TopicPattern, check_topic};
 use waxseal_entity::{Authorization, AuthorizationConfig, Authorizer, EntityId, Registry};
 use waxseal_envelope::rfc5652::CertificateChoice;
-use waxseal_envelope::store::{load_certificates, load_crls};
 use waxseal_envelope::{
-    AlgorithmPolicy, CertStore, Certificate, CrlSet, Envelope, EnvelopeBuilder, RevocationPolicy,
-    Signer, TrustAnchors, Verifier,
+    AlgorithmPolicy, CertStore, Certificate, Envelope, EnvelopeBuilder, RevocationPolicy, Signer,
+    TrustAnchors, Verifier,
 };
 use waxseal_slip::RouteExpectations;
 
 use crate::config::{BusConfig, CrlScope};
+use crate::distribution::Material;
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
 use crate::replay::{ReplayCache, replay_key};
@@ -138,11 +138,48 @@ pub fn strip_credentials(message: &Value) -> Value {
 /// A configured bus participant.
 pub struct Bus {
     config: BusConfig,
-    verifier: Option<Verifier>,
+    trust: Option<Mutex<TrustState>>,
     authorizer: Authorizer,
     unsigned_topics: Vec<TopicPattern>,
     replay: Mutex<ReplayCache>,
     fixed_time: Option<u64>,
+}
+
+/// The trust material and the verifier built from its current copies.
+struct TrustState {
+    material: Material,
+    verifier: Arc<Verifier>,
+}
+
+/// The verifier for `config` from `material`'s current copies.
+fn build_verifier(
+    config: &BusConfig,
+    material: &Material,
+    fixed_time: Option<u64>,
+) -> Result<Verifier, ConfigError> {
+    let mut store = CertStore::new();
+    for c in material.certificates() {
+        store.add(c);
+    }
+    let crls = material.crls();
+    let mut v = Verifier::new(
+        TrustAnchors::new(material.anchors())
+            .map_err(|_| ConfigError("trust: no certificates found".into()))?,
+    )
+    .with_store(store)
+    .with_algorithms(if config.allow_sha1 {
+        AlgorithmPolicy::LEGACY_SHA1
+    } else {
+        AlgorithmPolicy::STRICT
+    })
+    .with_cache(Arc::new(waxseal_envelope::PathCache::default()));
+    if material.has_crls() && config.crl_scope == CrlScope::Leaf {
+        v = v.with_revocation(RevocationPolicy::RequireEndEntity);
+    }
+    if let Some(t) = fixed_time {
+        v = v.at_time(t);
+    }
+    Ok(v.with_crls(crls))
 }
 
 impl std::fmt::Debug for Bus {
@@ -152,47 +189,27 @@ impl std::fmt::Debug for Bus {
 }
 
 impl Bus {
-    /// Loads the trust material and compiles the policies of `config`.
+    /// Loads the trust material and compiles the policies of `config`. URLs in `trust`,
+    /// `certs` and `crls` are fetched now (or read from `fetch.cache_dir`), and refreshed
+    /// before later validations (see [`crate::distribution`]).
     pub fn new(config: BusConfig) -> Result<Self, ConfigError> {
         let err = |e: &dyn std::fmt::Display| ConfigError(e.to_string());
-        let verifier = if config.validate_signatures {
+        let trust = if config.validate_signatures {
             if config.trust.is_empty() {
                 return Err(ConfigError(
                     "trust: at least one trust anchor is required while validate_signatures is on"
                         .into(),
                 ));
             }
-            let mut anchors = Vec::new();
-            for p in &config.trust {
-                anchors.extend(load_certificates(p).map_err(|e| err(&format!("trust: {e}")))?);
-            }
-            let mut store = CertStore::new();
-            for p in &config.certs {
-                for c in load_certificates(p).map_err(|e| err(&format!("certs: {e}")))? {
-                    store.add(c);
-                }
-            }
-            let mut crls = CrlSet::new();
-            for p in &config.crls {
-                for c in load_crls(p).map_err(|e| err(&format!("crls: {e}")))? {
-                    crls.add(c);
-                }
-            }
-            let mut v = Verifier::new(
-                TrustAnchors::new(anchors)
-                    .map_err(|_| ConfigError("trust: no certificates found".into()))?,
-            )
-            .with_store(store)
-            .with_algorithms(if config.allow_sha1 {
-                AlgorithmPolicy::LEGACY_SHA1
-            } else {
-                AlgorithmPolicy::STRICT
-            })
-            .with_cache(std::sync::Arc::new(waxseal_envelope::PathCache::default()));
-            if !crls.is_empty() && config.crl_scope == CrlScope::Leaf {
-                v = v.with_revocation(RevocationPolicy::RequireEndEntity);
-            }
-            Some(v.with_crls(crls))
+            let material = Material::load(
+                &config.trust,
+                &config.certs,
+                &config.crls,
+                &config.fetch,
+                waxseal_envelope::time::now(),
+            )?;
+            let verifier = Arc::new(build_verifier(&config, &material, None)?);
+            Some(Mutex::new(TrustState { material, verifier }))
         } else {
             None
         };
@@ -222,7 +239,7 @@ impl Bus {
         let replay = Mutex::new(ReplayCache::new(config.freshness.replay_cache_capacity));
         Ok(Self {
             config,
-            verifier,
+            trust,
             authorizer,
             unsigned_topics,
             replay,
@@ -235,7 +252,12 @@ impl Bus {
     /// expiry all use it. Tests and fuzz harnesses use a fixed time so that no test data
     /// expires under them.
     pub fn at_time(mut self, time: u64) -> Self {
-        self.verifier = self.verifier.map(|v| v.at_time(time));
+        if let Some(state) = &mut self.trust {
+            let state = state.get_mut().unwrap_or_else(|p| p.into_inner());
+            if let Ok(v) = build_verifier(&self.config, &state.material, Some(time)) {
+                state.verifier = Arc::new(v);
+            }
+        }
         self.fixed_time = Some(time);
         self
     }
@@ -358,9 +380,33 @@ impl Bus {
         &self.config
     }
 
-    /// The envelope verifier (`None` when validation is switched off).
-    pub fn verifier(&self) -> Option<&Verifier> {
-        self.verifier.as_ref()
+    /// The envelope verifier as last built (`None` when validation is switched off),
+    /// without refreshing the trust material: see [`Bus::current_verifier`].
+    pub fn verifier(&self) -> Option<Arc<Verifier>> {
+        self.trust.as_ref().map(|t| lock(t).verifier.clone())
+    }
+
+    /// The envelope verifier after refreshing what is due of the trust material (expired
+    /// caches, CRLs past their `nextUpdate`, changed files; see [`crate::distribution`]),
+    /// or a refusal when a CRL URL has nothing current
+    /// ([`crate::distribution::CRL_UNAVAILABLE`]). `None` when
+    /// validation is switched off. Validation calls it before every message; a fetch runs
+    /// under a lock, bounded by `fetch.timeout_ms`.
+    pub fn current_verifier(&self) -> Result<Option<Arc<Verifier>>, Rejection> {
+        let Some(t) = &self.trust else {
+            return Ok(None);
+        };
+        let time = self.time();
+        let mut state = lock(t);
+        if state.material.refresh(time) {
+            // On an error keep the previous verifier (e.g. a bundle that now holds no
+            // certificate).
+            if let Ok(v) = build_verifier(&self.config, &state.material, self.fixed_time) {
+                state.verifier = Arc::new(v);
+            }
+        }
+        state.material.check_crls(time)?;
+        Ok(Some(state.verifier.clone()))
     }
 
     /// The authorizer.
@@ -447,7 +493,7 @@ impl Bus {
         if let Some(t) = arrived_on {
             check_topic(t).map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
         }
-        let Some(verifier) = &self.verifier else {
+        let Some(verifier) = self.current_verifier()? else {
             return Ok(Validated {
                 signed: false,
                 note: "validation is switched off (validate_signatures: false)".into(),
@@ -586,6 +632,10 @@ impl Bus {
             authorization: Some(authorization),
         })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub(crate) fn json_rejection(e: json::JsonError) -> Rejection {

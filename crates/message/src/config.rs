@@ -4,7 +4,8 @@
 //! {
 //!   "trust": ["root-ca.crt"],
 //!   "certs": ["signing-ca.crt"],
-//!   "crls": ["crl.pem"],
+//!   "crls": ["http://ca.example.org/crl.pem"],
+//!   "fetch": {"cache_dir": "/var/cache/waxseal", "timeout_ms": 10000, "crl_cache_expiry_secs": 3600},
 //!   "registry": "registry.json",
 //!   "entity_rules": [{"source": "cn", "pattern": "^(?P<service>[a-z0-9_]+)-(?P<host>.+)$"}],
 //!   "routing_policy": {"org.example.prod.bodhi.*": ["bodhi-*"]},
@@ -18,7 +19,9 @@
 //! }
 //! ```
 //!
-//! Relative paths are relative to the configuration file's directory.
+//! Relative paths are relative to the configuration file's directory. `trust`, `certs` and
+//! `crls` take file paths or http(s) URLs (see [`crate::distribution`]: fetched, cached in
+//! `fetch.cache_dir`, refreshed, failing closed with `crl-unavailable`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,6 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use waxseal_entity::{ClaimConfig, RuleConfig};
 
+use crate::distribution::{FetchConfig, Source};
 use crate::error::ConfigError;
 
 fn yes() -> bool {
@@ -134,15 +138,19 @@ impl Default for FreshnessConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusConfig {
-    /// Trust anchor certificate files (required when validating).
+    /// Trust anchor certificate files or https URLs (required when validating).
     #[serde(default)]
-    pub trust: Vec<PathBuf>,
-    /// Certificate store: intermediates (and signers) to look in.
+    pub trust: Vec<Source>,
+    /// Certificate store: intermediates (and signers) to look in: files, directories or
+    /// http(s) URLs.
     #[serde(default)]
-    pub certs: Vec<PathBuf>,
-    /// CRL files or directories; none: revocation is not checked.
+    pub certs: Vec<Source>,
+    /// CRL files, directories or http(s) URLs; none: revocation is not checked.
     #[serde(default)]
-    pub crls: Vec<PathBuf>,
+    pub crls: Vec<Source>,
+    /// How URLs in `trust`, `certs` and `crls` are fetched and cached.
+    #[serde(default)]
+    pub fetch: FetchConfig,
     /// Which certificates need a CRL.
     #[serde(default)]
     pub crl_scope: CrlScope,
@@ -192,11 +200,17 @@ impl BusConfig {
                 *p = base.join(&*p);
             }
         };
-        c.trust.iter_mut().for_each(fix);
-        c.certs.iter_mut().for_each(fix);
-        c.crls.iter_mut().for_each(fix);
+        for s in c.trust.iter_mut().chain(&mut c.certs).chain(&mut c.crls) {
+            s.resolve(base);
+        }
         if let Some(r) = c.registry.as_mut() {
             fix(r);
+        }
+        if let Some(d) = c.fetch.cache_dir.as_mut() {
+            fix(d);
+        }
+        if let Some(d) = c.fetch.https_roots.as_mut() {
+            fix(d);
         }
         if c.freshness.replay_cache_capacity == 0 {
             return Err(ConfigError(

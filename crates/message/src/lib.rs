@@ -12,11 +12,14 @@
 //! - [`replay`]: the bounded replay cache (accepted signatures within the freshness
 //!   window).
 //! - [`config`]: the one configuration file.
+//! - [`distribution`]: CA bundles and CRLs from files or http(s) URLs, cached and
+//!   refreshed.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bus;
 pub mod config;
+pub mod distribution;
 pub mod error;
 pub mod json;
 pub mod oslo;
@@ -24,6 +27,7 @@ pub mod replay;
 
 pub use bus::{Bus, Validated, sign, sign_text, strip_credentials};
 pub use config::BusConfig;
+pub use distribution::{CRL_UNAVAILABLE, FetchConfig, Material, Source};
 pub use error::{ConfigError, Rejection, SignError, Stage};
 pub use oslo::{OsloVerified, Route};
 pub use replay::ReplayCache;

@@ -352,7 +352,7 @@ impl Bus {
         let p = parts(envelope)?;
         let message = json::parse(p.message.as_bytes())
             .map_err(|e| Rejection::format(e.code, format!("{MESSAGE_KEY}: {}", e.message)))?;
-        let Some(verifier) = self.verifier() else {
+        let Some(verifier) = self.current_verifier()? else {
             return Ok(OsloVerified {
                 message,
                 signed: false,
@@ -393,7 +393,7 @@ impl Bus {
             ));
         }
         let route_max_age = expectations.max_age;
-        let slip = SlipVerifier::new(verifier)
+        let slip = SlipVerifier::new(&verifier)
             .with_expectations(expectations)
             .with_namer(self.authorizer().namer())
             .verify(&cms, Some(p.message.as_bytes()))

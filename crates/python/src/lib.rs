@@ -210,9 +210,11 @@ fn parse_json(bytes: &[u8]) -> Result<Value> {
     })
 }
 
-/// A file path (`str` or `os.PathLike`) or the PEM/DER bytes themselves.
+/// A file path (`str` or `os.PathLike`), an http(s) URL (`str`, fetched once when the
+/// `Verifier` is made) or the PEM/DER bytes themselves.
 enum Source {
     Path(PathBuf),
+    Url(waxseal_message::Source),
     Bytes(Vec<u8>),
 }
 
@@ -223,14 +225,39 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Source {
         if let Ok(b) = obj.cast::<PyBytes>() {
             return Ok(Self::Bytes(b.as_bytes().to_vec()));
         }
+        if let Ok(s) = obj.extract::<String>()
+            && let Ok(u @ waxseal_message::Source::Url(_)) = waxseal_message::Source::parse(&s)
+        {
+            return Ok(Self::Url(u));
+        }
         Ok(Self::Path(obj.extract::<PathBuf>()?))
     }
 }
 
-fn certificates(sources: &[Source]) -> Result<Vec<Certificate>> {
+/// How a `Verifier` fetches its URLs.
+struct Fetch {
+    config: waxseal_message::FetchConfig,
+    time: u64,
+}
+
+fn fetched(
+    url: &waxseal_message::Source,
+    kind: waxseal_message::distribution::Kind,
+    fetch: &Fetch,
+) -> Result<(Vec<Certificate>, Vec<Crl>)> {
+    waxseal_message::distribution::load_once(url, kind, &fetch.config, fetch.time)
+        .map_err(|e| Fail::Config(e.0))
+}
+
+fn certificates(
+    sources: &[Source],
+    kind: waxseal_message::distribution::Kind,
+    fetch: &Fetch,
+) -> Result<Vec<Certificate>> {
     let mut out = Vec::new();
     for s in sources {
         match s {
+            Source::Url(u) => out.extend(fetched(u, kind, fetch)?.0),
             Source::Path(p) => {
                 out.extend(load_certificates(p).map_err(|e| Fail::Config(e.to_string()))?)
             }
@@ -243,10 +270,11 @@ fn certificates(sources: &[Source]) -> Result<Vec<Certificate>> {
     Ok(out)
 }
 
-fn crls(sources: &[Source]) -> Result<CrlSet> {
+fn crls(sources: &[Source], fetch: &Fetch) -> Result<CrlSet> {
     let mut set = CrlSet::new();
     for s in sources {
         let list = match s {
+            Source::Url(u) => fetched(u, waxseal_message::distribution::Kind::Crls, fetch)?.1,
             Source::Path(p) => load_crls(p).map_err(|e| Fail::Config(e.to_string()))?,
             Source::Bytes(b) => {
                 Crl::load_all(b).map_err(|e| Fail::Config(format!("CRL bytes: {e}")))?
@@ -545,7 +573,7 @@ pub struct Verifier {
 impl Verifier {
     /// Loads the anchors, certificates and CRLs.
     #[new]
-    #[pyo3(signature = (trust, *, certs = Vec::new(), crls = Vec::new(), crl_scope = "all", at = None, allow_sha1 = false, purposes = None))]
+    #[pyo3(signature = (trust, *, certs = Vec::new(), crls = Vec::new(), crl_scope = "all", at = None, allow_sha1 = false, purposes = None, fetch_timeout = 10.0))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -556,7 +584,13 @@ impl Verifier {
         at: Option<&str>,
         allow_sha1: bool,
         purposes: Option<Vec<String>>,
+        fetch_timeout: f64,
     ) -> PyResult<Self> {
+        if !(fetch_timeout > 0.0 && fetch_timeout.is_finite()) {
+            return Err(PyValueError::new_err(
+                "fetch_timeout must be a positive number",
+            ));
+        }
         let leaf = match crl_scope {
             "all" => false,
             "leaf" => true,
@@ -569,11 +603,23 @@ impl Verifier {
         let accepted = self::purposes(purposes).map_err(|e| e.into_py(py))?;
         let at = rfc3339(at).map_err(|e| e.into_py(py))?;
         detached(py, move || {
-            let anchors = TrustAnchors::new(certificates(&trust)?)
+            use waxseal_message::distribution::Kind;
+            let fetch = Fetch {
+                config: waxseal_message::FetchConfig {
+                    timeout_ms: (fetch_timeout * 1000.0).ceil() as u64,
+                    ..Default::default()
+                },
+                time: at.unwrap_or_else(waxseal_envelope::time::now),
+            };
+            let anchors = TrustAnchors::new(certificates(&trust, Kind::Anchors, &fetch)?)
                 .map_err(|_| Fail::Config("trust: no trust anchor certificates found".into()))?;
-            let crls = self::crls(&crls)?;
+            let crls = self::crls(&crls, &fetch)?;
             let mut v = waxseal_envelope::Verifier::new(anchors)
-                .with_store(CertStore::from_certificates(certificates(&certs)?))
+                .with_store(CertStore::from_certificates(certificates(
+                    &certs,
+                    Kind::Certificates,
+                    &fetch,
+                )?))
                 .with_algorithms(AlgorithmPolicy {
                     allow_sha1,
                     allow_md5: false,
@@ -965,7 +1011,7 @@ impl Bus {
                 stage: Some(stage),
                 hop: None,
             };
-            let Some(verifier) = bus.verifier() else {
+            let Some(verifier) = bus.current_verifier()? else {
                 return Ok(serde_json::json!({
                     "signed": false,
                     "note": "validation is switched off (validate_signatures: false)",

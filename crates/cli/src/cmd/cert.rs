@@ -6,22 +6,28 @@ use serde_json::json;
 use waxseal_envelope::AlgorithmPolicy;
 use waxseal_envelope::trust::{self, Purpose, RevocationPolicy, ValidationOptions};
 
+use waxseal_message::Source;
+
 use super::common;
 use crate::error::CliError;
 
 /// `waxseal cert verify` arguments.
 #[derive(clap::Args)]
 pub struct VerifyArgs {
-    /// Trust anchor certificate(s); repeatable.
-    #[arg(long, value_name = "FILE", required = true)]
-    trust: Vec<PathBuf>,
-    /// Intermediate certificates (file or directory); repeatable.
-    #[arg(long, value_name = "FILE|DIR")]
-    untrusted: Vec<PathBuf>,
-    /// CRLs (file or directory); repeatable. With CRLs, every certificate of the path
-    /// needs a current CRL from its issuer.
-    #[arg(long, value_name = "FILE|DIR")]
-    crl: Vec<PathBuf>,
+    /// Trust anchor certificate(s): a file or an https URL; repeatable.
+    #[arg(long, value_name = "FILE|URL", required = true, value_parser = common::parse_source)]
+    trust: Vec<Source>,
+    /// Intermediate certificates (file, directory or http(s) URL); repeatable.
+    #[arg(long, value_name = "FILE|DIR|URL", value_parser = common::parse_source)]
+    untrusted: Vec<Source>,
+    /// CRLs (file, directory or http(s) URL); repeatable. With CRLs, every certificate of
+    /// the path needs a current CRL from its issuer; a URL with nothing current refuses
+    /// (`crl-unavailable`).
+    #[arg(long, value_name = "FILE|DIR|URL", value_parser = common::parse_source)]
+    crl: Vec<Source>,
+    /// The most fetching one URL may take, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    fetch_timeout: f64,
     /// Validate as of this time (RFC 3339), instead of now.
     #[arg(long, value_name = "RFC3339-TIME")]
     at: Option<String>,
@@ -40,11 +46,20 @@ pub struct VerifyArgs {
 
 /// Runs `waxseal cert verify`.
 pub fn run(args: VerifyArgs) -> Result<(), CliError> {
-    let anchors = common::anchors(&args.trust)?;
-    let store = common::store(&args.untrusted)?;
-    let crls = common::crls(&args.crl)?;
+    let at = common::time(args.at.as_deref())?;
+    let material = common::material(
+        &args.trust,
+        &args.untrusted,
+        &args.crl,
+        args.fetch_timeout,
+        at,
+    )?;
+    let anchors = waxseal_envelope::TrustAnchors::new(material.anchors())
+        .map_err(|_| CliError::usage("no trust anchor certificates found in --trust"))?;
+    let store = waxseal_envelope::CertStore::from_certificates(material.certificates());
+    let crls = material.crls();
     let cert = common::input_certificate(&args.cert)?;
-    let mut options = ValidationOptions::at(common::time(args.at.as_deref())?);
+    let mut options = ValidationOptions::at(at);
     options.purpose = Purpose::Any;
     options.budget = args.budget.budget();
     options.algorithms = if args.allow_sha1 {
@@ -52,7 +67,7 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
     } else {
         AlgorithmPolicy::STRICT
     };
-    if !crls.is_empty() {
+    if material.has_crls() {
         options.revocation = RevocationPolicy::RequireAll;
     }
     let path = trust::validate(&cert, &anchors, &[&store], &crls, &options)

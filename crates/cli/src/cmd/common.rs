@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use clap::ValueEnum;
 use waxseal_envelope::oid::Oid;
-use waxseal_envelope::store::{load_certificates, load_crls};
+use waxseal_envelope::store::load_certificates;
 use waxseal_envelope::{
-    AlgorithmPolicy, Budget, CertStore, Certificate, CrlSet, DigestAlgorithm, KeyFileCheck,
-    PathCache, PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier,
-    VerifyError,
+    AlgorithmPolicy, Budget, CertStore, Certificate, DigestAlgorithm, KeyFileCheck, PathCache,
+    PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier, VerifyError,
 };
+
+use waxseal_message::{FetchConfig, Material, Source};
 
 use crate::error::CliError;
 
@@ -140,16 +141,22 @@ impl BudgetArgs {
 /// What a verifying command trusts: anchors, store, CRLs, time, algorithms.
 #[derive(clap::Args)]
 pub struct TrustArgs {
-    /// Trust anchor certificate(s) (PEM bundle or DER); repeatable. Required: waxseal
-    /// never verifies without a trust anchor.
-    #[arg(long, value_name = "FILE", required = true)]
-    pub trust: Vec<PathBuf>,
-    /// Certificates to find signers and intermediates in (file or directory); repeatable.
-    #[arg(long, value_name = "FILE|DIR")]
-    pub certs: Vec<PathBuf>,
-    /// CRLs (file or directory); repeatable. With CRLs, revocation is checked.
-    #[arg(long, value_name = "FILE|DIR")]
-    pub crl: Vec<PathBuf>,
+    /// Trust anchor certificate(s) (PEM bundle or DER): a file or an https URL; repeatable.
+    /// Required: waxseal never verifies without a trust anchor.
+    #[arg(long, value_name = "FILE|URL", required = true, value_parser = parse_source)]
+    pub trust: Vec<Source>,
+    /// Certificates to find signers and intermediates in (file, directory or http(s) URL);
+    /// repeatable.
+    #[arg(long, value_name = "FILE|DIR|URL", value_parser = parse_source)]
+    pub certs: Vec<Source>,
+    /// CRLs (file, directory or http(s) URL, such as a CRL distribution point); repeatable.
+    /// With CRLs, revocation is checked. A URL that cannot be fetched, or whose CRL is past
+    /// its nextUpdate, refuses the envelope (`crl-unavailable`).
+    #[arg(long, value_name = "FILE|DIR|URL", value_parser = parse_source)]
+    pub crl: Vec<Source>,
+    /// The most fetching one URL (--trust, --certs, --crl) may take, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub fetch_timeout: f64,
     /// Which certificates must be covered by a CRL.
     #[arg(long, value_enum, default_value = "all")]
     pub crl_scope: CrlScope,
@@ -172,6 +179,36 @@ pub struct TrustArgs {
     pub budget: BudgetArgs,
 }
 
+/// Loads `--trust`, `--certs`/`--untrusted` and `--crl` (files or URLs, fetched now within
+/// `fetch_timeout` seconds); a CRL URL with nothing current at `at` is a rejection
+/// (`crl-unavailable`).
+pub fn material(
+    trust: &[Source],
+    certs: &[Source],
+    crl: &[Source],
+    fetch_timeout: f64,
+    at: u64,
+) -> Result<Material, CliError> {
+    if !(fetch_timeout > 0.0 && fetch_timeout.is_finite()) {
+        return Err(CliError::usage("--fetch-timeout must be a positive number"));
+    }
+    let fetch = FetchConfig {
+        timeout_ms: (fetch_timeout * 1000.0).ceil() as u64,
+        ..FetchConfig::default()
+    };
+    let material =
+        Material::load(trust, certs, crl, &fetch, at).map_err(|e| CliError::usage(e.0))?;
+    material
+        .check_crls(at)
+        .map_err(|r| CliError::rejected(&r.code, r.reason))?;
+    Ok(material)
+}
+
+/// Parses a file path or an http(s) URL ([`Source::parse`]).
+pub fn parse_source(s: &str) -> Result<Source, String> {
+    Source::parse(s).map_err(|e| e.0)
+}
+
 /// Parses a `--purpose` value ([`waxseal_envelope::oid::parse_purpose`]).
 pub fn parse_purpose(s: &str) -> Result<Oid, String> {
     waxseal_envelope::oid::parse_purpose(s)
@@ -179,21 +216,27 @@ pub fn parse_purpose(s: &str) -> Result<Oid, String> {
 
 impl TrustArgs {
     /// The verifier these arguments describe (with a path cache).
+    /// URLs are fetched now (with `--fetch-timeout`); a CRL URL with nothing current is a
+    /// rejection (`crl-unavailable`).
     pub fn verifier(&self) -> Result<Verifier, CliError> {
-        let crls = crls(&self.crl)?;
-        let mut verifier = Verifier::new(anchors(&self.trust)?)
-            .with_store(store(&self.certs)?)
+        let at = time(self.at.as_deref())?;
+        let material = material(&self.trust, &self.certs, &self.crl, self.fetch_timeout, at)?;
+        let crls = material.crls();
+        let anchors = TrustAnchors::new(material.anchors())
+            .map_err(|_| CliError::usage("no trust anchor certificates found in --trust"))?;
+        let mut verifier = Verifier::new(anchors)
+            .with_store(CertStore::from_certificates(material.certificates()))
             .with_algorithms(AlgorithmPolicy {
                 allow_sha1: self.allow_sha1,
                 allow_md5: self.allow_md5,
             })
-            .at_time(time(self.at.as_deref())?)
+            .at_time(at)
             .with_budget(self.budget.budget())
             .with_cache(Arc::new(PathCache::default()));
         if !self.purpose.is_empty() {
             verifier = verifier.with_accepted_purposes(self.purpose.iter().copied());
         }
-        if !crls.is_empty() && self.crl_scope == CrlScope::Leaf {
+        if material.has_crls() && self.crl_scope == CrlScope::Leaf {
             verifier = verifier.with_revocation(RevocationPolicy::RequireEndEntity);
         }
         Ok(verifier.with_crls(crls))
@@ -207,28 +250,6 @@ pub fn certificates(paths: &[PathBuf]) -> Result<Vec<Certificate>, CliError> {
         out.extend(load_certificates(p).map_err(|e| CliError::usage(e.to_string()))?);
     }
     Ok(out)
-}
-
-/// Trust anchors from `--trust` files.
-pub fn anchors(paths: &[PathBuf]) -> Result<TrustAnchors, CliError> {
-    TrustAnchors::new(certificates(paths)?)
-        .map_err(|_| CliError::usage("no trust anchor certificates found in --trust"))
-}
-
-/// A store from `--certs`/`--untrusted` files and directories.
-pub fn store(paths: &[PathBuf]) -> Result<CertStore, CliError> {
-    Ok(CertStore::from_certificates(certificates(paths)?))
-}
-
-/// CRLs from `--crl` files and directories.
-pub fn crls(paths: &[PathBuf]) -> Result<CrlSet, CliError> {
-    let mut set = CrlSet::new();
-    for p in paths {
-        for c in load_crls(p).map_err(|e| CliError::usage(e.to_string()))? {
-            set.add(c);
-        }
-    }
-    Ok(set)
 }
 
 /// `--at` as seconds since the epoch (now when absent).

@@ -387,11 +387,14 @@ pub fn authorize(a: AuthorizeArgs) -> Result<(), CliError> {
     let authorization = match Certificate::load_all(&bytes) {
         Ok(certs) if !certs.is_empty() => {
             let cert = &certs[0];
-            let verifier = bus.verifier().ok_or_else(|| {
-                CliError::usage(
-                    "validate_signatures is off: no trust anchors to check the certificate against",
-                )
-            })?;
+            let verifier = bus
+                .current_verifier()
+                .map_err(|r| CliError::rejected(&r.code, r.reason))?
+                .ok_or_else(|| {
+                    CliError::usage(
+                        "validate_signatures is off: no trust anchors to check the certificate against",
+                    )
+                })?;
             let options = verifier.validation_options(verifier.time());
             let extra = waxseal_envelope::CertStore::from_certificates(certs[1..].iter().cloned());
             verifier

@@ -122,8 +122,11 @@ class VerifiedSlip:
 class Verifier:
     """Verifies CMS envelopes against trust anchors. Build it once, share it by threads.
 
-    ``trust``, ``certs`` and ``crls``: each item a file or directory path (``str``) or
-    PEM/DER bytes. With CRLs, revocation is checked for every certificate below the anchor
+    ``trust``, ``certs`` and ``crls``: each item a file or directory path (``str``), an
+    http(s) URL (``str``; fetched once, now, within ``fetch_timeout`` seconds: a
+    ``Verifier`` is a snapshot, a :class:`Bus` refreshes; trust anchors only over https;
+    a CRL URL with no current CRL raises :class:`ConfigError` starting with
+    ``crl-unavailable``) or PEM/DER bytes. With CRLs, revocation is checked for every certificate below the anchor
     (``crl_scope="all"``) or only the signer's (``"leaf"``). ``at``: verify as of this
     RFC 3339 time instead of now. ``purposes``: accepted extendedKeyUsage purposes
     (``emailProtection``, ``codeSigning``, ``serverAuth``, ``clientAuth``,
@@ -140,6 +143,7 @@ class Verifier:
         at: Optional[str] = None,
         allow_sha1: bool = False,
         purposes: Optional[Sequence[str]] = None,
+        fetch_timeout: float = 10.0,
     ) -> "Verifier": ...
     def verify(self, envelope: bytes, content: Optional[bytes] = None) -> Verified:
         """Verifies ``envelope`` (DER, BER, PEM or S/MIME; ``content`` for a detached
@@ -176,7 +180,14 @@ def countersign(
 @final
 class Bus:
     """A bus participant, from the same configuration file as
-    ``waxseal msg validate --config``. Shared by threads; keeps a replay cache."""
+    ``waxseal msg validate --config``. Shared by threads; keeps a replay cache.
+
+    ``trust``, ``certs`` and ``crls`` in the configuration may be http(s) URLs: fetched
+    (``fetch.timeout_ms``), cached in ``fetch.cache_dir``, and refreshed before a
+    validation when the cache expires (``fetch.crl_cache_expiry_secs``), when the CRL's
+    nextUpdate is reached and when a file changes, so a long-running bus picks up a new
+    CRL without :meth:`reload`. With no current CRL, validation raises
+    :class:`Rejected` with code ``crl-unavailable``."""
 
     def __new__(cls, config: _Path, *, at: Optional[str] = None) -> "Bus":
         """Loads ``config`` (a path). ``at``: validate as of this RFC 3339 time.

@@ -44,8 +44,13 @@ Differences from fedmsg 1.x, each on the side of refusing:
 - The CA and CRL files are re-read as soon as they change (fedmsg keeps them in memory
   until some validation fails, so a running fedmsg keeps accepting a revoked signer).
   Local files are checked on every validation, which is stricter than
-  ``ca_cert_cache_expiry`` and ``crl_cache_expiry`` promise; http(s) locations are not
-  fetched by this version (the message is refused and the reason logged).
+  ``ca_cert_cache_expiry`` and ``crl_cache_expiry`` promise. http(s) locations are
+  fetched (``waxseal_fetch_timeout`` seconds at most, default 10) and cached in the
+  directory of ``crl_cache`` (else ``ca_cert_cache``); a cached copy is used until its
+  ``*_cache_expiry`` and, for a CRL, its nextUpdate; a failed fetch keeps it while it is
+  current; once no current CRL can be had every message is refused
+  (``crl-unavailable``). fedmsg fetches only https and opens ``http://`` as a file path;
+  waxseal fetches a CRL over http (it is signed) but a CA only over https.
 - ``routing_policy`` topics and names are read as waxseal patterns (``*`` and ``#`` in
   topics, ``*`` in names); fedmsg's exact topics and certificate names mean the same.
   The signer's name is the certificate's CN, as in fedmsg.
@@ -383,26 +388,49 @@ def _location(config, key, default):
         return None
     value = str(value)
     if value.startswith(("https://", "http://")):
-        raise _Refused(
-            "%s %s is a URL: this version of waxseal.fedmsg reads local files only "
-            "(download it to a file and set %s to its path)" % (key, _escape(value), key)
-        )
+        # Fetched (with a timeout), cached in the directory of crl_cache / ca_cert_cache,
+        # refreshed at crl_cache_expiry / ca_cert_cache_expiry and at the CRL's nextUpdate.
+        # A CA is never fetched over plain http (refused: anyone on the path could
+        # replace it); a CRL is signed, so http is fine.
+        return value
     if not os.path.isfile(value):
         raise _Refused("%s %s: no such file" % (key, _escape(value)))
-    return value
+    return os.path.abspath(value)
+
+
+def _fetch_settings(config):
+    """fedmsg's cache keys as the bus configuration's ``fetch``: waxseal keeps its cached
+    copies (one file per URL) in the directory of ``crl_cache`` (else of
+    ``ca_cert_cache``); the expiries are seconds, as in fedmsg."""
+    fetch = {}
+    for key in ("crl_cache", "ca_cert_cache"):
+        if config.get(key):
+            fetch["cache_dir"] = os.path.dirname(os.path.abspath(str(config[key])))
+            break
+    for key, ours in (
+        ("crl_cache_expiry", "crl_cache_expiry_secs"),
+        ("ca_cert_cache_expiry", "ca_cache_expiry_secs"),
+    ):
+        if config.get(key) is not None:
+            fetch[ours] = max(0, int(config[key]))
+    if config.get("waxseal_fetch_timeout") is not None:
+        fetch["timeout_ms"] = max(1, int(float(config["waxseal_fetch_timeout"]) * 1000))
+    return fetch
 
 
 def _validating_bus(config):
-    """A :class:`waxseal.Bus` for this configuration with the CA and CRL files as they
-    are now. A new one per validation: the files are read afresh every time (so a new
-    CRL counts at once) and no state carries from one question to the next."""
+    """A :class:`waxseal.Bus` for this configuration with the CA and CRL as they are now.
+    A new one per validation: files are read afresh every time (so a new CRL counts at
+    once), URLs come from the disk cache while it is fresh and current (fetched again
+    otherwise), and no state carries from one question to the next."""
     ca = _location(config, "ca_cert_location", _DEFAULT_CA)
     if ca is None:
         raise _Refused("ca_cert_location is not set: nothing to trust")
     crl = _location(config, "crl_location", _DEFAULT_CRL)
     settings = {
-        "trust": [os.path.abspath(ca)],
-        "crls": [os.path.abspath(crl)] if crl else [],
+        "trust": [ca],
+        "crls": [crl] if crl else [],
+        "fetch": _fetch_settings(config),
         # The signer's name is the certificate's CN, taken whole, as in fedmsg.
         "entity_rules": [{"source": "cn"}],
         "routing_policy": {

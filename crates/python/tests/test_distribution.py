@@ -1,0 +1,212 @@
+"""CRLs published on a web server (a local http.server on 127.0.0.1): Bus, Verifier and
+waxseal.fedmsg fetch them, cache them, pick up a republished CRL without a restart, keep a
+current copy while the server is down, and refuse once nothing current can be had."""
+
+import functools
+import http.server
+import json
+import logging
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+import waxseal
+import waxseal.fedmsg as wf
+from conftest import BODHI, Pki
+
+TOPIC = "org.example.prod.bodhi.update.comment"
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    down = False
+
+    def do_GET(self):
+        if type(self).down:
+            self.send_error(503)
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def served(tmp_path, waxseal_bin):
+    """A fresh PKI whose directory is published over HTTP."""
+    pki = Pki(waxseal_bin, tmp_path / "pki").init(BODHI)
+    handler = type("Handler", (_Handler,), {"down": False})
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(pki.dir))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    pki.url = "http://127.0.0.1:%d/crl.pem" % server.server_address[1]
+    pki.handler = handler
+    pki.signer_before = pki.signer(BODHI)
+    yield pki
+    server.shutdown()
+    server.server_close()
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def counter():
+    n = 0
+    while True:
+        n += 1
+        yield n
+
+
+_n = counter()
+
+
+def message():
+    return json.dumps({"topic": TOPIC, "msg": {"n": next(_n)}}).encode()
+
+
+def bus_config(pki, tmp_path, crl, **fetch):
+    fetch.setdefault("cache_dir", str(tmp_path / "cache"))
+    path = tmp_path / "bus.json"
+    path.write_text(
+        json.dumps(
+            {
+                "trust": [pki.root],
+                "certs": [pki.intermediate],
+                "crls": [crl],
+                "fetch": fetch,
+                "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]},
+            }
+        )
+    )
+    return str(path)
+
+
+def past_the_crl():
+    """An RFC 3339 time past the PKI's CRLs (valid 30 days) and within its certificates'
+    lifetime."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 31 * 86400))
+
+
+def test_bus_picks_up_a_republished_crl_without_restart(served, tmp_path):
+    signer = served.signer_before
+    bus = waxseal.Bus(bus_config(served, tmp_path, served.url, crl_cache_expiry_secs=0))
+    assert bus.validate(bus.sign(message(), signer))["signed"]
+    assert len(os.listdir(tmp_path / "cache")) == 1
+    served.revoke(BODHI)
+    with pytest.raises(waxseal.Rejected) as e:
+        bus.validate(bus.sign(message(), signer))
+    assert e.value.code == "revoked"
+
+
+def test_cache_expiry_is_what_it_promises(served, tmp_path):
+    signer = served.signer_before
+    bus = waxseal.Bus(bus_config(served, tmp_path, served.url, crl_cache_expiry_secs=3600))
+    bus.validate(bus.sign(message(), signer))
+    served.revoke(BODHI)
+    # Not expired, current: the cached copy is still used (what crl_cache_expiry_secs
+    # promises, no more).
+    assert bus.validate(bus.sign(message(), signer))["signed"]
+    # A bus whose cache has expired fetches the republished CRL.
+    fresh = waxseal.Bus(bus_config(served, tmp_path, served.url, crl_cache_expiry_secs=0))
+    with pytest.raises(waxseal.Rejected) as e:
+        fresh.validate(fresh.sign(message(), signer))
+    assert e.value.code == "revoked"
+
+
+def test_server_down_keeps_a_current_copy_then_fails_closed(served, tmp_path):
+    signer = served.signer_before
+    config = bus_config(served, tmp_path, served.url, crl_cache_expiry_secs=0)
+    bus = waxseal.Bus(config)
+    bus.validate(bus.sign(message(), signer))
+    served.handler.down = True
+    assert bus.validate(bus.sign(message(), signer))["signed"]
+    # A restart while the server is down: from the disk cache.
+    again = waxseal.Bus(config)
+    assert again.validate(again.sign(message(), signer))["signed"]
+    # Past the cached CRL's nextUpdate, the server still down: refused.
+    late = waxseal.Bus(config, at=past_the_crl())
+    with pytest.raises(waxseal.Rejected) as e:
+        late.validate(late.sign(message(), signer))
+    assert e.value.code == "crl-unavailable"
+
+
+def test_timeout_is_honoured(served, tmp_path):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        url = "http://127.0.0.1:%d/crl.pem" % silent.getsockname()[1]
+        start = time.monotonic()
+        bus = waxseal.Bus(bus_config(served, tmp_path, url, timeout_ms=300))
+        with pytest.raises(waxseal.Rejected) as e:
+            bus.validate(bus.sign(message(), served.signer_before))
+        assert e.value.code == "crl-unavailable"
+        assert time.monotonic() - start < 3
+    finally:
+        silent.close()
+
+
+def test_verifier_fetches_once(served):
+    verifier = waxseal.Verifier([served.root], certs=[served.intermediate], crls=[served.url])
+    envelope = served.signer_before.sign(b"hello")
+    verifier.verify(envelope)
+    served.revoke(BODHI)
+    # A snapshot: a new Verifier sees the new CRL.
+    again = waxseal.Verifier([served.root], certs=[served.intermediate], crls=[served.url])
+    with pytest.raises(waxseal.Rejected) as e:
+        again.verify(envelope)
+    assert e.value.code == "revoked"
+    with pytest.raises(waxseal.ConfigError, match="crl-unavailable"):
+        waxseal.Verifier(
+            [served.root],
+            crls=["http://127.0.0.1:%d/crl.pem" % closed_port()],
+            fetch_timeout=0.5,
+        )
+    with pytest.raises(waxseal.ConfigError, match="plain http"):
+        waxseal.Verifier([served.url.replace("crl.pem", "root-ca.crt")])
+
+
+def test_fedmsg_crl_location_url(served, tmp_path, caplog):
+    signer_dir = tmp_path / "ssl"
+    signer_dir.mkdir()
+    for ext in ("crt", "key"):
+        src = served.dir / ("%s.%s" % (BODHI, ext))
+        dst = signer_dir / ("%s.%s" % (BODHI, ext))
+        dst.write_bytes(src.read_bytes())
+        os.chmod(dst, 0o600)
+    # The two-tier PKI: fedmsg trusts one CA; give it the chain through the bundle.
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(open(served.root).read() + open(served.intermediate).read())
+    config = {
+        "ssldir": str(signer_dir),
+        "certname": BODHI,
+        "ca_cert_location": str(bundle),
+        "crl_location": served.url,
+        "crl_cache": str(tmp_path / "fedmsg-cache" / "crl.pem"),
+        "crl_cache_expiry": 0,
+        "routing_policy": {TOPIC: [BODHI]},
+    }
+    signed = wf.sign({"topic": TOPIC, "msg": {"a": 1}}, **config)
+    assert wf.validate(signed, **config) is True
+    assert os.listdir(tmp_path / "fedmsg-cache")
+    served.revoke(BODHI)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="waxseal.fedmsg"):
+        assert wf.validate(wf.sign({"topic": TOPIC, "msg": {"a": 2}}, **config), **config) is False
+    assert any("revoked" in r.getMessage() for r in caplog.records)
+    # Nothing to fetch it from, nothing cached: refused and logged.
+    other = dict(config, crl_location="http://127.0.0.1:%d/crl.pem" % closed_port(),
+                 crl_cache=str(tmp_path / "empty" / "crl.pem"))
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="waxseal.fedmsg"):
+        assert wf.validate(signed, **other) is False
+    assert any("crl-unavailable" in r.getMessage() for r in caplog.records)
