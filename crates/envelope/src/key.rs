@@ -560,7 +560,9 @@ fn verify_pss(
 #[error("signature does not verify")]
 pub struct SignatureError;
 
-/// A private key waxseal can sign with.
+/// A private key waxseal can sign with. A clone is another copy of the secret, zeroized
+/// on drop like the first.
+#[derive(Clone)]
 pub enum PrivateKey {
     /// RSA.
     Rsa(Box<rsa::RsaPrivateKey>),

@@ -167,6 +167,30 @@ pub const WAXSEAL_HOP_ACTION: Oid =
 pub const WAXSEAL_KP_BUS_SIGNING: Oid =
     oid("1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.2.1");
 
+/// An extendedKeyUsage purpose by name (case-insensitive: emailProtection, codeSigning,
+/// serverAuth, clientAuth, bus-signing, any-eku / anyExtendedKeyUsage) or dotted OID, as
+/// the CLI's `--purpose` and the Python `purposes` arguments take it.
+pub fn parse_purpose(text: &str) -> Result<Oid, String> {
+    let named = [
+        ("emailprotection", KP_EMAIL_PROTECTION),
+        ("codesigning", KP_CODE_SIGNING),
+        ("serverauth", KP_SERVER_AUTH),
+        ("clientauth", KP_CLIENT_AUTH),
+        ("bus-signing", WAXSEAL_KP_BUS_SIGNING),
+        ("any-eku", ANY_EXTENDED_KEY_USAGE),
+        ("anyextendedkeyusage", ANY_EXTENDED_KEY_USAGE),
+    ];
+    let lower = text.to_ascii_lowercase();
+    if let Some((_, o)) = named.iter().find(|(n, _)| *n == lower) {
+        return Ok(*o);
+    }
+    Oid::new(text).map_err(|_| {
+        "expected emailProtection, codeSigning, serverAuth, clientAuth, bus-signing, any-eku \
+         or a dotted OID"
+            .to_string()
+    })
+}
+
 /// A human-readable name for well-known OIDs, else the dotted form.
 pub fn name(oid: &Oid) -> String {
     const KNOWN: &[(Oid, &str)] = &[

@@ -60,8 +60,9 @@ pub enum SignerIdKind {
     SubjectKeyIdentifier,
 }
 
-/// One signing identity with its options.
-#[derive(Debug)]
+/// One signing identity with its options. Cloning it (to derive a variant with
+/// [`Signer::with_signed_attribute`] and the like) clones the private key.
+#[derive(Debug, Clone)]
 pub struct Signer {
     key: PrivateKey,
     cert: Certificate,

@@ -127,27 +127,9 @@ pub struct TrustArgs {
     pub purpose: Vec<Oid>,
 }
 
-/// Parses a `--purpose` value.
+/// Parses a `--purpose` value ([`waxseal_envelope::oid::parse_purpose`]).
 pub fn parse_purpose(s: &str) -> Result<Oid, String> {
-    use waxseal_envelope::oid;
-    let named = [
-        ("emailprotection", oid::KP_EMAIL_PROTECTION),
-        ("codesigning", oid::KP_CODE_SIGNING),
-        ("serverauth", oid::KP_SERVER_AUTH),
-        ("clientauth", oid::KP_CLIENT_AUTH),
-        ("bus-signing", oid::WAXSEAL_KP_BUS_SIGNING),
-        ("any-eku", oid::ANY_EXTENDED_KEY_USAGE),
-        ("anyextendedkeyusage", oid::ANY_EXTENDED_KEY_USAGE),
-    ];
-    let lower = s.to_ascii_lowercase();
-    if let Some((_, o)) = named.iter().find(|(n, _)| *n == lower) {
-        return Ok(*o);
-    }
-    Oid::new(s).map_err(|_| {
-        "expected emailProtection, codeSigning, serverAuth, clientAuth, bus-signing, any-eku \
-         or a dotted OID"
-            .to_string()
-    })
+    waxseal_envelope::oid::parse_purpose(s)
 }
 
 impl TrustArgs {

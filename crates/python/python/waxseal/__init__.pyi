@@ -1,0 +1,215 @@
+"""waxseal: signed message envelopes (CMS SignedData) for message buses.
+
+Bytes in, bytes out. Every refusal raises :class:`Rejected` with the same reason code as
+the ``waxseal`` command (``message-digest-mismatch``, ``untrusted``, ``revoked``,
+``replayed``, ``topic-mismatch``...); an unusable configuration or file raises
+:class:`ConfigError`. Verification and signing release the GIL, so one :class:`Verifier`
+or :class:`Bus` shared by many threads uses as many cores.
+"""
+
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+__version__: str
+
+PathOrBytes = Union[str, bytes]
+
+class WaxsealError(Exception):
+    """Base class of waxseal's exceptions."""
+
+class Rejected(WaxsealError):
+    """A refused envelope, slip or message (fail closed: nothing of it is returned)."""
+
+    code: str
+    """The stable reason code, as the CLI's ``--json`` ``reason``."""
+    stage: Optional[str]
+    """For bus messages: ``format``, ``signature``, ``certificate``, ``route``,
+    ``authorization`` or ``freshness``; ``None`` for plain envelopes and slips."""
+    hop: Optional[int]
+    """The routing-slip hop concerned (0: the origin), if any."""
+    reason: str
+    """One line for a person; ``str(exc)`` is ``"<code>: <reason>"``."""
+
+class ConfigError(WaxsealError):
+    """A configuration, certificate, key or CRL that cannot be used."""
+
+class Signer:
+    """A signing identity: certificate, private key and chain.
+
+    ``cert``, ``key`` and ``chain`` are file paths (PEM or DER). The key file must be
+    readable by its owner only unless ``insecure_key_permissions``. A certificate whose
+    keyUsage / extendedKeyUsage verifiers would refuse for ``purposes`` (default:
+    emailProtection, any-eku, bus-signing) is refused (:class:`ConfigError`).
+    """
+
+    def __init__(
+        self,
+        cert: str,
+        key: str,
+        chain: Optional[Union[str, Sequence[str]]] = None,
+        *,
+        insecure_key_permissions: bool = False,
+        purposes: Optional[Sequence[str]] = None,
+    ) -> None: ...
+    @staticmethod
+    def from_pem(cert: bytes, key: bytes, chain: Optional[bytes] = None) -> "Signer":
+        """A signer from the PEM (or DER) bytes of the certificate, the key and the chain."""
+    @property
+    def subject(self) -> str:
+        """The certificate's subject, e.g. ``CN=bodhi-app01.example.org``."""
+    @property
+    def certificate_pem(self) -> str:
+        """The signer's certificate then its chain, PEM."""
+    def sign(
+        self,
+        content: bytes,
+        *,
+        detached: bool = False,
+        certificates: bool = True,
+        signed_attributes: bool = True,
+        digest: Optional[str] = None,
+    ) -> bytes:
+        """A CMS SignedData (DER) over ``content``.
+
+        ``detached``: leave the content out. ``certificates=False``: embed no
+        certificates (verifiers find the signer in their ``certs``).
+        ``signed_attributes=False``: sign the content directly (as Keystone PKI tokens).
+        ``digest``: ``sha256``, ``sha384`` or ``sha512`` (default: the key's).
+        """
+
+class Verified:
+    """A verified envelope: the content and who signed it."""
+
+    content: bytes
+    signers: List[Dict[str, Any]]
+    """Per verified signer: ``index``, ``subject``, ``common_name``, ``issuer``,
+    ``serial``, ``signing_time`` (RFC 3339 or None), ``digest``,
+    ``signature_algorithm``, ``path`` (subjects, signer first), ``revocation_checked``."""
+
+class VerifiedSlip:
+    """A verified routing slip: the content and its hops, origin first."""
+
+    content: bytes
+    hops: List[Dict[str, Any]]
+    """Per hop: ``index``, ``name`` (entity, the CN), ``subject``, ``serial``,
+    ``signing_time``, ``role``, ``action``, ``signature_algorithm``, ``path``,
+    ``revocation_checked``."""
+
+class Verifier:
+    """Verifies CMS envelopes against trust anchors. Build it once, share it by threads.
+
+    ``trust``, ``certs`` and ``crls``: each item a file or directory path (``str``) or
+    PEM/DER bytes. With CRLs, revocation is checked for every certificate below the anchor
+    (``crl_scope="all"``) or only the signer's (``"leaf"``). ``at``: verify as of this
+    RFC 3339 time instead of now. ``purposes``: accepted extendedKeyUsage purposes
+    (``emailProtection``, ``codeSigning``, ``serverAuth``, ``clientAuth``,
+    ``bus-signing``, ``any-eku`` or dotted OIDs).
+    """
+
+    def __init__(
+        self,
+        trust: Sequence[PathOrBytes],
+        *,
+        certs: Sequence[PathOrBytes] = (),
+        crls: Sequence[PathOrBytes] = (),
+        crl_scope: str = "all",
+        at: Optional[str] = None,
+        allow_sha1: bool = False,
+        purposes: Optional[Sequence[str]] = None,
+    ) -> None: ...
+    def verify(self, envelope: bytes, content: Optional[bytes] = None) -> Verified:
+        """Verifies ``envelope`` (DER, BER, PEM or S/MIME; ``content`` for a detached
+        one). Raises :class:`Rejected`."""
+    def verify_slip(
+        self,
+        envelope: bytes,
+        content: Optional[bytes] = None,
+        *,
+        expect: Optional[Sequence[str]] = None,
+        require: Optional[Sequence[str]] = None,
+        max_hops: int = 32,
+        max_age: Optional[float] = None,
+        clock_skew: float = 300,
+        allow_repeats: bool = False,
+    ) -> VerifiedSlip:
+        """Verifies a routing slip: every hop's signature and path, then the route:
+        ``expect`` the exact itinerary (entity names, origin first), ``require`` hops that
+        must appear in this order, ``max_age`` seconds since the origin signed. Raises
+        :class:`Rejected` (``itinerary-mismatch``, ``missing-required-hop``...)."""
+
+def countersign(
+    envelope: bytes,
+    signer: Signer,
+    *,
+    role: Optional[str] = None,
+    action: Optional[str] = None,
+    max_hops: int = 32,
+    certificates: bool = True,
+) -> bytes:
+    """Adds a routing-slip hop: ``signer`` countersigns the last hop of ``envelope``
+    (DER in, DER out)."""
+
+class Bus:
+    """A bus participant, from the same configuration file as
+    ``waxseal msg validate --config``. Shared by threads; keeps a replay cache."""
+
+    def __init__(self, config: str, *, at: Optional[str] = None) -> None:
+        """Loads ``config`` (a path). ``at``: validate as of this RFC 3339 time.
+        Raises :class:`ConfigError`."""
+    @property
+    def sign_messages(self) -> bool:
+        """The configuration's ``sign_messages`` switch (for the caller to honour)."""
+    @property
+    def validate_signatures(self) -> bool:
+        """The configuration's ``validate_signatures`` switch."""
+    def sign(self, message: bytes, signer: Signer) -> bytes:
+        """Signs a fedmsg-style JSON object message (text in, signed text out: every
+        member kept byte for byte, ``crypto``, ``signature``, ``certificate`` appended).
+        Raises :class:`Rejected` for input waxseal refuses to sign (``malformed-json``,
+        ``inexact-number``, ``malformed-topic``)."""
+    def validate(self, message: bytes, topic: Optional[str] = None) -> Dict[str, Any]:
+        """Validates a fedmsg-style message (that arrived on ``topic``, which must then be
+        its own ``topic``): format, signature, certificate path, CRLs, freshness, routing
+        policy, claims, replay. Returns the report (``signed``, ``note``, ``signer``,
+        ``entity``, ``authorization``). Raises :class:`Rejected`."""
+    def validate_signed_by(
+        self, message: bytes, signer: str, topic: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """As :meth:`validate`, and signed by the entity ``signer``."""
+    def sign_oslo(
+        self,
+        envelope: bytes,
+        signer: Signer,
+        *,
+        topic: str,
+        exchange: Optional[str] = None,
+    ) -> bytes:
+        """Adds ``oslo.signature`` to an oslo envelope (``{"oslo.version": "2.0",
+        "oslo.message": "..."}``; a bare message object is wrapped first), bound to the
+        route ``topic`` (and ``exchange``). Other members are kept byte for byte."""
+    def countersign_oslo(
+        self,
+        envelope: bytes,
+        signer: Signer,
+        *,
+        topic: Optional[str] = None,
+        exchange: Optional[str] = None,
+        role: Optional[str] = None,
+        action: Optional[str] = None,
+    ) -> bytes:
+        """Adds a routing-slip hop to a signed oslo envelope; ``topic`` (and
+        ``exchange``): the route this hop forwards it on (default: the route it came
+        with)."""
+    def verify_oslo(
+        self, envelope: bytes, *, topic: str, exchange: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """Verifies an oslo envelope that arrived on ``topic`` (and ``exchange``).
+        Returns the report: ``message_text`` (the exact ``oslo.message`` string),
+        ``message`` (parsed), ``signed``, ``entity``, ``authorization``, ``hops``,
+        ``route``. Raises :class:`Rejected` (``topic-mismatch``, ``unsigned``...)."""
+    def reload(self) -> None:
+        """Re-reads the configuration file, anchors, certificates and CRLs (keeps the
+        replay cache). Raises :class:`ConfigError` and keeps the old state."""
+
+def strip_credentials(message: bytes) -> bytes:
+    """The message without ``signature`` and ``certificate`` (other members byte for
+    byte)."""

@@ -1,0 +1,929 @@
+//! # waxseal-python
+//!
+//! The Python extension module `waxseal._waxseal`, re-exported by the `waxseal` package
+//! (`python/waxseal/__init__.py`; the API with its documentation is in `__init__.pyi`).
+//! It exposes the Rust API and adds nothing of its own: [`Signer`] and [`Verifier`] wrap
+//! `waxseal_envelope`'s, [`countersign`] and [`Verifier::verify_slip`] `waxseal_slip`,
+//! [`Bus`] `waxseal_message::Bus`.
+//!
+//! - Bytes in, bytes out.
+//! - Every refusal raises `waxseal.Rejected` with the reason code the CLI reports
+//!   (`.code`), the bus stage (`.stage`) and the slip hop (`.hop`); unusable files and
+//!   configuration raise `waxseal.ConfigError`.
+//! - Signing and verification run with the GIL released ([`Python::detach`]): one
+//!   [`Verifier`] or [`Bus`] shared by threads verifies on as many cores.
+//!
+//! Built by maturin (`pip install ./crates/python`), which sets
+//! `PYO3_BUILD_EXTENSION_MODULE` so the wheel does not link libpython; a plain
+//! `cargo build` links it, so workspace-wide cargo commands work on a machine with Python.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use serde_json::Value;
+
+use waxseal_envelope::store::{load_certificates, load_crls};
+use waxseal_envelope::{
+    AlgorithmPolicy, CertStore, Certificate, Crl, CrlSet, DigestAlgorithm, KeyFileCheck, PathCache,
+    PrivateKey, RevocationPolicy, TrustAnchors, time,
+};
+use waxseal_message::{Route, SignError, oslo};
+use waxseal_slip::{RouteExpectations, SlipVerifier};
+
+pyo3::create_exception!(
+    waxseal,
+    WaxsealError,
+    PyException,
+    "Base class of waxseal's exceptions."
+);
+pyo3::create_exception!(
+    waxseal,
+    Rejected,
+    WaxsealError,
+    "A refused envelope, slip or message: .code (the CLI's reason code), .stage, .hop, .reason."
+);
+pyo3::create_exception!(
+    waxseal,
+    ConfigError,
+    WaxsealError,
+    "A configuration, certificate, key or CRL that cannot be used."
+);
+
+/// A failure computed without the GIL, turned into a Python exception after.
+#[derive(Debug)]
+enum Fail {
+    /// A refusal: `waxseal.Rejected`.
+    Rejected {
+        code: String,
+        reason: String,
+        stage: Option<&'static str>,
+        hop: Option<usize>,
+    },
+    /// Unusable configuration or files: `waxseal.ConfigError`.
+    Config(String),
+    /// A bad argument: `ValueError`.
+    Value(String),
+    /// Anything else: `waxseal.WaxsealError`.
+    Other(String),
+}
+
+impl Fail {
+    fn rejected(code: &str, reason: impl Into<String>) -> Self {
+        Self::Rejected {
+            code: code.into(),
+            reason: reason.into(),
+            stage: None,
+            hop: None,
+        }
+    }
+
+    fn into_py(self, py: Python<'_>) -> PyErr {
+        match self {
+            Self::Rejected {
+                code,
+                reason,
+                stage,
+                hop,
+            } => {
+                let err = Rejected::new_err(format!("{code}: {reason}"));
+                let value = err.value(py);
+                let set = || -> PyResult<()> {
+                    value.setattr("code", &code)?;
+                    value.setattr("reason", &reason)?;
+                    value.setattr("stage", stage)?;
+                    value.setattr("hop", hop)?;
+                    Ok(())
+                };
+                match set() {
+                    Ok(()) => err,
+                    Err(e) => e,
+                }
+            }
+            Self::Config(m) => ConfigError::new_err(m),
+            Self::Value(m) => PyValueError::new_err(m),
+            Self::Other(m) => WaxsealError::new_err(m),
+        }
+    }
+}
+
+impl From<waxseal_message::Rejection> for Fail {
+    fn from(r: waxseal_message::Rejection) -> Self {
+        Self::Rejected {
+            code: r.code,
+            reason: r.reason,
+            stage: Some(r.stage.name()),
+            hop: r.hop,
+        }
+    }
+}
+
+impl From<waxseal_slip::SlipError> for Fail {
+    fn from(e: waxseal_slip::SlipError) -> Self {
+        Self::Rejected {
+            code: e.code().into(),
+            reason: e.to_string(),
+            stage: None,
+            hop: e.hop(),
+        }
+    }
+}
+
+impl From<waxseal_envelope::VerifyError> for Fail {
+    fn from(e: waxseal_envelope::VerifyError) -> Self {
+        Self::rejected(e.code(), e.to_string())
+    }
+}
+
+/// A message-signing failure: refused input is `Rejected` (as the CLI's exit 1), the rest
+/// `WaxsealError`.
+impl From<SignError> for Fail {
+    fn from(e: SignError) -> Self {
+        match e.input_code() {
+            Some(code) => Self::Rejected {
+                code: code.into(),
+                reason: e.to_string(),
+                stage: Some("format"),
+                hop: None,
+            },
+            None => Self::Other(e.to_string()),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, Fail>;
+
+/// Runs `f` without the GIL, then converts its failure.
+fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
+    py.detach(f).map_err(|e| e.into_py(py))
+}
+
+/// A JSON value as Python objects (dict, list, str, int, float, bool, None).
+fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                u.into_pyobject(py)?.into_any()
+            } else if let Some(i) = n.as_i64() {
+                i.into_pyobject(py)?.into_any()
+            } else {
+                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
+            }
+        }
+        Value::String(s) => PyString::new(py, s).into_any(),
+        Value::Array(a) => {
+            let list = PyList::empty(py);
+            for x in a {
+                list.append(to_py(py, x)?)?;
+            }
+            list.into_any()
+        }
+        Value::Object(o) => {
+            let dict = PyDict::new(py);
+            for (k, x) in o {
+                dict.set_item(k, to_py(py, x)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}
+
+/// Strict JSON (duplicate keys refused, numbers exact) from wire bytes.
+fn parse_json(bytes: &[u8]) -> Result<Value> {
+    waxseal_message::json::parse(bytes).map_err(|e| Fail::Rejected {
+        code: e.code.into(),
+        reason: e.message,
+        stage: Some("format"),
+        hop: None,
+    })
+}
+
+/// A file path (`str` or `os.PathLike`) or the PEM/DER bytes themselves.
+enum Source {
+    Path(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Source {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            return Ok(Self::Bytes(b.as_bytes().to_vec()));
+        }
+        Ok(Self::Path(obj.extract::<PathBuf>()?))
+    }
+}
+
+fn certificates(sources: &[Source]) -> Result<Vec<Certificate>> {
+    let mut out = Vec::new();
+    for s in sources {
+        match s {
+            Source::Path(p) => {
+                out.extend(load_certificates(p).map_err(|e| Fail::Config(e.to_string()))?)
+            }
+            Source::Bytes(b) => out.extend(
+                Certificate::load_all(b)
+                    .map_err(|e| Fail::Config(format!("certificate bytes: {e}")))?,
+            ),
+        }
+    }
+    Ok(out)
+}
+
+fn crls(sources: &[Source]) -> Result<CrlSet> {
+    let mut set = CrlSet::new();
+    for s in sources {
+        let list = match s {
+            Source::Path(p) => load_crls(p).map_err(|e| Fail::Config(e.to_string()))?,
+            Source::Bytes(b) => {
+                Crl::load_all(b).map_err(|e| Fail::Config(format!("CRL bytes: {e}")))?
+            }
+        };
+        for c in list {
+            set.add(c);
+        }
+    }
+    Ok(set)
+}
+
+fn purposes(names: Option<Vec<String>>) -> Result<Option<Vec<waxseal_envelope::oid::Oid>>> {
+    names
+        .map(|n| {
+            n.iter()
+                .map(|p| {
+                    waxseal_envelope::oid::parse_purpose(p)
+                        .map_err(|e| Fail::Value(format!("purpose {p:?}: {e}")))
+                })
+                .collect()
+        })
+        .transpose()
+}
+
+fn rfc3339(at: Option<&str>) -> Result<Option<u64>> {
+    at.map(|t| time::parse_rfc3339(t).map_err(|e| Fail::Value(format!("at {t:?}: {e}"))))
+        .transpose()
+}
+
+fn seconds(name: &str, v: f64) -> Result<u64> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(v as u64)
+    } else {
+        Err(Fail::Value(format!(
+            "{name} must be a non-negative number of seconds"
+        )))
+    }
+}
+
+/// A signing identity: certificate, private key and chain.
+#[pyclass(frozen, module = "waxseal")]
+pub struct Signer {
+    inner: waxseal_envelope::Signer,
+}
+
+impl Signer {
+    fn build(
+        cert: Certificate,
+        key: PrivateKey,
+        chain: Vec<Certificate>,
+        accepted: Option<Vec<waxseal_envelope::oid::Oid>>,
+    ) -> Result<Self> {
+        let accepted =
+            accepted.unwrap_or_else(|| waxseal_envelope::trust::DEFAULT_SIGNING_PURPOSES.to_vec());
+        waxseal_envelope::trust::process::check_signing_purpose(&cert, &accepted).map_err(|e| {
+            Fail::Config(format!(
+                "{e}: verifiers would refuse its signatures (purposes)"
+            ))
+        })?;
+        let inner = waxseal_envelope::Signer::new(cert, key)
+            .map_err(|e| Fail::Config(e.to_string()))?
+            .with_chain(chain);
+        Ok(Self { inner })
+    }
+}
+
+fn first_certificate(mut certs: Vec<Certificate>, what: &str) -> Result<Certificate> {
+    if certs.is_empty() {
+        return Err(Fail::Config(format!("{what}: no certificate")));
+    }
+    Ok(certs.remove(0))
+}
+
+#[pymethods]
+impl Signer {
+    /// Loads the certificate, key and chain files.
+    #[new]
+    #[pyo3(signature = (cert, key, chain = None, *, insecure_key_permissions = false, purposes = None))]
+    fn new(
+        py: Python<'_>,
+        cert: PathBuf,
+        key: PathBuf,
+        chain: Option<Bound<'_, PyAny>>,
+        insecure_key_permissions: bool,
+        purposes: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let chain: Vec<PathBuf> = match chain {
+            None => Vec::new(),
+            Some(c) => match c.extract::<PathBuf>() {
+                Ok(p) => vec![p],
+                Err(_) => c.extract::<Vec<PathBuf>>()?,
+            },
+        };
+        let accepted = self::purposes(purposes).map_err(|e| e.into_py(py))?;
+        detached(py, move || {
+            let certificate = first_certificate(
+                load_certificates(&cert).map_err(|e| Fail::Config(e.to_string()))?,
+                &cert.display().to_string(),
+            )?;
+            let check = if insecure_key_permissions {
+                KeyFileCheck::AllowInsecure
+            } else {
+                KeyFileCheck::OwnerOnly
+            };
+            let key = PrivateKey::load(&key, check)
+                .map_err(|e| Fail::Config(format!("{}: {e}", key.display())))?;
+            let mut chain_certs = Vec::new();
+            for p in &chain {
+                chain_certs.extend(load_certificates(p).map_err(|e| Fail::Config(e.to_string()))?);
+            }
+            Signer::build(certificate, key, chain_certs, accepted)
+        })
+    }
+
+    /// A signer from PEM (or DER) bytes.
+    #[staticmethod]
+    #[pyo3(signature = (cert, key, chain = None))]
+    fn from_pem(py: Python<'_>, cert: &[u8], key: &[u8], chain: Option<&[u8]>) -> PyResult<Self> {
+        detached(py, || {
+            let certificate = first_certificate(
+                Certificate::load_all(cert).map_err(|e| Fail::Config(format!("cert: {e}")))?,
+                "cert",
+            )?;
+            let key = PrivateKey::from_bytes(key).map_err(|e| Fail::Config(format!("key: {e}")))?;
+            let chain = match chain {
+                Some(c) => {
+                    Certificate::load_all(c).map_err(|e| Fail::Config(format!("chain: {e}")))?
+                }
+                None => Vec::new(),
+            };
+            Signer::build(certificate, key, chain, None)
+        })
+    }
+
+    /// The certificate's subject.
+    #[getter]
+    fn subject(&self) -> String {
+        self.inner.certificate().subject_display()
+    }
+
+    /// The certificate then the chain, PEM.
+    #[getter]
+    fn certificate_pem(&self) -> String {
+        let mut pem = self.inner.certificate().to_pem();
+        for c in self.inner.chain() {
+            pem.push_str(&c.to_pem());
+        }
+        pem
+    }
+
+    /// A CMS SignedData (DER) over `content`.
+    #[pyo3(signature = (content, *, detached = false, certificates = true, signed_attributes = true, digest = None))]
+    fn sign<'py>(
+        &self,
+        py: Python<'py>,
+        content: &[u8],
+        detached: bool,
+        certificates: bool,
+        signed_attributes: bool,
+        digest: Option<&str>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let digest = match digest.map(str::to_ascii_lowercase).as_deref() {
+            None => None,
+            Some("sha256" | "sha-256") => Some(DigestAlgorithm::Sha256),
+            Some("sha384" | "sha-384") => Some(DigestAlgorithm::Sha384),
+            Some("sha512" | "sha-512") => Some(DigestAlgorithm::Sha512),
+            Some(other) => {
+                return Err(PyValueError::new_err(format!(
+                    "digest {other:?}: expected sha256, sha384 or sha512"
+                )));
+            }
+        };
+        let der = self::detached(py, || {
+            let err = |e: waxseal_envelope::SignError| Fail::Value(e.to_string());
+            let custom;
+            let signer = if digest.is_some() || !signed_attributes {
+                let mut s = self.inner.clone();
+                if let Some(d) = digest {
+                    s = s.with_digest(d).map_err(err)?;
+                }
+                if !signed_attributes {
+                    s = s.without_signed_attributes();
+                }
+                custom = s;
+                &custom
+            } else {
+                &self.inner
+            };
+            Ok(waxseal_envelope::EnvelopeBuilder::new(content)
+                .detached(detached)
+                .include_certificates(certificates)
+                .add_signer(signer)
+                .build()
+                .map_err(|e| Fail::Other(e.to_string()))?
+                .to_der())
+        })?;
+        Ok(PyBytes::new(py, &der))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<waxseal.Signer {}>", self.subject())
+    }
+}
+
+/// A verified envelope.
+#[pyclass(frozen, get_all, module = "waxseal")]
+pub struct Verified {
+    /// The verified content.
+    content: Py<PyBytes>,
+    /// One dict per verified signer.
+    signers: Py<PyList>,
+}
+
+/// A verified routing slip.
+#[pyclass(frozen, get_all, module = "waxseal")]
+pub struct VerifiedSlip {
+    /// The verified content.
+    content: Py<PyBytes>,
+    /// One dict per hop, origin first.
+    hops: Py<PyList>,
+}
+
+fn path_subjects(path: &Option<waxseal_envelope::ValidatedPath>) -> Value {
+    match path {
+        Some(p) => Value::Array(
+            p.certificates
+                .iter()
+                .map(|c| Value::String(c.subject_display()))
+                .collect(),
+        ),
+        None => Value::Null,
+    }
+}
+
+fn signer_report(s: &waxseal_envelope::VerifiedSigner) -> Value {
+    serde_json::json!({
+        "index": s.index,
+        "subject": s.certificate.subject_display(),
+        "common_name": s.certificate.common_name(),
+        "issuer": s.certificate.issuer_display(),
+        "serial": s.certificate.serial_hex(),
+        "signing_time": s.signing_time.map(time::format),
+        "digest": s.digest.name(),
+        "signature_algorithm": s.signature_algorithm,
+        "path": path_subjects(&s.path),
+        "revocation_checked": s.path.as_ref().is_some_and(|p| p.revocation_checked),
+    })
+}
+
+fn hop_report(h: &waxseal_slip::Hop) -> Value {
+    serde_json::json!({
+        "index": h.index,
+        "name": h.name,
+        "subject": h.certificate.subject_display(),
+        "serial": h.certificate.serial_hex(),
+        "signing_time": h.signing_time.map(time::format),
+        "role": h.role,
+        "action": h.action,
+        "signature_algorithm": h.signature_algorithm,
+        "path": path_subjects(&h.path),
+        "revocation_checked": h.path.as_ref().is_some_and(|p| p.revocation_checked),
+    })
+}
+
+/// Verifies CMS envelopes and slips against trust anchors; shared by threads.
+#[pyclass(frozen, module = "waxseal")]
+pub struct Verifier {
+    inner: waxseal_envelope::Verifier,
+}
+
+#[pymethods]
+impl Verifier {
+    /// Loads the anchors, certificates and CRLs.
+    #[new]
+    #[pyo3(signature = (trust, *, certs = Vec::new(), crls = Vec::new(), crl_scope = "all", at = None, allow_sha1 = false, purposes = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        trust: Vec<Source>,
+        certs: Vec<Source>,
+        crls: Vec<Source>,
+        crl_scope: &str,
+        at: Option<&str>,
+        allow_sha1: bool,
+        purposes: Option<Vec<String>>,
+    ) -> PyResult<Self> {
+        let leaf = match crl_scope {
+            "all" => false,
+            "leaf" => true,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "crl_scope {other:?}: expected \"all\" or \"leaf\""
+                )));
+            }
+        };
+        let accepted = self::purposes(purposes).map_err(|e| e.into_py(py))?;
+        let at = rfc3339(at).map_err(|e| e.into_py(py))?;
+        detached(py, move || {
+            let anchors = TrustAnchors::new(certificates(&trust)?)
+                .map_err(|_| Fail::Config("trust: no trust anchor certificates found".into()))?;
+            let crls = self::crls(&crls)?;
+            let mut v = waxseal_envelope::Verifier::new(anchors)
+                .with_store(CertStore::from_certificates(certificates(&certs)?))
+                .with_algorithms(AlgorithmPolicy {
+                    allow_sha1,
+                    allow_md5: false,
+                })
+                .with_cache(Arc::new(PathCache::default()));
+            if let Some(t) = at {
+                v = v.at_time(t);
+            }
+            if let Some(p) = accepted {
+                v = v.with_accepted_purposes(p);
+            }
+            if !crls.is_empty() && leaf {
+                v = v.with_revocation(RevocationPolicy::RequireEndEntity);
+            }
+            Ok(Verifier {
+                inner: v.with_crls(crls),
+            })
+        })
+    }
+
+    /// Verifies an envelope (`content`: of a detached one).
+    #[pyo3(signature = (envelope, content = None))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        envelope: &[u8],
+        content: Option<&[u8]>,
+    ) -> PyResult<Verified> {
+        let (content, signers) = detached(py, || {
+            let v = self.inner.verify_bytes(envelope, content)?;
+            let signers: Vec<Value> = v.signers().iter().map(signer_report).collect();
+            Ok((v.into_content(), signers))
+        })?;
+        Ok(Verified {
+            content: PyBytes::new(py, &content).unbind(),
+            signers: to_py(py, &Value::Array(signers))?
+                .cast_into::<PyList>()?
+                .unbind(),
+        })
+    }
+
+    /// Verifies a routing slip and its route.
+    #[pyo3(signature = (envelope, content = None, *, expect = None, require = None, max_hops = waxseal_slip::DEFAULT_MAX_HOPS, max_age = None, clock_skew = 300.0, allow_repeats = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn verify_slip(
+        &self,
+        py: Python<'_>,
+        envelope: &[u8],
+        content: Option<&[u8]>,
+        expect: Option<Vec<String>>,
+        require: Option<Vec<String>>,
+        max_hops: usize,
+        max_age: Option<f64>,
+        clock_skew: f64,
+        allow_repeats: bool,
+    ) -> PyResult<VerifiedSlip> {
+        let (content, hops) = detached(py, || {
+            let expectations = RouteExpectations {
+                itinerary: expect,
+                required: require.unwrap_or_default(),
+                max_hops,
+                allow_repeats,
+                clock_skew: seconds("clock_skew", clock_skew)?,
+                future_skew: None,
+                max_age: max_age.map(|a| seconds("max_age", a)).transpose()?,
+                require_signing_times: false,
+            };
+            let env = waxseal_slip::parse(envelope, max_hops)?;
+            let slip = SlipVerifier::new(&self.inner)
+                .with_expectations(expectations)
+                .verify(&env, content)?;
+            let hops: Vec<Value> = slip.hops.iter().map(hop_report).collect();
+            Ok((slip.envelope.into_content(), hops))
+        })?;
+        Ok(VerifiedSlip {
+            content: PyBytes::new(py, &content).unbind(),
+            hops: to_py(py, &Value::Array(hops))?
+                .cast_into::<PyList>()?
+                .unbind(),
+        })
+    }
+}
+
+/// Adds a routing-slip hop: `signer` countersigns the last hop of `envelope`.
+#[pyfunction]
+#[pyo3(signature = (envelope, signer, *, role = None, action = None, max_hops = waxseal_slip::DEFAULT_MAX_HOPS, certificates = true))]
+fn countersign<'py>(
+    py: Python<'py>,
+    envelope: &[u8],
+    signer: &Signer,
+    role: Option<&str>,
+    action: Option<&str>,
+    max_hops: usize,
+    certificates: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let der = detached(py, || {
+        let hop = waxseal_slip::hop_signer(signer.inner.clone(), role, action)
+            .map_err(|e| Fail::Value(e.to_string()))?;
+        let mut env = waxseal_slip::parse(envelope, max_hops)?;
+        waxseal_slip::append_hop(&mut env, 0, &hop, certificates, max_hops)?;
+        Ok(env.to_der())
+    })?;
+    Ok(PyBytes::new(py, &der))
+}
+
+/// The message's text (JSON is UTF-8; anything else is refused as malformed JSON).
+fn text(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|e| Fail::Rejected {
+        code: waxseal_message::json::MALFORMED_JSON.into(),
+        reason: format!("not UTF-8: {e}"),
+        stage: Some("format"),
+        hop: None,
+    })
+}
+
+fn route(topic: &str, exchange: Option<&str>) -> Route {
+    let r = Route::topic(topic);
+    match exchange {
+        Some(e) => r.on_exchange(e),
+        None => r,
+    }
+}
+
+/// A bus participant, from a `waxseal msg validate --config` file; shared by threads.
+#[pyclass(frozen, module = "waxseal")]
+pub struct Bus {
+    path: PathBuf,
+    at: Option<u64>,
+    inner: RwLock<Arc<waxseal_message::Bus>>,
+}
+
+fn load_bus(path: &Path, at: Option<u64>) -> Result<waxseal_message::Bus> {
+    let bus = waxseal_message::Bus::from_config_file(path).map_err(|e| Fail::Config(e.0))?;
+    Ok(match at {
+        Some(t) => bus.at_time(t),
+        None => bus,
+    })
+}
+
+impl Bus {
+    fn current(&self) -> Arc<waxseal_message::Bus> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn report<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyDict>> {
+        Ok(to_py(py, v)?.cast_into::<PyDict>()?)
+    }
+}
+
+#[pymethods]
+impl Bus {
+    /// Loads the configuration file.
+    #[new]
+    #[pyo3(signature = (config, *, at = None))]
+    fn new(py: Python<'_>, config: PathBuf, at: Option<&str>) -> PyResult<Self> {
+        let at = rfc3339(at).map_err(|e| e.into_py(py))?;
+        let bus = detached(py, || load_bus(&config, at))?;
+        Ok(Self {
+            path: config,
+            at,
+            inner: RwLock::new(Arc::new(bus)),
+        })
+    }
+
+    /// The configuration's `sign_messages`.
+    #[getter]
+    fn sign_messages(&self) -> bool {
+        self.current().config().sign_messages
+    }
+
+    /// The configuration's `validate_signatures`.
+    #[getter]
+    fn validate_signatures(&self) -> bool {
+        self.current().config().validate_signatures
+    }
+
+    /// Signs a fedmsg-style message (text in, text out).
+    fn sign<'py>(
+        &self,
+        py: Python<'py>,
+        message: &[u8],
+        signer: &Signer,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let out = detached(py, || {
+            Ok(waxseal_message::sign_text(text(message)?, &signer.inner)?)
+        })?;
+        Ok(PyBytes::new(py, out.as_bytes()))
+    }
+
+    /// Validates a fedmsg-style message; returns the report.
+    #[pyo3(signature = (message, topic = None))]
+    fn validate<'py>(
+        &self,
+        py: Python<'py>,
+        message: &[u8],
+        topic: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let v = detached(py, || {
+            let bus = self.current();
+            let m = parse_json(message)?;
+            let v = match topic {
+                Some(t) => bus.validate_on_topic(&m, t),
+                None => bus.validate(&m),
+            }?;
+            serde_json::to_value(&v).map_err(|e| Fail::Other(e.to_string()))
+        })?;
+        Self::report(py, &v)
+    }
+
+    /// Validates a fedmsg-style message signed by the entity `signer`.
+    #[pyo3(signature = (message, signer, topic = None))]
+    fn validate_signed_by<'py>(
+        &self,
+        py: Python<'py>,
+        message: &[u8],
+        signer: &str,
+        topic: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let v = detached(py, || {
+            let bus = self.current();
+            let m = parse_json(message)?;
+            if let Some(t) = topic {
+                check_topic(t)?;
+                if m.get("topic").and_then(Value::as_str) != Some(t) {
+                    return Err(Fail::Rejected {
+                        code: waxseal_message::bus::TOPIC_MISMATCH.into(),
+                        reason: format!("the message's topic is not the arrival topic {t}"),
+                        stage: Some("route"),
+                        hop: None,
+                    });
+                }
+            }
+            let v = bus.validate_signed_by(&m, signer)?;
+            serde_json::to_value(&v).map_err(|e| Fail::Other(e.to_string()))
+        })?;
+        Self::report(py, &v)
+    }
+
+    /// Signs an oslo envelope, bound to its route.
+    #[pyo3(signature = (envelope, signer, *, topic, exchange = None))]
+    fn sign_oslo<'py>(
+        &self,
+        py: Python<'py>,
+        envelope: &[u8],
+        signer: &Signer,
+        topic: &str,
+        exchange: Option<&str>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let out = detached(py, || {
+            let input = text(envelope)?;
+            let value = parse_json(envelope)?;
+            let s = oslo::route_signer(signer.inner.clone(), &route(topic, exchange))?;
+            if value.get(oslo::VERSION_KEY).is_some() {
+                let signed = oslo::sign(&value, &s)?;
+                waxseal_message::json::splice(
+                    input,
+                    &[oslo::SIGNATURE_KEY],
+                    &[(oslo::SIGNATURE_KEY, &signed[oslo::SIGNATURE_KEY])],
+                )
+                .map_err(|e| Fail::rejected(e.code, e.message))
+            } else {
+                let wrapped = oslo::wrap_text(input)?;
+                let signed = oslo::sign(&wrapped, &s)?;
+                serde_json::to_string(&signed).map_err(|e| Fail::Other(e.to_string()))
+            }
+        })?;
+        Ok(PyBytes::new(py, out.as_bytes()))
+    }
+
+    /// Adds a routing-slip hop to a signed oslo envelope.
+    #[pyo3(signature = (envelope, signer, *, topic = None, exchange = None, role = None, action = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn countersign_oslo<'py>(
+        &self,
+        py: Python<'py>,
+        envelope: &[u8],
+        signer: &Signer,
+        topic: Option<&str>,
+        exchange: Option<&str>,
+        role: Option<&str>,
+        action: Option<&str>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        if exchange.is_some() && topic.is_none() {
+            return Err(PyValueError::new_err(
+                "exchange needs topic: a hop signs the whole route it forwards on",
+            ));
+        }
+        let out = detached(py, || {
+            let bus = self.current();
+            let mut s = waxseal_slip::hop_signer(signer.inner.clone(), role, action)
+                .map_err(|e| Fail::Value(e.to_string()))?;
+            if let Some(t) = topic {
+                s = oslo::route_signer(s, &route(t, exchange))?;
+            }
+            let value = parse_json(envelope)?;
+            let out = oslo::countersign(&value, &s, bus.config().route.max_hops)?;
+            serde_json::to_string(&out).map_err(|e| Fail::Other(e.to_string()))
+        })?;
+        Ok(PyBytes::new(py, out.as_bytes()))
+    }
+
+    /// Verifies an oslo envelope that arrived on `topic` (and `exchange`).
+    #[pyo3(signature = (envelope, *, topic, exchange = None))]
+    fn verify_oslo<'py>(
+        &self,
+        py: Python<'py>,
+        envelope: &[u8],
+        topic: &str,
+        exchange: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let v = detached(py, || {
+            let bus = self.current();
+            let value = parse_json(envelope)?;
+            let verified = bus.verify_oslo_route(&value, &route(topic, exchange))?;
+            let mut report =
+                serde_json::to_value(&verified).map_err(|e| Fail::Other(e.to_string()))?;
+            if let (Value::Object(r), Some(t)) = (&mut report, value.get(oslo::MESSAGE_KEY)) {
+                r.insert("message_text".into(), t.clone());
+            }
+            Ok(report)
+        })?;
+        Self::report(py, &v)
+    }
+
+    /// Re-reads the configuration, anchors and CRLs; keeps the replay cache.
+    fn reload(&self, py: Python<'_>) -> PyResult<()> {
+        detached(py, || {
+            let fresh = load_bus(&self.path, self.at)?;
+            let mut slot = self.inner.write().unwrap_or_else(|p| p.into_inner());
+            // Validations already running hold the old bus: wait for them so that every
+            // message they accept is in the replay cache carried over.
+            let old = Arc::clone(&slot);
+            while Arc::strong_count(&old) > 2 {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            *slot = Arc::new(fresh.with_replay_cache(old.replay_cache()));
+            Ok(())
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<waxseal.Bus {}>", self.path.display())
+    }
+}
+
+/// An arrival topic must be printable ASCII without white space (`malformed-topic`).
+fn check_topic(t: &str) -> Result<()> {
+    waxseal_entity::glob::check_topic(t).map_err(|e| Fail::Rejected {
+        code: waxseal_entity::glob::MALFORMED_TOPIC.into(),
+        reason: e,
+        stage: Some("format"),
+        hop: None,
+    })
+}
+
+/// The message without `signature` and `certificate`.
+#[pyfunction]
+fn strip_credentials<'py>(py: Python<'py>, message: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
+    let out = detached(py, || {
+        let input = text(message)?;
+        parse_json(message)?;
+        waxseal_message::json::splice(input, &waxseal_message::bus::CREDENTIAL_FIELDS, &[])
+            .map_err(|e| Fail::rejected(e.code, e.message))
+    })?;
+    Ok(PyBytes::new(py, out.as_bytes()))
+}
+
+/// The extension module.
+#[pymodule]
+fn _waxseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("WaxsealError", py.get_type::<WaxsealError>())?;
+    m.add("Rejected", py.get_type::<Rejected>())?;
+    m.add("ConfigError", py.get_type::<ConfigError>())?;
+    m.add_class::<Signer>()?;
+    m.add_class::<Verifier>()?;
+    m.add_class::<Verified>()?;
+    m.add_class::<VerifiedSlip>()?;
+    m.add_class::<Bus>()?;
+    m.add_function(wrap_pyfunction!(countersign, m)?)?;
+    m.add_function(wrap_pyfunction!(strip_credentials, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,243 @@
+"""Bus: fedmsg-style sign / validate / validate_signed_by / strip_credentials, oslo
+envelopes with their route, configuration errors and reload."""
+
+import base64
+import json
+
+import pytest
+
+import waxseal
+from conftest import BODHI, COMPUTE, CONDUCTOR, REVOKED
+
+TOPIC = "org.example.prod.bodhi.update.comment"
+MESSAGE = b'{"topic": "org.example.prod.bodhi.update.comment", "msg": {"text": "LGTM", "karma": 1.0}}'
+
+
+def message(n):
+    """Distinct messages: two signatures of the same message in the same second are the
+    same message to the replay cache (same signed attributes)."""
+    return MESSAGE.replace(b"LGTM", b"LGTM %d" % n)
+
+
+def refused(code, fn, *args, **kwargs):
+    with pytest.raises(waxseal.Rejected) as info:
+        fn(*args, **kwargs)
+    assert info.value.code == code, info.value
+    return info.value
+
+
+# fedmsg-style messages
+
+
+def test_sign_keeps_the_message_text_and_validate_accepts(bus, signers):
+    signed = bus.sign(MESSAGE, signers[BODHI])
+    # Members byte for byte (1.0 stays 1.0), then crypto, signature, certificate.
+    assert signed.startswith(b'{"topic": "org.example.prod.bodhi.update.comment","msg": {"text": "LGTM", "karma": 1.0},"crypto":"cms","signature":')
+    fields = json.loads(signed)
+    assert fields["crypto"] == "cms"
+    assert "BEGIN CERTIFICATE" in base64.b64decode(fields["certificate"]).decode()
+    report = bus.validate(signed)
+    assert report["signed"] is True
+    assert report["signer"].endswith(BODHI)
+    assert report["entity"]["id"] == BODHI
+    assert report["authorization"]["allowed"] is True
+
+
+def test_validate_on_its_arrival_topic(bus, signers):
+    signed = bus.sign(MESSAGE, signers[BODHI])
+    assert bus.validate(signed, topic=TOPIC)["signed"]
+    other = bus.sign(message(1), signers[BODHI])
+    e = refused("topic-mismatch", bus.validate, other, topic="org.example.prod.fas.user")
+    assert e.stage == "route"
+
+
+def test_tampered_message_is_refused(bus, signers):
+    signed = bus.sign(MESSAGE, signers[BODHI])
+    e = refused("message-digest-mismatch", bus.validate, signed.replace(b"LGTM", b"NACK"))
+    assert e.stage == "signature"
+
+
+def test_forged_certificate_field_is_refused(bus, signers):
+    """A signature by the bodhi key presented with another service's certificate."""
+    signed = json.loads(bus.sign(MESSAGE, signers[BODHI]))
+    signed["certificate"] = base64.b64encode(signers[COMPUTE].certificate_pem.encode()).decode()
+    e = refused("signer-certificate-not-found", bus.validate, json.dumps(signed).encode())
+    assert e.stage == "certificate"
+
+
+def test_unsigned_message_is_refused(bus):
+    e = refused("unsigned", bus.validate, MESSAGE)
+    assert e.stage == "signature"
+
+
+def test_unauthorized_topic_is_refused(bus, signers):
+    """compute may publish on scheduler, not on bodhi's topics."""
+    signed = bus.sign(MESSAGE, signers[COMPUTE])
+    e = refused("routing-policy-denied", bus.validate, signed)
+    assert e.stage == "authorization"
+
+
+def test_replayed_message_is_refused(bus, signers):
+    signed = bus.sign(MESSAGE, signers[BODHI])
+    bus.validate(signed)
+    e = refused("replayed", bus.validate, signed)
+    assert e.stage == "freshness"
+    # Another message from the same signer is accepted.
+    assert bus.validate(bus.sign(message(1), signers[BODHI]))["signed"]
+
+
+def test_revoked_signer_is_refused(bus_config, signers):
+    bus = waxseal.Bus(bus_config(routing_policy={"org.example.prod.#": ["bodhi-*", "fas-*"]}))
+    signed = bus.sign(MESSAGE, signers[REVOKED])
+    e = refused("revoked", bus.validate, signed)
+    assert e.stage == "certificate"
+
+
+def test_untrusted_signer_is_refused(bus, other_pki):
+    signed = bus.sign(MESSAGE, other_pki.signer(BODHI))
+    refused("untrusted", bus.validate, signed)
+
+
+def test_validate_signed_by(bus, signers):
+    signed = bus.sign(MESSAGE, signers[BODHI])
+    assert bus.validate_signed_by(signed, BODHI)["entity"]["id"] == BODHI
+    other = bus.sign(message(1), signers[BODHI])
+    e = refused("routing-policy-denied", bus.validate_signed_by, other, "fas-app02.example.org")
+    assert e.stage == "authorization"
+    third = bus.sign(message(2), signers[BODHI])
+    refused("topic-mismatch", bus.validate_signed_by, third, BODHI, topic="org.example.prod.x")
+
+
+def test_sign_refuses_what_it_cannot_sign_exactly(bus, signers):
+    refused("malformed-json", bus.sign, b'{"topic": "a", "topic": "b"}', signers[BODHI])
+    refused("inexact-number", bus.sign, b'{"topic": "a", "n": 9007199254740993}', signers[BODHI])
+    refused("malformed-topic", bus.sign, b'{"topic": "a b"}', signers[BODHI])
+    refused("malformed-json", bus.validate, b"\xff")
+
+
+def test_strip_credentials(bus, signers):
+    signed = bus.sign(MESSAGE, signers[BODHI])
+    stripped = json.loads(waxseal.strip_credentials(signed))
+    assert "signature" not in stripped and "certificate" not in stripped
+    assert stripped["crypto"] == "cms"
+    assert stripped["msg"] == {"text": "LGTM", "karma": 1.0}
+    refused("malformed-json", waxseal.strip_credentials, b"[")
+
+
+def test_switches_and_unsigned_topics(bus_config):
+    bus = waxseal.Bus(bus_config(unsigned_topics=["org.example.prod.heartbeat"], sign_messages=False))
+    assert bus.sign_messages is False and bus.validate_signatures is True
+    assert bus.validate(b'{"topic": "org.example.prod.heartbeat"}')["signed"] is False
+    refused("unsigned", bus.validate, b'{"topic": "org.example.prod.heartbeats"}')
+
+
+# Configuration
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        '{"trust": []}',
+        '{"trust": ["missing.crt"]}',
+        '{"trust": ["PKI_ROOT"], "routing_polic": {}}',
+        '{"trust": ["PKI_ROOT"], "routing_policy": {"a.b*": ["x"]}}',
+    ],
+)
+def test_bad_configuration_is_a_config_error(pki, tmp_path, text):
+    path = tmp_path / "bad.json"
+    path.write_text(text.replace("PKI_ROOT", pki.root))
+    with pytest.raises(waxseal.ConfigError):
+        waxseal.Bus(str(path))
+
+
+def test_missing_configuration_is_a_config_error(tmp_path):
+    with pytest.raises(waxseal.ConfigError):
+        waxseal.Bus(str(tmp_path / "absent.json"))
+
+
+def test_reload_applies_the_new_policy_and_keeps_the_replay_cache(bus_config, signers):
+    path = bus_config()
+    bus = waxseal.Bus(path)
+    seen = bus.sign(MESSAGE, signers[BODHI])
+    bus.validate(seen)
+    with open(path) as f:
+        config = json.load(f)
+    config["routing_policy"]["org.example.prod.bodhi.#"] = ["fas-*"]
+    with open(path, "w") as f:
+        json.dump(config, f)
+    bus.reload()
+    refused("routing-policy-denied", bus.validate, bus.sign(message(1), signers[BODHI]))
+    config["routing_policy"]["org.example.prod.bodhi.#"] = ["bodhi-*"]
+    with open(path, "w") as f:
+        json.dump(config, f)
+    bus.reload()
+    refused("replayed", bus.validate, seen)
+    # A broken file: ConfigError, and the bus keeps working as before.
+    with open(path, "w") as f:
+        f.write("{")
+    with pytest.raises(waxseal.ConfigError):
+        bus.reload()
+    assert bus.validate(bus.sign(message(2), signers[BODHI]))["signed"]
+
+
+# oslo.messaging envelopes
+
+RPC = b'{"method": "select_destinations", "args": {"host": "node01.example.org"}}'
+
+
+def oslo_envelope(message=RPC):
+    return json.dumps({"oslo.version": "2.0", "oslo.message": message.decode()}).encode()
+
+
+def test_oslo_sign_and_verify_on_its_route(bus, signers):
+    signed = bus.sign_oslo(oslo_envelope(), signers[COMPUTE], topic="scheduler", exchange="nova")
+    env = json.loads(signed)
+    assert env["oslo.version"] == "2.0" and env["oslo.message"] == RPC.decode()
+    report = bus.verify_oslo(signed, topic="scheduler", exchange="nova")
+    assert report["signed"] is True
+    assert report["message_text"] == RPC.decode()
+    assert report["message"]["args"]["host"] == "node01.example.org"
+    assert report["route"] == {"topic": "scheduler", "exchange": "nova"}
+    assert [h["entity"] for h in report["hops"]] == [COMPUTE]
+
+
+def test_oslo_bare_message_is_wrapped(bus, signers):
+    signed = bus.sign_oslo(RPC, signers[COMPUTE], topic="scheduler")
+    assert bus.verify_oslo(signed, topic="scheduler")["message_text"] == RPC.decode()
+
+
+def test_oslo_misrouted_is_refused(bus, signers):
+    signed = bus.sign_oslo(oslo_envelope(), signers[COMPUTE], topic="scheduler", exchange="nova")
+    e = refused("topic-mismatch", bus.verify_oslo, signed, topic="scheduler.sch01")
+    assert e.stage == "route"
+    refused("topic-mismatch", bus.verify_oslo, signed, topic="scheduler", exchange="cinder")
+    refused("topic-mismatch", bus.verify_oslo, signed, topic="scheduler")
+
+
+def test_oslo_tampered_unsigned_replayed_unauthorized(bus, signers):
+    signed = bus.sign_oslo(oslo_envelope(), signers[COMPUTE], topic="scheduler")
+    tampered = signed.replace(b"select_destinations", b"delete_everything__")
+    refused("message-digest-mismatch", bus.verify_oslo, tampered, topic="scheduler")
+    refused("unsigned", bus.verify_oslo, oslo_envelope(), topic="scheduler")
+    bus.verify_oslo(signed, topic="scheduler")
+    refused("replayed", bus.verify_oslo, signed, topic="scheduler")
+    # bodhi may not send to the scheduler.
+    bodhi = bus.sign_oslo(oslo_envelope(), signers[BODHI], topic="scheduler")
+    refused("routing-policy-denied", bus.verify_oslo, bodhi, topic="scheduler")
+    # A claim about another host than the signer's.
+    lying = oslo_envelope(b'{"method": "m", "args": {"host": "node99.example.org"}}')
+    signed = bus.sign_oslo(lying, signers[COMPUTE], topic="scheduler")
+    e = refused("claim-mismatch", bus.verify_oslo, signed, topic="scheduler")
+    assert e.stage == "authorization"
+
+
+def test_oslo_countersigned_hop_rebinds_the_route(bus, signers):
+    signed = bus.sign_oslo(oslo_envelope(), signers[COMPUTE], topic="conductor")
+    forwarded = bus.countersign_oslo(
+        signed, signers[CONDUCTOR], topic="scheduler", role="conductor", action="forwarded"
+    )
+    report = bus.verify_oslo(forwarded, topic="scheduler")
+    assert [h["entity"] for h in report["hops"]] == [COMPUTE, CONDUCTOR]
+    assert report["hops"][1]["role"] == "conductor"
+    refused("topic-mismatch", bus.verify_oslo, forwarded, topic="conductor")
