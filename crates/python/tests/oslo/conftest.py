@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from oslo_support import NAMES, Broker, Peer, write_policy
+from .oslo_support import NAMES, Broker, Peer, write_policy
 
 
 @pytest.fixture(scope="session")

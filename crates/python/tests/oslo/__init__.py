@@ -1,0 +1,1 @@
+"""Tests of the waxseal oslo.messaging driver (a package, so its conftest does not shadow tests/conftest.py)."""
