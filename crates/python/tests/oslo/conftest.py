@@ -8,6 +8,7 @@ failure. The ``waxseal`` command (for the PKI): the ``waxseal_bin`` fixture of
 """
 
 import os
+import shutil
 import subprocess
 import urllib.parse
 import uuid
@@ -56,9 +57,20 @@ def oslo_pki(tmp_path_factory, waxseal_bin):
         check=True,
         capture_output=True,
     )
+    # keep the revoked name's certificate and key (revoking archives them)
+    kept = d.parent / "kept"
+    kept.mkdir()
+    for ext in (".crt", ".key"):
+        shutil.copy2(d / (NAMES["revoked"] + ext), kept / (NAMES["revoked"] + ext))
+    subprocess.run(
+        [str(waxseal_bin), "pki", "revoke", "--dir", str(d), "--reason", "keyCompromise", NAMES["revoked"]],
+        check=True,
+        capture_output=True,
+    )
     paths = {"dir": d, "root": d / "root-ca.crt", "chain": d / "signing-ca.crt", "crl": d / "crl.pem"}
     for role, name in NAMES.items():
-        paths[role] = (d / (name + ".crt"), d / (name + ".key"))
+        home = kept if role == "revoked" else d
+        paths[role] = (home / (name + ".crt"), home / (name + ".key"))
     return paths
 
 

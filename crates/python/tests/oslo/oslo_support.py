@@ -22,6 +22,8 @@ NAMES = {
     "client": "rpcclient-api1.example.org",
     "notifier": "notifier-host1.example.org",
     "intruder": "intruder-evil.example.org",
+    # allowed by the policy (rpcclient-*) but revoked when the PKI is made
+    "revoked": "rpcclient-old.example.org",
 }
 
 

@@ -147,6 +147,7 @@ def injections(tester, topic):
         ("other-exchange", tester.sign(rpc_message("other-exchange"), "client", topic, "nova"), EXCHANGE, topic, "topic-mismatch"),
         ("fanout-as-cast", tester.sign(rpc_message("fanout-as-cast"), "client", topic, topic + "_fanout"), EXCHANGE, topic, "topic-mismatch"),
         ("intruder", tester.sign(rpc_message("intruder"), "intruder", topic), EXCHANGE, topic, "routing-policy-denied"),
+        ("revoked", tester.sign(rpc_message("revoked"), "revoked", topic), EXCHANGE, topic, "revoked"),
     ]
 
 
@@ -185,7 +186,7 @@ def test_mode_log_delivers_with_a_warning(broker, oslo_pki, policy, peers, topic
     server.stop()
     assert sorted(server.tags()) == sorted(
         ["genuine", "unsigned", "tampered!", "other-topic", "other-server", "other-exchange",
-         "fanout-as-cast", "intruder"]
+         "fanout-as-cast", "intruder", "revoked"]
     )
     warnings = refusals(server.log_text(), "log")
     for name, _, _, key, code in expected:
