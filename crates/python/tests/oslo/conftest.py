@@ -51,7 +51,9 @@ def broker():
 def oslo_pki(tmp_path_factory, waxseal_bin):
     """A PKI (root CA, signing CA, CRL) and a certificate per name in NAMES."""
     d = tmp_path_factory.mktemp("pki") / "pki"
-    subprocess.run([str(waxseal_bin), "pki", "init", "--dir", str(d)], check=True, capture_output=True)
+    subprocess.run(
+        [str(waxseal_bin), "pki", "init", "--dir", str(d)], check=True, capture_output=True
+    )
     subprocess.run(
         [str(waxseal_bin), "pki", "issue", "--dir", str(d), *NAMES.values()],
         check=True,
@@ -63,11 +65,25 @@ def oslo_pki(tmp_path_factory, waxseal_bin):
     for ext in (".crt", ".key"):
         shutil.copy2(d / (NAMES["revoked"] + ext), kept / (NAMES["revoked"] + ext))
     subprocess.run(
-        [str(waxseal_bin), "pki", "revoke", "--dir", str(d), "--reason", "keyCompromise", NAMES["revoked"]],
+        [
+            str(waxseal_bin),
+            "pki",
+            "revoke",
+            "--dir",
+            str(d),
+            "--reason",
+            "keyCompromise",
+            NAMES["revoked"],
+        ],
         check=True,
         capture_output=True,
     )
-    paths = {"dir": d, "root": d / "root-ca.crt", "chain": d / "signing-ca.crt", "crl": d / "crl.pem"}
+    paths = {
+        "dir": d,
+        "root": d / "root-ca.crt",
+        "chain": d / "signing-ca.crt",
+        "crl": d / "crl.pem",
+    }
     for role, name in NAMES.items():
         home = kept if role == "revoked" else d
         paths[role] = (home / (name + ".crt"), home / (name + ".key"))

@@ -41,7 +41,13 @@ class Broker:
     """Where the broker is, and a plain AMQP client (kombu) to inject and inspect."""
 
     def __init__(self, host, port, user, password, vhost):
-        self.host, self.port, self.user, self.password, self.vhost = host, port, user, password, vhost
+        self.host, self.port, self.user, self.password, self.vhost = (
+            host,
+            port,
+            user,
+            password,
+            vhost,
+        )
 
     def transport_url(self, scheme="waxseal+rabbit"):
         vhost = "" if self.vhost in ("", "/") else urllib.parse.quote(self.vhost, safe="")
@@ -103,7 +109,9 @@ class Spy:
 
         self.broker = broker
         self.name = "waxseal-spy-" + uuid.uuid4().hex
-        ex = kombu.Exchange(exchange, type=exchange_type, durable=False, auto_delete=exchange_type == "fanout")
+        ex = kombu.Exchange(
+            exchange, type=exchange_type, durable=False, auto_delete=exchange_type == "fanout"
+        )
         self.queue = kombu.Queue(self.name, exchange=ex, routing_key=routing_key, auto_delete=False)
         with broker.connection() as conn:
             self.queue(conn.default_channel).declare()
@@ -143,7 +151,9 @@ def write_policy(path, extra=None):
     return path
 
 
-def write_conf(path, broker, pki, policy, role, mode="enforce", scheme="waxseal+rabbit", notify_topic=None):
+def write_conf(
+    path, broker, pki, policy, role, mode="enforce", scheme="waxseal+rabbit", notify_topic=None
+):
     cert, key = pki[role]
     lines = [
         "[DEFAULT]",
@@ -162,7 +172,12 @@ def write_conf(path, broker, pki, policy, role, mode="enforce", scheme="waxseal+
         "mode = %s" % mode,
     ]
     if notify_topic:
-        lines += ["", "[oslo_messaging_notifications]", "driver = messagingv2", "topics = %s" % notify_topic]
+        lines += [
+            "",
+            "[oslo_messaging_notifications]",
+            "driver = messagingv2",
+            "topics = %s" % notify_topic,
+        ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -180,7 +195,9 @@ class Peer:
             argv += [str(self.out), str(self.dir)]
         self.argv = argv
         self._log = open(self.log, "wb")
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self._log, cwd=str(self.dir))
+        self.proc = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=self._log, cwd=str(self.dir)
+        )
 
     def wait_ready(self, timeout=60):
         wait_for(

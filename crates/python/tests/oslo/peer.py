@@ -61,7 +61,11 @@ class Endpoint:
 
 class NotificationEndpoint(Endpoint):
     def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        self._record("notification", ctxt, {"publisher_id": publisher_id, "event_type": event_type, **payload})
+        self._record(
+            "notification",
+            ctxt,
+            {"publisher_id": publisher_id, "event_type": event_type, **payload},
+        )
 
 
 def run_until_stopped(server, out, rundir):

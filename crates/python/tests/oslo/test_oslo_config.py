@@ -33,7 +33,9 @@ def make_driver(tmp_path, pki, policy_file, url=URL, **overrides):
     path.write_text("\n".join(lines) + "\n")
     conf = cfg.ConfigOpts()
     conf(["--config-file", str(path)])
-    return driver.WaxsealDriver(conf, oslo_messaging.TransportURL.parse(conf, url), default_exchange="openstack")
+    return driver.WaxsealDriver(
+        conf, oslo_messaging.TransportURL.parse(conf, url), default_exchange="openstack"
+    )
 
 
 def test_a_configured_driver_hooks_every_connection(tmp_path, oslo_pki, policy):
@@ -107,4 +109,17 @@ def test_policy_paths_stay_relative_to_the_policy_file(tmp_path, oslo_pki, monke
 def test_nothing_unsigned_reaches_kombu():
     exchange = type("Exchange", (), {"name": "openstack"})()
     with pytest.raises(waxseal.WaxsealError, match="unsigned"):
-        driver.WaxsealConnection._publish(None, exchange, {"oslo.version": "2.0", "oslo.message": "{}"}, "t")
+        driver.WaxsealConnection._publish(
+            None, exchange, {"oslo.version": "2.0", "oslo.message": "{}"}, "t"
+        )
+
+
+def test_a_message_waxseal_cannot_sign_exactly_is_not_sent(tmp_path, oslo_pki, policy):
+    """Fail closed on the way out too: the caller gets the exception, nothing unsigned
+    is published (integers beyond 2**53 do not survive JSON as a double)."""
+    guard = make_driver(tmp_path, oslo_pki, policy).waxseal_guard
+    signed = guard.sign({"method": "m", "args": {"n": 2**53}}, "openstack", "waxtest.x")
+    assert "oslo.signature" in signed and set(signed) >= {"oslo.version", "oslo.message"}
+    with pytest.raises(waxseal.Rejected) as e:
+        guard.sign({"method": "m", "args": {"n": 2**53 + 1}}, "openstack", "waxtest.x")
+    assert e.value.code == "inexact-number"

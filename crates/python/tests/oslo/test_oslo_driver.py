@@ -20,7 +20,12 @@ from .oslo_support import EXCHANGE, wait_for, write_conf
 
 
 def rpc_message(tag, method="record", **args):
-    return {"method": method, "args": dict(tag=tag, **args), "version": "1.0", "_unique_id": uuid.uuid4().hex}
+    return {
+        "method": method,
+        "args": dict(tag=tag, **args),
+        "version": "1.0",
+        "_unique_id": uuid.uuid4().hex,
+    }
 
 
 def envelope(msg):
@@ -33,7 +38,10 @@ def tester(oslo_pki, policy):
 
     class Tester:
         bus = driver.load_bus(
-            str(policy), ca=[str(oslo_pki["root"])], crl=[str(oslo_pki["crl"])], chain=str(oslo_pki["chain"])
+            str(policy),
+            ca=[str(oslo_pki["root"])],
+            crl=[str(oslo_pki["crl"])],
+            chain=str(oslo_pki["chain"]),
         )
 
         def signer(self, role):
@@ -41,7 +49,9 @@ def tester(oslo_pki, policy):
             return waxseal.Signer(str(cert), str(key), str(oslo_pki["chain"]))
 
         def sign(self, msg, role, topic, exchange=EXCHANGE):
-            return self.bus.sign_oslo(envelope(msg), self.signer(role), topic=topic, exchange=exchange)
+            return self.bus.sign_oslo(
+                envelope(msg), self.signer(role), topic=topic, exchange=exchange
+            )
 
     return Tester()
 
@@ -55,7 +65,9 @@ def conf(tmp_path, name, broker, pki, policy, role, **kw):
     return write_conf(tmp_path / (name + ".conf"), broker, pki, policy, role, **kw)
 
 
-def test_rpc_call_cast_fanout_between_processes(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
+def test_rpc_call_cast_fanout_between_processes(
+    broker, oslo_pki, policy, peers, topic, tmp_path, tester
+):
     server_conf = conf(tmp_path, "server", broker, oslo_pki, policy, "server")
     client_conf = conf(tmp_path, "client", broker, oslo_pki, policy, "client")
     s1 = peers("node1", "server", server_conf, topic, "node1").wait_ready()
@@ -68,12 +80,15 @@ def test_rpc_call_cast_fanout_between_processes(broker, oslo_pki, policy, peers,
         seen = wait_for(wire.messages, what="the call on the wire")
         answer = json.loads(caller.finish())
         assert answer["echo"] == "call-1" and answer["server"] in ("node1", "node2")
-        answer = json.loads(peers("call2", "call", client_conf, topic, "call-node2", "node2").finish())
+        answer = json.loads(
+            peers("call2", "call", client_conf, topic, "call-node2", "node2").finish()
+        )
         assert answer == {"echo": "call-node2", "server": "node2"}
         peers("cast", "cast", client_conf, topic, "cast-1").finish()
         peers("fanout", "fanout", client_conf, topic, "fanout-1").finish()
         wait_for(
-            lambda: sorted(s1.tags() + s2.tags()) == ["call-1", "call-node2", "cast-1", "fanout-1", "fanout-1"],
+            lambda: sorted(s1.tags() + s2.tags())
+            == ["call-1", "call-node2", "cast-1", "fanout-1", "fanout-1"],
             what="every call, cast and fanout to run",
         )
         s1.stop()
@@ -92,7 +107,7 @@ def test_rpc_call_cast_fanout_between_processes(broker, oslo_pki, policy, peers,
             with pytest.raises(waxseal.Rejected) as e:  # and only on that route
                 tester.bus.verify_oslo(body, topic=topic + ".node1", exchange=EXCHANGE)
             assert e.value.code == "topic-mismatch"
-        (body, info), = fanout_wire.messages()
+        ((body, info),) = fanout_wire.messages()
         report = tester.bus.verify_oslo(body, topic=topic, exchange=topic + "_fanout")
         assert report["message"]["args"]["tag"] == "fanout-1"
     finally:
@@ -102,17 +117,29 @@ def test_rpc_call_cast_fanout_between_processes(broker, oslo_pki, policy, peers,
 
 def test_notifier_and_listener(broker, oslo_pki, policy, peers, tmp_path, tester):
     ntopic = "waxnotify.n" + uuid.uuid4().hex[:12]
-    listener = peers("listener", "listen", conf(tmp_path, "listener", broker, oslo_pki, policy, "server"), ntopic).wait_ready()
+    listener = peers(
+        "listener", "listen", conf(tmp_path, "listener", broker, oslo_pki, policy, "server"), ntopic
+    ).wait_ready()
     wire = broker.spy(EXCHANGE, ntopic + ".info")
     try:
-        notifier_conf = conf(tmp_path, "notifier", broker, oslo_pki, policy, "notifier", notify_topic=ntopic)
+        notifier_conf = conf(
+            tmp_path, "notifier", broker, oslo_pki, policy, "notifier", notify_topic=ntopic
+        )
         peers("notify", "notify", notifier_conf, ntopic, "note-1").finish()
         # negative twins: an entity the policy does not allow on notifications, and an
         # unsigned notification injected on the broker
-        wrong_conf = conf(tmp_path, "wrong", broker, oslo_pki, policy, "client", notify_topic=ntopic)
+        wrong_conf = conf(
+            tmp_path, "wrong", broker, oslo_pki, policy, "client", notify_topic=ntopic
+        )
         peers("notify-wrong", "notify", wrong_conf, ntopic, "note-wrong").finish()
-        unsigned = {"message_id": uuid.uuid4().hex, "publisher_id": "x", "event_type": "waxtest.event",
-                    "priority": "INFO", "payload": {"tag": "note-unsigned"}, "timestamp": "2026-01-01 00:00:00"}
+        unsigned = {
+            "message_id": uuid.uuid4().hex,
+            "publisher_id": "x",
+            "event_type": "waxtest.event",
+            "priority": "INFO",
+            "payload": {"tag": "note-unsigned"},
+            "timestamp": "2026-01-01 00:00:00",
+        }
         broker.publish(envelope(unsigned), EXCHANGE, ntopic + ".info")
         wait_for(lambda: len(refusals(listener.log_text())) == 2, what="two refusals")
         wait_for(lambda: listener.tags() == ["note-1"], what="the notification")
@@ -142,17 +169,61 @@ def injections(tester, topic):
         ("replayed", genuine, EXCHANGE, topic, "replayed"),
         ("unsigned", envelope(rpc_message("unsigned")), EXCHANGE, topic, "unsigned"),
         ("tampered", json.dumps(tampered).encode(), EXCHANGE, topic, "message-digest-mismatch"),
-        ("other-topic", tester.sign(rpc_message("other-topic"), "client", "waxtest.elsewhere"), EXCHANGE, topic, "topic-mismatch"),
-        ("other-server", tester.sign(rpc_message("other-server"), "client", topic + ".node2"), EXCHANGE, topic + ".node1", "topic-mismatch"),
-        ("other-exchange", tester.sign(rpc_message("other-exchange"), "client", topic, "nova"), EXCHANGE, topic, "topic-mismatch"),
-        ("fanout-as-cast", tester.sign(rpc_message("fanout-as-cast"), "client", topic, topic + "_fanout"), EXCHANGE, topic, "topic-mismatch"),
-        ("intruder", tester.sign(rpc_message("intruder"), "intruder", topic), EXCHANGE, topic, "routing-policy-denied"),
-        ("revoked", tester.sign(rpc_message("revoked"), "revoked", topic), EXCHANGE, topic, "revoked"),
+        (
+            "other-topic",
+            tester.sign(rpc_message("other-topic"), "client", "waxtest.elsewhere"),
+            EXCHANGE,
+            topic,
+            "topic-mismatch",
+        ),
+        (
+            "other-server",
+            tester.sign(rpc_message("other-server"), "client", topic + ".node2"),
+            EXCHANGE,
+            topic + ".node1",
+            "topic-mismatch",
+        ),
+        (
+            "other-exchange",
+            tester.sign(rpc_message("other-exchange"), "client", topic, "nova"),
+            EXCHANGE,
+            topic,
+            "topic-mismatch",
+        ),
+        (
+            "fanout-as-cast",
+            tester.sign(rpc_message("fanout-as-cast"), "client", topic, topic + "_fanout"),
+            EXCHANGE,
+            topic,
+            "topic-mismatch",
+        ),
+        (
+            "intruder",
+            tester.sign(rpc_message("intruder"), "intruder", topic),
+            EXCHANGE,
+            topic,
+            "routing-policy-denied",
+        ),
+        (
+            "revoked",
+            tester.sign(rpc_message("revoked"), "revoked", topic),
+            EXCHANGE,
+            topic,
+            "revoked",
+        ),
     ]
 
 
-def test_injected_messages_never_run_an_endpoint(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
-    server = peers("node1", "server", conf(tmp_path, "server", broker, oslo_pki, policy, "server"), topic, "node1").wait_ready()
+def test_injected_messages_never_run_an_endpoint(
+    broker, oslo_pki, policy, peers, topic, tmp_path, tester
+):
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
+        topic,
+        "node1",
+    ).wait_ready()
     cases = injections(tester, topic)
     for _, body, exchange, key, _ in cases:
         broker.publish(body, exchange, key)
@@ -160,12 +231,19 @@ def test_injected_messages_never_run_an_endpoint(broker, oslo_pki, policy, peers
     expected = [c for c in cases if c[4]]
     wait_for(lambda: len(refusals(server.log_text())) == len(expected), what="every refusal")
     wait_for(lambda: server.tags() == ["genuine"], what="the genuine cast")
-    wait_for(lambda: "Failed to process message" in server.log_text(), what="oslo to drop the non-JSON message")
+    wait_for(
+        lambda: "Failed to process message" in server.log_text(),
+        what="oslo to drop the non-JSON message",
+    )
     server.stop()
     assert server.tags() == ["genuine"]
     lines = refusals(server.log_text())
     for name, _, _, key, code in expected:
-        assert any('"%s"' % code in line and '"%s"' % key in line for line in lines), (name, code, lines)
+        assert any('"%s"' % code in line and '"%s"' % key in line for line in lines), (
+            name,
+            code,
+            lines,
+        )
     assert all("acknowledged, not dispatched" in line for line in lines)
     # acknowledged: nothing is left for the next consumer, though the server is gone
     assert broker.message_count(topic) == 0
@@ -174,7 +252,11 @@ def test_injected_messages_never_run_an_endpoint(broker, oslo_pki, policy, peers
 
 def test_mode_log_delivers_with_a_warning(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
     server = peers(
-        "node1", "server", conf(tmp_path, "server", broker, oslo_pki, policy, "server", mode="log"), topic, "node1"
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server", mode="log"),
+        topic,
+        "node1",
     ).wait_ready()
     cases = injections(tester, topic)
     for _, body, exchange, key, _ in cases:
@@ -185,8 +267,17 @@ def test_mode_log_delivers_with_a_warning(broker, oslo_pki, policy, peers, topic
     wait_for(lambda: len(server.records()) == len(cases) - 1, what="every message to run")
     server.stop()
     assert sorted(server.tags()) == sorted(
-        ["genuine", "unsigned", "tampered!", "other-topic", "other-server", "other-exchange",
-         "fanout-as-cast", "intruder", "revoked"]
+        [
+            "genuine",
+            "unsigned",
+            "tampered!",
+            "other-topic",
+            "other-server",
+            "other-exchange",
+            "fanout-as-cast",
+            "intruder",
+            "revoked",
+        ]
     )
     warnings = refusals(server.log_text(), "log")
     for name, _, _, key, code in expected:
@@ -195,9 +286,15 @@ def test_mode_log_delivers_with_a_warning(broker, oslo_pki, policy, peers, topic
     assert refusals(server.log_text()) == []
 
 
-def test_sign_only_signs_and_does_not_verify(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
+def test_sign_only_signs_and_does_not_verify(
+    broker, oslo_pki, policy, peers, topic, tmp_path, tester
+):
     server = peers(
-        "node1", "server", conf(tmp_path, "server", broker, oslo_pki, policy, "server", mode="sign-only"), topic, "node1"
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server", mode="sign-only"),
+        topic,
+        "node1",
     ).wait_ready()
     wire = broker.spy(EXCHANGE, topic)
     try:
@@ -215,9 +312,17 @@ def test_sign_only_signs_and_does_not_verify(broker, oslo_pki, policy, peers, to
         wire.close()
 
 
-def test_plain_rabbit_client_is_refused_by_an_enforcing_server(broker, oslo_pki, policy, peers, topic, tmp_path):
+def test_plain_rabbit_client_is_refused_by_an_enforcing_server(
+    broker, oslo_pki, policy, peers, topic, tmp_path
+):
     """Why the rollout signs everywhere first: an unsigned sender is refused."""
-    server = peers("node1", "server", conf(tmp_path, "server", broker, oslo_pki, policy, "server"), topic, "node1").wait_ready()
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
+        topic,
+        "node1",
+    ).wait_ready()
     plain = conf(tmp_path, "plain", broker, oslo_pki, policy, "client", scheme="rabbit")
     peers("cast", "cast", plain, topic, "plain").finish()
     wait_for(lambda: refusals(server.log_text()), what="the refusal")
@@ -228,17 +333,34 @@ def test_plain_rabbit_client_is_refused_by_an_enforcing_server(broker, oslo_pki,
 
 
 def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
-    server = peers("node1", "server", conf(tmp_path, "server", broker, oslo_pki, policy, "server"), topic, "node1").wait_ready()
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
+        topic,
+        "node1",
+    ).wait_ready()
     wire = broker.spy(EXCHANGE, topic)
     try:
-        client = peers("call", "slowcall", conf(tmp_path, "client", broker, oslo_pki, policy, "client"), topic, "slow-1")
-        (body, _), = wait_for(wire.messages, what="the call on the wire")
+        client = peers(
+            "call",
+            "slowcall",
+            conf(tmp_path, "client", broker, oslo_pki, policy, "client"),
+            topic,
+            "slow-1",
+        )
+        ((body, _),) = wait_for(wire.messages, what="the call on the wire")
         call = json.loads(json.loads(body)["oslo.message"])
         reply_q, msg_id = call["_reply_q"], call["_msg_id"]
 
         def reply(result):
-            return {"result": result, "failure": None, "ending": True, "_msg_id": msg_id,
-                    "_unique_id": uuid.uuid4().hex}
+            return {
+                "result": result,
+                "failure": None,
+                "ending": True,
+                "_msg_id": msg_id,
+                "_unique_id": uuid.uuid4().hex,
+            }
 
         forged = {"echo": "slow-1", "server": "forged"}
         broker.publish(envelope(reply(forged)), "", reply_q)
@@ -248,7 +370,11 @@ def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_
         assert answer == {"echo": "slow-1", "server": "node1"}
         lines = refusals(client.log_text())
         assert len(lines) == 3, client.log_text()
-        assert '"unsigned"' in lines[0] and '"routing-policy-denied"' in lines[1] and '"routing-policy-denied"' in lines[2]
+        assert (
+            '"unsigned"' in lines[0]
+            and '"routing-policy-denied"' in lines[1]
+            and '"routing-policy-denied"' in lines[2]
+        )
         server.stop()
     finally:
         wire.close()

@@ -32,7 +32,11 @@ def test_check_internals_passes_on_this_version():
 
 def test_entry_point_names_the_driver():
     eps = importlib.metadata.entry_points()
-    group = eps.select(group="oslo.messaging.drivers") if hasattr(eps, "select") else eps.get("oslo.messaging.drivers", [])
+    group = (
+        eps.select(group="oslo.messaging.drivers")
+        if hasattr(eps, "select")
+        else eps.get("oslo.messaging.drivers", [])
+    )
     found = [ep for ep in group if ep.name == "waxseal"]
     assert len(found) == 1, "the oslo.messaging.drivers entry point 'waxseal' is not installed"
     assert found[0].value == "waxseal.oslo.driver:WaxsealDriver"
@@ -47,13 +51,25 @@ def test_driver_selection_uses_the_scheme_before_plus():
 
 def test_rabbit_driver_builds_a_connection_pool_of_impl_rabbit_connection():
     assert params(impl_rabbit.RabbitDriver.__init__) == [
-        "self", "conf", "url", "default_exchange", "allowed_remote_exmods",
+        "self",
+        "conf",
+        "url",
+        "default_exchange",
+        "allowed_remote_exmods",
     ]
     src = inspect.getsource(impl_rabbit.RabbitDriver.__init__)
     assert "pool.ConnectionPool(" in src and "url, Connection)" in src
-    assert "self._connection_pool = connection_pool" in inspect.getsource(amqpdriver.AMQPDriverBase.__init__)
+    assert "self._connection_pool = connection_pool" in inspect.getsource(
+        amqpdriver.AMQPDriverBase.__init__
+    )
     assert params(om_pool.ConnectionPool.__init__) == [
-        "self", "conf", "max_size", "min_size", "ttl", "url", "connection_cls",
+        "self",
+        "conf",
+        "max_size",
+        "min_size",
+        "ttl",
+        "url",
+        "connection_cls",
     ]
     create = inspect.getsource(om_pool.ConnectionPool.create)
     assert "self.connection_cls(self.conf, self.url, purpose, retry=retry)" in create
@@ -64,13 +80,25 @@ def test_connection_turns_the_url_transport_into_the_broker_url():
     src = inspect.getsource(impl_rabbit.Connection._transform_transport_url)
     assert "url.transport" in src and "replace('rabbit', 'amqp')" in src
     assert params(om_transport.TransportURL.__init__) == [
-        "self", "conf", "transport", "virtual_host", "hosts", "query",
+        "self",
+        "conf",
+        "transport",
+        "virtual_host",
+        "hosts",
+        "query",
     ]
 
 
 def test_every_send_goes_through_ensure_publishing():
     assert params(impl_rabbit.Connection._ensure_publishing) == [
-        "self", "method", "exchange", "msg", "routing_key", "timeout", "retry", "transport_options",
+        "self",
+        "method",
+        "exchange",
+        "msg",
+        "routing_key",
+        "timeout",
+        "retry",
+        "transport_options",
     ]
     for name in ("direct_send", "topic_send", "fanout_send", "notify_send"):
         src = inspect.getsource(getattr(impl_rabbit.Connection, name))
@@ -81,7 +109,12 @@ def test_every_send_goes_through_ensure_publishing():
     assert whole.count("self._producer.publish(") == 1
     assert "self._producer.publish(" in inspect.getsource(impl_rabbit.Connection._publish)
     assert params(impl_rabbit.Connection._publish) == [
-        "self", "exchange", "msg", "routing_key", "timeout", "transport_options",
+        "self",
+        "exchange",
+        "msg",
+        "routing_key",
+        "timeout",
+        "transport_options",
     ]
     for name in ("_publish_and_creates_default_queue", "_publish_and_raises_on_missing_exchange"):
         assert "self._publish(" in inspect.getsource(getattr(impl_rabbit.Connection, name)), name
@@ -107,7 +140,9 @@ def test_consumer_calls_callback_with_a_rabbit_message():
     assert "self.callback(RabbitMessage(message))" in src
     assert "message.reject()" in src  # what happens to a message oslo cannot unwrap
     assert "self.callback = callback" in inspect.getsource(impl_rabbit.Consumer.__init__)
-    assert "self.queue.consume(callback=self._callback" in inspect.getsource(impl_rabbit.Consumer.consume)
+    assert "self.queue.consume(callback=self._callback" in inspect.getsource(
+        impl_rabbit.Consumer.consume
+    )
 
 
 def test_rabbit_message_is_a_dict_keeping_the_kombu_message():
@@ -128,7 +163,10 @@ def test_envelope_format():
     assert set(msg) == {"oslo.version", "oslo.message"}
     assert msg["oslo.version"] == "2.0" and isinstance(msg["oslo.message"], str)
     # extra members (oslo.signature) do not disturb the unwrapping
-    assert rpc_common.deserialize_msg(dict(msg, **{"oslo.signature": "x"})) == {"method": "m", "args": {"a": 1}}
+    assert rpc_common.deserialize_msg(dict(msg, **{"oslo.signature": "x"})) == {
+        "method": "m",
+        "args": {"a": 1},
+    }
 
 
 @pytest.mark.parametrize(

@@ -208,9 +208,7 @@ def load_bus(policy, ca=(), crl=(), chain=None, mode="enforce"):
     Raises :class:`waxseal.ConfigError`.
     """
     if not policy:
-        raise waxseal.ConfigError(
-            "[waxseal] policy: the bus configuration file is required"
-        )
+        raise waxseal.ConfigError("[waxseal] policy: the bus configuration file is required")
     ca = [c for c in (ca or []) if c]
     crl = [c for c in (crl or []) if c]
     if not (ca or crl or chain or mode == "sign-only"):
@@ -292,9 +290,7 @@ class Guard:
             msg = rpc_common.serialize_msg(msg)
         topic, route_exchange = route_of(exchange, routing_key)
         envelope = json.dumps(msg).encode("utf-8")
-        signed = self.bus.sign_oslo(
-            envelope, self.signer, topic=topic, exchange=route_exchange
-        )
+        signed = self.bus.sign_oslo(envelope, self.signer, topic=topic, exchange=route_exchange)
         return json.loads(signed)
 
     def admit(self, message):
@@ -335,8 +331,7 @@ class Guard:
         )
         if self.mode == "log":
             LOG.warning(
-                "waxseal: mode=log: delivering a message that enforce would refuse "
-                "(%s): %s: %s",
+                "waxseal: mode=log: delivering a message that enforce would refuse (%s): %s: %s",
                 where,
                 _escape(code),
                 _escape(reason),
@@ -351,9 +346,7 @@ class Guard:
         try:
             message.acknowledge()
         except Exception as e:  # the connection is gone: the broker redelivers it later
-            LOG.warning(
-                "waxseal: could not acknowledge the refused message: %s", _escape(e)
-            )
+            LOG.warning("waxseal: could not acknowledge the refused message: %s", _escape(e))
         return False
 
 
@@ -403,18 +396,14 @@ class WaxsealConnection(impl_rabbit.Connection):
             transport_options=transport_options,
         )
 
-    def _publish(
-        self, exchange, msg, routing_key=None, timeout=None, transport_options=None
-    ):
+    def _publish(self, exchange, msg, routing_key=None, timeout=None, transport_options=None):
         if not (isinstance(msg, dict) and SIGNATURE_KEY in msg):
             LOG.error(
                 "waxseal: refusing to publish an unsigned message to exchange %s: it did "
                 "not come through Connection._ensure_publishing (oslo.messaging changed?)",
                 _escape(getattr(exchange, "name", exchange)),
             )
-            raise waxseal.WaxsealError(
-                "waxseal: refusing to publish an unsigned message"
-            )
+            raise waxseal.WaxsealError("waxseal: refusing to publish an unsigned message")
         return super()._publish(
             exchange,
             msg,
@@ -468,9 +457,7 @@ class WaxsealDriver(impl_rabbit.RabbitDriver):
     connections are :class:`WaxsealConnection`\\ s sharing one :class:`Guard` built from
     ``[waxseal]``."""
 
-    def __init__(
-        self, conf, url, default_exchange=None, allowed_remote_exmods=None
-    ):
+    def __init__(self, conf, url, default_exchange=None, allowed_remote_exmods=None):
         check_internals()
         conf.register_group(cfg.OptGroup(name=GROUP, title="waxseal message signing"))
         conf.register_opts(waxseal_opts, group=GROUP)
