@@ -3,7 +3,7 @@
 //! The Python extension module `waxseal._waxseal`, re-exported by the `waxseal` package
 //! (`python/waxseal/__init__.py`; the API with its documentation is in `__init__.pyi`).
 //! It exposes the Rust API and adds nothing of its own: [`Signer`] and [`Verifier`] wrap
-//! `waxseal_envelope`'s, [`countersign`] and [`Verifier::verify_slip`] `waxseal_slip`,
+//! `waxseal_envelope`'s, `countersign` and `Verifier.verify_slip` `waxseal_slip`,
 //! [`Bus`] `waxseal_message::Bus`.
 //!
 //! - Bytes in, bytes out.
@@ -16,8 +16,9 @@
 //! Built by maturin (`pip install ./crates/python`), which sets
 //! `PYO3_BUILD_EXTENSION_MODULE` so the wheel does not link libpython; a plain
 //! `cargo build` links it, so workspace-wide cargo commands work on a machine with Python.
+#![warn(missing_docs)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use pyo3::exceptions::{PyException, PyValueError};
@@ -154,6 +155,10 @@ impl From<SignError> for Fail {
 }
 
 type Result<T> = std::result::Result<T, Fail>;
+
+// The Python signatures spell the default `max_hops` as a literal (so that it shows in
+// `help()` and the stubs); it is the slip crate's.
+const _: () = assert!(waxseal_slip::DEFAULT_MAX_HOPS == 32);
 
 /// Runs `f` without the GIL, then converts its failure.
 fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> Result<T> + Send) -> PyResult<T> {
@@ -585,7 +590,7 @@ impl Verifier {
     }
 
     /// Verifies a routing slip and its route.
-    #[pyo3(signature = (envelope, content = None, *, expect = None, require = None, max_hops = waxseal_slip::DEFAULT_MAX_HOPS, max_age = None, clock_skew = 300.0, allow_repeats = false))]
+    #[pyo3(signature = (envelope, content = None, *, expect = None, require = None, max_hops = 32, max_age = None, clock_skew = 300.0, allow_repeats = false))]
     #[allow(clippy::too_many_arguments)]
     fn verify_slip(
         &self,
@@ -628,7 +633,7 @@ impl Verifier {
 
 /// Adds a routing-slip hop: `signer` countersigns the last hop of `envelope`.
 #[pyfunction]
-#[pyo3(signature = (envelope, signer, *, role = None, action = None, max_hops = waxseal_slip::DEFAULT_MAX_HOPS, certificates = true))]
+#[pyo3(signature = (envelope, signer, *, role = None, action = None, max_hops = 32, certificates = true))]
 fn countersign<'py>(
     py: Python<'py>,
     envelope: &[u8],
@@ -669,13 +674,27 @@ fn route(topic: &str, exchange: Option<&str>) -> Route {
 /// A bus participant, from a `waxseal msg validate --config` file; shared by threads.
 #[pyclass(frozen, module = "waxseal")]
 pub struct Bus {
-    path: PathBuf,
+    origin: BusOrigin,
     at: Option<u64>,
     inner: RwLock<Arc<waxseal_message::Bus>>,
 }
 
-fn load_bus(path: &Path, at: Option<u64>) -> Result<waxseal_message::Bus> {
-    let bus = waxseal_message::Bus::from_config_file(path).map_err(|e| Fail::Config(e.0))?;
+/// Where a [`Bus`]'s configuration comes from (and is re-read from on reload).
+enum BusOrigin {
+    /// A configuration file.
+    File(PathBuf),
+    /// Configuration text, relative paths resolved in `base`.
+    Text { text: String, base: PathBuf },
+}
+
+fn load_bus(origin: &BusOrigin, at: Option<u64>) -> Result<waxseal_message::Bus> {
+    let bus = match origin {
+        BusOrigin::File(path) => waxseal_message::Bus::from_config_file(path),
+        BusOrigin::Text { text, base } => {
+            waxseal_message::BusConfig::from_json(text, base).and_then(waxseal_message::Bus::new)
+        }
+    }
+    .map_err(|e| Fail::Config(e.0))?;
     Ok(match at {
         Some(t) => bus.at_time(t),
         None => bus,
@@ -683,6 +702,16 @@ fn load_bus(path: &Path, at: Option<u64>) -> Result<waxseal_message::Bus> {
 }
 
 impl Bus {
+    fn load(py: Python<'_>, origin: BusOrigin, at: Option<&str>) -> PyResult<Self> {
+        let at = rfc3339(at).map_err(|e| e.into_py(py))?;
+        let bus = detached(py, || load_bus(&origin, at))?;
+        Ok(Self {
+            origin,
+            at,
+            inner: RwLock::new(Arc::new(bus)),
+        })
+    }
+
     fn current(&self) -> Arc<waxseal_message::Bus> {
         self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -698,13 +727,24 @@ impl Bus {
     #[new]
     #[pyo3(signature = (config, *, at = None))]
     fn new(py: Python<'_>, config: PathBuf, at: Option<&str>) -> PyResult<Self> {
-        let at = rfc3339(at).map_err(|e| e.into_py(py))?;
-        let bus = detached(py, || load_bus(&config, at))?;
-        Ok(Self {
-            path: config,
-            at,
-            inner: RwLock::new(Arc::new(bus)),
-        })
+        Self::load(py, BusOrigin::File(config), at)
+    }
+
+    /// A bus from configuration text (the file's JSON); relative paths in it are resolved
+    /// in `base` (default: the current directory). `reload` re-reads the files it names.
+    #[staticmethod]
+    #[pyo3(signature = (config, *, base = None, at = None))]
+    fn from_json(
+        py: Python<'_>,
+        config: &str,
+        base: Option<PathBuf>,
+        at: Option<&str>,
+    ) -> PyResult<Self> {
+        let origin = BusOrigin::Text {
+            text: config.to_string(),
+            base: base.unwrap_or_else(|| PathBuf::from(".")),
+        };
+        Self::load(py, origin, at)
     }
 
     /// The configuration's `sign_messages`.
@@ -870,7 +910,7 @@ impl Bus {
     /// Re-reads the configuration, anchors and CRLs; keeps the replay cache.
     fn reload(&self, py: Python<'_>) -> PyResult<()> {
         detached(py, || {
-            let fresh = load_bus(&self.path, self.at)?;
+            let fresh = load_bus(&self.origin, self.at)?;
             let mut slot = self.inner.write().unwrap_or_else(|p| p.into_inner());
             // Validations already running hold the old bus: wait for them so that every
             // message they accept is in the replay cache carried over.
@@ -884,7 +924,10 @@ impl Bus {
     }
 
     fn __repr__(&self) -> String {
-        format!("<waxseal.Bus {}>", self.path.display())
+        match &self.origin {
+            BusOrigin::File(p) => format!("<waxseal.Bus {}>", p.display()),
+            BusOrigin::Text { .. } => "<waxseal.Bus (from JSON)>".into(),
+        }
     }
 }
 

@@ -241,3 +241,20 @@ def test_oslo_countersigned_hop_rebinds_the_route(bus, signers):
     assert [h["entity"] for h in report["hops"]] == [COMPUTE, CONDUCTOR]
     assert report["hops"][1]["role"] == "conductor"
     refused("topic-mismatch", bus.verify_oslo, forwarded, topic="conductor")
+
+
+def test_bus_from_json_text(pki, signers, tmp_path):
+    config = {
+        "trust": ["root-ca.crt"],
+        "certs": ["signing-ca.crt"],
+        "crls": ["crl.pem"],
+        "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]},
+    }
+    bus = waxseal.Bus.from_json(json.dumps(config), base=str(pki.dir))
+    assert bus.validate(bus.sign(message(7), signers[BODHI]))["signed"]
+    refused("routing-policy-denied", bus.validate, bus.sign(message(7), signers[COMPUTE]))
+    bus.reload()
+    with pytest.raises(waxseal.ConfigError):
+        waxseal.Bus.from_json(json.dumps(config), base=str(tmp_path))
+    with pytest.raises(waxseal.ConfigError):
+        waxseal.Bus.from_json('{"trust": ["root-ca.crt"], "unknown": 1}', base=str(pki.dir))

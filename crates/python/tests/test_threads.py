@@ -1,6 +1,11 @@
 """One Verifier and one Bus shared by threads give every thread the right answers."""
 
+import os
+import subprocess
+import sys
 import threading
+
+import pytest
 
 import waxseal
 from conftest import BODHI, COMPUTE, REVOKED
@@ -86,3 +91,40 @@ def test_a_shared_bus_validates_each_message_once(bus, signers):
     run_threads(work)
     assert sorted(accepted) == sorted(messages)
     assert len(replayed) == (THREADS - 1) * len(messages)
+
+
+
+GIL_PROBE = """
+import os, sys, threading, waxseal
+fifo, root, intermediate = sys.argv[1:4]
+result = {}
+def load():
+    # Blocks in Rust, reading the FIFO, until the main thread writes to it.
+    result["verifier"] = waxseal.Verifier([fifo], certs=[intermediate])
+t = threading.Thread(target=load)
+t.start()
+# Running this Python code needs the GIL: if `load` held it while blocked, this would
+# never run and the process would hang.
+with open(root, "rb") as f:
+    pem = f.read()
+with open(fifo, "wb") as f:
+    f.write(pem)
+t.join()
+print(type(result["verifier"]).__name__)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_calls_into_waxseal_release_the_gil(pki, tmp_path):
+    """A call blocked inside waxseal lets other Python threads run: the extension releases
+    the GIL around its work (the same helper wraps every load, sign and verify)."""
+    fifo = tmp_path / "root.pem"
+    os.mkfifo(fifo)
+    out = subprocess.run(
+        [sys.executable, "-c", GIL_PROBE, str(fifo), pki.root, pki.intermediate],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Verifier"

@@ -7,11 +7,28 @@ the ``waxseal`` command (``message-digest-mismatch``, ``untrusted``, ``revoked``
 or :class:`Bus` shared by many threads uses as many cores.
 """
 
-from typing import Any, Dict, List, Optional, Sequence, Union
+from os import PathLike
+from typing import Any, Dict, List, Optional, Sequence, Union, final
+
+
+__all__ = [
+    "Bus",
+    "ConfigError",
+    "Rejected",
+    "Signer",
+    "Verified",
+    "VerifiedSlip",
+    "Verifier",
+    "WaxsealError",
+    "__version__",
+    "countersign",
+    "strip_credentials",
+]
 
 __version__: str
 
-PathOrBytes = Union[str, bytes]
+_Path = Union[str, "PathLike[str]"]
+_PathOrBytes = Union[str, "PathLike[str]", bytes]
 
 class WaxsealError(Exception):
     """Base class of waxseal's exceptions."""
@@ -32,6 +49,7 @@ class Rejected(WaxsealError):
 class ConfigError(WaxsealError):
     """A configuration, certificate, key or CRL that cannot be used."""
 
+@final
 class Signer:
     """A signing identity: certificate, private key and chain.
 
@@ -41,15 +59,15 @@ class Signer:
     emailProtection, any-eku, bus-signing) is refused (:class:`ConfigError`).
     """
 
-    def __init__(
-        self,
-        cert: str,
-        key: str,
-        chain: Optional[Union[str, Sequence[str]]] = None,
+    def __new__(
+        cls,
+        cert: _Path,
+        key: _Path,
+        chain: Optional[Union[_Path, Sequence[_Path]]] = None,
         *,
         insecure_key_permissions: bool = False,
         purposes: Optional[Sequence[str]] = None,
-    ) -> None: ...
+    ) -> "Signer": ...
     @staticmethod
     def from_pem(cert: bytes, key: bytes, chain: Optional[bytes] = None) -> "Signer":
         """A signer from the PEM (or DER) bytes of the certificate, the key and the chain."""
@@ -76,6 +94,7 @@ class Signer:
         ``digest``: ``sha256``, ``sha384`` or ``sha512`` (default: the key's).
         """
 
+@final
 class Verified:
     """A verified envelope: the content and who signed it."""
 
@@ -85,6 +104,7 @@ class Verified:
     ``serial``, ``signing_time`` (RFC 3339 or None), ``digest``,
     ``signature_algorithm``, ``path`` (subjects, signer first), ``revocation_checked``."""
 
+@final
 class VerifiedSlip:
     """A verified routing slip: the content and its hops, origin first."""
 
@@ -94,6 +114,7 @@ class VerifiedSlip:
     ``signing_time``, ``role``, ``action``, ``signature_algorithm``, ``path``,
     ``revocation_checked``."""
 
+@final
 class Verifier:
     """Verifies CMS envelopes against trust anchors. Build it once, share it by threads.
 
@@ -105,17 +126,17 @@ class Verifier:
     ``bus-signing``, ``any-eku`` or dotted OIDs).
     """
 
-    def __init__(
-        self,
-        trust: Sequence[PathOrBytes],
+    def __new__(
+        cls,
+        trust: Sequence[_PathOrBytes],
         *,
-        certs: Sequence[PathOrBytes] = (),
-        crls: Sequence[PathOrBytes] = (),
+        certs: Sequence[_PathOrBytes] = ...,
+        crls: Sequence[_PathOrBytes] = ...,
         crl_scope: str = "all",
         at: Optional[str] = None,
         allow_sha1: bool = False,
         purposes: Optional[Sequence[str]] = None,
-    ) -> None: ...
+    ) -> "Verifier": ...
     def verify(self, envelope: bytes, content: Optional[bytes] = None) -> Verified:
         """Verifies ``envelope`` (DER, BER, PEM or S/MIME; ``content`` for a detached
         one). Raises :class:`Rejected`."""
@@ -128,7 +149,7 @@ class Verifier:
         require: Optional[Sequence[str]] = None,
         max_hops: int = 32,
         max_age: Optional[float] = None,
-        clock_skew: float = 300,
+        clock_skew: float = 300.0,
         allow_repeats: bool = False,
     ) -> VerifiedSlip:
         """Verifies a routing slip: every hop's signature and path, then the route:
@@ -148,13 +169,21 @@ def countersign(
     """Adds a routing-slip hop: ``signer`` countersigns the last hop of ``envelope``
     (DER in, DER out)."""
 
+@final
 class Bus:
     """A bus participant, from the same configuration file as
     ``waxseal msg validate --config``. Shared by threads; keeps a replay cache."""
 
-    def __init__(self, config: str, *, at: Optional[str] = None) -> None:
+    def __new__(cls, config: _Path, *, at: Optional[str] = None) -> "Bus":
         """Loads ``config`` (a path). ``at``: validate as of this RFC 3339 time.
         Raises :class:`ConfigError`."""
+    @staticmethod
+    def from_json(
+        config: str, *, base: Optional[_Path] = None, at: Optional[str] = None
+    ) -> "Bus":
+        """A bus from configuration text (the configuration file's JSON); relative paths
+        in it are resolved in ``base`` (default: the current directory). :meth:`reload`
+        re-reads the files it names. Raises :class:`ConfigError`."""
     @property
     def sign_messages(self) -> bool:
         """The configuration's ``sign_messages`` switch (for the caller to honour)."""
