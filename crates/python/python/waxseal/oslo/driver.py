@@ -61,7 +61,6 @@ requeueing, which also removes it from the queue; no endpoint runs.
 import json
 import logging
 import os
-import tempfile
 
 from oslo_config import cfg
 from oslo_messaging import transport as om_transport
@@ -186,26 +185,23 @@ def _no_duplicates(pairs):
     return seen
 
 
-# Keys of the bus configuration that hold file paths (relative to the file's directory).
-_PATH_LIST_KEYS = ("trust", "certs", "crls")
-_PATH_KEYS = ("registry",)
-
-
-def _abs(path, base):
+def _abs(path):
+    """A path from ``[waxseal]`` made absolute (in the current directory); URLs as they are."""
     if not isinstance(path, str) or "://" in path:
         return path
-    return os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+    return os.path.abspath(os.path.expanduser(path))
 
 
 def load_bus(policy, ca=(), crl=(), chain=None, mode="enforce"):
     """The :class:`waxseal.Bus` for ``[waxseal]``: the policy file, with ``ca`` added to
     its ``trust``, ``crl`` to its ``crls`` and ``chain`` to its ``certs``.
 
-    Without ``ca``, ``crl`` and ``chain`` the policy file is loaded as it is. Otherwise a
-    copy with those additions (and its relative paths made absolute) is written to a
-    private temporary file, loaded, and removed. In ``sign-only`` mode a policy without
-    any trust anchor is loaded with ``validate_signatures`` off (nothing is verified).
-    Raises :class:`waxseal.ConfigError`.
+    Without ``ca``, ``crl`` and ``chain`` the policy file is loaded as it is
+    (:class:`waxseal.Bus`). Otherwise its JSON, with those additions, is loaded with
+    :meth:`waxseal.Bus.from_json`, its own relative paths still resolved in the policy
+    file's directory. In ``sign-only`` mode a policy without any trust anchor is loaded
+    with ``validate_signatures`` off (nothing is verified). Raises
+    :class:`waxseal.ConfigError`.
     """
     if not policy:
         raise waxseal.ConfigError("[waxseal] policy: the bus configuration file is required")
@@ -222,30 +218,12 @@ def load_bus(policy, ca=(), crl=(), chain=None, mode="enforce"):
         raise waxseal.ConfigError("[waxseal] policy %s: %s" % (policy, e)) from None
     if not isinstance(config, dict):
         raise waxseal.ConfigError("[waxseal] policy %s: not a JSON object" % policy)
-    base = os.path.dirname(os.path.abspath(policy))
-    for key in _PATH_LIST_KEYS:
-        if isinstance(config.get(key), list):
-            config[key] = [_abs(p, base) for p in config[key]]
-    for key in _PATH_KEYS:
-        if isinstance(config.get(key), str):
-            config[key] = _abs(config[key], base)
-    cwd = os.getcwd()
-    config.setdefault("trust", [])
-    config["trust"] = list(config["trust"]) + [_abs(c, cwd) for c in ca]
-    config.setdefault("crls", [])
-    config["crls"] = list(config["crls"]) + [_abs(c, cwd) for c in crl]
-    if chain:
-        config.setdefault("certs", [])
-        config["certs"] = list(config["certs"]) + [_abs(chain, cwd)]
-    if mode == "sign-only" and not config["trust"]:
+    for key, extra in (("trust", ca), ("crls", crl), ("certs", [chain] if chain else [])):
+        if extra:
+            config[key] = list(config.get(key) or []) + [_abs(p) for p in extra]
+    if mode == "sign-only" and not config.get("trust"):
         config["validate_signatures"] = False
-    fd, path = tempfile.mkstemp(prefix="waxseal-oslo-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(config, f)
-        return waxseal.Bus(path)
-    finally:
-        os.unlink(path)
+    return waxseal.Bus.from_json(json.dumps(config), base=os.path.dirname(os.path.abspath(policy)))
 
 
 class Guard:
