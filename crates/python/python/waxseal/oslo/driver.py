@@ -58,15 +58,16 @@ oslo.messaging logs "Failed to process message ... skipping it" and rejects it w
 requeueing, which also removes it from the queue; no endpoint runs.
 """
 
+import abc
 import json
 import logging
 import os
 
 from oslo_config import cfg
-from oslo_messaging import transport as om_transport
-from oslo_messaging._drivers import common as rpc_common
-from oslo_messaging._drivers import impl_rabbit
-from oslo_messaging._drivers import pool as om_pool
+from oslo_messaging import transport as om_transport  # type: ignore[import-untyped]
+from oslo_messaging._drivers import common as rpc_common  # type: ignore[import-untyped]
+from oslo_messaging._drivers import impl_rabbit  # type: ignore[import-untyped]
+from oslo_messaging._drivers import pool as om_pool  # type: ignore[import-untyped]
 
 import waxseal
 from waxseal.oslo import MODES
@@ -430,7 +431,7 @@ def check_internals():
         )
 
 
-class WaxsealDriver(impl_rabbit.RabbitDriver):
+class WaxsealDriver(impl_rabbit.RabbitDriver, metaclass=abc.ABCMeta):  # ABCMeta: as BaseDriver
     """The ``waxseal`` transport driver: :class:`impl_rabbit.RabbitDriver` whose
     connections are :class:`WaxsealConnection`\\ s sharing one :class:`Guard` built from
     ``[waxseal]``."""
