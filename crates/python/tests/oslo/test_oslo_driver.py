@@ -382,3 +382,24 @@ def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_
 
 def test_log_lines_escape_what_they_quote():
     assert driver._escape('a"b\nc\x1b[31m\u00e9') == '"a\\"b\\nc\\u001b[31m\\u00e9"'
+
+
+def test_a_refused_call_is_never_answered(broker, oslo_pki, policy, peers, topic, tmp_path):
+    """The caller of a refused RPC call gets no reply, not even an error: it times out."""
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
+        topic,
+        "node1",
+    ).wait_ready()
+    intruder = conf(tmp_path, "intruder", broker, oslo_pki, policy, "intruder")
+    caller = peers("call", "call", intruder, topic, "no-answer")
+    caller.proc.communicate(timeout=60)
+    assert caller.proc.returncode != 0
+    assert "MessagingTimeout" in caller.log_text()
+    server.stop()
+    assert server.tags() == []
+    (line,) = refusals(server.log_text())
+    assert '"routing-policy-denied"' in line and "intruder-evil.example.org" in line
+    assert refusals(caller.log_text()) == []  # nothing came back to refuse
