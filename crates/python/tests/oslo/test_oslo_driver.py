@@ -1,0 +1,405 @@
+"""The waxseal oslo.messaging driver between real processes on a real RabbitMQ.
+
+Every peer is an unmodified oslo.messaging program (peer.py) whose configuration file
+alone turns signing on. Messages injected on the broker with a plain AMQP client (kombu)
+test what a receiver refuses: each is acknowledged (its queue drains), logged with its
+reason, and never runs an endpoint (the endpoints record every call to a file).
+"""
+
+import json
+import uuid
+
+import pytest
+
+from oslo_messaging._drivers.common import serialize_msg
+
+import waxseal
+from waxseal.oslo import driver
+
+from .oslo_support import EXCHANGE, wait_for, write_conf
+
+
+def rpc_message(tag, method="record", **args):
+    return {
+        "method": method,
+        "args": dict(tag=tag, **args),
+        "version": "1.0",
+        "_unique_id": uuid.uuid4().hex,
+    }
+
+
+def envelope(msg):
+    return json.dumps(serialize_msg(msg)).encode()
+
+
+@pytest.fixture(scope="module")
+def tester(oslo_pki, policy):
+    """Signing on behalf of the test PKI's identities, outside any oslo process."""
+
+    class Tester:
+        bus = driver.load_bus(
+            str(policy),
+            ca=[str(oslo_pki["root"])],
+            crl=[str(oslo_pki["crl"])],
+            chain=str(oslo_pki["chain"]),
+        )
+
+        def signer(self, role):
+            cert, key = oslo_pki[role]
+            return waxseal.Signer(str(cert), str(key), str(oslo_pki["chain"]))
+
+        def sign(self, msg, role, topic, exchange=EXCHANGE):
+            return self.bus.sign_oslo(
+                envelope(msg), self.signer(role), topic=topic, exchange=exchange
+            )
+
+    return Tester()
+
+
+def refusals(log, mode="enforce"):
+    marker = "waxseal: refused a message" if mode == "enforce" else "waxseal: mode=log: delivering"
+    return [line for line in log.splitlines() if marker in line]
+
+
+def conf(tmp_path, name, broker, pki, policy, role, **kw):
+    return write_conf(tmp_path / (name + ".conf"), broker, pki, policy, role, **kw)
+
+
+def test_rpc_call_cast_fanout_between_processes(
+    broker, oslo_pki, policy, peers, topic, tmp_path, tester
+):
+    server_conf = conf(tmp_path, "server", broker, oslo_pki, policy, "server")
+    client_conf = conf(tmp_path, "client", broker, oslo_pki, policy, "client")
+    s1 = peers("node1", "server", server_conf, topic, "node1").wait_ready()
+    s2 = peers("node2", "server", server_conf, topic, "node2").wait_ready()
+    wire = broker.spy(EXCHANGE, topic)
+    fanout_wire = broker.spy(topic + "_fanout", "", exchange_type="fanout")
+    try:
+        caller = peers("call", "call", client_conf, topic, "call-1")
+        # read it at once: a call is published with the call's timeout as its TTL
+        seen = wait_for(wire.messages, what="the call on the wire")
+        answer = json.loads(caller.finish())
+        assert answer["echo"] == "call-1" and answer["server"] in ("node1", "node2")
+        answer = json.loads(
+            peers("call2", "call", client_conf, topic, "call-node2", "node2").finish()
+        )
+        assert answer == {"echo": "call-node2", "server": "node2"}
+        peers("cast", "cast", client_conf, topic, "cast-1").finish()
+        peers("fanout", "fanout", client_conf, topic, "fanout-1").finish()
+        wait_for(
+            lambda: sorted(s1.tags() + s2.tags())
+            == ["call-1", "call-node2", "cast-1", "fanout-1", "fanout-1"],
+            what="every call, cast and fanout to run",
+        )
+        s1.stop()
+        s2.stop()
+        assert "call-node2" in s2.tags() and "fanout-1" in s1.tags() and "fanout-1" in s2.tags()
+        for p in (s1, s2):
+            assert refusals(p.log_text()) == [], p.log_text()
+        # On the wire: signed, bound to the route, verifiable by anyone with the policy.
+        seen += wire.messages()
+        assert len(seen) == 2  # call-1 and cast-1 (call-node2 went to topic.node2)
+        for body, info in seen:
+            assert "oslo.signature" in json.loads(body)
+            report = tester.bus.verify_oslo(body, topic=topic, exchange=EXCHANGE)
+            assert report["message"]["args"]["tag"] in ("call-1", "cast-1")
+            assert report["entity"]["id"] == "rpcclient-api1.example.org"
+            with pytest.raises(waxseal.Rejected) as e:  # and only on that route
+                tester.bus.verify_oslo(body, topic=topic + ".node1", exchange=EXCHANGE)
+            assert e.value.code == "topic-mismatch"
+        ((body, info),) = fanout_wire.messages()
+        report = tester.bus.verify_oslo(body, topic=topic, exchange=topic + "_fanout")
+        assert report["message"]["args"]["tag"] == "fanout-1"
+    finally:
+        wire.close()
+        fanout_wire.close()
+
+
+def test_notifier_and_listener(broker, oslo_pki, policy, peers, tmp_path, tester):
+    ntopic = "waxnotify.n" + uuid.uuid4().hex[:12]
+    listener = peers(
+        "listener", "listen", conf(tmp_path, "listener", broker, oslo_pki, policy, "server"), ntopic
+    ).wait_ready()
+    wire = broker.spy(EXCHANGE, ntopic + ".info")
+    try:
+        notifier_conf = conf(
+            tmp_path, "notifier", broker, oslo_pki, policy, "notifier", notify_topic=ntopic
+        )
+        peers("notify", "notify", notifier_conf, ntopic, "note-1").finish()
+        # negative twins: an entity the policy does not allow on notifications, and an
+        # unsigned notification injected on the broker
+        wrong_conf = conf(
+            tmp_path, "wrong", broker, oslo_pki, policy, "client", notify_topic=ntopic
+        )
+        peers("notify-wrong", "notify", wrong_conf, ntopic, "note-wrong").finish()
+        unsigned = {
+            "message_id": uuid.uuid4().hex,
+            "publisher_id": "x",
+            "event_type": "waxtest.event",
+            "priority": "INFO",
+            "payload": {"tag": "note-unsigned"},
+            "timestamp": "2026-01-01 00:00:00",
+        }
+        broker.publish(envelope(unsigned), EXCHANGE, ntopic + ".info")
+        wait_for(lambda: len(refusals(listener.log_text())) == 2, what="two refusals")
+        wait_for(lambda: listener.tags() == ["note-1"], what="the notification")
+        listener.stop()
+        assert listener.tags() == ["note-1"]
+        assert listener.records()[0]["payload"]["event_type"] == "waxtest.event"
+        log = "\n".join(refusals(listener.log_text()))
+        assert '"unsigned"' in log
+        assert "notifier-host1" not in log and "rpcclient-api1.example.org" in log
+        assert broker.message_count(ntopic + ".info") == 0
+        bodies = wire.messages()
+        assert len(bodies) == 3
+        report = tester.bus.verify_oslo(bodies[0][0], topic=ntopic + ".info", exchange=EXCHANGE)
+        assert report["entity"]["id"] == "notifier-host1.example.org"
+    finally:
+        wire.close()
+
+
+def injections(tester, topic):
+    """(name, body, exchange, routing key, reason code or None for the genuine one)."""
+    genuine = tester.sign(rpc_message("genuine"), "client", topic)
+    signed = tester.sign(rpc_message("tamper-me"), "client", topic)
+    tampered = json.loads(signed)
+    tampered["oslo.message"] = tampered["oslo.message"].replace("tamper-me", "tampered!")
+    return [
+        ("genuine", genuine, EXCHANGE, topic, None),
+        ("replayed", genuine, EXCHANGE, topic, "replayed"),
+        ("unsigned", envelope(rpc_message("unsigned")), EXCHANGE, topic, "unsigned"),
+        ("tampered", json.dumps(tampered).encode(), EXCHANGE, topic, "message-digest-mismatch"),
+        (
+            "other-topic",
+            tester.sign(rpc_message("other-topic"), "client", "waxtest.elsewhere"),
+            EXCHANGE,
+            topic,
+            "topic-mismatch",
+        ),
+        (
+            "other-server",
+            tester.sign(rpc_message("other-server"), "client", topic + ".node2"),
+            EXCHANGE,
+            topic + ".node1",
+            "topic-mismatch",
+        ),
+        (
+            "other-exchange",
+            tester.sign(rpc_message("other-exchange"), "client", topic, "nova"),
+            EXCHANGE,
+            topic,
+            "topic-mismatch",
+        ),
+        (
+            "fanout-as-cast",
+            tester.sign(rpc_message("fanout-as-cast"), "client", topic, topic + "_fanout"),
+            EXCHANGE,
+            topic,
+            "topic-mismatch",
+        ),
+        (
+            "intruder",
+            tester.sign(rpc_message("intruder"), "intruder", topic),
+            EXCHANGE,
+            topic,
+            "routing-policy-denied",
+        ),
+        (
+            "revoked",
+            tester.sign(rpc_message("revoked"), "revoked", topic),
+            EXCHANGE,
+            topic,
+            "revoked",
+        ),
+    ]
+
+
+def test_injected_messages_never_run_an_endpoint(
+    broker, oslo_pki, policy, peers, topic, tmp_path, tester
+):
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
+        topic,
+        "node1",
+    ).wait_ready()
+    cases = injections(tester, topic)
+    for _, body, exchange, key, _ in cases:
+        broker.publish(body, exchange, key)
+    broker.publish(b"this is not JSON", EXCHANGE, topic)  # oslo cannot unwrap it
+    expected = [c for c in cases if c[4]]
+    wait_for(lambda: len(refusals(server.log_text())) == len(expected), what="every refusal")
+    wait_for(lambda: server.tags() == ["genuine"], what="the genuine cast")
+    wait_for(
+        lambda: "Failed to process message" in server.log_text(),
+        what="oslo to drop the non-JSON message",
+    )
+    server.stop()
+    assert server.tags() == ["genuine"]
+    lines = refusals(server.log_text())
+    for name, _, _, key, code in expected:
+        assert any('"%s"' % code in line and '"%s"' % key in line for line in lines), (
+            name,
+            code,
+            lines,
+        )
+    assert all("acknowledged, not dispatched" in line for line in lines)
+    # acknowledged: nothing is left for the next consumer, though the server is gone
+    assert broker.message_count(topic) == 0
+    assert broker.message_count(topic + ".node1") == 0
+
+
+def test_mode_log_delivers_with_a_warning(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server", mode="log"),
+        topic,
+        "node1",
+    ).wait_ready()
+    cases = injections(tester, topic)
+    for _, body, exchange, key, _ in cases:
+        broker.publish(body, exchange, key)
+    expected = [c for c in cases if c[4]]
+    wait_for(lambda: len(refusals(server.log_text(), "log")) == len(expected), what="every warning")
+    # oslo itself drops the replay: it remembers the _unique_id it just dispatched
+    wait_for(lambda: len(server.records()) == len(cases) - 1, what="every message to run")
+    server.stop()
+    assert sorted(server.tags()) == sorted(
+        [
+            "genuine",
+            "unsigned",
+            "tampered!",
+            "other-topic",
+            "other-server",
+            "other-exchange",
+            "fanout-as-cast",
+            "intruder",
+            "revoked",
+        ]
+    )
+    warnings = refusals(server.log_text(), "log")
+    for name, _, _, key, code in expected:
+        assert any('"%s"' % code in line for line in warnings), (name, code, warnings)
+    assert all(" WARNING " in line for line in warnings)
+    assert refusals(server.log_text()) == []
+
+
+def test_sign_only_signs_and_does_not_verify(
+    broker, oslo_pki, policy, peers, topic, tmp_path, tester
+):
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server", mode="sign-only"),
+        topic,
+        "node1",
+    ).wait_ready()
+    wire = broker.spy(EXCHANGE, topic)
+    try:
+        broker.publish(envelope(rpc_message("unsigned")), EXCHANGE, topic)
+        client_conf = conf(tmp_path, "client", broker, oslo_pki, policy, "client", mode="sign-only")
+        peers("cast", "cast", client_conf, topic, "signed").finish()
+        wait_for(lambda: server.tags() == ["signed", "unsigned"], what="both casts")
+        server.stop()
+        assert "waxseal: " not in "\n".join(
+            line for line in server.log_text().splitlines() if "signing as" not in line
+        )
+        bodies = [json.loads(b) for b, _ in wire.messages()]
+        assert ["oslo.signature" in b for b in bodies] == [False, True]
+    finally:
+        wire.close()
+
+
+def test_plain_rabbit_client_is_refused_by_an_enforcing_server(
+    broker, oslo_pki, policy, peers, topic, tmp_path
+):
+    """Why the rollout signs everywhere first: an unsigned sender is refused."""
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
+        topic,
+        "node1",
+    ).wait_ready()
+    plain = conf(tmp_path, "plain", broker, oslo_pki, policy, "client", scheme="rabbit")
+    peers("cast", "cast", plain, topic, "plain").finish()
+    wait_for(lambda: refusals(server.log_text()), what="the refusal")
+    server.stop()
+    assert server.tags() == []
+    assert '"unsigned"' in refusals(server.log_text())[0]
+    assert broker.message_count(topic) == 0
+
+
+def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
+        topic,
+        "node1",
+    ).wait_ready()
+    wire = broker.spy(EXCHANGE, topic)
+    try:
+        client = peers(
+            "call",
+            "slowcall",
+            conf(tmp_path, "client", broker, oslo_pki, policy, "client"),
+            topic,
+            "slow-1",
+        )
+        ((body, _),) = wait_for(wire.messages, what="the call on the wire")
+        call = json.loads(json.loads(body)["oslo.message"])
+        reply_q, msg_id = call["_reply_q"], call["_msg_id"]
+
+        def reply(result):
+            return {
+                "result": result,
+                "failure": None,
+                "ending": True,
+                "_msg_id": msg_id,
+                "_unique_id": uuid.uuid4().hex,
+            }
+
+        forged = {"echo": "slow-1", "server": "forged"}
+        broker.publish(envelope(reply(forged)), "", reply_q)
+        broker.publish(tester.sign(reply(forged), "intruder", reply_q, None), "", reply_q)
+        broker.publish(tester.sign(reply(forged), "client", reply_q, None), "", reply_q)
+        answer = json.loads(client.finish())
+        assert answer == {"echo": "slow-1", "server": "node1"}
+        lines = refusals(client.log_text())
+        assert len(lines) == 3, client.log_text()
+        assert (
+            '"unsigned"' in lines[0]
+            and '"routing-policy-denied"' in lines[1]
+            and '"routing-policy-denied"' in lines[2]
+        )
+        server.stop()
+    finally:
+        wire.close()
+
+
+def test_log_lines_escape_what_they_quote():
+    assert driver._escape('a"b\nc\x1b[31m\u00e9') == '"a\\"b\\nc\\u001b[31m\\u00e9"'
+
+
+def test_a_refused_call_is_never_answered(broker, oslo_pki, policy, peers, topic, tmp_path):
+    """The caller of a refused RPC call gets no reply, not even an error: it times out."""
+    server = peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
+        topic,
+        "node1",
+    ).wait_ready()
+    intruder = conf(tmp_path, "intruder", broker, oslo_pki, policy, "intruder")
+    caller = peers("call", "call", intruder, topic, "no-answer")
+    caller.proc.communicate(timeout=60)
+    assert caller.proc.returncode != 0
+    assert "MessagingTimeout" in caller.log_text()
+    server.stop()
+    assert server.tags() == []
+    (line,) = refusals(server.log_text())
+    assert '"routing-policy-denied"' in line and "intruder-evil.example.org" in line
+    assert refusals(caller.log_text()) == []  # nothing came back to refuse
