@@ -10,7 +10,7 @@ mod io;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use waxseal_envelope::display::Escaped;
 
 /// Signed message envelopes (CMS / S/MIME SignedData, RFC 5652) for message buses.
@@ -58,6 +58,10 @@ enum Command {
         #[command(subcommand)]
         command: cmd::pki::Command,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::docs::CompletionsArgs),
+    /// Write the manual pages: `waxseal.1` and one per subcommand.
+    Man(cmd::docs::ManArgs),
 }
 
 #[derive(Subcommand)]
@@ -109,6 +113,8 @@ fn main() {
             let json = a.json;
             (cmd::cert::run(a), json)
         }
+        Command::Completions(a) => (cmd::docs::completions(a, Cli::command()), false),
+        Command::Man(a) => (cmd::docs::man(a, Cli::command()), false),
         Command::Speed(a) => (cmd::speed::run(a), false),
         Command::Pki { command } => (cmd::pki::run(command), false),
         Command::Countersign(a) => (cmd::slip::countersign(a), false),
