@@ -275,7 +275,13 @@ fn export(
     std::fs::write(d.join("root.pem"), pki.root.cert.to_pem()).map_err(io)?;
     std::fs::write(d.join("ca.pem"), pki.ca.cert.to_pem()).map_err(io)?;
     std::fs::write(d.join("leaf.pem"), leaf.cert.to_pem()).map_err(io)?;
-    std::fs::write(d.join("leaf.key"), leaf.key.to_pkcs8_pem().as_bytes()).map_err(io)?;
+    let key = d.join("leaf.key");
+    std::fs::write(&key, leaf.key.to_pkcs8_pem().as_bytes()).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
     std::fs::write(d.join("payload.bin"), content).map_err(io)?;
     let crl = pki.crl(&[]).map_err(|e| CliError::usage(e.to_string()))?;
     std::fs::write(d.join("crl.pem"), crl.to_pem()).map_err(io)?;
