@@ -2,10 +2,15 @@
 //!
 //! For each algorithm, on freshly generated keys (a root, a signing CA and a leaf of that
 //! algorithm) and a JSON payload of `--payload-size` bytes, it measures: signing
-//! (attached, certificates embedded); verification with certificates embedded and with
-//! certificates omitted (signer found in the store), each with a cold path cache (the
-//! path is built and validated on every message) and a warm one (one signature check
-//! per message).
+//! (attached) with certificates embedded and omitted; verification of both, each with a
+//! cold path cache (the first message from a signer: the path is built and validated on
+//! every message) and a warm one (later messages: one signature check per message).
+//!
+//! Verification cycles through [`MESSAGES`] distinct envelopes (payloads differing in a
+//! counter), and the warm cache is small enough that no message's signature outcome is
+//! still cached when it comes round again: every figure includes the message's own
+//! public-key operation, as on a bus where each message is new (verifying one envelope
+//! over and over would measure the replay cache instead).
 //!
 //! Every operation's result is checked: a failed one is counted (and its first error
 //! kept), never timed as a success. Rates count successful operations over the time they
@@ -152,6 +157,9 @@ fn rate<E: std::fmt::Display>(seconds: f64, mut op: impl FnMut() -> Result<(), E
     }
 }
 
+/// How many distinct envelopes verification cycles through.
+pub const MESSAGES: usize = 64;
+
 /// A JSON-ish payload of exactly `size` bytes.
 pub fn payload(size: usize) -> Vec<u8> {
     let mut p =
@@ -164,36 +172,53 @@ pub fn payload(size: usize) -> Vec<u8> {
     p
 }
 
+/// Payload number `n`: [`payload`] with its last characters before the closing quote
+/// replaced by `n` (when `size` leaves room), so that distinct messages sign distinct bytes.
+fn payload_n(size: usize, n: usize) -> Vec<u8> {
+    let mut p = payload(size);
+    let tag = format!("{n:08}");
+    if p.len() >= 80 {
+        let end = p.len() - 3;
+        p[end - tag.len()..end].copy_from_slice(tag.as_bytes());
+    }
+    p
+}
+
 fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let fail = |e: &dyn std::fmt::Display| CliError::usage(format!("speed setup ({alg}): {e}"));
     let pki = TestPki::new(alg).map_err(|e| fail(&e))?;
     let leaf = pki
         .leaf(&format!("speed-{alg}.example.org"), alg)
         .map_err(|e| fail(&e))?;
-    let content = payload(args.payload_size);
+    let content = payload_n(args.payload_size, 0);
     if let Some(dir) = &args.export {
         export(dir, alg, &pki, &leaf, &content)?;
     }
     let signer = Signer::new(leaf.cert.clone(), leaf.key)
         .map_err(|e| fail(&e))?
         .with_chain(vec![pki.ca.cert.clone()]);
-    let embedded = EnvelopeBuilder::new(&content)
-        .add_signer(&signer)
-        .build()
-        .map_err(|e| fail(&e))?
-        .to_der();
-    let omitted = EnvelopeBuilder::new(&content)
-        .include_certificates(false)
-        .add_signer(&signer)
-        .build()
-        .map_err(|e| fail(&e))?
-        .to_der();
+    let build = |include: bool| -> Result<Vec<Vec<u8>>, CliError> {
+        (0..MESSAGES)
+            .map(|n| {
+                EnvelopeBuilder::new(&payload_n(args.payload_size, n))
+                    .include_certificates(include)
+                    .add_signer(&signer)
+                    .build()
+                    .map(|e| e.to_der())
+                    .map_err(|e| fail(&e))
+            })
+            .collect()
+    };
+    let embedded = build(true)?;
+    let omitted = build(false)?;
     let anchors = TrustAnchors::new([pki.root.cert.clone()]).map_err(|e| fail(&e))?;
     let store = CertStore::from_certificates([pki.ca.cert.clone(), leaf.cert.clone()]);
     let mut cold = Verifier::new(anchors.clone()).with_store(store.clone());
     let mut warm = Verifier::new(anchors)
         .with_store(store)
-        .with_cache(Arc::new(PathCache::default()));
+        // Room for the signer's path, and for 16 signature outcomes: fewer than MESSAGES,
+        // so every message costs its own signature check.
+        .with_cache(Arc::new(PathCache::new(4)));
     if let Some(at) = &args.at {
         let time = super::common::time(Some(at))?;
         cold = cold.at_time(time);
@@ -209,7 +234,13 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
                 .map(|e| drop(e.to_der()))
         })
     };
-    let verify = |v: &Verifier, env: &[u8]| rate(s, || v.verify_bytes(env, None).map(drop));
+    let verify = |v: &Verifier, envs: &[Vec<u8>]| {
+        let mut next = envs.iter().cycle();
+        rate(s, || {
+            let env = next.next().expect("MESSAGES > 0");
+            v.verify_bytes(env, None).map(drop)
+        })
+    };
     let measured = [
         ("sign, certificates embedded", sign(true)),
         ("sign, certificates omitted", sign(false)),
@@ -255,8 +286,8 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
         verify_embedded_warm: vew.per_second,
         verify_omitted_cold: voc.per_second,
         verify_omitted_warm: vow.per_second,
-        envelope_bytes_embedded: embedded.len(),
-        envelope_bytes_omitted: omitted.len(),
+        envelope_bytes_embedded: embedded[0].len(),
+        envelope_bytes_omitted: omitted[0].len(),
         errors,
     })
 }
