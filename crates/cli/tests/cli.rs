@@ -289,6 +289,67 @@ fn speed_reports_figures() {
     let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(figures[0]["algorithm"], "ed25519");
     assert!(figures[0]["verify_embedded_warm"].as_f64().unwrap() > 0.0);
+    assert!(figures[0]["sign_omitted"].as_f64().unwrap() > 0.0);
+    assert!(
+        figures[0]["envelope_bytes_embedded"].as_u64().unwrap()
+            > figures[0]["envelope_bytes_omitted"].as_u64().unwrap()
+    );
+    for (name, n) in figures[0]["failed"].as_object().unwrap() {
+        assert_eq!(n, 0, "{name}");
+    }
+    assert_eq!(figures[0]["errors"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn speed_counts_failed_operations_and_exits_1() {
+    let fx = Fx::new();
+    // Verifying before the throwaway PKI existed makes every verification fail: they are
+    // counted and reported, never rated, and the run exits 1; signing still succeeds.
+    let o = fx.run(&[
+        "speed",
+        "--seconds",
+        "0.01",
+        "--algorithm",
+        "ed25519",
+        "--at",
+        "2001-01-01T00:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(status(&o), 1, "{}", stderr(&o));
+    assert!(stderr(&o).contains("operation(s) failed"), "{}", stderr(&o));
+    let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = &figures[0];
+    assert!(f["sign_embedded"].as_f64().unwrap() > 0.0);
+    assert_eq!(f["failed"]["sign_embedded"], 0);
+    for m in [
+        "verify_embedded_cold",
+        "verify_embedded_warm",
+        "verify_omitted_cold",
+        "verify_omitted_warm",
+    ] {
+        assert!(f[m].is_null(), "{m} rated although every operation failed");
+        assert!(f["failed"][m].as_u64().unwrap() >= 2, "{m}");
+    }
+    let errors = f["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 4);
+    assert!(errors[0].as_str().unwrap().contains("not valid before"));
+
+    // The text report says so too.
+    let o = fx.run(&[
+        "speed",
+        "--seconds",
+        "0.01",
+        "--algorithm",
+        "ed25519",
+        "--at",
+        "2001-01-01T00:00:00Z",
+    ]);
+    assert_eq!(status(&o), 1);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("failed: ed25519 verify, certificates omitted, warm:"),
+        "{text}"
+    );
 }
 
 #[test]

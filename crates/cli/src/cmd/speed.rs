@@ -2,10 +2,20 @@
 //!
 //! For each algorithm, on freshly generated keys (a root, a signing CA and a leaf of that
 //! algorithm) and a JSON payload of `--payload-size` bytes, it measures: signing
-//! (attached, certificates embedded); verification with certificates embedded and with
-//! certificates omitted (signer found in the store), each with a cold path cache (the
-//! path is built and validated on every message) and a warm one (one signature check
-//! per message).
+//! (attached) with certificates embedded and omitted; verification of both, each with a
+//! cold path cache (the first message from a signer: the path is built and validated on
+//! every message) and a warm one (later messages: one signature check per message).
+//!
+//! Verification cycles through [`MESSAGES`] distinct envelopes (payloads differing in a
+//! counter), and the warm cache is small enough that no message's signature outcome is
+//! still cached when it comes round again: every figure includes the message's own
+//! public-key operation, as on a bus where each message is new (verifying one envelope
+//! over and over would measure the replay cache instead).
+//!
+//! Every operation's result is checked: a failed one is counted (and its first error
+//! kept), never timed as a success. Rates count successful operations over the time they
+//! took; if any operation failed, the figures are still printed, with the failures, and
+//! the command exits 1 (reason `speed-operation-failed`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,30 +64,101 @@ pub struct Args {
     /// benchmark in bench/, which then measures the very same inputs).
     #[arg(long, value_name = "DIR")]
     export: Option<PathBuf>,
+    /// Verify as of this time (RFC 3339), instead of now. A time outside the throwaway
+    /// certificates' validity makes every verification fail (counted, exit 1).
+    #[arg(long, value_name = "RFC3339-TIME")]
+    at: Option<String>,
 }
 
-/// One algorithm's figures, in operations per second.
+/// One algorithm's figures, in successful operations per second (`None`: none succeeded).
 #[derive(Serialize)]
 pub struct Figures {
     algorithm: String,
-    sign: f64,
-    verify_embedded_cold: f64,
-    verify_embedded_warm: f64,
-    verify_omitted_cold: f64,
-    verify_omitted_warm: f64,
+    sign_embedded: Option<f64>,
+    sign_omitted: Option<f64>,
+    verify_embedded_cold: Option<f64>,
+    verify_embedded_warm: Option<f64>,
+    verify_omitted_cold: Option<f64>,
+    verify_omitted_warm: Option<f64>,
+    /// Size of the envelope with certificates embedded, in bytes.
+    envelope_bytes_embedded: usize,
+    /// Size of the envelope with certificates omitted, in bytes.
+    envelope_bytes_omitted: usize,
+    /// Failed operations per measurement (same names as the rates).
+    failed: Failed,
+    /// The first error of each measurement that had failures.
+    errors: Vec<String>,
 }
 
-fn rate(seconds: f64, mut op: impl FnMut()) -> f64 {
-    let budget = Duration::from_secs_f64(seconds.max(0.01));
-    op(); // warm-up (and first-use allocation)
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed() < budget || n == 0 {
-        op();
-        n += 1;
-    }
-    n as f64 / start.elapsed().as_secs_f64()
+/// Failed operations, per measurement.
+#[derive(Serialize, Default)]
+pub struct Failed {
+    sign_embedded: u64,
+    sign_omitted: u64,
+    verify_embedded_cold: u64,
+    verify_embedded_warm: u64,
+    verify_omitted_cold: u64,
+    verify_omitted_warm: u64,
 }
+
+impl Failed {
+    fn total(&self) -> u64 {
+        self.sign_embedded
+            + self.sign_omitted
+            + self.verify_embedded_cold
+            + self.verify_embedded_warm
+            + self.verify_omitted_cold
+            + self.verify_omitted_warm
+    }
+}
+
+/// The outcome of one measurement.
+struct Rate {
+    /// Successful operations per second of the time they took (`None`: none succeeded).
+    per_second: Option<f64>,
+    /// Operations that failed (not timed, not counted in `per_second`).
+    failed: u64,
+    /// The first failure.
+    first_error: Option<String>,
+}
+
+/// Runs `op` for about `seconds` (after one untimed warm-up run, whose failure counts
+/// too) and rates only the operations that succeeded, over the time they took.
+fn rate<E: std::fmt::Display>(seconds: f64, mut op: impl FnMut() -> Result<(), E>) -> Rate {
+    let budget = Duration::from_secs_f64(seconds.max(0.01));
+    let mut failed = 0u64;
+    let mut first_error = None;
+    let mut fail = |e: E, failed: &mut u64| {
+        *failed += 1;
+        if first_error.is_none() {
+            first_error = Some(e.to_string());
+        }
+    };
+    if let Err(e) = op() {
+        fail(e, &mut failed); // warm-up (and first-use allocation)
+    }
+    let start = Instant::now();
+    let mut ok = 0u64;
+    let mut ok_time = Duration::ZERO;
+    while start.elapsed() < budget || ok + failed == 0 {
+        let t = Instant::now();
+        match op() {
+            Ok(()) => {
+                ok_time += t.elapsed();
+                ok += 1;
+            }
+            Err(e) => fail(e, &mut failed),
+        }
+    }
+    Rate {
+        per_second: (ok > 0).then(|| ok as f64 / ok_time.as_secs_f64().max(1e-9)),
+        failed,
+        first_error,
+    }
+}
+
+/// How many distinct envelopes verification cycles through.
+pub const MESSAGES: usize = 64;
 
 /// A JSON-ish payload of exactly `size` bytes.
 pub fn payload(size: usize) -> Vec<u8> {
@@ -91,61 +172,123 @@ pub fn payload(size: usize) -> Vec<u8> {
     p
 }
 
+/// Payload number `n`: [`payload`] with its last characters before the closing quote
+/// replaced by `n` (when `size` leaves room), so that distinct messages sign distinct bytes.
+fn payload_n(size: usize, n: usize) -> Vec<u8> {
+    let mut p = payload(size);
+    let tag = format!("{n:08}");
+    if p.len() >= 80 {
+        let end = p.len() - 3;
+        p[end - tag.len()..end].copy_from_slice(tag.as_bytes());
+    }
+    p
+}
+
 fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let fail = |e: &dyn std::fmt::Display| CliError::usage(format!("speed setup ({alg}): {e}"));
     let pki = TestPki::new(alg).map_err(|e| fail(&e))?;
     let leaf = pki
         .leaf(&format!("speed-{alg}.example.org"), alg)
         .map_err(|e| fail(&e))?;
-    let content = payload(args.payload_size);
+    let content = payload_n(args.payload_size, 0);
     if let Some(dir) = &args.export {
         export(dir, alg, &pki, &leaf, &content)?;
     }
     let signer = Signer::new(leaf.cert.clone(), leaf.key)
         .map_err(|e| fail(&e))?
         .with_chain(vec![pki.ca.cert.clone()]);
-    let embedded = EnvelopeBuilder::new(&content)
-        .add_signer(&signer)
-        .build()
-        .map_err(|e| fail(&e))?
-        .to_der();
-    let omitted = EnvelopeBuilder::new(&content)
-        .include_certificates(false)
-        .add_signer(&signer)
-        .build()
-        .map_err(|e| fail(&e))?
-        .to_der();
+    let build = |include: bool| -> Result<Vec<Vec<u8>>, CliError> {
+        (0..MESSAGES)
+            .map(|n| {
+                EnvelopeBuilder::new(&payload_n(args.payload_size, n))
+                    .include_certificates(include)
+                    .add_signer(&signer)
+                    .build()
+                    .map(|e| e.to_der())
+                    .map_err(|e| fail(&e))
+            })
+            .collect()
+    };
+    let embedded = build(true)?;
+    let omitted = build(false)?;
     let anchors = TrustAnchors::new([pki.root.cert.clone()]).map_err(|e| fail(&e))?;
     let store = CertStore::from_certificates([pki.ca.cert.clone(), leaf.cert.clone()]);
-    let cold = Verifier::new(anchors.clone()).with_store(store.clone());
-    let warm = Verifier::new(anchors)
+    let mut cold = Verifier::new(anchors.clone()).with_store(store.clone());
+    let mut warm = Verifier::new(anchors)
         .with_store(store)
-        .with_cache(Arc::new(PathCache::default()));
-    for env in [&embedded, &omitted] {
-        cold.verify_bytes(env, None).map_err(|e| fail(&e))?;
-        warm.verify_bytes(env, None).map_err(|e| fail(&e))?;
+        // Room for the signer's path, and for 16 signature outcomes: fewer than MESSAGES,
+        // so every message costs its own signature check.
+        .with_cache(Arc::new(PathCache::new(4)));
+    if let Some(at) = &args.at {
+        let time = super::common::time(Some(at))?;
+        cold = cold.at_time(time);
+        warm = warm.at_time(time);
     }
     let s = args.seconds;
-    Ok(Figures {
-        algorithm: alg.name().to_string(),
-        sign: rate(s, || {
-            let _ = EnvelopeBuilder::new(&content)
+    let sign = |include: bool| {
+        rate(s, || {
+            EnvelopeBuilder::new(&content)
+                .include_certificates(include)
                 .add_signer(&signer)
                 .build()
-                .map(|e| e.to_der());
-        }),
-        verify_embedded_cold: rate(s, || {
-            let _ = cold.verify_bytes(&embedded, None);
-        }),
-        verify_embedded_warm: rate(s, || {
-            let _ = warm.verify_bytes(&embedded, None);
-        }),
-        verify_omitted_cold: rate(s, || {
-            let _ = cold.verify_bytes(&omitted, None);
-        }),
-        verify_omitted_warm: rate(s, || {
-            let _ = warm.verify_bytes(&omitted, None);
-        }),
+                .map(|e| drop(e.to_der()))
+        })
+    };
+    let verify = |v: &Verifier, envs: &[Vec<u8>]| {
+        let mut next = envs.iter().cycle();
+        rate(s, || {
+            let env = next.next().expect("MESSAGES > 0");
+            v.verify_bytes(env, None).map(drop)
+        })
+    };
+    let measured = [
+        ("sign, certificates embedded", sign(true)),
+        ("sign, certificates omitted", sign(false)),
+        (
+            "verify, certificates embedded, cold",
+            verify(&cold, &embedded),
+        ),
+        (
+            "verify, certificates embedded, warm",
+            verify(&warm, &embedded),
+        ),
+        (
+            "verify, certificates omitted, cold",
+            verify(&cold, &omitted),
+        ),
+        (
+            "verify, certificates omitted, warm",
+            verify(&warm, &omitted),
+        ),
+    ];
+    let errors = measured
+        .iter()
+        .filter_map(|(what, r)| {
+            r.first_error
+                .as_ref()
+                .map(|e| format!("{alg} {what}: {} failed, first error: {e}", r.failed))
+        })
+        .collect();
+    let [se, so, vec, vew, voc, vow] = measured.map(|(_, r)| r);
+    Ok(Figures {
+        algorithm: alg.name().to_string(),
+        failed: Failed {
+            sign_embedded: se.failed,
+            sign_omitted: so.failed,
+            verify_embedded_cold: vec.failed,
+            verify_embedded_warm: vew.failed,
+            verify_omitted_cold: voc.failed,
+            verify_omitted_warm: vow.failed,
+        },
+        sign_embedded: se.per_second,
+        sign_omitted: so.per_second,
+        verify_embedded_cold: vec.per_second,
+        verify_embedded_warm: vew.per_second,
+        verify_omitted_cold: voc.per_second,
+        verify_omitted_warm: vow.per_second,
+        envelope_bytes_embedded: embedded[0].len(),
+        envelope_bytes_omitted: omitted[0].len(),
+        errors,
     })
 }
 
@@ -163,7 +306,13 @@ fn export(
     std::fs::write(d.join("root.pem"), pki.root.cert.to_pem()).map_err(io)?;
     std::fs::write(d.join("ca.pem"), pki.ca.cert.to_pem()).map_err(io)?;
     std::fs::write(d.join("leaf.pem"), leaf.cert.to_pem()).map_err(io)?;
-    std::fs::write(d.join("leaf.key"), leaf.key.to_pkcs8_pem().as_bytes()).map_err(io)?;
+    let key = d.join("leaf.key");
+    std::fs::write(&key, leaf.key.to_pkcs8_pem().as_bytes()).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
     std::fs::write(d.join("payload.bin"), content).map_err(io)?;
     let crl = pki.crl(&[]).map_err(|e| CliError::usage(e.to_string()))?;
     std::fs::write(d.join("crl.pem"), crl.to_pem()).map_err(io)?;
@@ -186,30 +335,33 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     if !args.json {
         println!(
-            "waxseal speed: {}-byte payload, {}s per figure, operations per second",
+            "waxseal speed: {}-byte payload, {}s per figure, successful operations per second",
             args.payload_size, args.seconds
         );
         println!(
-            "{:<9} {:>9} {:>15} {:>15} {:>15} {:>15}",
-            "", "sign", "verify+certs", "verify+certs", "verify-certs", "verify-certs"
+            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}",
+            "", "sign", "sign", "verify+certs", "verify+certs", "verify-certs", "verify-certs", ""
         );
         println!(
-            "{:<9} {:>9} {:>15} {:>15} {:>15} {:>15}",
-            "", "", "cold path", "warm path", "cold path", "warm path"
+            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}",
+            "", "+certs", "-certs", "cold path", "warm path", "cold path", "warm path", "failed"
         );
     }
     let mut all = Vec::new();
     for alg in algs {
         let f = measure(alg, &args)?;
         if !args.json {
+            let r = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.0}"));
             println!(
-                "{:<9} {:>9.0} {:>15.0} {:>15.0} {:>15.0} {:>15.0}",
+                "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}",
                 f.algorithm,
-                f.sign,
-                f.verify_embedded_cold,
-                f.verify_embedded_warm,
-                f.verify_omitted_cold,
-                f.verify_omitted_warm
+                r(f.sign_embedded),
+                r(f.sign_omitted),
+                r(f.verify_embedded_cold),
+                r(f.verify_embedded_warm),
+                r(f.verify_omitted_cold),
+                r(f.verify_omitted_warm),
+                f.failed.total()
             );
         }
         all.push(f);
@@ -219,6 +371,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "{}",
             serde_json::to_string_pretty(&all).expect("figures serialise")
         );
+    } else {
+        for e in all.iter().flat_map(|f| &f.errors) {
+            println!("failed: {e}");
+        }
+    }
+    let failed: u64 = all.iter().map(|f| f.failed.total()).sum();
+    if failed > 0 {
+        return Err(CliError::rejected(
+            "speed-operation-failed",
+            format!("{failed} operation(s) failed; their figures exclude them (see the report)"),
+        ));
     }
     Ok(())
 }
