@@ -65,6 +65,17 @@ def conf(tmp_path, name, broker, pki, policy, role, **kw):
     return write_conf(tmp_path / (name + ".conf"), broker, pki, policy, role, **kw)
 
 
+def start_server(peers, tmp_path, broker, pki, policy, topic, **kw):
+    """The usual enforcing (or kw-configured) server "node1", ready to receive."""
+    return peers(
+        "node1",
+        "server",
+        conf(tmp_path, "server", broker, pki, policy, "server", **kw),
+        topic,
+        "node1",
+    ).wait_ready()
+
+
 def test_rpc_call_cast_fanout_between_processes(
     broker, oslo_pki, policy, peers, topic, tmp_path, tester
 ):
@@ -217,13 +228,7 @@ def injections(tester, topic):
 def test_injected_messages_never_run_an_endpoint(
     broker, oslo_pki, policy, peers, topic, tmp_path, tester
 ):
-    server = peers(
-        "node1",
-        "server",
-        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
-        topic,
-        "node1",
-    ).wait_ready()
+    server = start_server(peers, tmp_path, broker, oslo_pki, policy, topic)
     cases = injections(tester, topic)
     for _, body, exchange, key, _ in cases:
         broker.publish(body, exchange, key)
@@ -251,13 +256,7 @@ def test_injected_messages_never_run_an_endpoint(
 
 
 def test_mode_log_delivers_with_a_warning(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
-    server = peers(
-        "node1",
-        "server",
-        conf(tmp_path, "server", broker, oslo_pki, policy, "server", mode="log"),
-        topic,
-        "node1",
-    ).wait_ready()
+    server = start_server(peers, tmp_path, broker, oslo_pki, policy, topic, mode="log")
     cases = injections(tester, topic)
     for _, body, exchange, key, _ in cases:
         broker.publish(body, exchange, key)
@@ -289,13 +288,7 @@ def test_mode_log_delivers_with_a_warning(broker, oslo_pki, policy, peers, topic
 def test_sign_only_signs_and_does_not_verify(
     broker, oslo_pki, policy, peers, topic, tmp_path, tester
 ):
-    server = peers(
-        "node1",
-        "server",
-        conf(tmp_path, "server", broker, oslo_pki, policy, "server", mode="sign-only"),
-        topic,
-        "node1",
-    ).wait_ready()
+    server = start_server(peers, tmp_path, broker, oslo_pki, policy, topic, mode="sign-only")
     wire = broker.spy(EXCHANGE, topic)
     try:
         broker.publish(envelope(rpc_message("unsigned")), EXCHANGE, topic)
@@ -316,13 +309,7 @@ def test_plain_rabbit_client_is_refused_by_an_enforcing_server(
     broker, oslo_pki, policy, peers, topic, tmp_path
 ):
     """Why the rollout signs everywhere first: an unsigned sender is refused."""
-    server = peers(
-        "node1",
-        "server",
-        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
-        topic,
-        "node1",
-    ).wait_ready()
+    server = start_server(peers, tmp_path, broker, oslo_pki, policy, topic)
     plain = conf(tmp_path, "plain", broker, oslo_pki, policy, "client", scheme="rabbit")
     peers("cast", "cast", plain, topic, "plain").finish()
     wait_for(lambda: refusals(server.log_text()), what="the refusal")
@@ -333,13 +320,7 @@ def test_plain_rabbit_client_is_refused_by_an_enforcing_server(
 
 
 def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
-    server = peers(
-        "node1",
-        "server",
-        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
-        topic,
-        "node1",
-    ).wait_ready()
+    server = start_server(peers, tmp_path, broker, oslo_pki, policy, topic)
     wire = broker.spy(EXCHANGE, topic)
     try:
         client = peers(
@@ -386,13 +367,7 @@ def test_log_lines_escape_what_they_quote():
 
 def test_a_refused_call_is_never_answered(broker, oslo_pki, policy, peers, topic, tmp_path):
     """The caller of a refused RPC call gets no reply, not even an error: it times out."""
-    server = peers(
-        "node1",
-        "server",
-        conf(tmp_path, "server", broker, oslo_pki, policy, "server"),
-        topic,
-        "node1",
-    ).wait_ready()
+    server = start_server(peers, tmp_path, broker, oslo_pki, policy, topic)
     intruder = conf(tmp_path, "intruder", broker, oslo_pki, policy, "intruder")
     caller = peers("call", "call", intruder, topic, "no-answer")
     caller.proc.communicate(timeout=60)
