@@ -1,27 +1,26 @@
 //! `waxseal pki ...` from the command line: the operator walk-through of the README, and
 //! the refusals (exit 2 for bad input, 1 for refusals) that leave the disk unchanged.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_waxseal"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
+use common::{code, run, stderr as err, stdout as out};
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+/// `waxseal pki doctor` on `pki/` for the host the walk-throughs use.
+fn doctor(dir: &Path) -> Output {
+    run(
+        dir,
+        &[
+            "pki",
+            "doctor",
+            "--dir",
+            "pki",
+            "--hostname",
+            "app01.example.org",
+        ],
+    )
 }
 
 fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
@@ -129,17 +128,7 @@ fn operator_walk_through() {
     assert_eq!(code(&o), 0, "{}", err(&o));
 
     // Doctor: the temporary identity, one line with its fix; exit 1.
-    let o = run(
-        t,
-        &[
-            "pki",
-            "doctor",
-            "--dir",
-            "pki",
-            "--hostname",
-            "app01.example.org",
-        ],
-    );
+    let o = doctor(t);
     assert_eq!(code(&o), 1);
     let lines: Vec<String> = out(&o).lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 1, "{lines:?}");
@@ -180,17 +169,7 @@ fn operator_walk_through() {
     assert_eq!(code(&o), 0);
     assert!(out(&o).contains("nothing to do"));
     assert_eq!(listing(&t.join("pki")), before);
-    let o = run(
-        t,
-        &[
-            "pki",
-            "doctor",
-            "--dir",
-            "pki",
-            "--hostname",
-            "app01.example.org",
-        ],
-    );
+    let o = doctor(t);
     assert_eq!(code(&o), 0, "{}", out(&o));
 
     // Revoke: the envelope is now refused.
@@ -500,17 +479,7 @@ fn single_tier_pki_for_fedmsg() {
     assert!(!t.join("pki/signing-ca.crt").exists());
     let o = openssl_verify(t, "pki/bodhi-app01.example.org.crt");
     assert!(o.status.success(), "{}{}", out(&o), err(&o));
-    let o = run(
-        t,
-        &[
-            "pki",
-            "doctor",
-            "--dir",
-            "pki",
-            "--hostname",
-            "app01.example.org",
-        ],
-    );
+    let o = doctor(t);
     assert_eq!(code(&o), 0, "{}{}", out(&o), err(&o));
 
     // The default is still two-tier.

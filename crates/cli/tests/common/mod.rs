@@ -33,6 +33,11 @@ pub fn code(o: &Output) -> i32 {
     o.status.code().unwrap()
 }
 
+/// What was written to stdout.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// What was written to stderr.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
