@@ -8,6 +8,13 @@ use std::process::{Command, Output};
 
 use common::{code, run, stderr as err, stdout as out};
 
+/// `waxseal pki issue --dir pki` followed by `args`.
+fn issue(dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["pki", "issue", "--dir", "pki"];
+    all.extend_from_slice(args);
+    run(dir, &all)
+}
+
 /// `waxseal pki doctor` on `pki/` for the host the walk-throughs use.
 fn doctor(dir: &Path) -> Output {
     run(
@@ -64,17 +71,7 @@ fn operator_walk_through() {
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert!(out(&o).contains("trust anchor for verifiers"));
 
-    let o = run(
-        t,
-        &[
-            "pki",
-            "issue",
-            "--dir",
-            "pki",
-            "bodhi-app01.example.org",
-            "fas-localhost.localdomain",
-        ],
-    );
+    let o = issue(t, &["bodhi-app01.example.org", "fas-localhost.localdomain"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
 
     // Sign with an issued key and verify with revocation through the envelope commands.
@@ -319,17 +316,7 @@ fn bad_input_exits_with_one_line_and_changes_nothing() {
     assert_eq!(code(&o), 2);
     assert!(err(&o).contains("chmod 600"), "{}", err(&o));
     assert_eq!(listing(&t.join("pki")), before);
-    let o = run(
-        t,
-        &[
-            "pki",
-            "issue",
-            "--dir",
-            "pki",
-            "fas-app02.example.org",
-            "--insecure-key-permissions",
-        ],
-    );
+    let o = issue(t, &["fas-app02.example.org", "--insecure-key-permissions"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
     // A missing CA key.
     std::fs::remove_file(t.join("pki/signing-ca.key")).unwrap();
@@ -377,17 +364,7 @@ fn single_tier_pki_for_fedmsg() {
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert!(out(&o).contains("single-tier"), "{}", out(&o));
     assert!(!t.join("pki/signing-ca.crt").exists());
-    let o = run(
-        t,
-        &[
-            "pki",
-            "issue",
-            "--dir",
-            "pki",
-            "bodhi-app01.example.org",
-            "fas-app02.example.org",
-        ],
-    );
+    let o = issue(t, &["bodhi-app01.example.org", "fas-app02.example.org"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
     let o = run(t, &["pki", "list", "--dir", "pki"]);
     assert!(out(&o).contains("rsa2048, single-tier"), "{}", out(&o));
@@ -462,17 +439,7 @@ fn single_tier_pki_for_fedmsg() {
     // The later commands keep the layout: crl, renew, reseed, rebuild, doctor.
     let o = run(t, &["pki", "crl", "--dir", "pki", "--der"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
-    let o = run(
-        t,
-        &[
-            "pki",
-            "issue",
-            "--dir",
-            "pki",
-            "--renew",
-            "bodhi-app01.example.org",
-        ],
-    );
+    let o = issue(t, &["--renew", "bodhi-app01.example.org"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
     let o = run(t, &["pki", "rebuild", "--dir", "pki", "--yes"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
