@@ -35,6 +35,13 @@ impl Fx {
         self.sign_as("bodhi-app01.example.org", "msg.json", out, extra)
     }
 
+    /// A 0.01-second `waxseal speed` run of ed25519, then `extra`.
+    fn speed(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["speed", "--seconds", "0.01", "--algorithm", "ed25519"];
+        args.extend(extra);
+        self.run(&args)
+    }
+
     fn verify(&self, input: &str, extra: &[&str]) -> Output {
         let mut args = vec!["verify", "--trust", "root.pem", "--in", input];
         args.extend(extra);
@@ -277,14 +284,7 @@ fn adding_a_signer_to_an_existing_envelope() {
 #[test]
 fn speed_reports_figures() {
     let fx = Fx::new();
-    let o = fx.run(&[
-        "speed",
-        "--seconds",
-        "0.01",
-        "--algorithm",
-        "ed25519",
-        "--json",
-    ]);
+    let o = fx.speed(&["--json"]);
     assert_eq!(status(&o), 0, "{}", stderr(&o));
     let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(figures[0]["algorithm"], "ed25519");
@@ -305,16 +305,7 @@ fn speed_counts_failed_operations_and_exits_1() {
     let fx = Fx::new();
     // Verifying before the throwaway PKI existed makes every verification fail: they are
     // counted and reported, never rated, and the run exits 1; signing still succeeds.
-    let o = fx.run(&[
-        "speed",
-        "--seconds",
-        "0.01",
-        "--algorithm",
-        "ed25519",
-        "--at",
-        "2001-01-01T00:00:00Z",
-        "--json",
-    ]);
+    let o = fx.speed(&["--at", "2001-01-01T00:00:00Z", "--json"]);
     assert_eq!(status(&o), 1, "{}", stderr(&o));
     assert!(stderr(&o).contains("operation(s) failed"), "{}", stderr(&o));
     let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -335,15 +326,7 @@ fn speed_counts_failed_operations_and_exits_1() {
     assert!(errors[0].as_str().unwrap().contains("not valid before"));
 
     // The text report says so too.
-    let o = fx.run(&[
-        "speed",
-        "--seconds",
-        "0.01",
-        "--algorithm",
-        "ed25519",
-        "--at",
-        "2001-01-01T00:00:00Z",
-    ]);
+    let o = fx.speed(&["--at", "2001-01-01T00:00:00Z"]);
     assert_eq!(status(&o), 1);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
