@@ -186,6 +186,24 @@ impl VerifiedSigner {
     pub fn signed_attributes(&self) -> Option<&Attributes> {
         self.signer_info.signed_attrs.as_ref()
     }
+
+    /// The signer as a JSON report, the one `waxseal verify --json` and the Python binding
+    /// print: index, subject, common name, issuer, serial, signing time, algorithms, the
+    /// path's subjects and whether revocation was checked.
+    pub fn report(&self) -> serde_json::Value {
+        serde_json::json!({
+            "index": self.index,
+            "subject": self.certificate.subject_display(),
+            "common_name": self.certificate.common_name(),
+            "issuer": self.certificate.issuer_display(),
+            "serial": self.certificate.serial_hex(),
+            "signing_time": self.signing_time.map(crate::time::format),
+            "digest": self.digest.name(),
+            "signature_algorithm": self.signature_algorithm,
+            "path": self.path.as_ref().map(ValidatedPath::subjects),
+            "revocation_checked": self.path.as_ref().is_some_and(|p| p.revocation_checked),
+        })
+    }
 }
 
 /// A signer that did not verify under [`SignerRequirement::Any`].

@@ -521,48 +521,6 @@ pub struct VerifiedSlip {
     hops: Py<PyList>,
 }
 
-fn path_subjects(path: &Option<waxseal_envelope::ValidatedPath>) -> Value {
-    match path {
-        Some(p) => Value::Array(
-            p.certificates
-                .iter()
-                .map(|c| Value::String(c.subject_display()))
-                .collect(),
-        ),
-        None => Value::Null,
-    }
-}
-
-fn signer_report(s: &waxseal_envelope::VerifiedSigner) -> Value {
-    serde_json::json!({
-        "index": s.index,
-        "subject": s.certificate.subject_display(),
-        "common_name": s.certificate.common_name(),
-        "issuer": s.certificate.issuer_display(),
-        "serial": s.certificate.serial_hex(),
-        "signing_time": s.signing_time.map(time::format),
-        "digest": s.digest.name(),
-        "signature_algorithm": s.signature_algorithm,
-        "path": path_subjects(&s.path),
-        "revocation_checked": s.path.as_ref().is_some_and(|p| p.revocation_checked),
-    })
-}
-
-fn hop_report(h: &waxseal_slip::Hop) -> Value {
-    serde_json::json!({
-        "index": h.index,
-        "name": h.name,
-        "subject": h.certificate.subject_display(),
-        "serial": h.certificate.serial_hex(),
-        "signing_time": h.signing_time.map(time::format),
-        "role": h.role,
-        "action": h.action,
-        "signature_algorithm": h.signature_algorithm,
-        "path": path_subjects(&h.path),
-        "revocation_checked": h.path.as_ref().is_some_and(|p| p.revocation_checked),
-    })
-}
-
 /// Verifies CMS envelopes and slips against trust anchors; shared by threads.
 #[pyclass(frozen, module = "waxseal")]
 pub struct Verifier {
@@ -650,7 +608,11 @@ impl Verifier {
     ) -> PyResult<Verified> {
         let (content, signers) = detached(py, || {
             let v = self.inner.verify_bytes(envelope, content)?;
-            let signers: Vec<Value> = v.signers().iter().map(signer_report).collect();
+            let signers: Vec<Value> = v
+                .signers()
+                .iter()
+                .map(waxseal_envelope::VerifiedSigner::report)
+                .collect();
             Ok((v.into_content(), signers))
         })?;
         Ok(Verified {
@@ -691,7 +653,7 @@ impl Verifier {
             let slip = SlipVerifier::new(&self.inner)
                 .with_expectations(expectations)
                 .verify(&env, content)?;
-            let hops: Vec<Value> = slip.hops.iter().map(hop_report).collect();
+            let hops: Vec<Value> = slip.hops.iter().map(waxseal_slip::Hop::report).collect();
             Ok((slip.envelope.into_content(), hops))
         })?;
         Ok(VerifiedSlip {

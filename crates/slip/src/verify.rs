@@ -37,6 +37,26 @@ pub struct Hop {
     pub signature_algorithm: String,
 }
 
+impl Hop {
+    /// The hop as a JSON report, the one `waxseal slip verify --json` and the Python binding
+    /// print: index, name, subject, serial, signing time, role, action, algorithm, the
+    /// path's subjects and whether revocation was checked.
+    pub fn report(&self) -> serde_json::Value {
+        serde_json::json!({
+            "index": self.index,
+            "name": self.name,
+            "subject": self.certificate.subject_display(),
+            "serial": self.certificate.serial_hex(),
+            "signing_time": self.signing_time.map(waxseal_envelope::time::format),
+            "role": self.role,
+            "action": self.action,
+            "signature_algorithm": self.signature_algorithm,
+            "path": self.path.as_ref().map(ValidatedPath::subjects),
+            "revocation_checked": self.path.as_ref().is_some_and(|p| p.revocation_checked),
+        })
+    }
+}
+
 /// A slip that verified: the content, and the route in order.
 #[derive(Debug, Clone)]
 pub struct VerifiedSlip {

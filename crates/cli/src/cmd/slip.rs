@@ -199,24 +199,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
 }
 
 fn report(slip: &VerifiedSlip) -> serde_json::Value {
-    let hops: Vec<serde_json::Value> = slip
-        .hops
-        .iter()
-        .map(|h| {
-            json!({
-                "index": h.index,
-                "name": h.name,
-                "subject": h.certificate.subject_display(),
-                "serial": h.certificate.serial_hex(),
-                "signing_time": h.signing_time.map(time::format),
-                "role": h.role,
-                "action": h.action,
-                "signature_algorithm": h.signature_algorithm,
-                "path": h.path.as_ref().map(|p| p.certificates.iter().map(|c| c.subject_display()).collect::<Vec<_>>()),
-                "revocation_checked": h.path.as_ref().is_some_and(|p| p.revocation_checked),
-            })
-        })
-        .collect();
+    let hops: Vec<serde_json::Value> = slip.hops.iter().map(waxseal_slip::Hop::report).collect();
     json!({
         "valid": true,
         "content_length": slip.content().len(),

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 use waxseal_envelope::display::Escaped;
-use waxseal_envelope::{Envelope, SignerRequirement, Verified, time};
+use waxseal_envelope::{Envelope, SignerRequirement, Verified, VerifiedSigner};
 
 use super::common;
 use crate::error::CliError;
@@ -99,23 +99,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
 }
 
 fn report(v: &Verified) -> serde_json::Value {
-    let signers: Vec<serde_json::Value> = v
-        .signers()
-        .iter()
-        .map(|s| {
-            json!({
-                "index": s.index,
-                "subject": s.certificate.subject_display(),
-                "issuer": s.certificate.issuer_display(),
-                "serial": s.certificate.serial_hex(),
-                "signing_time": s.signing_time.map(time::format),
-                "digest": s.digest.name(),
-                "signature_algorithm": s.signature_algorithm,
-                "path": s.path.as_ref().map(|p| p.certificates.iter().map(|c| c.subject_display()).collect::<Vec<_>>()),
-                "revocation_checked": s.path.as_ref().is_some_and(|p| p.revocation_checked),
-            })
-        })
-        .collect();
+    let signers: Vec<serde_json::Value> = v.signers().iter().map(VerifiedSigner::report).collect();
     let rejected: Vec<serde_json::Value> = v
         .rejected()
         .iter()

@@ -268,6 +268,14 @@ impl ValidatedPath {
     pub fn anchor(&self) -> &Certificate {
         self.certificates.last().expect("a path is never empty")
     }
+
+    /// The subjects of the path, end-entity first, for reports (`--json`, Python).
+    pub fn subjects(&self) -> Vec<String> {
+        self.certificates
+            .iter()
+            .map(Certificate::subject_display)
+            .collect()
+    }
 }
 
 /// Validates `cert` against `anchors`, building the path through `intermediates`
