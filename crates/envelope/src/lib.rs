@@ -45,23 +45,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod algorithm;
-pub mod asn1;
-pub mod cert;
-pub mod crl;
-pub mod display;
 pub mod envelope;
 pub mod format;
 pub mod inspect;
-pub mod key;
-pub mod name;
-pub mod oid;
 pub mod rfc5652;
 pub mod sign;
-pub mod store;
-pub mod time;
-pub mod trust;
 pub mod verify;
+
+// Certificates, keys, CRLs and path validation live in `waxseal-trust`, which knows
+// nothing of CMS; they are re-exported under their old paths so that
+// `waxseal_envelope::cert::Certificate` and `waxseal_envelope::trust::validate` keep working.
+pub use waxseal_trust::path as trust;
+pub use waxseal_trust::{algorithm, asn1, cert, crl, display, key, name, oid, store, time};
 
 pub use algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm};
 pub use cert::Certificate;

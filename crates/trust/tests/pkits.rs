@@ -5,16 +5,24 @@
 //! available, at 2010-06-01T00:00:00Z, with the default policy inputs: the prefix of the
 //! file name is the expected verdict.
 
-mod common;
+use std::path::PathBuf;
 
-use waxseal_envelope::algorithm::AlgorithmPolicy;
-use waxseal_envelope::cert::Certificate;
-use waxseal_envelope::store::{CertStore, CrlSet, load_certificates, load_crls};
-use waxseal_envelope::trust::{self, Purpose, RevocationPolicy, TrustAnchors, ValidationOptions};
+use waxseal_trust::algorithm::AlgorithmPolicy;
+use waxseal_trust::cert::Certificate;
+use waxseal_trust::path::{self as trust, Purpose, RevocationPolicy, TrustAnchors, ValidationOptions};
+use waxseal_trust::store::{CertStore, CrlSet, load_certificates, load_crls};
+
+/// `../shared/vectors` beside the project root. Panics (the test fails loudly) when it
+/// is missing: conformance tests must never pass by skipping.
+fn vectors() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
+    assert!(dir.is_dir(), "shared test vectors missing at {}", dir.display());
+    dir
+}
 
 #[test]
 fn pkits_path_validation_verdicts() {
-    let dir = common::vectors().join("pkits");
+    let dir = vectors().join("pkits");
     let certs = load_certificates(&dir.join("certs")).expect("PKITS certificates");
     let crls = CrlSet::from_crls(load_crls(&dir.join("crls")).expect("PKITS CRLs"));
     let anchor = Certificate::load_all(

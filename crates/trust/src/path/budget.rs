@@ -143,7 +143,7 @@ impl Meter {
     }
 
     /// Counts one signer-certificate candidate.
-    pub(crate) fn tick_candidate(&self) -> Result<(), PathError> {
+    pub fn tick_candidate(&self) -> Result<(), PathError> {
         let w = self.update(|w| w.signer_candidates += 1);
         if w.signer_candidates > self.0.budget.max_signer_candidates {
             return Err(PathError::BudgetExceeded {
@@ -171,7 +171,7 @@ impl Meter {
     /// message of `message_len` bytes: from this envelope's memo, from the cache, or by
     /// running `check`, which then counts against the budget. `id` `None`: not
     /// memoisable, always run (and counted).
-    pub(crate) fn signature(
+    pub fn signature(
         &self,
         id: Option<[u8; 32]>,
         message_len: usize,
@@ -215,7 +215,7 @@ impl Meter {
 /// attributes or of the content) and the signature. Two certificates holding one key
 /// share it; anything that changes the outcome changes it. `None` for a key that cannot
 /// be encoded (then the check is not memoised).
-pub(crate) fn signature_id(
+pub fn signature_id(
     key: &PublicKey,
     algorithm: &[&[u8]],
     message_id: &[u8],

@@ -669,7 +669,7 @@ pub enum KeyFileCheck {
 }
 
 /// The OS random number generator, as the `rand_core` 0.10 traits want it.
-pub(crate) fn rng() -> UnwrapErr<getrandom::SysRng> {
+pub fn rng() -> UnwrapErr<getrandom::SysRng> {
     UnwrapErr(getrandom::SysRng)
 }
 
