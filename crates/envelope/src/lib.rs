@@ -36,12 +36,21 @@
 //!   budgeted per envelope ([`Budget`]: signer candidates, signature checks, path
 //!   building, CRLs, key sizes) and no input makes the library panic.
 //!
-//! ## Layout
+//! ## Layout, in the order data flows through it
 //!
-//! [`asn1`] (BER normalization), [`rfc5652`] (the SignedData types), [`format`](mod@format) (PEM,
-//! base64, S/MIME), [`key`], [`algorithm`], [`cert`], [`crl`], [`name`], [`store`],
-//! [`trust`] (RFC 5280 path validation, see its docs for why it is not `certval`),
-//! [`sign`], [`verify`], [`inspect`].
+//! 1. Parse: [`format`](mod@format) reads PEM, base64 and S/MIME; [`rfc5652`] the
+//!    SignedData types (BER normalised first by [`asn1`]).
+//! 2. Sign: [`sign`] builds an [`Envelope`] ([`envelope`]) from content and [`Signer`]s.
+//! 3. Verify: [`verify`] checks each signer's signature and validates its certificate with
+//!    [`trust`] (RFC 5280 path validation, CRLs, the certificate [`store`]).
+//! 4. Report: a [`Verified`] (the content, the signers and their paths) or a
+//!    [`VerifyError`] with a stable reason code; [`inspect`] describes an envelope without
+//!    verifying it.
+//!
+//! Certificates, keys, algorithms, CRLs and path validation come from `waxseal-trust`,
+//! which knows nothing of CMS; its modules are re-exported here under their old names
+//! ([`cert`], [`key`], [`algorithm`], [`crl`], [`name`], [`oid`], [`store`], [`time`],
+//! [`display`], [`trust`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

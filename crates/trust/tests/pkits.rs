@@ -9,14 +9,20 @@ use std::path::PathBuf;
 
 use waxseal_trust::algorithm::AlgorithmPolicy;
 use waxseal_trust::cert::Certificate;
-use waxseal_trust::path::{self as trust, Purpose, RevocationPolicy, TrustAnchors, ValidationOptions};
+use waxseal_trust::path::{
+    self as trust, Purpose, RevocationPolicy, TrustAnchors, ValidationOptions,
+};
 use waxseal_trust::store::{CertStore, CrlSet, load_certificates, load_crls};
 
 /// `../shared/vectors` beside the project root. Panics (the test fails loudly) when it
 /// is missing: conformance tests must never pass by skipping.
 fn vectors() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors");
-    assert!(dir.is_dir(), "shared test vectors missing at {}", dir.display());
+    assert!(
+        dir.is_dir(),
+        "shared test vectors missing at {}",
+        dir.display()
+    );
     dir
 }
 
