@@ -11,8 +11,19 @@
 //! - [`name`]: `<service>-<fqdn>` names;
 //! - [`issue`]: certificates and CRLs signed with any key type waxseal supports;
 //! - [`doctor`](mod@doctor): diagnostics with fixes;
-//! - [`testing`]: throwaway PKIs for tests, in memory ([`TestPki`]) or in a temporary
-//!   directory ([`PkiDir::init`]).
+//! - `testing` (feature `testing`, off by default): throwaway PKIs for tests, in memory
+//!   (`TestPki`); a PKI in a temporary directory is [`PkiDir::init`].
+//!
+//! ## The `testing` feature
+//!
+//! `testing::TestPki` makes a root, a signing CA, leaves, and CRLs with the clock of the
+//! moment, so no test fixture ever expires. It is not part of the API: it exists only
+//! with the `testing` feature, which crates turn on in their `[dev-dependencies]`
+//! (`waxseal-pki = { workspace = true, features = ["testing"] }`), so the `waxseal`
+//! command and every library a user builds leave it out (`cargo tree -p waxseal-cli -e
+//! features -i waxseal-pki` lists no `testing`). A feature rather than a dev-only crate:
+//! the helpers are built from this crate's issuing code, this crate's own unit tests use
+//! them without a dependency cycle, and every test keeps its `waxseal_pki::TestPki` path.
 //!
 //! Private keys are created with mode 0600 and never replaced: superseded files move to
 //! `archive/`. Every write is atomic (temporary file, fsync, rename, directory fsync).
@@ -27,6 +38,7 @@ pub mod inventory;
 pub mod issue;
 pub mod name;
 pub mod seed;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use dir::{Lifetimes, PkiDir, PkiError, load_signer};
@@ -34,4 +46,5 @@ pub use doctor::{Finding, doctor};
 pub use issue::{CertParams, IssueError, Issuer, Revocation};
 pub use name::ServiceHost;
 pub use seed::Seed;
+#[cfg(any(test, feature = "testing"))]
 pub use testing::{Issued, TestPki};

@@ -23,10 +23,11 @@ use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use serde::Serialize;
+use waxseal_envelope::PrivateKey;
 use waxseal_envelope::{
     CertStore, EnvelopeBuilder, KeyAlgorithm, PathCache, Signer, TrustAnchors, Verifier,
 };
-use waxseal_pki::TestPki;
+use waxseal_pki::issue::{CertParams, Issuer, parse_name};
 
 use crate::error::CliError;
 
@@ -186,15 +187,13 @@ fn payload_n(size: usize, n: usize) -> Vec<u8> {
 
 fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let fail = |e: &dyn std::fmt::Display| CliError::usage(format!("speed setup ({alg}): {e}"));
-    let pki = TestPki::new(alg).map_err(|e| fail(&e))?;
-    let leaf = pki
-        .leaf(&format!("speed-{alg}.example.org"), alg)
-        .map_err(|e| fail(&e))?;
+    let pki = SpeedPki::new(alg).map_err(|e| fail(&e))?;
+    let leaf = &pki.leaf;
     let content = payload_n(args.payload_size, 0);
     if let Some(dir) = &args.export {
-        export(dir, alg, &pki, &leaf, &content)?;
+        export(dir, alg, &pki, &content)?;
     }
-    let signer = Signer::new(leaf.cert.clone(), leaf.key)
+    let signer = Signer::new(leaf.cert.clone(), leaf.key.clone())
         .map_err(|e| fail(&e))?
         .with_chain(vec![pki.ca.cert.clone()]);
     let build = |include: bool| -> Result<Vec<Vec<u8>>, CliError> {
@@ -292,13 +291,57 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     })
 }
 
+/// The keys and certificates one algorithm is measured with: a root, a signing CA and a
+/// leaf, made fresh in memory. Built here from the issuing API rather than with
+/// `waxseal_pki::TestPki`, which exists only for tests (the `testing` feature).
+struct SpeedPki {
+    root: Issuer,
+    ca: Issuer,
+    leaf: Issuer,
+    now: u64,
+}
+
+impl SpeedPki {
+    fn new(alg: KeyAlgorithm) -> Result<Self, waxseal_pki::IssueError> {
+        let now = waxseal_envelope::time::now();
+        let name = |cn: &str| parse_name(&format!("CN={cn},O=waxseal speed"));
+        let root = Issuer::self_signed(
+            &CertParams::ca(name("waxseal speed root")?, now, 30, Some(1)),
+            PrivateKey::generate(alg)?,
+        )?;
+        let ca_key = PrivateKey::generate(alg)?;
+        let ca_cert = root.issue(
+            &CertParams::ca(name("waxseal speed signing CA")?, now, 30, Some(0)),
+            &ca_key.subject_public_key_info(),
+        )?;
+        let ca = Issuer {
+            cert: ca_cert,
+            key: ca_key,
+        };
+        let host = format!("speed-{alg}.example.org");
+        let leaf_key = PrivateKey::generate(alg)?;
+        let mut params = CertParams::end_entity(name(&host)?, now, 30);
+        params.dns_names = vec![host];
+        let leaf_cert = ca.issue(&params, &leaf_key.subject_public_key_info())?;
+        Ok(Self {
+            root,
+            ca,
+            leaf: Issuer {
+                cert: leaf_cert,
+                key: leaf_key,
+            },
+            now,
+        })
+    }
+}
+
 fn export(
     dir: &std::path::Path,
     alg: KeyAlgorithm,
-    pki: &TestPki,
-    leaf: &waxseal_pki::Issued,
+    pki: &SpeedPki,
     content: &[u8],
 ) -> Result<(), CliError> {
+    let leaf = &pki.leaf;
     let io = |e| CliError::io(dir, e);
     std::fs::create_dir_all(dir).map_err(io)?;
     let d = dir.join(alg.name());
@@ -314,7 +357,10 @@ fn export(
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
     }
     std::fs::write(d.join("payload.bin"), content).map_err(io)?;
-    let crl = pki.crl(&[]).map_err(|e| CliError::usage(e.to_string()))?;
+    let crl = pki
+        .ca
+        .issue_crl(1, pki.now - 3600, pki.now + 7 * 86_400, &[])
+        .map_err(|e| CliError::usage(e.to_string()))?;
     std::fs::write(d.join("crl.pem"), crl.to_pem()).map_err(io)?;
     Ok(())
 }
