@@ -3,7 +3,9 @@
 //! crate's trust (and its path cache), then the route expectations.
 
 use waxseal_envelope::rfc5652::Attribute;
-use waxseal_envelope::{CertStore, Certificate, Envelope, SignerError, Verified, Verifier, oid};
+use waxseal_envelope::{
+    CertStore, Certificate, Envelope, Meter, SignerError, Verified, Verifier, oid,
+};
 
 use crate::chain::hops;
 use crate::error::SlipError;
@@ -79,10 +81,23 @@ impl<'a> SlipVerifier<'a> {
         envelope: &Envelope,
         detached: Option<&[u8]>,
     ) -> Result<VerifiedSlip, SlipError> {
+        // One budget for the whole envelope: the origin and every hop.
+        self.verify_with_meter(envelope, detached, &self.verifier.meter())
+    }
+
+    /// [`SlipVerifier::verify`], counting the work of the origin and of every hop against
+    /// `meter` (from [`Verifier::meter`]), which can then say how much was done: with a
+    /// warm [`waxseal_envelope::PathCache`], one public-key operation per hop and no path
+    /// building.
+    pub fn verify_with_meter(
+        &self,
+        envelope: &Envelope,
+        detached: Option<&[u8]>,
+        meter: &Meter,
+    ) -> Result<VerifiedSlip, SlipError> {
         // Structure first: a hostile nesting is refused before any cryptography.
         let chain = hops(envelope, self.origin, self.expectations.max_hops)?;
-        // One budget for the whole envelope: the origin and every hop.
-        let meter = self.verifier.meter();
+        let meter = meter.clone();
         let verified = self
             .verifier
             .verify_with_meter(envelope, detached, &meter)
