@@ -135,6 +135,13 @@ pub struct PathCache {
     signature_misses: AtomicU64,
 }
 
+// A panic cannot leave the cache inconsistent where it matters: its tables are only
+// changed inside `quick_cache` under a shard lock, by hashing and comparing keys made of
+// fixed-size digests (which never panic), and the counters are atomics. So a verifier that
+// holds one stays usable across `catch_unwind`, as it was with the `Mutex` before.
+impl std::panic::RefUnwindSafe for PathCache {}
+impl std::panic::UnwindSafe for PathCache {}
+
 impl std::fmt::Debug for PathCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "PathCache({:?})", self.stats())
