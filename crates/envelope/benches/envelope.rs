@@ -1,5 +1,13 @@
 //! Criterion benchmarks: sign and verify per algorithm on a 1 KiB payload, certificates
-//! embedded and omitted, path cache cold and warm. `cargo bench -p waxseal-envelope`.
+//! embedded and omitted. `cargo bench -p waxseal-envelope`. Verification three ways:
+//!
+//! - `cold`: the first message from a signer (no cache: the whole path is built and every
+//!   certificate signature checked);
+//! - `warm-signer`: a later, new message from a known signer (paths cached, signature
+//!   outcomes not, 64 distinct messages in turn): one public-key operation each, what a
+//!   bus consumer pays per message;
+//! - `warm-repeat`: the same message again (paths and its signature outcome cached).
+//!
 //! For ratios against OpenSSL measured in the same run, see `bench/compare.sh`.
 
 use std::hint::black_box;
@@ -17,6 +25,17 @@ fn payload() -> Vec<u8> {
     p
 }
 
+/// Message `n` of a stream: the payload with `n` in it.
+fn payload_n(n: usize) -> Vec<u8> {
+    let mut p = payload();
+    let tag = format!("{n:08}");
+    let end = p.len() - 3;
+    p[end - tag.len()..end].copy_from_slice(tag.as_bytes());
+    p
+}
+
+const MESSAGES: usize = 64;
+
 fn bench(c: &mut Criterion) {
     let content = payload();
     for alg in [
@@ -31,21 +50,28 @@ fn bench(c: &mut Criterion) {
         let signer = Signer::new(leaf.cert, leaf.key)
             .unwrap()
             .with_chain(vec![pki.ca.cert.clone()]);
-        let embedded = EnvelopeBuilder::new(&content)
-            .add_signer(&signer)
-            .build()
-            .unwrap()
-            .to_der();
-        let omitted = EnvelopeBuilder::new(&content)
-            .include_certificates(false)
-            .add_signer(&signer)
-            .build()
-            .unwrap()
-            .to_der();
+        let stream = |include: bool| -> Vec<Vec<u8>> {
+            (0..MESSAGES)
+                .map(|n| {
+                    EnvelopeBuilder::new(&payload_n(n))
+                        .include_certificates(include)
+                        .add_signer(&signer)
+                        .build()
+                        .unwrap()
+                        .to_der()
+                })
+                .collect()
+        };
+        let embedded = stream(true);
+        let omitted = stream(false);
         let anchors = TrustAnchors::new([pki.root.cert.clone()]).unwrap();
         let store = CertStore::from_certificates([pki.ca.cert.clone(), cert]);
         let cold = Verifier::new(anchors.clone()).with_store(store.clone());
-        let warm = Verifier::new(anchors)
+        // Paths only: every message pays its own signature check.
+        let warm_signer = Verifier::new(anchors.clone())
+            .with_store(store.clone())
+            .with_cache(Arc::new(PathCache::new(16).with_signature_capacity(0)));
+        let warm_repeat = Verifier::new(anchors)
             .with_store(store)
             .with_cache(Arc::new(PathCache::default()));
 
@@ -60,12 +86,19 @@ fn bench(c: &mut Criterion) {
                     .to_der()
             })
         });
-        for (name, env) in [("certs-embedded", &embedded), ("certs-omitted", &omitted)] {
-            g.bench_function(format!("verify/{name}/cold-path"), |b| {
-                b.iter(|| cold.verify_bytes(black_box(env), None).unwrap())
-            });
-            g.bench_function(format!("verify/{name}/warm-path"), |b| {
-                b.iter(|| warm.verify_bytes(black_box(env), None).unwrap())
+        for (name, envs) in [("certs-embedded", &embedded), ("certs-omitted", &omitted)] {
+            for (mode, v) in [("cold", &cold), ("warm-signer", &warm_signer)] {
+                v.verify_bytes(&envs[0], None).unwrap();
+                let mut next = envs.iter().cycle();
+                g.bench_function(format!("verify/{name}/{mode}"), |b| {
+                    b.iter(|| {
+                        let env = next.next().expect("a stream");
+                        v.verify_bytes(black_box(env), None).unwrap()
+                    })
+                });
+            }
+            g.bench_function(format!("verify/{name}/warm-repeat"), |b| {
+                b.iter(|| warm_repeat.verify_bytes(black_box(&envs[0]), None).unwrap())
             });
         }
         g.finish();

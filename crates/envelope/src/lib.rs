@@ -77,7 +77,7 @@ pub use rfc5652::{Limits, ParseError};
 pub use sign::{EnvelopeBuilder, SignError, Signer, SignerIdKind};
 pub use store::{CertStore, CrlSet};
 pub use trust::{
-    Budget, Meter, PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath,
+    Budget, CacheStats, Meter, PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath,
     ValidationOptions,
 };
 pub use verify::{SignerError, SignerRequirement, Verified, VerifiedSigner, Verifier, VerifyError};

@@ -17,7 +17,7 @@ use crate::oid;
 use crate::rfc5652::{Attributes, Limits, ParseError, SignedData, SignerIdentifier, SignerInfo};
 use crate::store::{CertStore, CrlSet};
 use crate::trust::{
-    self, Budget, Meter, PathCache, PathError, PolicyInputs, Purpose, RevocationPolicy,
+    self, Budget, CacheStats, Meter, PathCache, PathError, PolicyInputs, Purpose, RevocationPolicy,
     TrustAnchors, ValidatedPath, ValidationOptions,
 };
 
@@ -475,6 +475,15 @@ impl Verifier {
     /// The path cache, if any.
     pub fn cache(&self) -> Option<&Arc<PathCache>> {
         self.cache.as_ref()
+    }
+
+    /// What the cache did so far (hits, misses, entries); all zero without a cache.
+    /// Several verifiers sharing one [`PathCache`] report the same figures.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache
+            .as_deref()
+            .map(PathCache::stats)
+            .unwrap_or_default()
     }
 
     /// The validation options used at `time`.

@@ -27,8 +27,8 @@ use waxseal_entity::glob::{MALFORMED_TOPIC, TopicPattern, check_topic};
 use waxseal_entity::{Authorization, AuthorizationConfig, Authorizer, EntityId, Registry};
 use waxseal_envelope::rfc5652::CertificateChoice;
 use waxseal_envelope::{
-    AlgorithmPolicy, CertStore, Certificate, Envelope, EnvelopeBuilder, RevocationPolicy, Signer,
-    TrustAnchors, Verifier,
+    AlgorithmPolicy, CacheStats, CertStore, Certificate, Envelope, EnvelopeBuilder, PathCache,
+    RevocationPolicy, Signer, TrustAnchors, Verifier,
 };
 use waxseal_slip::RouteExpectations;
 
@@ -143,6 +143,10 @@ pub struct Bus {
     unsigned_topics: Vec<TopicPattern>,
     replay: Mutex<ReplayCache>,
     fixed_time: Option<u64>,
+    /// The path and signature-outcome cache of every verifier this bus builds: one for
+    /// the bus's life, so its counters add up across refreshes; invalidated whenever a
+    /// refresh changes the trust material.
+    cache: Arc<PathCache>,
 }
 
 /// The trust material and the verifier built from its current copies.
@@ -156,6 +160,7 @@ fn build_verifier(
     config: &BusConfig,
     material: &Material,
     fixed_time: Option<u64>,
+    cache: &Arc<PathCache>,
 ) -> Result<Verifier, ConfigError> {
     let mut store = CertStore::new();
     for c in material.certificates() {
@@ -172,7 +177,7 @@ fn build_verifier(
     } else {
         AlgorithmPolicy::STRICT
     })
-    .with_cache(Arc::new(waxseal_envelope::PathCache::default()));
+    .with_cache(cache.clone());
     if material.has_crls() && config.crl_scope == CrlScope::Leaf {
         v = v.with_revocation(RevocationPolicy::RequireEndEntity);
     }
@@ -194,6 +199,7 @@ impl Bus {
     /// before later validations (see [`crate::distribution`]).
     pub fn new(config: BusConfig) -> Result<Self, ConfigError> {
         let err = |e: &dyn std::fmt::Display| ConfigError(e.to_string());
+        let cache = Arc::new(PathCache::default());
         let trust = if config.validate_signatures {
             if config.trust.is_empty() {
                 return Err(ConfigError(
@@ -208,7 +214,7 @@ impl Bus {
                 &config.fetch,
                 waxseal_envelope::time::now(),
             )?;
-            let verifier = Arc::new(build_verifier(&config, &material, None)?);
+            let verifier = Arc::new(build_verifier(&config, &material, None, &cache)?);
             Some(Mutex::new(TrustState { material, verifier }))
         } else {
             None
@@ -244,6 +250,7 @@ impl Bus {
             unsigned_topics,
             replay,
             fixed_time: None,
+            cache,
         })
     }
 
@@ -254,7 +261,7 @@ impl Bus {
     pub fn at_time(mut self, time: u64) -> Self {
         if let Some(state) = &mut self.trust {
             let state = state.get_mut().unwrap_or_else(|p| p.into_inner());
-            if let Ok(v) = build_verifier(&self.config, &state.material, Some(time)) {
+            if let Ok(v) = build_verifier(&self.config, &state.material, Some(time), &self.cache) {
                 state.verifier = Arc::new(v);
             }
         }
@@ -399,14 +406,28 @@ impl Bus {
         let time = self.time();
         let mut state = lock(t);
         if state.material.refresh(time) {
+            // New anchors, certificates or CRLs: no path validated under the old ones is
+            // served again (their identities are in the cache keys too; this also frees
+            // the room they took).
+            self.cache.invalidate();
             // On an error keep the previous verifier (e.g. a bundle that now holds no
             // certificate).
-            if let Ok(v) = build_verifier(&self.config, &state.material, self.fixed_time) {
+            if let Ok(v) =
+                build_verifier(&self.config, &state.material, self.fixed_time, &self.cache)
+            {
                 state.verifier = Arc::new(v);
             }
         }
         state.material.check_crls(time)?;
         Ok(Some(state.verifier.clone()))
+    }
+
+    /// What the verifiers' path and signature-outcome cache did so far (hits, misses,
+    /// entries), over the bus's life: refreshes of the trust material invalidate its
+    /// entries ([`CacheStats::generation`] counts them) but keep the counters. All zero
+    /// while validation is switched off.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
     }
 
     /// The authorizer.

@@ -31,3 +31,4 @@ pub use distribution::{CRL_UNAVAILABLE, FetchConfig, Material, Source};
 pub use error::{ConfigError, Rejection, SignError, Stage};
 pub use oslo::{OsloVerified, Route};
 pub use replay::ReplayCache;
+pub use waxseal_envelope::CacheStats;

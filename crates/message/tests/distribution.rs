@@ -285,6 +285,57 @@ fn a_changed_crl_file_is_picked_up_by_a_running_bus() {
 }
 
 #[test]
+fn a_running_bus_serves_paths_from_its_cache_until_the_crls_or_anchors_change() {
+    let mut f = fx();
+    let crl = f.dir.join("crl.pem");
+    let bus = Bus::new(f.config(crl.to_str().unwrap(), json!({}))).unwrap();
+    for _ in 0..3 {
+        bus.validate(&f.message()).unwrap();
+    }
+    let s = bus.cache_stats();
+    assert_eq!((s.path_hits, s.path_misses, s.generation), (2, 1, 0));
+    assert_eq!(s.path_entries, 1);
+    // The CRL file changes (the signer revoked): the path cached under the old CRLs is
+    // dropped, and the signer refused.
+    f.pki.revoke(BODHI, "keyCompromise").unwrap();
+    assert_eq!(
+        code(bus.validate(&f.message())),
+        (Stage::Certificate, "revoked".into())
+    );
+    let s = bus.cache_stats();
+    assert_eq!((s.path_hits, s.generation), (2, 1));
+
+    // Anchors: another bus, whose root file is replaced by another PKI's root.
+    let f = fx();
+    let crl = f.dir.join("crl.pem");
+    let bus = Bus::new(f.config(crl.to_str().unwrap(), json!({}))).unwrap();
+    bus.validate(&f.message()).unwrap();
+    bus.validate(&f.message()).unwrap();
+    assert_eq!(bus.cache_stats().path_hits, 1);
+    let root = f.dir.join("root-ca.crt");
+    let ours = std::fs::read(&root).unwrap();
+    let other_dir = f.tmp.path().join("other");
+    PkiDir::init(
+        &other_dir,
+        Seed::default(),
+        KeyAlgorithm::P256,
+        Lifetimes::default(),
+    )
+    .unwrap();
+    std::fs::copy(other_dir.join("root-ca.crt"), &root).unwrap();
+    let (stage, c) = code(bus.validate(&f.message()));
+    assert_eq!(stage, Stage::Certificate, "{c}");
+    let s = bus.cache_stats();
+    assert_eq!((s.path_hits, s.generation), (1, 1), "{s:?}");
+    // Twin: our root back, the signer validates again, through a new path.
+    std::fs::write(&root, ours).unwrap();
+    bus.validate(&f.message()).unwrap();
+    let s = bus.cache_stats();
+    assert_eq!((s.path_hits, s.generation), (1, 2), "{s:?}");
+    assert_eq!(s.path_entries, 1);
+}
+
+#[test]
 fn urls_in_the_configuration() {
     let f = fx();
     // Trust anchors never over plain http.

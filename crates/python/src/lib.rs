@@ -623,6 +623,12 @@ impl Verifier {
         })
     }
 
+    /// What the path and signature-outcome cache did so far, as a dict (see
+    /// `cache_stats_dict`).
+    fn cache_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        cache_stats_dict(py, self.inner.cache_stats())
+    }
+
     /// Verifies a routing slip and its route.
     #[pyo3(signature = (envelope, content = None, *, expect = None, require = None, max_hops = 32, max_age = None, clock_skew = 300.0, allow_repeats = false))]
     #[allow(clippy::too_many_arguments)]
@@ -663,6 +669,25 @@ impl Verifier {
                 .unbind(),
         })
     }
+}
+
+/// A [`CacheStats`](waxseal_envelope::CacheStats) as a Python dict, one key per field.
+fn cache_stats_dict(
+    py: Python<'_>,
+    s: waxseal_envelope::CacheStats,
+) -> PyResult<Bound<'_, PyDict>> {
+    let v = serde_json::json!({
+        "path_hits": s.path_hits,
+        "path_misses": s.path_misses,
+        "signature_hits": s.signature_hits,
+        "signature_misses": s.signature_misses,
+        "entries": s.entries,
+        "path_entries": s.path_entries,
+        "signature_entries": s.signature_entries,
+        "capacity": s.capacity,
+        "generation": s.generation,
+    });
+    Ok(to_py(py, &v)?.cast_into::<PyDict>()?)
 }
 
 /// Adds a routing-slip hop: `signer` countersigns the last hop of `envelope`.
@@ -1054,6 +1079,12 @@ impl Bus {
             }))
         })?;
         Self::report(py, &v)
+    }
+
+    /// What the verifiers' path and signature-outcome cache did so far, as a dict (see
+    /// `cache_stats_dict`); a reload starts a new cache.
+    fn cache_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        cache_stats_dict(py, self.current().cache_stats())
     }
 
     /// Re-reads the configuration, anchors and CRLs; keeps the replay cache.

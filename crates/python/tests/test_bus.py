@@ -93,6 +93,20 @@ def test_revoked_signer_is_refused(bus_config, signers):
     assert e.stage == "certificate"
 
 
+def test_cache_stats_of_a_bus(bus, signers):
+    s = bus.cache_stats()
+    assert (s["path_hits"], s["path_misses"], s["generation"]) == (0, 0, 0)
+    for n in range(3):
+        bus.validate(bus.sign(message(100 + n), signers[BODHI]))
+    s = bus.cache_stats()
+    assert (s["path_hits"], s["path_misses"], s["path_entries"]) == (2, 1, 1)
+    # Twin: a tampered message is refused, and its signer's cached path does not help it.
+    signed = bytearray(bus.sign(message(200), signers[BODHI]))
+    i = signed.index(b"LGTM 200")
+    signed[i + 5] = ord("3")
+    refused("message-digest-mismatch", bus.validate, bytes(signed))
+
+
 def test_untrusted_signer_is_refused(bus, other_pki):
     signed = bus.sign(MESSAGE, other_pki.signer(BODHI))
     refused("untrusted", bus.validate, signed)

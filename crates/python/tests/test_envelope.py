@@ -141,3 +141,31 @@ def test_verifier_without_anchors_is_a_config_error(tmp_path):
 
 def test_garbage_is_refused_as_malformed(pki):
     refused("malformed", pki.verifier().verify, b"not an envelope")
+
+
+STATS = {"path_hits", "path_misses", "signature_hits", "signature_misses", "entries",
+         "path_entries", "signature_entries", "capacity", "generation"}
+
+
+def test_cache_stats_count_paths_served_from_the_cache(pki, signers):
+    v = pki.verifier(crls=[pki.crl])
+    s = v.cache_stats()
+    assert set(s) == STATS
+    assert (s["path_hits"], s["path_misses"], s["entries"]) == (0, 0, 0)
+    for n in range(3):
+        v.verify(signers[BODHI].sign(CONTENT + b" " * n))
+    s = v.cache_stats()
+    assert (s["path_hits"], s["path_misses"], s["path_entries"]) == (2, 1, 1)
+    # Each new message is one signature the cache did not know.
+    assert s["signature_misses"] >= 3
+    assert 0 < s["entries"] and s["path_entries"] <= s["capacity"]
+
+
+def test_cache_stats_a_refused_signer_is_not_a_hit(pki, signers):
+    v = pki.verifier(crls=[pki.crl])
+    v.verify(signers[BODHI].sign(CONTENT))
+    for _ in range(2):
+        refused("revoked", v.verify, signers[REVOKED].sign(CONTENT))
+    s = v.cache_stats()
+    # Refused paths are not cached: the revoked signer misses every time.
+    assert (s["path_hits"], s["path_misses"], s["path_entries"]) == (0, 3, 1)

@@ -2,7 +2,7 @@
 //! signature and certificate path of the slip verified.
 
 use crate::error::SlipError;
-use crate::verify::Hop;
+use crate::hop::Hop;
 
 /// What the route must look like. The defaults: at most 32 hops, no entity twice, signing
 /// times never more than 5 minutes out of order nor more than 5 minutes after the

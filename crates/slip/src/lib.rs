@@ -37,12 +37,21 @@
 //! }
 //! # Ok(()) }
 //! ```
+//!
+//! ## Layout
+//!
+//! In the order a slip flows through them: [`chain`] (parse the nesting, walk and append
+//! hops), [`verify`] (check every hop's signature and path), [`expect`] (check the route
+//! against the [`RouteExpectations`]), [`hop`] (the verified [`Hop`] both of them use),
+//! [`error`] (one [`SlipError`] with stable reason codes). Imports run one way:
+//! verify → expect → hop.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod chain;
 pub mod error;
 pub mod expect;
+pub mod hop;
 pub mod verify;
 
 pub use chain::{append_hop, attach_countersignature, hops, parse, replace_hops};

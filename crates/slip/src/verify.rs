@@ -4,58 +4,19 @@
 
 use waxseal_envelope::rfc5652::Attribute;
 use waxseal_envelope::{
-    CertStore, Certificate, Envelope, SignerError, ValidatedPath, Verified, Verifier, oid,
+    CertStore, Certificate, Envelope, Meter, SignerError, Verified, Verifier, oid,
 };
 
 use crate::chain::hops;
 use crate::error::SlipError;
 use crate::expect::RouteExpectations;
+use crate::hop::text_attribute;
+// `Hop` lives in `crate::hop` (below `expect`, which checks it); named here too, where it
+// always was.
+pub use crate::hop::Hop;
 
 /// Names a hop's signer for expectations and reports (default: the certificate's CN).
 pub type Namer<'a> = Box<dyn Fn(&Certificate) -> String + Send + Sync + 'a>;
-
-/// One verified hop.
-#[derive(Debug, Clone)]
-pub struct Hop {
-    /// Position: 0 is the origin.
-    pub index: usize,
-    /// The signer's name (per the verifier's namer).
-    pub name: String,
-    /// The signer's certificate.
-    pub certificate: Certificate,
-    /// The signer's validated path (`None` only in signature-only mode).
-    pub path: Option<ValidatedPath>,
-    /// The signing-time attribute, if present.
-    pub signing_time: Option<u64>,
-    /// The hop-role attribute, if present.
-    pub role: Option<String>,
-    /// The hop-action attribute, if present.
-    pub action: Option<String>,
-    /// All signed attributes, as received.
-    pub signed_attributes: Vec<Attribute>,
-    /// The signature algorithm, described.
-    pub signature_algorithm: String,
-}
-
-impl Hop {
-    /// The hop as a JSON report, the one `waxseal slip verify --json` and the Python binding
-    /// print: index, name, subject, serial, signing time, role, action, algorithm, the
-    /// path's subjects and whether revocation was checked.
-    pub fn report(&self) -> serde_json::Value {
-        serde_json::json!({
-            "index": self.index,
-            "name": self.name,
-            "subject": self.certificate.subject_display(),
-            "serial": self.certificate.serial_hex(),
-            "signing_time": self.signing_time.map(waxseal_envelope::time::format),
-            "role": self.role,
-            "action": self.action,
-            "signature_algorithm": self.signature_algorithm,
-            "path": self.path.as_ref().map(ValidatedPath::subjects),
-            "revocation_checked": self.path.as_ref().is_some_and(|p| p.revocation_checked),
-        })
-    }
-}
 
 /// A slip that verified: the content, and the route in order.
 #[derive(Debug, Clone)]
@@ -71,12 +32,6 @@ impl VerifiedSlip {
     pub fn content(&self) -> &[u8] {
         self.envelope.content()
     }
-}
-
-fn text_attribute(attrs: &[Attribute], oid: const_oid::ObjectIdentifier) -> Option<String> {
-    let raw = attrs.iter().find(|a| a.oid == oid)?.values.first()?;
-    let any = <der::asn1::Any as der::Decode>::from_der(raw).ok()?;
-    waxseal_envelope::name::string_value(&any)
 }
 
 /// Verifies slips with a configured envelope [`Verifier`] (trust anchors, store, CRLs,
@@ -126,10 +81,23 @@ impl<'a> SlipVerifier<'a> {
         envelope: &Envelope,
         detached: Option<&[u8]>,
     ) -> Result<VerifiedSlip, SlipError> {
+        // One budget for the whole envelope: the origin and every hop.
+        self.verify_with_meter(envelope, detached, &self.verifier.meter())
+    }
+
+    /// [`SlipVerifier::verify`], counting the work of the origin and of every hop against
+    /// `meter` (from [`Verifier::meter`]), which can then say how much was done: with a
+    /// warm [`waxseal_envelope::PathCache`], one public-key operation per hop and no path
+    /// building.
+    pub fn verify_with_meter(
+        &self,
+        envelope: &Envelope,
+        detached: Option<&[u8]>,
+        meter: &Meter,
+    ) -> Result<VerifiedSlip, SlipError> {
         // Structure first: a hostile nesting is refused before any cryptography.
         let chain = hops(envelope, self.origin, self.expectations.max_hops)?;
-        // One budget for the whole envelope: the origin and every hop.
-        let meter = self.verifier.meter();
+        let meter = meter.clone();
         let verified = self
             .verifier
             .verify_with_meter(envelope, detached, &meter)

@@ -215,9 +215,9 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let mut cold = Verifier::new(anchors.clone()).with_store(store.clone());
     let mut warm = Verifier::new(anchors)
         .with_store(store)
-        // Room for the signer's path, and for 16 signature outcomes: fewer than MESSAGES,
-        // so every message costs its own signature check.
-        .with_cache(Arc::new(PathCache::new(4)));
+        // Room for the signer's path, and no signature outcomes: every message costs its
+        // own signature check, as a new message from a known signer does.
+        .with_cache(Arc::new(PathCache::new(4).with_signature_capacity(0)));
     if let Some(at) = &args.at {
         let time = super::common::time(Some(at))?;
         cold = cold.at_time(time);

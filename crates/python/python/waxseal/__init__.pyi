@@ -148,6 +148,12 @@ class Verifier:
     def verify(self, envelope: bytes, content: Optional[bytes] = None) -> Verified:
         """Verifies ``envelope`` (DER, BER, PEM or S/MIME; ``content`` for a detached
         one). Raises :class:`Rejected`."""
+    def cache_stats(self) -> Dict[str, int]:
+        """What the verifier's caches did so far: ``path_hits``, ``path_misses`` (path
+        lookups answered or not), ``signature_hits``, ``signature_misses`` (signature
+        checks answered, or paid with a public-key operation), ``entries`` (held now:
+        ``path_entries`` plus ``signature_entries``), ``capacity`` (most paths held) and
+        ``generation`` (invalidations)."""
     def verify_slip(
         self,
         envelope: bytes,
@@ -250,6 +256,11 @@ class Bus:
         Returns the report: ``message_text`` (the exact ``oslo.message`` string),
         ``message`` (parsed), ``signed``, ``entity``, ``authorization``, ``hops``,
         ``route``. Raises :class:`Rejected` (``topic-mismatch``, ``unsigned``...)."""
+    def cache_stats(self) -> Dict[str, int]:
+        """What the bus's path and signature-outcome cache did so far, the keys of
+        :meth:`Verifier.cache_stats`. A refresh that changes the anchors, certificates or
+        CRLs drops the cached paths and adds one to ``generation``; :meth:`reload` starts
+        a new cache."""
     def reload(self) -> None:
         """Re-reads the configuration file, anchors, certificates and CRLs (keeps the
         replay cache). Raises :class:`ConfigError` and keeps the old state."""

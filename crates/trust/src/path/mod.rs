@@ -13,9 +13,12 @@
 //! - [`policy`]: the valid-policy tree of §6.1.3 (d)-(f), §6.1.4 (a)-(b) and §6.1.5 (g);
 //! - [`name_constraints`]: §4.2.1.10 and §6.1.3 (b)-(c);
 //! - [`revocation`]: CRL processing of §6.3, including the validation of CRL signers;
-//! - [`cache`]: validated paths keyed by certificate, anchor set, CRL set and time bucket,
-//!   and signature outcomes (failures too) keyed by public key, algorithm, signed bytes
-//!   and signature.
+//! - `context` (private): one validation in progress, the state `build`, `process` and
+//!   `revocation` share, below them so that their imports run one way;
+//! - [`cache`]: validated paths keyed by certificate, anchor set, CRL set, time bucket
+//!   and generation, and signature outcomes (failures too) keyed by public key,
+//!   algorithm, signed bytes and signature; bounded, sharded, with counters
+//!   ([`CacheStats`]).
 //!
 //! # Why not `certval`
 //!
@@ -46,6 +49,7 @@
 pub mod budget;
 pub mod build;
 pub mod cache;
+mod context;
 pub mod error;
 pub mod name_constraints;
 pub mod policy;
@@ -58,7 +62,7 @@ use const_oid::ObjectIdentifier as Oid;
 use sha2::Digest;
 
 pub use budget::{Budget, Meter, Work};
-pub use cache::PathCache;
+pub use cache::{CacheStats, PathCache};
 pub use error::{PathError, RevocationProblem};
 
 use crate::algorithm::AlgorithmPolicy;

@@ -2,7 +2,7 @@
 
 use x509_cert::ext::pkix::KeyUsages;
 
-use super::build::Builder;
+use super::context::Context;
 use super::name_constraints::NameConstraintsState;
 use super::policy::PolicyState;
 use super::{PathError, Purpose, RevocationPolicy, ValidatedPath, revocation};
@@ -47,7 +47,7 @@ fn check_unknown_critical(cert: &Certificate) -> Result<(), PathError> {
 }
 
 /// keyUsage and extKeyUsage of the end-entity for the builder's purpose.
-fn check_purpose(b: &Builder<'_>, cert: &Certificate) -> Result<(), PathError> {
+fn check_purpose(b: &Context<'_>, cert: &Certificate) -> Result<(), PathError> {
     match b.purpose {
         Purpose::Signing => check_signing_purpose(cert, &b.options.accepted_purposes),
         Purpose::CrlSigning if !cert.allows_key_usage(KeyUsages::CRLSign) => {
@@ -114,7 +114,7 @@ fn working_key(
 
 /// A certificate the caller trusts directly (it is one of the anchors).
 pub(crate) fn validate_direct(
-    b: &Builder<'_>,
+    b: &Context<'_>,
     cert: &Certificate,
 ) -> Result<ValidatedPath, PathError> {
     check_validity(cert, b.options.time)?;
@@ -131,7 +131,7 @@ pub(crate) fn validate_direct(
 
 /// Processes the path `anchor -> chain[n-1] -> ... -> chain[0]` (the end-entity).
 pub(crate) fn validate_path(
-    b: &Builder<'_>,
+    b: &Context<'_>,
     anchor: &Certificate,
     chain: &[Certificate],
 ) -> Result<ValidatedPath, PathError> {

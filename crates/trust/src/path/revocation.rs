@@ -12,7 +12,7 @@ use x509_cert::ext::pkix::crl::CrlReason;
 use x509_cert::ext::pkix::crl::dp::ReasonFlags;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 
-use super::build::Builder;
+use super::context::Context;
 use super::{PathError, RevocationProblem};
 use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::cert::Certificate;
@@ -163,7 +163,7 @@ fn in_scope(crl: &Crl, cert: &Certificate, dp: &DistPoint) -> bool {
 /// a number before one without). A stale CRL replayed next to a newer one is thereby never
 /// the one that decides. Also returns the problems of CRLs that did not parse.
 fn crls_of(
-    b: &Builder<'_>,
+    b: &Context<'_>,
     issuer: &NameKey,
 ) -> Result<(Vec<Crl>, Vec<RevocationProblem>), PathError> {
     let mut crls = Vec::new();
@@ -197,7 +197,7 @@ fn newest_first(a: &Crl, b: &Crl) -> Ordering {
 }
 
 /// Whether `key` signed `crl` (memoised, counted against the budget).
-fn crl_signed_by(b: &Builder<'_>, crl: &Crl, key: &PublicKey) -> Result<bool, PathError> {
+fn crl_signed_by(b: &Context<'_>, crl: &Crl, key: &PublicKey) -> Result<bool, PathError> {
     if crl.signature_algorithm() != crl.tbs_signature_algorithm() {
         return Ok(false);
     }
@@ -232,7 +232,7 @@ fn crl_signed_by(b: &Builder<'_>, crl: &Crl, key: &PublicKey) -> Result<bool, Pa
 /// §6.3.3 (f)-(g): finds the key that signed `crl` and checks that its holder may sign
 /// CRLs and chains to `anchor`.
 fn crl_signer_key(
-    b: &Builder<'_>,
+    b: &Context<'_>,
     crl: &Crl,
     issuer: &Certificate,
     issuer_params: Option<&DsaParameters>,
@@ -325,7 +325,7 @@ fn currency(crl: &Crl, time: u64) -> Result<(), RevocationProblem> {
 /// same scope whose number is at least its base (`deltaCRLIndicator`), only when its own
 /// number is higher than the complete CRL's, when current and signed by the complete
 /// CRL's signer; a delta CRL never stands in for a complete one.
-fn find_delta(b: &Builder<'_>, complete: &Crl, key: &PublicKey) -> Result<Option<Crl>, PathError> {
+fn find_delta(b: &Context<'_>, complete: &Crl, key: &PublicKey) -> Result<Option<Crl>, PathError> {
     let Some(number) = complete.crl_number() else {
         return Ok(None);
     };
@@ -376,7 +376,7 @@ fn reason_text(reason: Option<CrlReason>) -> String {
 /// §6.3.3 for `cert`, issued by `issuer` (whose key inherits `issuer_params`), on a path
 /// ending at `anchor`. `required`: fail when status cannot be established.
 pub(crate) fn check(
-    b: &Builder<'_>,
+    b: &Context<'_>,
     cert: &Certificate,
     issuer: &Certificate,
     issuer_params: Option<&DsaParameters>,
