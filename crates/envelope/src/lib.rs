@@ -40,7 +40,8 @@
 //!
 //! [`asn1`] (BER normalization), [`rfc5652`] (the SignedData types), [`format`](mod@format) (PEM,
 //! base64, S/MIME), [`key`], [`algorithm`], [`cert`], [`crl`], [`name`], [`store`],
-//! [`trust`] (RFC 5280 path validation, see its docs for why it is not `certval`),
+//! [`provider`] (the cryptography seam: RustCrypto or graviola), [`trust`] (RFC 5280 path
+//! validation, see its docs for why it is not `certval`),
 //! [`sign`], [`verify`], [`inspect`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -56,6 +57,7 @@ pub mod inspect;
 pub mod key;
 pub mod name;
 pub mod oid;
+pub mod provider;
 pub mod rfc5652;
 pub mod sign;
 pub mod store;
