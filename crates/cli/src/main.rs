@@ -159,8 +159,14 @@ fn main() {
             let json = a.json;
             (gated(&provider, || cmd::cert::run(a)), json)
         }
-        Command::Completions(a) => (gated(&provider, || cmd::docs::completions(a, Cli::command())), false),
-        Command::Man(a) => (gated(&provider, || cmd::docs::man(a, Cli::command())), false),
+        Command::Completions(a) => (
+            gated(&provider, || cmd::docs::completions(a, Cli::command())),
+            false,
+        ),
+        Command::Man(a) => (
+            gated(&provider, || cmd::docs::man(a, Cli::command())),
+            false,
+        ),
         Command::Speed(a) => (gated(&provider, || cmd::speed::run(a)), false),
         Command::Pki { command } => (gated(&provider, || cmd::pki::run(command)), false),
         Command::Countersign(a) => (gated(&provider, || cmd::slip::countersign(a)), false),

@@ -921,7 +921,6 @@ impl PrivateKey {
             },
         })
     }
-
 }
 
 mod elliptic_curve_error {

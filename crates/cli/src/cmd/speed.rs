@@ -367,11 +367,27 @@ pub fn run(args: Args) -> Result<(), CliError> {
         );
         println!(
             "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  {}",
-            "", "sign", "sign", "verify+certs", "verify+certs", "verify-certs", "verify-certs", "", "backend"
+            "",
+            "sign",
+            "sign",
+            "verify+certs",
+            "verify+certs",
+            "verify-certs",
+            "verify-certs",
+            "",
+            "backend"
         );
         println!(
             "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  {}",
-            "", "+certs", "-certs", "cold path", "warm path", "cold path", "warm path", "failed", "sign/verify"
+            "",
+            "+certs",
+            "-certs",
+            "cold path",
+            "warm path",
+            "cold path",
+            "warm path",
+            "failed",
+            "sign/verify"
         );
     }
     let mut all = Vec::new();

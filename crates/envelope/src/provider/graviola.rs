@@ -37,10 +37,9 @@ pub fn covers_verify(key: &PublicKey, scheme: &SignatureScheme, digest: DigestAl
         (PublicKey::Rsa(_), SignatureScheme::RsaPkcs1 { .. }) => {
             sha2(digest) && RSA_BITS.contains(&key.bits())
         }
-        (
-            PublicKey::Rsa(_) | PublicKey::RsaPss(..),
-            SignatureScheme::RsaPss { salt_len, .. },
-        ) => sha2(digest) && *salt_len == digest.output_len() && RSA_BITS.contains(&key.bits()),
+        (PublicKey::Rsa(_) | PublicKey::RsaPss(..), SignatureScheme::RsaPss { salt_len, .. }) => {
+            sha2(digest) && *salt_len == digest.output_len() && RSA_BITS.contains(&key.bits())
+        }
         (PublicKey::P256(_) | PublicKey::P384(_), SignatureScheme::Ecdsa { .. }) => sha2(digest),
         (PublicKey::Ed25519(_), SignatureScheme::Ed25519) => true,
         _ => false,
@@ -275,7 +274,10 @@ mod imp {
         #[cfg(target_arch = "x86_64")]
         let features: [(&str, bool); 8] = [
             ("aes", std::arch::is_x86_feature_detected!("aes")),
-            ("pclmulqdq", std::arch::is_x86_feature_detected!("pclmulqdq")),
+            (
+                "pclmulqdq",
+                std::arch::is_x86_feature_detected!("pclmulqdq"),
+            ),
             ("ssse3", std::arch::is_x86_feature_detected!("ssse3")),
             ("avx", std::arch::is_x86_feature_detected!("avx")),
             ("avx2", std::arch::is_x86_feature_detected!("avx2")),

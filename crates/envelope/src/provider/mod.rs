@@ -433,9 +433,8 @@ pub fn current() -> Result<Provider, ProviderError> {
         // change while the process runs.
         return Provider::new(choice);
     }
-    Ok(from_env()?.unwrap_or_else(|| {
-        Provider::new(ProviderChoice::Auto).expect("auto is always available")
-    }))
+    Ok(from_env()?
+        .unwrap_or_else(|| Provider::new(ProviderChoice::Auto).expect("auto is always available")))
 }
 
 /// Runs `f` with `provider` as this thread's provider (nested calls restore the outer one).
