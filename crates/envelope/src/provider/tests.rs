@@ -216,37 +216,22 @@ fn graviola_does_the_work_it_covers() {
 }
 
 #[test]
-fn auto_uses_graviola_where_the_cpu_runs_it_except_for_p384() {
+fn auto_uses_graviola_where_the_cpu_runs_it() {
     let auto = Provider::new(ProviderChoice::Auto).unwrap();
     let expected = if graviola_supported().is_ok() {
         BackendId::Graviola
     } else {
         BackendId::RustCrypto
     };
-    let p256 = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
-    let op = SignOp::Ecdsa(DigestAlgorithm::Sha256);
-    assert_eq!(auto.sign(&p256, &op, b"m").unwrap().1, expected);
     assert_eq!(auto.digest(DigestAlgorithm::Sha256, b"m").1, expected);
-    // P-384: RustCrypto under auto (graviola 0.4 is slower there), graviola when chosen.
-    let p384 = PrivateKey::generate(KeyAlgorithm::P384).unwrap();
-    let op = SignOp::Ecdsa(DigestAlgorithm::Sha384);
-    let (sig, by) = auto.sign(&p384, &op, b"m").unwrap();
-    assert_eq!(by, BackendId::RustCrypto);
-    let scheme = SignatureScheme::Ecdsa {
-        digest: Some(DigestAlgorithm::Sha384),
-    };
-    assert_eq!(
-        auto.verify(
-            &p384.public_key(),
-            &scheme,
-            DigestAlgorithm::Sha384,
-            b"m",
-            &sig
-        ),
-        Ok(BackendId::RustCrypto)
-    );
-    if let Some(g) = graviola() {
-        assert_eq!(g.sign(&p384, &op, b"m").unwrap().1, BackendId::Graviola);
+    for (key, op, scheme, digest) in cases() {
+        let (sig, by) = auto.sign(&key, &op, b"m").unwrap();
+        assert_eq!(by, expected, "{op:?}");
+        assert_eq!(
+            auto.verify(&key.public_key(), &scheme, digest, b"m", &sig),
+            Ok(expected),
+            "{op:?}"
+        );
     }
 }
 
