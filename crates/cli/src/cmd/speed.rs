@@ -366,28 +366,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
             args.payload_size, args.seconds
         );
         println!(
-            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  {}",
-            "",
-            "sign",
-            "sign",
-            "verify+certs",
-            "verify+certs",
-            "verify-certs",
-            "verify-certs",
-            "",
-            "backend"
+            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  backend",
+            "", "sign", "sign", "verify+certs", "verify+certs", "verify-certs", "verify-certs", ""
         );
         println!(
-            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  {}",
-            "",
-            "+certs",
-            "-certs",
-            "cold path",
-            "warm path",
-            "cold path",
-            "warm path",
-            "failed",
-            "sign/verify"
+            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  sign/verify",
+            "", "+certs", "-certs", "cold path", "warm path", "cold path", "warm path", "failed"
         );
     }
     let mut all = Vec::new();
