@@ -16,11 +16,12 @@
 //! - `auto` (the default): graviola where the CPU can run it, and for each operation
 //!   RustCrypto for what graviola does not cover or does more slowly (SHA-1 and MD5,
 //!   DSA, RSA keys outside 2048-8192 bits, PSS salts other than the hash length, digests
-//!   computed elsewhere ([`Provider::verify_prehash`])). P-384 stays on graviola: measured
-//!   on x86_64 (AVX-512 machine), graviola 0.4 verifies P-384 about 1.8 times as fast as
-//!   RustCrypto and signs about as fast.
-//! - `graviola`: the same as `auto`, but refused ([`ProviderError::Unsupported`]) where
-//!   the CPU cannot run graviola instead of falling back to RustCrypto.
+//!   computed elsewhere ([`Provider::verify_prehash`])), and Ed25519, which ed25519-dalek
+//!   does faster. Measured on x86_64 (bench/compare.sh): graviola 0.4 signs RSA-2048
+//!   about 2 times and P-256 about 3 times as fast as RustCrypto, verifies P-256 and
+//!   P-384 2 to 3 times as fast; ed25519-dalek signs Ed25519 about 1.5 times as fast.
+//! - `graviola`: graviola for everything it covers (Ed25519 included), RustCrypto for the
+//!   rest; refused ([`ProviderError::Unsupported`]) where the CPU cannot run graviola.
 //! - `rustcrypto`: RustCrypto only.
 //!
 //! Every operation reports which backend did the work ([`BackendId`]), and
@@ -146,7 +147,7 @@ impl std::fmt::Display for BackendId {
 /// The choice a user makes (`--provider`, `WAXSEAL_PROVIDER`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ProviderChoice {
-    /// graviola where the CPU runs it, RustCrypto for the rest.
+    /// graviola where the CPU runs it and it is faster, RustCrypto for the rest.
     #[default]
     Auto,
     /// RustCrypto only.
@@ -280,9 +281,15 @@ impl Provider {
         }
     }
 
-    /// The fast backend, when this provider uses it.
-    fn fast(&self) -> Option<&'static dyn Backend> {
-        self.graviola.then_some(&graviola::Graviola)
+    /// The fast backend, when this provider uses it (for an Ed25519 key if `ed25519`).
+    fn fast(&self, ed25519: bool) -> Option<&'static dyn Backend> {
+        // Measured (bench/compare.sh): ed25519-dalek signs about 1.5 times as fast as
+        // graviola 0.4 (which rederives the key from the seed on every signature) and
+        // verifies a little faster, so `auto` keeps Ed25519 on RustCrypto.
+        if !self.graviola || (ed25519 && self.choice == ProviderChoice::Auto) {
+            return None;
+        }
+        Some(&graviola::Graviola)
     }
 
     /// The backend [`Provider::verify`] uses for these arguments.
@@ -292,7 +299,7 @@ impl Provider {
         scheme: &SignatureScheme,
         digest: DigestAlgorithm,
     ) -> BackendId {
-        match self.fast() {
+        match self.fast(matches!(key, PublicKey::Ed25519(_))) {
             Some(_) if graviola::covers_verify(key, scheme, digest) => BackendId::Graviola,
             _ => BackendId::RustCrypto,
         }
@@ -300,7 +307,7 @@ impl Provider {
 
     /// The backend [`Provider::sign`] uses for these arguments.
     pub fn backend_for_sign(&self, key: &PrivateKey, op: &SignOp) -> BackendId {
-        match self.fast() {
+        match self.fast(matches!(key, PrivateKey::Ed25519(_))) {
             Some(_) if graviola::covers_sign(key, op) => BackendId::Graviola,
             _ => BackendId::RustCrypto,
         }
@@ -308,7 +315,7 @@ impl Provider {
 
     /// The backend [`Provider::digest`] uses for `algorithm`.
     pub fn backend_for_digest(&self, algorithm: DigestAlgorithm) -> BackendId {
-        match self.fast() {
+        match self.fast(false) {
             Some(_) if graviola::covers_digest(algorithm) => BackendId::Graviola,
             _ => BackendId::RustCrypto,
         }
@@ -316,7 +323,7 @@ impl Provider {
 
     /// Hashes `data`, saying which backend did it.
     pub fn digest(&self, algorithm: DigestAlgorithm, data: &[u8]) -> (Vec<u8>, BackendId) {
-        if let Some(b) = self.fast()
+        if let Some(b) = self.fast(false)
             && let Some(h) = b.digest(algorithm, data)
         {
             return (h, b.id());
@@ -337,7 +344,7 @@ impl Provider {
         message: &[u8],
         signature: &[u8],
     ) -> Result<BackendId, SignatureError> {
-        if let Some(b) = self.fast()
+        if let Some(b) = self.fast(matches!(key, PublicKey::Ed25519(_)))
             && let Some(r) = b.verify(key, scheme, digest, message, signature)
         {
             return r.map(|()| b.id());
@@ -356,7 +363,7 @@ impl Provider {
         hash: &[u8],
         signature: &[u8],
     ) -> Result<BackendId, SignatureError> {
-        if let Some(b) = self.fast()
+        if let Some(b) = self.fast(matches!(key, PublicKey::Ed25519(_)))
             && let Some(r) = b.verify_prehash(key, scheme, digest, hash, signature)
         {
             return r.map(|()| b.id());
@@ -374,7 +381,7 @@ impl Provider {
         op: &SignOp,
         message: &[u8],
     ) -> Result<(Vec<u8>, BackendId), KeyError> {
-        if let Some(b) = self.fast()
+        if let Some(b) = self.fast(matches!(key, PrivateKey::Ed25519(_)))
             && let Some(r) = b.sign(key, op, message)
         {
             return r.map(|s| (s, b.id()));
