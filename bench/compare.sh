@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # waxseal vs OpenSSL, measured in the same run on the same keys, certificates and payload.
 #
-#   bench/compare.sh [--markdown] [SECONDS_PER_FIGURE] [PAYLOAD_BYTES]
+#   [PROVIDERS="rustcrypto graviola"] bench/compare.sh [--markdown] [SECONDS_PER_FIGURE] [PAYLOAD_BYTES]
 #
+# PROVIDERS lists the cryptography providers waxseal runs with (`--provider`: auto,
+# rustcrypto, graviola), each in every round, next to the same OpenSSL figures: one row per
+# provider, naming the backend that did the row's operation.
 # Builds waxseal (release) and the OpenSSL peer (bench/openssl-peer/cms_peer.c, against
 # the system libcrypto; needs libssl-dev and a C compiler), runs `waxseal speed --export`
 # so both sides use the very same certificates, keys and payload, and prints operations
@@ -38,10 +41,17 @@ trap 'rm -rf "$work"' EXIT
 osecs=${secs%.*}
 [ "${osecs:-0}" -ge 1 ] 2>/dev/null || osecs=1   # `openssl speed -seconds` takes whole seconds
 cat /proc/loadavg > "$work/load-before"
+providers=${PROVIDERS:-rustcrypto graviola}
 for r in $(seq 1 $rounds); do
-  # A fresh PKI each round; each side signs and verifies that round's inputs.
-  ./target/release/waxseal speed --seconds "$secs" --payload-size "$size" --json \
-    --export "$work/keys-$r" > "$work/waxseal-$r.json"
+  # A fresh PKI each round; each side signs and verifies that round's inputs (each
+  # provider's run makes its own keys of the same types; OpenSSL uses the first one's).
+  first=1
+  for p in $providers; do
+    if [ $first = 1 ]; then export_dir=(--export "$work/keys-$r"); else export_dir=(); fi
+    ./target/release/waxseal speed --provider "$p" --seconds "$secs" --payload-size "$size" \
+      --json "${export_dir[@]}" > "$work/waxseal-$p-$r.json"
+    first=0
+  done
   for alg in rsa2048 p256 p384; do
     ./target/cms_peer "$work/keys-$r/$alg" "$secs" > "$work/openssl-$alg-$r.json"
   done
@@ -49,16 +59,17 @@ for r in $(seq 1 $rounds); do
 done
 cat /proc/loadavg > "$work/load-after"
 nproc > "$work/nproc"
-python3 - "$work" "$size" "$secs" "$rounds" "$markdown" <<'PY'
+python3 - "$work" "$size" "$secs" "$rounds" "$markdown" "$providers" <<'PY'
 import json, os, statistics, subprocess, sys
 work, size, secs, rounds, markdown = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5] == "1"
+providers = sys.argv[6].split()
 def load(name):
     return " ".join(open(os.path.join(work, name)).read().split()[:3])
 ver = subprocess.run(["openssl", "version"], capture_output=True, text=True).stdout.split(" (")[0].strip()
 cores = open(os.path.join(work, "nproc")).read().strip()
 
-ours = [{f["algorithm"]: f for f in json.load(open(os.path.join(work, f"waxseal-{r}.json")))}
-        for r in range(1, rounds + 1)]
+ours = {p: [{f["algorithm"]: f for f in json.load(open(os.path.join(work, f"waxseal-{p}-{r}.json")))}
+            for r in range(1, rounds + 1)] for p in providers}
 def theirs(alg, r):
     if alg == "ed25519":
         # +F6:<index>:<bits>:Ed25519:<sign/s>:<verify/s>
@@ -70,38 +81,42 @@ def med(values):
 
 rows = []
 for alg in ["rsa2048", "p256", "p384", "ed25519"]:
-    w = [o[alg] for o in ours]
     t = [theirs(alg, r) for r in range(1, rounds + 1)]
     raw = alg == "ed25519"
     for certs in ["embedded", "omitted"]:
-        wb = w[0][f"envelope_bytes_{certs}"]
         ob = None if raw else t[0][f"envelope_bytes_{certs}"]
         for op, wkey, okey in [
             ("sign", f"sign_{certs}", "sign" if raw else f"sign_{certs}"),
             ("verify, first message from a signer (cold)", f"verify_{certs}_cold", "verify" if raw else f"verify_{certs}"),
             ("verify, later messages (warm)", f"verify_{certs}_warm", "verify" if raw else f"verify_{certs}"),
         ]:
-            a = med([x[wkey] for x in w])
             b = med([x[okey] for x in t])
-            note = "OpenSSL 3.0 has no Ed25519 CMS: raw `openssl speed ed25519` figure" if raw else ""
-            if not raw and op.startswith("verify"):
-                note = "OpenSSL: no path cache, same measurement as cold" if "warm" in op else ""
-            rows.append((alg, certs, op, a, b, a / b, wb, ob, note))
+            for p in providers:
+                w = [o[alg] for o in ours[p]]
+                wb = w[0][f"envelope_bytes_{certs}"]
+                a = med([x[wkey] for x in w])
+                # The backend that did the work (auto names what it chose for this row).
+                backend = w[0]["backend_sign" if op == "sign" else "backend_verify"]
+                prov = backend if p == backend else f"{p}: {backend}"
+                note = "OpenSSL 3.0 has no Ed25519 CMS: raw `openssl speed ed25519` figure" if raw else ""
+                if not raw and op.startswith("verify"):
+                    note = "OpenSSL: no path cache, same measurement as cold" if "warm" in op else ""
+                rows.append((alg, certs, op, prov, a, b, a / b, wb, ob, note))
 
-head = ("algorithm", "certificates", "operation", "waxseal ops/s", "OpenSSL ops/s",
+head = ("algorithm", "certificates", "operation", "provider", "waxseal ops/s", "OpenSSL ops/s",
         "waxseal ÷ OpenSSL", "waxseal bytes", "OpenSSL bytes", "note")
 def cells(r):
-    alg, certs, op, a, b, ratio, wb, ob, note = r
-    return (alg, certs, op, f"{a:,.0f}", f"{b:,.0f}", f"{ratio:.2f}x", f"{wb:,}",
+    alg, certs, op, prov, a, b, ratio, wb, ob, note = r
+    return (alg, certs, op, prov, f"{a:,.0f}", f"{b:,.0f}", f"{ratio:.2f}x", f"{wb:,}",
             f"{ob:,}" if ob is not None else "n/a", note)
 summary = (f"{size}-byte payload, {secs}s per figure, median of {rounds} rounds, {ver}, "
            f"{cores} cores, load average {load('load-before')} before and {load('load-after')} after")
 if markdown:
-    print(f"Measured with `bench/compare.sh --markdown {secs} {size}` ({summary}); "
+    print(f"Measured with `PROVIDERS=\"{' '.join(providers)}\" bench/compare.sh --markdown {secs} {size}` ({summary}); "
           "operations per second, one figure per row:")
     print()
     print("| " + " | ".join(head) + " |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
         print("| " + " | ".join(cells(r)) + " |")
 else:
@@ -110,6 +125,6 @@ else:
     table = [head] + [cells(r) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(head))]
     for row in table:
-        print("  ".join(c.rjust(wd) if 3 <= i <= 7 else c.ljust(wd)
+        print("  ".join(c.rjust(wd) if 4 <= i <= 8 else c.ljust(wd)
                         for i, (c, wd) in enumerate(zip(row, widths))).rstrip())
 PY

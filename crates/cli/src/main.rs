@@ -17,6 +17,11 @@ use waxseal_envelope::display::Escaped;
 #[derive(Parser)]
 #[command(name = "waxseal", version, about, propagate_version = true)]
 struct Cli {
+    /// The cryptography provider: auto (graviola where this CPU runs it, RustCrypto for
+    /// the rest), rustcrypto, or graviola (an error where the CPU cannot run it). Default:
+    /// the WAXSEAL_PROVIDER environment variable, else auto.
+    #[arg(long, global = true, value_name = "auto|rustcrypto|graviola")]
+    provider: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -94,43 +99,90 @@ pub struct InOut {
     pub follow_symlinks: bool,
 }
 
+/// Sets the process's cryptography provider from `--provider`, else checks
+/// `WAXSEAL_PROVIDER`: an unknown name, or graviola on a CPU that cannot run it, is a
+/// configuration error (exit 2), never a silent fallback.
+fn select_provider(name: Option<&str>) -> Result<(), error::CliError> {
+    use waxseal_envelope::provider;
+    let config = |e: provider::ProviderError| {
+        let mut err = error::CliError::usage(e.to_string());
+        err.code = e.reason().into();
+        err
+    };
+    match name {
+        Some(name) => provider::set_default(provider::Provider::from_name(name).map_err(config)?),
+        None => {
+            provider::from_env().map_err(|e| {
+                let mut err = config(e);
+                err.message = format!("{}: {}", provider::ENV_VAR, err.message);
+                err
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `command` unless the provider could not be selected.
+fn gated(
+    provider: &Result<(), error::CliError>,
+    command: impl FnOnce() -> Result<(), error::CliError>,
+) -> Result<(), error::CliError> {
+    match provider {
+        Ok(()) => command(),
+        Err(e) => Err(error::CliError {
+            kind: e.kind,
+            code: e.code.clone(),
+            message: e.message.clone(),
+            hop: None,
+            reported: false,
+        }),
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
+    let provider = select_provider(cli.provider.as_deref());
     let (result, json) = match cli.command {
-        Command::Sign(a) => (cmd::sign::run(a), false),
-        Command::Demo(a) => (cmd::demo::run(a), false),
+        Command::Sign(a) => (gated(&provider, || cmd::sign::run(a)), false),
+        Command::Demo(a) => (gated(&provider, || cmd::demo::run(a)), false),
         Command::Verify(a) => {
             let json = a.json;
-            (cmd::verify::run(a), json)
+            (gated(&provider, || cmd::verify::run(a)), json)
         }
         Command::Inspect(a) => {
             let json = a.json;
-            (cmd::inspect::run(a), json)
+            (gated(&provider, || cmd::inspect::run(a)), json)
         }
         Command::Cert {
             command: CertCommand::Verify(a),
         } => {
             let json = a.json;
-            (cmd::cert::run(a), json)
+            (gated(&provider, || cmd::cert::run(a)), json)
         }
-        Command::Completions(a) => (cmd::docs::completions(a, Cli::command()), false),
-        Command::Man(a) => (cmd::docs::man(a, Cli::command()), false),
-        Command::Speed(a) => (cmd::speed::run(a), false),
-        Command::Pki { command } => (cmd::pki::run(command), false),
-        Command::Countersign(a) => (cmd::slip::countersign(a), false),
+        Command::Completions(a) => (
+            gated(&provider, || cmd::docs::completions(a, Cli::command())),
+            false,
+        ),
+        Command::Man(a) => (
+            gated(&provider, || cmd::docs::man(a, Cli::command())),
+            false,
+        ),
+        Command::Speed(a) => (gated(&provider, || cmd::speed::run(a)), false),
+        Command::Pki { command } => (gated(&provider, || cmd::pki::run(command)), false),
+        Command::Countersign(a) => (gated(&provider, || cmd::slip::countersign(a)), false),
         Command::Msg { command } => {
             let json = command.json();
-            (cmd::msg::run(command), json)
+            (gated(&provider, || cmd::msg::run(command)), json)
         }
         Command::Authorize(a) => {
             let json = a.json;
-            (cmd::msg::authorize(a), json)
+            (gated(&provider, || cmd::msg::authorize(a)), json)
         }
         Command::Slip {
             command: SlipCommand::Verify(a),
         } => {
             let json = a.json;
-            (cmd::slip::verify(a), json)
+            (gated(&provider, || cmd::slip::verify(a)), json)
         }
     };
     if let Err(e) = result {

@@ -526,3 +526,107 @@ fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
     );
     fx.refused(&o, "algorithm-mismatch", "bad");
 }
+
+/// The providers this CPU can run: rustcrypto, and graviola where the CPU has what it needs.
+fn providers() -> Vec<&'static str> {
+    let mut p = vec!["rustcrypto"];
+    if waxseal_envelope::provider::graviola_supported().is_ok() {
+        p.push("graviola");
+    }
+    p
+}
+
+#[test]
+fn each_provider_verifies_what_the_other_signed() {
+    let fx = Fx::new();
+    for signer in providers() {
+        for (who, out) in [
+            ("bodhi-app01.example.org", format!("p256-{signer}")),
+            ("rsa", format!("rsa-{signer}")),
+        ] {
+            let o = fx.sign_as(who, "msg.json", &out, &["--provider", signer]);
+            assert_eq!(status(&o), 0, "sign with {signer}: {}", stderr(&o));
+            for verifier in providers() {
+                let o = fx.verify(&out, &["--provider", verifier]);
+                assert_eq!(
+                    status(&o),
+                    0,
+                    "{who} {signer} -> {verifier}: {}",
+                    stderr(&o)
+                );
+                // A flipped byte in the signature (the envelope's last bytes) is refused.
+                let mut der = std::fs::read(fx.p(&out)).unwrap();
+                let last = der.len() - 1;
+                der[last] ^= 1;
+                let bad = format!("{out}-bad");
+                std::fs::write(fx.p(&bad), der).unwrap();
+                let o = fx.verify(&bad, &["--provider", verifier, "--json"]);
+                fx.refused(&o, "bad-signature", "nothing");
+            }
+        }
+    }
+}
+
+#[test]
+fn speed_names_the_provider_and_backend_of_each_row() {
+    let fx = Fx::new();
+    for p in providers() {
+        let o = fx.speed(&["--json", "--provider", p]);
+        assert_eq!(status(&o), 0, "{}", stderr(&o));
+        let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(figures[0]["provider"], p);
+        // Ed25519 is covered by both backends: the backend is the provider chosen.
+        assert_eq!(figures[0]["backend_sign"], p);
+        assert_eq!(figures[0]["backend_verify"], p);
+    }
+    let o = fx.speed(&["--provider", "auto"]);
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout_of(&o).contains("provider auto ("),
+        "{}",
+        stdout_of(&o)
+    );
+}
+
+fn stdout_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn an_unknown_provider_is_a_configuration_error_not_a_fallback() {
+    let fx = Fx::new();
+    let o = fx.speed(&["--provider", "openssl"]);
+    assert_eq!(status(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown cryptography provider \"openssl\""),
+        "{}",
+        stderr(&o)
+    );
+    // The same from the environment, with the variable named, and a --json report.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args(["verify", "--trust", "root.pem", "--in", "nothing", "--json"])
+        .env("WAXSEAL_PROVIDER", "fastest")
+        .current_dir(fx.p("."))
+        .output()
+        .unwrap();
+    assert_eq!(status(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("WAXSEAL_PROVIDER"), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["reason"], "unknown-provider");
+    // --provider overrides the environment.
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
+        .args([
+            "speed",
+            "--seconds",
+            "0.01",
+            "--algorithm",
+            "ed25519",
+            "--json",
+        ])
+        .args(["--provider", "rustcrypto"])
+        .env("WAXSEAL_PROVIDER", "fastest")
+        .current_dir(fx.p("."))
+        .output()
+        .unwrap();
+    assert_eq!(status(&o), 0, "{}", stderr(&o));
+}

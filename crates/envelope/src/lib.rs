@@ -50,7 +50,8 @@
 //! Certificates, keys, algorithms, CRLs and path validation come from `waxseal-trust`,
 //! which knows nothing of CMS; its modules are re-exported here under their old names
 //! ([`cert`], [`key`], [`algorithm`], [`crl`], [`name`], [`oid`], [`store`], [`time`],
-//! [`display`], [`trust`]).
+//! [`display`], [`trust`]), and so does [`provider`], the cryptography seam (RustCrypto or
+//! graviola) that every signature check, signature and digest goes through.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -65,7 +66,9 @@ pub mod verify;
 // nothing of CMS; they are re-exported under their old paths so that
 // `waxseal_envelope::cert::Certificate` and `waxseal_envelope::trust::validate` keep working.
 pub use waxseal_trust::path as trust;
-pub use waxseal_trust::{algorithm, asn1, cert, crl, display, key, name, oid, store, time};
+pub use waxseal_trust::{
+    algorithm, asn1, cert, crl, display, key, name, oid, provider, store, time,
+};
 
 pub use algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm};
 pub use cert::Certificate;

@@ -44,3 +44,33 @@ fn every_algorithm_round_trips_attached_and_detached() {
         }
     }
 }
+
+/// Which provider this run uses: graviola by default where the CPU runs it (`auto`),
+/// RustCrypto under `WAXSEAL_PROVIDER=rustcrypto` (the second run of these suites).
+#[test]
+fn the_suite_runs_with_the_provider_the_environment_names() {
+    use waxseal_envelope::provider::{self, BackendId, Provider, ProviderChoice, SignOp};
+    let current = provider::current().unwrap();
+    let key = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let op = SignOp::Ecdsa(DigestAlgorithm::Sha256);
+    match std::env::var(provider::ENV_VAR)
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        None => {
+            assert_eq!(current.choice(), ProviderChoice::Auto);
+            let expected = if provider::graviola_supported().is_ok() {
+                BackendId::Graviola
+            } else {
+                BackendId::RustCrypto
+            };
+            assert_eq!(current.backend_for_sign(&key, &op), expected);
+        }
+        Some(name) => {
+            assert_eq!(current, Provider::from_name(&name).unwrap());
+            if current == Provider::RUSTCRYPTO {
+                assert_eq!(current.backend_for_sign(&key, &op), BackendId::RustCrypto);
+            }
+        }
+    }
+}

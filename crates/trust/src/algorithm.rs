@@ -3,7 +3,6 @@
 
 use const_oid::ObjectIdentifier as Oid;
 use der::Decode;
-use digest::Digest;
 use spki::AlgorithmIdentifierOwned;
 
 use crate::oid;
@@ -85,17 +84,6 @@ impl DigestAlgorithm {
             Self::Sha256 => 32,
             Self::Sha384 => 48,
             Self::Sha512 => 64,
-        }
-    }
-
-    /// Hashes `data`.
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        match self {
-            Self::Md5 => md5::Md5::digest(data).to_vec(),
-            Self::Sha1 => sha1::Sha1::digest(data).to_vec(),
-            Self::Sha256 => sha2::Sha256::digest(data).to_vec(),
-            Self::Sha384 => sha2::Sha384::digest(data).to_vec(),
-            Self::Sha512 => sha2::Sha512::digest(data).to_vec(),
         }
     }
 
@@ -467,7 +455,6 @@ mod tests {
         for d in DigestAlgorithm::ALL {
             assert_eq!(DigestAlgorithm::from_name(d.name()), Some(d));
             assert_eq!(DigestAlgorithm::from_oid(&d.oid()), Some(d));
-            assert_eq!(d.digest(b"abc").len(), d.output_len());
         }
         assert_eq!(
             DigestAlgorithm::from_name("SHA-256"),

@@ -12,7 +12,6 @@ use der::{Decode, Encode};
 use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rand_core::UnwrapErr;
 use rsa::traits::PublicKeyParts;
-use signature::hazmat::{PrehashSigner, PrehashVerifier};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use zeroize::Zeroizing;
 
@@ -194,7 +193,7 @@ impl PssKeyParams {
 
 /// The salt length waxseal signs with: the hash length (RFC 4055's recommendation, what
 /// OpenSSL's CMS writes), or the key's minimum when that is larger.
-fn pss_salt_len(digest: DigestAlgorithm, restriction: Option<PssKeyParams>) -> usize {
+pub(crate) fn pss_salt_len(digest: DigestAlgorithm, restriction: Option<PssKeyParams>) -> usize {
     restriction
         .map_or(0, |p| p.min_salt_len)
         .max(digest.output_len())
@@ -471,58 +470,6 @@ impl PublicKey {
         Ok(())
     }
 
-    /// Verifies `signature` over `message`. `digest` is the hash the signature was made
-    /// with (ignored by Ed25519, which signs the message itself). Call
-    /// [`PublicKey::check_scheme`] first: this only does the mathematics.
-    pub fn verify(
-        &self,
-        scheme: &SignatureScheme,
-        digest: DigestAlgorithm,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), SignatureError> {
-        let bad = |_: signature::Error| SignatureError;
-        match (self, scheme) {
-            (Self::Ed25519(k), SignatureScheme::Ed25519) => {
-                let sig = ed25519_dalek::Signature::from_slice(signature).map_err(bad)?;
-                k.verify_strict(message, &sig).map_err(bad)
-            }
-            (_, _) => self.verify_prehash(scheme, digest, &digest.digest(message), signature),
-        }
-    }
-
-    /// Verifies `signature` over an already computed hash (not for Ed25519).
-    pub fn verify_prehash(
-        &self,
-        scheme: &SignatureScheme,
-        digest: DigestAlgorithm,
-        hash: &[u8],
-        signature: &[u8],
-    ) -> Result<(), SignatureError> {
-        let bad = |_: signature::Error| SignatureError;
-        match (self, scheme) {
-            (Self::Rsa(k), SignatureScheme::RsaPkcs1 { .. }) => k
-                .verify(pkcs1v15_scheme(digest), hash, signature)
-                .map_err(|_| SignatureError),
-            (Self::Rsa(k) | Self::RsaPss(k, _), SignatureScheme::RsaPss { salt_len, .. }) => {
-                verify_pss(k, digest, *salt_len, hash, signature)
-            }
-            (Self::P256(k), SignatureScheme::Ecdsa { .. }) => {
-                let sig = p256::ecdsa::Signature::from_der(signature).map_err(bad)?;
-                k.verify_prehash(hash, &sig).map_err(bad)
-            }
-            (Self::P384(k), SignatureScheme::Ecdsa { .. }) => {
-                let sig = p384::ecdsa::Signature::from_der(signature).map_err(bad)?;
-                k.verify_prehash(hash, &sig).map_err(bad)
-            }
-            (Self::Dsa(k), SignatureScheme::Dsa { .. }) => {
-                let sig = dsa::Signature::try_from(signature).map_err(bad)?;
-                k.verify_prehash(hash, &sig).map_err(bad)
-            }
-            _ => Err(SignatureError),
-        }
-    }
-
     /// The key encoded as a `SubjectPublicKeyInfo` (DER). DSA keys are not encodable.
     pub fn to_spki_der(&self) -> Option<Vec<u8>> {
         let doc = match self {
@@ -585,49 +532,6 @@ fn dsa_key(
             .map_err(|_| KeyError::BadPublicKey("DSA"))?;
     dsa::VerifyingKey::from_components(components, uint(y, p_bits)?)
         .map_err(|_| KeyError::BadPublicKey("DSA"))
-}
-
-fn pkcs1v15_scheme(digest: DigestAlgorithm) -> rsa::Pkcs1v15Sign {
-    match digest {
-        DigestAlgorithm::Md5 => rsa::Pkcs1v15Sign::new::<md5::Md5>(),
-        DigestAlgorithm::Sha1 => rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
-        DigestAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<sha2::Sha256>(),
-        DigestAlgorithm::Sha384 => rsa::Pkcs1v15Sign::new::<sha2::Sha384>(),
-        DigestAlgorithm::Sha512 => rsa::Pkcs1v15Sign::new::<sha2::Sha512>(),
-    }
-}
-
-fn verify_pss(
-    key: &rsa::RsaPublicKey,
-    digest: DigestAlgorithm,
-    salt_len: usize,
-    hash: &[u8],
-    signature: &[u8],
-) -> Result<(), SignatureError> {
-    let r = match digest {
-        DigestAlgorithm::Sha1 => key.verify(
-            rsa::Pss::<sha1::Sha1>::new_with_salt(salt_len),
-            hash,
-            signature,
-        ),
-        DigestAlgorithm::Sha256 => key.verify(
-            rsa::Pss::<sha2::Sha256>::new_with_salt(salt_len),
-            hash,
-            signature,
-        ),
-        DigestAlgorithm::Sha384 => key.verify(
-            rsa::Pss::<sha2::Sha384>::new_with_salt(salt_len),
-            hash,
-            signature,
-        ),
-        DigestAlgorithm::Sha512 => key.verify(
-            rsa::Pss::<sha2::Sha512>::new_with_salt(salt_len),
-            hash,
-            signature,
-        ),
-        DigestAlgorithm::Md5 => return Err(SignatureError),
-    };
-    r.map_err(|_| SignatureError)
 }
 
 /// A signature did not verify.
@@ -1017,89 +921,6 @@ impl PrivateKey {
             },
         })
     }
-
-    /// Signs `message` with RSA PKCS #1 v1.5 over SHA-1 (sha1WithRSAEncryption), for a
-    /// legacy wire format that requires exactly that and nothing else (fedmsg 1.x's
-    /// `x509` messages). SHA-1 is broken for collision resistance, which is why
-    /// [`PrivateKey::sign`] refuses it: call this only to talk to peers that cannot
-    /// verify anything better, and only for content the signer chose (a chosen-prefix
-    /// collision needs the attacker to pick both messages). RSA keys only (not
-    /// RSASSA-PSS-restricted ones).
-    pub fn sign_legacy_rsa_pkcs1_sha1(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        match self {
-            Self::Rsa(k) => k
-                .sign_with_rng(
-                    &mut rng(),
-                    pkcs1v15_scheme(DigestAlgorithm::Sha1),
-                    &DigestAlgorithm::Sha1.digest(message),
-                )
-                .map_err(|e| KeyError::Sign(e.to_string())),
-            other => Err(KeyError::Sign(format!(
-                "PKCS #1 v1.5 with SHA-1 needs an RSA key, not {}",
-                other.public_key().kind()
-            ))),
-        }
-    }
-
-    /// Signs `message` with `digest` (RSA PKCS #1 v1.5 unless `pss`), returning the
-    /// signature algorithm identifier and the signature value. Ed25519 signs `message`
-    /// itself and requires `digest` to be SHA-512 (RFC 8419).
-    pub fn sign(
-        &self,
-        message: &[u8],
-        digest: DigestAlgorithm,
-        pss: bool,
-    ) -> Result<(AlgorithmIdentifierOwned, Vec<u8>), KeyError> {
-        let alg = self.signature_algorithm(digest, pss)?;
-        let sign_err = |e: &dyn std::fmt::Display| KeyError::Sign(e.to_string());
-        let sig = match self {
-            Self::Ed25519(k) => {
-                use signature::Signer;
-                let sig: ed25519_dalek::Signature =
-                    k.try_sign(message).map_err(|e| sign_err(&e))?;
-                sig.to_bytes().to_vec()
-            }
-            Self::Rsa(k) if !pss => k
-                .sign_with_rng(&mut rng(), pkcs1v15_scheme(digest), &digest.digest(message))
-                .map_err(|e| sign_err(&e))?,
-            Self::Rsa(k) | Self::RsaPss(k, _) => {
-                let hash = digest.digest(message);
-                let mut rng = rng();
-                let salt = pss_salt_len(digest, self.pss_restriction().flatten());
-                match digest {
-                    DigestAlgorithm::Sha256 => k.sign_with_rng(
-                        &mut rng,
-                        rsa::Pss::<sha2::Sha256>::new_with_salt(salt),
-                        &hash,
-                    ),
-                    DigestAlgorithm::Sha384 => k.sign_with_rng(
-                        &mut rng,
-                        rsa::Pss::<sha2::Sha384>::new_with_salt(salt),
-                        &hash,
-                    ),
-                    _ => k.sign_with_rng(
-                        &mut rng,
-                        rsa::Pss::<sha2::Sha512>::new_with_salt(salt),
-                        &hash,
-                    ),
-                }
-                .map_err(|e| sign_err(&e))?
-            }
-            Self::P256(k) => {
-                let sig: p256::ecdsa::Signature = k
-                    .sign_prehash(&digest.digest(message))
-                    .map_err(|e| sign_err(&e))?;
-                sig.to_der().as_bytes().to_vec()
-            }
-            Self::P384(k) => {
-                let sig: p384::ecdsa::Signature = k
-                    .sign_prehash(&digest.digest(message))
-                    .map_err(|e| sign_err(&e))?;
-                sig.to_der().as_bytes().to_vec()
-            }
-        };
-        Ok((alg, sig))
-    }
 }
 
 mod elliptic_curve_error {
@@ -1135,95 +956,6 @@ fn check_owner_only(_path: &Path) -> Result<(), Result<u32, std::io::Error>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn legacy_rsa_sha1_signs_only_with_rsa_and_verifies_only_under_the_legacy_policy() {
-        let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
-        let sig = key.sign_legacy_rsa_pkcs1_sha1(b"hello").unwrap();
-        let public = key.public_key();
-        let scheme = SignatureScheme::RsaPkcs1 {
-            digest: Some(DigestAlgorithm::Sha1),
-        };
-        assert!(
-            public
-                .check_scheme(&scheme, DigestAlgorithm::Sha1, &AlgorithmPolicy::STRICT)
-                .is_err()
-        );
-        public
-            .check_scheme(
-                &scheme,
-                DigestAlgorithm::Sha1,
-                &AlgorithmPolicy::LEGACY_SHA1,
-            )
-            .unwrap();
-        public
-            .verify(&scheme, DigestAlgorithm::Sha1, b"hello", &sig)
-            .unwrap();
-        assert!(
-            public
-                .verify(&scheme, DigestAlgorithm::Sha1, b"hellO", &sig)
-                .is_err()
-        );
-        let ec = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
-        assert!(ec.sign_legacy_rsa_pkcs1_sha1(b"hello").is_err());
-    }
-
-    #[test]
-    fn every_generated_key_signs_and_verifies() {
-        for alg in [
-            KeyAlgorithm::Rsa2048,
-            KeyAlgorithm::P256,
-            KeyAlgorithm::P384,
-            KeyAlgorithm::Ed25519,
-        ] {
-            let key = PrivateKey::generate(alg).unwrap();
-            let digest = alg.default_digest();
-            let (ai, sig) = key.sign(b"hello", digest, false).unwrap();
-            let scheme = SignatureScheme::from_algorithm_identifier(&ai).unwrap();
-            let public = key.public_key();
-            public
-                .check_scheme(&scheme, digest, &AlgorithmPolicy::STRICT)
-                .unwrap();
-            public.verify(&scheme, digest, b"hello", &sig).unwrap();
-            assert_eq!(
-                public.verify(&scheme, digest, b"hellO", &sig),
-                Err(SignatureError),
-                "{alg}"
-            );
-            // PKCS #8 round trip.
-            let back = PrivateKey::from_bytes(key.to_pkcs8_pem().as_bytes()).unwrap();
-            assert_eq!(back.public_key(), public);
-            // SPKI round trip.
-            let spki = key.subject_public_key_info();
-            assert_eq!(PublicKey::from_spki(&spki).unwrap(), public);
-        }
-    }
-
-    #[test]
-    fn rsa_pss_round_trip() {
-        let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
-        let (ai, sig) = key.sign(b"m", DigestAlgorithm::Sha384, true).unwrap();
-        let scheme = SignatureScheme::from_algorithm_identifier(&ai).unwrap();
-        assert_eq!(
-            scheme,
-            SignatureScheme::RsaPss {
-                digest: DigestAlgorithm::Sha384,
-                salt_len: 48
-            }
-        );
-        key.public_key()
-            .verify(&scheme, DigestAlgorithm::Sha384, b"m", &sig)
-            .unwrap();
-    }
-
-    #[test]
-    fn ed25519_demands_sha512_and_ec_refuses_pss() {
-        let ed = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
-        assert!(ed.sign(b"m", DigestAlgorithm::Sha256, false).is_err());
-        let ec = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
-        assert!(ec.sign(b"m", DigestAlgorithm::Sha256, true).is_err());
-        assert!(ec.sign(b"m", DigestAlgorithm::Sha1, false).is_err());
-    }
 
     #[test]
     fn garbage_is_not_a_key() {

@@ -34,7 +34,9 @@
 //! 4. Report: a [`ValidatedPath`] or one [`PathError`] with a stable reason code
 //!    ([`PathError::code`]); [`path::cache`] remembers outcomes for the next message.
 //!
-//! [`display`] escapes attacker-controlled strings wherever they are printed.
+//! Every signature check, signature and SHA-2 digest goes through [`provider`], the
+//! cryptography seam: RustCrypto, or graviola where the CPU runs it. [`display`] escapes
+//! attacker-controlled strings wherever they are printed.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -47,6 +49,7 @@ pub mod key;
 pub mod name;
 pub mod oid;
 pub mod path;
+pub mod provider;
 pub mod store;
 pub mod time;
 

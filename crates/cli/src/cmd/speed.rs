@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use clap::ValueEnum;
 use serde::Serialize;
 use waxseal_envelope::PrivateKey;
+use waxseal_envelope::algorithm::SignatureScheme;
 use waxseal_envelope::{
     CertStore, EnvelopeBuilder, KeyAlgorithm, PathCache, Signer, TrustAnchors, Verifier,
 };
@@ -75,6 +76,13 @@ pub struct Args {
 #[derive(Serialize)]
 pub struct Figures {
     algorithm: String,
+    /// The cryptography provider in effect (`--provider`, `WAXSEAL_PROVIDER`): `rustcrypto`,
+    /// `graviola`, or `auto (graviola)` / `auto (rustcrypto)`.
+    provider: String,
+    /// The backend that did this algorithm's signing (`graviola` or `rustcrypto`).
+    backend_sign: String,
+    /// The backend that did this algorithm's signature checks.
+    backend_verify: String,
     sign_embedded: Option<f64>,
     sign_omitted: Option<f64>,
     verify_embedded_cold: Option<f64>,
@@ -190,6 +198,19 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let pki = SpeedPki::new(alg).map_err(|e| fail(&e))?;
     let leaf = &pki.leaf;
     let content = payload_n(args.payload_size, 0);
+    let provider = waxseal_envelope::provider::current().map_err(|e| fail(&e))?;
+    let digest = alg.default_digest();
+    let op = leaf.key.sign_op(digest, false).map_err(|e| fail(&e))?;
+    let scheme = leaf
+        .key
+        .signature_algorithm(digest, false)
+        .ok()
+        .and_then(|ai| SignatureScheme::from_algorithm_identifier(&ai).ok())
+        .ok_or_else(|| fail(&"no signature scheme"))?;
+    let backend_sign = provider.backend_for_sign(&leaf.key, &op).to_string();
+    let backend_verify = provider
+        .backend_for_verify(&leaf.key.public_key(), &scheme, digest)
+        .to_string();
     if let Some(dir) = &args.export {
         export(dir, alg, &pki, &content)?;
     }
@@ -271,6 +292,9 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let [se, so, vec, vew, voc, vow] = measured.map(|(_, r)| r);
     Ok(Figures {
         algorithm: alg.name().to_string(),
+        provider: provider.describe(),
+        backend_sign,
+        backend_verify,
         failed: Failed {
             sign_embedded: se.failed,
             sign_omitted: so.failed,
@@ -380,16 +404,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
         ],
     };
     if !args.json {
+        let provider = waxseal_envelope::provider::current()
+            .map(|p| p.describe())
+            .unwrap_or_default();
         println!(
-            "waxseal speed: {}-byte payload, {}s per figure, successful operations per second",
+            "waxseal speed: {}-byte payload, {}s per figure, successful operations per second, provider {provider}",
             args.payload_size, args.seconds
         );
         println!(
-            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}",
+            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  backend",
             "", "sign", "sign", "verify+certs", "verify+certs", "verify-certs", "verify-certs", ""
         );
         println!(
-            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}",
+            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  sign/verify",
             "", "+certs", "-certs", "cold path", "warm path", "cold path", "warm path", "failed"
         );
     }
@@ -399,7 +426,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         if !args.json {
             let r = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.0}"));
             println!(
-                "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}",
+                "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  {}/{}",
                 f.algorithm,
                 r(f.sign_embedded),
                 r(f.sign_omitted),
@@ -407,7 +434,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 r(f.verify_embedded_warm),
                 r(f.verify_omitted_cold),
                 r(f.verify_omitted_warm),
-                f.failed.total()
+                f.failed.total(),
+                f.backend_sign,
+                f.backend_verify
             );
         }
         all.push(f);

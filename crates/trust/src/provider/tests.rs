@@ -1,0 +1,476 @@
+use super::*;
+use crate::algorithm::AlgorithmPolicy;
+use crate::key::{KeyAlgorithm, PssKeyParams};
+
+#[test]
+fn legacy_rsa_sha1_signs_only_with_rsa_and_verifies_only_under_the_legacy_policy() {
+    let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
+    let sig = key.sign_legacy_rsa_pkcs1_sha1(b"hello").unwrap();
+    let public = key.public_key();
+    let scheme = SignatureScheme::RsaPkcs1 {
+        digest: Some(DigestAlgorithm::Sha1),
+    };
+    assert!(
+        public
+            .check_scheme(&scheme, DigestAlgorithm::Sha1, &AlgorithmPolicy::STRICT)
+            .is_err()
+    );
+    public
+        .check_scheme(
+            &scheme,
+            DigestAlgorithm::Sha1,
+            &AlgorithmPolicy::LEGACY_SHA1,
+        )
+        .unwrap();
+    public
+        .verify(&scheme, DigestAlgorithm::Sha1, b"hello", &sig)
+        .unwrap();
+    assert!(
+        public
+            .verify(&scheme, DigestAlgorithm::Sha1, b"hellO", &sig)
+            .is_err()
+    );
+    let ec = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    assert!(ec.sign_legacy_rsa_pkcs1_sha1(b"hello").is_err());
+}
+
+#[test]
+fn every_generated_key_signs_and_verifies() {
+    for alg in [
+        KeyAlgorithm::Rsa2048,
+        KeyAlgorithm::P256,
+        KeyAlgorithm::P384,
+        KeyAlgorithm::Ed25519,
+    ] {
+        let key = PrivateKey::generate(alg).unwrap();
+        let digest = alg.default_digest();
+        let (ai, sig) = key.sign(b"hello", digest, false).unwrap();
+        let scheme = SignatureScheme::from_algorithm_identifier(&ai).unwrap();
+        let public = key.public_key();
+        public
+            .check_scheme(&scheme, digest, &AlgorithmPolicy::STRICT)
+            .unwrap();
+        public.verify(&scheme, digest, b"hello", &sig).unwrap();
+        assert_eq!(
+            public.verify(&scheme, digest, b"hellO", &sig),
+            Err(SignatureError),
+            "{alg}"
+        );
+        // PKCS #8 round trip.
+        let back = PrivateKey::from_bytes(key.to_pkcs8_pem().as_bytes()).unwrap();
+        assert_eq!(back.public_key(), public);
+        // SPKI round trip.
+        let spki = key.subject_public_key_info();
+        assert_eq!(PublicKey::from_spki(&spki).unwrap(), public);
+    }
+}
+
+#[test]
+fn rsa_pss_round_trip() {
+    let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
+    let (ai, sig) = key.sign(b"m", DigestAlgorithm::Sha384, true).unwrap();
+    let scheme = SignatureScheme::from_algorithm_identifier(&ai).unwrap();
+    assert_eq!(
+        scheme,
+        SignatureScheme::RsaPss {
+            digest: DigestAlgorithm::Sha384,
+            salt_len: 48
+        }
+    );
+    key.public_key()
+        .verify(&scheme, DigestAlgorithm::Sha384, b"m", &sig)
+        .unwrap();
+}
+
+#[test]
+fn ed25519_demands_sha512_and_ec_refuses_pss() {
+    let ed = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    assert!(ed.sign(b"m", DigestAlgorithm::Sha256, false).is_err());
+    let ec = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    assert!(ec.sign(b"m", DigestAlgorithm::Sha256, true).is_err());
+    assert!(ec.sign(b"m", DigestAlgorithm::Sha1, false).is_err());
+}
+
+/// graviola (when this CPU runs it), then RustCrypto.
+fn providers() -> Vec<Provider> {
+    let mut all = vec![Provider::RUSTCRYPTO];
+    if let Ok(g) = Provider::new(ProviderChoice::Graviola) {
+        all.push(g);
+    }
+    all
+}
+
+fn graviola() -> Option<Provider> {
+    Provider::new(ProviderChoice::Graviola).ok()
+}
+
+/// Every key type and signing operation waxseal makes, with its scheme for verification.
+fn cases() -> Vec<(PrivateKey, SignOp, SignatureScheme, DigestAlgorithm)> {
+    use DigestAlgorithm::*;
+    let rsa = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
+    let p256 = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let p384 = PrivateKey::generate(KeyAlgorithm::P384).unwrap();
+    let ed = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    let mut out = Vec::new();
+    for d in [Sha256, Sha384, Sha512] {
+        out.push((
+            rsa.clone(),
+            SignOp::RsaPkcs1(d),
+            SignatureScheme::RsaPkcs1 { digest: Some(d) },
+            d,
+        ));
+        out.push((
+            rsa.clone(),
+            SignOp::RsaPss(d, d.output_len()),
+            SignatureScheme::RsaPss {
+                digest: d,
+                salt_len: d.output_len(),
+            },
+            d,
+        ));
+        for ec in [&p256, &p384] {
+            out.push((
+                ec.clone(),
+                SignOp::Ecdsa(d),
+                SignatureScheme::Ecdsa { digest: Some(d) },
+                d,
+            ));
+        }
+    }
+    out.push((ed, SignOp::Ed25519, SignatureScheme::Ed25519, Sha512));
+    out
+}
+
+#[test]
+fn each_provider_verifies_what_the_other_signed_and_refuses_tampering() {
+    let providers = providers();
+    for (key, op, scheme, digest) in cases() {
+        let public = key.public_key();
+        for signer in &providers {
+            let (sig, _) = signer.sign(&key, &op, b"message").unwrap();
+            for verifier in &providers {
+                let what = format!("{op:?} signed by {signer:?}, verified by {verifier:?}");
+                verifier
+                    .verify(&public, &scheme, digest, b"message", &sig)
+                    .unwrap_or_else(|_| panic!("{what}"));
+                assert_eq!(
+                    verifier.verify(&public, &scheme, digest, b"messagE", &sig),
+                    Err(SignatureError),
+                    "tampered message: {what}"
+                );
+                let mut bad = sig.clone();
+                let last = bad.len() - 1;
+                bad[last] ^= 1;
+                assert_eq!(
+                    verifier.verify(&public, &scheme, digest, b"message", &bad),
+                    Err(SignatureError),
+                    "tampered signature: {what}"
+                );
+                assert_eq!(
+                    verifier.verify(&public, &scheme, digest, b"message", &sig[..last]),
+                    Err(SignatureError),
+                    "truncated signature: {what}"
+                );
+                // Another key of the same type does not verify it.
+                let other = PrivateKey::generate(key.algorithm()).unwrap().public_key();
+                assert_eq!(
+                    verifier.verify(&other, &scheme, digest, b"message", &sig),
+                    Err(SignatureError),
+                    "wrong key: {what}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn graviola_does_the_work_it_covers() {
+    let Some(g) = graviola() else {
+        eprintln!("skipped: this CPU cannot run graviola");
+        return;
+    };
+    for (key, op, scheme, digest) in cases() {
+        let (sig, by) = g.sign(&key, &op, b"m").unwrap();
+        assert_eq!(by, BackendId::Graviola, "{op:?}");
+        assert_eq!(g.backend_for_sign(&key, &op), BackendId::Graviola);
+        let public = key.public_key();
+        assert_eq!(
+            g.verify(&public, &scheme, digest, b"m", &sig),
+            Ok(BackendId::Graviola),
+            "{op:?}"
+        );
+        assert_eq!(
+            g.backend_for_verify(&public, &scheme, digest),
+            BackendId::Graviola
+        );
+        // The RustCrypto provider never uses graviola.
+        assert_eq!(
+            Provider::RUSTCRYPTO.verify(&public, &scheme, digest, b"m", &sig),
+            Ok(BackendId::RustCrypto)
+        );
+        assert_eq!(
+            Provider::RUSTCRYPTO.sign(&key, &op, b"m").unwrap().1,
+            BackendId::RustCrypto
+        );
+    }
+}
+
+#[test]
+fn auto_uses_graviola_where_the_cpu_runs_it_except_for_ed25519() {
+    let auto = Provider::new(ProviderChoice::Auto).unwrap();
+    let expected = if graviola_supported().is_ok() {
+        BackendId::Graviola
+    } else {
+        BackendId::RustCrypto
+    };
+    assert_eq!(auto.digest(DigestAlgorithm::Sha256, b"m").1, expected);
+    for (key, op, scheme, digest) in cases() {
+        // ed25519-dalek is faster than graviola: auto keeps Ed25519 on RustCrypto.
+        let expected = match key {
+            PrivateKey::Ed25519(_) => BackendId::RustCrypto,
+            _ => expected,
+        };
+        let (sig, by) = auto.sign(&key, &op, b"m").unwrap();
+        assert_eq!(by, expected, "{op:?}");
+        assert_eq!(auto.backend_for_sign(&key, &op), expected);
+        assert_eq!(
+            auto.verify(&key.public_key(), &scheme, digest, b"m", &sig),
+            Ok(expected),
+            "{op:?}"
+        );
+    }
+}
+
+#[test]
+fn what_graviola_does_not_cover_falls_back_to_rustcrypto() {
+    let Some(g) = graviola() else {
+        eprintln!("skipped: this CPU cannot run graviola");
+        return;
+    };
+    // SHA-1 and MD5 digests.
+    for d in [DigestAlgorithm::Sha1, DigestAlgorithm::Md5] {
+        let (h, by) = g.digest(d, b"abc");
+        assert_eq!(by, BackendId::RustCrypto);
+        assert_eq!(h, Provider::RUSTCRYPTO.digest(d, b"abc").0);
+    }
+    // SHA-2 digests: graviola, the same bytes as RustCrypto.
+    for d in [
+        DigestAlgorithm::Sha256,
+        DigestAlgorithm::Sha384,
+        DigestAlgorithm::Sha512,
+    ] {
+        let (h, by) = g.digest(d, b"abc");
+        assert_eq!(by, BackendId::Graviola);
+        assert_eq!(h, Provider::RUSTCRYPTO.digest(d, b"abc").0);
+        assert_eq!(h.len(), d.output_len());
+    }
+
+    // RSA below 2048 bits.
+    let small = PrivateKey::Rsa(Box::new(
+        ::rsa::RsaPrivateKey::new(&mut crate::key::rng(), 1024).unwrap(),
+    ));
+    let op = SignOp::RsaPkcs1(DigestAlgorithm::Sha256);
+    assert_eq!(g.backend_for_sign(&small, &op), BackendId::RustCrypto);
+    let (sig, by) = g.sign(&small, &op, b"m").unwrap();
+    assert_eq!(by, BackendId::RustCrypto);
+    let scheme = SignatureScheme::RsaPkcs1 {
+        digest: Some(DigestAlgorithm::Sha256),
+    };
+    let public = small.public_key();
+    assert_eq!(
+        g.verify(&public, &scheme, DigestAlgorithm::Sha256, b"m", &sig),
+        Ok(BackendId::RustCrypto)
+    );
+    assert_eq!(
+        g.verify(&public, &scheme, DigestAlgorithm::Sha256, b"M", &sig),
+        Err(SignatureError)
+    );
+
+    // A PSS salt other than the hash length (an id-RSASSA-PSS key asking for 40 bytes).
+    let rsa = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
+    let pss_key = rsa
+        .clone()
+        .into_rsa_pss(Some(PssKeyParams {
+            digest: DigestAlgorithm::Sha256,
+            min_salt_len: 40,
+        }))
+        .unwrap();
+    let op = pss_key.sign_op(DigestAlgorithm::Sha256, true).unwrap();
+    assert_eq!(op, SignOp::RsaPss(DigestAlgorithm::Sha256, 40));
+    let (sig, by) = g.sign(&pss_key, &op, b"m").unwrap();
+    assert_eq!(by, BackendId::RustCrypto);
+    let scheme = SignatureScheme::RsaPss {
+        digest: DigestAlgorithm::Sha256,
+        salt_len: 40,
+    };
+    assert_eq!(
+        g.verify(
+            &pss_key.public_key(),
+            &scheme,
+            DigestAlgorithm::Sha256,
+            b"m",
+            &sig
+        ),
+        Ok(BackendId::RustCrypto)
+    );
+    // ... and a signature made with another salt length than the scheme says fails on
+    // both backends.
+    let (sig32, _) = g
+        .sign(&rsa, &SignOp::RsaPss(DigestAlgorithm::Sha256, 32), b"m")
+        .unwrap();
+    for p in providers() {
+        assert_eq!(
+            p.verify(
+                &rsa.public_key(),
+                &scheme,
+                DigestAlgorithm::Sha256,
+                b"m",
+                &sig32
+            ),
+            Err(SignatureError)
+        );
+    }
+
+    // Legacy SHA-1 signing.
+    let op = SignOp::RsaPkcs1(DigestAlgorithm::Sha1);
+    assert_eq!(g.sign(&rsa, &op, b"m").unwrap().1, BackendId::RustCrypto);
+
+    // A digest computed elsewhere (no signed attributes): graviola has no prehash entry.
+    let p256 = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let (sig, _) = g
+        .sign(&p256, &SignOp::Ecdsa(DigestAlgorithm::Sha256), b"m")
+        .unwrap();
+    let scheme = SignatureScheme::Ecdsa {
+        digest: Some(DigestAlgorithm::Sha256),
+    };
+    let hash = DigestAlgorithm::Sha256.digest(b"m");
+    assert_eq!(
+        g.verify_prehash(
+            &p256.public_key(),
+            &scheme,
+            DigestAlgorithm::Sha256,
+            &hash,
+            &sig
+        ),
+        Ok(BackendId::RustCrypto)
+    );
+}
+
+#[test]
+fn a_key_never_verifies_a_scheme_of_another_type() {
+    let ed = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
+    let (sig, _) = Provider::RUSTCRYPTO
+        .sign(&ed, &SignOp::Ed25519, b"m")
+        .unwrap();
+    let ecdsa = SignatureScheme::Ecdsa {
+        digest: Some(DigestAlgorithm::Sha512),
+    };
+    for p in providers() {
+        assert_eq!(
+            p.verify(
+                &ed.public_key(),
+                &ecdsa,
+                DigestAlgorithm::Sha512,
+                b"m",
+                &sig
+            ),
+            Err(SignatureError)
+        );
+        let rsa = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+        assert!(p.sign(&rsa, &SignOp::Ed25519, b"m").is_err());
+    }
+}
+
+#[test]
+fn provider_names_parse_and_unknown_ones_are_refused() {
+    for c in ProviderChoice::ALL {
+        assert_eq!(c.name().parse::<ProviderChoice>(), Ok(c));
+    }
+    assert_eq!(
+        "RustCrypto".parse::<ProviderChoice>(),
+        Ok(ProviderChoice::RustCrypto)
+    );
+    let err = "openssl".parse::<ProviderChoice>().unwrap_err();
+    assert_eq!(err.reason(), "unknown-provider");
+    assert!(err.to_string().contains("openssl"), "{err}");
+    // WAXSEAL_PROVIDER: unset or empty means the default; anything unknown is an error,
+    // never a silent fallback.
+    assert_eq!(parse_env(None), Ok(None));
+    assert_eq!(parse_env(Some("".as_ref())), Ok(None));
+    assert_eq!(
+        parse_env(Some("rustcrypto".as_ref())),
+        Ok(Some(Provider::RUSTCRYPTO))
+    );
+    assert!(matches!(
+        parse_env(Some("fastest".as_ref())),
+        Err(ProviderError::Unknown(v)) if v == "fastest"
+    ));
+    assert!(
+        matches!(
+            parse_env(Some("graviola ".as_ref())),
+            Ok(Some(p)) if p.choice() == ProviderChoice::Graviola
+        ) || graviola_supported().is_err()
+    );
+}
+
+#[test]
+fn graviola_is_refused_by_name_only_where_the_cpu_cannot_run_it() {
+    match graviola_supported() {
+        Ok(()) => {
+            assert!(Provider::new(ProviderChoice::Graviola).is_ok());
+            assert_eq!(
+                Provider::new(ProviderChoice::Auto).unwrap().describe(),
+                "auto (graviola)"
+            );
+        }
+        Err(missing) => {
+            assert!(matches!(
+                Provider::new(ProviderChoice::Graviola),
+                Err(ProviderError::Unsupported(m)) if m == missing
+            ));
+            assert_eq!(
+                Provider::new(ProviderChoice::Auto).unwrap().describe(),
+                "auto (rustcrypto)"
+            );
+        }
+    }
+}
+
+#[test]
+fn with_provider_sets_the_thread_provider_and_restores_it() {
+    let outer = current();
+    let inner = with_provider(Provider::RUSTCRYPTO, || {
+        let nested = graviola().map(|g| with_provider(g, || current().unwrap()));
+        assert_eq!(nested, graviola());
+        current().unwrap()
+    });
+    assert_eq!(inner, Provider::RUSTCRYPTO);
+    assert_eq!(current(), outer);
+    // Another thread does not see this thread's choice.
+    with_provider(Provider::RUSTCRYPTO, || {
+        let there = std::thread::spawn(current).join().unwrap();
+        assert_eq!(there, outer);
+    });
+}
+
+#[test]
+fn sha2_digests_match_known_answers_with_every_provider() {
+    let abc = [
+        (
+            DigestAlgorithm::Sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
+        (
+            DigestAlgorithm::Sha1,
+            "a9993e364706816aba3e25717850c26c9cd0d89d",
+        ),
+    ];
+    for p in providers() {
+        for (d, hex) in abc {
+            assert_eq!(hex::encode(p.digest(d, b"abc").0), hex, "{p:?} {d}");
+        }
+    }
+    for d in DigestAlgorithm::ALL {
+        assert_eq!(d.digest(b"abc").len(), d.output_len());
+    }
+}
