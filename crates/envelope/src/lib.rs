@@ -66,11 +66,11 @@ pub mod verify;
 pub use algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm};
 pub use cert::Certificate;
 pub use crl::{Crl, LazyCrl};
-pub use envelope::Envelope;
+pub use envelope::{Envelope, EnvelopeBuilder};
 pub use format::Format;
 pub use key::{KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, PssKeyParams, PublicKey};
 pub use rfc5652::{Limits, ParseError};
-pub use sign::{EnvelopeBuilder, SignError, Signer, SignerIdKind};
+pub use sign::{SignError, Signer, SignerIdKind};
 pub use store::{CertStore, CrlSet};
 pub use trust::{
     Budget, Meter, PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath,

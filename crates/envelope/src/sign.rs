@@ -1,4 +1,7 @@
-//! Signing: [`Signer`] (one key and certificate) and [`EnvelopeBuilder`].
+//! Signing: [`Signer`] (one key and certificate), and adding its `SignerInfo` to a
+//! [`SignedData`]. [`crate::EnvelopeBuilder`] (in [`crate::envelope`]) assembles new
+//! envelopes from it; this module does not know about [`crate::Envelope`], so the imports run
+//! one way (envelope -> sign -> rfc5652).
 //!
 //! Written on top of the RFC 5652 types rather than `cms`'s builder, which (0.3.0-rc.0)
 //! omits signing-time, duplicates a user-added message-digest, keeps duplicate digest
@@ -11,12 +14,10 @@ use x509_cert::ext::pkix::SubjectKeyIdentifier;
 
 use crate::algorithm::{AlgorithmError, DigestAlgorithm};
 use crate::cert::Certificate;
-use crate::envelope::Envelope;
 use crate::key::{KeyError, PrivateKey};
 use crate::oid;
 use crate::rfc5652::{
-    Attribute, Attributes, CertificateChoice, EncapsulatedContentInfo, SignedData,
-    SignerIdentifier, SignerInfo,
+    Attribute, Attributes, CertificateChoice, SignedData, SignerIdentifier, SignerInfo,
 };
 
 /// Why an envelope could not be signed.
@@ -322,80 +323,6 @@ fn encode_signing_time(secs: u64) -> Vec<u8> {
                 .ok()
         });
     time.expect("times after 1970 encode")
-}
-
-/// Builds a new envelope.
-///
-/// ```
-/// # use waxseal_envelope::{EnvelopeBuilder, Signer};
-/// # fn demo(signer: &Signer) -> Result<(), waxseal_envelope::SignError> {
-/// let envelope = EnvelopeBuilder::new(b"hello").add_signer(signer).build()?;
-/// let der = envelope.to_der();
-/// # Ok(()) }
-/// ```
-pub struct EnvelopeBuilder<'a> {
-    content: &'a [u8],
-    content_type: Oid,
-    detached: bool,
-    include_certificates: bool,
-    signers: Vec<&'a Signer>,
-}
-
-impl<'a> EnvelopeBuilder<'a> {
-    /// An envelope for `content` (type id-data, attached, certificates embedded).
-    pub fn new(content: &'a [u8]) -> Self {
-        Self {
-            content,
-            content_type: oid::ID_DATA,
-            detached: false,
-            include_certificates: true,
-            signers: Vec::new(),
-        }
-    }
-
-    /// The `eContentType` (default id-data). Other types require signed attributes.
-    pub fn content_type(mut self, content_type: Oid) -> Self {
-        self.content_type = content_type;
-        self
-    }
-
-    /// Leave the content out of the envelope (a detached signature).
-    pub fn detached(mut self, detached: bool) -> Self {
-        self.detached = detached;
-        self
-    }
-
-    /// Embed the signers' certificates and chains (default) or not (`--no-certs`).
-    pub fn include_certificates(mut self, include: bool) -> Self {
-        self.include_certificates = include;
-        self
-    }
-
-    /// Adds a signer.
-    pub fn add_signer(mut self, signer: &'a Signer) -> Self {
-        self.signers.push(signer);
-        self
-    }
-
-    /// Signs and assembles the envelope.
-    pub fn build(self) -> Result<Envelope, SignError> {
-        if self.signers.is_empty() {
-            return Err(SignError::NoSigners);
-        }
-        let content = (!self.detached).then(|| self.content.to_vec());
-        let mut sd = SignedData {
-            version: 1,
-            digest_algorithms: Vec::new(),
-            encap_content_info: EncapsulatedContentInfo::new(self.content_type, content),
-            certificates: Vec::new(),
-            crls: Vec::new(),
-            signer_infos: Vec::new(),
-        };
-        for signer in &self.signers {
-            add_signer_to(&mut sd, signer, self.content, self.include_certificates)?;
-        }
-        Ok(Envelope::from_signed_data(sd))
-    }
 }
 
 /// Signs `content` with `signer` and adds the result (digest algorithm, certificates,
