@@ -59,6 +59,7 @@ pub mod oid;
 pub mod rfc5652;
 pub mod sign;
 pub mod store;
+pub mod stream;
 pub mod time;
 pub mod trust;
 pub mod verify;
@@ -72,6 +73,7 @@ pub use key::{KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, PssKeyParams, Pu
 pub use rfc5652::{Limits, ParseError};
 pub use sign::{SignError, Signer, SignerIdKind};
 pub use store::{CertStore, CrlSet};
+pub use stream::{StreamBuilder, StreamError, StreamVerified};
 pub use trust::{
     Budget, Meter, PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath,
     ValidationOptions,

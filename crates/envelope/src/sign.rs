@@ -49,6 +49,17 @@ pub enum SignError {
     /// A detached envelope needs its content to add a signer.
     #[error("the envelope is detached: the content is needed to add a signer")]
     MissingContent,
+    /// Streamed content can be signed only through signed attributes (a signer without
+    /// them signs the content itself, which would have to sit in memory).
+    #[error("content read from a stream can only be signed with signed attributes")]
+    StreamingWithoutAttributes,
+    /// The content changed while it was being signed (a file read twice to write
+    /// definite lengths had another length the second time).
+    #[error("the content changed while it was being signed")]
+    ContentChanged,
+    /// Reading the content or writing the envelope failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// How the signer is identified in `SignerInfo.sid`.
@@ -213,6 +224,19 @@ impl Signer {
         Ok(self.key.sign_legacy_rsa_pkcs1_sha1(message)?)
     }
 
+    /// Whether the signer signs through signed attributes (the default).
+    pub fn has_signed_attributes(&self) -> bool {
+        self.signed_attributes
+    }
+
+    /// The `SignerInfo` version this signer writes (1, or 3 with a subjectKeyIdentifier).
+    pub(crate) fn signer_info_version(&self) -> u8 {
+        match self.signer_id {
+            SignerIdKind::IssuerSerial => 1,
+            SignerIdKind::SubjectKeyIdentifier => 3,
+        }
+    }
+
     fn sid(&self) -> (u8, SignerIdentifier) {
         match self.signer_id {
             SignerIdKind::IssuerSerial => (
@@ -334,7 +358,25 @@ pub(crate) fn add_signer_to(
     include_certificates: bool,
 ) -> Result<(), SignError> {
     let digest = signer.digest.digest(content);
-    let si = signer.sign_content(sd.encap_content_info.content_type, content, &digest)?;
+    add_signer_with_digest(sd, signer, &digest, Some(content), include_certificates)
+}
+
+/// [`add_signer_to`] for content already hashed with [`Signer::digest`]: `content` is
+/// needed only by a signer without signed attributes.
+pub(crate) fn add_signer_with_digest(
+    sd: &mut SignedData,
+    signer: &Signer,
+    digest: &[u8],
+    content: Option<&[u8]>,
+    include_certificates: bool,
+) -> Result<(), SignError> {
+    let si = match content {
+        Some(content) => {
+            signer.sign_content(sd.encap_content_info.content_type, content, digest)?
+        }
+        None if !signer.signed_attributes => return Err(SignError::StreamingWithoutAttributes),
+        None => signer.sign_content(sd.encap_content_info.content_type, &[], digest)?,
+    };
     let alg = signer.digest.algorithm_identifier();
     if !sd.digest_algorithms.iter().any(|a| a.oid == alg.oid) {
         sd.digest_algorithms.push(alg);
@@ -354,7 +396,7 @@ pub(crate) fn add_signer_to(
 }
 
 /// `CMSVersion` of SignedData (RFC 5652 §5.1).
-fn signed_data_version(sd: &SignedData) -> u8 {
+pub(crate) fn signed_data_version(sd: &SignedData) -> u8 {
     let other_certs = sd
         .certificates
         .iter()
