@@ -209,13 +209,14 @@ impl<'a> StreamBuilder<'a> {
         let leading = sd.leading_fields_der();
         let trailing = sd.trailing_fields_der();
         let ct = self.content_type.to_der().expect("OIDs encode");
-        let octets_len = header_len(len) + len;
-        let explicit_len = header_len(octets_len) + octets_len;
-        let eci_len = ct.len() as u64 + header_len(explicit_len) + explicit_len;
-        let sd_len = leading.len() as u64 + header_len(eci_len) + eci_len + trailing.len() as u64;
+        // Content lengths, innermost first: each value's is its children's TLV sizes.
+        let tlv_len = |content_len: u64| header_len(content_len) + content_len;
+        let explicit_len = tlv_len(len);
+        let eci_len = ct.len() as u64 + tlv_len(explicit_len);
+        let sd_len = leading.len() as u64 + tlv_len(eci_len) + trailing.len() as u64;
         let oid = oid::ID_SIGNED_DATA.to_der().expect("OIDs encode");
-        let ci_explicit_len = header_len(sd_len) + sd_len;
-        let ci_len = oid.len() as u64 + header_len(ci_explicit_len) + ci_explicit_len;
+        let ci_explicit_len = tlv_len(sd_len);
+        let ci_len = oid.len() as u64 + tlv_len(ci_explicit_len);
 
         let mut head = Vec::new();
         header(&mut head, 0x30, ci_len);
