@@ -148,6 +148,18 @@ impl Verifier {
         envelope: &Envelope,
         content: impl Read,
     ) -> Result<StreamVerified, StreamError> {
+        self.verify_detached_reader_to(envelope, content, &mut std::io::sink())
+    }
+
+    /// [`Verifier::verify_detached_reader`], writing the content to `sink` as it is read.
+    /// **The sink receives the content before it is verified**: keep what it wrote only
+    /// when this returns `Ok` (see [`Verifier::verify_reader`]).
+    pub fn verify_detached_reader_to(
+        &self,
+        envelope: &Envelope,
+        content: impl Read,
+        sink: &mut dyn Write,
+    ) -> Result<StreamVerified, StreamError> {
         if envelope.has_content() {
             return Err(VerifyError::ContentConflict.into());
         }
@@ -156,7 +168,7 @@ impl Verifier {
             return Err(VerifyError::NoSigners.into());
         }
         let mut hasher = MultiHasher::new(wanted(self, signer_digests(sd))).retaining(RETAIN_LIMIT);
-        pump(content, &mut hasher, &mut std::io::sink())?;
+        pump(content, &mut hasher, sink)?;
         self.finish(sd, envelope.format(), hasher.finish())
     }
 
