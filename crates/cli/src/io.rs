@@ -172,11 +172,19 @@ impl Output {
         mut fill: impl FnMut(&mut dyn Write) -> Result<(), E>,
     ) -> Result<Result<(), E>, CliError> {
         let mut failed = None;
-        let mut run = |w: &mut dyn Write| match fill(w) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                failed = Some(e);
-                Err(std::io::Error::other("the content was not written"))
+        let mut run = |w: &mut dyn Write| {
+            let mut w = Recording {
+                inner: w,
+                error: None,
+            };
+            match fill(&mut w) {
+                Ok(()) => Ok(()),
+                // A failed write is the output's failure, reported with its name.
+                Err(_) if w.error.is_some() => Err(w.error.take().expect("checked")),
+                Err(e) => {
+                    failed = Some(e);
+                    Err(std::io::Error::other("the content was not written"))
+                }
             }
         };
         let written = match &self.path {
@@ -199,6 +207,38 @@ impl Output {
             (Err(e), None) => Err(e),
             (Ok(()), None) => Ok(Ok(())),
         }
+    }
+}
+
+/// A writer that keeps (a copy of) the first error of the writer it wraps.
+struct Recording<'a> {
+    inner: &'a mut dyn Write,
+    error: Option<std::io::Error>,
+}
+
+impl Recording<'_> {
+    fn record<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r
+            && self.error.is_none()
+        {
+            self.error = Some(std::io::Error::new(e.kind(), e.to_string()));
+        }
+        r
+    }
+}
+
+impl Write for Recording<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.record(r)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let r = self.inner.write_all(buf);
+        self.record(r)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.record(r)
     }
 }
 
