@@ -85,14 +85,12 @@ pub fn open_input(path: Option<&Path>) -> Result<Input, CliError> {
 }
 
 impl Input {
-    /// The first byte, without consuming it (`None` for empty input).
-    pub fn peek(&mut self) -> Result<Option<u8>, CliError> {
+    /// The start of the input (what one read gave, up to 1 MiB), without consuming it.
+    pub fn peek(&mut self) -> Result<&[u8], CliError> {
         use std::io::BufRead;
-        let buf = self
-            .reader
+        self.reader
             .fill_buf()
-            .map_err(|e| CliError::io(&self.name, e))?;
-        Ok(buf.first().copied())
+            .map_err(|e| CliError::io(&self.name, e))
     }
 
     /// The rest of the input in memory, under [`MAX_INPUT`] (for what is not streamed).

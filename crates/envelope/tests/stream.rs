@@ -560,3 +560,129 @@ fn waxseal_verifies_openssl_stream_envelopes() {
         "message-digest-mismatch"
     );
 }
+
+#[test]
+fn smime_multipart_streams_its_first_part_canonicalized_as_in_memory() {
+    let fx = Fx::new(KeyAlgorithm::P256);
+    // A body part with bare LF line ends, larger than a read chunk, signed in canonical
+    // (CRLF) form as S/MIME text mode does.
+    let mut part = b"Content-Type: text/plain\n\n".to_vec();
+    while part.len() < (3 << 20) {
+        part.extend_from_slice(b"line of text, then a bare LF\n");
+    }
+    let canonical = format::canonical_crlf(&part);
+    let env = EnvelopeBuilder::new(&canonical)
+        .detached(true)
+        .add_signer(&fx.signer)
+        .build()
+        .unwrap();
+    let mime = format::to_smime_detached(&env.to_der(), &part, &["sha-256"]);
+    let in_memory = fx.verifier().verify_bytes(&mime, None).unwrap();
+    let mut out = Vec::new();
+    let v = fx
+        .verifier()
+        .verify_multipart_reader(&mime[..], &mut out)
+        .unwrap();
+    assert!(out == part, "the part is handed on as received");
+    assert_eq!(v.content_len(), part.len() as u64);
+    assert_eq!(v.format(), Format::SmimeDetached);
+    // What verified is the canonical form, which the in-memory verification hands out.
+    assert!(v.is_canonical());
+    assert!(in_memory.content() == &canonical[..]);
+    // Binary (as sent) signatures verify too.
+    let env = EnvelopeBuilder::new(&part)
+        .detached(true)
+        .add_signer(&fx.signer)
+        .build()
+        .unwrap();
+    let binary = format::to_smime_detached(&env.to_der(), &part, &["sha-256"]);
+    let v = fx
+        .verifier()
+        .verify_multipart_reader(&binary[..], &mut std::io::sink())
+        .unwrap();
+    assert!(!v.is_canonical());
+
+    // Negative twins: a byte of the part changed at its end; the signature part cut;
+    // not multipart/signed at all.
+    let mut bad = mime.clone();
+    let end = find(&bad, b"\r\n------waxseal-").unwrap();
+    bad[end - 2] ^= 1;
+    assert_eq!(
+        code(
+            fx.verifier()
+                .verify_multipart_reader(&bad[..], &mut std::io::sink())
+        ),
+        "message-digest-mismatch"
+    );
+    assert_eq!(
+        fx.verifier().verify_bytes(&bad, None).unwrap_err().code(),
+        "message-digest-mismatch"
+    );
+    let cut = &mime[..mime.len() - 200];
+    assert_eq!(
+        code(
+            fx.verifier()
+                .verify_multipart_reader(cut, &mut std::io::sink())
+        ),
+        "malformed"
+    );
+    let opaque = format::to_smime_opaque(&env.to_der());
+    assert_eq!(
+        code(
+            fx.verifier()
+                .verify_multipart_reader(&opaque[..], &mut std::io::sink())
+        ),
+        "malformed"
+    );
+}
+
+#[test]
+fn openssl_smime_multipart_verifies_streamed() {
+    let fx = Fx::new(KeyAlgorithm::Rsa2048);
+    let (cert, key, ca) = (fx.path("leaf.pem"), fx.path("leaf.key"), fx.path("ca.pem"));
+    let leaf = fx
+        .pki
+        .leaf("smime.example.org", KeyAlgorithm::Rsa2048)
+        .unwrap();
+    std::fs::write(&cert, leaf.cert.to_pem()).unwrap();
+    std::fs::write(&key, leaf.key.to_pkcs8_pem().as_bytes()).unwrap();
+    std::fs::write(&ca, fx.pki.ca.cert.to_pem()).unwrap();
+    let content = fx.path("c.txt");
+    let text: Vec<u8> = (0..200_000)
+        .flat_map(|i| format!("line {i}\n").into_bytes())
+        .collect();
+    std::fs::write(&content, &text).unwrap();
+    let s = |p: &std::path::Path| p.display().to_string();
+    let out = fx.path("m.eml");
+    // Text mode: openssl canonicalizes (CRLF) and writes multipart/signed.
+    openssl(&[
+        "cms",
+        "-sign",
+        "-in",
+        &s(&content),
+        "-signer",
+        &s(&cert),
+        "-inkey",
+        &s(&key),
+        "-certfile",
+        &s(&ca),
+        "-out",
+        &s(&out),
+    ]);
+    let mime = std::fs::read(&out).unwrap();
+    let mut got = Vec::new();
+    let v = fx
+        .verifier()
+        .verify_multipart_reader(&mime[..], &mut got)
+        .unwrap();
+    assert_eq!(v.signers()[0].certificate, leaf.cert);
+    let in_memory = fx.verifier().verify_bytes(&mime, None).unwrap();
+    assert!(
+        got == in_memory.content(),
+        "streamed and in-memory parts differ"
+    );
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}

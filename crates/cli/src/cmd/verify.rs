@@ -49,8 +49,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
         verifier = verifier.with_requirement(SignerRequirement::Any);
     }
     let mut input = open_input(args.input.as_deref())?;
-    if input.peek()? == Some(0x30) {
+    let head = input.peek()?;
+    if head.first() == Some(&0x30) {
         return verify_streamed(&args, &verifier, input, &output);
+    }
+    if args.content.is_none() && waxseal_envelope::stream::smime::is_multipart_signed(head) {
+        return verify_multipart(&args, &verifier, input, &output);
     }
     // PEM, base64 and S/MIME are read whole (under the input limit); detached content
     // still streams.
@@ -166,6 +170,78 @@ fn stream_out(
     }
     .print(args.json);
     Ok(())
+}
+
+/// An S/MIME multipart/signed message, verified as it is read: its first part is hashed
+/// as it streams into an anonymous temporary file, then, once verified, copied to the
+/// output in the form that verified (as received, or canonical CRLF, as the in-memory
+/// verification hands it out).
+fn verify_multipart(
+    args: &Args,
+    verifier: &waxseal_envelope::Verifier,
+    input: crate::io::Input,
+    output: &Output,
+) -> Result<(), CliError> {
+    use std::io::{Seek, Write};
+    let name = input.name.clone();
+    let io = |e| CliError::io(&name, e);
+    let mut spool = std::io::BufWriter::new(tempfile::tempfile().map_err(io)?);
+    let verified = verifier
+        .verify_multipart_reader(input.reader, &mut spool)
+        .map_err(|e| match e {
+            StreamError::Verify(e) => common::rejected(&e),
+            StreamError::Io(e) => CliError::io(&name, e),
+        })?;
+    spool.flush().map_err(io)?;
+    let mut spool = spool.into_inner().map_err(|e| io(e.into_error()))?;
+    spool.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
+    if !args.json || args.output.is_some() {
+        let canonical = verified.is_canonical();
+        output
+            .write_with(false, |w| copy_form(&mut spool, w, canonical))?
+            .map_err(io)?;
+    }
+    Summary {
+        format: verified.format(),
+        content_type: waxseal_envelope::oid::name(&verified.content_type()),
+        content_len: verified.content_len(),
+        signers: verified.signers(),
+        rejected: verified.rejected(),
+    }
+    .print(args.json);
+    Ok(())
+}
+
+/// Copies `from` to `to`, with bare LFs as CRLF when `canonical`.
+fn copy_form(
+    from: &mut impl std::io::Read,
+    to: &mut dyn std::io::Write,
+    canonical: bool,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut prev = 0u8;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if !canonical {
+            to.write_all(&buf[..n])?;
+            continue;
+        }
+        let mut start = 0;
+        for i in 0..n {
+            if buf[i] == b'\n' && (if i == 0 { prev } else { buf[i - 1] }) != b'\r' {
+                to.write_all(&buf[start..i])?;
+                to.write_all(b"\r")?;
+                start = i;
+            }
+        }
+        to.write_all(&buf[start..n])?;
+        prev = buf[n - 1];
+    }
 }
 
 /// What `verify` reports of a verification.

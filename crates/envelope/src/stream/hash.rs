@@ -39,6 +39,9 @@ pub(crate) fn hasher(alg: DigestAlgorithm) -> Box<dyn ContentHash> {
     }
 }
 
+/// One hasher per algorithm.
+type Hashers = Vec<(DigestAlgorithm, Box<dyn ContentHash>)>;
+
 /// Content digests computed in one pass, for a set of algorithms; optionally also over
 /// the S/MIME canonical form of the content (bare LF as CRLF, RFC 8551 §3.1.1), and
 /// optionally keeping the first bytes of the content (for the rare signature that covers
@@ -47,7 +50,7 @@ pub(crate) struct MultiHasher {
     raw: Vec<(DigestAlgorithm, Box<dyn ContentHash>)>,
     /// `Some` when the canonical form is wanted; its hashers exist only once the content
     /// differs from its canonical form (until then the raw hashers stand for both).
-    canonical: Option<Option<Vec<(DigestAlgorithm, Box<dyn ContentHash>)>>>,
+    canonical: Option<Option<Hashers>>,
     /// Whether the last byte seen was CR (for the canonical form).
     prev_cr: bool,
     retained: Vec<u8>,
@@ -126,7 +129,7 @@ impl MultiHasher {
 
     fn update_canonical(
         raw: &mut [(DigestAlgorithm, Box<dyn ContentHash>)],
-        canonical: &mut Option<Vec<(DigestAlgorithm, Box<dyn ContentHash>)>>,
+        canonical: &mut Option<Hashers>,
         prev_cr: &mut bool,
         data: &[u8],
     ) {

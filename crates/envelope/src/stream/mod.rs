@@ -20,6 +20,7 @@
 pub mod ber;
 mod hash;
 mod sign;
+pub mod smime;
 mod verify;
 
 pub use sign::StreamBuilder;

@@ -56,12 +56,21 @@ impl From<ReadError> for StreamError {
 pub struct StreamVerified {
     verified: Verified,
     content_len: u64,
+    canonical: bool,
 }
 
 impl StreamVerified {
     /// The length of the verified content, in bytes.
     pub fn content_len(&self) -> u64 {
         self.content_len
+    }
+
+    /// Whether what verified is the canonical (CRLF) form of an S/MIME body part that
+    /// was received with bare LF line ends: the signed content is then that form, not
+    /// the bytes the sink received ([`crate::format::canonical_crlf`] of them, which is
+    /// what [`Verifier::verify`] hands out).
+    pub fn is_canonical(&self) -> bool {
+        self.canonical
     }
 
     /// `eContentType`.
@@ -92,7 +101,7 @@ impl StreamVerified {
 
 /// The digests worth computing for `algs`: supported and allowed by the verifier's policy
 /// (a signer using another is refused before its digest is looked at).
-fn wanted(
+pub(crate) fn wanted(
     verifier: &Verifier,
     algs: impl IntoIterator<Item = DigestAlgorithm>,
 ) -> Vec<DigestAlgorithm> {
@@ -109,6 +118,24 @@ fn signer_digests(sd: &SignedData) -> impl Iterator<Item = DigestAlgorithm> + '_
     sd.signer_infos
         .iter()
         .filter_map(|si| DigestAlgorithm::from_algorithm_identifier(&si.digest_algorithm).ok())
+}
+
+/// Appends the rest of `input` to `buf`, refusing more than `max` bytes in all.
+pub(crate) fn pump_limited(
+    input: &mut impl Read,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> Result<(), StreamError> {
+    let room = (max as u64 + 1).saturating_sub(buf.len() as u64);
+    input.take(room).read_to_end(buf)?;
+    if buf.len() > max {
+        return Err(VerifyError::Parse(crate::rfc5652::ParseError::TooLarge {
+            len: buf.len(),
+            max,
+        })
+        .into());
+    }
+    Ok(())
 }
 
 /// Reads `content` to its end into `hasher` and `sink`.
@@ -244,17 +271,21 @@ impl Verifier {
         };
         let result = verify(&digests.raw);
         // An S/MIME body may have been signed in canonical (CRLF) form.
-        let result = match (&result, &digests.canonical) {
+        let (result, canonical) = match (&result, &digests.canonical) {
             (Err(e), Some(canonical))
                 if matches!(e.code(), "message-digest-mismatch" | "bad-signature") =>
             {
-                verify(canonical).or(result)
+                match verify(canonical) {
+                    Ok(v) => (Ok(v), true),
+                    Err(_) => (result, false),
+                }
             }
-            _ => result,
+            _ => (result, false),
         };
         Ok(StreamVerified {
             verified: result?,
             content_len: digests.len,
+            canonical,
         })
     }
 }
