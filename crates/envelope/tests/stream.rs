@@ -56,13 +56,13 @@ impl Read for Gen {
         buf[..n].copy_from_slice(&self.block[off..off + n]);
         // Each block differs from the last: its first bytes carry the block number.
         let blockno = (self.pos / BLOCK as u64).to_be_bytes();
-        for i in 0..n {
+        for (i, b) in buf[..n].iter_mut().enumerate() {
             let at = off + i;
             if at < 8 {
-                buf[i] ^= blockno[at];
+                *b ^= blockno[at];
             }
             if self.flip == Some(self.pos + i as u64) {
-                buf[i] ^= 1;
+                *b ^= 1;
             }
         }
         self.pos += n as u64;

@@ -103,7 +103,7 @@ impl Verifier {
                 .get_first_value("Content-Type")
                 .map(|v| mailparse::parse_content_type(&v))
                 .ok_or_else(|| format_err("not a multipart/signed message"))?;
-            if ctype.mimetype.to_ascii_lowercase() != "multipart/signed" {
+            if !ctype.mimetype.eq_ignore_ascii_case("multipart/signed") {
                 return Err(format_err("not a multipart/signed message"));
             }
             if let Some(m) = ctype.params.get("micalg") {
