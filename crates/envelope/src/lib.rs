@@ -41,7 +41,9 @@
 //! [`asn1`] (BER normalization), [`rfc5652`] (the SignedData types), [`format`](mod@format) (PEM,
 //! base64, S/MIME), [`key`], [`algorithm`], [`cert`], [`crl`], [`name`], [`store`],
 //! [`trust`] (RFC 5280 path validation, see its docs for why it is not `certval`),
-//! [`sign`], [`verify`], [`inspect`].
+//! [`sign`], [`envelope`] (the parsed envelope and [`EnvelopeBuilder`]), [`verify`],
+//! [`stream`] (content of any size, read once: signing from a `Read`, verifying as the
+//! content passes), [`inspect`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
