@@ -360,8 +360,12 @@ fn streamed_verification_refuses_what_in_memory_verification_refuses() {
         0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01,
     ]);
     deep.extend([0xa0, 0x80]);
-    for _ in 0..100 {
+    for _ in 0..300 {
         deep.extend([0x24, 0x80]);
+    }
+    deep.extend([0x04, 0x01, b'x']);
+    for _ in 0..300 {
+        deep.extend([0, 0]);
     }
     let r = fx
         .verifier()

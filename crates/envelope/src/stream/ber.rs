@@ -10,8 +10,8 @@
 //! [`Limits::max_input_len`] and parsed in memory by [`SignedData::parse`], like any
 //! envelope.
 //!
-//! Bounds: constructed content segments nest at most [`MAX_SEGMENT_DEPTH`] deep, the small
-//! values read whole (version, digestAlgorithms, eContentType and each field after the
+//! Bounds: constructed content segments nest at most [`Limits::max_depth`] deep (as in
+//! an envelope parsed in memory), the small values read whole (version, digestAlgorithms, eContentType and each field after the
 //! content) count against `max_input_len` together, their nesting against
 //! [`Limits::max_depth`], and lengths may have at most 8 octets. Each input byte is
 //! looked at once.
@@ -25,10 +25,6 @@ use crate::asn1::{self, BerError};
 use crate::format::Format;
 use crate::oid;
 use crate::rfc5652::{Limits, MAX_DEPTH_CAP, ParseError, SignedData};
-
-/// How deep constructed OCTET STRING segments of the content may nest (BER allows any
-/// depth; streaming signers use one level).
-pub const MAX_SEGMENT_DEPTH: usize = 8;
 
 /// Size of the read buffer: large reads keep the system-call count down.
 pub(crate) const CHUNK: usize = 1 << 20;
@@ -431,9 +427,13 @@ pub(crate) fn read_head<R: Read>(src: &mut Source<R>, limits: &Limits) -> Result
 /// Streams the `eContent` OCTET STRING's octets to `sink` and closes `encapContentInfo`.
 pub(crate) fn read_content<R: Read>(
     src: &mut Source<R>,
+    limits: &Limits,
     sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
 ) -> Result<()> {
-    octets(src, sink, 0)?;
+    // The content sits 5 levels down (ContentInfo, [0], SignedData, encapContentInfo,
+    // [0]); its segments may use what the depth limit leaves.
+    let max_depth = limits.max_depth.min(MAX_DEPTH_CAP).saturating_sub(5);
+    octets(src, sink, 0, max_depth)?;
     src.close("encapContentInfo.eContent")?;
     src.close("encapContentInfo")
 }
@@ -442,18 +442,19 @@ fn octets<R: Read>(
     src: &mut Source<R>,
     sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     depth: usize,
+    max_depth: usize,
 ) -> Result<()> {
     let h = src.header()?;
     match (h.tag, h.len) {
         (0x04, Some(len)) => src.stream(len, sink),
         (0x24, _) => {
             src.der = false;
-            if depth >= MAX_SEGMENT_DEPTH {
-                return Err(BerError::TooDeep(MAX_SEGMENT_DEPTH).into());
+            if depth >= max_depth {
+                return Err(BerError::TooDeep(max_depth).into());
             }
             src.open(&h);
             while !src.at_end()? {
-                octets(src, sink, depth + 1)?;
+                octets(src, sink, depth + 1, max_depth)?;
             }
             Ok(())
         }

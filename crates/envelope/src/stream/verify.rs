@@ -231,7 +231,7 @@ impl Verifier {
                 .iter()
                 .filter_map(|a| DigestAlgorithm::from_algorithm_identifier(a).ok());
             let mut hasher = MultiHasher::new(wanted(self, algs)).retaining(RETAIN_LIMIT);
-            ber::read_content(&mut src, &mut |chunk| {
+            ber::read_content(&mut src, self.limits(), &mut |chunk| {
                 hasher.update(chunk);
                 sink.write_all(chunk)
             })?;
