@@ -30,7 +30,7 @@ base=""
 run() {
   local name=$1
   shift
-  /usr/bin/time -f "%e %M" -o time.txt "$@" > /dev/null
+  /usr/bin/time -f "%e %M" -o time.txt "$@" > /dev/null 2> stderr.txt || { cat stderr.txt >&2; exit 1; }
   read -r secs kib < time.txt
   python3 - "$name" "$secs" "$kib" "$mib" "$base" <<'PY'
 import sys
