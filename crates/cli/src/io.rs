@@ -41,6 +41,75 @@ pub fn read_input(path: Option<&Path>) -> Result<Vec<u8>, CliError> {
     Ok(buf)
 }
 
+/// An input opened for streaming: standard input or a file, and the file's size when it
+/// is a regular file (known in advance).
+pub struct Input {
+    /// The reader (buffered).
+    pub reader: std::io::BufReader<Box<dyn Read>>,
+    /// The open regular file, for readers that need to seek (signing with definite
+    /// lengths reads it twice).
+    pub file: Option<std::fs::File>,
+    /// The name for messages.
+    pub name: PathBuf,
+}
+
+/// Opens `path`, or standard input for `None` or `-`, for streaming (no size limit).
+pub fn open_input(path: Option<&Path>) -> Result<Input, CliError> {
+    match path.filter(|p| p.as_os_str() != "-") {
+        Some(p) => {
+            let f = std::fs::File::open(p).map_err(|e| CliError::io(p, e))?;
+            let meta = f.metadata().map_err(|e| CliError::io(p, e))?;
+            if meta.is_dir() {
+                return Err(CliError::usage(format!(
+                    "{} is a directory",
+                    escape(&p.display().to_string())
+                )));
+            }
+            let file = if meta.is_file() {
+                Some(f.try_clone().map_err(|e| CliError::io(p, e))?)
+            } else {
+                None
+            };
+            Ok(Input {
+                reader: std::io::BufReader::with_capacity(1 << 20, Box::new(f)),
+                file,
+                name: p.to_path_buf(),
+            })
+        }
+        None => Ok(Input {
+            reader: std::io::BufReader::with_capacity(1 << 20, Box::new(std::io::stdin())),
+            file: None,
+            name: PathBuf::from("<stdin>"),
+        }),
+    }
+}
+
+impl Input {
+    /// The start of the input (what one read gave, up to 1 MiB), without consuming it.
+    pub fn peek(&mut self) -> Result<&[u8], CliError> {
+        use std::io::BufRead;
+        self.reader
+            .fill_buf()
+            .map_err(|e| CliError::io(&self.name, e))
+    }
+
+    /// The rest of the input in memory, under [`MAX_INPUT`] (for what is not streamed).
+    pub fn read_all(self) -> Result<Vec<u8>, CliError> {
+        let mut buf = Vec::new();
+        self.reader
+            .take(MAX_INPUT + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| CliError::io(&self.name, e))?;
+        if buf.len() as u64 > MAX_INPUT {
+            return Err(CliError::usage(format!(
+                "input {} is larger than {MAX_INPUT} bytes",
+                escape(&self.name.display().to_string())
+            )));
+        }
+        Ok(buf)
+    }
+}
+
 /// Where output goes: a file (checked up front so nothing is lost) or standard output.
 pub struct Output {
     path: Option<PathBuf>,
@@ -87,6 +156,102 @@ impl Output {
             Some(p) => fsutil::write(p, data, &self.options).map_err(|e| write_error(p, e)),
         }
     }
+}
+
+impl Output {
+    /// Writes what `fill` produces, as it produces it, without holding it in memory. A
+    /// file gets it through a temporary file beside it, renamed into place only if `fill`
+    /// succeeds (removed otherwise); a device or FIFO, and standard output when `spool`,
+    /// only after `fill` succeeded (collected in an anonymous temporary file first).
+    /// `fill`'s own failure is returned as it is.
+    pub fn write_with<E>(
+        &self,
+        spool: bool,
+        mut fill: impl FnMut(&mut dyn Write) -> Result<(), E>,
+    ) -> Result<Result<(), E>, CliError> {
+        let mut failed = None;
+        let mut run = |w: &mut dyn Write| {
+            let mut w = Recording {
+                inner: w,
+                error: None,
+            };
+            match fill(&mut w) {
+                Ok(()) => Ok(()),
+                // A failed write is the output's failure, reported with its name.
+                Err(_) if w.error.is_some() => Err(w.error.take().expect("checked")),
+                Err(e) => {
+                    failed = Some(e);
+                    Err(std::io::Error::other("the content was not written"))
+                }
+            }
+        };
+        let written = match &self.path {
+            None if spool => {
+                let mut out = std::io::stdout().lock();
+                spooled(&mut run, &mut out).map_err(|e| CliError::io(Path::new("<stdout>"), e))
+            }
+            None => {
+                let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+                run(&mut out)
+                    .and_then(|_| out.flush())
+                    .map_err(|e| CliError::io(Path::new("<stdout>"), e))
+            }
+            Some(p) => {
+                fsutil::write_with(p, &mut run, &self.options).map_err(|e| write_error(p, e))
+            }
+        };
+        match (written, failed) {
+            (_, Some(e)) => Ok(Err(e)),
+            (Err(e), None) => Err(e),
+            (Ok(()), None) => Ok(Ok(())),
+        }
+    }
+}
+
+/// A writer that keeps (a copy of) the first error of the writer it wraps.
+struct Recording<'a> {
+    inner: &'a mut dyn Write,
+    error: Option<std::io::Error>,
+}
+
+impl Recording<'_> {
+    fn record<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r
+            && self.error.is_none()
+        {
+            self.error = Some(std::io::Error::new(e.kind(), e.to_string()));
+        }
+        r
+    }
+}
+
+impl Write for Recording<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.record(r)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let r = self.inner.write_all(buf);
+        self.record(r)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.record(r)
+    }
+}
+
+/// Runs `fill` into an anonymous temporary file and, if it succeeds, copies that to `out`.
+fn spooled(
+    fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut tmp = std::io::BufWriter::new(tempfile::tempfile()?);
+    fill(&mut tmp)?;
+    let mut tmp = tmp.into_inner().map_err(|e| e.into_error())?;
+    tmp.seek(SeekFrom::Start(0))?;
+    std::io::copy(&mut tmp, out)?;
+    out.flush()
 }
 
 /// One line for a refused or failed write (exit 2); never names a temporary file.

@@ -1,7 +1,12 @@
-//! [`Envelope`]: a parsed, not yet verified, CMS SignedData.
+//! [`Envelope`]: a parsed, not yet verified, CMS SignedData, and [`EnvelopeBuilder`], which
+//! signs a new one. Signing itself is [`crate::sign`]'s; this module uses it, never the other
+//! way round.
 
 use crate::format::{self, Format};
-use crate::rfc5652::{Limits, ParseError, SignedData};
+use const_oid::ObjectIdentifier as Oid;
+
+use crate::oid;
+use crate::rfc5652::{EncapsulatedContentInfo, Limits, ParseError, SignedData};
 use crate::sign::{SignError, Signer, add_signer_to};
 
 /// A CMS SignedData envelope, parsed but **not verified**.
@@ -171,5 +176,79 @@ impl Envelope {
             &content,
             include_certificates,
         )
+    }
+}
+
+/// Builds a new envelope.
+///
+/// ```
+/// # use waxseal_envelope::{EnvelopeBuilder, Signer};
+/// # fn demo(signer: &Signer) -> Result<(), waxseal_envelope::SignError> {
+/// let envelope = EnvelopeBuilder::new(b"hello").add_signer(signer).build()?;
+/// let der = envelope.to_der();
+/// # Ok(()) }
+/// ```
+pub struct EnvelopeBuilder<'a> {
+    content: &'a [u8],
+    content_type: Oid,
+    detached: bool,
+    include_certificates: bool,
+    signers: Vec<&'a Signer>,
+}
+
+impl<'a> EnvelopeBuilder<'a> {
+    /// An envelope for `content` (type id-data, attached, certificates embedded).
+    pub fn new(content: &'a [u8]) -> Self {
+        Self {
+            content,
+            content_type: oid::ID_DATA,
+            detached: false,
+            include_certificates: true,
+            signers: Vec::new(),
+        }
+    }
+
+    /// The `eContentType` (default id-data). Other types require signed attributes.
+    pub fn content_type(mut self, content_type: Oid) -> Self {
+        self.content_type = content_type;
+        self
+    }
+
+    /// Leave the content out of the envelope (a detached signature).
+    pub fn detached(mut self, detached: bool) -> Self {
+        self.detached = detached;
+        self
+    }
+
+    /// Embed the signers' certificates and chains (default) or not (`--no-certs`).
+    pub fn include_certificates(mut self, include: bool) -> Self {
+        self.include_certificates = include;
+        self
+    }
+
+    /// Adds a signer.
+    pub fn add_signer(mut self, signer: &'a Signer) -> Self {
+        self.signers.push(signer);
+        self
+    }
+
+    /// Signs and assembles the envelope.
+    pub fn build(self) -> Result<Envelope, SignError> {
+        if self.signers.is_empty() {
+            return Err(SignError::NoSigners);
+        }
+        let content = (!self.detached).then(|| self.content.to_vec());
+        let mut sd = SignedData {
+            version: 1,
+            digest_algorithms: Vec::new(),
+            encap_content_info: EncapsulatedContentInfo::new(self.content_type, content),
+            certificates: Vec::new(),
+            crls: Vec::new(),
+            signer_infos: Vec::new(),
+        };
+        for signer in &self.signers {
+            add_signer_to(&mut sd, signer, self.content, self.include_certificates)?;
+        }
+        Ok(Envelope::from_signed_data(sd))
     }
 }

@@ -40,12 +40,16 @@
 //!
 //! 1. Parse: [`format`](mod@format) reads PEM, base64 and S/MIME; [`rfc5652`] the
 //!    SignedData types (BER normalised first by [`asn1`]).
-//! 2. Sign: [`sign`] builds an [`Envelope`] ([`envelope`]) from content and [`Signer`]s.
+//! 2. Sign: [`envelope`]'s [`EnvelopeBuilder`] makes an [`Envelope`] from content and the
+//!    [`Signer`]s of [`sign`].
 //! 3. Verify: [`verify`] checks each signer's signature and validates its certificate with
 //!    [`trust`] (RFC 5280 path validation, CRLs, the certificate [`store`]).
 //! 4. Report: a [`Verified`] (the content, the signers and their paths) or a
 //!    [`VerifyError`] with a stable reason code; [`inspect`] describes an envelope without
 //!    verifying it.
+//!
+//! [`stream`] does the same for content of any size, read once: signing from a `Read`,
+//! verifying as the content passes.
 //!
 //! Certificates, keys, algorithms, CRLs and path validation come from `waxseal-trust`,
 //! which knows nothing of CMS; its modules are re-exported here under their old names
@@ -60,6 +64,7 @@ pub mod format;
 pub mod inspect;
 pub mod rfc5652;
 pub mod sign;
+pub mod stream;
 pub mod verify;
 
 // Certificates, keys, CRLs and path validation live in `waxseal-trust`, which knows
@@ -73,12 +78,13 @@ pub use waxseal_trust::{
 pub use algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm};
 pub use cert::Certificate;
 pub use crl::{Crl, LazyCrl};
-pub use envelope::Envelope;
+pub use envelope::{Envelope, EnvelopeBuilder};
 pub use format::Format;
 pub use key::{KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, PssKeyParams, PublicKey};
 pub use rfc5652::{Limits, ParseError};
-pub use sign::{EnvelopeBuilder, SignError, Signer, SignerIdKind};
+pub use sign::{SignError, Signer, SignerIdKind};
 pub use store::{CertStore, CrlSet};
+pub use stream::{StreamBuilder, StreamError, StreamVerified};
 pub use trust::{
     Budget, CacheStats, Meter, PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath,
     ValidationOptions,

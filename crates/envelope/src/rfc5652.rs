@@ -576,6 +576,25 @@ impl SignedData {
     /// The `ContentInfo` DER encoding. SET OF fields are emitted in DER order; signer
     /// infos keep their signed attributes byte for byte.
     pub fn to_content_info_der(&self) -> Vec<u8> {
+        let mut body = self.leading_fields_der();
+        let mut eci = self
+            .encap_content_info
+            .content_type
+            .to_der()
+            .expect("OIDs encode");
+        if let Some(c) = &self.encap_content_info.content {
+            push_tlv(&mut eci, 0xa0, &tlv(0x04, c));
+        }
+        push_tlv(&mut body, 0x30, &eci);
+        body.extend(self.trailing_fields_der());
+        let mut ci = oid::ID_SIGNED_DATA.to_der().expect("OIDs encode");
+        push_tlv(&mut ci, 0xa0, &tlv(0x30, &body));
+        tlv(0x30, &ci)
+    }
+
+    /// The DER of the fields before `encapContentInfo`: version and digestAlgorithms
+    /// (for writers that stream the content).
+    pub(crate) fn leading_fields_der(&self) -> Vec<u8> {
         let mut body = Vec::new();
         push_tlv(&mut body, 0x02, &[self.version]);
         push_tlv(
@@ -587,15 +606,12 @@ impl SignedData {
                     .map(|a| a.to_der().expect("algorithm identifiers encode")),
             ),
         );
-        let mut eci = self
-            .encap_content_info
-            .content_type
-            .to_der()
-            .expect("OIDs encode");
-        if let Some(c) = &self.encap_content_info.content {
-            push_tlv(&mut eci, 0xa0, &tlv(0x04, c));
-        }
-        push_tlv(&mut body, 0x30, &eci);
+        body
+    }
+
+    /// The DER of the fields after `encapContentInfo`: certificates, CRLs, signerInfos.
+    pub(crate) fn trailing_fields_der(&self) -> Vec<u8> {
+        let mut body = Vec::new();
         if !self.certificates.is_empty() {
             push_tlv(
                 &mut body,
@@ -618,9 +634,7 @@ impl SignedData {
             0x31,
             &sorted_concat(self.signer_infos.iter().map(SignerInfo::to_der)),
         );
-        let mut ci = oid::ID_SIGNED_DATA.to_der().expect("OIDs encode");
-        push_tlv(&mut ci, 0xa0, &tlv(0x30, &body));
-        tlv(0x30, &ci)
+        body
     }
 }
 

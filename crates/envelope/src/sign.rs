@@ -1,4 +1,7 @@
-//! Signing: [`Signer`] (one key and certificate) and [`EnvelopeBuilder`].
+//! Signing: [`Signer`] (one key and certificate), and adding its `SignerInfo` to a
+//! [`SignedData`]. [`crate::EnvelopeBuilder`] (in [`crate::envelope`]) assembles new
+//! envelopes from it; this module does not know about [`crate::Envelope`], so the imports run
+//! one way (envelope -> sign -> rfc5652).
 //!
 //! Written on top of the RFC 5652 types rather than `cms`'s builder, which (0.3.0-rc.0)
 //! omits signing-time, duplicates a user-added message-digest, keeps duplicate digest
@@ -11,12 +14,10 @@ use x509_cert::ext::pkix::SubjectKeyIdentifier;
 
 use crate::algorithm::{AlgorithmError, DigestAlgorithm};
 use crate::cert::Certificate;
-use crate::envelope::Envelope;
 use crate::key::{KeyError, PrivateKey};
 use crate::oid;
 use crate::rfc5652::{
-    Attribute, Attributes, CertificateChoice, EncapsulatedContentInfo, SignedData,
-    SignerIdentifier, SignerInfo,
+    Attribute, Attributes, CertificateChoice, SignedData, SignerIdentifier, SignerInfo,
 };
 
 /// Why an envelope could not be signed.
@@ -48,6 +49,17 @@ pub enum SignError {
     /// A detached envelope needs its content to add a signer.
     #[error("the envelope is detached: the content is needed to add a signer")]
     MissingContent,
+    /// Streamed content can be signed only through signed attributes (a signer without
+    /// them signs the content itself, which would have to sit in memory).
+    #[error("content read from a stream can only be signed with signed attributes")]
+    StreamingWithoutAttributes,
+    /// The content changed while it was being signed (a file read twice to write
+    /// definite lengths had another length the second time).
+    #[error("the content changed while it was being signed")]
+    ContentChanged,
+    /// Reading the content or writing the envelope failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// How the signer is identified in `SignerInfo.sid`.
@@ -212,6 +224,19 @@ impl Signer {
         Ok(self.key.sign_legacy_rsa_pkcs1_sha1(message)?)
     }
 
+    /// Whether the signer signs through signed attributes (the default).
+    pub fn has_signed_attributes(&self) -> bool {
+        self.signed_attributes
+    }
+
+    /// The `SignerInfo` version this signer writes (1, or 3 with a subjectKeyIdentifier).
+    pub(crate) fn signer_info_version(&self) -> u8 {
+        match self.signer_id {
+            SignerIdKind::IssuerSerial => 1,
+            SignerIdKind::SubjectKeyIdentifier => 3,
+        }
+    }
+
     fn sid(&self) -> (u8, SignerIdentifier) {
         match self.signer_id {
             SignerIdKind::IssuerSerial => (
@@ -324,80 +349,6 @@ fn encode_signing_time(secs: u64) -> Vec<u8> {
     time.expect("times after 1970 encode")
 }
 
-/// Builds a new envelope.
-///
-/// ```
-/// # use waxseal_envelope::{EnvelopeBuilder, Signer};
-/// # fn demo(signer: &Signer) -> Result<(), waxseal_envelope::SignError> {
-/// let envelope = EnvelopeBuilder::new(b"hello").add_signer(signer).build()?;
-/// let der = envelope.to_der();
-/// # Ok(()) }
-/// ```
-pub struct EnvelopeBuilder<'a> {
-    content: &'a [u8],
-    content_type: Oid,
-    detached: bool,
-    include_certificates: bool,
-    signers: Vec<&'a Signer>,
-}
-
-impl<'a> EnvelopeBuilder<'a> {
-    /// An envelope for `content` (type id-data, attached, certificates embedded).
-    pub fn new(content: &'a [u8]) -> Self {
-        Self {
-            content,
-            content_type: oid::ID_DATA,
-            detached: false,
-            include_certificates: true,
-            signers: Vec::new(),
-        }
-    }
-
-    /// The `eContentType` (default id-data). Other types require signed attributes.
-    pub fn content_type(mut self, content_type: Oid) -> Self {
-        self.content_type = content_type;
-        self
-    }
-
-    /// Leave the content out of the envelope (a detached signature).
-    pub fn detached(mut self, detached: bool) -> Self {
-        self.detached = detached;
-        self
-    }
-
-    /// Embed the signers' certificates and chains (default) or not (`--no-certs`).
-    pub fn include_certificates(mut self, include: bool) -> Self {
-        self.include_certificates = include;
-        self
-    }
-
-    /// Adds a signer.
-    pub fn add_signer(mut self, signer: &'a Signer) -> Self {
-        self.signers.push(signer);
-        self
-    }
-
-    /// Signs and assembles the envelope.
-    pub fn build(self) -> Result<Envelope, SignError> {
-        if self.signers.is_empty() {
-            return Err(SignError::NoSigners);
-        }
-        let content = (!self.detached).then(|| self.content.to_vec());
-        let mut sd = SignedData {
-            version: 1,
-            digest_algorithms: Vec::new(),
-            encap_content_info: EncapsulatedContentInfo::new(self.content_type, content),
-            certificates: Vec::new(),
-            crls: Vec::new(),
-            signer_infos: Vec::new(),
-        };
-        for signer in &self.signers {
-            add_signer_to(&mut sd, signer, self.content, self.include_certificates)?;
-        }
-        Ok(Envelope::from_signed_data(sd))
-    }
-}
-
 /// Signs `content` with `signer` and adds the result (digest algorithm, certificates,
 /// `SignerInfo`) to `sd`, fixing up the version.
 pub(crate) fn add_signer_to(
@@ -407,7 +358,25 @@ pub(crate) fn add_signer_to(
     include_certificates: bool,
 ) -> Result<(), SignError> {
     let digest = signer.digest.digest(content);
-    let si = signer.sign_content(sd.encap_content_info.content_type, content, &digest)?;
+    add_signer_with_digest(sd, signer, &digest, Some(content), include_certificates)
+}
+
+/// [`add_signer_to`] for content already hashed with [`Signer::digest`]: `content` is
+/// needed only by a signer without signed attributes.
+pub(crate) fn add_signer_with_digest(
+    sd: &mut SignedData,
+    signer: &Signer,
+    digest: &[u8],
+    content: Option<&[u8]>,
+    include_certificates: bool,
+) -> Result<(), SignError> {
+    let si = match content {
+        Some(content) => {
+            signer.sign_content(sd.encap_content_info.content_type, content, digest)?
+        }
+        None if !signer.signed_attributes => return Err(SignError::StreamingWithoutAttributes),
+        None => signer.sign_content(sd.encap_content_info.content_type, &[], digest)?,
+    };
     let alg = signer.digest.algorithm_identifier();
     if !sd.digest_algorithms.iter().any(|a| a.oid == alg.oid) {
         sd.digest_algorithms.push(alg);
@@ -427,7 +396,7 @@ pub(crate) fn add_signer_to(
 }
 
 /// `CMSVersion` of SignedData (RFC 5652 §5.1).
-fn signed_data_version(sd: &SignedData) -> u8 {
+pub(crate) fn signed_data_version(sd: &SignedData) -> u8 {
     let other_certs = sd
         .certificates
         .iter()

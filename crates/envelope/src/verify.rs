@@ -79,6 +79,16 @@ pub enum SignerError {
     /// The signer certificate does not validate.
     #[error("{0}")]
     Untrusted(PathError),
+    /// Streamed content was hashed only with the algorithms `SignedData.digestAlgorithms`
+    /// announces (RFC 5652 §5.1), and this signer uses another.
+    #[error("digest algorithm {0} is not listed in SignedData.digestAlgorithms")]
+    DigestNotAnnounced(DigestAlgorithm),
+    /// An Ed25519 signature without signed attributes covers the content itself, which a
+    /// streamed verification keeps only up to [`crate::stream::RETAIN_LIMIT`] bytes.
+    #[error(
+        "ed25519 without signed attributes signs the content itself, which is too large to keep in memory"
+    )]
+    ContentNotRetained,
 }
 
 impl SignerError {
@@ -102,6 +112,8 @@ impl SignerError {
             Self::AttributesRequired(_) => "signed-attributes-required",
             Self::BadSignature => "bad-signature",
             Self::Untrusted(e) => e.code(),
+            Self::DigestNotAnnounced(_) => "digest-not-announced",
+            Self::ContentNotRetained => "content-too-large",
         }
     }
 }
@@ -563,7 +575,28 @@ impl Verifier {
         content: &[u8],
         meter: &Meter,
     ) -> Result<Verified, VerifyError> {
-        let sd = envelope.signed_data();
+        let mut verified = self.verify_signed_data(
+            envelope.signed_data(),
+            envelope.format(),
+            Content::Bytes(content),
+            meter,
+        )?;
+        verified.content = content.to_vec();
+        Ok(verified)
+    }
+
+    /// Verifies the signers of `sd` over `content` (its bytes, or its digests computed
+    /// while it streamed past). The result holds no content: callers put it there.
+    pub(crate) fn verify_signed_data(
+        &self,
+        sd: &SignedData,
+        format: Format,
+        content: Content<'_>,
+        meter: &Meter,
+    ) -> Result<Verified, VerifyError> {
+        if sd.signer_infos.is_empty() {
+            return Err(VerifyError::NoSigners);
+        }
         let options = self.validation_options(self.time());
         let ctx = Context {
             content,
@@ -615,11 +648,11 @@ impl Verifier {
             });
         }
         Ok(Verified {
-            content: content.to_vec(),
+            content: Vec::new(),
             content_type: ctx.content_type,
             signers,
             rejected,
-            format: envelope.format(),
+            format,
             authenticated: matches!(self.trust, Trust::Anchors(_)),
         })
     }
@@ -703,7 +736,7 @@ impl Verifier {
         meter: &Meter,
     ) -> Result<VerifiedSigner, SignerError> {
         let ctx = Context {
-            content,
+            content: Content::Bytes(content),
             content_type: content_type.unwrap_or(oid::ID_DATA),
             embedded: embedded.clone(),
             crls: Cow::Borrowed(crls),
@@ -761,7 +794,9 @@ impl Verifier {
             return Err(SignerError::CertificateNotFound(describe_sid(&si.sid)));
         }
 
-        let content_digest = ctx.digest(digest);
+        let content_digest = ctx
+            .digest(digest)
+            .ok_or(SignerError::DigestNotAnnounced(digest))?;
         let (message, signing_time): (Cow<'_, [u8]>, Option<u64>) = match &si.signed_attrs {
             Some(attrs) => {
                 let signing_time = check_signed_attributes(
@@ -775,7 +810,12 @@ impl Verifier {
                 if ctx.content_type != oid::ID_DATA || countersignature {
                     return Err(SignerError::AttributesRequired(ctx.content_type));
                 }
-                (Cow::Borrowed(ctx.content), None)
+                match (ctx.content.bytes(), &scheme) {
+                    (Some(bytes), _) => (Cow::Borrowed(bytes), None),
+                    // Only the digest is used below.
+                    (None, s) if *s != SignatureScheme::Ed25519 => (Cow::Borrowed(&[][..]), None),
+                    (None, _) => return Err(SignerError::ContentNotRetained),
+                }
             }
         };
 
@@ -896,8 +936,30 @@ type SignerOk = (
     SignatureScheme,
 );
 
+/// The content a verification checks signatures over.
+#[derive(Clone, Copy)]
+pub(crate) enum Content<'a> {
+    /// The content itself.
+    Bytes(&'a [u8]),
+    /// Digests of content that streamed past, and the content itself when it was short
+    /// enough to keep.
+    Digested {
+        digests: &'a HashMap<DigestAlgorithm, Vec<u8>>,
+        retained: Option<&'a [u8]>,
+    },
+}
+
+impl<'a> Content<'a> {
+    fn bytes(&self) -> Option<&'a [u8]> {
+        match self {
+            Self::Bytes(b) => Some(b),
+            Self::Digested { retained, .. } => *retained,
+        }
+    }
+}
+
 struct Context<'a> {
-    content: &'a [u8],
+    content: Content<'a>,
     content_type: Oid,
     embedded: CertStore,
     crls: Cow<'a, CrlSet>,
@@ -907,13 +969,19 @@ struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// The content digest, computed once per algorithm.
-    fn digest(&self, alg: DigestAlgorithm) -> Vec<u8> {
-        self.digests
-            .borrow_mut()
-            .entry(alg)
-            .or_insert_with(|| alg.digest(self.content))
-            .clone()
+    /// The content digest, computed once per algorithm (`None`: streamed content that
+    /// was not hashed with `alg`).
+    fn digest(&self, alg: DigestAlgorithm) -> Option<Vec<u8>> {
+        match self.content {
+            Content::Bytes(content) => Some(
+                self.digests
+                    .borrow_mut()
+                    .entry(alg)
+                    .or_insert_with(|| alg.digest(content))
+                    .clone(),
+            ),
+            Content::Digested { digests, .. } => digests.get(&alg).cloned(),
+        }
     }
 }
 

@@ -23,7 +23,7 @@
 //! Errors never name the temporary file. Private keys are created with mode 0600, never
 //! chmod-ed afterwards.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Mode of private key files.
@@ -232,9 +232,31 @@ pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
     }
 }
 
+/// What writes the data into a file (it may fail, and then nothing is left behind).
+pub type Fill<'a> = &'a mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>;
+
 /// Writes `data` to `path` under `opts` (see the module documentation).
-#[cfg(unix)]
 pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteError> {
+    write_impl(path, &mut |w| w.write_all(data), opts, false)
+}
+
+/// Writes what `fill` produces to `path` under `opts`, as [`write()`] does, without
+/// holding it in memory: into a temporary file beside the target, renamed into place only
+/// once `fill` has succeeded (and removed if it fails), so a failed `fill` (content that
+/// did not verify) leaves nothing at `path`. A device or FIFO, which cannot be renamed
+/// over, gets the data only after `fill` succeeded: it is first collected in an anonymous
+/// temporary file (in the system's temporary directory).
+pub fn write_with(path: &Path, fill: Fill<'_>, opts: &WriteOptions) -> Result<(), WriteError> {
+    write_impl(path, fill, opts, true)
+}
+
+#[cfg(unix)]
+fn write_impl(
+    path: &Path,
+    data: Fill<'_>,
+    opts: &WriteOptions,
+    spool: bool,
+) -> Result<(), WriteError> {
     use rustix::fs::{AtFlags, CWD, Mode, OFlags};
     let (dir, name) = split(path)?;
     let dirfd = rustix::fs::openat(
@@ -258,16 +280,16 @@ pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteE
                 ) {
                     let st = rustix::fs::fstat(&fd).map_err(std::io::Error::from)?;
                     if matches!(kind(st.st_mode), Kind::Stream | Kind::Block) {
-                        return write_fd(fd, data, opts);
+                        return write_fd(fd, data, opts, spool);
                     }
                 }
                 // Anything else: the same rules at the end of the link.
                 let real = resolve(path)?;
-                write(&real, data, &opts.at_link_target())
+                write_impl(&real, data, &opts.at_link_target(), spool)
             }
             k => match plan(k, opts)? {
                 Target::Replace => replace_regular(&dirfd, name, data, opts),
-                Target::InPlace => in_place(&dirfd, name, data, opts),
+                Target::InPlace => in_place(&dirfd, name, data, opts, spool),
                 Target::New => unreachable!("plan never returns New"),
             },
         },
@@ -279,8 +301,9 @@ pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteE
 fn in_place(
     dirfd: &rustix::fd::OwnedFd,
     name: &std::ffi::OsStr,
-    data: &[u8],
+    data: Fill<'_>,
     opts: &WriteOptions,
+    spool: bool,
 ) -> Result<(), WriteError> {
     use rustix::fs::{Mode, OFlags};
     let fd = rustix::fs::openat(
@@ -293,12 +316,17 @@ fn in_place(
         rustix::io::Errno::LOOP => WriteError::Symlink,
         e => WriteError::Io(e.into()),
     })?;
-    write_fd(fd, data, opts)
+    write_fd(fd, data, opts, spool)
 }
 
 /// Writes into an open device or FIFO; refuses anything else.
 #[cfg(unix)]
-fn write_fd(fd: rustix::fd::OwnedFd, data: &[u8], opts: &WriteOptions) -> Result<(), WriteError> {
+fn write_fd(
+    fd: rustix::fd::OwnedFd,
+    data: Fill<'_>,
+    opts: &WriteOptions,
+    spool: bool,
+) -> Result<(), WriteError> {
     // What was opened is what is written: if the name was swapped for a regular file
     // since the check, this refuses rather than writing into it.
     let st = rustix::fs::fstat(&fd).map_err(std::io::Error::from)?;
@@ -307,8 +335,24 @@ fn write_fd(fd: rustix::fd::OwnedFd, data: &[u8], opts: &WriteOptions) -> Result
         _ => return Err(WriteError::Exists),
     }
     let mut f = std::fs::File::from(fd);
-    f.write_all(data)?;
+    if spool {
+        spooled(data, &mut f)?;
+    } else {
+        data(&mut f)?;
+    }
     f.flush()?;
+    Ok(())
+}
+
+/// Runs `data` into an anonymous temporary file and, once it succeeded, copies that into
+/// `out`.
+fn spooled(data: Fill<'_>, out: &mut dyn Write) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut tmp = std::io::BufWriter::new(tempfile::tempfile()?);
+    data(&mut tmp)?;
+    let mut tmp = tmp.into_inner().map_err(|e| e.into_error())?;
+    tmp.seek(SeekFrom::Start(0))?;
+    std::io::copy(&mut tmp, out)?;
     Ok(())
 }
 
@@ -348,11 +392,14 @@ fn temp(
 #[cfg(unix)]
 fn staged(
     dirfd: &rustix::fd::OwnedFd,
-    data: &[u8],
+    data: Fill<'_>,
     mode: u32,
 ) -> Result<std::ffi::OsString, WriteError> {
-    let (name, mut f) = temp(dirfd, mode)?;
-    let r = f.write_all(data).and_then(|_| f.sync_all());
+    let (name, f) = temp(dirfd, mode)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    let r = data(&mut w)
+        .and_then(|_| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all());
     if let Err(e) = r {
         discard(dirfd, &name);
         return Err(e.into());
@@ -375,7 +422,7 @@ fn sync(dirfd: &rustix::fd::OwnedFd) -> Result<(), WriteError> {
 fn create(
     dirfd: &rustix::fd::OwnedFd,
     name: &std::ffi::OsStr,
-    data: &[u8],
+    data: Fill<'_>,
     mode: u32,
 ) -> Result<(), WriteError> {
     put_staged(dirfd, data, mode, |tmp| rename_noreplace(dirfd, tmp, name))
@@ -386,7 +433,7 @@ fn create(
 #[cfg(unix)]
 fn put_staged(
     dirfd: &rustix::fd::OwnedFd,
-    data: &[u8],
+    data: Fill<'_>,
     mode: u32,
     put: impl FnOnce(&std::ffi::OsStr) -> Result<(), WriteError>,
 ) -> Result<(), WriteError> {
@@ -429,7 +476,7 @@ fn rename_noreplace(
 fn replace_regular(
     dirfd: &rustix::fd::OwnedFd,
     name: &std::ffi::OsStr,
-    data: &[u8],
+    data: Fill<'_>,
     opts: &WriteOptions,
 ) -> Result<(), WriteError> {
     put_staged(dirfd, data, opts.mode, |tmp| {
@@ -507,7 +554,12 @@ pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
 /// [`write()`] without the Unix file types: a temporary file in the same directory,
 /// synced, then persisted without replacing (new) or over the regular file (`force`).
 #[cfg(not(unix))]
-pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteError> {
+fn write_impl(
+    path: &Path,
+    data: Fill<'_>,
+    opts: &WriteOptions,
+    _spool: bool,
+) -> Result<(), WriteError> {
     let target = match check(path, opts)? {
         Target::Replace
             if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
@@ -519,7 +571,7 @@ pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteE
     let mut tmp = tempfile::Builder::new()
         .prefix(".waxseal-tmp-")
         .tempfile_in(parent(&target))?;
-    tmp.write_all(data)?;
+    data(&mut std::io::BufWriter::new(tmp.as_file_mut()))?;
     tmp.as_file().sync_all()?;
     let persisted = if opts.force {
         tmp.persist(&target).map(|_| ())

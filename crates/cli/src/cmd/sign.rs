@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use waxseal_envelope::{Envelope, EnvelopeBuilder, SignerIdKind, format};
+use waxseal_envelope::{Envelope, EnvelopeBuilder, SignError, SignerIdKind, StreamBuilder, format};
 
 use super::common;
 use crate::InOut;
 use crate::error::CliError;
-use crate::io::{Output, read_input};
+use crate::io::{Output, open_input, read_input};
 
 /// Output encodings.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -83,6 +83,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
         signer = signer.without_signed_attributes();
     }
 
+    // New envelopes with signed attributes stream their content (read once, any size),
+    // but for what needs the content in memory: S/MIME multipart/signed (its body is
+    // canonicalized and copied into the output), and attached PEM or S/MIME (armoured).
+    let streams = args.add_to.is_none()
+        && !args.no_attrs
+        && match (args.detached, args.outform) {
+            (true, f) => f != OutForm::Smime,
+            (false, f) => f == OutForm::Der,
+        };
+    if streams {
+        return sign_streamed(&args, &signer, &output);
+    }
+
     let (envelope, content) = match &args.add_to {
         Some(existing) => {
             let bytes = read_input(Some(existing))?;
@@ -118,4 +131,43 @@ pub fn run(args: Args) -> Result<(), CliError> {
         OutForm::Smime => envelope.to_smime(content.as_deref()).map_err(sign_err)?,
     };
     output.write(&bytes)
+}
+
+/// `waxseal sign` of content read as a stream: a detached signature (DER or PEM), or an
+/// attached DER envelope written as the content is read, with definite lengths when the
+/// content is a regular file (read twice: to hash, then to copy) and indefinite-length
+/// BER otherwise (standard input, a pipe).
+fn sign_streamed(
+    args: &Args,
+    signer: &waxseal_envelope::Signer,
+    output: &Output,
+) -> Result<(), CliError> {
+    let input = open_input(args.io.input.as_deref())?;
+    let name = input.name.clone();
+    let sign_err = |e: SignError| match e {
+        SignError::Io(e) => CliError::io(&name, e),
+        e => CliError::usage(e.to_string()),
+    };
+    let builder = || {
+        StreamBuilder::new()
+            .include_certificates(!args.no_certs)
+            .add_signer(signer)
+    };
+    if args.detached {
+        let envelope = builder().sign_detached(input.reader).map_err(sign_err)?;
+        let bytes = match args.outform {
+            OutForm::Pem => envelope.to_pem().into_bytes(),
+            _ => envelope.to_der(),
+        };
+        return output.write(&bytes);
+    }
+    let mut reader = Some(input.reader);
+    let mut file = input.file;
+    output
+        .write_with(false, |w| match (file.take(), reader.take()) {
+            (Some(f), _) => builder().write_attached_sized(f, w),
+            (None, Some(r)) => builder().write_attached(r, w),
+            (None, None) => Err(SignError::Io(std::io::Error::other("content already read"))),
+        })?
+        .map_err(sign_err)
 }
