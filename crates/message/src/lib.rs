@@ -30,4 +30,4 @@ pub use config::BusConfig;
 pub use distribution::{CRL_UNAVAILABLE, FetchConfig, Material, Source};
 pub use error::{ConfigError, Rejection, SignError, Stage};
 pub use oslo::{OsloVerified, Route};
-pub use replay::ReplayCache;
+pub use replay::{ReplayCache, ReplayError, ReplayStore};
