@@ -53,6 +53,9 @@ enum Command {
     },
     /// May this signer (certificate or signed message) publish on a topic?
     Authorize(cmd::msg::AuthorizeArgs),
+    /// A verifying gateway on RabbitMQ: consume a queue, validate every message as `msg
+    /// validate` does, republish it to a verified or a rejected exchange.
+    Gateway(cmd::gateway::Args),
     /// The certificate lifecycle: CA, one key per service-host, revocation, CRLs.
     Pki {
         #[command(subcommand)]
@@ -116,6 +119,7 @@ fn main() {
         Command::Completions(a) => (cmd::docs::completions(a, Cli::command()), false),
         Command::Man(a) => (cmd::docs::man(a, Cli::command()), false),
         Command::Speed(a) => (cmd::speed::run(a), false),
+        Command::Gateway(a) => (cmd::gateway::run(a), false),
         Command::Pki { command } => (cmd::pki::run(command), false),
         Command::Countersign(a) => (cmd::slip::countersign(a), false),
         Command::Msg { command } => {
