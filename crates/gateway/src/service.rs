@@ -205,10 +205,19 @@ fn failure(connected: bool) -> impl Fn(lapin::Error) -> Failure {
     }
 }
 
-/// One connection: declare, consume until stopped (then drain: `Ok`) or until the
-/// connection fails (`Err`).
-async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
-    let c = &shared.config;
+/// How long connecting, declaring and starting to consume may take before the attempt
+/// counts as failed (a broker that accepts connections but does not answer).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a drain waits for the broker's confirmations before closing anyway (what is
+/// not acknowledged by then is redelivered).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The connection, the consuming and publishing channels, and the consumer.
+type Link = (Connection, Channel, Channel, lapin::Consumer);
+
+/// Connects, declares, and starts consuming.
+async fn connect(c: &GatewayConfig) -> Result<Link, Failure> {
     let conn = Connection::connect(&c.amqp, ConnectionProperties::default())
         .await
         .map_err(failure(false))?;
@@ -232,7 +241,7 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
         .basic_qos(c.prefetch, BasicQosOptions::default())
         .await
         .map_err(failure(false))?;
-    let mut consumer = consume
+    let consumer = consume
         .basic_consume(
             c.queue.as_str().into(),
             "".into(),
@@ -241,6 +250,21 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
         )
         .await
         .map_err(failure(false))?;
+    Ok((conn, consume, publish, consumer))
+}
+
+/// One connection: declare, consume until stopped (then drain: `Ok`) or until the
+/// connection fails (`Err`).
+async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
+    let c = &shared.config;
+    let (conn, consume, publish, mut consumer) = tokio::select! {
+        // Stopped before consuming: nothing is in flight.
+        _ = stop.wait_for(|s| *s) => return Ok(()),
+        r = tokio::time::timeout(CONNECT_TIMEOUT, connect(c)) => r.map_err(|_| Failure {
+            error: format!("no answer from the broker within {} s", CONNECT_TIMEOUT.as_secs()),
+            connected: false,
+        })??,
+    };
     let tag = consumer.tag();
     shared.metrics.connected.set(1);
     log::info("connected", &[("queue", &c.queue)]);
@@ -267,7 +291,11 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
     };
     if let Some(error) = ended {
         tasks.abort_all();
-        let _ = conn.close(320, "waxseal gateway reconnecting".into()).await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            conn.close(320, "waxseal gateway reconnecting".into()),
+        )
+        .await;
         return Err(Failure {
             error,
             connected: true,
@@ -277,9 +305,11 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
     // Drain: no new deliveries; finish, confirm and acknowledge what was delivered.
     log::info("draining", &[("in-flight", &tasks.len().to_string())]);
     shared.metrics.connected.set(0);
-    let _ = consume
-        .basic_cancel(tag, BasicCancelOptions::default())
-        .await;
+    let _ = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        consume.basic_cancel(tag, BasicCancelOptions::default()),
+    )
+    .await;
     // Deliveries already sent before the cancellation took effect are handled too (left
     // unacknowledged they would only be redelivered).
     while let Ok(Some(Ok(delivery))) =
@@ -290,16 +320,28 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
         tasks.spawn(async move { handle(&shared, &publish, delivery).await });
     }
     let mut failed = None;
-    while let Some(done) = tasks.join_next().await {
-        if let Some(e) = task_error(done) {
-            failed = Some(e);
+    let finish = async {
+        while let Some(done) = tasks.join_next().await {
+            if let Some(e) = task_error(done) {
+                failed = Some(e);
+            }
         }
+    };
+    if tokio::time::timeout(DRAIN_TIMEOUT, finish).await.is_err() {
+        failed = Some(format!(
+            "confirmations still pending after {} s",
+            DRAIN_TIMEOUT.as_secs()
+        ));
     }
     if let Some(e) = failed {
         // What was not acknowledged is redelivered to another process.
         log::warn("drain-incomplete", &[("error", &e)]);
     }
-    let _ = conn.close(200, "waxseal gateway stopping".into()).await;
+    let _ = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        conn.close(200, "waxseal gateway stopping".into()),
+    )
+    .await;
     Ok(())
 }
 
