@@ -809,7 +809,17 @@ fn options_are_checked_before_connecting() {
     let fx = tempfile::tempdir().unwrap();
     let o = common::run(
         fx.path(),
-        &["gateway", "--amqp", "amqp://127.0.0.1:1", "--queue", "q"],
+        &[
+            "gateway",
+            "--amqp",
+            "amqp://127.0.0.1:1",
+            "--queue",
+            "q",
+            "--verified-exchange",
+            "v",
+            "--rejected-exchange",
+            "r",
+        ],
     );
     assert_eq!(common::code(&o), 2);
     assert!(
