@@ -23,7 +23,7 @@
 # waxseal-gateway example bench_load, release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count=${1:-4000}
+count=${1:-3000}
 size=${2:-1024}
 cargo build --release -q -p waxseal-cli
 cargo build --release -q -p waxseal-gateway --example bench_load
@@ -56,7 +56,7 @@ for alg in p256 rsa2048; do
  "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]}}
 JSON
   for certs in embedded omitted; do
-    speed=$("$bin" speed --algorithm "$alg" --payload-size "$size" --seconds 2 --json \
+    speed=$("$bin" speed --algorithm "$alg" --payload-size "$size" --seconds 1 --json \
       | python3 -c "import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(round(d['verify_${certs}_warm']))")
     rates=()
     for procs in 1 2; do
