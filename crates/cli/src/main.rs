@@ -58,6 +58,9 @@ enum Command {
     },
     /// May this signer (certificate or signed message) publish on a topic?
     Authorize(cmd::msg::AuthorizeArgs),
+    /// A verifying gateway on RabbitMQ: consume a queue, validate every message as `msg
+    /// validate` does, republish it to a verified or a rejected exchange.
+    Gateway(cmd::gateway::Args),
     /// The certificate lifecycle: CA, one key per service-host, revocation, CRLs.
     Pki {
         #[command(subcommand)]
@@ -168,6 +171,7 @@ fn main() {
             false,
         ),
         Command::Speed(a) => (gated(&provider, || cmd::speed::run(a)), false),
+        Command::Gateway(a) => (gated(&provider, || cmd::gateway::run(a)), false),
         Command::Pki { command } => (gated(&provider, || cmd::pki::run(command)), false),
         Command::Countersign(a) => (gated(&provider, || cmd::slip::countersign(a)), false),
         Command::Msg { command } => {

@@ -36,7 +36,7 @@ use crate::config::{BusConfig, CrlScope};
 use crate::distribution::Material;
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
-use crate::replay::{ReplayCache, replay_key};
+use crate::replay::{ReplayCache, ReplayStore, replay_key};
 
 /// The fields a signature adds.
 pub const CREDENTIAL_FIELDS: [&str; 2] = ["signature", "certificate"];
@@ -142,6 +142,8 @@ pub struct Bus {
     authorizer: Authorizer,
     unsigned_topics: Vec<TopicPattern>,
     replay: Mutex<ReplayCache>,
+    /// A replay store that replaces `replay` (see [`Bus::with_replay_store`]).
+    replay_store: Option<Arc<dyn ReplayStore>>,
     fixed_time: Option<u64>,
     /// The path and signature-outcome cache of every verifier this bus builds: one for
     /// the bus's life, so its counters add up across refreshes; invalidated whenever a
@@ -249,6 +251,7 @@ impl Bus {
             authorizer,
             unsigned_topics,
             replay,
+            replay_store: None,
             fixed_time: None,
             cache,
         })
@@ -278,6 +281,15 @@ impl Bus {
     /// several processes, as `msg validate --replay-cache` does).
     pub fn with_replay_cache(self, cache: ReplayCache) -> Self {
         *self.replay_lock() = cache;
+        self
+    }
+
+    /// The same bus remembering accepted messages in `store` instead of its own
+    /// in-memory cache (e.g. a journal shared by several gateway processes; the store may
+    /// also be shared by several buses, as one process reloading its configuration does).
+    /// [`Bus::replay_cache`] then returns the unused in-memory cache.
+    pub fn with_replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
+        self.replay_store = Some(store);
         self
     }
 
@@ -356,9 +368,12 @@ impl Bus {
     /// Records an accepted message in the replay cache, or refuses it (`replayed`,
     /// `replay-cache-full`).
     pub(crate) fn record(&self, key: [u8; 32], expires: u64) -> Result<(), Rejection> {
-        self.replay_lock()
-            .check_and_insert(key, expires, self.time())
-            .map_err(|e| {
+        let now = self.time();
+        match &self.replay_store {
+            Some(store) => store.check_and_insert(key, expires, now),
+            None => self.replay_lock().check_and_insert(key, expires, now),
+        }
+        .map_err(|e| {
                 Rejection::new(
                     Stage::Freshness,
                     e.code(),

@@ -30,5 +30,5 @@ pub use config::BusConfig;
 pub use distribution::{CRL_UNAVAILABLE, FetchConfig, Material, Source};
 pub use error::{ConfigError, Rejection, SignError, Stage};
 pub use oslo::{OsloVerified, Route};
-pub use replay::ReplayCache;
+pub use replay::{ReplayCache, ReplayError, ReplayStore};
 pub use waxseal_envelope::CacheStats;

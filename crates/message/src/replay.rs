@@ -82,6 +82,20 @@ pub fn replay_key(
     h.finalize().into()
 }
 
+/// Where accepted messages are remembered. The [`crate::Bus`] keeps a [`ReplayCache`] in
+/// memory unless given another store with [`crate::Bus::with_replay_store`]: one shared
+/// by several processes (a file journal, a database the operator already runs) so that a
+/// copy of a message reaching another process is refused too.
+///
+/// An implementation must make `check_and_insert` atomic with respect to every other user
+/// of the store (two copies checked at the same time: one is refused), and must refuse
+/// ([`ReplayError::Full`]) rather than forget a live entry.
+pub trait ReplayStore: Send + Sync + std::panic::RefUnwindSafe {
+    /// Records `key` (expiring at `expires`, `u64::MAX`: never) as accepted at `now`, or
+    /// says why not: already there and live, or full of live entries.
+    fn check_and_insert(&self, key: [u8; 32], expires: u64, now: u64) -> Result<(), ReplayError>;
+}
+
 /// A bounded set of accepted messages, each with its expiry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayCache {

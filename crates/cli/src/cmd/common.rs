@@ -43,36 +43,56 @@ impl SignerArgs {
     /// `--purpose`), the key (refused if it is not the certificate's, or readable by others
     /// without `--insecure-key-permissions`) and the chain.
     pub fn signer(&self) -> Result<Signer, CliError> {
-        let cert = one_certificate(&self.cert)?;
-        let accepted = if self.purpose.is_empty() {
-            waxseal_envelope::trust::DEFAULT_SIGNING_PURPOSES.to_vec()
-        } else {
-            self.purpose.clone()
-        };
-        waxseal_envelope::trust::process::check_signing_purpose(&cert, &accepted).map_err(|e| {
+        load_signer(
+            &self.cert,
+            &self.key,
+            &self.chain,
+            self.insecure_key_permissions,
+            &self.purpose,
+        )
+    }
+}
+
+/// Loads a signer as [`SignerArgs::signer`] does, from its parts (`purposes` empty: the
+/// default purposes).
+pub fn load_signer(
+    cert: &Path,
+    key: &Path,
+    chain: &[PathBuf],
+    insecure_key_permissions: bool,
+    purposes: &[Oid],
+) -> Result<Signer, CliError> {
+    let certificate = one_certificate(cert)?;
+    let accepted = if purposes.is_empty() {
+        waxseal_envelope::trust::DEFAULT_SIGNING_PURPOSES.to_vec()
+    } else {
+        purposes.to_vec()
+    };
+    waxseal_envelope::trust::process::check_signing_purpose(&certificate, &accepted).map_err(
+        |e| {
             CliError::usage(format!(
                 "{e}: verifiers would refuse its signatures (--purpose names the purposes they accept)"
             ))
-        })?;
-        let check = if self.insecure_key_permissions {
-            KeyFileCheck::AllowInsecure
+        },
+    )?;
+    let check = if insecure_key_permissions {
+        KeyFileCheck::AllowInsecure
+    } else {
+        KeyFileCheck::OwnerOnly
+    };
+    let private = PrivateKey::load(key, check).map_err(|e| {
+        if looks_like(key) == Some("a certificate") {
+            CliError::usage(format!(
+                "{}: this is a certificate, not a private key (the certificate goes in --cert, its private key in --key)",
+                escape_path(key)
+            ))
         } else {
-            KeyFileCheck::OwnerOnly
-        };
-        let key = PrivateKey::load(&self.key, check).map_err(|e| {
-            if looks_like(&self.key) == Some("a certificate") {
-                CliError::usage(format!(
-                    "{}: this is a certificate, not a private key (the certificate goes in --cert, its private key in --key)",
-                    escape_path(&self.key)
-                ))
-            } else {
-                CliError::usage(e.to_string())
-            }
-        })?;
-        Ok(Signer::new(cert, key)
-            .map_err(|e| CliError::usage(e.to_string()))?
-            .with_chain(certificates(&self.chain)?))
-    }
+            CliError::usage(e.to_string())
+        }
+    })?;
+    Ok(Signer::new(certificate, private)
+        .map_err(|e| CliError::usage(e.to_string()))?
+        .with_chain(certificates(chain)?))
 }
 
 /// Digest choices for signing.

@@ -4,6 +4,7 @@ pub mod cert;
 pub mod common;
 pub mod demo;
 pub mod docs;
+pub mod gateway;
 pub mod inspect;
 pub mod msg;
 pub mod pki;

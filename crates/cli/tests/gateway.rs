@@ -1,0 +1,846 @@
+//! `waxseal gateway` against a real RabbitMQ broker. The tests need `AMQP_ADDR` (they fail
+//! without it), so plain `cargo test` reports them as ignored; `scripts/test-all` starts a
+//! throwaway broker and runs them with `--ignored`. Every test uses exchange and queue
+//! names of its own, so they run side by side on one broker.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::ok;
+use futures_lite::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use serde_json::{Value, json};
+use waxseal_envelope::{Certificate, KeyFileCheck, PrivateKey, Signer};
+
+const TOPIC: &str = "org.example.prod.bodhi.update.comment";
+
+fn amqp_addr() -> String {
+    std::env::var("AMQP_ADDR")
+        .expect("AMQP_ADDR must name the test broker (scripts/test-all sets it)")
+}
+
+/// A PKI (`waxseal pki`), a bus configuration, and names of its own on the broker.
+struct Fx {
+    dir: tempfile::TempDir,
+    name: String,
+}
+
+impl Fx {
+    fn new(name: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path();
+        ok(&common::run(t, &["pki", "init", "--dir", "pki"]));
+        ok(&common::run(
+            t,
+            &[
+                "pki",
+                "issue",
+                "--dir",
+                "pki",
+                "bodhi-app01.example.org",
+                "fas-app02.example.org",
+            ],
+        ));
+        // A second PKI nobody trusts, with CAs and a certificate of the same names:
+        // forgeries (their certificates claim the trusted CA as issuer).
+        ok(&common::run(t, &["pki", "init", "--dir", "rogue"]));
+        ok(&common::run(
+            t,
+            &["pki", "issue", "--dir", "rogue", "bodhi-app01.example.org"],
+        ));
+        let fx = Self {
+            dir,
+            name: format!("gwtest.{name}.{}", std::process::id()),
+        };
+        fx.write_bus(&["bodhi-*"]);
+        fx
+    }
+
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// bus.json letting `allowed` publish on the bodhi topics.
+    fn write_bus(&self, allowed: &[&str]) {
+        let bus = json!({
+            "trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"], "crls": ["pki/crl.pem"],
+            "routing_policy": {"org.example.prod.bodhi.#": allowed},
+            "freshness": {"max_age_secs": 3600}
+        });
+        // Written aside and renamed: a reload never sees half a file.
+        std::fs::write(self.p("bus.json.new"), bus.to_string()).unwrap();
+        std::fs::rename(self.p("bus.json.new"), self.p("bus.json")).unwrap();
+    }
+
+    fn signer(&self, pki: &str, name: &str) -> Signer {
+        let cert = std::fs::read(self.p(&format!("{pki}/{name}.crt"))).unwrap();
+        let cert = Certificate::load_all(&cert).unwrap().remove(0);
+        let key = PrivateKey::load(
+            &self.p(&format!("{pki}/{name}.key")),
+            KeyFileCheck::OwnerOnly,
+        )
+        .unwrap();
+        Signer::new(cert, key).unwrap()
+    }
+
+    /// A fedmsg-style message on TOPIC signed by `pki`/`name`.
+    fn signed(&self, pki: &str, name: &str, n: usize) -> Vec<u8> {
+        let m = json!({"topic": TOPIC, "msg": {"n": n}});
+        let signed = waxseal_message::sign(&m, &self.signer(pki, name)).unwrap();
+        serde_json::to_vec(&signed).unwrap()
+    }
+
+    fn good(&self, n: usize) -> Vec<u8> {
+        self.signed("pki", "bodhi-app01.example.org", n)
+    }
+
+    fn exchange(&self, what: &str) -> String {
+        format!("{}.{what}", self.name)
+    }
+
+    /// Starts a gateway on this fixture's names, with `extra` options.
+    fn gateway(&self, extra: &[&str]) -> Gateway {
+        Gateway::start(self, extra)
+    }
+}
+
+/// A running `waxseal gateway`; killed when dropped. Its JSON log lines are collected.
+struct Gateway {
+    child: Child,
+    log: Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Gateway {
+    fn start(fx: &Fx, extra: &[&str]) -> Self {
+        let amqp = match extra.iter().position(|a| *a == "--amqp") {
+            Some(i) => extra[i + 1].to_string(),
+            None => amqp_addr(),
+        };
+        let mut args: Vec<String> = [
+            "gateway",
+            "--amqp",
+            &amqp,
+            "--queue",
+            &fx.exchange("in"),
+            "--bus",
+            "bus.json",
+            "--input-exchange",
+            &fx.exchange("pub"),
+            "--verified-exchange",
+            &fx.exchange("ok"),
+            "--rejected-exchange",
+            &fx.exchange("no"),
+            "--replay-cache",
+            "seen.journal",
+            "--metrics",
+            "127.0.0.1:0",
+            "--prefetch",
+            "16",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut rest = extra.iter();
+        while let Some(a) = rest.next() {
+            if *a == "--amqp" {
+                rest.next();
+            } else {
+                args.push(a.to_string());
+            }
+        }
+        let mut child = Command::new(env!("CARGO_BIN_EXE_waxseal"))
+            .args(&args)
+            .current_dir(fx.dir.path())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| panic!("a log line that is not JSON: {line}"));
+                sink.lock().unwrap().push(v);
+            }
+        });
+        let g = Self { child, log };
+        g.wait_event("connected", 1);
+        g
+    }
+
+    fn events(&self, event: &str) -> Vec<Value> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["event"] == event)
+            .cloned()
+            .collect()
+    }
+
+    fn wait_event(&self, event: &str, n: usize) -> Vec<Value> {
+        let start = Instant::now();
+        loop {
+            let e = self.events(event);
+            if e.len() >= n {
+                return e;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "no {event} event; log: {:?}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `/metrics` as text.
+    fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let addr = self.wait_event("metrics", 1)[0]["address"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        out
+    }
+
+    fn signal(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    /// Waits for the process to exit; its status code.
+    fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            assert!(start.elapsed() < within, "the gateway did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A message as it came out of the gateway.
+#[derive(Debug, Clone)]
+struct Out {
+    verified: bool,
+    message_id: String,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+}
+
+/// The test's side of the broker: publishes to the input exchange, and collects what the
+/// gateway republishes (queues bound to both exchanges, declared before anything is
+/// published).
+struct Client {
+    _conn: Connection,
+    channel: Channel,
+    input: String,
+    received: Arc<std::sync::Mutex<Vec<Out>>>,
+}
+
+impl Client {
+    async fn new(fx: &Fx) -> Self {
+        let conn = Connection::connect(&amqp_addr(), ConnectionProperties::default())
+            .await
+            .unwrap();
+        let channel = conn.create_channel().await.unwrap();
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
+        for e in ["pub", "ok", "no"] {
+            channel
+                .exchange_declare(
+                    fx.exchange(e).as_str().into(),
+                    ExchangeKind::Topic,
+                    durable,
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+        }
+        // The gateway's input queue, as the gateway declares it, so that messages
+        // published before the gateway starts wait for it.
+        let mut args = FieldTable::default();
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        channel
+            .queue_declare(
+                fx.exchange("in").as_str().into(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                args,
+            )
+            .await
+            .unwrap();
+        channel
+            .queue_bind(
+                fx.exchange("in").as_str().into(),
+                fx.exchange("pub").as_str().into(),
+                "#".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .unwrap();
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        for (e, verified) in [("ok", true), ("no", false)] {
+            let q = fx.exchange(&format!("{e}.watch"));
+            channel
+                .queue_declare(
+                    q.as_str().into(),
+                    QueueDeclareOptions {
+                        exclusive: true,
+                        ..Default::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            channel
+                .queue_bind(
+                    q.as_str().into(),
+                    fx.exchange(e).as_str().into(),
+                    "#".into(),
+                    QueueBindOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            let ch = conn.create_channel().await.unwrap();
+            let mut consumer = ch
+                .basic_consume(
+                    q.as_str().into(),
+                    "".into(),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await
+                .unwrap();
+            let sink = received.clone();
+            tokio::spawn(async move {
+                let _ch = ch;
+                while let Some(Ok(d)) = consumer.next().await {
+                    let mut headers = BTreeMap::new();
+                    if let Some(h) = d.properties.headers() {
+                        for (k, v) in h.inner() {
+                            if let AMQPValue::LongString(s) = v {
+                                headers.insert(
+                                    k.as_str().to_string(),
+                                    String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                                );
+                            }
+                        }
+                    }
+                    sink.lock().unwrap().push(Out {
+                        verified,
+                        message_id: d
+                            .properties
+                            .message_id()
+                            .as_ref()
+                            .map(|m| m.as_str().to_string())
+                            .unwrap_or_default(),
+                        headers,
+                        body: d.data.clone(),
+                    });
+                    d.ack(BasicAckOptions::default()).await.unwrap();
+                }
+            });
+        }
+        Self {
+            _conn: conn,
+            channel,
+            input: fx.exchange("pub"),
+            received,
+        }
+    }
+
+    /// Publishes `body` on `routing_key` with message id `id` and `headers`.
+    async fn publish_with(&self, routing_key: &str, id: &str, body: &[u8], headers: FieldTable) {
+        let props = BasicProperties::default()
+            .with_message_id(id.into())
+            .with_delivery_mode(2)
+            .with_headers(headers);
+        let c = self
+            .channel
+            .basic_publish(
+                self.input.as_str().into(),
+                routing_key.into(),
+                BasicPublishOptions::default(),
+                body,
+                props,
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(c.is_ack());
+    }
+
+    async fn publish(&self, id: &str, body: &[u8]) {
+        self.publish_with(TOPIC, id, body, FieldTable::default())
+            .await
+    }
+
+    /// Waits until `n` messages came out (and a little longer, to see extra ones).
+    async fn wait_for(&self, n: usize, within: Duration) -> Vec<Out> {
+        let start = Instant::now();
+        while self.received.lock().unwrap().len() < n {
+            assert!(
+                start.elapsed() < within,
+                "{} of {n} messages came out: {:?}",
+                self.received.lock().unwrap().len(),
+                self.received
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|o| (&o.message_id, o.verified, o.headers.get("x-waxseal-reason")))
+                    .collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.received.lock().unwrap().clone()
+    }
+
+    fn count(&self) -> usize {
+        self.received.lock().unwrap().len()
+    }
+}
+
+/// Message id → what came out with it.
+fn by_id(out: &[Out]) -> BTreeMap<String, Vec<Out>> {
+    let mut m: BTreeMap<String, Vec<Out>> = BTreeMap::new();
+    for o in out {
+        m.entry(o.message_id.clone()).or_default().push(o.clone());
+    }
+    m
+}
+
+fn reason(o: &Out) -> &str {
+    o.headers.get("x-waxseal-reason").map_or("", String::as_str)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn mixed_messages_each_on_the_right_exchange_with_the_right_reason() {
+    let fx = Fx::new("mixed");
+    let client = Client::new(&fx).await;
+    let gw = fx.gateway(&["--verbose"]);
+    let good = fx.good(1);
+    let mut tampered: Value = serde_json::from_slice(&fx.good(2)).unwrap();
+    tampered["msg"]["n"] = json!(3);
+    let forged = fx.signed("rogue", "bodhi-app01.example.org", 4);
+    let unauthorized = fx.signed("pki", "fas-app02.example.org", 5);
+    // A publisher's own x-waxseal-* headers never come out.
+    let mut lying = FieldTable::default();
+    lying.insert(
+        "x-waxseal-entity".into(),
+        AMQPValue::LongString("bodhi-app01.example.org".into()),
+    );
+    client.publish_with(TOPIC, "good", &good, lying).await;
+    client.publish("replayed", &good).await;
+    client
+        .publish("tampered", &serde_json::to_vec(&tampered).unwrap())
+        .await;
+    client.publish("forged", &forged).await;
+    client.publish("unauthorized", &unauthorized).await;
+    client
+        .publish("malformed", b"{\"topic\": \"x\", \"topic\": 1")
+        .await;
+    client
+        .publish_with(
+            "org.example.prod.other",
+            "misrouted",
+            &fx.good(6),
+            FieldTable::default(),
+        )
+        .await;
+    let out = by_id(&client.wait_for(7, Duration::from_secs(60)).await);
+    assert_eq!(out.len(), 7, "{out:?}");
+    let g = &out["good"];
+    assert_eq!(g.len(), 1);
+    assert!(g[0].verified);
+    assert_eq!(g[0].body, good, "the body is republished unchanged");
+    assert_eq!(g[0].headers["x-waxseal-entity"], "bodhi-app01.example.org");
+    assert_eq!(g[0].headers["x-waxseal-id"].len(), 64);
+    assert!(!g[0].headers.contains_key("x-waxseal-reason"));
+    for (id, code) in [
+        ("replayed", "replayed"),
+        ("tampered", "message-digest-mismatch"),
+        ("forged", "bad-certificate-signature"),
+        ("unauthorized", "routing-policy-denied"),
+        ("malformed", "malformed-json"),
+        ("misrouted", "topic-mismatch"),
+    ] {
+        let o = &out[id];
+        assert_eq!(o.len(), 1, "{id}: {o:?}");
+        assert!(!o[0].verified, "{id} was verified");
+        assert_eq!(reason(&o[0]), code, "{id}");
+        assert!(!o[0].headers.contains_key("x-waxseal-entity"), "{id}");
+    }
+    // Refusals are logged with --verbose, escaped; metrics count them by reason.
+    assert_eq!(gw.events("refused").len(), 6);
+    let m = gw.metrics();
+    assert!(
+        m.contains("waxseal_gateway_messages_received_total 7"),
+        "{m}"
+    );
+    assert!(
+        m.contains("waxseal_gateway_messages_verified_total 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("waxseal_gateway_messages_refused_total{reason=\"replayed\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("waxseal_gateway_republish_latency_seconds_count 7"),
+        "{m}"
+    );
+    // The bus's verification cache: the good message's path was built (a miss) and kept.
+    let gauge = |name: &str| -> i64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from {m}"))
+    };
+    assert!(gauge("waxseal_gateway_cache_path_misses") >= 1, "{m}");
+    assert!(gauge("waxseal_gateway_cache_entries") >= 1, "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn sigkill_mid_stream_loses_nothing_and_sigterm_drains() {
+    const N: usize = 300;
+    let fx = Fx::new("kill");
+    let client = Client::new(&fx).await;
+    let bodies: Vec<Vec<u8>> = (0..N).map(|n| fx.good(n)).collect();
+    for (n, b) in bodies.iter().enumerate() {
+        client.publish(&format!("m{n}"), b).await;
+    }
+    // SIGKILL twice mid-stream, then a gateway that is left to finish.
+    for _ in 0..2 {
+        let gw = fx.gateway(&[]);
+        let before = client.count();
+        let start = Instant::now();
+        while client.count() < before + 20 {
+            assert!(start.elapsed() < Duration::from_secs(60), "no progress");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        gw.signal("KILL");
+        drop(gw);
+    }
+    let mut gw = fx.gateway(&[]);
+    let out = client.wait_for(N, Duration::from_secs(120)).await;
+    let ids = by_id(&out);
+    for n in 0..N {
+        let o = ids
+            .get(&format!("m{n}"))
+            .unwrap_or_else(|| panic!("m{n} was lost"));
+        // Every copy out is verified: a redelivery is not taken for a replay.
+        assert!(o.iter().all(|o| o.verified), "m{n}: {o:?}");
+        // Duplicates carry one deduplication id.
+        assert!(
+            o.iter()
+                .all(|x| x.headers["x-waxseal-id"] == o[0].headers["x-waxseal-id"])
+        );
+    }
+    assert_eq!(ids.len(), N);
+
+    // SIGTERM drains: what was delivered is finished, the process exits 0, and nothing is
+    // lost or duplicated across the stop.
+    let before = client.count();
+    for n in N..N + 200 {
+        client.publish(&format!("m{n}"), &fx.good(n)).await;
+    }
+    while client.count() < before + 10 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(30)), Some(0));
+    assert_eq!(gw.events("draining").len(), 1);
+    assert_eq!(gw.events("stopped").len(), 1);
+    let drained = client.count();
+    // What remains is handled by the next gateway, once.
+    let _gw = fx.gateway(&[]);
+    let out = client
+        .wait_for(before + 200, Duration::from_secs(120))
+        .await;
+    let ids = by_id(&out[before..]);
+    assert_eq!(ids.len(), 200, "every message after the stop came out");
+    assert!(
+        ids.values().all(|o| o.len() == 1),
+        "a drained stop duplicates nothing ({} before the stop)",
+        drained - before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn two_gateways_share_a_queue_and_a_split_replay_is_refused_once() {
+    const N: usize = 150;
+    let fx = Fx::new("share");
+    let client = Client::new(&fx).await;
+    let a = fx.gateway(&[]);
+    let b = fx.gateway(&[]);
+    // Each message twice, the copies back to back: with two consumers on one queue they
+    // mostly reach different processes.
+    for n in 0..N {
+        let body = fx.good(n);
+        client.publish(&format!("m{n}"), &body).await;
+        client.publish(&format!("m{n}"), &body).await;
+    }
+    let out = client.wait_for(2 * N, Duration::from_secs(120)).await;
+    assert_eq!(out.len(), 2 * N);
+    for (id, o) in by_id(&out) {
+        let verified = o.iter().filter(|o| o.verified).count();
+        let replayed = o.iter().filter(|o| reason(o) == "replayed").count();
+        assert_eq!((verified, replayed), (1, 1), "{id}: {o:?}");
+    }
+    // Both processes did part of the work.
+    for gw in [&a, &b] {
+        let m = gw.metrics();
+        let received: usize = m
+            .lines()
+            .find_map(|l| l.strip_prefix("waxseal_gateway_messages_received_total "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(received > 0 && received < 2 * N, "{received}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn sighup_and_file_changes_reload_the_bus() {
+    let fx = Fx::new("reload");
+    let client = Client::new(&fx).await;
+    let gw = fx.gateway(&["--watch-ms", "0"]);
+    client.publish("before", &fx.good(1)).await;
+    let after_revocation = fx.good(2);
+    // A revocation: a new CRL, picked up by SIGHUP at the latest.
+    ok(&common::run(
+        fx.dir.path(),
+        &["pki", "revoke", "--dir", "pki", "bodhi-app01.example.org"],
+    ));
+    gw.signal("HUP");
+    gw.wait_event("reloaded", 1);
+    client.publish("revoked", &after_revocation).await;
+    let out = by_id(&client.wait_for(2, Duration::from_secs(60)).await);
+    assert!(out["before"][0].verified);
+    assert_eq!(reason(&out["revoked"][0]), "revoked");
+    // fas may publish once bus.json says so: not before SIGHUP (--watch-ms 0), then yes.
+    fx.write_bus(&["fas-*"]);
+    client
+        .publish("fas-before", &fx.signed("pki", "fas-app02.example.org", 3))
+        .await;
+    client.wait_for(3, Duration::from_secs(60)).await;
+    gw.signal("HUP");
+    gw.wait_event("reloaded", 2);
+    client
+        .publish("fas-after", &fx.signed("pki", "fas-app02.example.org", 4))
+        .await;
+    let out = by_id(&client.wait_for(4, Duration::from_secs(60)).await);
+    assert_eq!(reason(&out["fas-before"][0]), "routing-policy-denied");
+    assert!(out["fas-after"][0].verified);
+    drop(gw);
+
+    // With --watch-ms, a changed file reloads on its own.
+    let gw = fx.gateway(&["--watch-ms", "100"]);
+    fx.write_bus(&["nobody-*"]);
+    gw.wait_event("reloaded", 1);
+    assert_eq!(gw.events("reloaded")[0]["trigger"], "file-changed");
+    client
+        .publish("fas-denied", &fx.signed("pki", "fas-app02.example.org", 5))
+        .await;
+    let out = by_id(&client.wait_for(5, Duration::from_secs(60)).await);
+    assert_eq!(reason(&out["fas-denied"][0]), "routing-policy-denied");
+    // A configuration that does not load keeps the previous bus.
+    std::fs::write(fx.p("bus.json"), "{not json").unwrap();
+    let start = Instant::now();
+    while gw.events("reload-failed").is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(30));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    client
+        .publish("still", &fx.signed("pki", "fas-app02.example.org", 6))
+        .await;
+    let out = by_id(&client.wait_for(6, Duration::from_secs(60)).await);
+    assert_eq!(reason(&out["still"][0]), "routing-policy-denied");
+}
+
+/// A TCP proxy in front of the broker that can drop every connection and refuse new ones
+/// for a while: a broker restart as the gateway sees it, without restarting the broker
+/// the other tests use.
+struct Proxy {
+    port: u16,
+    down: Arc<AtomicBool>,
+    generation: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Proxy {
+    async fn start() -> Self {
+        let upstream = amqp_addr()
+            .split('@')
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let generation = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (d, g) = (down.clone(), generation.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut inbound, _) = listener.accept().await.unwrap();
+                if d.load(Ordering::SeqCst) {
+                    continue; // dropped: connection refused, as it were
+                }
+                let upstream = upstream.clone();
+                let g = g.clone();
+                let mine = g.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut out = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                    let copy = tokio::io::copy_bidirectional(&mut inbound, &mut out);
+                    let cut = async {
+                        while g.load(Ordering::SeqCst) == mine {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! { _ = copy => {}, _ = cut => {} }
+                });
+            }
+        });
+        Self {
+            port,
+            down,
+            generation,
+        }
+    }
+
+    fn url(&self) -> String {
+        let a = amqp_addr();
+        let (creds, rest) = a.split_once('@').unwrap();
+        let vhost = rest.split_once('/').map_or("", |(_, v)| v);
+        format!("{creds}@127.0.0.1:{}/{vhost}", self.port)
+    }
+
+    /// Drops every connection and refuses new ones for `for_`.
+    async fn outage(&self, for_: Duration) {
+        self.down.store(true, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(for_).await;
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn a_dropped_connection_and_a_broker_outage_are_survived() {
+    const N: usize = 100;
+    let fx = Fx::new("outage");
+    let client = Client::new(&fx).await;
+    let proxy = Proxy::start().await;
+    let url = proxy.url();
+    let gw = fx.gateway(&["--amqp", &url]);
+    for n in 0..N {
+        client.publish(&format!("m{n}"), &fx.good(n)).await;
+        if n == 30 {
+            // A dropped connection: reconnects at once.
+            proxy.outage(Duration::from_millis(0)).await;
+        }
+        if n == 60 {
+            // The broker unreachable for 2 s: retried with backoff until it is back.
+            proxy.outage(Duration::from_secs(2)).await;
+        }
+    }
+    let out = by_id(&client.wait_for(N, Duration::from_secs(120)).await);
+    assert_eq!(out.len(), N, "every message came out");
+    assert!(out.values().flatten().all(|o| o.verified));
+    assert!(
+        gw.events("disconnected").len() >= 2,
+        "{:?}",
+        gw.events("disconnected")
+    );
+    assert!(gw.events("connected").len() >= 2);
+    let m = gw.metrics();
+    assert!(!m.contains("waxseal_gateway_reconnects_total 0"), "{m}");
+    assert!(m.contains("waxseal_gateway_connected 1"), "{m}");
+}
+
+#[test]
+fn options_are_checked_before_connecting() {
+    let fx = tempfile::tempdir().unwrap();
+    let o = common::run(
+        fx.path(),
+        &[
+            "gateway",
+            "--amqp",
+            "amqp://127.0.0.1:1",
+            "--queue",
+            "q",
+            "--verified-exchange",
+            "v",
+            "--rejected-exchange",
+            "r",
+        ],
+    );
+    assert_eq!(common::code(&o), 2);
+    assert!(
+        common::stderr(&o).contains("--bus is required"),
+        "{}",
+        common::stderr(&o)
+    );
+    std::fs::write(fx.path().join("gw.json"), r#"{"queue": "q", "prefech": 1}"#).unwrap();
+    let o = common::run(fx.path(), &["gateway", "--config", "gw.json"]);
+    assert_eq!(common::code(&o), 2);
+    assert!(
+        common::stderr(&o).contains("prefech"),
+        "{}",
+        common::stderr(&o)
+    );
+}

@@ -1,0 +1,43 @@
+//! # waxseal-gateway
+//!
+//! A verifying gateway on RabbitMQ: it consumes a queue fed by an exchange where anyone may
+//! publish, validates every message exactly as `waxseal msg validate --config bus.json
+//! --topic ROUTING_KEY` does (signature, certificate path, CRLs, routing policy, claims,
+//! freshness, replay), and republishes it to one of two exchanges it alone publishes to:
+//!
+//! - the **verified** exchange, same routing key and body, with `x-waxseal-entity` (the
+//!   signer's entity) and `x-waxseal-id` (see [`check`]); with countersigning, an oslo
+//!   envelope first gets the gateway's own routing-slip hop;
+//! - the **rejected** exchange, with the reason code in `x-waxseal-reason`.
+//!
+//! Nothing is lost: the incoming message is acknowledged only after the broker confirmed
+//! the outgoing one (publisher confirms), so after a crash a message may come out twice,
+//! never zero times; consumers deduplicate by `x-waxseal-id`.
+//!
+//! Modules, one job each:
+//!
+//! - [`config`]: the options, from the command line or a configuration file;
+//! - [`check`]: one message in, one [`check::Outcome`] out (no I/O);
+//! - [`seen`]: the replay store shared by every process on a host (a file journal), and
+//!   how a broker redelivery differs from a replay;
+//! - [`reload`]: the bus configuration, rebuilt on SIGHUP or when its files change;
+//! - [`amqp`]: exchanges, queue and message properties on the broker;
+//! - [`service`]: the consume, validate, publish, confirm, acknowledge loop, reconnects,
+//!   draining on SIGTERM;
+//! - [`metrics`] and [`http`]: Prometheus text at `/metrics`, `/healthz`;
+//! - [`log`]: one JSON object a line on standard error.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod amqp;
+pub mod check;
+pub mod config;
+pub mod http;
+pub mod log;
+pub mod metrics;
+pub mod reload;
+pub mod seen;
+pub mod service;
+
+pub use config::{GatewayConfig, GatewayOptions, QueueType};
+pub use service::{GatewayError, run, run_blocking};

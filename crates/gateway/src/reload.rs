@@ -1,0 +1,111 @@
+//! The bus configuration, reloaded without stopping: [`BusHandle`] holds the current
+//! [`Bus`]; a reload (SIGHUP, or a change of one of [`BusHandle::watched_files`] seen by
+//! [`Watcher`]) builds a new one beside it and swaps it in. A message being validated
+//! keeps the bus it started with (an `Arc`), so nothing in flight is dropped or refused
+//! because of a reload; a configuration that does not load is logged and the previous bus
+//! stays. Every bus shares one replay store, so a reload forgets no accepted message.
+//!
+//! Trust anchors, certificates and CRLs given as files are also re-read by the bus itself
+//! when they change (it checks their modification time before each message); the watcher
+//! adds the bus configuration file and the registry, which the bus reads only once.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use waxseal_message::{Bus, BusConfig, ConfigError, ReplayStore, Source};
+
+/// The current bus, and how to build the next.
+pub struct BusHandle {
+    path: PathBuf,
+    store: Arc<dyn ReplayStore>,
+    current: RwLock<Arc<Bus>>,
+}
+
+impl BusHandle {
+    /// Loads the bus configuration at `path`, remembering accepted messages in `store`.
+    pub fn load(path: &Path, store: Arc<dyn ReplayStore>) -> Result<Self, ConfigError> {
+        let bus = build(path, &store)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            store,
+            current: RwLock::new(Arc::new(bus)),
+        })
+    }
+
+    /// The bus to validate the next message with.
+    pub fn current(&self) -> Arc<Bus> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Builds the bus again from its files and swaps it in; on an error the current bus
+    /// stays.
+    pub fn reload(&self) -> Result<(), ConfigError> {
+        let bus = build(&self.path, &self.store)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(bus);
+        Ok(())
+    }
+
+    /// The files whose change triggers a reload: the configuration, the registry, and the
+    /// trust, certificate and CRL files and directories.
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let bus = self.current();
+        let c: &BusConfig = bus.config();
+        let mut files = vec![self.path.clone()];
+        files.extend(c.registry.clone());
+        for s in c.trust.iter().chain(&c.certs).chain(&c.crls) {
+            if let Source::Path(p) = s {
+                files.push(p.clone());
+            }
+        }
+        files
+    }
+}
+
+fn build(path: &Path, store: &Arc<dyn ReplayStore>) -> Result<Bus, ConfigError> {
+    Ok(Bus::from_config_file(path)?.with_replay_store(store.clone()))
+}
+
+/// Notices changed files by their modification time, size and inode.
+pub struct Watcher {
+    stamps: Vec<(PathBuf, Option<Stamp>)>,
+}
+
+type Stamp = (SystemTime, u64, u64);
+
+fn stamp(p: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.modified().ok()?, m.len(), m.ino()))
+}
+
+impl Watcher {
+    /// Watches `files` from their current state.
+    pub fn new(files: Vec<PathBuf>) -> Self {
+        Self {
+            stamps: files
+                .into_iter()
+                .map(|f| {
+                    let s = stamp(&f);
+                    (f, s)
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether any file changed since the last call (or since [`Watcher::new`]).
+    pub fn changed(&mut self) -> bool {
+        let mut changed = false;
+        for (f, s) in &mut self.stamps {
+            let now = stamp(f);
+            if now != *s {
+                *s = now;
+                changed = true;
+            }
+        }
+        changed
+    }
+}

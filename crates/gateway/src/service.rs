@@ -1,0 +1,450 @@
+//! The service: consume, validate, republish, wait for the broker's confirmation, then
+//! acknowledge.
+//!
+//! - **At least once.** The incoming message is acknowledged only after the broker
+//!   confirmed the republished one (publisher confirms). A process killed in between
+//!   leaves the message unacknowledged; the broker redelivers it, so it may come out
+//!   twice (same `x-waxseal-id`), never zero times. A negative confirmation requeues the
+//!   incoming message.
+//! - **Reconnects.** A lost connection (broker restart, network) ends the session; the
+//!   service connects again with exponential backoff (100 ms doubling to 5 s) and never
+//!   exits for it. Messages that were in flight are redelivered by the broker.
+//! - **SIGTERM (or SIGINT) drains**: the consumer is cancelled, what was already
+//!   delivered is finished and confirmed, the connection is closed, and [`run`] returns
+//!   `Ok` (exit 0).
+//! - **SIGHUP reloads** the bus configuration (see [`crate::reload`]); so does a change of
+//!   its files, checked every `--watch-ms`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_lite::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+};
+use lapin::types::FieldTable;
+use lapin::{Channel, Connection, ConnectionProperties};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use waxseal_envelope::Signer;
+use waxseal_message::ReplayStore;
+
+use crate::amqp;
+use crate::check::{self, Countersigner, Outcome};
+use crate::config::GatewayConfig;
+use crate::log;
+use crate::metrics::Metrics;
+use crate::reload::{BusHandle, Watcher};
+use crate::seen::{Journal, Memory, Redeliveries};
+
+/// Why the gateway could not run (exit status 2).
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The bus configuration, the replay journal, or the options.
+    #[error("{0}")]
+    Config(String),
+    /// The metrics address.
+    #[error("--metrics {0}: {1}")]
+    Metrics(std::net::SocketAddr, std::io::Error),
+    /// The runtime or the signal handlers.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the tasks share.
+pub struct Shared {
+    /// The options.
+    pub config: GatewayConfig,
+    /// The current bus.
+    pub bus: BusHandle,
+    /// The metrics.
+    pub metrics: Metrics,
+    /// The countersigner, with `--countersign`.
+    pub countersigner: Option<Countersigner>,
+}
+
+/// Runs the gateway on a runtime of `config.threads` worker threads until SIGTERM.
+pub fn run_blocking(
+    config: GatewayConfig,
+    countersigner: Option<Signer>,
+) -> Result<(), GatewayError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.threads)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(config, countersigner))
+}
+
+/// Runs the gateway until SIGTERM or SIGINT (then drains and returns `Ok`).
+pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result<(), GatewayError> {
+    let capacity = waxseal_message::BusConfig::load(&config.bus)
+        .map_err(|e| GatewayError::Config(e.to_string()))?
+        .freshness
+        .replay_cache_capacity;
+    let store: Arc<dyn ReplayStore> = match &config.replay_cache {
+        Some(path) => Arc::new(Redeliveries(Journal::open(path, capacity).map_err(
+            |e| GatewayError::Config(format!("--replay-cache {}: {e}", path.display())),
+        )?)),
+        None => Arc::new(Redeliveries(Memory::new(capacity))),
+    };
+    let bus =
+        BusHandle::load(&config.bus, store).map_err(|e| GatewayError::Config(e.to_string()))?;
+    let countersigner = countersigner
+        .map(Countersigner::new)
+        .transpose()
+        .map_err(GatewayError::Config)?;
+    let metrics = Metrics::new(&bus.current());
+    let shared = Arc::new(Shared {
+        config,
+        bus,
+        metrics,
+        countersigner,
+    });
+    if let Some(addr) = shared.config.metrics {
+        let bound = crate::http::serve(addr, shared.clone())
+            .await
+            .map_err(|e| GatewayError::Metrics(addr, e))?;
+        log::info("metrics", &[("address", &bound.to_string())]);
+    }
+
+    let (stop_tx, stop) = watch::channel(false);
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _ = stop_tx.send(true);
+    });
+    let mut hup = signal(SignalKind::hangup())?;
+    let reloader = shared.clone();
+    tokio::spawn(async move {
+        let mut watcher = Watcher::new(reloader.bus.watched_files());
+        let interval = reloader.config.watch_ms;
+        loop {
+            let why = if interval == 0 {
+                hup.recv().await;
+                "sighup"
+            } else {
+                tokio::select! {
+                    _ = hup.recv() => "sighup",
+                    _ = tokio::time::sleep(Duration::from_millis(interval)) => {
+                        if !watcher.changed() { continue; }
+                        "file-changed"
+                    }
+                }
+            };
+            let r = reloader.bus.reload();
+            reloader.metrics.reload(r.is_ok());
+            match r {
+                Ok(()) => {
+                    watcher = Watcher::new(reloader.bus.watched_files());
+                    log::info("reloaded", &[("trigger", why)]);
+                }
+                Err(e) => log::error(
+                    "reload-failed",
+                    &[("trigger", why), ("error", &e.to_string())],
+                ),
+            }
+        }
+    });
+
+    log::info(
+        "started",
+        &[
+            ("queue", &shared.config.queue),
+            ("verified-exchange", &shared.config.verified_exchange),
+            ("rejected-exchange", &shared.config.rejected_exchange),
+        ],
+    );
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let mut stop_rx = stop.clone();
+        match session(&shared, &mut stop_rx).await {
+            Ok(()) => break,
+            Err(Failure { error, connected }) => {
+                shared.metrics.connected.set(0);
+                if connected {
+                    backoff = Duration::from_millis(100);
+                }
+                log::warn(
+                    "disconnected",
+                    &[
+                        ("error", &error),
+                        ("retry-in-ms", &backoff.as_millis().to_string()),
+                    ],
+                );
+                let mut stop_rx = stop.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop_rx.wait_for(|s| *s) => break,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                shared.metrics.reconnects.inc();
+            }
+        }
+    }
+    shared.metrics.connected.set(0);
+    log::info("stopped", &[]);
+    Ok(())
+}
+
+/// A session that ended on an error; `connected`: it got as far as consuming.
+struct Failure {
+    error: String,
+    connected: bool,
+}
+
+fn failure(connected: bool) -> impl Fn(lapin::Error) -> Failure {
+    move |e| Failure {
+        error: e.to_string(),
+        connected,
+    }
+}
+
+/// How long connecting, declaring and starting to consume may take before the attempt
+/// counts as failed (a broker that accepts connections but does not answer).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a drain waits for the broker's confirmations before closing anyway (what is
+/// not acknowledged by then is redelivered).
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The connection, the consuming and publishing channels, and the consumer.
+type Link = (Connection, Channel, Channel, lapin::Consumer);
+
+/// Connects, declares, and starts consuming.
+async fn connect(c: &GatewayConfig) -> Result<Link, Failure> {
+    let conn = Connection::connect(&c.amqp, ConnectionProperties::default())
+        .await
+        .map_err(failure(false))?;
+    let consume = conn.create_channel().await.map_err(failure(false))?;
+    let publish = conn.create_channel().await.map_err(failure(false))?;
+    publish
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .map_err(failure(false))?;
+    let others = amqp::declare(&consume, c).await.map_err(failure(false))?;
+    if others > 0 && c.replay_cache.is_none() {
+        log::warn(
+            "replay-not-shared",
+            &[(
+                "detail",
+                "other consumers share this queue but --replay-cache is not set: a replay split across processes is not detected",
+            )],
+        );
+    }
+    consume
+        .basic_qos(c.prefetch, BasicQosOptions::default())
+        .await
+        .map_err(failure(false))?;
+    let consumer = consume
+        .basic_consume(
+            c.queue.as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .map_err(failure(false))?;
+    Ok((conn, consume, publish, consumer))
+}
+
+/// One connection: declare, consume until stopped (then drain: `Ok`) or until the
+/// connection fails (`Err`).
+async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
+    let c = &shared.config;
+    let (conn, consume, publish, mut consumer) = tokio::select! {
+        // Stopped before consuming: nothing is in flight.
+        _ = stop.wait_for(|s| *s) => return Ok(()),
+        r = tokio::time::timeout(CONNECT_TIMEOUT, connect(c)) => r.map_err(|_| Failure {
+            error: format!("no answer from the broker within {} s", CONNECT_TIMEOUT.as_secs()),
+            connected: false,
+        })??,
+    };
+    let tag = consumer.tag();
+    shared.metrics.connected.set(1);
+    log::info("connected", &[("queue", &c.queue)]);
+
+    let mut tasks: JoinSet<Result<(), String>> = JoinSet::new();
+    let ended = loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => break None,
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let shared = shared.clone();
+                    let publish = publish.clone();
+                    tasks.spawn(async move { handle(&shared, &publish, delivery).await });
+                }
+                Some(Err(e)) => break Some(e.to_string()),
+                None => break Some("the broker cancelled the consumer".to_string()),
+            },
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Some(e) = task_error(done) {
+                    break Some(e);
+                }
+            }
+        }
+    };
+    if let Some(error) = ended {
+        tasks.abort_all();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            conn.close(320, "waxseal gateway reconnecting".into()),
+        )
+        .await;
+        return Err(Failure {
+            error,
+            connected: true,
+        });
+    }
+
+    // Drain: no new deliveries; finish, confirm and acknowledge what was delivered.
+    log::info("draining", &[("in-flight", &tasks.len().to_string())]);
+    shared.metrics.connected.set(0);
+    let _ = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        consume.basic_cancel(tag, BasicCancelOptions::default()),
+    )
+    .await;
+    // Deliveries already sent before the cancellation took effect are handled too (left
+    // unacknowledged they would only be redelivered).
+    while let Ok(Some(Ok(delivery))) =
+        tokio::time::timeout(Duration::from_millis(200), consumer.next()).await
+    {
+        let shared = shared.clone();
+        let publish = publish.clone();
+        tasks.spawn(async move { handle(&shared, &publish, delivery).await });
+    }
+    let mut failed = None;
+    let finish = async {
+        while let Some(done) = tasks.join_next().await {
+            if let Some(e) = task_error(done) {
+                failed = Some(e);
+            }
+        }
+    };
+    if tokio::time::timeout(DRAIN_TIMEOUT, finish).await.is_err() {
+        failed = Some(format!(
+            "confirmations still pending after {} s",
+            DRAIN_TIMEOUT.as_secs()
+        ));
+    }
+    if let Some(e) = failed {
+        // What was not acknowledged is redelivered to another process.
+        log::warn("drain-incomplete", &[("error", &e)]);
+    }
+    let _ = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        conn.close(200, "waxseal gateway stopping".into()),
+    )
+    .await;
+    Ok(())
+}
+
+fn task_error(done: Result<Result<(), String>, tokio::task::JoinError>) -> Option<String> {
+    match done {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e),
+        Err(e) => Some(format!("a message task failed: {e}")),
+    }
+}
+
+/// Validates one delivery, republishes it, waits for the confirmation, acknowledges it.
+/// An error is a broker problem: the session ends and the message is redelivered.
+async fn handle(
+    shared: &Shared,
+    publish: &Channel,
+    delivery: lapin::message::Delivery,
+) -> Result<(), String> {
+    let started = Instant::now();
+    let m = &shared.metrics;
+    m.received.inc();
+    let c = &shared.config;
+    let routing_key = delivery.routing_key.as_str();
+    let bus = shared.bus.current();
+    let outcome = check::check(
+        &bus,
+        routing_key,
+        &delivery.data,
+        delivery.redelivered,
+        shared.countersigner.as_ref(),
+    );
+    let (exchange, headers, body) = match &outcome {
+        Outcome::Verified {
+            entity,
+            body,
+            id,
+            duplicate,
+        } => {
+            m.verified.inc();
+            let mut h = vec![(amqp::ID, id.as_str())];
+            if let Some(e) = entity {
+                h.push((amqp::ENTITY, e.as_str()));
+            }
+            if *duplicate {
+                m.duplicates.inc();
+                h.push((amqp::REDELIVERED, "true"));
+            }
+            (
+                &c.verified_exchange,
+                h,
+                body.as_deref().unwrap_or(&delivery.data),
+            )
+        }
+        Outcome::Refused { reason, detail, id } => {
+            m.refuse(reason);
+            if c.verbose {
+                log::info(
+                    "refused",
+                    &[
+                        ("reason", reason),
+                        ("detail", detail),
+                        ("routing-key", routing_key),
+                        ("id", id),
+                    ],
+                );
+            }
+            (
+                &c.rejected_exchange,
+                vec![(amqp::REASON, reason.as_str()), (amqp::ID, id.as_str())],
+                &delivery.data[..],
+            )
+        }
+    };
+    let properties = amqp::properties(&delivery.properties, &headers);
+    let confirmation = publish
+        .basic_publish(
+            exchange.as_str().into(),
+            delivery.routing_key.clone(),
+            BasicPublishOptions::default(),
+            body,
+            properties,
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .await
+        .map_err(|e| e.to_string())?;
+    if confirmation.is_ack() {
+        delivery
+            .acker
+            .ack(BasicAckOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        m.latency.observe(started.elapsed().as_secs_f64());
+    } else {
+        // The broker did not take it: try again later (requeued, redelivered).
+        delivery
+            .acker
+            .nack(BasicNackOptions {
+                requeue: true,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
