@@ -65,6 +65,15 @@ pub struct Shared {
     pub countersigner: Option<Countersigner>,
 }
 
+impl crate::http::Health for Shared {
+    fn metrics_text(&self) -> String {
+        self.metrics.encode(&self.bus.current())
+    }
+    fn healthy(&self) -> bool {
+        self.metrics.connected.get() == 1
+    }
+}
+
 /// Runs the gateway on a runtime of `config.threads` worker threads until SIGTERM.
 pub fn run_blocking(
     config: GatewayConfig,

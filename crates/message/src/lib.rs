@@ -1,19 +1,20 @@
 //! # waxseal-message
 //!
-//! The bus-level API on JSON messages.
+//! The bus-level API on JSON messages. Modules, in the order data flows through them:
 //!
-//! - [`bus`]: fedmsg-style messages: [`sign`] adds `crypto`, `signature` and
-//!   `certificate`; [`Bus::validate`] checks format, signature, certificate path and CRLs,
-//!   then routing policy and claims; [`Bus::validate_signed_by`]; [`strip_credentials`];
-//!   the `sign_messages` / `validate_signatures` switches and unsigned topics.
-//! - [`oslo`]: oslo.messaging envelopes, signed over the exact `oslo.message` text, with
-//!   optional routing-slip hops.
-//! - [`json`]: strict parsing (duplicate keys refused) and RFC 8785 canonical form.
-//! - [`replay`]: the bounded replay cache (accepted signatures within the freshness
-//!   window).
-//! - [`config`]: the one configuration file.
-//! - [`distribution`]: CA bundles and CRLs from files or http(s) URLs, cached and
-//!   refreshed.
+//! 1. [`config`]: the one configuration file; [`distribution`]: the CA bundles and CRLs it
+//!    names, from files or http(s) URLs, cached and refreshed.
+//! 2. [`json`]: strict parsing of a message (duplicate keys and inexact numbers refused)
+//!    and its RFC 8785 canonical form.
+//! 3. [`bus`]: fedmsg-style messages: [`sign`] adds `crypto`, `signature` and
+//!    `certificate`; [`Bus::validate`] checks format, signature, certificate path and CRLs,
+//!    then routing policy and claims; [`Bus::validate_signed_by`]; [`strip_credentials`];
+//!    the `sign_messages` / `validate_signatures` switches and unsigned topics.
+//!    [`oslo`]: oslo.messaging envelopes, signed over the exact `oslo.message` text, with
+//!    their signed route and optional routing-slip hops.
+//! 4. [`replay`]: the bounded replay cache (accepted signatures within the freshness
+//!    window), in memory, in a shared file, or any [`ReplayStore`].
+//! 5. Report: a [`Validated`] message, or a [`Rejection`] with its stable reason code.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
