@@ -37,6 +37,11 @@
 //! Every signature check, signature and SHA-2 digest goes through [`provider`], the
 //! cryptography seam: RustCrypto, or graviola where the CPU runs it. [`display`] escapes
 //! attacker-controlled strings wherever they are printed.
+//!
+//! Private keys ([`PrivateKey`], with their PKCS #8, PKCS #1 and SEC 1 files) live in
+//! [`key`] beside the public keys rather than in `waxseal-envelope`: the [`provider`] seam
+//! signs as well as verifies and must sit below every crate that does either, and keeping
+//! both halves of a key type in one module keeps the seam in one place.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

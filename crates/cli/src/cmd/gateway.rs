@@ -34,16 +34,16 @@ pub struct Args {
     /// A topic exchange to bind the queue to (declared if missing); absent: you bind it.
     #[arg(long, value_name = "NAME")]
     input_exchange: Option<String>,
-    /// The binding key on --input-exchange [default: #].
+    /// The binding key on --input-exchange (default: #).
     #[arg(long, value_name = "KEY")]
     binding_key: Option<String>,
-    /// The queue type: quorum (replicated) or classic [default: quorum].
+    /// The queue type: quorum (replicated) or classic (default: quorum).
     #[arg(long, value_name = "TYPE")]
     queue_type: Option<String>,
     /// Serve Prometheus /metrics and /healthz on ADDR:PORT.
     #[arg(long, value_name = "ADDR:PORT")]
     metrics: Option<SocketAddr>,
-    /// Messages the broker may hand this process unacknowledged [default: 64].
+    /// Messages the broker may hand this process unacknowledged (default: 64).
     #[arg(long, value_name = "N")]
     prefetch: Option<u16>,
     /// Add the gateway's routing-slip hop to verified oslo envelopes (needs --cert, --key).
@@ -59,11 +59,11 @@ pub struct Args {
     /// without it each process detects replays on its own only.
     #[arg(long, value_name = "FILE")]
     replay_cache: Option<PathBuf>,
-    /// Worker threads [default: 1; run one process per core].
+    /// Worker threads (default: 1; run one process per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// How often the bus configuration files are checked for changes (ms; 0: only on
-    /// SIGHUP) [default: 1000].
+    /// SIGHUP) (default: 1000).
     #[arg(long, value_name = "MS")]
     watch_ms: Option<u64>,
     /// Log each refused message (one JSON line each).
