@@ -320,31 +320,8 @@ fn streamed_envelopes_interoperate_with_openssl_cms() {
     );
 
     // openssl -> waxseal: -stream (indefinite, segmented content) and detached.
-    openssl(
-        &fx,
-        &[
-            "cms",
-            "-sign",
-            "-stream",
-            "-binary",
-            "-nodetach",
-            "-outform",
-            "DER",
-            "-in",
-            "c",
-            "-signer",
-            "leaf.crt",
-            "-inkey",
-            "leaf.key",
-            "-certfile",
-            "ca.pem",
-            "-out",
-            "os.p7m",
-        ],
-    );
-    openssl(
-        &fx,
-        &[
+    let sign = |extra: &[&str]| {
+        let common = [
             "cms",
             "-sign",
             "-binary",
@@ -358,10 +335,11 @@ fn streamed_envelopes_interoperate_with_openssl_cms() {
             "leaf.key",
             "-certfile",
             "ca.pem",
-            "-out",
-            "os.p7s",
-        ],
-    );
+        ];
+        openssl(&fx, &[&common[..], extra].concat());
+    };
+    sign(&["-stream", "-nodetach", "-out", "os.p7m"]);
+    sign(&["-out", "os.p7s"]);
     let o = verify(&fx, &["--in", "os.p7m", "--out", "w"]);
     assert_eq!(code(&o), 0, "{}", err(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

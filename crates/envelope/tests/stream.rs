@@ -488,43 +488,30 @@ fn waxseal_verifies_openssl_stream_envelopes() {
     .unwrap();
     let s = |p: &std::path::Path| p.display().to_string();
     let (streamed, detached) = (fx.path("ossl.p7m"), fx.path("ossl.p7s"));
+    let (content, cert, key, ca) = (s(&content), s(&cert), s(&key), s(&ca));
+    let sign = |extra: &[&str], out: &std::path::Path| {
+        let common = [
+            "cms",
+            "-sign",
+            "-binary",
+            "-outform",
+            "DER",
+            "-in",
+            &content,
+            "-signer",
+            &cert,
+            "-inkey",
+            &key,
+            "-certfile",
+            &ca,
+            "-out",
+        ];
+        let out = s(out);
+        openssl(&[&common[..], &[out.as_str()], extra].concat());
+    };
     // -stream: indefinite lengths, the content in constructed OCTET STRING segments.
-    openssl(&[
-        "cms",
-        "-sign",
-        "-stream",
-        "-binary",
-        "-nodetach",
-        "-outform",
-        "DER",
-        "-in",
-        &s(&content),
-        "-signer",
-        &s(&cert),
-        "-inkey",
-        &s(&key),
-        "-certfile",
-        &s(&ca),
-        "-out",
-        &s(&streamed),
-    ]);
-    openssl(&[
-        "cms",
-        "-sign",
-        "-binary",
-        "-outform",
-        "DER",
-        "-in",
-        &s(&content),
-        "-signer",
-        &s(&cert),
-        "-inkey",
-        &s(&key),
-        "-certfile",
-        &s(&ca),
-        "-out",
-        &s(&detached),
-    ]);
+    sign(&["-stream", "-nodetach"], &streamed);
+    sign(&[], &detached);
     let raw = std::fs::read(&streamed).unwrap();
     assert_eq!(
         &raw[..2],
