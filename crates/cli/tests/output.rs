@@ -52,18 +52,6 @@ fn assert_clean_line(s: &str) {
     assert!(!s.contains("waxseal-tmp"), "temporary file name shown: {s}");
 }
 
-/// No temporary file is left in the directory.
-fn assert_no_temporary_file(fx: &Fx) {
-    let names: Vec<_> = std::fs::read_dir(fx.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        !names.iter().any(|n| n.contains("waxseal-tmp")),
-        "{names:?}"
-    );
-}
-
 // ---- item 13: --out ----
 
 #[test]
@@ -189,7 +177,7 @@ fn an_existing_file_needs_force_and_is_replaced_whole() {
         std::fs::read(fx.p("content")).unwrap(),
         std::fs::read(fx.p("msg.json")).unwrap()
     );
-    assert_no_temporary_file(&fx);
+    fx.assert_no_temporary_file();
 }
 
 #[test]
@@ -211,7 +199,7 @@ fn a_failed_write_never_shows_the_temporary_file() {
     assert!(err(&o).starts_with("waxseal: error: out: "), "{}", err(&o));
     assert_clean_line(&err(&o));
     assert!(!fx.p("out").exists());
-    assert_no_temporary_file(&fx);
+    fx.assert_no_temporary_file();
     // The positive twin: without the limit, the same command writes `out`.
     let o = fx.run(&[
         "sign", "--cert", "leaf.crt", "--key", "leaf.key", "--in", "big", "--out", "out",

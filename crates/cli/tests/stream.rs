@@ -77,17 +77,6 @@ fn reason(o: &std::process::Output) -> String {
     v["reason"].as_str().unwrap_or_default().to_string()
 }
 
-fn assert_no_temporary_file(fx: &Fx) {
-    let names: Vec<_> = std::fs::read_dir(fx.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert!(
-        !names.iter().any(|n| n.contains("waxseal-tmp")),
-        "{names:?}"
-    );
-}
-
 #[test]
 fn large_detached_signature_round_trips() {
     let fx = fx();
@@ -119,7 +108,7 @@ fn large_detached_signature_round_trips() {
     assert_eq!(code(&o), 1, "{}", err(&o));
     assert_eq!(reason(&o), "message-digest-mismatch");
     assert!(!fx.p("got").exists());
-    assert_no_temporary_file(&fx);
+    fx.assert_no_temporary_file();
     let o = verify(&fx, &["--in", "big.p7s"]);
     assert_eq!((code(&o), reason(&o)), (1, "missing-content".into()));
 }
@@ -146,7 +135,7 @@ fn large_attached_envelope_round_trips_and_a_tampered_one_leaves_no_output() {
     assert_eq!(code(&o), 1, "{}", err(&o));
     assert_eq!(reason(&o), "message-digest-mismatch");
     assert!(!fx.p("got").exists(), "unverified content left behind");
-    assert_no_temporary_file(&fx);
+    fx.assert_no_temporary_file();
     // Nor is an existing file replaced by unverified content, even with --force.
     std::fs::write(fx.p("got"), b"keep").unwrap();
     let o = verify(&fx, &["--in", "big.p7m", "--out", "got", "--force"]);
@@ -194,7 +183,7 @@ fn large_attached_envelope_round_trips_and_a_tampered_one_leaves_no_output() {
         err(&o)
     );
     assert!(!fx.p("got2").exists());
-    assert_no_temporary_file(&fx);
+    fx.assert_no_temporary_file();
 }
 
 #[test]

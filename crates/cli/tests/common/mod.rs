@@ -87,6 +87,18 @@ impl Fx {
     }
 
     /// Runs `waxseal` with `args` in the directory.
+    /// Asserts that no temporary file (`waxseal-tmp...`) is left in the directory.
+    pub fn assert_no_temporary_file(&self) {
+        let names: Vec<_> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !names.iter().any(|n| n.contains("waxseal-tmp")),
+            "{names:?}"
+        );
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         run(self.dir.path(), args)
     }
