@@ -1,30 +1,49 @@
 #!/usr/bin/env bash
 # `waxseal gateway` end to end through a real RabbitMQ, against `waxseal speed`'s verify
-# throughput measured in the same run.
+# throughput measured in the same run, and against what the broker lets any consumer reach.
 #
-#   bench/gateway.sh [MESSAGES] [PAYLOAD_BYTES]
+#   bench/gateway.sh [--markdown] [MESSAGES] [PAYLOAD_BYTES]
 #
 # For P-256 and RSA-2048, certificates embedded (the message's certificate field carries
 # the signer and its signing CA) and omitted (the signer only; the CA comes from the bus
 # configuration's certs): MESSAGES distinct signed fedmsg-style messages are published to
-# the gateway's queue first (quorum, as deployed), then 1 gateway process (--threads 1),
-# then 2 processes sharing the queue and a --replay-cache journal, consume them; the rate
-# is measured between the first and the last message out (the gateway's start-up is not
-# counted). Warm caches: one signer, so its certificate path is validated once; every
-# message is new, so each costs its own signature check and replay-journal entry.
+# the gateway's queue first (a quorum queue, as deployed; QUEUE_TYPE=classic to compare),
+# then consumed by:
 #
-# `waxseal speed --algorithm ALG --payload-size N` gives the in-process verify rate with
-# a warm cache (same algorithm, payload size and certificates embedded or omitted) for the
-# ratio. The broker, the load tool and the gateways share the machine's cores: the ratio
-# includes the broker's work, which `speed` does not have.
+# - `relay`: one gateway process with `validate_signatures: false`: the same consume,
+#   republish, confirm and acknowledge loop with no check at all. Its rate is the ceiling
+#   that the broker, on this machine, leaves to any consumer of these messages.
+# - `1 gateway`: one process (--threads 1) validating every message;
+# - `2 gateways`: two such processes sharing the queue and a --replay-cache journal.
+#
+# Rates are measured between the first and the last message out (start-up is not
+# counted), by a watcher that polls the depth of the two output queues without consuming
+# them. Warm caches: one signer, so its certificate path is validated once; every message
+# is new, so each costs its own signature check and replay-journal entry.
+#
+# Printed per row: the rates; `1 ÷ speed` (the issue's ratio); `1 ÷ relay` (how close
+# the gateway comes to the broker's ceiling); the one gateway's own CPU time per message
+# (user + system, from /proc, between the first and the last message out) against
+# `speed`'s time per verification (`cpu ÷ speed`: 1.00 would mean the gateway spends
+# nothing besides the verification); the two gateways' CPU per message; and `2 ÷ 1`.
+#
+# `waxseal speed --algorithm ALG --payload-size N` gives the in-process verify rate with a
+# warm cache (same algorithm, payload size, certificates embedded or omitted). The broker,
+# the watcher and the gateways share the machine's cores; `speed` has them to itself.
 #
 # Needs rabbitmq-server (started here on 127.0.0.1:${WAXSEAL_BENCH_PORT:-5699}, unless
 # AMQP_ADDR names a running broker). Builds waxseal-cli (release) and the load tool (the
 # waxseal-gateway example bench_load, release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-count=${1:-3000}
+markdown=""
+if [ "${1:-}" = --markdown ]; then
+  markdown=1
+  shift
+fi
+count=${1:-5000}
 size=${2:-1024}
+export QUEUE_TYPE=${QUEUE_TYPE:-quorum}
 cargo build --release -q -p waxseal-cli
 cargo build --release -q -p waxseal-gateway --example bench_load
 bin=$PWD/target/release/waxseal
@@ -44,8 +63,34 @@ if [ -z "${AMQP_ADDR:-}" ]; then
   started_broker=1
   AMQP_ADDR="amqp://guest:guest@127.0.0.1:$port/%2f"
 fi
-echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-9s %-8s %14s %12s %7s %12s %7s %7s\n' algorithm certs speed-verify 1-gateway ratio 2-gateways ratio 2/1
+
+# run PREFIX BUS PROCS: publishes, consumes with PROCS gateways on BUS; sets `rate`
+# (messages/s) and `cpu` (the gateways' CPU µs per message, all processes together).
+run() {
+  local prefix=$1 bus=$2 procs=$3 p
+  "$load" publish "$AMQP_ADDR" "$prefix" "$dir/pki" bodhi-app01.example.org "$count" "$size" "$certs"
+  rm -f "$dir/seen.$prefix" "$dir/pids"
+  "$load" watch "$AMQP_ADDR" "$prefix" "$count" "$dir/pids" > "$dir/rate" &
+  local watcher=$!
+  gateways=()
+  for _ in $(seq 1 "$procs"); do
+    "$bin" gateway --amqp "$AMQP_ADDR" --queue "$prefix.in" --bus "$bus" \
+      --verified-exchange "$prefix.ok" --rejected-exchange "$prefix.no" --queue-type "$QUEUE_TYPE" \
+      --prefetch 256 --threads 1 --replay-cache "$dir/seen.$prefix" 2> "$dir/gw.log" &
+    gateways+=($!)
+  done
+  printf '%s\n' "${gateways[@]}" > "$dir/pids"
+  wait "$watcher"
+  for p in "${gateways[@]}"; do kill -TERM "$p"; wait "$p" || true; done
+  gateways=()
+  local refused
+  read -r rate refused cpu < "$dir/rate"
+  [ "$refused" = 0 ] || { echo "bench: $refused messages refused" >&2; cat "$dir/gw.log" >&2; exit 1; }
+}
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg); queue type: $QUEUE_TYPE; $count messages of $size bytes"
+rows=$work/rows
+: > "$rows"
 for alg in p256 rsa2048; do
   dir=$work/$alg
   mkdir -p "$dir"
@@ -55,35 +100,41 @@ for alg in p256 rsa2048; do
 {"trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"],
  "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]}}
 JSON
+  echo '{"validate_signatures": false}' > "$dir/relay.json"
   for certs in embedded omitted; do
     speed=$("$bin" speed --algorithm "$alg" --payload-size "$size" --seconds 1 --json \
       | python3 -c "import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(round(d['verify_${certs}_warm']))")
-    rates=()
-    for procs in 1 2; do
-      prefix=bench.$alg.$certs.$procs
-      "$load" publish "$AMQP_ADDR" "$prefix" "$dir/pki" bodhi-app01.example.org "$count" "$size" "$certs"
-      rm -f "$dir/seen.$procs"
-      "$load" watch "$AMQP_ADDR" "$prefix" "$count" > "$dir/rate" &
-      watcher=$!
-      gateways=()
-      for _ in $(seq 1 "$procs"); do
-        "$bin" gateway --amqp "$AMQP_ADDR" --queue "$prefix.in" --bus "$dir/bus.json" \
-          --verified-exchange "$prefix.ok" --rejected-exchange "$prefix.no" \
-          --prefetch 256 --threads 1 --replay-cache "$dir/seen.$procs" 2> "$dir/gw.log" &
-        gateways+=($!)
-      done
-      wait "$watcher"
-      for p in "${gateways[@]}"; do kill -TERM "$p"; wait "$p" || true; done
-      gateways=()
-      read -r rate refused < "$dir/rate"
-      [ "$refused" = 0 ] || { echo "bench: $refused messages refused" >&2; cat "$dir/gw.log" >&2; exit 1; }
-      rates+=("$rate")
-    done
-    python3 - "$alg" "$certs" "$speed" "${rates[0]}" "${rates[1]}" << 'PY'
-import sys
-alg, certs, speed, one, two = sys.argv[1], sys.argv[2], *map(float, sys.argv[3:])
-print(f"{alg:<9} {certs:<8} {speed:>12.0f}/s {one:>10.0f}/s {one/speed:>7.2f} {two:>10.0f}/s {two/speed:>7.2f} {two/one:>7.2f}")
-PY
+    run "bench.$alg.$certs.relay" "$dir/relay.json" 1
+    relay=$rate
+    run "bench.$alg.$certs.1" "$dir/bus.json" 1
+    one=$rate one_cpu=$cpu
+    run "bench.$alg.$certs.2" "$dir/bus.json" 2
+    echo "$alg $certs $speed $relay $one $one_cpu $rate $cpu" >> "$rows"
   done
 done
+python3 - "$rows" "$markdown" << 'PY'
+import sys
+rows, markdown = sys.argv[1], sys.argv[2] == "1"
+names = {"p256": "P-256", "rsa2048": "RSA-2048"}
+head = ["algorithm", "certificates", "speed verify/s", "relay/s", "1 gateway/s", "1 ÷ speed",
+        "1 ÷ relay", "1 gateway CPU µs/msg", "speed µs/msg", "cpu ÷ speed", "2 gateways/s",
+        "2 gateways CPU µs/msg", "2 ÷ 1"]
+out = []
+for line in open(rows):
+    alg, certs, *figures = line.split()
+    speed, relay, one, cpu1, two, cpu2 = map(float, figures)
+    speed_us = 1e6 / speed
+    out.append([names[alg], certs, f"{speed:,.0f}", f"{relay:,.0f}", f"{one:,.0f}",
+                f"{one / speed:.2f}", f"{one / relay:.2f}", f"{cpu1:.0f}", f"{speed_us:.0f}",
+                f"{cpu1 / speed_us:.2f}", f"{two:,.0f}", f"{cpu2:.0f}", f"{two / one:.2f}"])
+if markdown:
+    print("| " + " | ".join(head) + " |")
+    print("|---|---|" + "---:|" * (len(head) - 2))
+    for r in out:
+        print("| " + " | ".join(r) + " |")
+else:
+    widths = [max(len(h), *(len(r[i]) for r in out)) for i, h in enumerate(head)]
+    for r in [head] + out:
+        print("  ".join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
+PY
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -27,7 +27,7 @@ start_broker() {
     export RABBITMQ_ENABLED_PLUGINS_FILE="$dir/enabled_plugins"
     export RABBITMQ_PID_FILE="$dir/rabbitmq.pid"
     export RABBITMQ_CONFIG_FILE="$dir/rabbitmq"
-    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS='-kernel inet_dist_use_interface {127,0,0,1}'
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} ${WAXSEAL_BROKER_ERL_ARGS:-}"
     exec /usr/lib/rabbitmq/bin/rabbitmq-server
   ) > "$dir/server.out" 2>&1 &
   broker_pid=$!

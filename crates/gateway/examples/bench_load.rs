@@ -1,22 +1,26 @@
 //! The load side of `bench/gateway.sh` (not a tool for production).
 //!
 //! `bench_load publish AMQP_URL PREFIX PKI_DIR NAME COUNT PAYLOAD_BYTES embedded|omitted`:
-//! declares PREFIX.pub, PREFIX.ok, PREFIX.no (topic), the gateway's queue PREFIX.in
-//! (quorum) bound to PREFIX.pub, and a watch queue PREFIX.watch bound to both outputs
-//! (purged); then signs COUNT distinct fedmsg-style messages as NAME (certificate field:
-//! the signer and, `embedded`, its signing CA; `omitted`, the signer only) and publishes
-//! them, confirmed, before any gateway runs.
+//! declares PREFIX.pub, PREFIX.ok, PREFIX.no (topic), the gateway's queue PREFIX.in (of
+//! type `$QUEUE_TYPE`, default quorum) bound to PREFIX.pub, and the watch queues
+//! PREFIX.watch.ok and PREFIX.watch.no bound to the outputs (purged); then signs COUNT
+//! distinct fedmsg-style messages as NAME (certificate field: the signer and, `embedded`,
+//! its signing CA; `omitted`, the signer only) and publishes them, confirmed, before any
+//! gateway runs.
 //!
-//! `bench_load watch AMQP_URL PREFIX COUNT`: consumes PREFIX.watch until COUNT messages
-//! came out, and prints `<messages/s> <refused>`: the rate between the first and the last
-//! message out, and how many were refused (the bench expects none).
+//! `bench_load watch AMQP_URL PREFIX COUNT PIDFILE`: polls the depth of the two watch
+//! queues (passive declarations, every 2 ms; nothing is consumed, so the watcher costs the
+//! broker next to nothing) until COUNT messages came out, and prints `<messages/s>
+//! <refused> <CPU µs per message>`: the rate between the first and the last message seen
+//! out, how many were refused (the bench expects none), and the CPU time (user + system)
+//! that the processes in PIDFILE (the gateways, one PID a line, written once they are
+//! started) spent in between, per message.
 
 use std::time::{Duration, Instant};
 
-use futures_lite::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueuePurgeOptions,
+    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions, QueuePurgeOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
@@ -33,8 +37,8 @@ async fn main() -> Result<(), Error> {
         Some("publish") if a.len() == 9 => {
             publish(&a[2], &a[3], &a[4], &a[5], a[6].parse()?, a[7].parse()?, &a[8]).await
         }
-        Some("watch") if a.len() == 5 => watch(&a[2], &a[3], a[4].parse()?).await,
-        _ => Err("usage: bench_load publish URL PREFIX PKI NAME COUNT BYTES embedded|omitted | watch URL PREFIX COUNT".into()),
+        Some("watch") if a.len() == 6 => watch(&a[2], &a[3], a[4].parse()?, &a[5]).await,
+        _ => Err("usage: bench_load publish URL PREFIX PKI NAME COUNT BYTES embedded|omitted | watch URL PREFIX COUNT PIDFILE".into()),
     }
 }
 
@@ -74,16 +78,17 @@ async fn publish(
         )
         .await?;
     }
-    let mut quorum = FieldTable::default();
-    quorum.insert(
+    let mut queue_args = FieldTable::default();
+    let queue_type = std::env::var("QUEUE_TYPE").unwrap_or_else(|_| "quorum".into());
+    queue_args.insert(
         "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
+        AMQPValue::LongString(queue_type.as_str().into()),
     );
     let q = QueueDeclareOptions {
         durable: true,
         ..Default::default()
     };
-    ch.queue_declare(format!("{prefix}.in").as_str().into(), q, quorum)
+    ch.queue_declare(format!("{prefix}.in").as_str().into(), q, queue_args)
         .await?;
     ch.queue_bind(
         format!("{prefix}.in").as_str().into(),
@@ -93,10 +98,11 @@ async fn publish(
         FieldTable::default(),
     )
     .await?;
-    let watch = format!("{prefix}.watch");
-    ch.queue_declare(watch.as_str().into(), q, FieldTable::default())
-        .await?;
+    // One queue per output, counted by the watcher without consuming them.
     for e in ["ok", "no"] {
+        let watch = format!("{prefix}.watch.{e}");
+        ch.queue_declare(watch.as_str().into(), q, FieldTable::default())
+            .await?;
         ch.queue_bind(
             watch.as_str().into(),
             format!("{prefix}.{e}").as_str().into(),
@@ -105,9 +111,9 @@ async fn publish(
             FieldTable::default(),
         )
         .await?;
+        ch.queue_purge(watch.as_str().into(), QueuePurgeOptions::default())
+            .await?;
     }
-    ch.queue_purge(watch.as_str().into(), QueuePurgeOptions::default())
-        .await?;
     let filler = "x".repeat(size);
     let mut pending = Vec::new();
     for n in 0..count {
@@ -138,39 +144,63 @@ async fn publish(
     Ok(())
 }
 
-async fn watch(url: &str, prefix: &str, count: usize) -> Result<(), Error> {
+/// The CPU time (user + system) that the processes listed in `pidfile` (one PID a line)
+/// used so far, in clock ticks.
+fn cpu_ticks(pidfile: &str) -> Result<u64, Error> {
+    let mut ticks = 0;
+    for pid in std::fs::read_to_string(pidfile)?.split_whitespace() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let rest = stat.rsplit_once(')').ok_or("odd /proc stat")?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+        ticks += f[11].parse::<u64>()? + f[12].parse::<u64>()?;
+    }
+    Ok(ticks)
+}
+
+async fn watch(url: &str, prefix: &str, count: usize, pidfile: &str) -> Result<(), Error> {
     let conn = Connection::connect(url, ConnectionProperties::default()).await?;
     let ch = conn.create_channel().await?;
-    ch.basic_qos(1000, Default::default()).await?;
-    let mut consumer = ch
-        .basic_consume(
-            format!("{prefix}.watch").as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await?;
-    let (mut first, mut refused) = (None, 0usize);
-    for seen in 0..count {
-        let d = tokio::time::timeout(Duration::from_secs(120), consumer.next())
-            .await?
-            .ok_or("the consumer ended")??;
-        if first.is_none() {
-            first = Some(Instant::now());
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let depth = |e: &'static str| {
+        let ch = ch.clone();
+        let name = format!("{prefix}.watch.{e}");
+        async move {
+            ch.queue_declare(name.as_str().into(), passive, FieldTable::default())
+                .await
+                .map(|q| q.message_count() as usize)
         }
-        if d.properties
-            .headers()
-            .as_ref()
-            .is_some_and(|h| h.contains_key("x-waxseal-reason"))
-        {
-            refused += 1;
+    };
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let (mut first, mut last) = (None, None);
+    let (mut out, mut refused) = (0, 0);
+    while out < count {
+        if Instant::now() > deadline {
+            return Err(format!("only {out} of {count} messages came out").into());
         }
-        if seen % 100 == 99 || seen + 1 == count {
-            d.ack(BasicAckOptions { multiple: true }).await?;
+        let (ok, no) = (depth("ok").await?, depth("no").await?);
+        let now = Instant::now();
+        if ok + no > 0 && first.is_none() {
+            first = Some((now, ok + no, cpu_ticks(pidfile)?));
         }
+        if ok + no > out {
+            last = Some(now);
+        }
+        (out, refused) = (ok + no, no);
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let secs = first.map_or(0.0, |f| f.elapsed().as_secs_f64());
-    println!("{:.0} {refused}", (count - 1) as f64 / secs);
+    let cpu = cpu_ticks(pidfile)?;
+    let ((first, at_first, cpu_at_first), last) =
+        (first.ok_or("nothing came out")?, last.ok_or("nothing")?);
+    let secs = (last - first).as_secs_f64();
+    let messages = count - at_first;
+    // /proc reports times in USER_HZ, which Linux fixes at 100 for user space.
+    let cpu_us = (cpu - cpu_at_first) as f64 * 1e4 / messages as f64;
+    println!("{:.0} {refused} {cpu_us:.0}", messages as f64 / secs);
     conn.close(200, "done".into()).await?;
     Ok(())
 }

@@ -22,6 +22,7 @@
 //!   how a broker redelivery differs from a replay;
 //! - [`reload`]: the bus configuration, rebuilt on SIGHUP or when its files change;
 //! - [`amqp`]: exchanges, queue and message properties on the broker;
+//! - [`acks`]: acknowledgements, batched with `multiple` over runs of finished deliveries;
 //! - [`service`]: the consume, validate, publish, confirm, acknowledge loop, reconnects,
 //!   draining on SIGTERM;
 //! - [`metrics`] and [`http`]: Prometheus text at `/metrics`, `/healthz`;
@@ -29,6 +30,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod acks;
 pub mod amqp;
 pub mod check;
 pub mod config;

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use waxseal_message::{Bus, BusConfig, ConfigError, ReplayStore, Source};
 
@@ -19,16 +19,25 @@ use waxseal_message::{Bus, BusConfig, ConfigError, ReplayStore, Source};
 pub struct BusHandle {
     path: PathBuf,
     store: Arc<dyn ReplayStore>,
+    refresh: Duration,
     current: RwLock<Arc<Bus>>,
 }
 
 impl BusHandle {
     /// Loads the bus configuration at `path`, remembering accepted messages in `store`.
-    pub fn load(path: &Path, store: Arc<dyn ReplayStore>) -> Result<Self, ConfigError> {
-        let bus = build(path, &store)?;
+    /// `refresh`: how often, at most, the bus itself checks its trust files
+    /// ([`Bus::with_refresh_interval`]); the gateway's file watcher checks them as often and
+    /// rebuilds the whole bus, so the bus need not check before every message.
+    pub fn load(
+        path: &Path,
+        store: Arc<dyn ReplayStore>,
+        refresh: Duration,
+    ) -> Result<Self, ConfigError> {
+        let bus = build(path, &store, refresh)?;
         Ok(Self {
             path: path.to_path_buf(),
             store,
+            refresh,
             current: RwLock::new(Arc::new(bus)),
         })
     }
@@ -44,7 +53,7 @@ impl BusHandle {
     /// Builds the bus again from its files and swaps it in; on an error the current bus
     /// stays.
     pub fn reload(&self) -> Result<(), ConfigError> {
-        let bus = build(&self.path, &self.store)?;
+        let bus = build(&self.path, &self.store, self.refresh)?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(bus);
         Ok(())
     }
@@ -65,8 +74,10 @@ impl BusHandle {
     }
 }
 
-fn build(path: &Path, store: &Arc<dyn ReplayStore>) -> Result<Bus, ConfigError> {
-    Ok(Bus::from_config_file(path)?.with_replay_store(store.clone()))
+fn build(path: &Path, store: &Arc<dyn ReplayStore>, refresh: Duration) -> Result<Bus, ConfigError> {
+    Ok(Bus::from_config_file(path)?
+        .with_replay_store(store.clone())
+        .with_refresh_interval(refresh))
 }
 
 /// Notices changed files by their modification time, size and inode.

@@ -2,7 +2,8 @@
 //! acknowledge.
 //!
 //! - **At least once.** The incoming message is acknowledged only after the broker
-//!   confirmed the republished one (publisher confirms). A process killed in between
+//!   confirmed the republished one (publisher confirms); acknowledgements are batched
+//!   ([`crate::acks`]). A process killed in between
 //!   leaves the message unacknowledged; the broker redelivers it, so it may come out
 //!   twice (same `x-waxseal-id`), never zero times. A negative confirmation requeues the
 //!   incoming message.
@@ -19,9 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
+use lapin::Acker;
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
-    BasicPublishOptions, BasicQosOptions, ConfirmSelectOptions,
+    BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{Channel, Connection, ConnectionProperties};
@@ -31,6 +33,7 @@ use tokio::task::JoinSet;
 use waxseal_envelope::Signer;
 use waxseal_message::ReplayStore;
 
+use crate::acks::Acks;
 use crate::amqp;
 use crate::check::{self, Countersigner, Outcome};
 use crate::config::GatewayConfig;
@@ -83,7 +86,14 @@ pub fn run_blocking(
         .worker_threads(config.threads)
         .enable_all()
         .build()?;
-    runtime.block_on(run(config, countersigner))
+    // On a worker, not on this thread: the consume loop and the message tasks then share
+    // the workers (with `--threads 1`, one thread) instead of waking each other across
+    // threads for every delivery.
+    runtime.block_on(async move {
+        tokio::spawn(run(config, countersigner))
+            .await
+            .map_err(|e| GatewayError::Io(std::io::Error::other(e.to_string())))?
+    })
 }
 
 /// Runs the gateway until SIGTERM or SIGINT (then drains and returns `Ok`).
@@ -98,8 +108,11 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
         )?)),
         None => Arc::new(Redeliveries(Memory::new(capacity))),
     };
-    let bus =
-        BusHandle::load(&config.bus, store).map_err(|e| GatewayError::Config(e.to_string()))?;
+    // With file watching on, the watcher notices changed trust files and rebuilds the bus;
+    // with it off (SIGHUP only), the bus still checks its files before every message.
+    let refresh = Duration::from_millis(config.watch_ms);
+    let bus = BusHandle::load(&config.bus, store, refresh)
+        .map_err(|e| GatewayError::Config(e.to_string()))?;
     let countersigner = countersigner
         .map(Countersigner::new)
         .transpose()
@@ -189,7 +202,7 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
                 let mut stop_rx = stop.clone();
                 tokio::select! {
                     _ = tokio::time::sleep(backoff) => {}
-                    _ = stop_rx.wait_for(|s| *s) => break,
+                    _ = stopped(&mut stop_rx) => break,
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
                 shared.metrics.reconnects.inc();
@@ -199,6 +212,12 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
     shared.metrics.connected.set(0);
     log::info("stopped", &[]);
     Ok(())
+}
+
+/// Resolves once SIGTERM or SIGINT arrived (or the signal task is gone). Holds no borrow
+/// of the flag when it resolves, so a `select!` handler may await after it.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 /// A session that ended on an error; `connected`: it got as far as consuming.
@@ -268,7 +287,7 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
     let c = &shared.config;
     let (conn, consume, publish, mut consumer) = tokio::select! {
         // Stopped before consuming: nothing is in flight.
-        _ = stop.wait_for(|s| *s) => return Ok(()),
+        _ = stopped(stop) => return Ok(()),
         r = tokio::time::timeout(CONNECT_TIMEOUT, connect(c)) => r.map_err(|_| Failure {
             error: format!("no answer from the broker within {} s", CONNECT_TIMEOUT.as_secs()),
             connected: false,
@@ -278,12 +297,14 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
     shared.metrics.connected.set(1);
     log::info("connected", &[("queue", &c.queue)]);
 
-    let mut tasks: JoinSet<Result<(), String>> = JoinSet::new();
+    let mut tasks: JoinSet<Result<Done, String>> = JoinSet::new();
+    let mut acks = Acks::default();
     let ended = loop {
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => break None,
+            _ = stopped(stop) => break None,
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
+                    acks.arrived(delivery.delivery_tag);
                     let shared = shared.clone();
                     let publish = publish.clone();
                     tasks.spawn(async move { handle(&shared, &publish, delivery).await });
@@ -292,7 +313,7 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
                 None => break Some("the broker cancelled the consumer".to_string()),
             },
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Some(e) = task_error(done) {
+                if let Err(e) = settle(shared, &mut acks, done).await {
                     break Some(e);
                 }
             }
@@ -324,6 +345,7 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
     while let Ok(Some(Ok(delivery))) =
         tokio::time::timeout(Duration::from_millis(200), consumer.next()).await
     {
+        acks.arrived(delivery.delivery_tag);
         let shared = shared.clone();
         let publish = publish.clone();
         tasks.spawn(async move { handle(&shared, &publish, delivery).await });
@@ -331,7 +353,7 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
     let mut failed = None;
     let finish = async {
         while let Some(done) = tasks.join_next().await {
-            if let Some(e) = task_error(done) {
+            if let Err(e) = settle(shared, &mut acks, done).await {
                 failed = Some(e);
             }
         }
@@ -354,21 +376,52 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
     Ok(())
 }
 
-fn task_error(done: Result<Result<(), String>, tokio::task::JoinError>) -> Option<String> {
-    match done {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(e),
-        Err(e) => Some(format!("a message task failed: {e}")),
-    }
+/// A delivery whose copy the broker answered for.
+struct Done {
+    tag: u64,
+    acker: Acker,
+    /// The broker confirmed the copy (otherwise: requeue the delivery).
+    confirmed: bool,
+    started: Instant,
 }
 
-/// Validates one delivery, republishes it, waits for the confirmation, acknowledges it.
-/// An error is a broker problem: the session ends and the message is redelivered.
+/// Acknowledges (batched, see [`crate::acks`]) or requeues a finished delivery. An error
+/// ends the session; what is not acknowledged is redelivered.
+async fn settle(
+    shared: &Shared,
+    acks: &mut Acks,
+    done: Result<Result<Done, String>, tokio::task::JoinError>,
+) -> Result<(), String> {
+    let done = match done {
+        Ok(Ok(d)) => d,
+        Ok(Err(e)) => return Err(e),
+        Err(e) => return Err(format!("a message task failed: {e}")),
+    };
+    if done.confirmed {
+        acks.done(done.tag, done.acker)
+            .await
+            .map_err(|e| e.to_string())?;
+        shared
+            .metrics
+            .latency
+            .observe(done.started.elapsed().as_secs_f64());
+    } else {
+        // The broker did not take it: try again later (requeued, redelivered).
+        acks.requeue(done.tag, done.acker)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Validates one delivery, republishes it and waits for the broker's confirmation; the
+/// session then acknowledges it ([`settle`]). An error is a broker problem: the session
+/// ends and the message is redelivered.
 async fn handle(
     shared: &Shared,
     publish: &Channel,
     delivery: lapin::message::Delivery,
-) -> Result<(), String> {
+) -> Result<Done, String> {
     let started = Instant::now();
     let m = &shared.metrics;
     m.received.inc();
@@ -437,23 +490,10 @@ async fn handle(
         .map_err(|e| e.to_string())?
         .await
         .map_err(|e| e.to_string())?;
-    if confirmation.is_ack() {
-        delivery
-            .acker
-            .ack(BasicAckOptions::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        m.latency.observe(started.elapsed().as_secs_f64());
-    } else {
-        // The broker did not take it: try again later (requeued, redelivered).
-        delivery
-            .acker
-            .nack(BasicNackOptions {
-                requeue: true,
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
+    Ok(Done {
+        tag: delivery.delivery_tag,
+        acker: delivery.acker,
+        confirmed: confirmation.is_ack(),
+        started,
+    })
 }

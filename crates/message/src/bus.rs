@@ -22,17 +22,19 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use waxseal_entity::glob::{MALFORMED_TOPIC, TopicPattern, check_topic};
 use waxseal_entity::{Authorization, AuthorizationConfig, Authorizer, EntityId, Registry};
 use waxseal_envelope::rfc5652::CertificateChoice;
 use waxseal_envelope::{
-    AlgorithmPolicy, CacheStats, CertStore, Certificate, Envelope, EnvelopeBuilder, PathCache,
-    RevocationPolicy, Signer, TrustAnchors, Verifier,
+    AlgorithmPolicy, CacheStats, CertStore, Envelope, EnvelopeBuilder, PathCache, RevocationPolicy,
+    Signer, TrustAnchors, Verifier,
 };
 use waxseal_slip::RouteExpectations;
 
 use crate::config::{BusConfig, CrlScope};
+use crate::credentials::CertificateFields;
 use crate::distribution::Material;
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
@@ -149,12 +151,19 @@ pub struct Bus {
     /// the bus's life, so its counters add up across refreshes; invalidated whenever a
     /// refresh changes the trust material.
     cache: Arc<PathCache>,
+    /// The `certificate` fields of messages, decoded once each.
+    certificate_fields: CertificateFields,
+    /// How often, at most, the trust material's sources are checked for changes
+    /// ([`Bus::with_refresh_interval`]).
+    refresh_interval: Duration,
 }
 
 /// The trust material and the verifier built from its current copies.
 struct TrustState {
     material: Material,
     verifier: Arc<Verifier>,
+    /// When the material's sources were last checked for changes.
+    checked: Option<Instant>,
 }
 
 /// The verifier for `config` from `material`'s current copies.
@@ -217,7 +226,11 @@ impl Bus {
                 waxseal_envelope::time::now(),
             )?;
             let verifier = Arc::new(build_verifier(&config, &material, None, &cache)?);
-            Some(Mutex::new(TrustState { material, verifier }))
+            Some(Mutex::new(TrustState {
+                material,
+                verifier,
+                checked: None,
+            }))
         } else {
             None
         };
@@ -254,6 +267,8 @@ impl Bus {
             replay_store: None,
             fixed_time: None,
             cache,
+            certificate_fields: CertificateFields::default(),
+            refresh_interval: Duration::ZERO,
         })
     }
 
@@ -290,6 +305,16 @@ impl Bus {
     /// [`Bus::replay_cache`] then returns the unused in-memory cache.
     pub fn with_replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
         self.replay_store = Some(store);
+        self
+    }
+
+    /// The same bus checking its trust material's sources for changes (the files'
+    /// modification times; URLs that are due) at most every `interval` instead of before
+    /// every validation: a changed anchor, intermediate or CRL is then picked up within
+    /// `interval`. For a service that watches the files itself and rebuilds its bus (the
+    /// gateway's `--watch-ms`), where the check on every message would be repeated work.
+    pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
+        self.refresh_interval = interval;
         self
     }
 
@@ -420,7 +445,13 @@ impl Bus {
         };
         let time = self.time();
         let mut state = lock(t);
-        if state.material.refresh(time) {
+        let due = state
+            .checked
+            .is_none_or(|at| at.elapsed() >= self.refresh_interval);
+        if due {
+            state.checked = Some(Instant::now());
+        }
+        if due && state.material.refresh(time) {
             // New anchors, certificates or CRLs: no path validated under the old ones is
             // served again (their identities are in the cache keys too; this also frees
             // the room they took).
@@ -587,7 +618,7 @@ impl Bus {
                 ));
             }
         }
-        let field = |name: &str| -> Result<Vec<u8>, Rejection> {
+        let text = |name: &str| -> Result<&str, Rejection> {
             let Some(Value::String(s)) = obj.get(name) else {
                 return Err(Rejection::format(
                     "malformed",
@@ -600,16 +631,12 @@ impl Bus {
                     format!("{name} is longer than {MAX_FIELD_LEN} bytes"),
                 ));
             }
-            STANDARD
-                .decode(s.as_bytes())
-                .map_err(|e| Rejection::format("malformed", format!("{name} is not base64: {e}")))
+            Ok(s)
         };
-        let signature = field("signature")?;
-        let certificate = field("certificate")?;
-        let pem = String::from_utf8(certificate)
-            .map_err(|_| Rejection::format("malformed", "certificate is not UTF-8 PEM"))?;
-        let certs = Certificate::load_all(pem.as_bytes())
-            .map_err(|e| Rejection::format("malformed", format!("certificate: {e}")))?;
+        let signature = STANDARD
+            .decode(text("signature")?.as_bytes())
+            .map_err(|e| Rejection::format("malformed", format!("signature is not base64: {e}")))?;
+        let certs = self.certificate_fields.decode(text("certificate")?)?;
         let content = json::canonical(&strip_credentials(message)).map_err(json_rejection)?;
         let mut envelope = Envelope::parse(&signature)
             .map_err(|e| Rejection::format("malformed", format!("signature: {e}")))?;
@@ -619,7 +646,7 @@ impl Bus {
                 "signature must be a detached CMS signature",
             ));
         }
-        for c in &certs {
+        for c in certs.iter() {
             let sd = envelope.signed_data_mut();
             if !sd.x509_certificates().any(|x| x == c) {
                 sd.certificates

@@ -9,7 +9,8 @@
 //! 3. [`bus`]: fedmsg-style messages: [`sign`] adds `crypto`, `signature` and
 //!    `certificate`; [`Bus::validate`] checks format, signature, certificate path and CRLs,
 //!    then routing policy and claims; [`Bus::validate_signed_by`]; [`strip_credentials`];
-//!    the `sign_messages` / `validate_signatures` switches and unsigned topics.
+//!    the `sign_messages` / `validate_signatures` switches and unsigned topics;
+//!    [`credentials`]: the `certificate` field, decoded once per distinct value.
 //!    [`oslo`]: oslo.messaging envelopes, signed over the exact `oslo.message` text, with
 //!    their signed route and optional routing-slip hops.
 //! 4. [`replay`]: the bounded replay cache (accepted signatures within the freshness
@@ -20,6 +21,7 @@
 
 pub mod bus;
 pub mod config;
+pub mod credentials;
 pub mod distribution;
 pub mod error;
 pub mod json;

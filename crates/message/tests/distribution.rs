@@ -285,6 +285,28 @@ fn a_changed_crl_file_is_picked_up_by_a_running_bus() {
 }
 
 #[test]
+fn with_a_refresh_interval_a_changed_crl_file_waits_for_the_interval() {
+    let mut f = fx();
+    let crl = f.dir.join("crl.pem");
+    // An hour: it never elapses during the test, so the second check is not due.
+    let bus = Bus::new(f.config(crl.to_str().unwrap(), json!({})))
+        .unwrap()
+        .with_refresh_interval(std::time::Duration::from_secs(3600));
+    bus.validate(&f.message()).unwrap();
+    f.pki.revoke(BODHI, "keyCompromise").unwrap();
+    // Not checked again yet: the signer is still accepted (the gateway, which sets the
+    // interval, rebuilds its bus itself when the file changes).
+    bus.validate(&f.message()).unwrap();
+    // A bus built now sees the revocation (without an interval, a running bus sees it at
+    // its next message: `a_changed_crl_file_is_picked_up_by_a_running_bus`).
+    let fresh = Bus::new(f.config(crl.to_str().unwrap(), json!({}))).unwrap();
+    assert_eq!(
+        code(fresh.validate(&f.message())),
+        (Stage::Certificate, "revoked".into())
+    );
+}
+
+#[test]
 fn a_running_bus_serves_paths_from_its_cache_until_the_crls_or_anchors_change() {
     let mut f = fx();
     let crl = f.dir.join("crl.pem");

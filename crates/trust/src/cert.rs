@@ -2,7 +2,7 @@
 //! bytes (signatures are checked over the received `tbsCertificate`, never a re-encoding),
 //! the comparison form of the names, and the extensions path validation needs, decoded once.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use const_oid::ObjectIdentifier as Oid;
 use der::{Decode, Encode};
@@ -149,6 +149,9 @@ struct Inner {
     subject_key: NameKey,
     issuer_key: NameKey,
     ext: CertExtensions,
+    /// The subject as RFC 4514 text, made on first use (it is wanted for every message
+    /// a bus accepts: the entity mapping, the note, the logs).
+    subject_display: OnceLock<String>,
 }
 
 /// An X.509 certificate. Cheap to clone (shared).
@@ -198,6 +201,7 @@ impl Certificate {
             issuer_key: NameKey::new(tbs.issuer()),
             ext,
             cert,
+            subject_display: OnceLock::new(),
         })))
     }
 
@@ -265,7 +269,10 @@ impl Certificate {
 
     /// Subject as RFC 4514 text.
     pub fn subject_display(&self) -> String {
-        name::display(self.subject())
+        self.0
+            .subject_display
+            .get_or_init(|| name::display(self.subject()))
+            .clone()
     }
 
     /// Issuer as RFC 4514 text.

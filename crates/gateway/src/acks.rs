@@ -1,0 +1,87 @@
+//! Acknowledgements, batched: one `basic.ack` with `multiple` for every run of finished
+//! deliveries, instead of one frame (and, on a quorum queue, one Raft command) each.
+//!
+//! A delivery may be acknowledged only once its republished copy was confirmed, and
+//! deliveries finish out of order (each is its own task). [`Acks`] keeps the delivery tags
+//! of one channel in the order they arrived; a finished delivery waits until every
+//! earlier one has finished too, then the whole run is acknowledged with one `multiple`
+//! acknowledgement on its highest tag (AMQP 0-9-1 `basic.ack`, `multiple`: "all
+//! outstanding messages up to and including" that tag). A delivery still being worked on
+//! is never covered: the run stops before it.
+//!
+//! A negative acknowledgement (requeue) goes out at once, alone; its tag then counts as
+//! settled, so a later `multiple` acknowledgement, which covers only outstanding
+//! deliveries, does not touch it.
+//!
+//! Tags are per channel; a new connection starts a new [`Acks`].
+
+use std::collections::BTreeMap;
+
+use lapin::Acker;
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+
+/// The deliveries of one channel that are not acknowledged yet.
+#[derive(Default)]
+pub struct Acks {
+    /// Delivery tag → `None` while it is being worked on, `Some` once its acknowledgement
+    /// may go out.
+    pending: BTreeMap<u64, Option<Acker>>,
+}
+
+impl Acks {
+    /// A delivery arrived (before its task starts).
+    pub fn arrived(&mut self, tag: u64) {
+        self.pending.insert(tag, None);
+    }
+
+    /// How many deliveries are not acknowledged yet.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether every delivery was settled.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The delivery `tag` is done: its copy was confirmed. Sends one acknowledgement for
+    /// the longest run of done deliveries at the front, if there is one, and returns how
+    /// many deliveries it covered.
+    pub async fn done(&mut self, tag: u64, acker: Acker) -> Result<usize, lapin::Error> {
+        if let Some(slot) = self.pending.get_mut(&tag) {
+            *slot = Some(acker);
+        }
+        self.flush().await
+    }
+
+    /// Acknowledges the run of done deliveries at the front, if any (one frame).
+    async fn flush(&mut self) -> Result<usize, lapin::Error> {
+        let mut last = None;
+        let mut covered = 0;
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.get().is_none() {
+                break;
+            }
+            last = entry.remove();
+            covered += 1;
+        }
+        if let Some(acker) = last {
+            acker.ack(BasicAckOptions { multiple: true }).await?;
+        }
+        Ok(covered)
+    }
+
+    /// The delivery `tag` must be tried again (the broker refused its copy): requeued at
+    /// once, on its own.
+    pub async fn requeue(&mut self, tag: u64, acker: Acker) -> Result<(), lapin::Error> {
+        acker
+            .nack(BasicNackOptions {
+                requeue: true,
+                multiple: false,
+            })
+            .await?;
+        self.pending.remove(&tag);
+        // The deliveries after it may now be at the front.
+        self.flush().await.map(|_| ())
+    }
+}

@@ -1,0 +1,109 @@
+//! The `certificate` field of fedmsg-style messages (base64 of PEM: the signer first, then
+//! any intermediates), decoded once per distinct value.
+//!
+//! Every message from a signer carries the same field, and decoding it (base64, PEM, DER,
+//! extensions, fingerprint) costs about as much as a warm signature check. The decoding is
+//! a pure function of the field's text, so a bounded cache keyed by that text returns
+//! exactly what decoding again would; what the certificates are worth is still decided for
+//! every message by the verifier. A flood of distinct fields only evicts entries.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use waxseal_envelope::Certificate;
+
+use crate::error::Rejection;
+
+/// How many distinct `certificate` fields are kept (signers, times their chains).
+pub const CAPACITY: usize = 1024;
+
+/// Decoded `certificate` fields, bounded.
+pub struct CertificateFields {
+    cache: quick_cache::sync::Cache<String, Arc<[Certificate]>>,
+}
+
+// A panic cannot leave the cache inconsistent: it is only changed inside `quick_cache`
+// under a shard lock, by hashing and comparing `String` keys and cloning `Arc`s, none of
+// which panics. So a bus that holds one stays usable across `catch_unwind`, as
+// `PathCache` does (`waxseal_trust::path::cache`).
+impl std::panic::RefUnwindSafe for CertificateFields {}
+impl std::panic::UnwindSafe for CertificateFields {}
+
+impl Default for CertificateFields {
+    fn default() -> Self {
+        Self {
+            cache: quick_cache::sync::Cache::new(CAPACITY),
+        }
+    }
+}
+
+impl CertificateFields {
+    /// The certificates in `field` (base64 of PEM), or why they cannot be read (reason
+    /// code `malformed`). Failures are not cached.
+    pub fn decode(&self, field: &str) -> Result<Arc<[Certificate]>, Rejection> {
+        if let Some(certs) = self.cache.get(field) {
+            return Ok(certs);
+        }
+        let bytes = STANDARD.decode(field.as_bytes()).map_err(|e| {
+            Rejection::format("malformed", format!("certificate is not base64: {e}"))
+        })?;
+        let pem = String::from_utf8(bytes)
+            .map_err(|_| Rejection::format("malformed", "certificate is not UTF-8 PEM"))?;
+        let certs: Arc<[Certificate]> = Certificate::load_all(pem.as_bytes())
+            .map_err(|e| Rejection::format("malformed", format!("certificate: {e}")))?
+            .into();
+        self.cache.insert(field.to_string(), certs.clone());
+        Ok(certs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waxseal_envelope::KeyAlgorithm;
+    use waxseal_pki::TestPki;
+
+    #[test]
+    fn a_cached_field_decodes_to_the_same_certificates_and_bad_fields_are_refused_each_time() {
+        let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
+        let leaf = pki
+            .leaf("bodhi-app01.example.org", KeyAlgorithm::P256)
+            .unwrap();
+        let pem = format!("{}{}", leaf.cert.to_pem(), pki.ca.cert.to_pem());
+        let field = STANDARD.encode(&pem);
+        let fields = CertificateFields::default();
+        let first = fields.decode(&field).unwrap();
+        let again = fields.decode(&field).unwrap();
+        assert_eq!(&first[..], &[leaf.cert.clone(), pki.ca.cert.clone()]);
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "the second decode is the cached one"
+        );
+        // A different field (the leaf only) is its own entry.
+        let alone = fields.decode(&STANDARD.encode(leaf.cert.to_pem())).unwrap();
+        assert_eq!(&alone[..], &[leaf.cert]);
+        for bad in [
+            "not base64!",
+            &STANDARD.encode([0xff, 0xfe]),
+            &STANDARD.encode("no pem"),
+        ] {
+            for _ in 0..2 {
+                assert_eq!(fields.decode(bad).unwrap_err().code, "malformed", "{bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_cache_stays_bounded_under_a_flood_of_distinct_fields() {
+        let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
+        let pem = pki.ca.cert.to_pem();
+        let fields = CertificateFields::default();
+        // Distinct texts for the same certificate: trailing text after the PEM block.
+        for n in 0..(3 * CAPACITY) {
+            let field = STANDARD.encode(format!("{pem}{n}\n"));
+            assert_eq!(fields.decode(&field).unwrap()[0], pki.ca.cert);
+        }
+        assert!(fields.cache.len() <= CAPACITY, "{}", fields.cache.len());
+    }
+}
