@@ -61,7 +61,10 @@ use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::key::{KeyError, PrivateKey, PublicKey, SignatureError};
 
 pub mod graviola;
+mod prepared;
 pub mod rustcrypto;
+
+pub use prepared::PreparedPrivateKey;
 
 /// The environment variable naming the process default provider.
 pub const ENV_VAR: &str = "WAXSEAL_PROVIDER";
@@ -375,16 +378,42 @@ impl Provider {
 
     /// Signs `message` as `op` says with `key`, saying which backend did it. The caller
     /// checks that `op` suits the key ([`PrivateKey::sign`] does).
+    ///
+    /// graviola's form of the key is made for this signature and dropped: to sign more
+    /// than once with a key, [`Provider::sign_prepared`] keeps it.
     pub fn sign(
         &self,
         key: &PrivateKey,
         op: &SignOp,
         message: &[u8],
     ) -> Result<(Vec<u8>, BackendId), KeyError> {
-        if let Some(b) = self.fast(matches!(key, PrivateKey::Ed25519(_)))
-            && let Some(r) = b.sign(key, op, message)
+        self.sign_with(key, &graviola::PreparedSigning::default(), op, message)
+    }
+
+    /// [`Provider::sign`] with a [`PreparedPrivateKey`]: graviola's form of the key is
+    /// made on the first graviola signature and reused by the next ones. Same backends,
+    /// same fallbacks, same signatures as [`Provider::sign`].
+    pub fn sign_prepared(
+        &self,
+        key: &PreparedPrivateKey,
+        op: &SignOp,
+        message: &[u8],
+    ) -> Result<(Vec<u8>, BackendId), KeyError> {
+        self.sign_with(key.key(), key.graviola(), op, message)
+    }
+
+    /// Signs with `key`, whose graviola form is (or will be) in `prepared`.
+    fn sign_with(
+        &self,
+        key: &PrivateKey,
+        prepared: &graviola::PreparedSigning,
+        op: &SignOp,
+        message: &[u8],
+    ) -> Result<(Vec<u8>, BackendId), KeyError> {
+        if self.fast(matches!(key, PrivateKey::Ed25519(_))).is_some()
+            && let Some(r) = graviola::sign_prepared(key, prepared, op, message)
         {
-            return r.map(|s| (s, b.id()));
+            return r.map(|s| (s, BackendId::Graviola));
         }
         rustcrypto::RustCrypto
             .sign_all(key, op, message)
