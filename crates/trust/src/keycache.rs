@@ -53,12 +53,7 @@ impl<V: Clone> KeyCache<V> {
             .build()
             .expect("valid cache options");
         Self {
-            cache: Cache::with_options(
-                options,
-                ByLength,
-                Default::default(),
-                Default::default(),
-            ),
+            cache: Cache::with_options(options, ByLength, Default::default(), Default::default()),
         }
     }
 
@@ -119,7 +114,10 @@ mod tests {
         assert_eq!(cache.get_or_try_insert(b"key on", ok(3)), Ok(3));
         assert_eq!(builds_on_this_thread() - before, 3);
         // A failed build keeps nothing.
-        assert_eq!(cache.get_or_try_insert(b"refused", || Err::<u32, _>(())), Err(()));
+        assert_eq!(
+            cache.get_or_try_insert(b"refused", || Err::<u32, _>(())),
+            Err(())
+        );
         assert_eq!(cache.get_or_try_insert(b"refused", ok(4)), Ok(4));
         assert_eq!(cache.len(), 4);
 
@@ -130,7 +128,9 @@ mod tests {
             cache.get_or_try_insert(&key, ok(i)).unwrap();
             assert!(cache.weight() <= 16 * 1024, "weight {}", cache.weight());
         }
-        assert!(cache.len() <= 16 * 1024 / (300 + ENTRY_OVERHEAD as usize));
+        // Every entry weighs at least ENTRY_OVERHEAD: the number of entries is bounded too.
+        assert!(cache.len() as u64 <= 16 * 1024 / ENTRY_OVERHEAD);
+        assert!(cache.len() as u64 <= 4 + 16 * 1024 / (300 + ENTRY_OVERHEAD));
         assert!(cache.len() > 0);
     }
 }

@@ -122,12 +122,15 @@ mod imp {
                 let (tag, bytes) = encoding.split_first().ok_or(())?;
                 let form = match *tag {
                     TAG_RSA => grsa::VerifyingKey::from_pkcs1_der(bytes).map(VerifyingForm::Rsa),
-                    TAG_P256 => ecdsa::VerifyingKey::from_x962_uncompressed(bytes)
-                        .map(VerifyingForm::P256),
-                    TAG_P384 => ecdsa::VerifyingKey::from_x962_uncompressed(bytes)
-                        .map(VerifyingForm::P384),
-                    TAG_ED25519 => eddsa::Ed25519VerifyingKey::from_bytes(bytes)
-                        .map(VerifyingForm::Ed25519),
+                    TAG_P256 => {
+                        ecdsa::VerifyingKey::from_x962_uncompressed(bytes).map(VerifyingForm::P256)
+                    }
+                    TAG_P384 => {
+                        ecdsa::VerifyingKey::from_x962_uncompressed(bytes).map(VerifyingForm::P384)
+                    }
+                    TAG_ED25519 => {
+                        eddsa::Ed25519VerifyingKey::from_bytes(bytes).map(VerifyingForm::Ed25519)
+                    }
                     _ => return Err(()),
                 };
                 form.map(Arc::new).map_err(drop)
