@@ -207,10 +207,10 @@ pub(crate) fn pss_salt_len(digest: DigestAlgorithm, restriction: Option<PssKeyPa
 pub const DEFAULT_MAX_MODULUS_BITS: usize = 8192;
 
 /// The bound of the process-wide cache of parsed public keys
-/// ([`PublicKey::from_spki_bounded`]), in bytes of `SubjectPublicKeyInfo` DER (plus 64
-/// bytes an entry): about 700 RSA-2048 or 2000 P-256 keys, and a few MiB with the parsed
-/// keys themselves.
-pub const PUBLIC_KEY_CACHE_BYTES: u64 = 256 * 1024;
+/// ([`PublicKey::from_spki_bounded`]), in bytes: each entry weighs its
+/// `SubjectPublicKeyInfo` DER plus 1 KiB for the parsed key (an RSA-2048 key with its
+/// Montgomery parameters takes about that), so about 1500 RSA-2048 or 1800 P-256 keys.
+pub const PUBLIC_KEY_CACHE_BYTES: u64 = 2 * 1024 * 1024;
 
 /// Size in bits of an unsigned big-endian integer's content octets.
 fn uint_bits(bytes: &[u8]) -> usize {
@@ -321,7 +321,7 @@ impl PublicKey {
     /// (for RSA with its Montgomery parameters) is kept in a bounded cache keyed by the
     /// exact DER of the `SubjectPublicKeyInfo` (algorithm identifier included, so an
     /// id-RSASSA-PSS key and an rsaEncryption key with the same modulus are two entries),
-    /// at most [`PUBLIC_KEY_CACHE_BYTES`] of encodings. The modulus cap is checked on
+    /// at most [`PUBLIC_KEY_CACHE_BYTES`]. The modulus cap is checked on
     /// every call, before the cache is consulted. DSA keys are parsed each time.
     pub fn from_spki_bounded(
         spki: &SubjectPublicKeyInfoOwned,
@@ -329,7 +329,7 @@ impl PublicKey {
         max_bits: usize,
     ) -> Result<Self, KeyError> {
         static PREPARED: LazyLock<KeyCache<PublicKey>> =
-            LazyLock::new(|| KeyCache::new(PUBLIC_KEY_CACHE_BYTES));
+            LazyLock::new(|| KeyCache::new(PUBLIC_KEY_CACHE_BYTES, 1024));
         let alg = spki.algorithm.oid;
         if alg == oid::ID_DSA {
             return Self::parse_spki(spki, inherited, max_bits);

@@ -12,25 +12,24 @@
 //! exponent, the algorithm identifier, a parameter) are two entries. Only values made
 //! successfully are kept; a refused key is refused again, and costs the same, next time.
 //!
-//! Bounded: the entries' weight is the length of their key bytes plus a fixed overhead,
-//! and the total never exceeds the capacity given to [`KeyCache::new`] (`quick_cache`
-//! evicts the least useful entries), so a flood of distinct keys evicts old entries
-//! rather than growing memory.
+//! Bounded: an entry weighs the length of its key bytes plus an estimate of the memory its
+//! prepared value takes (given to [`KeyCache::new`]), and the total never exceeds the
+//! capacity given there (`quick_cache` evicts the least useful entries), so a flood of
+//! distinct keys evicts old entries rather than growing memory.
 
 use quick_cache::sync::Cache;
 
-/// The weight of an entry besides its key bytes (the map's own bookkeeping), so that a
-/// flood of tiny keys is bounded in number too.
-const ENTRY_OVERHEAD: u64 = 64;
-
-/// Weighs an entry by the length of its key bytes (plus [`ENTRY_OVERHEAD`]): the
-/// prepared forms are a few times as large as the encodings they come from.
-#[derive(Debug, Clone, Copy, Default)]
-struct ByLength;
+/// Weighs an entry by the length of its key bytes plus a fixed estimate of its value's
+/// size (at least 64 bytes, the map's own bookkeeping), so that the bound is in bytes and
+/// a flood of tiny keys is bounded in number too.
+#[derive(Debug, Clone, Copy)]
+struct ByLength {
+    value_bytes: u64,
+}
 
 impl<V> quick_cache::Weighter<Vec<u8>, V> for ByLength {
     fn weight(&self, key: &Vec<u8>, _: &V) -> u64 {
-        key.len() as u64 + ENTRY_OVERHEAD
+        key.len() as u64 + self.value_bytes
     }
 }
 
@@ -40,11 +39,11 @@ pub(crate) struct KeyCache<V> {
 }
 
 impl<V: Clone> KeyCache<V> {
-    /// A cache holding at most `capacity` bytes of key encodings (plus
-    /// [`ENTRY_OVERHEAD`] each).
-    pub(crate) fn new(capacity: u64) -> Self {
-        // Few shards: each must hold the largest key (an RSA key of 16384 bits encodes in
-        // about 2 KiB), and the sum of the shards' bounds is the capacity.
+    /// A cache of at most `capacity` bytes: key encodings plus `value_bytes` an entry
+    /// (an estimate of the memory a prepared value takes; 64 at least).
+    pub(crate) fn new(capacity: u64, value_bytes: u64) -> Self {
+        // Few shards: each must hold the largest entry (an RSA key of 16384 bits encodes
+        // in about 2 KiB), and the sum of the shards' bounds is the capacity.
         let shards = 4;
         let options = quick_cache::OptionsBuilder::new()
             .shards(shards)
@@ -53,7 +52,14 @@ impl<V: Clone> KeyCache<V> {
             .build()
             .expect("valid cache options");
         Self {
-            cache: Cache::with_options(options, ByLength, Default::default(), Default::default()),
+            cache: Cache::with_options(
+                options,
+                ByLength {
+                    value_bytes: value_bytes.max(64),
+                },
+                Default::default(),
+                Default::default(),
+            ),
         }
     }
 
@@ -103,7 +109,7 @@ mod tests {
 
     #[test]
     fn reuses_by_exact_bytes_and_stays_bounded() {
-        let cache: KeyCache<u32> = KeyCache::new(16 * 1024);
+        let cache: KeyCache<u32> = KeyCache::new(16 * 1024, 64);
         let before = builds_on_this_thread();
         let ok = |v| move || Ok::<u32, ()>(v);
         assert_eq!(cache.get_or_try_insert(b"key one", ok(1)), Ok(1));
@@ -128,9 +134,9 @@ mod tests {
             cache.get_or_try_insert(&key, ok(i)).unwrap();
             assert!(cache.weight() <= 16 * 1024, "weight {}", cache.weight());
         }
-        // Every entry weighs at least ENTRY_OVERHEAD: the number of entries is bounded too.
-        assert!(cache.len() as u64 <= 16 * 1024 / ENTRY_OVERHEAD);
-        assert!(cache.len() as u64 <= 4 + 16 * 1024 / (300 + ENTRY_OVERHEAD));
+        // Every entry weighs at least 64: the number of entries is bounded too.
+        assert!(cache.len() as u64 <= 16 * 1024 / 64);
+        assert!(cache.len() as u64 <= 4 + 16 * 1024 / (300 + 64));
         assert!(cache.len() > 0);
     }
 }

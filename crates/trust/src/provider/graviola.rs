@@ -103,6 +103,8 @@ mod imp {
     }
 
     /// graviola's form of a public key, made once per key ([`prepared_public`]).
+    // Kept in an `Arc`, one per key: boxing the large variants would only add a pointer.
+    #[allow(clippy::large_enum_variant)]
     pub(super) enum VerifyingForm {
         Rsa(grsa::VerifyingKey),
         P256(ecdsa::VerifyingKey<ecdsa::P256>),
@@ -116,7 +118,7 @@ mod imp {
     /// graviola refuses the key (RustCrypto then verifies).
     fn prepared_public(encoding: &[u8]) -> Option<Arc<VerifyingForm>> {
         static PREPARED: LazyLock<KeyCache<Arc<VerifyingForm>>> =
-            LazyLock::new(|| KeyCache::new(PREPARED_PUBLIC_CACHE_BYTES));
+            LazyLock::new(|| KeyCache::new(PREPARED_PUBLIC_CACHE_BYTES, PREPARED_PUBLIC_BYTES));
         PREPARED
             .get_or_try_insert(encoding, || {
                 let (tag, bytes) = encoding.split_first().ok_or(())?;
@@ -248,6 +250,8 @@ mod imp {
     }
 
     /// graviola's form of a private key, made once per [`super::PreparedSigning`].
+    // Kept in an `Arc`, one per key: boxing the large variant would only add a pointer.
+    #[allow(clippy::large_enum_variant)]
     pub(super) enum SigningForm {
         Rsa(grsa::SigningKey),
         P256(ecdsa::SigningKey<ecdsa::P256>),
@@ -466,8 +470,13 @@ impl Backend for Graviola {
 }
 
 /// The bound of the process-wide cache of graviola public keys (see
-/// [`Backend::verify`]), in bytes of key encodings (plus 64 bytes an entry).
-pub const PREPARED_PUBLIC_CACHE_BYTES: u64 = 256 * 1024;
+/// [`Backend::verify`]), in bytes: each entry weighs its key's encoding plus
+/// about 3 KiB for the graviola key, so about 1200 keys.
+pub const PREPARED_PUBLIC_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The memory one graviola public key takes, about (graviola keeps them in fixed-size
+/// arrays: some 3 KiB for RSA up to 8192 bits, 2.4 KiB for P-384).
+const PREPARED_PUBLIC_BYTES: u64 = 3 * 1024 + 128;
 
 /// graviola's form of one private key, made on its first graviola signature and reused by
 /// the next ones ([`super::PreparedPrivateKey`] keeps one beside its key). `None` inside:
