@@ -27,6 +27,19 @@
 //! Every operation reports which backend did the work ([`BackendId`]), and
 //! [`Provider::backend_for_verify`] / [`Provider::backend_for_sign`] say it beforehand.
 //!
+//! # Prepared keys
+//!
+//! A key is set up once, not on every operation. A [`PreparedPrivateKey`] (what an
+//! envelope `Signer` holds) keeps graviola's form of its key, made on its first graviola
+//! signature. Public keys are reused from bounded process-wide caches keyed by the exact
+//! bytes of the key: [`PublicKey::from_spki_bounded`] keeps parsed keys by their
+//! `SubjectPublicKeyInfo` DER ([`crate::key::PUBLIC_KEY_CACHE_BYTES`]), the graviola
+//! backend keeps its own forms by the key's encoding
+//! ([`graviola::PREPARED_PUBLIC_CACHE_BYTES`]). Bytes that differ anywhere are different
+//! entries; a refused key is never kept.
+//!
+//! [`PublicKey::from_spki_bounded`]: crate::key::PublicKey::from_spki_bounded
+//!
 //! # Choosing one
 //!
 //! Key and digest operations ([`PublicKey::verify`], [`PrivateKey::sign`],
@@ -287,8 +300,9 @@ impl Provider {
     /// The fast backend, when this provider uses it (for an Ed25519 key if `ed25519`).
     fn fast(&self, ed25519: bool) -> Option<&'static dyn Backend> {
         // Measured (bench/compare.sh): ed25519-dalek signs about 1.5 times as fast as
-        // graviola 0.4 (which rederives the key from the seed on every signature) and
-        // verifies a little faster, so `auto` keeps Ed25519 on RustCrypto.
+        // graviola 0.4 when graviola rederives the key from the seed on every signature,
+        // and verifies a little faster, so `auto` keeps Ed25519 on RustCrypto. (A
+        // `PreparedPrivateKey` derives it once; not measured against ed25519-dalek yet.)
         if !self.graviola || (ed25519 && self.choice == ProviderChoice::Auto) {
             return None;
         }
