@@ -19,6 +19,7 @@ use crate::oid;
 use crate::rfc5652::{
     Attribute, Attributes, CertificateChoice, SignedData, SignerIdentifier, SignerInfo,
 };
+use waxseal_trust::provider::PreparedPrivateKey;
 
 /// Why an envelope could not be signed.
 #[derive(Debug, thiserror::Error)]
@@ -74,9 +75,13 @@ pub enum SignerIdKind {
 
 /// One signing identity with its options. Cloning it (to derive a variant with
 /// [`Signer::with_signed_attribute`] and the like) clones the private key.
+///
+/// The key is kept prepared ([`PreparedPrivateKey`]): what the cryptography provider
+/// makes from it (graviola's RSA key and its Montgomery parameters, for example) is made
+/// on the first signature and reused by every later one, and shared by clones.
 #[derive(Debug, Clone)]
 pub struct Signer {
-    key: PrivateKey,
+    key: PreparedPrivateKey,
     cert: Certificate,
     chain: Vec<Certificate>,
     digest: DigestAlgorithm,
@@ -128,7 +133,7 @@ impl Signer {
         };
         Ok(Self {
             digest: key.default_digest(),
-            key,
+            key: PreparedPrivateKey::new(key),
             cert,
             chain: Vec::new(),
             signer_id: SignerIdKind::default(),
@@ -141,7 +146,7 @@ impl Signer {
 
     /// Uses `digest`; fails when it does not fit the key (Ed25519 needs SHA-512).
     pub fn with_digest(mut self, digest: DigestAlgorithm) -> Result<Self, SignError> {
-        self.key.check_digest(digest, self.rsa_pss)?;
+        self.key.key().check_digest(digest, self.rsa_pss)?;
         self.digest = digest;
         Ok(self)
     }
@@ -149,7 +154,7 @@ impl Signer {
     /// RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys only). RSASSA-PSS keys always sign
     /// with PSS: `false` does not change that.
     pub fn with_rsa_pss(mut self, pss: bool) -> Result<Self, SignError> {
-        self.key.check_digest(self.digest, pss)?;
+        self.key.key().check_digest(self.digest, pss)?;
         self.rsa_pss = pss;
         Ok(self)
     }

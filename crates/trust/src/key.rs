@@ -6,6 +6,7 @@
 //! issuer's certificate (RFC 3279 §2.3.2).
 
 use std::path::Path;
+use std::sync::LazyLock;
 
 use const_oid::ObjectIdentifier as Oid;
 use der::{Decode, Encode};
@@ -16,6 +17,7 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use zeroize::Zeroizing;
 
 use crate::algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
+use crate::keycache::KeyCache;
 use crate::oid;
 
 /// A key type waxseal can generate and sign with.
@@ -204,6 +206,12 @@ pub(crate) fn pss_salt_len(digest: DigestAlgorithm, restriction: Option<PssKeyPa
 /// verifier's time. Configurable per verifier (`Budget::max_rsa_bits`).
 pub const DEFAULT_MAX_MODULUS_BITS: usize = 8192;
 
+/// The bound of the process-wide cache of parsed public keys
+/// ([`PublicKey::from_spki_bounded`]), in bytes: each entry weighs its
+/// `SubjectPublicKeyInfo` DER plus 1 KiB for the parsed key (an RSA-2048 key with its
+/// Montgomery parameters takes about that), so about 1500 RSA-2048 or 1800 P-256 keys.
+pub const PUBLIC_KEY_CACHE_BYTES: u64 = 2 * 1024 * 1024;
+
 /// Size in bits of an unsigned big-endian integer's content octets.
 fn uint_bits(bytes: &[u8]) -> usize {
     let bytes = &bytes[bytes.iter().take_while(|b| **b == 0).count()..];
@@ -308,7 +316,42 @@ impl PublicKey {
     /// [`PublicKey::from_spki_inheriting`] with an RSA/DSA modulus cap of `max_bits`
     /// (checked on the encoding, before any arithmetic), and RSA public exponents
     /// restricted to odd values with 3 <= e < 2^32.
+    ///
+    /// RSA, EC and Ed25519 keys are prepared once per process and reused: the parsed key
+    /// (for RSA with its Montgomery parameters) is kept in a bounded cache keyed by the
+    /// exact DER of the `SubjectPublicKeyInfo` (algorithm identifier included, so an
+    /// id-RSASSA-PSS key and an rsaEncryption key with the same modulus are two entries),
+    /// at most [`PUBLIC_KEY_CACHE_BYTES`]. The modulus cap is checked on
+    /// every call, before the cache is consulted. DSA keys are parsed each time.
     pub fn from_spki_bounded(
+        spki: &SubjectPublicKeyInfoOwned,
+        inherited: Option<&DsaParameters>,
+        max_bits: usize,
+    ) -> Result<Self, KeyError> {
+        static PREPARED: LazyLock<KeyCache<PublicKey>> =
+            LazyLock::new(|| KeyCache::new(PUBLIC_KEY_CACHE_BYTES, 1024));
+        let alg = spki.algorithm.oid;
+        if alg == oid::ID_DSA {
+            return Self::parse_spki(spki, inherited, max_bits);
+        }
+        if alg == oid::RSA_ENCRYPTION || alg == oid::ID_RSASSA_PSS {
+            // The cap of this call, before a key prepared under another cap is reused.
+            let bits = spki
+                .subject_public_key
+                .as_bytes()
+                .ok_or(KeyError::BadPublicKey("(unaligned bit string)"))?;
+            let k = pkcs1::RsaPublicKeyRef::from_der(bits)
+                .map_err(|_| KeyError::BadPublicKey("RSA"))?;
+            check_rsa_encoding(k.modulus.as_bytes(), k.public_exponent.as_bytes(), max_bits)?;
+        }
+        let der = spki
+            .to_der()
+            .map_err(|_| KeyError::BadPublicKey("(SubjectPublicKeyInfo encoding)"))?;
+        PREPARED.get_or_try_insert(&der, || Self::parse_spki(spki, None, max_bits))
+    }
+
+    /// Parses a `SubjectPublicKeyInfo` (no cache): [`PublicKey::from_spki_bounded`]'s work.
+    fn parse_spki(
         spki: &SubjectPublicKeyInfoOwned,
         inherited: Option<&DsaParameters>,
         max_bits: usize,

@@ -51,6 +51,7 @@ pub mod cert;
 pub mod crl;
 pub mod display;
 pub mod key;
+mod keycache;
 pub mod name;
 pub mod oid;
 pub mod path;

@@ -7,6 +7,8 @@
 //! graviola's API takes the message and hashes it itself: there is no "verify this
 //! digest" entry point, so [`Backend::verify_prehash`] is never covered here.
 
+use std::sync::{Arc, OnceLock};
+
 use super::{Backend, BackendId, SignOp};
 use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::key::{KeyError, PrivateKey, PublicKey, SignatureError};
@@ -62,10 +64,13 @@ pub fn covers_sign(key: &PrivateKey, op: &SignOp) -> bool {
 
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod imp {
+    use std::sync::{Arc, LazyLock};
+
     use graviola::hashing::{Hash, Sha256, Sha384, Sha512};
     use graviola::signing::{ecdsa, eddsa, rsa as grsa};
 
     use super::*;
+    use crate::keycache::KeyCache;
 
     /// Runs `f::<H>` with graviola's hash type for `digest` (SHA-2 only).
     macro_rules! with_hash {
@@ -88,9 +93,8 @@ mod imp {
         })
     }
 
-    fn rsa_public(k: &::rsa::RsaPublicKey) -> Option<grsa::VerifyingKey> {
-        let der = pkcs1::EncodeRsaPublicKey::to_pkcs1_der(k).ok()?;
-        grsa::VerifyingKey::from_pkcs1_der(der.as_bytes()).ok()
+    fn rsa_public(k: &::rsa::RsaPublicKey) -> Option<Vec<u8>> {
+        Some(pkcs1::EncodeRsaPublicKey::to_pkcs1_der(k).ok()?.into_vec())
     }
 
     fn rsa_private(k: &::rsa::RsaPrivateKey) -> Option<grsa::SigningKey> {
@@ -98,12 +102,74 @@ mod imp {
         grsa::SigningKey::from_pkcs1_der(der.as_bytes()).ok()
     }
 
+    /// graviola's form of a public key, made once per key ([`prepared_public`]).
+    // Kept in an `Arc`, one per key: boxing the large variants would only add a pointer.
+    #[allow(clippy::large_enum_variant)]
+    pub(super) enum VerifyingForm {
+        Rsa(grsa::VerifyingKey),
+        P256(ecdsa::VerifyingKey<ecdsa::P256>),
+        P384(ecdsa::VerifyingKey<ecdsa::P384>),
+        Ed25519(eddsa::Ed25519VerifyingKey),
+    }
+
+    /// The graviola form of the public key encoded as `encoding` (a PKCS #1
+    /// `RSAPublicKey`, an uncompressed SEC 1 point, or 32 Ed25519 bytes, after a tag byte
+    /// saying which), from the process-wide cache, or made and kept there. `None` when
+    /// graviola refuses the key (RustCrypto then verifies).
+    fn prepared_public(encoding: &[u8]) -> Option<Arc<VerifyingForm>> {
+        static PREPARED: LazyLock<KeyCache<Arc<VerifyingForm>>> =
+            LazyLock::new(|| KeyCache::new(PREPARED_PUBLIC_CACHE_BYTES, PREPARED_PUBLIC_BYTES));
+        PREPARED
+            .get_or_try_insert(encoding, || {
+                let (tag, bytes) = encoding.split_first().ok_or(())?;
+                let form = match *tag {
+                    TAG_RSA => grsa::VerifyingKey::from_pkcs1_der(bytes).map(VerifyingForm::Rsa),
+                    TAG_P256 => {
+                        ecdsa::VerifyingKey::from_x962_uncompressed(bytes).map(VerifyingForm::P256)
+                    }
+                    TAG_P384 => {
+                        ecdsa::VerifyingKey::from_x962_uncompressed(bytes).map(VerifyingForm::P384)
+                    }
+                    TAG_ED25519 => {
+                        eddsa::Ed25519VerifyingKey::from_bytes(bytes).map(VerifyingForm::Ed25519)
+                    }
+                    _ => return Err(()),
+                };
+                form.map(Arc::new).map_err(drop)
+            })
+            .ok()
+    }
+
+    /// The tag byte of an encoding in [`prepared_public`]'s cache, so that keys of
+    /// different types never share an entry.
+    const TAG_RSA: u8 = 1;
+    const TAG_P256: u8 = 2;
+    const TAG_P384: u8 = 3;
+    const TAG_ED25519: u8 = 4;
+
+    fn tagged(tag: u8, bytes: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(bytes.len() + 1);
+        v.push(tag);
+        v.extend_from_slice(bytes);
+        v
+    }
+
+    /// The cache key of a public key graviola covers (`None` for DSA).
+    fn public_encoding(key: &PublicKey) -> Option<Vec<u8>> {
+        Some(match key {
+            PublicKey::Rsa(k) | PublicKey::RsaPss(k, _) => tagged(TAG_RSA, &rsa_public(k)?),
+            PublicKey::P256(k) => tagged(TAG_P256, k.to_sec1_point(false).as_bytes()),
+            PublicKey::P384(k) => tagged(TAG_P384, k.to_sec1_point(false).as_bytes()),
+            PublicKey::Ed25519(k) => tagged(TAG_ED25519, k.as_bytes()),
+            PublicKey::Dsa(_) => return None,
+        })
+    }
+
     fn ecdsa_verify<C: ecdsa::Curve, H: Hash>(
-        point: &[u8],
+        key: &ecdsa::VerifyingKey<C>,
         message: &[u8],
         signature: &[u8],
     ) -> Option<Result<(), SignatureError>> {
-        let key = ecdsa::VerifyingKey::<C>::from_x962_uncompressed(point).ok()?;
         Some(
             key.verify_asn1::<H>(&[message], signature)
                 .map_err(|_| SignatureError),
@@ -120,69 +186,55 @@ mod imp {
         if !covers_verify(key, scheme, digest) {
             return None;
         }
-        let result = match (key, scheme) {
-            (PublicKey::Rsa(k), SignatureScheme::RsaPkcs1 { .. }) => {
-                let g = rsa_public(k)?;
-                match digest {
-                    DigestAlgorithm::Sha256 => g.verify_pkcs1_sha256(signature, message),
-                    DigestAlgorithm::Sha384 => g.verify_pkcs1_sha384(signature, message),
-                    DigestAlgorithm::Sha512 => g.verify_pkcs1_sha512(signature, message),
-                    _ => return None,
-                }
+        if let PublicKey::Ed25519(k) = key
+            && k.is_weak()
+        {
+            // RustCrypto's verify_strict also refuses keys of small order; graviola
+            // checks S < L and a canonical R, not this.
+            return Some(Err(SignatureError));
+        }
+        let form = prepared_public(&public_encoding(key)?)?;
+        let result = match (&*form, scheme) {
+            (VerifyingForm::Rsa(g), SignatureScheme::RsaPkcs1 { .. }) => match digest {
+                DigestAlgorithm::Sha256 => g.verify_pkcs1_sha256(signature, message),
+                DigestAlgorithm::Sha384 => g.verify_pkcs1_sha384(signature, message),
+                DigestAlgorithm::Sha512 => g.verify_pkcs1_sha512(signature, message),
+                _ => return None,
+            },
+            // covers_verify checked that the salt is as long as the hash, the only salt
+            // length graviola takes.
+            (VerifyingForm::Rsa(g), SignatureScheme::RsaPss { .. }) => match digest {
+                DigestAlgorithm::Sha256 => g.verify_pss_sha256(signature, message),
+                DigestAlgorithm::Sha384 => g.verify_pss_sha384(signature, message),
+                DigestAlgorithm::Sha512 => g.verify_pss_sha512(signature, message),
+                _ => return None,
+            },
+            (VerifyingForm::P256(g), SignatureScheme::Ecdsa { .. }) => {
+                return with_hash!(digest, ecdsa_verify_p256(g, message, signature));
             }
-            (PublicKey::Rsa(k) | PublicKey::RsaPss(k, _), SignatureScheme::RsaPss { .. }) => {
-                // covers_verify checked that the salt is as long as the hash, the only
-                // salt length graviola takes.
-                let g = rsa_public(k)?;
-                match digest {
-                    DigestAlgorithm::Sha256 => g.verify_pss_sha256(signature, message),
-                    DigestAlgorithm::Sha384 => g.verify_pss_sha384(signature, message),
-                    DigestAlgorithm::Sha512 => g.verify_pss_sha512(signature, message),
-                    _ => return None,
-                }
+            (VerifyingForm::P384(g), SignatureScheme::Ecdsa { .. }) => {
+                return with_hash!(digest, ecdsa_verify_p384(g, message, signature));
             }
-            (PublicKey::P256(k), _) => {
-                let point = k.to_sec1_point(false);
-                return with_hash!(
-                    digest,
-                    ecdsa_verify_p256(point.as_bytes(), message, signature)
-                );
-            }
-            (PublicKey::P384(k), _) => {
-                let point = k.to_sec1_point(false);
-                return with_hash!(
-                    digest,
-                    ecdsa_verify_p384(point.as_bytes(), message, signature)
-                );
-            }
-            (PublicKey::Ed25519(k), _) => {
-                // RustCrypto's verify_strict also refuses keys of small order; graviola
-                // checks S < L and a canonical R, not this.
-                if k.is_weak() {
-                    return Some(Err(SignatureError));
-                }
-                let g = eddsa::Ed25519VerifyingKey::from_bytes(k.as_bytes()).ok()?;
-                g.verify(signature, message)
-            }
+            (VerifyingForm::Ed25519(g), SignatureScheme::Ed25519) => g.verify(signature, message),
             _ => return None,
         };
         Some(result.map_err(|_| SignatureError))
     }
 
     fn ecdsa_verify_p256<H: Hash>(
-        point: &[u8],
+        key: &ecdsa::VerifyingKey<ecdsa::P256>,
         message: &[u8],
         signature: &[u8],
     ) -> Option<Result<(), SignatureError>> {
-        ecdsa_verify::<ecdsa::P256, H>(point, message, signature)
+        ecdsa_verify::<ecdsa::P256, H>(key, message, signature)
     }
 
     fn ecdsa_verify_p384<H: Hash>(
-        point: &[u8],
+        key: &ecdsa::VerifyingKey<ecdsa::P384>,
         message: &[u8],
         signature: &[u8],
     ) -> Option<Result<(), SignatureError>> {
-        ecdsa_verify::<ecdsa::P384, H>(point, message, signature)
+        ecdsa_verify::<ecdsa::P384, H>(key, message, signature)
     }
 
     fn ecdsa_sign<C: ecdsa::Curve, H: Hash>(
@@ -197,17 +249,52 @@ mod imp {
         )
     }
 
+    /// graviola's form of a private key, made once per [`super::PreparedSigning`].
+    // Kept in an `Arc`, one per key: boxing the large variant would only add a pointer.
+    #[allow(clippy::large_enum_variant)]
+    pub(super) enum SigningForm {
+        Rsa(grsa::SigningKey),
+        P256(ecdsa::SigningKey<ecdsa::P256>),
+        P384(ecdsa::SigningKey<ecdsa::P384>),
+        Ed25519(eddsa::Ed25519SigningKey),
+    }
+
+    /// Makes graviola's form of `key`: `None` when graviola refuses it.
+    pub(super) fn prepare_signing(key: &PrivateKey) -> Option<SigningForm> {
+        #[cfg(test)]
+        super::SIGNING_PREPARED.with(|c| c.set(c.get() + 1));
+        Some(match key {
+            PrivateKey::Rsa(k) | PrivateKey::RsaPss(k, _) => SigningForm::Rsa(rsa_private(k)?),
+            PrivateKey::P256(k) => SigningForm::P256(ecdsa::SigningKey {
+                private_key: graviola::key_agreement::p256::StaticPrivateKey::from_bytes(
+                    &k.to_bytes(),
+                )
+                .ok()?,
+            }),
+            PrivateKey::P384(k) => SigningForm::P384(ecdsa::SigningKey {
+                private_key: graviola::key_agreement::p384::StaticPrivateKey::from_bytes(
+                    &k.to_bytes(),
+                )
+                .ok()?,
+            }),
+            PrivateKey::Ed25519(k) => {
+                SigningForm::Ed25519(eddsa::Ed25519SigningKey::from_bytes(k.as_bytes()).ok()?)
+            }
+        })
+    }
+
+    /// Signs with `form`, graviola's form of `key` (made from it by [`prepare_signing`]).
     pub(super) fn sign(
         key: &PrivateKey,
+        form: &SigningForm,
         op: &SignOp,
         message: &[u8],
     ) -> Option<Result<Vec<u8>, KeyError>> {
         if !covers_sign(key, op) {
             return None;
         }
-        match (key, *op) {
-            (PrivateKey::Rsa(k) | PrivateKey::RsaPss(k, _), op) => {
-                let g = rsa_private(k)?;
+        match (form, *op) {
+            (SigningForm::Rsa(g), op) => {
                 let mut buf = vec![0u8; g.modulus_len_bytes()];
                 let sig = match op {
                     SignOp::RsaPkcs1(DigestAlgorithm::Sha256) => {
@@ -236,24 +323,9 @@ mod imp {
                 // and both verify), so such a signature is made by RustCrypto instead.
                 sig.ok().map(|s| Ok(s.to_vec()))
             }
-            (PrivateKey::P256(k), SignOp::Ecdsa(d)) => {
-                let private_key =
-                    graviola::key_agreement::p256::StaticPrivateKey::from_bytes(&k.to_bytes())
-                        .ok()?;
-                let g = ecdsa::SigningKey::<ecdsa::P256> { private_key };
-                with_hash!(d, ecdsa_sign_p256(&g, message))
-            }
-            (PrivateKey::P384(k), SignOp::Ecdsa(d)) => {
-                let private_key =
-                    graviola::key_agreement::p384::StaticPrivateKey::from_bytes(&k.to_bytes())
-                        .ok()?;
-                let g = ecdsa::SigningKey::<ecdsa::P384> { private_key };
-                with_hash!(d, ecdsa_sign_p384(&g, message))
-            }
-            (PrivateKey::Ed25519(k), SignOp::Ed25519) => {
-                let g = eddsa::Ed25519SigningKey::from_bytes(k.as_bytes()).ok()?;
-                Some(Ok(g.sign(message).to_vec()))
-            }
+            (SigningForm::P256(g), SignOp::Ecdsa(d)) => with_hash!(d, ecdsa_sign_p256(g, message)),
+            (SigningForm::P384(g), SignOp::Ecdsa(d)) => with_hash!(d, ecdsa_sign_p384(g, message)),
+            (SigningForm::Ed25519(g), SignOp::Ed25519) => Some(Ok(g.sign(message).to_vec())),
             _ => None,
         }
     }
@@ -329,8 +401,20 @@ mod imp {
         None
     }
 
-    pub(super) fn sign(_: &PrivateKey, _: &SignOp, _: &[u8]) -> Option<Result<Vec<u8>, KeyError>> {
+    /// Nothing to make: graviola does not run here.
+    pub(super) enum SigningForm {}
+
+    pub(super) fn prepare_signing(_: &PrivateKey) -> Option<SigningForm> {
         None
+    }
+
+    pub(super) fn sign(
+        _: &PrivateKey,
+        form: &SigningForm,
+        _: &SignOp,
+        _: &[u8],
+    ) -> Option<Result<Vec<u8>, KeyError>> {
+        match *form {}
     }
 
     pub(in crate::provider) fn cpu_check() -> Result<(), String> {
@@ -380,6 +464,64 @@ impl Backend for Graviola {
         op: &SignOp,
         message: &[u8],
     ) -> Option<Result<Vec<u8>, KeyError>> {
-        imp::sign(key, op, message)
+        // A key on its own: its graviola form is made for this signature and dropped.
+        sign_prepared(key, &PreparedSigning::default(), op, message)
     }
+}
+
+/// The bound of the process-wide cache of graviola public keys (see
+/// [`Backend::verify`]), in bytes: each entry weighs its key's encoding plus
+/// about 3 KiB for the graviola key, so about 1200 keys.
+pub const PREPARED_PUBLIC_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The memory one graviola public key takes, about (graviola keeps them in fixed-size
+/// arrays: some 3 KiB for RSA up to 8192 bits, 2.4 KiB for P-384).
+const PREPARED_PUBLIC_BYTES: u64 = 3 * 1024 + 128;
+
+/// graviola's form of one private key, made on its first graviola signature and reused by
+/// the next ones ([`super::PreparedPrivateKey`] keeps one beside its key). `None` inside:
+/// graviola refused the key, RustCrypto signs with it.
+#[derive(Default)]
+pub struct PreparedSigning(OnceLock<Option<Arc<imp::SigningForm>>>);
+
+impl Clone for PreparedSigning {
+    fn clone(&self) -> Self {
+        // The form is immutable: a clone of the key shares it.
+        Self(self.0.clone())
+    }
+}
+
+impl std::fmt::Debug for PreparedSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.0.get() {
+            None => "not yet made",
+            Some(None) => "refused by graviola",
+            Some(Some(_)) => "made",
+        };
+        write!(f, "PreparedSigning({state})")
+    }
+}
+
+/// Signs as [`Backend::sign`], with the graviola form of `key` kept in `prepared`, made
+/// there on first use. `prepared` must belong to `key` alone: [`super::PreparedPrivateKey`]
+/// keeps the two together. Only called where graviola runs.
+pub(super) fn sign_prepared(
+    key: &PrivateKey,
+    prepared: &PreparedSigning,
+    op: &SignOp,
+    message: &[u8],
+) -> Option<Result<Vec<u8>, KeyError>> {
+    if !covers_sign(key, op) {
+        return None;
+    }
+    let form = prepared
+        .0
+        .get_or_init(|| imp::prepare_signing(key).map(Arc::new));
+    imp::sign(key, form.as_ref()?, op, message)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How many graviola private keys were made on this thread (tests count work).
+    pub(super) static SIGNING_PREPARED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }

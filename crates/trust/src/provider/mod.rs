@@ -27,6 +27,19 @@
 //! Every operation reports which backend did the work ([`BackendId`]), and
 //! [`Provider::backend_for_verify`] / [`Provider::backend_for_sign`] say it beforehand.
 //!
+//! # Prepared keys
+//!
+//! A key is set up once, not on every operation. A [`PreparedPrivateKey`] (what an
+//! envelope `Signer` holds) keeps graviola's form of its key, made on its first graviola
+//! signature. Public keys are reused from bounded process-wide caches keyed by the exact
+//! bytes of the key: [`PublicKey::from_spki_bounded`] keeps parsed keys by their
+//! `SubjectPublicKeyInfo` DER ([`crate::key::PUBLIC_KEY_CACHE_BYTES`]), the graviola
+//! backend keeps its own forms by the key's encoding
+//! ([`graviola::PREPARED_PUBLIC_CACHE_BYTES`]). Bytes that differ anywhere are different
+//! entries; a refused key is never kept.
+//!
+//! [`PublicKey::from_spki_bounded`]: crate::key::PublicKey::from_spki_bounded
+//!
 //! # Choosing one
 //!
 //! Key and digest operations ([`PublicKey::verify`], [`PrivateKey::sign`],
@@ -61,7 +74,10 @@ use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::key::{KeyError, PrivateKey, PublicKey, SignatureError};
 
 pub mod graviola;
+mod prepared;
 pub mod rustcrypto;
+
+pub use prepared::PreparedPrivateKey;
 
 /// The environment variable naming the process default provider.
 pub const ENV_VAR: &str = "WAXSEAL_PROVIDER";
@@ -284,8 +300,9 @@ impl Provider {
     /// The fast backend, when this provider uses it (for an Ed25519 key if `ed25519`).
     fn fast(&self, ed25519: bool) -> Option<&'static dyn Backend> {
         // Measured (bench/compare.sh): ed25519-dalek signs about 1.5 times as fast as
-        // graviola 0.4 (which rederives the key from the seed on every signature) and
-        // verifies a little faster, so `auto` keeps Ed25519 on RustCrypto.
+        // graviola 0.4 when graviola rederives the key from the seed on every signature,
+        // and verifies a little faster, so `auto` keeps Ed25519 on RustCrypto. (A
+        // `PreparedPrivateKey` derives it once; not measured against ed25519-dalek yet.)
         if !self.graviola || (ed25519 && self.choice == ProviderChoice::Auto) {
             return None;
         }
@@ -375,16 +392,42 @@ impl Provider {
 
     /// Signs `message` as `op` says with `key`, saying which backend did it. The caller
     /// checks that `op` suits the key ([`PrivateKey::sign`] does).
+    ///
+    /// graviola's form of the key is made for this signature and dropped: to sign more
+    /// than once with a key, [`Provider::sign_prepared`] keeps it.
     pub fn sign(
         &self,
         key: &PrivateKey,
         op: &SignOp,
         message: &[u8],
     ) -> Result<(Vec<u8>, BackendId), KeyError> {
-        if let Some(b) = self.fast(matches!(key, PrivateKey::Ed25519(_)))
-            && let Some(r) = b.sign(key, op, message)
+        self.sign_with(key, &graviola::PreparedSigning::default(), op, message)
+    }
+
+    /// [`Provider::sign`] with a [`PreparedPrivateKey`]: graviola's form of the key is
+    /// made on the first graviola signature and reused by the next ones. Same backends,
+    /// same fallbacks, same signatures as [`Provider::sign`].
+    pub fn sign_prepared(
+        &self,
+        key: &PreparedPrivateKey,
+        op: &SignOp,
+        message: &[u8],
+    ) -> Result<(Vec<u8>, BackendId), KeyError> {
+        self.sign_with(key.key(), key.graviola(), op, message)
+    }
+
+    /// Signs with `key`, whose graviola form is (or will be) in `prepared`.
+    fn sign_with(
+        &self,
+        key: &PrivateKey,
+        prepared: &graviola::PreparedSigning,
+        op: &SignOp,
+        message: &[u8],
+    ) -> Result<(Vec<u8>, BackendId), KeyError> {
+        if self.fast(matches!(key, PrivateKey::Ed25519(_))).is_some()
+            && let Some(r) = graviola::sign_prepared(key, prepared, op, message)
         {
-            return r.map(|s| (s, b.id()));
+            return r.map(|s| (s, BackendId::Graviola));
         }
         rustcrypto::RustCrypto
             .sign_all(key, op, message)
