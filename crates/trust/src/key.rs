@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use crate::algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
 use crate::keycache::KeyCache;
+pub use crate::keycache::without_key_caches;
 use crate::oid;
 
 /// A key type waxseal can generate and sign with.

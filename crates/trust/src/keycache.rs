@@ -70,11 +70,15 @@ impl<V: Clone> KeyCache<V> {
         key: &[u8],
         build: impl FnOnce() -> Result<V, E>,
     ) -> Result<V, E> {
-        self.cache.get_or_insert_with(key, || {
+        let counted = || {
             #[cfg(test)]
             BUILDS.with(|b| b.set(b.get() + 1));
             build()
-        })
+        };
+        if BYPASS.with(std::cell::Cell::get) {
+            return counted();
+        }
+        self.cache.get_or_insert_with(key, counted)
     }
 
     /// The number of entries.
@@ -88,6 +92,27 @@ impl<V: Clone> KeyCache<V> {
     pub(crate) fn weight(&self) -> u64 {
         self.cache.weight()
     }
+}
+
+thread_local! {
+    /// Set inside [`without_key_caches`]: every cache is neither read nor filled.
+    static BYPASS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with the prepared-key caches switched off on this thread: every key is parsed
+/// and set up again, and nothing is kept, as for the first message from a signer in a new
+/// process. For benchmarks of "cold" verification (`waxseal speed`, `cargo bench`);
+/// verdicts are the same either way.
+pub fn without_key_caches<R>(f: impl FnOnce() -> R) -> R {
+    /// Restores the previous setting, also when `f` panics.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BYPASS.with(|b| b.set(self.0));
+        }
+    }
+    let _restore = Restore(BYPASS.with(|b| b.replace(true)));
+    f()
 }
 
 #[cfg(test)]
@@ -138,5 +163,32 @@ mod tests {
         assert!(cache.len() as u64 <= 16 * 1024 / 64);
         assert!(cache.len() as u64 <= 4 + 16 * 1024 / (300 + 64));
         assert!(cache.len() > 0);
+    }
+
+    #[test]
+    fn without_key_caches_builds_every_time_keeps_nothing_and_restores() {
+        let cache: KeyCache<u32> = KeyCache::new(16 * 1024, 64);
+        let ok = |v| move || Ok::<u32, ()>(v);
+        cache.get_or_try_insert(b"cached", ok(1)).unwrap();
+        let before = builds_on_this_thread();
+        let inside = without_key_caches(|| {
+            (
+                // Not read: built again, with the new value.
+                cache.get_or_try_insert(b"cached", ok(2)),
+                // Not filled.
+                cache.get_or_try_insert(b"new", ok(3)),
+                cache.get_or_try_insert(b"new", ok(4)),
+            )
+        });
+        assert_eq!(inside, (Ok(2), Ok(3), Ok(4)));
+        assert_eq!(builds_on_this_thread() - before, 3);
+        // Afterwards the cache serves again, and was not changed inside.
+        assert_eq!(cache.get_or_try_insert(b"cached", ok(5)), Ok(1));
+        assert_eq!(cache.get_or_try_insert(b"new", ok(6)), Ok(6));
+        assert_eq!(builds_on_this_thread() - before, 4);
+        // Restored after a panic too.
+        let caught = std::panic::catch_unwind(|| without_key_caches(|| panic!("inside")));
+        assert!(caught.is_err());
+        assert_eq!(cache.get_or_try_insert(b"cached", ok(7)), Ok(1));
     }
 }
