@@ -14,14 +14,14 @@
 //! A [`Provider`] is a choice between them ([`ProviderChoice`]):
 //!
 //! - `auto` (the default): graviola where the CPU can run it, and for each operation
-//!   RustCrypto for what graviola does not cover or does more slowly (SHA-1 and MD5,
+//!   RustCrypto for what graviola does not cover (SHA-1 and MD5,
 //!   DSA, RSA keys outside 2048-8192 bits, PSS salts other than the hash length, digests
-//!   computed elsewhere ([`Provider::verify_prehash`])), and Ed25519, which ed25519-dalek
-//!   does faster. Measured on x86_64 (bench/compare.sh): graviola 0.4 signs RSA-2048
-//!   about 2 times and P-256 about 3 times as fast as RustCrypto, verifies P-256 and
-//!   P-384 2 to 3 times as fast; ed25519-dalek signs Ed25519 about 1.5 times as fast.
-//! - `graviola`: graviola for everything it covers (Ed25519 included), RustCrypto for the
-//!   rest; refused ([`ProviderError::Unsupported`]) where the CPU cannot run graviola.
+//!   computed elsewhere ([`Provider::verify_prehash`])). Measured on x86_64
+//!   (bench/compare.sh): graviola 0.4 signs RSA-2048 about 2 times and P-256 about 3
+//!   times as fast as RustCrypto, verifies P-256 and P-384 2 to 3 times as fast, and with
+//!   prepared keys signs Ed25519 about 1.6 times as fast as ed25519-dalek.
+//! - `graviola`: the same choice per operation as `auto`, but refused
+//!   ([`ProviderError::Unsupported`]) where the CPU cannot run graviola.
 //! - `rustcrypto`: RustCrypto only.
 //!
 //! Every operation reports which backend did the work ([`BackendId`]), and
@@ -297,13 +297,14 @@ impl Provider {
         }
     }
 
-    /// The fast backend, when this provider uses it (for an Ed25519 key if `ed25519`).
-    fn fast(&self, ed25519: bool) -> Option<&'static dyn Backend> {
-        // Measured (bench/compare.sh): ed25519-dalek signs about 1.5 times as fast as
-        // graviola 0.4 when graviola rederives the key from the seed on every signature,
-        // and verifies a little faster, so `auto` keeps Ed25519 on RustCrypto. (A
-        // `PreparedPrivateKey` derives it once; not measured against ed25519-dalek yet.)
-        if !self.graviola || (ed25519 && self.choice == ProviderChoice::Auto) {
+    /// The fast backend, when this provider uses it.
+    ///
+    /// Ed25519 included: `auto` kept it on ed25519-dalek while graviola rederived the key
+    /// from its seed on every signature; with keys prepared once (a `Signer`'s
+    /// [`PreparedPrivateKey`], cached public keys) graviola signs about 1.6 times and
+    /// verifies 1.2 to 1.3 times as fast (bench/compare.sh).
+    fn fast(&self) -> Option<&'static dyn Backend> {
+        if !self.graviola {
             return None;
         }
         Some(&graviola::Graviola)
@@ -316,7 +317,7 @@ impl Provider {
         scheme: &SignatureScheme,
         digest: DigestAlgorithm,
     ) -> BackendId {
-        match self.fast(matches!(key, PublicKey::Ed25519(_))) {
+        match self.fast() {
             Some(_) if graviola::covers_verify(key, scheme, digest) => BackendId::Graviola,
             _ => BackendId::RustCrypto,
         }
@@ -324,7 +325,7 @@ impl Provider {
 
     /// The backend [`Provider::sign`] uses for these arguments.
     pub fn backend_for_sign(&self, key: &PrivateKey, op: &SignOp) -> BackendId {
-        match self.fast(matches!(key, PrivateKey::Ed25519(_))) {
+        match self.fast() {
             Some(_) if graviola::covers_sign(key, op) => BackendId::Graviola,
             _ => BackendId::RustCrypto,
         }
@@ -332,7 +333,7 @@ impl Provider {
 
     /// The backend [`Provider::digest`] uses for `algorithm`.
     pub fn backend_for_digest(&self, algorithm: DigestAlgorithm) -> BackendId {
-        match self.fast(false) {
+        match self.fast() {
             Some(_) if graviola::covers_digest(algorithm) => BackendId::Graviola,
             _ => BackendId::RustCrypto,
         }
@@ -340,7 +341,7 @@ impl Provider {
 
     /// Hashes `data`, saying which backend did it.
     pub fn digest(&self, algorithm: DigestAlgorithm, data: &[u8]) -> (Vec<u8>, BackendId) {
-        if let Some(b) = self.fast(false)
+        if let Some(b) = self.fast()
             && let Some(h) = b.digest(algorithm, data)
         {
             return (h, b.id());
@@ -361,7 +362,7 @@ impl Provider {
         message: &[u8],
         signature: &[u8],
     ) -> Result<BackendId, SignatureError> {
-        if let Some(b) = self.fast(matches!(key, PublicKey::Ed25519(_)))
+        if let Some(b) = self.fast()
             && let Some(r) = b.verify(key, scheme, digest, message, signature)
         {
             return r.map(|()| b.id());
@@ -380,7 +381,7 @@ impl Provider {
         hash: &[u8],
         signature: &[u8],
     ) -> Result<BackendId, SignatureError> {
-        if let Some(b) = self.fast(matches!(key, PublicKey::Ed25519(_)))
+        if let Some(b) = self.fast()
             && let Some(r) = b.verify_prehash(key, scheme, digest, hash, signature)
         {
             return r.map(|()| b.id());
@@ -424,7 +425,7 @@ impl Provider {
         op: &SignOp,
         message: &[u8],
     ) -> Result<(Vec<u8>, BackendId), KeyError> {
-        if self.fast(matches!(key, PrivateKey::Ed25519(_))).is_some()
+        if self.fast().is_some()
             && let Some(r) = graviola::sign_prepared(key, prepared, op, message)
         {
             return r.map(|s| (s, BackendId::Graviola));

@@ -249,7 +249,7 @@ fn graviola_does_the_work_it_covers() {
 }
 
 #[test]
-fn auto_uses_graviola_where_the_cpu_runs_it_except_for_ed25519() {
+fn auto_uses_graviola_where_the_cpu_runs_it() {
     let auto = Provider::new(ProviderChoice::Auto).unwrap();
     let expected = if graviola_supported().is_ok() {
         BackendId::Graviola
@@ -258,11 +258,6 @@ fn auto_uses_graviola_where_the_cpu_runs_it_except_for_ed25519() {
     };
     assert_eq!(auto.digest(DigestAlgorithm::Sha256, b"m").1, expected);
     for (key, op, scheme, digest) in cases() {
-        // ed25519-dalek is faster than graviola: auto keeps Ed25519 on RustCrypto.
-        let expected = match key {
-            PrivateKey::Ed25519(_) => BackendId::RustCrypto,
-            _ => expected,
-        };
         let signed = sign_four(&auto, &key, &op);
         assert_signed_by(&signed, expected, &op);
         let sig = signed[0].0.clone();
