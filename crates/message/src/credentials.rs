@@ -15,12 +15,27 @@ use waxseal_envelope::Certificate;
 
 use crate::error::Rejection;
 
-/// How many distinct `certificate` fields are kept (signers, times their chains).
-pub const CAPACITY: usize = 1024;
+/// How much the kept `certificate` fields may weigh in all, in bytes: each counts its text
+/// plus [`DECODED_BYTES`] for its certificates (a field of one signer and its CA is about
+/// 2-4 KiB of text; 4 MiB keeps about 500 of them).
+pub const CAPACITY_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Decoded `certificate` fields, bounded.
+/// The estimate of what the decoded certificates of one field take in memory.
+pub const DECODED_BYTES: u64 = 4 * 1024;
+
+/// Weighs an entry by its text's length plus [`DECODED_BYTES`].
+#[derive(Debug, Clone, Copy)]
+struct ByLength;
+
+impl quick_cache::Weighter<String, Arc<[Certificate]>> for ByLength {
+    fn weight(&self, key: &String, _: &Arc<[Certificate]>) -> u64 {
+        key.len() as u64 + DECODED_BYTES
+    }
+}
+
+/// Decoded `certificate` fields, bounded in bytes.
 pub struct CertificateFields {
-    cache: quick_cache::sync::Cache<String, Arc<[Certificate]>>,
+    cache: quick_cache::sync::Cache<String, Arc<[Certificate]>, ByLength>,
 }
 
 // A panic cannot leave the cache inconsistent: it is only changed inside `quick_cache`
@@ -32,8 +47,20 @@ impl std::panic::UnwindSafe for CertificateFields {}
 
 impl Default for CertificateFields {
     fn default() -> Self {
+        let shards = 4;
+        let options = quick_cache::OptionsBuilder::new()
+            .shards(shards)
+            .estimated_items_capacity((CAPACITY_BYTES / (DECODED_BYTES + 2048)) as usize)
+            .weight_capacity(CAPACITY_BYTES)
+            .build()
+            .expect("valid cache options");
         Self {
-            cache: quick_cache::sync::Cache::new(CAPACITY),
+            cache: quick_cache::sync::Cache::with_options(
+                options,
+                ByLength,
+                Default::default(),
+                Default::default(),
+            ),
         }
     }
 }
@@ -95,15 +122,27 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_stays_bounded_under_a_flood_of_distinct_fields() {
+    fn the_cache_stays_bounded_in_bytes_under_a_flood_of_distinct_and_large_fields() {
         let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
         let pem = pki.ca.cert.to_pem();
         let fields = CertificateFields::default();
-        // Distinct texts for the same certificate: trailing text after the PEM block.
-        for n in 0..(3 * CAPACITY) {
-            let field = STANDARD.encode(format!("{pem}{n}\n"));
+        // Distinct texts for the same certificate: text after the PEM block, some of it
+        // 64 KiB long (a field may be up to MAX_FIELD_LEN).
+        for n in 0..3000 {
+            let padding = if n % 10 == 0 {
+                "x".repeat(64 * 1024)
+            } else {
+                String::new()
+            };
+            let field = STANDARD.encode(format!("{pem}{n}{padding}\n"));
             assert_eq!(fields.decode(&field).unwrap()[0], pki.ca.cert);
+            assert!(
+                fields.cache.weight() <= CAPACITY_BYTES,
+                "{}",
+                fields.cache.weight()
+            );
         }
-        assert!(fields.cache.len() <= CAPACITY, "{}", fields.cache.len());
+        assert!(fields.cache.len() as u64 <= CAPACITY_BYTES / DECODED_BYTES);
+        assert!(!fields.cache.is_empty());
     }
 }
