@@ -245,6 +245,7 @@ pub async fn run(addr: &str, dir: &Path) -> Result<Verdicts, Error> {
                     code: e.code.into(),
                     reason: e.message,
                     hop: None,
+                    class: waxseal_message::Class::Permanent,
                 })
                 .and_then(|v| scheduler_bus.verify_oslo_route(&v, &route(SCHEDULER_TOPIC)));
             let origin = waxseal_message::json::parse(&delivery.data)

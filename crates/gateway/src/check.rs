@@ -60,6 +60,17 @@ pub enum Outcome {
         /// A broker redelivery of a message already accepted (see [`crate::seen`]).
         duplicate: bool,
     },
+    /// Not decided, by a failure of the gateway's own (a CRL server down with no current
+    /// copy, the replay store out of reach): not the message's fault, so it is neither
+    /// published nor refused but requeued, to be tried again.
+    Requeue {
+        /// The stable reason code (`crl-unavailable`, `replay-store-unavailable`...).
+        reason: String,
+        /// Why, in a line (may hold attacker-controlled text: escape it when printing).
+        detail: String,
+        /// The deduplication id.
+        id: String,
+    },
     /// Refused: to the rejected exchange, body unchanged.
     Refused {
         /// The stable reason code.
@@ -75,7 +86,7 @@ impl Outcome {
     /// The deduplication id (`x-waxseal-id`).
     pub fn id(&self) -> &str {
         match self {
-            Self::Verified { id, .. } | Self::Refused { id, .. } => id,
+            Self::Verified { id, .. } | Self::Requeue { id, .. } | Self::Refused { id, .. } => id,
         }
     }
 }
@@ -116,7 +127,16 @@ pub fn check(
                 duplicate,
             }
         }
-        Err((reason, detail)) => Outcome::Refused {
+        Err(Refusal {
+            reason,
+            detail,
+            transient: true,
+        }) => Outcome::Requeue {
+            reason,
+            detail,
+            id: body_id(),
+        },
+        Err(Refusal { reason, detail, .. }) => Outcome::Refused {
             reason,
             detail,
             id: body_id(),
@@ -127,13 +147,34 @@ pub fn check(
 /// The entity, and the envelope when it is a signed oslo envelope (to countersign).
 type Accepted = (Option<String>, Option<Value>);
 
+/// Why a message was not accepted.
+struct Refusal {
+    reason: String,
+    detail: String,
+    /// The gateway's failure, not the message's (requeue).
+    transient: bool,
+}
+
+impl Refusal {
+    fn permanent(reason: &str, detail: String) -> Self {
+        Self {
+            reason: reason.to_string(),
+            detail,
+            transient: false,
+        }
+    }
+}
+
 /// `waxseal msg validate --topic ROUTING_KEY`, step for step.
-fn validate(bus: &Bus, topic: &str, body: &[u8]) -> Result<Accepted, (String, String)> {
+fn validate(bus: &Bus, topic: &str, body: &[u8]) -> Result<Accepted, Refusal> {
     check_routing_key(topic)?;
     let message = waxseal_message::json::parse(body)
-        .map_err(|e| (e.code.to_string(), format!("input: {e}")))?;
-    let refused =
-        |r: waxseal_message::Rejection| (r.code, format!("{}: {}", r.stage.name(), r.reason));
+        .map_err(|e| Refusal::permanent(e.code, format!("input: {e}")))?;
+    let refused = |r: waxseal_message::Rejection| Refusal {
+        transient: r.is_transient(),
+        detail: format!("{}: {}", r.stage.name(), r.reason),
+        reason: r.code,
+    };
     if message.get(oslo::VERSION_KEY).is_some() {
         let v = bus
             .verify_oslo_route(&message, &Route::topic(topic))
@@ -142,8 +183,8 @@ fn validate(bus: &Bus, topic: &str, body: &[u8]) -> Result<Accepted, (String, St
         Ok((v.entity.map(|e| e.id), signed.then_some(message)))
     } else {
         if message.get("topic").and_then(Value::as_str) != Some(topic) {
-            return Err((
-                TOPIC_MISMATCH.into(),
+            return Err(Refusal::permanent(
+                TOPIC_MISMATCH,
                 format!("the message's topic is not the routing key {topic}"),
             ));
         }
@@ -152,6 +193,6 @@ fn validate(bus: &Bus, topic: &str, body: &[u8]) -> Result<Accepted, (String, St
     }
 }
 
-fn check_routing_key(topic: &str) -> Result<(), (String, String)> {
-    check_topic(topic).map_err(|e| (MALFORMED_TOPIC.to_string(), format!("routing key: {e}")))
+fn check_routing_key(topic: &str) -> Result<(), Refusal> {
+    check_topic(topic).map_err(|e| Refusal::permanent(MALFORMED_TOPIC, format!("routing key: {e}")))
 }

@@ -316,8 +316,8 @@ impl ReplayStore for Journal {
         match r {
             Ok(r) => r,
             // Fail closed: a journal that cannot be read or written cannot vouch for a
-            // message being new. The refusal is "replay-cache-full" (the store cannot take
-            // it); the gateway logs the I/O error.
+            // message being new. It is not the message's fault either: the delivery is
+            // requeued (`replay-store-unavailable`); the gateway logs the I/O error.
             Err(e) => {
                 crate::log::error(
                     "replay-journal-error",
@@ -326,7 +326,7 @@ impl ReplayStore for Journal {
                         ("error", &e.to_string()),
                     ],
                 );
-                Err(ReplayError::Full)
+                Err(ReplayError::Unavailable)
             }
         }
     }

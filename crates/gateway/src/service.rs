@@ -457,6 +457,25 @@ async fn handle(
                 body.as_deref().unwrap_or(&delivery.data),
             )
         }
+        Outcome::Requeue { reason, detail, id } => {
+            // Not the message's fault: neither published nor refused; requeued.
+            m.refuse(reason);
+            log::warn(
+                "requeued",
+                &[
+                    ("reason", reason),
+                    ("detail", detail),
+                    ("routing-key", routing_key),
+                    ("id", id),
+                ],
+            );
+            return Ok(Done {
+                tag: delivery.delivery_tag,
+                acker: delivery.acker,
+                confirmed: false,
+                started,
+            });
+        }
         Outcome::Refused { reason, detail, id } => {
             m.refuse(reason);
             if c.verbose {

@@ -38,7 +38,7 @@ use crate::credentials::CertificateFields;
 use crate::distribution::Material;
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
-use crate::replay::{ReplayCache, ReplayStore, replay_key};
+use crate::replay::{ReplayCache, ReplayError, ReplayStore, replay_key};
 
 /// The fields a signature adds.
 pub const CREDENTIAL_FIELDS: [&str; 2] = ["signature", "certificate"];
@@ -399,20 +399,24 @@ impl Bus {
             None => self.replay_lock().check_and_insert(key, expires, now),
         }
         .map_err(|e| {
-                Rejection::new(
-                    Stage::Freshness,
-                    e.code(),
-                    match e {
-                        crate::replay::ReplayError::Replayed => {
-                            "this signature was already accepted: the message is a replay".into()
-                        }
-                        crate::replay::ReplayError::Full => format!(
-                            "the replay cache is full of live entries ({}): refusing rather than forgetting one",
-                            self.config.freshness.replay_cache_capacity
-                        ),
-                    },
-                )
-            })
+            let reason = match e {
+                ReplayError::Replayed => {
+                    "this signature was already accepted: the message is a replay".into()
+                }
+                ReplayError::Full => format!(
+                    "the replay cache is full of live entries ({}): refusing rather than forgetting one",
+                    self.config.freshness.replay_cache_capacity
+                ),
+                ReplayError::Unavailable => {
+                    "the replay store cannot be reached: try again later".into()
+                }
+            };
+            if e.is_transient() {
+                Rejection::transient(Stage::Freshness, e.code(), reason)
+            } else {
+                Rejection::new(Stage::Freshness, e.code(), reason)
+            }
+        })
     }
 
     /// Loads `path` and builds the bus.

@@ -638,7 +638,8 @@ impl Material {
                     (None, Some(e)) => format!("fetching failed: {e}"),
                     (None, None) => "never fetched".into(),
                 };
-                return Err(Rejection::new(
+                // The CRL server's failure, not the message's: try again later.
+                return Err(Rejection::transient(
                     Stage::Certificate,
                     CRL_UNAVAILABLE,
                     format!("no current CRL from {}: {why}", t.source),

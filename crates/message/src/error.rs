@@ -34,6 +34,20 @@ impl Stage {
     }
 }
 
+/// Whose fault a refusal is, and so what a consumer does with the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    /// The message itself is at fault (forged, tampered, unauthorized, replayed,
+    /// malformed...): the same message is refused every time. Refuse it for good.
+    #[default]
+    Permanent,
+    /// The receiver could not decide now (a CRL server down with no current copy, the
+    /// replay store unreachable): a failure of ours, not of the message. Requeue it and
+    /// try again later; never accept it meanwhile.
+    Transient,
+}
+
 /// A rejected message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{}", waxseal_envelope::display::Escaped(.reason))]
@@ -47,16 +61,13 @@ pub struct Rejection {
     /// The routing-slip hop concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hop: Option<usize>,
+    /// Permanent (the message's fault) or transient (the receiver's).
+    pub class: Class,
 }
 
 impl Rejection {
     pub(crate) fn format(code: &str, reason: impl Into<String>) -> Self {
-        Self {
-            stage: Stage::Format,
-            code: code.into(),
-            reason: reason.into(),
-            hop: None,
-        }
+        Self::new(Stage::Format, code, reason)
     }
 
     pub(crate) fn new(stage: Stage, code: &str, reason: impl Into<String>) -> Self {
@@ -65,7 +76,21 @@ impl Rejection {
             code: code.into(),
             reason: reason.into(),
             hop: None,
+            class: Class::Permanent,
         }
+    }
+
+    /// A refusal that is the receiver's failure, not the message's ([`Class::Transient`]).
+    pub(crate) fn transient(stage: Stage, code: &str, reason: impl Into<String>) -> Self {
+        Self {
+            class: Class::Transient,
+            ..Self::new(stage, code, reason)
+        }
+    }
+
+    /// Whether the message should be retried later rather than refused for good.
+    pub fn is_transient(&self) -> bool {
+        self.class == Class::Transient
     }
 }
 

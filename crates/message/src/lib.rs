@@ -31,7 +31,7 @@ pub mod replay;
 pub use bus::{Bus, Validated, sign, sign_text, strip_credentials};
 pub use config::BusConfig;
 pub use distribution::{CRL_UNAVAILABLE, FetchConfig, Material, Source};
-pub use error::{ConfigError, Rejection, SignError, Stage};
+pub use error::{Class, ConfigError, Rejection, SignError, Stage};
 pub use oslo::{OsloVerified, Route};
 pub use replay::{ReplayCache, ReplayError, ReplayStore};
 pub use waxseal_envelope::CacheStats;

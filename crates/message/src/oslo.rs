@@ -490,5 +490,6 @@ fn slip_rejection(e: SlipError) -> Rejection {
         code: code.into(),
         reason: e.to_string(),
         hop: e.hop(),
+        class: crate::error::Class::Permanent,
     }
 }

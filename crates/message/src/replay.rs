@@ -35,7 +35,14 @@ pub enum ReplayError {
     Replayed,
     /// The cache is full of live entries (`replay-cache-full`).
     Full,
+    /// The store could not be read or written (a journal I/O error, a database out of
+    /// reach: `replay-store-unavailable`). The receiver's failure, not the message's:
+    /// the message is neither accepted nor refused for good, but tried again later.
+    Unavailable,
 }
+
+/// The reason code of [`ReplayError::Unavailable`].
+pub const REPLAY_STORE_UNAVAILABLE: &str = "replay-store-unavailable";
 
 impl ReplayError {
     /// The stable reason code.
@@ -43,7 +50,13 @@ impl ReplayError {
         match self {
             Self::Replayed => "replayed",
             Self::Full => "replay-cache-full",
+            Self::Unavailable => REPLAY_STORE_UNAVAILABLE,
         }
+    }
+
+    /// Whether this is the store's failure rather than the message's.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Self::Unavailable)
     }
 }
 

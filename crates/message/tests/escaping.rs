@@ -1,7 +1,7 @@
 //! A rejection's text can carry attacker-controlled strings (topics, subjects, details):
 //! its `Display` escapes control and bidi characters, so logging it is one line.
 
-use waxseal_message::{Rejection, Stage};
+use waxseal_message::{Class, Rejection, Stage};
 
 fn rejection(reason: &str) -> Rejection {
     Rejection {
@@ -9,6 +9,7 @@ fn rejection(reason: &str) -> Rejection {
         code: "routing-policy-denied".into(),
         reason: reason.into(),
         hop: None,
+        class: Class::Permanent,
     }
 }
 
