@@ -14,6 +14,10 @@ use crate::mapping::{EntityId, EntityMapper, RuleConfig};
 use crate::policy::{Decision, RoutingPolicy};
 use crate::registry::Registry;
 
+/// The reason code of an RPC reply signed by an entity other than the server the call was
+/// sent to ([`Authorizer::authorize_reply`]).
+pub const REPLY_NOT_FROM_CALLEE: &str = "reply-not-from-callee";
+
 /// Authorization settings as they appear in a configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,24 +119,102 @@ impl Authorizer {
         topic: &str,
         payload: Option<&Value>,
     ) -> Authorization {
+        let (entity, mut decisions) = match self.identify(cert, topic) {
+            Ok(found) => found,
+            Err(denied) => return denied,
+        };
+        decisions.push(self.policy.decide(topic, &entity.id));
+        for rule in self.claims.iter().filter(|r| r.applies(topic)) {
+            decisions.push(match payload {
+                Some(p) => rule.check(p, &entity),
+                None => Decision::deny(
+                    "claim-missing",
+                    "no payload to check the claim against".into(),
+                    None,
+                ),
+            });
+        }
+        Authorization {
+            allowed: decisions.iter().all(|d| d.allowed),
+            entity: Some(entity),
+            decisions,
+        }
+    }
+
+    /// Authorizes `cert` (already verified) to answer an RPC call sent on `call_topic`
+    /// (`topic`, or `topic.server` for a call to one server): the routing policy must
+    /// allow it on `call_topic` as if it published there (claims do not apply: a reply's
+    /// payload is a result, not a request), and for a call to `server` the entity must be
+    /// that server ([`REPLY_NOT_FROM_CALLEE`]): `server` equals the entity ID, its `host`
+    /// field, or the first DNS label of its `host` field (oslo.messaging names servers by
+    /// host name, short or fully qualified).
+    pub fn authorize_reply(
+        &self,
+        cert: &Certificate,
+        call_topic: &str,
+        server: Option<&str>,
+    ) -> Authorization {
+        let (entity, mut decisions) = match self.identify(cert, call_topic) {
+            Ok(found) => found,
+            Err(denied) => return denied,
+        };
+        decisions.push(self.policy.decide(call_topic, &entity.id));
+        if let Some(server) = server {
+            let host = entity.field("host");
+            let is_server = server == entity.id
+                || host == Some(server)
+                || host.and_then(|h| h.split('.').next()) == Some(server);
+            decisions.push(if is_server {
+                Decision::allow(
+                    "reply-from-callee",
+                    format!(
+                        "{} is server {server}, which the call was sent to",
+                        entity.id
+                    ),
+                    None,
+                )
+            } else {
+                Decision::deny(
+                    REPLY_NOT_FROM_CALLEE,
+                    format!(
+                        "{} answered a call sent to server {server}: only that server may",
+                        entity.id
+                    ),
+                    None,
+                )
+            });
+        }
+        Authorization {
+            allowed: decisions.iter().all(|d| d.allowed),
+            entity: Some(entity),
+            decisions,
+        }
+    }
+
+    /// The entity `cert` speaks for and the registry's decision, or the denial.
+    fn identify(
+        &self,
+        cert: &Certificate,
+        topic: &str,
+    ) -> Result<(EntityId, Vec<Decision>), Authorization> {
         let mut decisions = Vec::new();
         if let Err(e) = crate::glob::check_topic(topic) {
             decisions.push(Decision::deny(crate::glob::MALFORMED_TOPIC, e, None));
-            return Authorization {
+            return Err(Authorization {
                 entity: None,
                 allowed: false,
                 decisions,
-            };
+            });
         }
         let entity = match self.mapper.map(cert) {
             Ok(e) => e,
             Err(err) => {
                 decisions.push(Decision::deny(err.code(), err.to_string(), None));
-                return Authorization {
+                return Err(Authorization {
                     entity: None,
                     allowed: false,
                     decisions,
-                };
+                });
             }
         };
         decisions.push(Decision::allow(
@@ -154,21 +236,6 @@ impl Authorizer {
                 Err((code, reason)) => Decision::deny(code, reason, None),
             });
         }
-        decisions.push(self.policy.decide(topic, &entity.id));
-        for rule in self.claims.iter().filter(|r| r.applies(topic)) {
-            decisions.push(match payload {
-                Some(p) => rule.check(p, &entity),
-                None => Decision::deny(
-                    "claim-missing",
-                    "no payload to check the claim against".into(),
-                    None,
-                ),
-            });
-        }
-        Authorization {
-            allowed: decisions.iter().all(|d| d.allowed),
-            entity: Some(entity),
-            decisions,
-        }
+        Ok((entity, decisions))
     }
 }

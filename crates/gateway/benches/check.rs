@@ -27,7 +27,7 @@ use waxseal_envelope::{
     CertStore, Envelope, KeyAlgorithm, PathCache, Signer, TrustAnchors, Verifier,
 };
 use waxseal_gateway::check::{Outcome, check};
-use waxseal_message::Bus;
+use waxseal_message::{Arrival, Bus};
 use waxseal_pki::TestPki;
 
 const TOPIC: &str = "org.example.prod.bodhi.update.comment";
@@ -72,12 +72,17 @@ fn bench(c: &mut Criterion) {
                         let bus = Bus::from_config_file(&config)
                             .unwrap()
                             .with_refresh_interval(Duration::from_secs(1));
-                        let warm = check(&bus, TOPIC, &bodies[MESSAGES], false, None);
+                        let warm = check(
+                            &bus,
+                            &Arrival::delivery("in", TOPIC),
+                            &bodies[MESSAGES],
+                            None,
+                        );
                         assert!(matches!(warm, Outcome::Verified { .. }), "{warm:?}");
                         let n = (iters - done).min(MESSAGES as u64) as usize;
                         let start = Instant::now();
                         for body in &bodies[..n] {
-                            black_box(check(&bus, TOPIC, body, false, None));
+                            black_box(check(&bus, &Arrival::delivery("in", TOPIC), body, None));
                         }
                         spent += start.elapsed();
                         done += n as u64;

@@ -12,6 +12,8 @@ use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptio
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{BasicProperties, Channel, ExchangeKind};
 
+use waxseal_message::{Arrival, Subscription};
+
 use crate::config::{GatewayConfig, QueueType};
 
 /// Header: the reason code of a refused message (rejected exchange).
@@ -77,6 +79,28 @@ pub async fn declare(channel: &Channel, c: &GatewayConfig) -> lapin::Result<u32>
             .await?;
     }
     Ok(queue.consumer_count())
+}
+
+/// What the gateway knows of how `delivery` arrived, for [`waxseal_message::Bus::admit`]:
+/// the exchange and routing key (compared with the signed route by topic only: the
+/// gateway consumes its own input exchange, not the sender's), its subscription (with
+/// `--input-exchange`: that exchange and `--binding-key`; otherwise the queue was bound by
+/// the operator and only the default exchange is refused), the redelivered flag, the
+/// broker-validated `user_id`, and whether `CC` or `BCC` headers were present.
+pub fn arrival(c: &GatewayConfig, delivery: &lapin::message::Delivery) -> Arrival {
+    let sender_routed = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .is_some_and(|h| h.inner().keys().any(|k| matches!(k.as_str(), "CC" | "BCC")));
+    let mut arrival = Arrival::delivery(delivery.exchange.as_str(), delivery.routing_key.as_str())
+        .redelivered(delivery.redelivered)
+        .user_id(delivery.properties.user_id().as_ref().map(|u| u.as_str()))
+        .sender_routed(sender_routed);
+    if let Some(e) = &c.input_exchange {
+        arrival = arrival.subscribed(Subscription::new(e, &c.queue, &[c.binding_key.as_str()]));
+    }
+    arrival
 }
 
 /// The properties of the republished message: the incoming ones (message id, content

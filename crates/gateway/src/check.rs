@@ -1,10 +1,14 @@
-//! One message in, one [`Outcome`] out: validation exactly as `waxseal msg validate
-//! --config bus.json --topic ROUTING_KEY` does it, then the optional countersignature.
-//! No I/O here (the bus may read changed trust files, as it does in the CLI).
+//! One message in, one [`Outcome`] out: [`Bus::admit`] (the one admission path, as
+//! `waxseal msg validate --config bus.json --topic ROUTING_KEY` takes too), then the
+//! optional countersignature. No I/O here (the bus may read changed trust files, as it
+//! does in the CLI).
 //!
 //! The routing key is the topic. An oslo envelope (it has `oslo.version`) is verified
-//! against the route `topic = routing key`; any other message is a fedmsg-style message
-//! whose own `topic` must be the routing key (`topic-mismatch`), then validated.
+//! against the route `topic = routing key` (not the exchange: the gateway consumes its
+//! own input exchange, not the one the sender signed); any other message is a
+//! fedmsg-style message whose own `topic` must be the routing key (`topic-mismatch`).
+//! The delivery's exchange and routing key are also checked against the gateway's own
+//! subscription, and a delivery that carried `CC`/`BCC` headers is refused.
 //!
 //! Every outcome carries an id for deduplication ([`Outcome::id`], the `x-waxseal-id`
 //! header): for a signed message that was accepted, its replay key in hex (SHA-256 over
@@ -12,14 +16,9 @@
 //! signed message has the same id); otherwise SHA-256 of the body in hex (a redelivery of
 //! the same bytes has the same id).
 
-use serde_json::Value;
 use sha2::Digest;
-use waxseal_entity::glob::{MALFORMED_TOPIC, check_topic};
 use waxseal_envelope::Signer;
-use waxseal_message::bus::TOPIC_MISMATCH;
-use waxseal_message::{Bus, Route, Validated, oslo};
-
-use crate::seen::{self, Recorded};
+use waxseal_message::{AdmittedMessage, Arrival, Bus, oslo};
 
 /// The reason code of a verified oslo envelope the gateway could not countersign (its
 /// slip already has the most hops allowed, for instance).
@@ -91,108 +90,62 @@ impl Outcome {
     }
 }
 
-/// Validates `body` that arrived with `routing_key` (`redelivered`: the broker's flag).
+/// Admits `body` that arrived as `arrival` says ([`Bus::admit`]), then countersigns a
+/// signed oslo envelope with `countersigner`.
 pub fn check(
     bus: &Bus,
-    routing_key: &str,
+    arrival: &Arrival,
     body: &[u8],
-    redelivered: bool,
     countersigner: Option<&Countersigner>,
 ) -> Outcome {
-    let (result, recorded) = seen::with_delivery(redelivered, || validate(bus, routing_key, body));
     let body_id = || hex::encode(sha2::Sha256::digest(body));
-    match result {
-        Ok((entity, envelope)) => {
-            let id = recorded.key.map_or_else(body_id, hex::encode);
-            let body = match (countersigner, envelope) {
-                (Some(c), Some(envelope)) => {
-                    match oslo::countersign(&envelope, &c.signer, c.max_hops) {
-                        Ok(out) => Some(serde_json::to_vec(&out).expect("values serialise")),
-                        Err(e) => {
-                            return Outcome::Refused {
-                                reason: COUNTERSIGN_FAILED.into(),
-                                detail: e.to_string(),
-                                id,
-                            };
-                        }
-                    }
+    let admitted = match bus.admit(body, arrival) {
+        Ok(a) => a,
+        Err(r) => {
+            let detail = format!("{}: {}", r.stage.name(), r.reason);
+            return if r.is_transient() {
+                Outcome::Requeue {
+                    reason: r.code,
+                    detail,
+                    id: body_id(),
                 }
-                _ => None,
+            } else {
+                Outcome::Refused {
+                    reason: r.code,
+                    detail,
+                    id: body_id(),
+                }
             };
-            let Recorded { duplicate, .. } = recorded;
-            Outcome::Verified {
-                entity,
-                body,
-                id,
-                duplicate,
+        }
+    };
+    let id = admitted.replay_key.map_or_else(body_id, hex::encode);
+    let entity = admitted.entity().map(|e| e.id.clone());
+    let body = match (countersigner, &admitted.message) {
+        (Some(c), AdmittedMessage::Oslo(v)) if v.signed => {
+            // The envelope was parsed strictly by the admission; parse it again to
+            // countersign (the admitted report keeps the inner message, not the envelope).
+            let countersigned = waxseal_message::json::parse(body)
+                .map_err(|e| e.to_string())
+                .and_then(|envelope| {
+                    oslo::countersign(&envelope, &c.signer, c.max_hops).map_err(|e| e.to_string())
+                });
+            match countersigned {
+                Ok(out) => Some(serde_json::to_vec(&out).expect("values serialise")),
+                Err(detail) => {
+                    return Outcome::Refused {
+                        reason: COUNTERSIGN_FAILED.into(),
+                        detail,
+                        id,
+                    };
+                }
             }
         }
-        Err(Refusal {
-            reason,
-            detail,
-            transient: true,
-        }) => Outcome::Requeue {
-            reason,
-            detail,
-            id: body_id(),
-        },
-        Err(Refusal { reason, detail, .. }) => Outcome::Refused {
-            reason,
-            detail,
-            id: body_id(),
-        },
-    }
-}
-
-/// The entity, and the envelope when it is a signed oslo envelope (to countersign).
-type Accepted = (Option<String>, Option<Value>);
-
-/// Why a message was not accepted.
-struct Refusal {
-    reason: String,
-    detail: String,
-    /// The gateway's failure, not the message's (requeue).
-    transient: bool,
-}
-
-impl Refusal {
-    fn permanent(reason: &str, detail: String) -> Self {
-        Self {
-            reason: reason.to_string(),
-            detail,
-            transient: false,
-        }
-    }
-}
-
-/// `waxseal msg validate --topic ROUTING_KEY`, step for step.
-fn validate(bus: &Bus, topic: &str, body: &[u8]) -> Result<Accepted, Refusal> {
-    check_routing_key(topic)?;
-    let message = waxseal_message::json::parse(body)
-        .map_err(|e| Refusal::permanent(e.code, format!("input: {e}")))?;
-    let refused = |r: waxseal_message::Rejection| Refusal {
-        transient: r.is_transient(),
-        detail: format!("{}: {}", r.stage.name(), r.reason),
-        reason: r.code,
+        _ => None,
     };
-    if message.get(oslo::VERSION_KEY).is_some() {
-        let v = bus
-            .verify_oslo_route(&message, &Route::topic(topic))
-            .map_err(refused)?;
-        let signed = v.signed;
-        Ok((v.entity.map(|e| e.id), signed.then_some(message)))
-    } else {
-        if message.get("topic").and_then(Value::as_str) != Some(topic) {
-            return Err(Refusal::permanent(
-                TOPIC_MISMATCH,
-                format!("the message's topic is not the routing key {topic}"),
-            ));
-        }
-        let v: Validated = bus.validate(&message).map_err(refused)?;
-        Ok((v.entity.map(|e| e.id), None))
+    Outcome::Verified {
+        entity,
+        body,
+        id,
+        duplicate: admitted.duplicate,
     }
-}
-
-fn check_routing_key(topic: &str) -> Result<(), Refusal> {
-    check_topic(topic).map_err(|e| Refusal::permanent(MALFORMED_TOPIC, format!("routing key: {e}")))
 }

@@ -32,16 +32,13 @@
 //!
 //! # Redeliveries are not replays
 //!
-//! The key is recorded when the message is validated, before it is republished and
+//! The key is recorded when the message is admitted, before it is republished and
 //! acknowledged. If the process dies in between, the broker redelivers the message
 //! (flagged `redelivered`) to another process, which finds the key already recorded.
-//! Refusing it as `replayed` would lose a good message. So a delivery the **broker**
-//! flags as redelivered whose key is already recorded is accepted as a duplicate
-//! ([`Recorded::duplicate`]): it goes to the verified exchange with the same
-//! `x-waxseal-id` (the replay key), which consumers deduplicate by. A publisher cannot set
-//! that flag; a replayed copy is a new delivery and is refused.
+//! [`waxseal_message::Bus::admit`] then admits it as a duplicate (the arrival's
+//! redelivered flag; see [`waxseal_message::admission`]): it goes to the verified exchange
+//! with the same `x-waxseal-id` (the replay key), which consumers deduplicate by.
 
-use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
@@ -50,88 +47,6 @@ use std::sync::Mutex;
 
 use waxseal_message::replay::HEADER;
 use waxseal_message::{ReplayCache, ReplayError, ReplayStore};
-
-thread_local! {
-    /// What the current validation on this thread is about (see [`with_delivery`]).
-    static CONTEXT: Cell<Context> = const { Cell::new(Context::NONE) };
-}
-
-#[derive(Clone, Copy)]
-struct Context {
-    redelivered: bool,
-    key: Option<[u8; 32]>,
-    duplicate: bool,
-}
-
-impl Context {
-    const NONE: Self = Self {
-        redelivered: false,
-        key: None,
-        duplicate: false,
-    };
-}
-
-/// What the replay store saw during one validation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Recorded {
-    /// The replay key of the accepted message (`None`: nothing was recorded, e.g. an
-    /// unsigned message on an unsigned topic, or a refusal before the replay check).
-    pub key: Option<[u8; 32]>,
-    /// A broker redelivery of a message already recorded (see the module docs).
-    pub duplicate: bool,
-}
-
-/// Runs `validate` (a synchronous [`waxseal_message::Bus`] validation on this thread)
-/// for a delivery the broker flagged `redelivered` or not, and reports what the store
-/// recorded. Only a [`Redeliveries`] store reads the flag.
-pub fn with_delivery<T>(redelivered: bool, validate: impl FnOnce() -> T) -> (T, Recorded) {
-    CONTEXT.with(|c| {
-        c.set(Context {
-            redelivered,
-            ..Context::NONE
-        })
-    });
-    let out = validate();
-    let ctx = CONTEXT.with(|c| c.replace(Context::NONE));
-    (
-        out,
-        Recorded {
-            key: ctx.key,
-            duplicate: ctx.duplicate,
-        },
-    )
-}
-
-/// A store that accepts a broker redelivery of a recorded message as a duplicate (see the
-/// module docs) and reports the key to [`with_delivery`]; everything else is `S`'s answer.
-pub struct Redeliveries<S>(pub S);
-
-impl<S: ReplayStore> ReplayStore for Redeliveries<S> {
-    fn check_and_insert(&self, key: [u8; 32], expires: u64, now: u64) -> Result<(), ReplayError> {
-        let ctx = CONTEXT.with(Cell::get);
-        let result = match self.0.check_and_insert(key, expires, now) {
-            Err(ReplayError::Replayed) if ctx.redelivered => {
-                CONTEXT.with(|c| {
-                    c.set(Context {
-                        duplicate: true,
-                        ..c.get()
-                    })
-                });
-                Ok(())
-            }
-            r => r,
-        };
-        if result.is_ok() {
-            CONTEXT.with(|c| {
-                c.set(Context {
-                    key: Some(key),
-                    ..c.get()
-                })
-            });
-        }
-        result
-    }
-}
 
 /// The per-process store: a [`ReplayCache`] in memory.
 pub struct Memory(Mutex<ReplayCache>);
@@ -412,22 +327,6 @@ mod tests {
         );
         let lines = std::fs::read_to_string(&path).unwrap().lines().count();
         assert!(lines < 2100, "compacted: {lines} lines");
-    }
-
-    #[test]
-    fn a_redelivery_of_a_recorded_message_is_a_duplicate_not_a_replay() {
-        let store = Redeliveries(Memory::new(10));
-        let (r, rec) = with_delivery(false, || store.check_and_insert([7; 32], 100, 0));
-        assert_eq!((r, rec.key, rec.duplicate), (Ok(()), Some([7; 32]), false));
-        let (r, rec) = with_delivery(false, || store.check_and_insert([7; 32], 100, 0));
-        assert_eq!((r, rec.key), (Err(ReplayError::Replayed), None));
-        let (r, rec) = with_delivery(true, || store.check_and_insert([7; 32], 100, 0));
-        assert_eq!((r, rec.key, rec.duplicate), (Ok(()), Some([7; 32]), true));
-        // The flag does not outlive its delivery.
-        assert_eq!(
-            store.check_and_insert([7; 32], 100, 0),
-            Err(ReplayError::Replayed)
-        );
     }
 
     #[test]

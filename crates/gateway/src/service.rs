@@ -40,7 +40,7 @@ use crate::config::GatewayConfig;
 use crate::log;
 use crate::metrics::Metrics;
 use crate::reload::{BusHandle, Watcher};
-use crate::seen::{Journal, Memory, Redeliveries};
+use crate::seen::{Journal, Memory};
 
 /// Why the gateway could not run (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -103,10 +103,10 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
         .freshness
         .replay_cache_capacity;
     let store: Arc<dyn ReplayStore> = match &config.replay_cache {
-        Some(path) => Arc::new(Redeliveries(Journal::open(path, capacity).map_err(
-            |e| GatewayError::Config(format!("--replay-cache {}: {e}", path.display())),
-        )?)),
-        None => Arc::new(Redeliveries(Memory::new(capacity))),
+        Some(path) => Arc::new(Journal::open(path, capacity).map_err(|e| {
+            GatewayError::Config(format!("--replay-cache {}: {e}", path.display()))
+        })?),
+        None => Arc::new(Memory::new(capacity)),
     };
     // With file watching on, the watcher notices changed trust files and rebuilds the bus;
     // with it off (SIGHUP only), the bus still checks its files before every message.
@@ -430,9 +430,8 @@ async fn handle(
     let bus = shared.bus.current();
     let outcome = check::check(
         &bus,
-        routing_key,
+        &amqp::arrival(c, &delivery),
         &delivery.data,
-        delivery.redelivered,
         shared.countersigner.as_ref(),
     );
     let (exchange, headers, body) = match &outcome {

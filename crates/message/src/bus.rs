@@ -33,11 +33,13 @@ use waxseal_envelope::{
 };
 use waxseal_slip::RouteExpectations;
 
+use crate::admission::Arrival;
 use crate::config::{BusConfig, CrlScope};
 use crate::credentials::CertificateFields;
 use crate::distribution::Material;
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
+use crate::oslo::Route;
 use crate::replay::{ReplayCache, ReplayError, ReplayStore, replay_key};
 
 /// The fields a signature adds.
@@ -390,33 +392,34 @@ impl Bus {
         }
     }
 
-    /// Records an accepted message in the replay cache, or refuses it (`replayed`,
-    /// `replay-cache-full`).
-    pub(crate) fn record(&self, key: [u8; 32], expires: u64) -> Result<(), Rejection> {
+    /// Records an accepted message in the replay store (or the bus's own cache).
+    pub(crate) fn record(&self, key: [u8; 32], expires: u64) -> Result<(), ReplayError> {
         let now = self.time();
         match &self.replay_store {
             Some(store) => store.check_and_insert(key, expires, now),
             None => self.replay_lock().check_and_insert(key, expires, now),
         }
-        .map_err(|e| {
-            let reason = match e {
-                ReplayError::Replayed => {
-                    "this signature was already accepted: the message is a replay".into()
-                }
-                ReplayError::Full => format!(
-                    "the replay cache is full of live entries ({}): refusing rather than forgetting one",
-                    self.config.freshness.replay_cache_capacity
-                ),
-                ReplayError::Unavailable => {
-                    "the replay store cannot be reached: try again later".into()
-                }
-            };
-            if e.is_transient() {
-                Rejection::transient(Stage::Freshness, e.code(), reason)
-            } else {
-                Rejection::new(Stage::Freshness, e.code(), reason)
+    }
+
+    /// The refusal for a replay-store answer.
+    pub(crate) fn replay_rejection(&self, e: ReplayError) -> Rejection {
+        let reason = match e {
+            ReplayError::Replayed => {
+                "this signature was already accepted: the message is a replay".into()
             }
-        })
+            ReplayError::Full => format!(
+                "the replay cache is full of live entries ({}): refusing rather than forgetting one",
+                self.config.freshness.replay_cache_capacity
+            ),
+            ReplayError::Unavailable => {
+                "the replay store cannot be reached: try again later".into()
+            }
+        };
+        if e.is_transient() {
+            Rejection::transient(Stage::Freshness, e.code(), reason)
+        } else {
+            Rejection::new(Stage::Freshness, e.code(), reason)
+        }
     }
 
     /// Loads `path` and builds the bus.
@@ -517,22 +520,25 @@ impl Bus {
 
     /// Validates wire bytes: strict JSON (duplicate keys refused, numbers exact), then
     /// [`Bus::validate`]. Prefer this to [`Bus::validate`] on a value parsed elsewhere: a
-    /// lenient parser may already have rounded a number.
+    /// lenient parser may already have rounded a number. The same as [`Bus::admit`] with
+    /// [`Arrival::unrouted`].
     pub fn validate_bytes(&self, bytes: &[u8]) -> Result<Validated, Rejection> {
-        let message = json::parse(bytes).map_err(json_rejection)?;
-        self.validate(&message)
+        self.admit(bytes, &Arrival::unrouted())?.into_fedmsg()
     }
 
-    /// Validates a message under the configured routing policy.
+    /// Validates a message under the configured routing policy: [`Bus::admit_value`] with
+    /// [`Arrival::unrouted`] (no broker: a file, a message handed over in process).
     pub fn validate(&self, message: &Value) -> Result<Validated, Rejection> {
-        self.validate_with(message, &self.authorizer, None)
+        self.admit_value(message, &Arrival::unrouted())?
+            .into_fedmsg()
     }
 
     /// Validates a message that arrived on `topic`: its own `topic` field must be exactly
     /// `topic` (else `topic-mismatch`; a fedmsg-style message carries its route inside the
     /// signed part, so a different arrival topic is refused, never ignored).
     pub fn validate_on_topic(&self, message: &Value, topic: &str) -> Result<Validated, Rejection> {
-        self.validate_with(message, &self.authorizer, Some(topic))
+        self.admit_value(message, &Arrival::on(Route::topic(topic)))?
+            .into_fedmsg()
     }
 
     /// fedmsg's `validate_signed_by`: valid, and signed by `signer` (entity ID): the
@@ -542,36 +548,56 @@ impl Bus {
         message: &Value,
         signer: &str,
     ) -> Result<Validated, Rejection> {
-        let topic = topic_of(message)?;
-        let only = self.authorizer.signed_by(topic, signer);
-        let v = self.validate_with(message, &only, None)?;
-        if !v.signed {
+        self.admit_value(message, &Arrival::unrouted().signed_by(signer))?
+            .into_fedmsg()
+    }
+
+    /// The checks of a fedmsg-style message, all but the replay store (see
+    /// [`Bus::admit`]): `signed_by` narrows the routing policy to that one signer.
+    pub(crate) fn check_fedmsg(
+        &self,
+        message: &Value,
+        arrived_on: Option<&str>,
+        signed_by: Option<&str>,
+    ) -> Result<Checked<Validated>, Rejection> {
+        let narrowed;
+        let authorizer = match signed_by {
+            Some(signer) => {
+                narrowed = self.authorizer.signed_by(topic_of(message)?, signer);
+                &narrowed
+            }
+            None => &self.authorizer,
+        };
+        let checked = self.check_fedmsg_with(message, authorizer, arrived_on)?;
+        if let Some(signer) = signed_by
+            && !checked.value.signed
+        {
             return Err(Rejection::new(
                 Stage::Authorization,
                 "not-signed",
                 format!("the message is not signed, so not by {signer}"),
             ));
         }
-        Ok(v)
+        Ok(checked)
     }
 
-    fn validate_with(
+    fn check_fedmsg_with(
         &self,
         message: &Value,
         authorizer: &Authorizer,
         arrived_on: Option<&str>,
-    ) -> Result<Validated, Rejection> {
+    ) -> Result<Checked<Validated>, Rejection> {
         if let Some(t) = arrived_on {
             check_topic(t).map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
         }
         let Some(verifier) = self.current_verifier()? else {
-            return Ok(Validated {
+            return Ok(Checked::unrecorded(Validated {
                 signed: false,
                 note: "validation is switched off (validate_signatures: false)".into(),
                 signer: None,
                 entity: None,
                 authorization: None,
-            });
+            }));
         };
         let Value::Object(obj) = message else {
             return Err(Rejection::format(
@@ -593,13 +619,13 @@ impl Bus {
         let signed = CREDENTIAL_FIELDS.iter().any(|f| obj.contains_key(*f));
         if !signed {
             if self.unsigned_allowed(topic) {
-                return Ok(Validated {
+                return Ok(Checked::unrecorded(Validated {
                     signed: false,
                     note: format!("unsigned message accepted: {topic} is an unsigned topic"),
                     signer: None,
                     entity: None,
                     authorization: None,
-                });
+                }));
             }
             return Err(Rejection::new(
                 Stage::Signature,
@@ -687,17 +713,36 @@ impl Bus {
                 d.reason.clone(),
             ));
         }
-        self.record(
-            replay_key(signer, origin.signed_attributes(), &content),
-            expires,
-        )?;
-        Ok(Validated {
-            signed: true,
-            note: format!("signed by {}", signer.subject_display()),
-            signer: Some(signer.subject_display()),
-            entity: authorization.entity.clone(),
-            authorization: Some(authorization),
+        Ok(Checked {
+            value: Validated {
+                signed: true,
+                note: format!("signed by {}", signer.subject_display()),
+                signer: Some(signer.subject_display()),
+                entity: authorization.entity.clone(),
+                authorization: Some(authorization),
+            },
+            record: Some((
+                replay_key(signer, origin.signed_attributes(), &content),
+                expires,
+            )),
         })
+    }
+}
+
+/// A message that passed every check but the replay store, and what to record there.
+pub(crate) struct Checked<T> {
+    pub(crate) value: T,
+    /// The replay key and its expiry (`None`: nothing to record, for an unsigned message
+    /// or with validation switched off).
+    pub(crate) record: Option<([u8; 32], u64)>,
+}
+
+impl<T> Checked<T> {
+    pub(crate) fn unrecorded(value: T) -> Self {
+        Self {
+            value,
+            record: None,
+        }
     }
 }
 

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod bus;
 pub mod config;
 pub mod credentials;
@@ -28,6 +29,7 @@ pub mod json;
 pub mod oslo;
 pub mod replay;
 
+pub use admission::{Admitted, AdmittedMessage, Arrival, Call, Subscription};
 pub use bus::{Bus, Validated, sign, sign_text, strip_credentials};
 pub use config::BusConfig;
 pub use distribution::{CRL_UNAVAILABLE, FetchConfig, Material, Source};

@@ -33,7 +33,8 @@ use waxseal_envelope::rfc5652::Attribute;
 use waxseal_envelope::{Envelope, EnvelopeBuilder, Signer};
 use waxseal_slip::{SlipError, SlipVerifier, append_hop};
 
-use crate::bus::{Bus, MAX_FIELD_LEN, TOPIC_MISMATCH, TOPIC_REQUIRED, json_rejection};
+use crate::admission::{Arrival, Call};
+use crate::bus::{Bus, Checked, MAX_FIELD_LEN, TOPIC_MISMATCH, TOPIC_REQUIRED};
 use crate::error::{Rejection, SignError, Stage, stage_of};
 use crate::json;
 use crate::replay::replay_key;
@@ -74,8 +75,36 @@ impl Route {
         self
     }
 
+    /// The route of an AMQP delivery (or publication) on `exchange` with `routing_key`,
+    /// by oslo.messaging's rules, the same on both sides (the sender signs it, the
+    /// receiver compares it with the signed one):
+    ///
+    /// - the default exchange (`""`: RPC replies to `reply_<uuid>` queues): the routing
+    ///   key, no exchange;
+    /// - a fanout exchange (oslo's `<topic>_fanout`, published without a routing key):
+    ///   topic `<topic>` on that exchange, so the routing policy for the topic applies to
+    ///   its fanouts while the exchange keeps a fanout apart from a cast;
+    /// - otherwise the routing key (`topic`, `topic.server`, `topic.priority`) on the
+    ///   exchange.
+    ///
+    /// `None` when there is no topic (no routing key outside a fanout exchange).
+    pub fn of_delivery(exchange: &str, routing_key: &str) -> Option<Self> {
+        const FANOUT: &str = "_fanout";
+        if !routing_key.is_empty() {
+            return Some(Self {
+                exchange: (!exchange.is_empty()).then(|| exchange.to_string()),
+                topic: routing_key.to_string(),
+            });
+        }
+        let topic = exchange.strip_suffix(FANOUT).filter(|t| !t.is_empty())?;
+        Some(Self {
+            exchange: Some(exchange.to_string()),
+            topic: topic.to_string(),
+        })
+    }
+
     /// Both parts must be printable ASCII without white space.
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         check_topic(&self.topic)?;
         if let Some(e) = &self.exchange {
             check_topic(e).map_err(|m| format!("exchange: {m}"))?;
@@ -83,7 +112,7 @@ impl Route {
         Ok(())
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.exchange {
             Some(e) => format!("topic {} on exchange {e}", self.topic),
             None => format!("topic {} (no exchange)", self.topic),
@@ -325,7 +354,7 @@ pub struct OsloVerified {
 impl Bus {
     /// Verifies wire bytes of an oslo envelope (strict JSON) that arrived on `topic`.
     pub fn verify_oslo_bytes(&self, bytes: &[u8], topic: &str) -> Result<OsloVerified, Rejection> {
-        let envelope = json::parse(bytes).map_err(json_rejection)?;
+        let envelope = json::parse(bytes).map_err(crate::bus::json_rejection)?;
         self.verify_oslo(&envelope, topic)
     }
 
@@ -335,16 +364,31 @@ impl Bus {
         self.verify_oslo_route(envelope, &Route::topic(topic))
     }
 
-    /// Verifies an oslo envelope that arrived on `arrived`: the signature (and routing
-    /// slip, against the configured route), the origin's certificate path, the signed
-    /// route against `arrived` (`topic-required`, `topic-mismatch`), freshness, then the
-    /// origin's authorization for the topic with the inner message as the payload for
-    /// claims, and last the replay cache.
+    /// Verifies an oslo envelope that arrived on `arrived`: [`Bus::admit_value`] with
+    /// [`Arrival::on`] `arrived`.
     pub fn verify_oslo_route(
         &self,
         envelope: &Value,
         arrived: &Route,
     ) -> Result<OsloVerified, Rejection> {
+        // Only an oslo envelope is admitted here (not a fedmsg-style message).
+        parts(envelope)?;
+        self.admit_value(envelope, &Arrival::on(arrived.clone()))?
+            .into_oslo()
+    }
+
+    /// The checks of an oslo envelope that arrived on `arrived`, all but the replay store
+    /// (see [`Bus::admit`]): the signature (and routing slip, against the configured
+    /// route), the origin's certificate path, the signed route against `arrived`
+    /// (`topic-required`, `topic-mismatch`), freshness, then the origin's authorization
+    /// for the topic with the inner message as the payload for claims; for a reply to
+    /// `call`, the reply's binding to it instead ([`crate::admission::Call`]).
+    pub(crate) fn check_oslo(
+        &self,
+        envelope: &Value,
+        arrived: &Route,
+        call: Option<&Call>,
+    ) -> Result<Checked<OsloVerified>, Rejection> {
         arrived
             .check()
             .map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
@@ -353,25 +397,25 @@ impl Bus {
         let message = json::parse(p.message.as_bytes())
             .map_err(|e| Rejection::format(e.code, format!("{MESSAGE_KEY}: {}", e.message)))?;
         let Some(verifier) = self.current_verifier()? else {
-            return Ok(OsloVerified {
+            return Ok(Checked::unrecorded(OsloVerified {
                 message,
                 signed: false,
                 entity: None,
                 authorization: None,
                 hops: Vec::new(),
                 route: None,
-            });
+            }));
         };
         let Some(sig) = p.signature else {
-            return if self.unsigned_allowed(topic) {
-                Ok(OsloVerified {
+            return if self.unsigned_allowed(topic) && call.is_none() {
+                Ok(Checked::unrecorded(OsloVerified {
                     message,
                     signed: false,
                     entity: None,
                     authorization: None,
                     hops: Vec::new(),
                     route: None,
-                })
+                }))
             } else {
                 Err(Rejection::new(
                     Stage::Signature,
@@ -431,9 +475,19 @@ impl Bus {
         }
         // No hop's signing time lies in the future: the slip verified that (`future_skew`).
         let expires = self.check_freshness(origin.signing_time, route_max_age)?;
-        let authorization = self
-            .authorizer()
-            .authorize(&origin.certificate, topic, Some(&message));
+        let authorization = match call {
+            None => self
+                .authorizer()
+                .authorize(&origin.certificate, topic, Some(&message)),
+            Some(call) => {
+                call.check_bound(&message)?;
+                self.authorizer().authorize_reply(
+                    &origin.certificate,
+                    &call.topic_key(),
+                    call.server.as_deref(),
+                )
+            }
+        };
         if let Some(d) = authorization.denial() {
             return Err(Rejection::new(
                 Stage::Authorization,
@@ -446,14 +500,11 @@ impl Bus {
             .signers()
             .iter()
             .find(|s| s.certificate == origin.certificate);
-        self.record(
-            replay_key(
-                &origin.certificate,
-                origin_signer.and_then(|s| s.signed_attributes()),
-                p.message.as_bytes(),
-            ),
-            expires,
-        )?;
+        let key = replay_key(
+            &origin.certificate,
+            origin_signer.and_then(|s| s.signed_attributes()),
+            p.message.as_bytes(),
+        );
         let hops = slip
             .hops
             .iter()
@@ -466,13 +517,16 @@ impl Bus {
                 signing_time: h.signing_time.map(waxseal_envelope::time::format),
             })
             .collect();
-        Ok(OsloVerified {
-            message,
-            signed: true,
-            entity: authorization.entity.clone(),
-            authorization: Some(authorization),
-            hops,
-            route: Some(signed),
+        Ok(Checked {
+            value: OsloVerified {
+                message,
+                signed: true,
+                entity: authorization.entity.clone(),
+                authorization: Some(authorization),
+                hops,
+                route: Some(signed),
+            },
+            record: Some((key, expires)),
         })
     }
 }

@@ -34,7 +34,7 @@ use waxseal_envelope::{
     AlgorithmPolicy, CertStore, Certificate, Crl, CrlSet, DigestAlgorithm, KeyFileCheck, PathCache,
     PrivateKey, RevocationPolicy, TrustAnchors, time,
 };
-use waxseal_message::{Route, SignError, oslo};
+use waxseal_message::{Arrival, Call, Route, SignError, Subscription, oslo};
 use waxseal_slip::{RouteExpectations, SlipVerifier};
 
 pyo3::create_exception!(
@@ -65,6 +65,8 @@ enum Fail {
         reason: String,
         stage: Option<&'static str>,
         hop: Option<usize>,
+        /// The receiver's failure, not the message's (retry later).
+        transient: bool,
     },
     /// Unusable configuration or files: `waxseal.ConfigError`.
     Config(String),
@@ -81,6 +83,7 @@ impl Fail {
             reason: reason.into(),
             stage: None,
             hop: None,
+            transient: false,
         }
     }
 
@@ -91,6 +94,7 @@ impl Fail {
                 reason,
                 stage,
                 hop,
+                transient,
             } => {
                 let err = Rejected::new_err(format!("{code}: {reason}"));
                 let value = err.value(py);
@@ -99,6 +103,7 @@ impl Fail {
                     value.setattr("reason", &reason)?;
                     value.setattr("stage", stage)?;
                     value.setattr("hop", hop)?;
+                    value.setattr("transient", transient)?;
                     Ok(())
                 };
                 match set() {
@@ -120,6 +125,7 @@ impl From<waxseal_message::Rejection> for Fail {
             reason: r.reason,
             stage: Some(r.stage.name()),
             hop: r.hop,
+            transient: r.class == waxseal_message::Class::Transient,
         }
     }
 }
@@ -131,6 +137,7 @@ impl From<waxseal_slip::SlipError> for Fail {
             reason: e.to_string(),
             stage: None,
             hop: e.hop(),
+            transient: false,
         }
     }
 }
@@ -151,6 +158,7 @@ impl From<SignError> for Fail {
                 reason: e.to_string(),
                 stage: Some("format"),
                 hop: None,
+                transient: false,
             },
             None => Self::Other(e.to_string()),
         }
@@ -207,6 +215,7 @@ fn parse_json(bytes: &[u8]) -> Result<Value> {
         reason: e.message,
         stage: Some("format"),
         hop: None,
+        transient: false,
     })
 }
 
@@ -719,6 +728,7 @@ fn text(bytes: &[u8]) -> Result<&str> {
         reason: format!("not UTF-8: {e}"),
         stage: Some("format"),
         hop: None,
+        transient: false,
     })
 }
 
@@ -871,6 +881,7 @@ impl Bus {
                         reason: format!("the message's topic is not the arrival topic {t}"),
                         stage: Some("route"),
                         hop: None,
+                        transient: false,
                     });
                 }
             }
@@ -943,6 +954,78 @@ impl Bus {
         Ok(PyBytes::new(py, out.as_bytes()))
     }
 
+    /// Admits a delivery: `body` as it came off the broker, and everything the receiver
+    /// knows of how it arrived (see `waxseal_message::admission`): the delivery's
+    /// `exchange` and `routing_key`; `signed_exchange`: compare the exchange with the
+    /// signed route too, by oslo.messaging's rules (an oslo consumer of the sender's
+    /// exchange); `subscription`: `(exchange, queue, [binding keys])` this consumer
+    /// declared; the broker's `redelivered` flag; the broker-validated `user_id`;
+    /// `sender_routed`: the delivery carried `CC` or `BCC` headers; `reply_to`: for an RPC
+    /// reply, the call it answers, `(msg_id, topic, server)`; `signed_by`: the entity the
+    /// message must come from.
+    #[pyo3(signature = (body, *, exchange = None, routing_key = None, signed_exchange = false,
+        subscription = None, redelivered = false, user_id = None, sender_routed = false,
+        reply_to = None, signed_by = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn admit<'py>(
+        &self,
+        py: Python<'py>,
+        body: &[u8],
+        exchange: Option<&str>,
+        routing_key: Option<&str>,
+        signed_exchange: bool,
+        subscription: Option<(String, String, Vec<String>)>,
+        redelivered: bool,
+        user_id: Option<&str>,
+        sender_routed: bool,
+        reply_to: Option<(String, String, Option<String>)>,
+        signed_by: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut arrival = match (exchange, routing_key) {
+            (Some(e), rk) if signed_exchange => {
+                Arrival::delivery_on_signed_exchange(e, rk.unwrap_or_default())
+            }
+            (Some(e), Some(rk)) => Arrival::delivery(e, rk),
+            (Some(_), None) => {
+                return Err(Fail::Value(
+                    "a delivery's routing_key is required with its exchange".into(),
+                )
+                .into_py(py));
+            }
+            (None, Some(rk)) => Arrival::on(Route::topic(rk)),
+            (None, None) => Arrival::unrouted(),
+        }
+        .redelivered(redelivered)
+        .user_id(user_id)
+        .sender_routed(sender_routed);
+        if let Some((e, queue, keys)) = &subscription {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            arrival = arrival.subscribed(Subscription::new(e, queue, &keys));
+        }
+        if let Some((msg_id, topic, server)) = reply_to {
+            arrival = arrival.reply_to(Call {
+                msg_id,
+                topic,
+                server,
+            });
+        }
+        if let Some(s) = signed_by {
+            arrival = arrival.signed_by(s);
+        }
+        let v = detached(py, || {
+            let bus = self.current();
+            let value = parse_json(body)?;
+            let admitted = bus.admit_value(&value, &arrival)?;
+            let mut report =
+                serde_json::to_value(&admitted).map_err(|e| Fail::Other(e.to_string()))?;
+            if let (Value::Object(r), Some(t)) = (&mut report, value.get(oslo::MESSAGE_KEY)) {
+                r.insert("message_text".into(), t.clone());
+            }
+            Ok(report)
+        })?;
+        Self::report(py, &v)
+    }
+
     /// Verifies an oslo envelope that arrived on `topic` (and `exchange`).
     #[pyo3(signature = (envelope, *, topic, exchange = None))]
     fn verify_oslo<'py>(
@@ -997,6 +1080,7 @@ impl Bus {
                 reason,
                 stage: Some(stage),
                 hop: None,
+                transient: false,
             };
             let Some(verifier) = bus.current_verifier()? else {
                 return Ok(serde_json::json!({
@@ -1118,6 +1202,7 @@ fn check_topic(t: &str) -> Result<()> {
         reason: e,
         stage: Some("format"),
         hop: None,
+        transient: false,
     })
 }
 

@@ -7,7 +7,9 @@ use serde_json::{Value, json};
 use waxseal_entity::glob::{MALFORMED_TOPIC, check_topic};
 use waxseal_envelope::Certificate;
 use waxseal_envelope::display::Escaped;
-use waxseal_message::{Bus, Rejection, ReplayCache, Route, SignError, oslo};
+use waxseal_message::{
+    AdmittedMessage, Arrival, Bus, Rejection, ReplayCache, Route, SignError, oslo,
+};
 
 use super::common;
 use crate::InOut;
@@ -302,71 +304,61 @@ pub fn run(command: Command) -> Result<(), CliError> {
                 bus = bus.with_replay_cache(cache);
                 replay = Some((path, file));
             }
-            let report = if is_oslo(&message) {
-                if a.signed_by.is_some() {
-                    return Err(CliError::usage(
-                        "--signed-by applies to fedmsg-style messages; oslo routes use the configured route",
-                    ));
-                }
-                let Some(topic) = &a.topic else {
-                    return Err(CliError::rejected(
-                        waxseal_message::bus::TOPIC_REQUIRED,
-                        "an oslo envelope is validated against the topic it arrived on: give --topic",
-                    ));
-                };
-                let mut route = Route::topic(topic);
-                if let Some(e) = &a.exchange {
-                    route = route.on_exchange(e);
-                }
-                let v = bus.verify_oslo_route(&message, &route).map_err(rejected)?;
-                if let Some((path, file)) = replay.as_mut() {
-                    save_replay_cache(path, file, &bus)?;
-                }
-                if !a.json {
-                    let who = v
-                        .entity
-                        .as_ref()
-                        .map(|e| e.id.as_str())
-                        .unwrap_or("(unsigned)");
-                    let route: Vec<&str> = v.hops.iter().map(|h| h.entity.as_str()).collect();
-                    println!(
-                        "accepted: oslo message from {}; route {}",
-                        Escaped(who),
-                        Escaped(&if route.is_empty() {
-                            "-".into()
-                        } else {
-                            route.join(" -> ")
-                        })
-                    );
-                }
-                json!({"valid": true, "kind": "oslo", "result": v})
-            } else {
-                if a.exchange.is_some() {
-                    return Err(CliError::usage("--exchange applies to oslo envelopes"));
-                }
-                if let Some(t) = &a.topic
-                    && message.get("topic").and_then(Value::as_str) != Some(t.as_str())
-                {
-                    return Err(CliError::rejected(
-                        waxseal_message::bus::TOPIC_MISMATCH,
-                        format!("the message's topic is not --topic {t}"),
-                    ));
-                }
-                let v = match &a.signed_by {
-                    Some(s) => bus.validate_signed_by(&message, s),
-                    None => bus.validate(&message),
-                }
-                .map_err(rejected)?;
-                if let Some((path, file)) = replay.as_mut() {
-                    save_replay_cache(path, file, &bus)?;
-                }
-                if !a.json {
-                    println!("accepted: {}", Escaped(&v.note));
-                    for d in v.authorization.iter().flat_map(|x| x.decisions.iter()) {
-                        println!("  {} ({})", Escaped(&d.reason), d.code);
+            if is_oslo(&message) && a.signed_by.is_some() {
+                return Err(CliError::usage(
+                    "--signed-by applies to fedmsg-style messages; oslo routes use the configured route",
+                ));
+            }
+            if !is_oslo(&message) && a.exchange.is_some() {
+                return Err(CliError::usage("--exchange applies to oslo envelopes"));
+            }
+            let mut arrival = match &a.topic {
+                Some(topic) => {
+                    let mut route = Route::topic(topic);
+                    if let Some(e) = &a.exchange {
+                        route = route.on_exchange(e);
                     }
+                    Arrival::on(route)
                 }
-                json!({"valid": true, "kind": "fedmsg", "result": v})
+                None => Arrival::unrouted(),
+            };
+            if let Some(s) = &a.signed_by {
+                arrival = arrival.signed_by(s);
+            }
+            let admitted = bus.admit_value(&message, &arrival).map_err(rejected)?;
+            if let Some((path, file)) = replay.as_mut() {
+                save_replay_cache(path, file, &bus)?;
+            }
+            let report = match admitted.message {
+                AdmittedMessage::Oslo(v) => {
+                    if !a.json {
+                        let who = v
+                            .entity
+                            .as_ref()
+                            .map(|e| e.id.as_str())
+                            .unwrap_or("(unsigned)");
+                        let route: Vec<&str> = v.hops.iter().map(|h| h.entity.as_str()).collect();
+                        println!(
+                            "accepted: oslo message from {}; route {}",
+                            Escaped(who),
+                            Escaped(&if route.is_empty() {
+                                "-".into()
+                            } else {
+                                route.join(" -> ")
+                            })
+                        );
+                    }
+                    json!({"valid": true, "kind": "oslo", "result": v})
+                }
+                AdmittedMessage::Fedmsg(v) => {
+                    if !a.json {
+                        println!("accepted: {}", Escaped(&v.note));
+                        for d in v.authorization.iter().flat_map(|x| x.decisions.iter()) {
+                            println!("  {} ({})", Escaped(&d.reason), d.code);
+                        }
+                    }
+                    json!({"valid": true, "kind": "fedmsg", "result": v})
+                }
             };
             if a.json {
                 println!(
