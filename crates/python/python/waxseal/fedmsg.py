@@ -13,7 +13,10 @@ reading fedmsg's configuration keys as they are (``/etc/fedmsg.d/*.py``): ``ssld
 ``certnames``, ``certname``, ``cert_prefix``, ``crypto_backend``,
 ``crypto_validate_backends``, ``ca_cert_location``, ``ca_cert_cache``,
 ``ca_cert_cache_expiry``, ``crl_location``, ``crl_cache``, ``crl_cache_expiry``,
-``routing_policy``, ``routing_nitpicky``, ``validate_signatures``.
+``routing_policy``, ``routing_nitpicky``. ``validate_signatures`` is not read, as
+fedmsg.crypto does not read it: it is the hub's and each consumer's switch for whether
+to call :func:`validate` at all, so a consumer that validates on a hub whose
+configuration says False still refuses forgeries.
 
 Two wires:
 
@@ -35,8 +38,8 @@ with RSA keys only. Accept it only while fedmsg publishers remain, then remove i
 
 Differences from fedmsg 1.x, each on the side of refusing:
 
-- ``validate`` never raises for a bad message and never trusts a message it could not
-  check: an unreadable CA or CRL, or a location it cannot fetch, is logged and the
+- ``validate`` never raises for anything a message can hold (it returns False) and
+  never trusts a message it could not check: an unreadable CA or CRL, or a location it cannot fetch, is logged and the
   message refused.
 - Trust anchors: every certificate in ``ca_cert_location`` (fedmsg uses the first only;
   a bundle lets the old and the new root both be trusted during a CA rotation). Every
@@ -45,8 +48,12 @@ Differences from fedmsg 1.x, each on the side of refusing:
   until some validation fails, so a running fedmsg keeps accepting a revoked signer).
   Local files are checked on every validation, which is stricter than
   ``ca_cert_cache_expiry`` and ``crl_cache_expiry`` promise. http(s) locations are
-  fetched (``waxseal_fetch_timeout`` seconds at most, default 10) and cached in the
-  directory of ``crl_cache`` (else ``ca_cert_cache``); a cached copy is used until its
+  fetched (``waxseal_fetch_timeout`` seconds at most, default 10); after each fetch the
+  file named by ``crl_cache`` (``ca_cert_cache``) holds the CRL (CA) as served, as older
+  fedmsg wrote it (fedmsg 1.1.7 keeps it in memory only). waxseal's own copy, from which
+  it decides freshness, sits beside that file in a directory of its own
+  (``.<file name>.waxseal/``, mode 0700; refused if others may write it). Without either
+  key a URL is fetched for every validation. A kept copy is used until its
   ``*_cache_expiry`` and, for a CRL, its nextUpdate; a failed fetch keeps it while it is
   current; once no current CRL can be had every message is refused
   (``crl-unavailable``). fedmsg fetches only https and opens ``http://`` as a file path;
@@ -57,6 +64,10 @@ Differences from fedmsg 1.x, each on the side of refusing:
 - The configuration given to each call wins over the one :func:`init` saw (fedmsg keeps
   the first).
 - :func:`sign` does not modify the message it is given; it returns a new one.
+- Strings are I-JSON (RFC 7493 section 2.1): a surrogate code point in a ``str`` (what
+  Python's ``json`` makes of an escaped lone surrogate, ``"\\ud800"``) is refused by
+  :func:`sign` (``waxseal.Rejected``, ``malformed-json``) and by :func:`validate`, on
+  both wires; fedmsg signs and accepts it, though decoders disagree on what it means.
 - No replay cache: fedmsg's ``validate`` is a question about a message, asked by every
   consumer of a hub about the same message, so a second ``True`` is the right answer.
 """
