@@ -13,6 +13,17 @@
 //! no duplicate-key mode and drops the number text, so the value is built by a small
 //! visitor here and the number texts are checked by a scan of the input ([`parse`]).
 //!
+//! **Strings are Unicode** (I-JSON, RFC 7493 §2.1): an escaped lone surrogate (`"\ud800"`
+//! with no low surrogate after it, or a low surrogate `"\udc00"` alone) is refused as
+//! `malformed-json`. It names no character: one decoder replaces it with U+FFFD, Python's
+//! `json` keeps it as a surrogate code point, so the string a consumer reads would not be
+//! the string that was signed. An unescaped surrogate cannot occur: its UTF-8 form
+//! (`ED A0 80`...) is not valid UTF-8 and is refused as such, and a `&str`, a `String` or
+//! a [`Value`] built in Rust hold Unicode scalar values only, so what [`canonical`] signs
+//! has none either. serde_json refuses lone surrogate escapes when it decodes a string;
+//! [`parse`] checks for them again ([`check_surrogates`]) so that the rule and its message
+//! do not depend on how a dependency treats them.
+//!
 //! **Nothing is rewritten**: [`splice`] adds and removes top-level members of an object
 //! while copying every other member's text byte for byte, which is how `msg sign` writes
 //! its output.
@@ -178,12 +189,68 @@ impl<'de> Visitor<'de> for Strict {
 /// `malformed-json`, a number that is not exactly a double is `inexact-number`.
 pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
     let mut d = serde_json::Deserializer::from_slice(bytes);
-    let v = Strict
-        .deserialize(&mut d)
-        .map_err(|e| JsonError::malformed(e.to_string()))?;
-    d.end().map_err(|e| JsonError::malformed(e.to_string()))?;
+    let parsed = Strict.deserialize(&mut d).and_then(|v| d.end().map(|()| v));
+    let v = match parsed {
+        Ok(v) => v,
+        // A lone surrogate is named as such; anything else keeps serde_json's message.
+        Err(e) => {
+            check_surrogates(bytes)?;
+            return Err(JsonError::malformed(e.to_string()));
+        }
+    };
+    check_surrogates(bytes)?;
     scan_numbers(bytes)?;
     Ok(v)
+}
+
+/// Refuses (`malformed-json`) a `\u` escape of a lone surrogate in any string of `bytes`:
+/// a high surrogate (`\ud800`-`\udbff`) not followed by an escaped low surrogate
+/// (`\udc00`-`\udfff`), or a low surrogate without a high one before it (I-JSON, RFC 7493
+/// §2.1). A pair (`\ud83d\ude00`) is one character and is accepted. `bytes` need not be
+/// valid JSON (nothing is read beyond its end); only the strings are looked at.
+pub fn check_surrogates(bytes: &[u8]) -> Result<(), JsonError> {
+    let escape = |i: usize| -> Option<u16> {
+        let digits = bytes.get(i..i + 6)?;
+        if digits[0] != b'\\' || digits[1] != b'u' {
+            return None;
+        }
+        let hex = std::str::from_utf8(&digits[2..]).ok()?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    let mut in_string = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match (in_string, bytes[i]) {
+            (_, b'"') => in_string = !in_string,
+            (true, b'\\') => {
+                let Some(unit) = escape(i) else {
+                    // Another escape (`\"`, `\\`, ...): skip the escaped byte.
+                    i += 2;
+                    continue;
+                };
+                match unit {
+                    0xD800..=0xDBFF => match escape(i + 6) {
+                        Some(0xDC00..=0xDFFF) => i += 6,
+                        _ => return Err(lone_surrogate(unit)),
+                    },
+                    0xDC00..=0xDFFF => return Err(lone_surrogate(unit)),
+                    _ => {}
+                }
+                i += 6;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+fn lone_surrogate(unit: u16) -> JsonError {
+    JsonError::malformed(format!(
+        "a string holds the lone surrogate \\u{unit:04x}, which is not a character \
+         (I-JSON, RFC 7493 §2.1: decoders disagree on what it means)"
+    ))
 }
 
 /// Checks the text of every number of `bytes`, which must be valid JSON.
@@ -317,7 +384,8 @@ pub fn splice(text: &str, remove: &[&str], add: &[(&str, &Value)]) -> Result<Str
 }
 
 /// Checks a value built in memory: every number must be exactly a double (an integer
-/// beyond 2^53 that a double cannot hold is refused as `inexact-number`).
+/// beyond 2^53 that a double cannot hold is refused as `inexact-number`). Its strings need
+/// no check: a Rust string cannot hold a surrogate, so a [`Value`] has no lone one.
 pub fn check(value: &Value) -> Result<(), JsonError> {
     match value {
         Value::Number(n) => {
@@ -428,6 +496,59 @@ mod tests {
     fn invalid_utf8_and_trailing_data_are_refused() {
         assert!(parse(b"{\"a\": \"\xff\"}").is_err());
         assert!(parse(b"{} {}").is_err());
+    }
+
+    #[test]
+    fn lone_surrogates_are_refused_and_pairs_accepted() {
+        // I-JSON (RFC 7493 §2.1): escaped lone surrogates, anywhere a string is.
+        for lone in [
+            r#"{"a": "\ud800"}"#,
+            r#"{"a": "\uD800"}"#,
+            r#"{"a": "x\udbffy"}"#,
+            r#"{"a": "\udc00"}"#,
+            r#"{"a": "\ude00\ud83d"}"#,
+            r#"{"a": "\ud800\u0041"}"#,
+            r#"{"a": "\ud800\ud800"}"#,
+            r#"{"a": "\ud800\n"}"#,
+            r#"{"\ud800": 1}"#,
+            r#"["ok", ["\udfff"]]"#,
+            r#""\ud800""#,
+        ] {
+            let e = parse(lone.as_bytes()).unwrap_err();
+            assert_eq!(e.code, MALFORMED_JSON, "{lone}");
+            assert!(
+                e.message.contains("lone surrogate"),
+                "{lone}: {}",
+                e.message
+            );
+            assert!(check_surrogates(lone.as_bytes()).is_err(), "{lone}");
+        }
+        // A pair is one character; an escaped backslash before `u` is no escape.
+        let v =
+            parse(r#"{"a": "\ud83d\ude00", "b": "\\ud800", "c": "\"\ud83d\ude00\""}"#.as_bytes())
+                .unwrap();
+        assert_eq!(v["a"], "\u{1f600}");
+        assert_eq!(v["b"], "\\ud800");
+        assert_eq!(v["c"], "\"\u{1f600}\"");
+        // The canonical form writes the character itself (as UTF-8), never the escapes.
+        assert_eq!(
+            canonical(&v).unwrap(),
+            "{\"a\":\"\u{1f600}\",\"b\":\"\\\\ud800\",\"c\":\"\\\"\u{1f600}\\\"\"}".as_bytes()
+        );
+        // A surrogate written as UTF-8 bytes (CESU-8 / WTF-8) is not UTF-8 at all.
+        let raw = b"{\"a\": \"\xed\xa0\x80\"}";
+        assert_eq!(parse(raw).unwrap_err().code, MALFORMED_JSON);
+        // Outside strings, and in text that is not JSON, nothing is misread or overrun.
+        assert!(check_surrogates(br#"{"a": 1} \ud800"#).is_ok());
+        for cut in [
+            &br#""\ud8"#[..],
+            br#""\ud800\u"#,
+            br#""\"#,
+            br#""\ud800\udc"#,
+        ] {
+            assert!(parse(cut).is_err());
+        }
+        assert!(check_surrogates(br#""\ud800\udc"#).is_err());
     }
 
     #[test]

@@ -410,6 +410,59 @@ fn duplicate_keys_are_rejected() {
     assert!(strict::parse(br#"{"msg": {"a": 1, "a": 1}}"#).is_err());
 }
 
+/// I-JSON strings (RFC 7493 §2.1): a message signed with U+FFFD whose character is swapped
+/// on the wire for an escaped lone surrogate (which some decoders read as U+FFFD and
+/// Python's `json` as a surrogate) is refused, at validation and at signing; an escaped
+/// surrogate pair is one character, and signs and validates.
+#[test]
+fn lone_surrogates_are_refused_and_pairs_validate() {
+    let f = fx();
+    let bus = f.bus(json!({}));
+    let signer = f.signer("bodhi-app01.example.org");
+    let mut m = bodhi_msg();
+    m["msg"]["comment"]["text"] = json!("LGTM \u{fffd}");
+    let signed = sign(&m, &signer).unwrap();
+    // serde_json writes U+FFFD as UTF-8; the wire may carry it escaped, which is the same.
+    let wire = serde_json::to_string(&signed)
+        .unwrap()
+        .replace('\u{fffd}', "\\ufffd");
+    assert!(bus.validate_bytes(wire.as_bytes()).unwrap().signed);
+    for swapped in ["\\ud800", "\\udc00", "\\ud83d"] {
+        let forged = wire.replace("\\ufffd", swapped);
+        let e = bus.validate_bytes(forged.as_bytes()).unwrap_err();
+        assert_eq!(
+            (e.stage, e.code.as_str()),
+            (Stage::Format, "malformed-json"),
+            "{swapped}"
+        );
+        assert!(e.reason.contains("lone surrogate"), "{}", e.reason);
+        let e = waxseal_message::sign_text(&forged, &signer).unwrap_err();
+        assert_eq!(e.input_code(), Some("malformed-json"), "{swapped}");
+    }
+    // An escaped pair: the character U+1F600, signed as UTF-8 in the canonical form.
+    let text = r#"{"topic": "org.example.prod.bodhi.update.comment", "msg": {"comment": {"text": "\ud83d\ude00"}}}"#;
+    let signed = waxseal_message::sign_text(text, &signer).unwrap();
+    assert!(
+        signed.contains(r#""\ud83d\ude00""#),
+        "the text is kept as written"
+    );
+    let v = bus.validate_bytes(signed.as_bytes()).unwrap();
+    assert!(v.signed);
+    let parsed = strict::parse(signed.as_bytes()).unwrap();
+    assert_eq!(parsed["msg"]["comment"]["text"], "\u{1f600}");
+    // The same message with the character written as UTF-8 has the same signature (a
+    // second bus: the first one remembers the signature as seen).
+    let utf8 = signed.replace(r#""\ud83d\ude00""#, "\"\u{1f600}\"");
+    let other = f.bus(json!({}));
+    assert!(other.validate_bytes(utf8.as_bytes()).unwrap().signed);
+    // Tampered: another character in the pair's place.
+    let tampered = signed.replace(r#""\ud83d\ude00""#, r#""\ud83d\ude01""#);
+    assert_eq!(
+        rejected(bus.validate_bytes(tampered.as_bytes())).1,
+        "message-digest-mismatch"
+    );
+}
+
 #[test]
 fn a_node_may_only_speak_for_itself() {
     let f = fx();

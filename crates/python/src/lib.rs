@@ -1088,6 +1088,9 @@ impl Bus {
                     "note": "validation is switched off (validate_signatures: false)",
                 }));
             };
+            // I-JSON strings, as on the cms wire: an escaped lone surrogate is refused.
+            waxseal_message::json::check_surrogates(signed)
+                .map_err(|e| reject("format", e.code, format!("signed bytes: {}", e.message)))?;
             let message: Value = serde_json::from_slice(signed)
                 .map_err(|e| reject("format", "malformed", format!("signed bytes: {e}")))?;
             let topic = match message.get("topic") {

@@ -210,3 +210,55 @@ def test_fedmsg_crl_location_url(served, tmp_path, caplog):
     with caplog.at_level(logging.DEBUG, logger="waxseal.fedmsg"):
         assert wf.validate(signed, **other) is False
     assert any("crl-unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_fedmsg_crl_cache_is_the_file_that_holds_the_fetched_crl(served, tmp_path, caplog):
+    """fedmsg's crl_cache names the file holding the fetched CRL: after each fetch it holds
+    the CRL as served, byte for byte; while the server is down the copy kept is used (and
+    the file keeps it); waxseal's own copy sits in a private directory beside it."""
+    signer_dir = tmp_path / "ssl"
+    signer_dir.mkdir()
+    for ext in ("crt", "key"):
+        dst = signer_dir / ("%s.%s" % (BODHI, ext))
+        dst.write_bytes((served.dir / ("%s.%s" % (BODHI, ext))).read_bytes())
+        os.chmod(dst, 0o600)
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(open(served.root).read() + open(served.intermediate).read())
+    crl_cache = tmp_path / "run" / "crl.pem"
+    config = {
+        "ssldir": str(signer_dir),
+        "certname": BODHI,
+        "ca_cert_location": str(bundle),
+        "crl_location": served.url,
+        "crl_cache": str(crl_cache),
+        "crl_cache_expiry": 0,
+        "routing_policy": {TOPIC: [BODHI]},
+    }
+    signed = wf.sign({"topic": TOPIC, "msg": {"a": 1}}, **config)
+    assert not crl_cache.exists()
+    assert wf.validate(signed, **config) is True
+    assert crl_cache.read_bytes() == (served.dir / "crl.pem").read_bytes()
+    private = tmp_path / "run" / ".crl.pem.waxseal"
+    assert private.is_dir() and os.stat(private).st_mode & 0o077 == 0
+    # Republished: fetched again (expiry 0), and the file follows.
+    served.revoke(BODHI)
+    assert wf.validate(wf.sign({"topic": TOPIC, "msg": {"a": 2}}, **config), **config) is False
+    assert crl_cache.read_bytes() == (served.dir / "crl.pem").read_bytes()
+    revoked_crl = crl_cache.read_bytes()
+    # The server down: the current copy kept is used; the file still holds it.
+    served.handler.down = True
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="waxseal.fedmsg"):
+        assert wf.validate(signed, **config) is False
+    assert any("revoked" in r.getMessage() for r in caplog.records)
+    assert crl_cache.read_bytes() == revoked_crl
+    # A cache directory others may write is not trusted: refused, and said why.
+    other = tmp_path / "shared" / "crl.pem"
+    (tmp_path / "shared" / ".crl.pem.waxseal").mkdir(parents=True)
+    os.chmod(tmp_path / "shared" / ".crl.pem.waxseal", 0o777)
+    served.handler.down = False
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="waxseal.fedmsg"):
+        assert wf.validate(signed, **dict(config, crl_cache=str(other))) is False
+    assert any("only it may write" in r.getMessage() for r in caplog.records)
+    assert not other.exists()

@@ -13,7 +13,10 @@ reading fedmsg's configuration keys as they are (``/etc/fedmsg.d/*.py``): ``ssld
 ``certnames``, ``certname``, ``cert_prefix``, ``crypto_backend``,
 ``crypto_validate_backends``, ``ca_cert_location``, ``ca_cert_cache``,
 ``ca_cert_cache_expiry``, ``crl_location``, ``crl_cache``, ``crl_cache_expiry``,
-``routing_policy``, ``routing_nitpicky``, ``validate_signatures``.
+``routing_policy``, ``routing_nitpicky``. ``validate_signatures`` is not read, as
+fedmsg.crypto does not read it: it is the hub's and each consumer's switch for whether
+to call :func:`validate` at all, so a consumer that validates on a hub whose
+configuration says False still refuses forgeries.
 
 Two wires:
 
@@ -35,8 +38,8 @@ with RSA keys only. Accept it only while fedmsg publishers remain, then remove i
 
 Differences from fedmsg 1.x, each on the side of refusing:
 
-- ``validate`` never raises for a bad message and never trusts a message it could not
-  check: an unreadable CA or CRL, or a location it cannot fetch, is logged and the
+- ``validate`` never raises for anything a message can hold (it returns False) and
+  never trusts a message it could not check: an unreadable CA or CRL, or a location it cannot fetch, is logged and the
   message refused.
 - Trust anchors: every certificate in ``ca_cert_location`` (fedmsg uses the first only;
   a bundle lets the old and the new root both be trusted during a CA rotation). Every
@@ -45,8 +48,12 @@ Differences from fedmsg 1.x, each on the side of refusing:
   until some validation fails, so a running fedmsg keeps accepting a revoked signer).
   Local files are checked on every validation, which is stricter than
   ``ca_cert_cache_expiry`` and ``crl_cache_expiry`` promise. http(s) locations are
-  fetched (``waxseal_fetch_timeout`` seconds at most, default 10) and cached in the
-  directory of ``crl_cache`` (else ``ca_cert_cache``); a cached copy is used until its
+  fetched (``waxseal_fetch_timeout`` seconds at most, default 10); after each fetch the
+  file named by ``crl_cache`` (``ca_cert_cache``) holds the CRL (CA) as served, as older
+  fedmsg wrote it (fedmsg 1.1.7 keeps it in memory only). waxseal's own copy, from which
+  it decides freshness, sits beside that file in a directory of its own
+  (``.<file name>.waxseal/``, mode 0700; refused if others may write it). Without either
+  key a URL is fetched for every validation. A kept copy is used until its
   ``*_cache_expiry`` and, for a CRL, its nextUpdate; a failed fetch keeps it while it is
   current; once no current CRL can be had every message is refused
   (``crl-unavailable``). fedmsg fetches only https and opens ``http://`` as a file path;
@@ -57,6 +64,10 @@ Differences from fedmsg 1.x, each on the side of refusing:
 - The configuration given to each call wins over the one :func:`init` saw (fedmsg keeps
   the first).
 - :func:`sign` does not modify the message it is given; it returns a new one.
+- Strings are I-JSON (RFC 7493 section 2.1): a surrogate code point in a ``str`` (what
+  Python's ``json`` makes of an escaped lone surrogate, ``"\\ud800"``) is refused by
+  :func:`sign` (``waxseal.Rejected``, ``malformed-json``) and by :func:`validate`, on
+  both wires; fedmsg signs and accepts it, though decoders disagree on what it means.
 - No replay cache: fedmsg's ``validate`` is a question about a message, asked by every
   consumer of a hub about the same message, so a second ``True`` is the right answer.
 """
@@ -64,10 +75,13 @@ Differences from fedmsg 1.x, each on the side of refusing:
 import base64
 import copy
 import datetime
+import hashlib
 import json
 import logging
 import os
+import re
 import socket
+import stat
 import threading
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -110,6 +124,50 @@ def _escape(text):
     """Text from a message, safe for one log line: control and non-ASCII characters
     escaped."""
     return str(text).encode("unicode_escape").decode("ascii")
+
+
+# A surrogate code point (U+D800-U+DFFF) in a Python ``str``: not a Unicode character.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(message):
+    """Where ``message`` (dicts, lists, tuples, strings; keys included) holds a surrogate
+    code point, else None. Python's ``json`` decodes an escaped lone surrogate
+    (``"\\ud800"``) to one and writes it back as the same escape, so a message can carry
+    one; I-JSON (RFC 7493 section 2.1) refuses it, because decoders disagree on what it
+    means (U+FFFD for some). A surrogate pair in a ``str`` is refused too: Python's ``json``
+    writes it as an escaped pair, which decodes to another string (the character)."""
+    stack = [("", message)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path or "the message"
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if isinstance(k, str) and _SURROGATE.search(k):
+                    return "a key of %s" % (path or "the message")
+                stack.append(("%s/%s" % (path, _escape(k)), v))
+        elif isinstance(value, (list, tuple)):
+            stack.extend(("%s/%d" % (path, i), v) for i, v in enumerate(value))
+    return None
+
+
+def _check_strings(message):
+    """Raises :class:`waxseal.Rejected` (``malformed-json``) for a surrogate in
+    ``message``."""
+    where = _lone_surrogate(message)
+    if where is not None:
+        reason = (
+            "%s holds a lone surrogate, which is not a character (I-JSON, RFC 7493 "
+            "section 2.1)" % where
+        )
+        error = waxseal.Rejected("malformed-json: " + reason)
+        error.code = "malformed-json"
+        error.reason = reason
+        error.stage = "format"
+        error.hop = None
+        raise error
 
 
 def _backend(name, key):
@@ -235,13 +293,16 @@ def sign(message, **config):
     ``crypto``, ``signature`` and ``certificate``. The key pair is
     ``<ssldir>/<certname>.key`` and ``.crt`` (``certname`` directly or through
     ``certnames``). Raises ``ValueError`` without them, ``waxseal.WaxsealError`` when
-    the key or the message cannot be used (as fedmsg raises)."""
+    the key or the message cannot be used (as fedmsg raises): ``waxseal.Rejected`` with
+    ``malformed-json`` for a string holding a surrogate (a lone ``\\ud800``), on both
+    wires."""
     backend = _implementation_for(config)
     ssldir = config.get("ssldir")
     if not ssldir:
         raise ValueError("You must set the ssldir and certname keyword arguments.")
     signer, cert_pem = _signer(ssldir, _certname(config))
     unsigned = strip_credentials(message)
+    _check_strings(unsigned)
     if backend == "x509":
         unsigned["crypto"] = "x509"
         signature = signer.sign_legacy_rsa_sha1(
@@ -271,13 +332,18 @@ def validate(message, **config):
     """True if ``message`` is signed on an accepted wire by a certificate that chains to
     ``ca_cert_location``, is not revoked in ``crl_location`` and may publish on its
     topic under ``routing_policy`` / ``routing_nitpicky``; False otherwise, with the
-    reason logged. Never raises for a bad message."""
+    reason logged. Never raises for a bad message. ``validate_signatures`` is not read:
+    it is the hub's and each consumer's switch for whether to call this at all (a
+    consumer may validate on a hub whose configuration says False), as in fedmsg."""
     return _validate(message, None, config)
 
 
 def validate_signed_by(message, signer, **config):
     """As :func:`validate`, and signed by the certificate named ``signer`` (its CN): the
     routing policy becomes ``{topic: [signer]}``, nitpicky, as in fedmsg."""
+    if not isinstance(signer, str):
+        log.error("message refused: the signer to require must be a name (a str)")
+        return False
     return _validate(message, signer, config)
 
 
@@ -292,35 +358,50 @@ def _describe(message):
 
 def _validate(message, signer, config):
     accepted = _accepted_for(config)
-    what = _describe(message)
-    if config.get("validate_signatures", True) is False:
-        if signer is None:
-            log.warning(
-                "%s accepted without validation: validate_signatures is False", what
-            )
-            return True
-        log.error(
-            "%s refused: validate_signatures is False, so who signed it is unknown", what
-        )
-        return False
+    what = "message"
     try:
-        if not isinstance(message, dict):
-            raise _Refused("a message must be a dict, not %s" % type(message).__name__)
-        crypto = message.get("crypto")
-        if crypto is None:
-            # fedmsg 0.7.2 and earlier did not name the backend.
-            if "certificate" in message:
-                crypto = "x509"
-            elif "signature" in message:
-                crypto = "gpg"
-            else:
-                raise _Refused("unsigned (no signature, certificate or crypto)")
-        if crypto not in accepted:
-            raise _Refused(
-                "crypto backend %s is not accepted (crypto_validate_backends: %s)"
-                % (_escape(crypto), ", ".join(accepted))
-            )
-        bus = _validating_bus(config)
+        what = _describe(message)
+        return _check(message, signer, config, accepted, what)
+    except _Refused as e:
+        log.error("%s refused: %s", what, e)
+    except waxseal.Rejected as e:
+        log.error(
+            "%s refused: %s (%s): %s",
+            what,
+            _escape(e.code),
+            _escape(e.stage or "envelope"),
+            _escape(e.reason),
+        )
+    except waxseal.WaxsealError as e:
+        log.error("%s refused: cannot validate: %s", what, _escape(e))
+    except Exception as e:  # noqa: BLE001 - the contract: False, never an exception
+        # Whatever a message holds (a recursion too deep to serialise, an int too long
+        # to print, an object whose __json__ raises): fedmsg's callers do not expect an
+        # exception from validate, and a message not checked is a message refused.
+        log.error("%s refused: %s: %s", what, type(e).__name__, _escape(e))
+    return False
+
+
+def _check(message, signer, config, accepted, what):
+    """True, or raises why ``message`` is refused."""
+    if not isinstance(message, dict):
+        raise _Refused("a message must be a dict, not %s" % type(message).__name__)
+    crypto = message.get("crypto")
+    if crypto is None:
+        # fedmsg 0.7.2 and earlier did not name the backend.
+        if "certificate" in message:
+            crypto = "x509"
+        elif "signature" in message:
+            crypto = "gpg"
+        else:
+            raise _Refused("unsigned (no signature, certificate or crypto)")
+    if not isinstance(crypto, str) or crypto not in accepted:
+        raise _Refused(
+            "crypto backend %s is not accepted (crypto_validate_backends: %s)"
+            % (_escape(crypto), ", ".join(accepted))
+        )
+    _check_strings(message)
+    with _validating_bus(config) as bus:
         if crypto == "cms":
             text = _to_text(message).encode("utf-8")
             if signer is None:
@@ -332,24 +413,6 @@ def _validate(message, signer, config):
             report = bus.validate_legacy_x509(
                 signed, signature, certificate, signer=signer, legacy_sha1=True
             )
-    except _Refused as e:
-        log.error("%s refused: %s", what, e)
-        return False
-    except waxseal.Rejected as e:
-        log.error(
-            "%s refused: %s (%s): %s",
-            what,
-            _escape(e.code),
-            _escape(e.stage or "envelope"),
-            _escape(e.reason),
-        )
-        return False
-    except waxseal.WaxsealError as e:
-        log.error("%s refused: cannot validate: %s", what, _escape(e))
-        return False
-    except (OSError, ValueError, TypeError, OverflowError) as e:
-        log.error("%s refused: %s", what, _escape(e))
-        return False
     log.debug("%s accepted: %s", what, _escape(report.get("note", "")))
     return True
 
@@ -388,25 +451,23 @@ def _location(config, key, default):
         return None
     value = str(value)
     if value.startswith(("https://", "http://")):
-        # Fetched (with a timeout), cached in the directory of crl_cache / ca_cert_cache,
-        # refreshed at crl_cache_expiry / ca_cert_cache_expiry and at the CRL's nextUpdate.
-        # A CA is never fetched over plain http (refused: anyone on the path could
-        # replace it); a CRL is signed, so http is fine.
+        # Fetched (with a timeout), a copy kept in the file named by crl_cache /
+        # ca_cert_cache (see _staging), refreshed at crl_cache_expiry /
+        # ca_cert_cache_expiry and at the CRL's nextUpdate. A CA is never fetched over
+        # plain http (refused: anyone on the path could replace it); a CRL is signed, so
+        # http is fine.
         return value
     if not os.path.isfile(value):
         raise _Refused("%s %s: no such file" % (key, _escape(value)))
     return os.path.abspath(value)
 
 
-def _fetch_settings(config):
-    """fedmsg's cache keys as the bus configuration's ``fetch``: waxseal keeps its cached
-    copies (one file per URL) in the directory of ``crl_cache`` (else of
-    ``ca_cert_cache``); the expiries are seconds, as in fedmsg."""
+def _fetch_settings(config, cache_dir):
+    """fedmsg's expiry keys (seconds, as in fedmsg) and ``waxseal_fetch_timeout`` as the
+    bus configuration's ``fetch``, with ``cache_dir`` (None: in memory only)."""
     fetch = {}
-    for key in ("crl_cache", "ca_cert_cache"):
-        if config.get(key):
-            fetch["cache_dir"] = os.path.dirname(os.path.abspath(str(config[key])))
-            break
+    if cache_dir is not None:
+        fetch["cache_dir"] = cache_dir
     for key, ours in (
         ("crl_cache_expiry", "crl_cache_expiry_secs"),
         ("ca_cert_cache_expiry", "ca_cache_expiry_secs"),
@@ -418,25 +479,149 @@ def _fetch_settings(config):
     return fetch
 
 
+def _private_dir(path):
+    """Creates ``path`` (mode 0700) if needed and checks that it is a directory of this
+    user that no one else may write: the copies of the CA and CRL kept there are trusted
+    as fetched."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if (
+        not stat.S_ISDIR(st.st_mode)
+        or st.st_uid != os.geteuid()
+        or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    ):
+        raise _Refused(
+            "%s is not a directory of this user that only it may write; the fetched CA "
+            "and CRL are kept there" % _escape(path)
+        )
+
+
+def _staging(config, kind, url):
+    """Where the fetched copy of ``url`` (``kind`` ``'crl'`` or ``'ca'``) is kept:
+    (a private directory, the file to mirror it to) or (None, None) when neither
+    ``crl_cache`` nor ``ca_cert_cache`` is set.
+
+    fedmsg's ``crl_cache`` and ``ca_cert_cache`` name the files that hold the fetched
+    copies. waxseal's fetcher keeps its copy (and decides when it is stale) in a cache
+    directory of its own, so each URL gets a directory beside the file:
+    ``<dir>/.<file name>.waxseal/<kind>-<hash of the URL>/``, holding that one copy,
+    which is then copied to the named file. When only the other key is set, the copy is
+    kept under its directory and no file is written for this one."""
+    own, other = ("crl_cache", "ca_cert_cache")[:: 1 if kind == "crl" else -1]
+    for key in (own, other):
+        if config.get(key):
+            target = os.path.abspath(str(config[key]))
+            parent = os.path.dirname(target)
+            os.makedirs(parent, exist_ok=True)
+            root = os.path.join(parent, ".%s.waxseal" % os.path.basename(target))
+            _private_dir(root)
+            digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:32]
+            staging = os.path.join(root, "%s-%s" % (kind, digest))
+            _private_dir(staging)
+            return staging, (target if key == own else None)
+    return None, None
+
+
+def _the_copy(staging):
+    """The one file in ``staging``, or None (none yet, or another process is writing a
+    new one this instant)."""
+    files = [
+        e.path for e in os.scandir(staging) if e.is_file(follow_symlinks=False)
+    ]
+    return files[0] if len(files) == 1 else None
+
+
+def _mirror(staging, target):
+    """Copies the fetched copy in ``staging`` to ``target`` (atomically, with its
+    modification time: when it was fetched) unless ``target`` already holds it."""
+    if staging is None or target is None:
+        return
+    try:
+        source = _the_copy(staging)
+        if source is None:
+            return
+        with open(source, "rb") as f:
+            data = f.read()
+        fetched = os.stat(source).st_mtime_ns
+        try:
+            with open(target, "rb") as f:
+                if f.read() == data and os.stat(target).st_mtime_ns == fetched:
+                    return
+        except OSError:
+            pass
+        tmp = "%s.tmp%d" % (target, os.getpid())
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.utime(tmp, ns=(fetched, fetched))
+        os.replace(tmp, target)
+    except OSError as e:
+        log.warning("cannot write the fetched copy to %s: %s", _escape(target), _escape(e))
+
+
+class _ValidatingBus:
+    """A :class:`waxseal.Bus` for one validation, with the CA and CRL as they are now;
+    on exit, the fetched CRL is copied to ``crl_cache`` (it may be fetched again during
+    the validation, at its expiry or nextUpdate)."""
+
+    def __init__(self, config):
+        self.config = config
+        self.crl_staging = self.crl_target = None
+
+    def __enter__(self):
+        config = self.config
+        ca = _location(config, "ca_cert_location", _DEFAULT_CA)
+        if ca is None:
+            raise _Refused("ca_cert_location is not set: nothing to trust")
+        crl = _location(config, "crl_location", _DEFAULT_CRL)
+        if ca.startswith(("https://", "http://")):
+            ca = self._fetched_ca(ca)
+        cache_dir = None
+        if crl and crl.startswith(("https://", "http://")):
+            self.crl_staging, self.crl_target = _staging(config, "crl", crl)
+            cache_dir = self.crl_staging
+        settings = {
+            "trust": [ca],
+            "crls": [crl] if crl else [],
+            "fetch": _fetch_settings(config, cache_dir),
+            # The signer's name is the certificate's CN, taken whole, as in fedmsg.
+            "entity_rules": [{"source": "cn"}],
+            "routing_policy": {
+                str(topic): [str(n) for n in names]
+                for topic, names in (config.get("routing_policy") or {}).items()
+            },
+            "nitpicky": bool(config.get("routing_nitpicky", False)),
+        }
+        return waxseal.Bus.from_json(json.dumps(settings))
+
+    def __exit__(self, *exc):
+        _mirror(self.crl_staging, self.crl_target)
+        return False
+
+    def _fetched_ca(self, url):
+        """The CA of ``url`` as a file: fetched (or read from its kept copy while that is
+        fresh) by a bus of its own, whose cache directory holds that one copy; the URL
+        itself when no cache key is set."""
+        staging, target = _staging(self.config, "ca", url)
+        if staging is None:
+            return url
+        waxseal.Bus.from_json(
+            json.dumps({"trust": [url], "fetch": _fetch_settings(self.config, staging)})
+        )
+        copy_path = _the_copy(staging)
+        if copy_path is None:
+            raise _Refused(
+                "ca_cert_location %s: no single fetched copy in %s"
+                % (_escape(url), _escape(staging))
+            )
+        _mirror(staging, target)
+        return copy_path
+
+
 def _validating_bus(config):
-    """A :class:`waxseal.Bus` for this configuration with the CA and CRL as they are now.
-    A new one per validation: files are read afresh every time (so a new CRL counts at
-    once), URLs come from the disk cache while it is fresh and current (fetched again
-    otherwise), and no state carries from one question to the next."""
-    ca = _location(config, "ca_cert_location", _DEFAULT_CA)
-    if ca is None:
-        raise _Refused("ca_cert_location is not set: nothing to trust")
-    crl = _location(config, "crl_location", _DEFAULT_CRL)
-    settings = {
-        "trust": [ca],
-        "crls": [crl] if crl else [],
-        "fetch": _fetch_settings(config),
-        # The signer's name is the certificate's CN, taken whole, as in fedmsg.
-        "entity_rules": [{"source": "cn"}],
-        "routing_policy": {
-            str(topic): [str(n) for n in names]
-            for topic, names in (config.get("routing_policy") or {}).items()
-        },
-        "nitpicky": bool(config.get("routing_nitpicky", False)),
-    }
-    return waxseal.Bus.from_json(json.dumps(settings))
+    """A bus for this configuration, read afresh for every validation (so a new CRL
+    counts at once; URLs come from their kept copies while those are fresh and current,
+    fetched again otherwise), used as a context manager."""
+    return _ValidatingBus(config)

@@ -8,6 +8,7 @@ Without fedmsg the interop tests are skipped, unless ``WAXSEAL_REQUIRE_FEDMSG=1`
 which makes that a failure.
 """
 
+import base64
 import json
 import logging
 import os
@@ -392,13 +393,150 @@ def test_configuration_keys(pki, caplog, monkeypatch):
     assert "crl-unavailable" in refused(
         caplog, wf.validate, m, **pki.config(crl_location="http://127.0.0.1:1/crl.pem")
     )
-    # validate_signatures False: validate says yes without looking, validate_signed_by
-    # cannot say who signed.
-    caplog.clear()
-    assert wf.validate(message(), **pki.config(validate_signatures=False)) is True
-    assert "validate_signatures is False" in refused(
-        caplog, wf.validate_signed_by, m, BODHI, **pki.config(validate_signatures=False)
-    )
+
+
+def test_validate_signatures_in_the_config_is_not_read(pki, fedmsg_python, caplog):
+    """fedmsg's validate_signatures is the hub's and each consumer's switch for whether to
+    validate; fedmsg.crypto.validate does not read it (shown against fedmsg 1.1.7), so a
+    consumer that validates on a hub whose configuration says False still refuses a
+    forgery."""
+    hub = pki.config(validate_signatures=False, **BOTH)
+    good = wf.sign(message(), **pki.config())
+    assert wf.validate(good, **hub) is True
+    assert wf.validate_signed_by(good, BODHI, **hub) is True
+    assert "message-digest-mismatch" in refused(caplog, wf.validate, tampered(good), **hub)
+    assert "unsigned" in refused(caplog, wf.validate, message(), **hub)
+    assert "routing-policy" in refused(caplog, wf.validate_signed_by, good, KOJI, **hub)
+    moved = dict(message(), crypto="cms", signature=good["signature"],
+                 certificate=good["certificate"])
+    assert "message-digest-mismatch" in refused(caplog, wf.validate, moved, **hub)
+    # The x509 wire, and fedmsg itself under the same configuration.
+    x509_hub = pki.config(validate_signatures=False, **X509)
+    signed = peer(fedmsg_python, "sign", message(), pki.config(**X509))["result"]
+    assert wf.validate(signed, **hub) is True
+    assert peer(fedmsg_python, "validate", signed, x509_hub)["result"] is True
+    forged = tampered(signed)
+    assert "bad-signature" in refused(caplog, wf.validate, forged, **hub)
+    assert peer(fedmsg_python, "validate", forged, x509_hub)["result"] is False
+    assert "validate_signatures" not in refused(caplog, wf.validate, forged, **hub)
+
+
+def test_validate_returns_false_for_anything_a_message_can_hold(pki, caplog):
+    """validate never raises: every kind of garbage gives False, with the reason logged."""
+    config = pki.config(**BOTH)
+    good = wf.sign(message(), **pki.config())
+    x509 = wf.sign(message(), **pki.config(**X509))
+    deep = []
+    for _ in range(200000):
+        deep = [deep]
+    circular = message()
+    circular["msg"]["self"] = circular
+    not_pem = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+    huge = "A" * (4 << 20)
+    garbage = [
+        None, 1, 1.5, "a string", b"bytes", ["a", "list"], ("a", "tuple"), {"a", "set"},
+        {},
+        dict(good, crypto=None, signature=None),
+        dict(good, crypto=["cms"]),
+        dict(good, crypto={"cms": 1}),
+        dict(good, crypto=7),
+        dict(good, signature=1),
+        dict(good, signature=["x"]),
+        dict(good, signature=None),
+        dict(good, certificate={"pem": 1}),
+        dict(good, signature="!!not base64!!"),
+        dict(good, signature=huge),
+        dict(good, certificate=huge),
+        dict(good, msg={"big": huge}),
+        dict(good, certificate=not_pem.decode()),
+        dict(good, topic=None),
+        dict(good, topic=["a"]),
+        dict(good, topic="a" * (1 << 20)),
+        dict(good, msg_id=10 ** 5000),
+        dict(good, msg={"n": 10 ** 5000}),
+        dict(good, msg={"n": float("nan")}),
+        dict(good, msg={"n": float("inf")}),
+        dict(good, msg={1: "int key"}),
+        dict(good, msg={(1, 2): "tuple key"}),
+        dict(good, msg={"b": b"\xff"}),
+        dict(good, msg={"o": object()}),
+        dict(good, msg=deep),
+        circular,
+        dict(good, msg={"s": "\ud800"}),
+        dict(good, msg={"\udc00": 1}),
+        dict(x509, signature="@@@"),
+        dict(x509, signature=2),
+        dict(x509, signature=b"\xff\xfe"),
+        dict(x509, certificate=not_pem.decode()),
+        dict(x509, certificate=base64.b64encode(b"not a certificate").decode()),
+        dict(x509, certificate=huge),
+        dict(x509, signature=huge),
+        dict(x509, msg={"s": "\ud800"}),
+        dict(x509, topic={"t": 1}),
+        dict(x509, msg={"n": 10 ** 5000}),
+        dict(x509, msg=deep),
+    ]
+    for bad in garbage:
+        refused(caplog, wf.validate, bad, **config)
+        refused(caplog, wf.validate_signed_by, bad, BODHI, **config)
+    # The signer to require must be a name.
+    for signer in (None, 1, ["bodhi"], "\ud800"):
+        refused(caplog, wf.validate_signed_by, good, signer, **config)
+    # The positive twins: the untouched messages pass.
+    assert wf.validate(good, **config) is True
+    assert wf.validate(x509, **config) is True
+
+
+def test_lone_surrogates_are_refused_and_pairs_sign_and_validate(pki, fedmsg_python, caplog):
+    """I-JSON strings (RFC 7493 section 2.1): a message signed with U+FFFD, the escape
+    swapped for a lone surrogate, is refused (Python's json reads another string than the
+    one signed); sign refuses one; an escaped surrogate pair signs and validates, and
+    Python's json reads it as the same character."""
+    config = pki.config(**BOTH)
+    for wire in ({}, X509):
+        good = wf.sign(message(text="\ufffd here"), **pki.config(**wire))
+        assert wf.validate(good, **config) is True
+        text = json.dumps(good)
+        assert "\\ufffd" in text
+        forged = json.loads(text.replace("\\ufffd", "\\ud800"))
+        assert forged["msg"]["text"] == "\ud800 here"
+        assert "malformed-json" in refused(caplog, wf.validate, forged, **config)
+        for lone in ("\ud800", "\udc00", "a\ud83d"):
+            with pytest.raises(waxseal.Rejected) as e:
+                wf.sign(message(text=lone), **pki.config(**wire))
+            assert e.value.code == "malformed-json" and e.value.stage == "format"
+        with pytest.raises(waxseal.Rejected):
+            wf.sign(message(**{"\ud800": "in a key"}), **pki.config(**wire))
+        # A pair, as the wire escapes it: the character U+1F600.
+        smiley = json.loads('"\\ud83d\\ude00"')
+        assert smiley == "\U0001F600"
+        signed = wf.sign(message(text=smiley), **pki.config(**wire))
+        wire_text = json.dumps(signed)
+        assert "\\ud83d\\ude00" in wire_text
+        received = json.loads(wire_text)
+        assert received["msg"]["text"] == smiley
+        assert wf.validate(received, **config) is True
+        tampered_pair = json.loads(wire_text.replace("\\ude00", "\\ude01"))
+        refused(caplog, wf.validate, tampered_pair, **config)
+        # Two surrogate code points in a str are not the character (json writes them as
+        # the pair, which reads back as U+1F600): refused.
+        with pytest.raises(waxseal.Rejected):
+            wf.sign(message(text="\ud83d\ude00"), **pki.config(**wire))
+    # fedmsg 1.1.7 signs a lone surrogate; waxseal refuses the message, fedmsg accepts it.
+    theirs = peer(fedmsg_python, "sign", message(text="\ud800"), pki.config(**X509))["result"]
+    assert peer(fedmsg_python, "validate", theirs, pki.config(**X509))["result"] is True
+    assert "malformed-json" in refused(caplog, wf.validate, theirs, **config)
+    pair = peer(fedmsg_python, "sign", message(text=smiley), pki.config(**X509))["result"]
+    assert wf.validate(pair, **config) is True
+    assert pair == wf.sign(message_like(pair), **pki.config(**X509))
+
+
+def message_like(signed):
+    """``signed`` without its credentials and crypto (to sign it again)."""
+    m = dict(signed)
+    for k in ("signature", "certificate", "crypto"):
+        m.pop(k, None)
+    return m
 
 
 def test_bad_messages_return_false_and_logs_are_escaped(pki, caplog):
