@@ -178,6 +178,8 @@ fn revoked_and_republished_is_refused_after_the_cache_expires() {
         "the fetched CRL is cached on disk"
     );
     f.pki.revoke(BODHI, "keyCompromise").unwrap();
+    // The fetch runs beside validation; `refresh_trust` waits for it.
+    assert!(bus.refresh_trust(), "the new CRL is taken");
     assert_eq!(
         code(bus.validate(&f.message())),
         (Stage::Certificate, "revoked".into())
@@ -199,6 +201,7 @@ fn a_cached_crl_is_used_until_it_expires_then_refreshed_at_next_update() {
     assert_eq!(f.server.hits.load(Ordering::SeqCst), hits);
     // At the cached CRL's nextUpdate it is fetched again: the new one revokes.
     let later = bus.at_time(first_next + 10);
+    assert!(later.refresh_trust());
     assert_eq!(
         code(later.validate(&f.message())),
         (Stage::Certificate, "revoked".into())
@@ -456,6 +459,7 @@ fn https_with_internal_roots() {
     let bus = Bus::new(f.config(&url, with(&roots))).unwrap();
     bus.validate(&f.message()).unwrap();
     f.pki.revoke(BODHI, "keyCompromise").unwrap();
+    assert!(bus.refresh_trust());
     assert_eq!(
         code(bus.validate(&f.message())),
         (Stage::Certificate, "revoked".into())
