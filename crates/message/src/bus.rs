@@ -480,9 +480,9 @@ impl Bus {
         Ok(Some(state.verifier.clone()))
     }
 
-    /// Refreshes what is due of the trust material now and waits for it (for a refresh
-    /// already running too), then rebuilds the verifier if anything changed: what a
-    /// one-shot tool, a test, or an operator's "refresh now" wants. Validation on other
+    /// Refreshes the trust material now (changed files; every URL, due or not) and waits
+    /// for it (for a refresh already running too), then rebuilds the verifier if anything
+    /// changed: what a test or an operator's "refresh now" wants. Validation on other
     /// threads goes on meanwhile with the held copies (the fetch holds none of the locks it
     /// takes). Returns whether anything changed; `false` when validation is switched off.
     pub fn refresh_trust(&self) -> bool {

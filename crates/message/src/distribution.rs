@@ -1132,15 +1132,15 @@ impl Shared {
         }
     }
 
-    /// Fetches the URLs that are due, one at a time, holding no lock that validation
-    /// takes while a fetch runs; each result is checked and applied under a short hold of
-    /// the sources.
-    fn refresh_urls(&self, time: u64) {
+    /// Fetches the URLs that are due (`force`: all of them), one at a time, holding no
+    /// lock that validation takes while a fetch runs; each result is checked and applied
+    /// under a short hold of the sources.
+    fn refresh_urls(&self, time: u64, force: bool) {
         let _one = lock(&self.refreshing);
         let due: Vec<(usize, String)> = lock(&self.sources)
             .iter()
             .enumerate()
-            .filter(|(_, t)| t.url_due(self.fetcher.config(), time))
+            .filter(|(_, t)| force || t.url_due(self.fetcher.config(), time))
             .filter_map(|(i, t)| match &t.source {
                 Source::Url(u) => Some((i, u.clone())),
                 Source::Path(_) => None,
@@ -1182,12 +1182,12 @@ pub struct Material {
 pub struct Refresher(Arc<Shared>);
 
 impl Refresher {
-    /// Re-reads changed files and fetches the URLs that are due, waiting for a refresh
-    /// already running to finish first (two never run at once). `time`: the verification
-    /// time, for deciding whether CRLs are current.
+    /// Re-reads changed files and fetches every URL now (due or not), waiting for a
+    /// refresh already running to finish first (two never run at once). `time`: the
+    /// verification time, for deciding whether CRLs are current.
     pub fn run(&self, time: u64) {
         self.0.refresh_files();
-        self.0.refresh_urls(time);
+        self.0.refresh_urls(time, true);
     }
 }
 
@@ -1274,7 +1274,7 @@ impl Material {
                     }
                     let _done = Done(&shared.pending);
                     lock(&shared.stats).background_refreshes += 1;
-                    shared.refresh_urls(time);
+                    shared.refresh_urls(time, false);
                 });
             if let Err(e) = started {
                 self.shared.pending.store(false, Ordering::SeqCst);
@@ -1294,9 +1294,10 @@ impl Material {
         changed
     }
 
-    /// Refreshes what is due now, on this thread, waiting for the fetches (and for a
-    /// background refresh already running). Returns whether anything changed since the
-    /// last call. For one-shot tools and tests; a service calls [`Material::refresh`].
+    /// Re-reads changed files and fetches every URL now, on this thread, waiting for the
+    /// fetches (and for a background refresh already running). Returns whether anything
+    /// changed since the last call. For one-shot tools, tests and an operator's "refresh
+    /// now"; a service calls [`Material::refresh`].
     pub fn refresh_now(&mut self, time: u64) -> bool {
         self.refresher().run(time);
         self.take_changed()
