@@ -1,20 +1,65 @@
-//! CA bundles and CRLs from files or http(s) URLs: fetched with a timeout, cached on disk,
-//! refreshed, and failing closed.
+//! CA bundles and CRLs from files or http(s) URLs: fetched with a timeout beside
+//! validation, checked, cached on disk, refreshed, and failing closed.
 //!
 //! Wherever trust material is configured (the bus configuration's `trust`, `certs` and
 //! `crls`, the CLI's `--trust`, `--certs` and `--crl`, Python's `Verifier` and `Bus`), a
 //! [`Source`] is either a file (or directory) path or an `http://` / `https://` URL.
 //! [`Material`] holds the last good copy of each source and refreshes it:
 //!
+//! - a file when it changes (its size or modification time, or a directory's list of
+//!   files): re-read by [`Material::refresh`] on the calling thread (a local stat and read);
 //! - a URL when its cache expires (`crl_cache_expiry_secs`, `ca_cache_expiry_secs` of
 //!   [`FetchConfig`]), and a CRL URL also once the verification time reaches the CRL's
-//!   `nextUpdate`;
-//! - a file when it changes (its size or modification time, or a directory's list of files).
+//!   `nextUpdate`: fetched by a background thread that [`Material::refresh`] starts and
+//!   does not wait for.
 //!
-//! A fetched copy is written to the cache directory (`cache_dir`, one file per URL) and read
-//! back from there when a process starts, so that a restart does not need the server. On a
-//! failed fetch or an unreadable file the last good copy is kept; for a CRL only while it is
-//! still current (before its `nextUpdate`). Once a CRL URL has nothing current,
+//! # Refreshing beside validation
+//!
+//! No validation waits for the network. The copies sit behind a mutex that is held only to
+//! read or replace them (and to stat the files), never during a fetch. A due URL is fetched
+//! by a background thread; only one runs at a time (a flag stops a second from starting,
+//! and a refresh mutex serialises it with [`Refresher::run`]), so a dead server costs one
+//! thread waiting out `timeout_ms`, not every validating thread (under eventlet, the whole
+//! process). The held copies serve meanwhile; a copy taken bumps a generation, and the bus
+//! rebuilds its verifier at its next validation ([`Material::take_changed`]). With nothing
+//! current held, validation is refused with [`CRL_UNAVAILABLE`] (transient) rather than
+//! waiting. [`Refresher::run`] (`Bus::refresh_trust`) fetches every URL now and waits, for
+//! tests and one-shot tools.
+//!
+//! # CRLs never go backwards
+//!
+//! A fetched CRL copy (and one read back from the cache) replaces the held one only if
+//! every CRL in it
+//!
+//! - verifies against a certificate of its issuer among the configured anchors and
+//!   intermediates (same subject name, keyUsage allowing cRLSign if present; an
+//!   intermediate must itself have a path to an anchor, since intermediates may be fetched
+//!   over plain http): the CRL issuer the path validation will look for. SHA-1 is let
+//!   through here; path validation applies the bus's algorithm policy when it uses the CRL;
+//! - is current at the verification time (the bus's clock or fixed time):
+//!   `thisUpdate <= time < nextUpdate` (a CRL read back from the cache may be past its
+//!   `nextUpdate`: it is then held, as the floor a fetched copy must reach, but not served);
+//!
+//! and every CRL of the held copy (by issuer, issuing distribution point, complete or
+//! delta) has a counterpart in the new copy that is not older: a higher `cRLNumber`, or the
+//! same and a `thisUpdate` no earlier (`Crl::cmp_recency`). Otherwise the held copy stays,
+//! and the refusal is counted by reason ([`DistributionStats`]). [`load_once`] of a lone
+//! CRL URL has no issuers: path validation checks the signature there.
+//!
+//! # The disk cache
+//!
+//! A fetched copy is written to the cache directory (`cache_dir`, one file per URL) and
+//! read back from there when a process starts, so that a restart does not need the server.
+//! The directory is created 0700 if missing and must be owned by the process's user and not
+//! writable by its group or others (a configuration error otherwise). Files are written
+//! 0600 as a new file renamed into place (never through a symlink), with a header line
+//! naming the kind, the scheme fetched over and the provenance (URL, kind and the https
+//! roots); read back without following symlinks, as regular files of the same user not
+//! writable by others, with the same header, and checked again (CRLs as above). A cached
+//! trust anchor is used only if it was fetched over https by the same configuration.
+//!
+//! On a failed fetch or an unreadable file the last good copy is kept; for a CRL only while
+//! it is still current (before its `nextUpdate`). Once a CRL URL has nothing current,
 //! [`Material::check_crls`] refuses: validation fails closed with [`CRL_UNAVAILABLE`].
 //!
 //! CA bundles: trust anchors (`trust`) are only accepted from files and `https://` URLs,
@@ -22,7 +67,7 @@
 //! `certs` and CRLs are signed, so plain HTTP is fine for them, and is what CRL distribution
 //! points use). A CA URL that cannot be fetched at start-up and has no cached copy is a
 //! configuration error; later failures keep the last good copy (certificates carry their
-//! own validity period).
+//! own validity period). Redirects are followed only to the same scheme, host and port.
 //!
 //! https uses rustls with graviola, a pure-Rust crypto provider (no ring, no aws-lc), and
 //! Mozilla's root certificates (webpki-roots); it is the `https` feature (on by default;
