@@ -385,15 +385,23 @@ fn urls_in_the_configuration() {
     assert!(e.0.contains("timeout"), "{e}");
 }
 
-/// https with the internal CA of the web server (`fetch.https_roots`): rustls with graviola
-/// on both sides; a server whose certificate the roots do not vouch for is refused.
+/// An https server on 127.0.0.1 (name `localhost`) with a certificate from its own
+/// internal web CA, serving the files of the PKI directory by name (503 while `down`).
 #[cfg(feature = "https")]
-#[test]
-fn https_with_internal_roots() {
+struct HttpsServer {
+    port: u16,
+    /// The web CA (what `fetch.https_roots` names).
+    roots: PathBuf,
+    /// Roots that do not vouch for the server (the bus PKI's root).
+    other: PathBuf,
+    down: Arc<AtomicBool>,
+}
+
+#[cfg(feature = "https")]
+fn serve_https(f: &Fx) -> HttpsServer {
     use waxseal_envelope::PrivateKey;
     use waxseal_pki::{CertParams, Issuer, issue::parse_name};
 
-    let mut f = fx();
     let now = waxseal_envelope::time::now();
     let web_ca = Issuer::self_signed(
         &CertParams::ca(parse_name("CN=web CA").unwrap(), now, 30, Some(0)),
@@ -427,6 +435,8 @@ fn https_with_internal_roots() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let dir = f.dir.clone();
+    let down = Arc::new(AtomicBool::new(false));
+    let d = down.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut tcp) = stream else { continue };
@@ -442,10 +452,28 @@ fn https_with_internal_roots() {
                     Ok(n) => req.extend_from_slice(&buf[..n]),
                 }
             }
-            let body = std::fs::read(dir.join("crl.pem")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&req).to_string();
+            let name = text
+                .split(' ')
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let body = (!name.contains('/') && !name.contains(".."))
+                .then(|| std::fs::read(dir.join(name)).ok())
+                .flatten();
+            let status = match (&body, d.load(Ordering::SeqCst)) {
+                (_, true) => "503 Service Unavailable",
+                (None, _) => "404 Not Found",
+                (Some(_), false) => "200 OK",
+            };
+            let body = if d.load(Ordering::SeqCst) {
+                Vec::new()
+            } else {
+                body.unwrap_or_default()
+            };
             let _ = write!(
                 tls,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             let _ = tls.write_all(&body);
@@ -454,6 +482,23 @@ fn https_with_internal_roots() {
             let _ = tls.flush();
         }
     });
+    HttpsServer {
+        port,
+        roots,
+        other,
+        down,
+    }
+}
+
+/// https with the internal CA of the web server (`fetch.https_roots`): rustls with graviola
+/// on both sides; a server whose certificate the roots do not vouch for is refused.
+#[cfg(feature = "https")]
+#[test]
+fn https_with_internal_roots() {
+    let mut f = fx();
+    let HttpsServer {
+        port, roots, other, ..
+    } = serve_https(&f);
     let url = format!("https://localhost:{port}/crl.pem");
     let with = |roots: &Path| json!({"https_roots": roots, "crl_cache_expiry_secs": 0, "timeout_ms": 3000});
     let bus = Bus::new(f.config(&url, with(&roots))).unwrap();
@@ -894,4 +939,62 @@ fn redirects_are_followed_only_to_the_same_scheme_and_host() {
         assert!(e.reason.contains("another scheme or host"), "{}", e.reason);
         assert_eq!(b.distribution_stats().fetch_failed, 1);
     }
+}
+
+/// A trust anchor read back from the cache is used only if it was fetched over https by
+/// the same configuration (same URL and https roots).
+#[cfg(all(feature = "https", unix))]
+#[test]
+fn a_cached_anchor_is_used_only_if_fetched_over_https_by_the_same_configuration() {
+    let f = fx();
+    let https = serve_https(&f);
+    let url = format!("https://localhost:{}/root-ca.crt", https.port);
+    let cache = f.tmp.path().join("anchor-cache");
+    let config = |roots: &Path| {
+        let c = json!({
+            "trust": [url],
+            "certs": ["signing-ca.crt"],
+            "fetch": {"https_roots": roots, "cache_dir": cache, "timeout_ms": 3000},
+            "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]},
+        });
+        BusConfig::from_json(&c.to_string(), &f.dir).unwrap()
+    };
+    // Fetched over https and cached.
+    Bus::new(config(&https.roots))
+        .unwrap()
+        .validate(&f.message())
+        .unwrap();
+    let file = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "cache"))
+        .unwrap();
+    let good = std::fs::read(&file).unwrap();
+    // The server down from here on: only the cache can supply the anchor.
+    https.down.store(true, Ordering::SeqCst);
+    // Twin: the same configuration uses its cached anchor.
+    Bus::new(config(&https.roots))
+        .unwrap()
+        .validate(&f.message())
+        .unwrap();
+    // Another configuration (other https roots) sharing the directory does not.
+    let e = Bus::new(config(&https.other)).unwrap_err();
+    assert!(e.0.contains("trust"), "{e}");
+    // A cached anchor marked as fetched over plain http is not used.
+    let text = String::from_utf8(good.clone()).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    assert!(header.contains(" https "), "{header}");
+    std::fs::write(
+        &file,
+        format!("{}\n{body}", header.replace(" https ", " http ")),
+    )
+    .unwrap();
+    let e = Bus::new(config(&https.roots)).unwrap_err();
+    assert!(e.0.contains("trust"), "{e}");
+    // Twin: the file as written is used again.
+    std::fs::write(&file, &good).unwrap();
+    Bus::new(config(&https.roots))
+        .unwrap()
+        .validate(&f.message())
+        .unwrap();
 }
