@@ -440,12 +440,14 @@ impl Bus {
         self.trust.as_ref().map(|t| lock(t).verifier.clone())
     }
 
-    /// The envelope verifier after refreshing what is due of the trust material (expired
-    /// caches, CRLs past their `nextUpdate`, changed files; see [`crate::distribution`]),
-    /// or a refusal when a CRL URL has nothing current
-    /// ([`crate::distribution::CRL_UNAVAILABLE`]). `None` when
-    /// validation is switched off. Validation calls it before every message; a fetch runs
-    /// under a lock, bounded by `fetch.timeout_ms`.
+    /// The envelope verifier after refreshing what is due of the trust material (changed
+    /// files, re-read now; expired caches and CRLs past their `nextUpdate`, fetched beside
+    /// validation; see [`crate::distribution`]), or a refusal when a CRL URL has nothing
+    /// current ([`crate::distribution::CRL_UNAVAILABLE`], transient). `None` when
+    /// validation is switched off. Validation calls it before every message. It never
+    /// waits for the network: a URL that is due is fetched by a background thread (one
+    /// at a time) while the held copies keep serving, and the verifier is rebuilt at the
+    /// first validation after the new copy is taken.
     pub fn current_verifier(&self) -> Result<Option<Arc<Verifier>>, Rejection> {
         let Some(t) = &self.trust else {
             return Ok(None);
@@ -458,7 +460,13 @@ impl Bus {
         if due {
             state.checked = Some(Instant::now());
         }
-        if due && state.material.refresh(time) {
+        // A background refresh that finished meanwhile is taken even when no check is due.
+        let changed = if due {
+            state.material.refresh(time)
+        } else {
+            state.material.take_changed()
+        };
+        if changed {
             // New anchors, certificates or CRLs: no path validated under the old ones is
             // served again (their identities are in the cache keys too; this also frees
             // the room they took).
@@ -473,6 +481,39 @@ impl Bus {
         }
         state.material.check_crls(time)?;
         Ok(Some(state.verifier.clone()))
+    }
+
+    /// Refreshes the trust material now (changed files; every URL, due or not) and waits
+    /// for it (for a refresh already running too), then rebuilds the verifier if anything
+    /// changed: what a test or an operator's "refresh now" wants. Validation on other
+    /// threads goes on meanwhile with the held copies (the fetch holds none of the locks it
+    /// takes). Returns whether anything changed; `false` when validation is switched off.
+    pub fn refresh_trust(&self) -> bool {
+        let Some(t) = &self.trust else {
+            return false;
+        };
+        let time = self.time();
+        let refresher = lock(t).material.refresher();
+        refresher.run(time);
+        let mut state = lock(t);
+        if !state.material.take_changed() {
+            return false;
+        }
+        self.cache.invalidate();
+        if let Ok(v) = build_verifier(&self.config, &state.material, self.fixed_time, &self.cache) {
+            state.verifier = Arc::new(v);
+        }
+        true
+    }
+
+    /// What became of fetched and cached CA bundles and CRLs so far: copies taken, and
+    /// refused by reason (older than the held copy, bad signature, not current, unsafe
+    /// cache file...). All zero while validation is switched off.
+    pub fn distribution_stats(&self) -> crate::distribution::DistributionStats {
+        self.trust
+            .as_ref()
+            .map(|t| lock(t).material.stats())
+            .unwrap_or_default()
     }
 
     /// What the verifiers' path and signature-outcome cache did so far (hits, misses,

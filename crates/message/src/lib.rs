@@ -32,7 +32,7 @@ pub mod replay;
 pub use admission::{Admitted, AdmittedMessage, Arrival, Call, Subscription};
 pub use bus::{Bus, Validated, sign, sign_text, strip_credentials};
 pub use config::BusConfig;
-pub use distribution::{CRL_UNAVAILABLE, FetchConfig, Material, Source};
+pub use distribution::{CRL_UNAVAILABLE, DistributionStats, FetchConfig, Material, Source};
 pub use error::{Class, ConfigError, Rejection, SignError, Stage};
 pub use oslo::{OsloVerified, Route};
 pub use replay::{ReplayCache, ReplayError, ReplayStore};

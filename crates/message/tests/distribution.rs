@@ -5,8 +5,8 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -178,6 +178,8 @@ fn revoked_and_republished_is_refused_after_the_cache_expires() {
         "the fetched CRL is cached on disk"
     );
     f.pki.revoke(BODHI, "keyCompromise").unwrap();
+    // The fetch runs beside validation; `refresh_trust` waits for it.
+    assert!(bus.refresh_trust(), "the new CRL is taken");
     assert_eq!(
         code(bus.validate(&f.message())),
         (Stage::Certificate, "revoked".into())
@@ -199,6 +201,7 @@ fn a_cached_crl_is_used_until_it_expires_then_refreshed_at_next_update() {
     assert_eq!(f.server.hits.load(Ordering::SeqCst), hits);
     // At the cached CRL's nextUpdate it is fetched again: the new one revokes.
     let later = bus.at_time(first_next + 10);
+    assert!(later.refresh_trust());
     assert_eq!(
         code(later.validate(&f.message())),
         (Stage::Certificate, "revoked".into())
@@ -382,15 +385,23 @@ fn urls_in_the_configuration() {
     assert!(e.0.contains("timeout"), "{e}");
 }
 
-/// https with the internal CA of the web server (`fetch.https_roots`): rustls with graviola
-/// on both sides; a server whose certificate the roots do not vouch for is refused.
+/// An https server on 127.0.0.1 (name `localhost`) with a certificate from its own
+/// internal web CA, serving the files of the PKI directory by name (503 while `down`).
 #[cfg(feature = "https")]
-#[test]
-fn https_with_internal_roots() {
+struct HttpsServer {
+    port: u16,
+    /// The web CA (what `fetch.https_roots` names).
+    roots: PathBuf,
+    /// Roots that do not vouch for the server (the bus PKI's root).
+    other: PathBuf,
+    down: Arc<AtomicBool>,
+}
+
+#[cfg(feature = "https")]
+fn serve_https(f: &Fx) -> HttpsServer {
     use waxseal_envelope::PrivateKey;
     use waxseal_pki::{CertParams, Issuer, issue::parse_name};
 
-    let mut f = fx();
     let now = waxseal_envelope::time::now();
     let web_ca = Issuer::self_signed(
         &CertParams::ca(parse_name("CN=web CA").unwrap(), now, 30, Some(0)),
@@ -424,6 +435,8 @@ fn https_with_internal_roots() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let dir = f.dir.clone();
+    let down = Arc::new(AtomicBool::new(false));
+    let d = down.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut tcp) = stream else { continue };
@@ -439,10 +452,28 @@ fn https_with_internal_roots() {
                     Ok(n) => req.extend_from_slice(&buf[..n]),
                 }
             }
-            let body = std::fs::read(dir.join("crl.pem")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&req).to_string();
+            let name = text
+                .split(' ')
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let body = (!name.contains('/') && !name.contains(".."))
+                .then(|| std::fs::read(dir.join(name)).ok())
+                .flatten();
+            let status = match (&body, d.load(Ordering::SeqCst)) {
+                (_, true) => "503 Service Unavailable",
+                (None, _) => "404 Not Found",
+                (Some(_), false) => "200 OK",
+            };
+            let body = if d.load(Ordering::SeqCst) {
+                Vec::new()
+            } else {
+                body.unwrap_or_default()
+            };
             let _ = write!(
                 tls,
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
             let _ = tls.write_all(&body);
@@ -451,11 +482,29 @@ fn https_with_internal_roots() {
             let _ = tls.flush();
         }
     });
+    HttpsServer {
+        port,
+        roots,
+        other,
+        down,
+    }
+}
+
+/// https with the internal CA of the web server (`fetch.https_roots`): rustls with graviola
+/// on both sides; a server whose certificate the roots do not vouch for is refused.
+#[cfg(feature = "https")]
+#[test]
+fn https_with_internal_roots() {
+    let mut f = fx();
+    let HttpsServer {
+        port, roots, other, ..
+    } = serve_https(&f);
     let url = format!("https://localhost:{port}/crl.pem");
     let with = |roots: &Path| json!({"https_roots": roots, "crl_cache_expiry_secs": 0, "timeout_ms": 3000});
     let bus = Bus::new(f.config(&url, with(&roots))).unwrap();
     bus.validate(&f.message()).unwrap();
     f.pki.revoke(BODHI, "keyCompromise").unwrap();
+    assert!(bus.refresh_trust());
     assert_eq!(
         code(bus.validate(&f.message())),
         (Stage::Certificate, "revoked".into())
@@ -466,4 +515,486 @@ fn https_with_internal_roots() {
     fetch["cache_dir"] = json!(f.tmp.path().join("empty-cache"));
     let bus = Bus::new(f.config(&url, fetch)).unwrap();
     assert_eq!(code(bus.validate(&f.message())).1, "crl-unavailable");
+}
+
+// ---- Fetched CRLs never go backwards; fetching never blocks validation (issue 19, item 6).
+
+/// A response of [`serve_with`]'s handler.
+enum Reply {
+    /// 200 with this body.
+    Body(Vec<u8>),
+    /// A 302 to this location.
+    Redirect(String),
+    /// Hold the connection open without answering until the receiver yields, then answer
+    /// with the body it gives.
+    Hang(std::sync::mpsc::Receiver<Vec<u8>>),
+}
+
+/// An HTTP server on 127.0.0.1 whose answers `handler` chooses by path; counts requests.
+fn serve_with(
+    handler: impl Fn(&str) -> Reply + Send + Sync + 'static,
+) -> (SocketAddr, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let handler = Arc::new(handler);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let handler = handler.clone();
+            let h = h.clone();
+            // One thread per connection: a held connection does not hold the others.
+            std::thread::spawn(move || {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                h.fetch_add(1, Ordering::SeqCst);
+                let text = String::from_utf8_lossy(&req).to_string();
+                let path = text.split(' ').nth(1).unwrap_or("/").to_string();
+                let body = match handler(&path) {
+                    Reply::Body(b) => b,
+                    Reply::Redirect(to) => {
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        );
+                        return;
+                    }
+                    Reply::Hang(rx) => match rx.recv() {
+                        Ok(b) => b,
+                        Err(_) => return,
+                    },
+                };
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(&body);
+            });
+        }
+    });
+    (addr, hits)
+}
+
+/// The PKI's CAs, to sign CRLs of our choosing (numbers, times, entries).
+struct Cas {
+    signing: waxseal_pki::Issuer,
+    root: waxseal_pki::Issuer,
+}
+
+fn cas(dir: &Path) -> Cas {
+    let load = |cert: &str, key: &str| waxseal_pki::Issuer {
+        cert: waxseal_envelope::Certificate::load_all(&std::fs::read(dir.join(cert)).unwrap())
+            .unwrap()
+            .remove(0),
+        key: waxseal_envelope::PrivateKey::load(&dir.join(key), KeyFileCheck::OwnerOnly).unwrap(),
+    };
+    Cas {
+        signing: load("signing-ca.crt", "signing-ca.key"),
+        root: load("root-ca.crt", "root-ca.key"),
+    }
+}
+
+impl Cas {
+    /// The signing CA's CRL (revoking `revoked` serials) and the root's, both numbered
+    /// `number`, current from `this` to `next`: what the PKI's crl.pem holds.
+    fn crls(&self, number: u64, this: u64, next: u64, revoked: &[&[u8]]) -> String {
+        let revoked: Vec<waxseal_pki::Revocation> = revoked
+            .iter()
+            .map(|s| waxseal_pki::Revocation {
+                serial: s.to_vec(),
+                date: this,
+                reason: None,
+            })
+            .collect();
+        let ca = self
+            .signing
+            .issue_crl(number, this, next, &revoked)
+            .unwrap();
+        let root = self.root.issue_crl(number, this, next, &[]).unwrap();
+        format!("{}{}", ca.to_pem(), root.to_pem())
+    }
+}
+
+impl Fx {
+    /// The signer's serial.
+    fn serial(&self) -> Vec<u8> {
+        self.signer.certificate().serial().to_vec()
+    }
+
+    /// Publishes `pem` as `name` on the server (served from the PKI directory).
+    fn publish(&self, name: &str, pem: &str) -> String {
+        // Whole, never half-written, for a fetch that may run meanwhile.
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        std::fs::write(&tmp, pem).unwrap();
+        std::fs::rename(&tmp, self.dir.join(name)).unwrap();
+        format!("http://{}/{name}", self.server.addr)
+    }
+}
+
+#[test]
+fn an_older_crl_never_replaces_a_newer_one() {
+    let f = fx();
+    let t0 = waxseal_envelope::time::now();
+    let ca = cas(&f.dir);
+    let serial = f.serial();
+    // Fetched only when asked (`refresh_trust`), so that the counts are exact.
+    let fetch = json!({"timeout_ms": 5000});
+    // CRL 1 revokes nothing.
+    let url = f.publish("pub.pem", &ca.crls(1, t0 - 3600, t0 + 30 * DAY, &[]));
+    let bus = Bus::new(f.config(&url, fetch)).unwrap().at_time(t0);
+    bus.validate(&f.message()).unwrap();
+    // Positive twin: a newer CRL (2) revoking the signer replaces it.
+    f.publish("pub.pem", &ca.crls(2, t0 - 1800, t0 + 30 * DAY, &[&serial]));
+    assert!(bus.refresh_trust(), "the newer CRL is taken");
+    assert_eq!(
+        code(bus.validate(&f.message())),
+        (Stage::Certificate, "revoked".into())
+    );
+    assert_eq!(bus.distribution_stats().refused_older, 0);
+    // A stale mirror (or a man in the middle on plain http) serves CRL 1 again, still
+    // within its validity: refused, CRL 2 stays, the signer stays revoked.
+    f.publish("pub.pem", &ca.crls(1, t0 - 3600, t0 + 30 * DAY, &[]));
+    assert!(!bus.refresh_trust(), "the older CRL is not taken");
+    assert_eq!(
+        code(bus.validate(&f.message())),
+        (Stage::Certificate, "revoked".into())
+    );
+    // The same number with an earlier thisUpdate is older too; a later one is newer.
+    f.publish("pub.pem", &ca.crls(2, t0 - 2400, t0 + 30 * DAY, &[]));
+    assert!(!bus.refresh_trust());
+    assert_eq!(code(bus.validate(&f.message())).1, "revoked");
+    let s = bus.distribution_stats();
+    assert_eq!(s.refused_older, 2, "{s:?}");
+    assert!(s.last_problem.unwrap().contains("older"));
+    // A copy lacking one of the held CRLs (the root's) is refused as well.
+    let only_ca = ca.crls(3, t0 - 600, t0 + 30 * DAY, &[]);
+    let first = only_ca.find("-----END X509 CRL-----").unwrap() + "-----END X509 CRL-----\n".len();
+    f.publish("pub.pem", &only_ca[..first]);
+    assert!(!bus.refresh_trust());
+    assert_eq!(code(bus.validate(&f.message())).1, "revoked");
+    assert_eq!(bus.distribution_stats().refused_older, 3);
+    // A restart reads CRL 2 back from the cache, and the stale CRL 1 is refused then too.
+    f.publish("pub.pem", &ca.crls(1, t0 - 3600, t0 + 30 * DAY, &[]));
+    let restarted = Bus::new(f.config(&url, json!({}))).unwrap().at_time(t0);
+    assert!(!restarted.refresh_trust());
+    assert_eq!(code(restarted.validate(&f.message())).1, "revoked");
+}
+
+#[test]
+fn forged_foreign_expired_and_future_crls_are_refused_and_the_last_good_copy_serves() {
+    let f = fx();
+    let t0 = waxseal_envelope::time::now();
+    let ca = cas(&f.dir);
+    let serial = f.serial();
+    let url = f.publish("pub.pem", &ca.crls(1, t0 - 3600, t0 + 30 * DAY, &[]));
+    let bus = Bus::new(f.config(&url, json!({}))).unwrap().at_time(t0);
+    bus.validate(&f.message()).unwrap();
+
+    // Every bad copy revokes the signer: had it been taken, the signer would be refused.
+    // A bad signature (one bit of the signature flipped).
+    let good = ca.crls(5, t0 - 60, t0 + 30 * DAY, &[&serial]);
+    let mut crls = waxseal_envelope::Crl::load_all(good.as_bytes()).unwrap();
+    let mut der = crls.remove(0).der().to_vec();
+    let last = der.len() - 1;
+    der[last] ^= 1;
+    let forged = format!(
+        "{}{}",
+        waxseal_envelope::Crl::from_der(&der).unwrap().to_pem(),
+        crls[0].to_pem()
+    );
+    // From another CA with the same names (another PKI from the same seed).
+    let other_dir = f.tmp.path().join("other");
+    PkiDir::init(
+        &other_dir,
+        Seed::default(),
+        KeyAlgorithm::P256,
+        Lifetimes::default(),
+    )
+    .unwrap();
+    let foreign = cas(&other_dir).crls(6, t0 - 60, t0 + 30 * DAY, &[&serial]);
+    // Expired (past nextUpdate at the verification time) and not yet valid.
+    let expired = ca.crls(7, t0 - 20 * DAY, t0 - DAY, &[&serial]);
+    let future = ca.crls(8, t0 + DAY, t0 + 30 * DAY, &[&serial]);
+    for (pem, what) in [
+        (&forged, "signature"),
+        (&foreign, "signature"),
+        (&expired, "current"),
+        (&future, "current"),
+    ] {
+        f.publish("pub.pem", pem);
+        assert!(!bus.refresh_trust(), "{what}: not taken");
+        // The last good copy serves: no crl-unavailable, the signer is not revoked.
+        bus.validate(&f.message()).unwrap();
+    }
+    let s = bus.distribution_stats();
+    assert_eq!(
+        (s.refused_signature, s.refused_not_current),
+        (2, 2),
+        "{s:?}"
+    );
+    // Twin: the good CRL 5 is taken.
+    f.publish("pub.pem", &good);
+    assert!(bus.refresh_trust());
+    assert_eq!(code(bus.validate(&f.message())).1, "revoked");
+
+    // With nothing held yet, a forged copy is not taken either: crl-unavailable.
+    f.publish("fresh.pem", &forged);
+    let url = format!("http://{}/fresh.pem", f.server.addr);
+    let mut fetch = json!({});
+    fetch["cache_dir"] = json!(f.tmp.path().join("cache2"));
+    let bus = Bus::new(f.config(&url, fetch)).unwrap().at_time(t0);
+    assert_eq!(code(bus.validate(&f.message())).1, "crl-unavailable");
+    assert_eq!(bus.distribution_stats().refused_signature, 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn the_cache_is_private_not_followed_through_symlinks_and_checked_when_read_back() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fx();
+    let t0 = waxseal_envelope::time::now();
+    let ca = cas(&f.dir);
+    let url = f.publish("pub.pem", &ca.crls(1, t0 - 3600, t0 + 30 * DAY, &[]));
+    let fetch = json!({"timeout_ms": 3000});
+    let bus = Bus::new(f.config(&url, fetch.clone())).unwrap().at_time(t0);
+    bus.validate(&f.message()).unwrap();
+    let cache = f.cache();
+    let file = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "cache"))
+        .unwrap();
+    // Written 0600 in a 0700 directory.
+    let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(&cache), 0o700);
+    let good = std::fs::read(&file).unwrap();
+
+    // Server down from here on: a new bus has only the cache.
+    f.server.down.store(true, Ordering::SeqCst);
+    let restart = || Bus::new(f.config(&url, fetch.clone())).unwrap().at_time(t0);
+    // Twin: the cache as written serves.
+    restart().validate(&f.message()).unwrap();
+
+    // A symlink in place of the cache file (to a copy of the good file) is not followed.
+    let elsewhere = f.tmp.path().join("elsewhere.cache");
+    std::fs::write(&elsewhere, &good).unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+    let bus = restart();
+    assert_eq!(code(bus.validate(&f.message())).1, "crl-unavailable");
+    let s = bus.distribution_stats();
+    assert_eq!((s.refused_cache, s.fetch_failed), (1, 1), "{s:?}");
+    // Writing replaces the symlink, never writes through it.
+    f.server.down.store(false, Ordering::SeqCst);
+    restart();
+    assert_eq!(std::fs::read(&elsewhere).unwrap(), good);
+    assert!(std::fs::symlink_metadata(&file).unwrap().is_file());
+    f.server.down.store(true, Ordering::SeqCst);
+
+    // A tampered cached CRL (another CA's, same names, under the right header) is refused.
+    let other_dir = f.tmp.path().join("other");
+    PkiDir::init(
+        &other_dir,
+        Seed::default(),
+        KeyAlgorithm::P256,
+        Lifetimes::default(),
+    )
+    .unwrap();
+    let header_end = good.iter().position(|b| *b == b'\n').unwrap() + 1;
+    let mut tampered = good[..header_end].to_vec();
+    tampered.extend(
+        cas(&other_dir)
+            .crls(9, t0 - 60, t0 + 30 * DAY, &[])
+            .as_bytes(),
+    );
+    std::fs::write(&file, &tampered).unwrap();
+    let bus = restart();
+    assert_eq!(code(bus.validate(&f.message())).1, "crl-unavailable");
+    assert_eq!(bus.distribution_stats().refused_cache, 1);
+    // A cache file without our header (another program's, an older format) is not used.
+    std::fs::write(&file, &good[header_end..]).unwrap();
+    assert_eq!(code(restart().validate(&f.message())).1, "crl-unavailable");
+    // A cache file writable by others is not used.
+    std::fs::write(&file, &good).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert_eq!(code(restart().validate(&f.message())).1, "crl-unavailable");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    restart().validate(&f.message()).unwrap();
+
+    // A cache directory others may write is a configuration error (and so is one owned by
+    // another user).
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let e = Bus::new(f.config(&url, fetch.clone())).unwrap_err();
+    assert!(e.0.contains("writable by its group or others"), "{e}");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let foreign = f.tmp.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // As root, give it away; otherwise "/" is someone else's.
+    let foreign = if std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).is_ok() {
+        foreign
+    } else {
+        PathBuf::from("/")
+    };
+    let mut other = fetch.clone();
+    other["cache_dir"] = json!(foreign);
+    let e = Bus::new(f.config(&url, other)).unwrap_err();
+    assert!(e.0.contains("not by this process"), "{e}");
+}
+
+#[test]
+fn validation_goes_on_while_a_fetch_hangs() {
+    let f = fx();
+    let t0 = waxseal_envelope::time::now();
+    let ca = cas(&f.dir);
+    let crl = ca.crls(1, t0 - 3600, t0 + 30 * DAY, &[]);
+    let newer = ca.crls(2, t0 - 60, t0 + 30 * DAY, &[&f.serial()]);
+    // The first request is answered; the second is held until `release` sends the body.
+    let (release, held) = std::sync::mpsc::channel::<Vec<u8>>();
+    let held = Mutex::new(Some(held));
+    let (hanging, fetch_started) = std::sync::mpsc::channel::<()>();
+    let hanging = Mutex::new(hanging);
+    let served = AtomicUsize::new(0);
+    let first = crl.clone().into_bytes();
+    let (addr, hits) = serve_with(move |_| {
+        if served.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Reply::Body(first.clone());
+        }
+        match held.lock().unwrap().take() {
+            Some(rx) => {
+                hanging.lock().unwrap().send(()).unwrap();
+                Reply::Hang(rx)
+            }
+            None => Reply::Body(first.clone()),
+        }
+    });
+    let url = format!("http://{addr}/crl.pem");
+    // Due before every validation; a fetch may take a minute.
+    let fetch = json!({"crl_cache_expiry_secs": 0, "timeout_ms": 60_000});
+    let bus = Arc::new(Bus::new(f.config(&url, fetch)).unwrap().at_time(t0));
+    // This validation starts the refresh; it returns with the held copy.
+    bus.validate(&f.message()).unwrap();
+    fetch_started.recv().unwrap();
+    // While the fetch hangs, other threads validate with the held copy, and no second
+    // refresh starts.
+    let (done_tx, done) = std::sync::mpsc::channel();
+    for _ in 0..3 {
+        let (bus, msg, done_tx) = (bus.clone(), f.message(), done_tx.clone());
+        std::thread::spawn(move || done_tx.send(bus.validate(&msg).map(|_| ())).unwrap());
+    }
+    for _ in 0..3 {
+        // A deadlock guard only: the fetch is released only after these arrive.
+        let r = done
+            .recv_timeout(Duration::from_secs(120))
+            .expect("validation waited for the hanging fetch");
+        r.unwrap();
+    }
+    assert_eq!(hits.load(Ordering::SeqCst), 2, "one refresh at a time");
+    // The fetch completes with a newer CRL: taken at the next validation.
+    release.send(newer.into_bytes()).unwrap();
+    // refresh_trust waits for the running refresh (then fetches again: due every time).
+    bus.refresh_trust();
+    assert_eq!(code(bus.validate(&f.message())).1, "revoked");
+}
+
+#[test]
+fn redirects_are_followed_only_to_the_same_scheme_and_host() {
+    let f = fx();
+    let t0 = waxseal_envelope::time::now();
+    let port = f.server.addr.port();
+    let crl = std::fs::read(f.dir.join("crl.pem")).unwrap();
+    let (addr, _) = serve_with(move |path| match path {
+        "/same" => Reply::Redirect("/crl.pem".into()),
+        "/relative" => Reply::Redirect("crl.pem".into()),
+        // The file server, under another host name (same address) and another port.
+        "/host" => Reply::Redirect(format!("http://localhost:{port}/crl.pem")),
+        "/port" => Reply::Redirect(format!("http://127.0.0.1:{port}/crl.pem")),
+        "/scheme" => Reply::Redirect("https://127.0.0.1/crl.pem".into()),
+        _ => Reply::Body(crl.clone()),
+    });
+    let bus = |path: &str| {
+        let mut fetch = json!({});
+        fetch["cache_dir"] = json!(f.tmp.path().join(format!("cache-{}", &path[1..])));
+        Bus::new(f.config(&format!("http://{addr}{path}"), fetch))
+            .unwrap()
+            .at_time(t0)
+    };
+    for ok in ["/same", "/relative"] {
+        bus(ok).validate(&f.message()).unwrap();
+    }
+    for refused in ["/host", "/port", "/scheme"] {
+        let b = bus(refused);
+        let e = b.validate(&f.message()).unwrap_err();
+        assert_eq!(e.code, "crl-unavailable", "{refused}");
+        assert!(e.reason.contains("another scheme or host"), "{}", e.reason);
+        assert_eq!(b.distribution_stats().fetch_failed, 1);
+    }
+}
+
+/// A trust anchor read back from the cache is used only if it was fetched over https by
+/// the same configuration (same URL and https roots).
+#[cfg(all(feature = "https", unix))]
+#[test]
+fn a_cached_anchor_is_used_only_if_fetched_over_https_by_the_same_configuration() {
+    let f = fx();
+    let https = serve_https(&f);
+    let url = format!("https://localhost:{}/root-ca.crt", https.port);
+    let cache = f.tmp.path().join("anchor-cache");
+    let config = |roots: &Path| {
+        let c = json!({
+            "trust": [url],
+            "certs": ["signing-ca.crt"],
+            "fetch": {"https_roots": roots, "cache_dir": cache, "timeout_ms": 3000},
+            "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]},
+        });
+        BusConfig::from_json(&c.to_string(), &f.dir).unwrap()
+    };
+    // Fetched over https and cached.
+    Bus::new(config(&https.roots))
+        .unwrap()
+        .validate(&f.message())
+        .unwrap();
+    let file = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "cache"))
+        .unwrap();
+    let good = std::fs::read(&file).unwrap();
+    // The server down from here on: only the cache can supply the anchor.
+    https.down.store(true, Ordering::SeqCst);
+    // Twin: the same configuration uses its cached anchor.
+    Bus::new(config(&https.roots))
+        .unwrap()
+        .validate(&f.message())
+        .unwrap();
+    // Another configuration (other https roots) sharing the directory does not.
+    let e = Bus::new(config(&https.other)).unwrap_err();
+    assert!(e.0.contains("trust"), "{e}");
+    // A cached anchor marked as fetched over plain http is not used.
+    let text = String::from_utf8(good.clone()).unwrap();
+    let (header, body) = text.split_once('\n').unwrap();
+    assert!(header.contains(" https "), "{header}");
+    std::fs::write(
+        &file,
+        format!("{}\n{body}", header.replace(" https ", " http ")),
+    )
+    .unwrap();
+    let e = Bus::new(config(&https.roots)).unwrap_err();
+    assert!(e.0.contains("trust"), "{e}");
+    // Twin: the file as written is used again.
+    std::fs::write(&file, &good).unwrap();
+    Bus::new(config(&https.roots))
+        .unwrap()
+        .validate(&f.message())
+        .unwrap();
 }

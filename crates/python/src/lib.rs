@@ -1174,6 +1174,14 @@ impl Bus {
         cache_stats_dict(py, self.current().cache_stats())
     }
 
+    /// What became of fetched and cached CA bundles and CRLs, as a dict (the fields of
+    /// `DistributionStats`): for a service to log or export; a reload starts anew.
+    fn distribution_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let v = serde_json::to_value(self.current().distribution_stats())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok(to_py(py, &v)?.cast_into::<PyDict>()?)
+    }
+
     /// Re-reads the configuration, anchors and CRLs; keeps the replay cache.
     fn reload(&self, py: Python<'_>) -> PyResult<()> {
         detached(py, || {

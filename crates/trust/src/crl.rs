@@ -262,6 +262,21 @@ impl Crl {
         self.0.crl_number.as_deref()
     }
 
+    /// How recent this CRL is next to `other` (of the same issuer): by `cRLNumber` (a CRL
+    /// without one is older than any with one), then by `thisUpdate`. `Greater`: this one
+    /// is newer. A total order, so that a stale CRL replayed next to (or instead of) a
+    /// newer one can always be told apart.
+    pub fn cmp_recency(&self, other: &Crl) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let number = match (self.crl_number(), other.crl_number()) {
+            (Some(x), Some(y)) => cmp_uint(x, y),
+            (Some(_), None) => Ordering::Greater,
+            (None, Some(_)) => Ordering::Less,
+            (None, None) => Ordering::Equal,
+        };
+        number.then_with(|| self.this_update().cmp(&other.this_update()))
+    }
+
     /// For a delta CRL, the `deltaCRLIndicator` base CRL number.
     pub fn delta_base(&self) -> Option<&[u8]> {
         self.0.delta_base.as_deref()

@@ -261,6 +261,13 @@ class Bus:
         :meth:`Verifier.cache_stats`. A refresh that changes the anchors, certificates or
         CRLs drops the cached paths and adds one to ``generation``; :meth:`reload` starts
         a new cache."""
+    def distribution_stats(self) -> Dict[str, Any]:
+        """What became of fetched and cached CA bundles and CRLs: ``accepted``,
+        ``fetch_failed``, ``refused_malformed``, ``refused_signature`` (no configured
+        issuer verifies the CRL), ``refused_not_current``, ``refused_older`` (a CRL older
+        than the held one: a stale mirror or a replay), ``refused_cache`` (a cached copy
+        refused when read back), ``background_refreshes`` (ints) and ``last_problem``
+        (str or None). A refused copy never replaces the held one."""
     def reload(self) -> None:
         """Re-reads the configuration file, anchors, certificates and CRLs (keeps the
         replay cache). Raises :class:`ConfigError` and keeps the old state."""

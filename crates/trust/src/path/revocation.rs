@@ -14,7 +14,7 @@ use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 
 use super::context::Context;
 use super::{PathError, RevocationProblem};
-use crate::algorithm::{DigestAlgorithm, SignatureScheme};
+use crate::algorithm::{AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
 use crate::cert::Certificate;
 use crate::crl::{Crl, cmp_uint};
 use crate::key::{DsaParameters, PublicKey};
@@ -187,36 +187,33 @@ fn crls_of(
 /// Orders CRLs of one issuer newest first (a total order: `cRLNumber`, absent lowest,
 /// then `thisUpdate`).
 fn newest_first(a: &Crl, b: &Crl) -> Ordering {
-    let number = match (a.crl_number(), b.crl_number()) {
-        (Some(x), Some(y)) => cmp_uint(y, x),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
+    b.cmp_recency(a)
+}
+
+/// The signature scheme and digest of `crl`'s signature, when `key` may make it under
+/// `algorithms` (both algorithm fields agree, the scheme is known and acceptable).
+fn crl_scheme(
+    crl: &Crl,
+    key: &PublicKey,
+    algorithms: &AlgorithmPolicy,
+) -> Option<(SignatureScheme, DigestAlgorithm)> {
+    if crl.signature_algorithm() != crl.tbs_signature_algorithm() {
+        return None;
+    }
+    let scheme = SignatureScheme::from_algorithm_identifier(crl.signature_algorithm()).ok()?;
+    let digest = match scheme {
+        SignatureScheme::Ed25519 => DigestAlgorithm::Sha512,
+        _ => scheme.named_digest()?,
     };
-    number.then_with(|| b.this_update().cmp(&a.this_update()))
+    key.check_scheme(&scheme, digest, algorithms).ok()?;
+    Some((scheme, digest))
 }
 
 /// Whether `key` signed `crl` (memoised, counted against the budget).
 fn crl_signed_by(b: &Context<'_>, crl: &Crl, key: &PublicKey) -> Result<bool, PathError> {
-    if crl.signature_algorithm() != crl.tbs_signature_algorithm() {
-        return Ok(false);
-    }
-    let Ok(scheme) = SignatureScheme::from_algorithm_identifier(crl.signature_algorithm()) else {
+    let Some((scheme, digest)) = crl_scheme(crl, key, &b.options.algorithms) else {
         return Ok(false);
     };
-    let digest = match scheme {
-        SignatureScheme::Ed25519 => DigestAlgorithm::Sha512,
-        _ => match scheme.named_digest() {
-            Some(d) => d,
-            None => return Ok(false),
-        },
-    };
-    if key
-        .check_scheme(&scheme, digest, &b.options.algorithms)
-        .is_err()
-    {
-        return Ok(false);
-    }
     let alg = der::Encode::to_der(crl.signature_algorithm()).unwrap_or_default();
     b.verify_signature(
         &[b"crl", &alg, digest.name().as_bytes()],
@@ -227,6 +224,34 @@ fn crl_signed_by(b: &Context<'_>, crl: &Crl, key: &PublicKey) -> Result<bool, Pa
         crl.tbs_der(),
         crl.signature(),
     )
+}
+
+/// Whether `issuer`'s key signed `crl` under `algorithms`, and `issuer` may sign CRLs
+/// (keyUsage, if present, asserts cRLSign): the signature check path validation makes of
+/// a CRL, outside a validation (no memo, no budget beyond the key-size cap of
+/// [`Budget::default`](super::Budget)). For gatekeeping a CRL before it is stored (a
+/// fetched CRL replacing a held one); path validation still checks the CRL and its
+/// signer's path when it uses it.
+pub fn crl_signature_verifies(
+    crl: &Crl,
+    issuer: &Certificate,
+    algorithms: &AlgorithmPolicy,
+) -> bool {
+    if crl.issuer_key() != issuer.subject_key() || !issuer.allows_key_usage(KeyUsages::CRLSign) {
+        return false;
+    }
+    let Ok(key) = PublicKey::from_spki_bounded(
+        issuer.public_key_info(),
+        None,
+        super::Budget::default().max_rsa_bits,
+    ) else {
+        return false;
+    };
+    let Some((scheme, digest)) = crl_scheme(crl, &key, algorithms) else {
+        return false;
+    };
+    key.verify(&scheme, digest, crl.tbs_der(), crl.signature())
+        .is_ok()
 }
 
 /// §6.3.3 (f)-(g): finds the key that signed `crl` and checks that its holder may sign
