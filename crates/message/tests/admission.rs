@@ -102,10 +102,18 @@ fn cc_and_bcc_headers_are_refused_before_anything_else() {
         .subscribed(compute_consumer("node02"))
         .sender_routed(true);
     let r = bus.admit(&body, &cc).unwrap_err();
-    assert_eq!((r.code.as_str(), r.class), (SENDER_ROUTED, Class::Permanent));
+    assert_eq!(
+        (r.code.as_str(), r.class),
+        (SENDER_ROUTED, Class::Permanent)
+    );
     // Even where the routing key is its own, a CC'd copy is refused (not replayed).
     let r = bus
-        .admit(&body, &on_nova("compute.node01").subscribed(sub).sender_routed(true))
+        .admit(
+            &body,
+            &on_nova("compute.node01")
+                .subscribed(sub)
+                .sender_routed(true),
+        )
         .unwrap_err();
     assert_eq!(r.code, SENDER_ROUTED);
 }
@@ -126,20 +134,35 @@ fn a_delivery_must_match_what_this_consumer_subscribed_to() {
     let body = cast(&dir, COMPUTE2, "compute.node02");
     let direct =
         Arrival::delivery_on_signed_exchange("", "compute.node02").subscribed(node02.clone());
-    assert_eq!(bus.admit(&body, &direct).unwrap_err().code, ROUTE_NOT_SUBSCRIBED);
+    assert_eq!(
+        bus.admit(&body, &direct).unwrap_err().code,
+        ROUTE_NOT_SUBSCRIBED
+    );
     // And without a known subscription the default exchange is refused as well.
     let unknown = Arrival::delivery("", "compute.node02");
-    assert_eq!(bus.admit(&body, &unknown).unwrap_err().code, ROUTE_NOT_SUBSCRIBED);
+    assert_eq!(
+        bus.admit(&body, &unknown).unwrap_err().code,
+        ROUTE_NOT_SUBSCRIBED
+    );
     // Another exchange, or a routing key the binding does not take.
-    let other = Arrival::delivery_on_signed_exchange("cinder", "compute.node02")
-        .subscribed(node02.clone());
-    assert_eq!(bus.admit(&body, &other).unwrap_err().code, ROUTE_NOT_SUBSCRIBED);
+    let other =
+        Arrival::delivery_on_signed_exchange("cinder", "compute.node02").subscribed(node02.clone());
+    assert_eq!(
+        bus.admit(&body, &other).unwrap_err().code,
+        ROUTE_NOT_SUBSCRIBED
+    );
     let body1 = cast(&dir, COMPUTE1, "compute.node01");
     let unbound = on_nova("compute.node01").subscribed(node02);
-    assert_eq!(bus.admit(&body1, &unbound).unwrap_err().code, ROUTE_NOT_SUBSCRIBED);
+    assert_eq!(
+        bus.admit(&body1, &unbound).unwrap_err().code,
+        ROUTE_NOT_SUBSCRIBED
+    );
     // A topic binding with wildcards takes what it matches.
     let wide = Subscription::new("nova", "all-compute", &["compute.*"]);
-    assert!(bus.admit(&body1, &on_nova("compute.node01").subscribed(wide)).is_ok());
+    assert!(
+        bus.admit(&body1, &on_nova("compute.node01").subscribed(wide))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -153,7 +176,8 @@ fn a_fedmsg_message_is_checked_against_the_routing_key_and_the_subscription() {
     let a = bus
         .admit(
             &body,
-            &Arrival::delivery("amq.topic", "org.example.prod.compute.ping").subscribed(sub.clone()),
+            &Arrival::delivery("amq.topic", "org.example.prod.compute.ping")
+                .subscribed(sub.clone()),
         )
         .unwrap();
     assert!(matches!(a.message, AdmittedMessage::Fedmsg(_)));
@@ -182,15 +206,28 @@ fn the_redelivered_flag_turns_a_known_key_into_a_duplicate_and_nothing_else() {
         .unwrap()
         .replace("ping", "pong")
         .into_bytes();
-    let r = bus.admit(&tampered, &arrival().redelivered(true)).unwrap_err();
+    let r = bus
+        .admit(&tampered, &arrival().redelivered(true))
+        .unwrap_err();
     assert_eq!(r.code, "message-digest-mismatch");
     // A redelivered message never seen before is simply admitted (not a duplicate).
-    let fresh = cast(&dir, COMPUTE1, "compute.node01");
-    assert!(!bus.admit(&fresh, &arrival().redelivered(true)).unwrap().duplicate);
+    let route = Route::topic("compute.node01").on_exchange("nova");
+    let fresh = oslo_wire(
+        &dir,
+        COMPUTE1,
+        &route,
+        &json!({"method": "other", "args": {}}),
+    );
+    assert!(
+        !bus.admit(&fresh, &arrival().redelivered(true))
+            .unwrap()
+            .duplicate
+    );
 }
 
 fn reply(dir: &Path, name: &str, reply_q: &str, msg_id: &str) -> Vec<u8> {
-    let message = json!({"result": {"ok": true}, "failure": null, "ending": true, "_msg_id": msg_id});
+    let message =
+        json!({"result": {"ok": true}, "failure": null, "ending": true, "_msg_id": msg_id});
     oslo_wire(dir, name, &Route::topic(reply_q), &message)
 }
 
@@ -212,7 +249,9 @@ fn a_reply_is_accepted_only_from_the_callee_and_bound_to_the_call() {
     };
     // The server the call went to answers: accepted.
     let genuine = reply(&dir, SCHEDULER1, q, "m1");
-    let a = bus.admit(&genuine, &reply_arrival(q, to_sch01.clone())).unwrap();
+    let a = bus
+        .admit(&genuine, &reply_arrival(q, to_sch01.clone()))
+        .unwrap();
     assert_eq!(a.entity().unwrap().id, SCHEDULER1);
     // Another scheduler, validly signed, with the right msg_id: refused.
     let other = reply(&dir, SCHEDULER2, q, "m1");
@@ -228,7 +267,9 @@ fn a_reply_is_accepted_only_from_the_callee_and_bound_to_the_call() {
     assert_eq!(r.code, "routing-policy-denied");
     // The callee, but a signed _msg_id of another call: refused.
     let unbound = reply(&dir, SCHEDULER1, q, "m2");
-    let r = bus.admit(&unbound, &reply_arrival(q, to_sch01)).unwrap_err();
+    let r = bus
+        .admit(&unbound, &reply_arrival(q, to_sch01))
+        .unwrap_err();
     assert_eq!(r.code, REPLY_UNBOUND);
     // A call to the topic: any entity the policy allows there may answer.
     let to_topic = Call {
@@ -240,7 +281,9 @@ fn a_reply_is_accepted_only_from_the_callee_and_bound_to_the_call() {
     assert!(bus.admit(&any, &reply_arrival(q, to_topic.clone())).is_ok());
     let compute = reply(&dir, COMPUTE1, q, "m3");
     assert_eq!(
-        bus.admit(&compute, &reply_arrival(q, to_topic)).unwrap_err().code,
+        bus.admit(&compute, &reply_arrival(q, to_topic))
+            .unwrap_err()
+            .code,
         "routing-policy-denied"
     );
 }
@@ -260,7 +303,10 @@ fn a_replay_store_out_of_reach_is_transient_not_a_verdict() {
     let bus = bus(&dir).with_replay_store(Arc::new(Down));
     let body = cast(&dir, COMPUTE1, "compute.node01");
     let r = bus
-        .admit(&body, &on_nova("compute.node01").subscribed(compute_consumer("node01")))
+        .admit(
+            &body,
+            &on_nova("compute.node01").subscribed(compute_consumer("node01")),
+        )
         .unwrap_err();
     assert_eq!(r.code, "replay-store-unavailable");
     assert!(r.is_transient());
@@ -270,7 +316,10 @@ fn a_replay_store_out_of_reach_is_transient_not_a_verdict() {
         .replace("ping", "pong")
         .into_bytes();
     let r = bus
-        .admit(&forged, &on_nova("compute.node01").subscribed(compute_consumer("node01")))
+        .admit(
+            &forged,
+            &on_nova("compute.node01").subscribed(compute_consumer("node01")),
+        )
         .unwrap_err();
     assert!(!r.is_transient(), "{r:?}");
 }
