@@ -1257,6 +1257,26 @@ impl Material {
         Self::load_kinds(&lists, fetch, time, true)
     }
 
+    /// [`Material::load`] for one verification (the CLI's `verify`, `cert verify`): the
+    /// intermediates that issued a CRL may come in the envelope rather than the
+    /// configuration, so a fetched CRL is not checked against configured issuers here.
+    /// Nothing is held across verifications, so nothing can go backwards, and path
+    /// validation checks each CRL's signature against the issuer it finds before using it.
+    pub fn load_for_one_verification(
+        trust: &[Source],
+        certs: &[Source],
+        crls: &[Source],
+        fetch: &FetchConfig,
+        time: u64,
+    ) -> Result<Self, ConfigError> {
+        let lists = [
+            (trust, Kind::Anchors),
+            (certs, Kind::Certificates),
+            (crls, Kind::Crls),
+        ];
+        Self::load_kinds(&lists, fetch, time, false)
+    }
+
     fn load_kinds(
         lists: &[(&[Source], Kind)],
         fetch: &FetchConfig,

@@ -216,8 +216,8 @@ pub fn material(
         timeout_ms: (fetch_timeout * 1000.0).ceil() as u64,
         ..FetchConfig::default()
     };
-    let material =
-        Material::load(trust, certs, crl, &fetch, at).map_err(|e| CliError::usage(e.0))?;
+    let material = Material::load_for_one_verification(trust, certs, crl, &fetch, at)
+        .map_err(|e| CliError::usage(e.0))?;
     material
         .check_crls(at)
         .map_err(|r| CliError::rejected(&r.code, r.reason))?;
