@@ -19,6 +19,7 @@ EXCHANGE = "openstack"
 
 NAMES = {
     "server": "rpcserver-node1.example.org",
+    "server2": "rpcserver-node2.example.org",
     "client": "rpcclient-api1.example.org",
     "notifier": "notifier-host1.example.org",
     "intruder": "intruder-evil.example.org",
@@ -134,13 +135,13 @@ class Spy:
 
 
 def write_policy(path, extra=None):
-    """The bus configuration the tests use: RPC topics ``waxtest.#`` for clients, replies
-    (one-segment ``reply_<hex>`` queues) for servers, ``waxnotify.#`` for notifiers;
-    nothing else (nitpicky). Trust and CRLs come from ``[waxseal]`` (ca, crl)."""
+    """The bus configuration the tests use: RPC topics ``waxtest.#`` for clients and
+    servers (a reply is authorized on its call's topic, and for a call to a server only
+    from that server), ``waxnotify.#`` for notifiers; nothing else (nitpicky). Trust and
+    CRLs come from ``[waxseal]`` (ca, crl)."""
     policy = {
         "routing_policy": {
-            "waxtest.#": ["rpcclient-*"],
-            "*": ["rpcserver-*"],
+            "waxtest.#": ["rpcclient-*", "rpcserver-*"],
             "waxnotify.#": ["notifier-*"],
         },
         "nitpicky": True,

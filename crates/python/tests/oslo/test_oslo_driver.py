@@ -80,9 +80,10 @@ def test_rpc_call_cast_fanout_between_processes(
     broker, oslo_pki, policy, peers, topic, tmp_path, tester
 ):
     server_conf = conf(tmp_path, "server", broker, oslo_pki, policy, "server")
+    server2_conf = conf(tmp_path, "server2", broker, oslo_pki, policy, "server2")
     client_conf = conf(tmp_path, "client", broker, oslo_pki, policy, "client")
     s1 = peers("node1", "server", server_conf, topic, "node1").wait_ready()
-    s2 = peers("node2", "server", server_conf, topic, "node2").wait_ready()
+    s2 = peers("node2", "server", server2_conf, topic, "node2").wait_ready()
     wire = broker.spy(EXCHANGE, topic)
     fanout_wire = broker.spy(topic + "_fanout", "", exchange_type="fanout")
     try:
@@ -320,8 +321,9 @@ def test_plain_rabbit_client_is_refused_by_an_enforcing_server(
 
 
 def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
+    """A reply is admitted only from the server the call went to, for a call waiting."""
     server = start_server(peers, tmp_path, broker, oslo_pki, policy, topic)
-    wire = broker.spy(EXCHANGE, topic)
+    wire = broker.spy(EXCHANGE, topic + ".node1")
     try:
         client = peers(
             "call",
@@ -329,12 +331,13 @@ def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_
             conf(tmp_path, "client", broker, oslo_pki, policy, "client"),
             topic,
             "slow-1",
+            "node1",
         )
         ((body, _),) = wait_for(wire.messages, what="the call on the wire")
         call = json.loads(json.loads(body)["oslo.message"])
         reply_q, msg_id = call["_reply_q"], call["_msg_id"]
 
-        def reply(result):
+        def reply(result, msg_id=msg_id):
             return {
                 "result": result,
                 "failure": None,
@@ -344,18 +347,24 @@ def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_
             }
 
         forged = {"echo": "slow-1", "server": "forged"}
-        broker.publish(envelope(reply(forged)), "", reply_q)
-        broker.publish(tester.sign(reply(forged), "intruder", reply_q, None), "", reply_q)
-        broker.publish(tester.sign(reply(forged), "client", reply_q, None), "", reply_q)
+        forgeries = [
+            ("unsigned", envelope(reply(forged))),
+            ("routing-policy-denied", tester.sign(reply(forged), "intruder", reply_q, None)),
+            # allowed on the topic, but not the server the call was addressed to
+            ("reply-not-from-callee", tester.sign(reply(forged), "client", reply_q, None)),
+            # another server, validly signed, the right msg_id
+            ("reply-not-from-callee", tester.sign(reply(forged), "server2", reply_q, None)),
+            # the callee itself, answering a call nobody waits for
+            ("reply-unexpected", tester.sign(reply(forged, "0" * 32), "server", reply_q, None)),
+        ]
+        for _, forgery in forgeries:
+            broker.publish(forgery, "", reply_q)
         answer = json.loads(client.finish())
         assert answer == {"echo": "slow-1", "server": "node1"}
         lines = refusals(client.log_text())
-        assert len(lines) == 3, client.log_text()
-        assert (
-            '"unsigned"' in lines[0]
-            and '"routing-policy-denied"' in lines[1]
-            and '"routing-policy-denied"' in lines[2]
-        )
+        assert len(lines) == len(forgeries), client.log_text()
+        for (code, _), line in zip(forgeries, lines):
+            assert '"%s"' % code in line, (code, line)
         server.stop()
     finally:
         wire.close()
