@@ -10,14 +10,37 @@ picks the ``oslo.messaging.drivers`` entry point named by the part of the scheme
   (:meth:`waxseal.Bus.sign_oslo`): an ``oslo.signature`` member beside ``oslo.message``,
   a detached CMS signature over the exact ``oslo.message`` text, bound to the route it is
   published on (see :func:`route_of`). Unmodified receivers ignore the extra member.
-- **On the way in**, every delivery is verified (:meth:`waxseal.Bus.verify_oslo`) against
-  the route it arrived on, as the broker reports it (the delivery's exchange and routing
-  key): signature, certificate path and CRLs, signed route, freshness, routing policy,
-  claims and replay, before oslo.messaging sees the message. What oslo.messaging then
+- **On the way in**, every delivery is admitted through :meth:`waxseal.Bus.admit`, the
+  one admission path, before oslo.messaging sees it: with the delivery's exchange and
+  routing key (compared with the signed route by :func:`route_of`'s rule), what the
+  consumer that received it declared (:func:`subscription_of`: a delivery through another
+  exchange, an unbound routing key or the default exchange is ``route-not-subscribed``),
+  whether it carried ``CC``/``BCC`` headers (``sender-routed``; RabbitMQ strips ``BCC``
+  before delivery, so a BCC copy is caught by the subscription instead), the broker's
+  redelivered flag and validated ``user_id``. Then signature, certificate path and CRLs,
+  signed route, freshness, routing policy, claims and replay. What oslo.messaging then
   dispatches is the verified ``oslo.message`` text. A refused message is logged with its
   reason (escaped, one line) and acknowledged, so the broker does not redeliver it; it
   never reaches an endpoint and is never answered (an RPC caller waiting for it times
   out).
+- **Replies** are admitted only as the answer to a call this process is waiting for:
+  the driver remembers each call's ``_msg_id`` with its target (topic, server) while
+  ``_send`` waits for it (at most :data:`MAX_PENDING_CALLS`). A reply naming no waiting
+  call is ``reply-unexpected``; the bus checks that the signed reply carries the call's
+  ``_msg_id`` (``reply-unbound``) and that its signer is allowed on the call's topic and,
+  for a call to a server, is that server (``reply-not-from-callee``). The reply queue's
+  own name is no longer a topic of the routing policy.
+- **A failure of the receiver is not a verdict**: a refusal marked ``transient``
+  (``crl-unavailable``, ``replay-store-unavailable``) is not acknowledged: in ``enforce``
+  mode the message is requeued after a back-off (0.1 s doubling to 5 s while failures
+  continue, reset by the next admission) and never dispatched. A broker redelivery of a
+  message this process already admitted is dispatched again (at-least-once), logged at
+  debug, not refused as ``replayed``.
+- **Compression**: kombu decompresses a delivery carrying a ``compression`` header before
+  any consumer callback runs (it offers no earlier hook). Such a delivery is refused
+  (``compressed``) unless ``[waxseal] allow_compression = true``, and then its
+  decompressed body is bounded by ``max_message_bytes`` (``message-too-large``); the
+  memory of the decompression is spent by then, the bound keeps it from going further.
 
 ``[waxseal] mode``: ``enforce`` (the default) refuses; ``log`` logs a warning with the
 reason and delivers the message anyway (as it arrived); ``sign-only`` signs and does not
@@ -44,12 +67,17 @@ every version of the test matrix, and at start-up by :func:`check_internals`):
    ``Connection._publish`` is the only method that hands a message to kombu; the
    subclass refuses there anything unsigned (a safety net should a new path appear).
 4. Consuming: every consumer (topic, fanout, direct/reply) is registered through
-   ``Connection.declare_consumer(consumer)``; ``Consumer.callback`` is the callable that
+   ``Connection.declare_consumer(consumer)``, a ``Consumer`` with ``exchange_name``,
+   ``queue_name``, ``routing_key`` and ``type`` (a reply queue: ``exchange_name ""``);
+   ``Consumer.callback`` is the callable that
    ``Consumer._callback`` calls with ``RabbitMessage(kombu_message)``. The driver wraps
    that callable. ``RabbitMessage`` is a ``dict`` (the unwrapped message) whose
    ``_raw_message`` is the kombu message (``body``: the bytes received, decompressed;
-   ``delivery_info``: ``exchange`` and ``routing_key``), and ``acknowledge()`` acks it.
-5. ``oslo_messaging._drivers.common.serialize_msg`` / ``deserialize_msg``: the 2.0
+   ``delivery_info``: ``exchange``, ``routing_key``, ``redelivered``; ``headers``;
+   ``properties``), ``acknowledge()`` acks it and ``requeue()`` hands it back.
+5. ``AMQPDriverBase._send(target, ...)`` makes a call's ``_msg_id``, publishes it and
+   waits for its reply before returning; the driver wraps it to know each call's target.
+6. ``oslo_messaging._drivers.common.serialize_msg`` / ``deserialize_msg``: the 2.0
    envelope ``{"oslo.version": "2.0", "oslo.message": "<json text>"}``.
 
 A message that kombu cannot decode, or that oslo.messaging cannot unwrap (not JSON, an
