@@ -1227,3 +1227,84 @@ async fn the_metrics_server_closes_slow_and_excess_connections_and_keeps_answeri
     }
     drop(idle);
 }
+
+/// Sets the broker's `max_message_size` (read by each channel as it opens) and puts the
+/// default back when dropped.
+struct MaxMessageSize;
+
+impl MaxMessageSize {
+    fn set(bytes: usize) -> Self {
+        rabbitmqctl(&[
+            "eval",
+            &format!("application:set_env(rabbit, max_message_size, {bytes})."),
+        ]);
+        Self
+    }
+}
+
+impl Drop for MaxMessageSize {
+    fn drop(&mut self) {
+        let _ = Command::new(std::env::var("WAXSEAL_RABBITMQCTL").unwrap_or_default())
+            .args([
+                "eval",
+                "application:set_env(rabbit, max_message_size, 134217728).",
+            ])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR) and WAXSEAL_RABBITMQCTL; run by scripts/test-all"]
+async fn a_copy_the_broker_refuses_is_republish_refused_and_the_stream_goes_on() {
+    const N: usize = 30;
+    let fx = Fx::new("refused");
+    let client = Client::new(&fx).await;
+    // A large oslo envelope: countersigned by the gateway it grows past the broker's
+    // limit for the gateway's channels, while it fits as it came.
+    let route = waxseal_message::Route::topic(TOPIC);
+    let origin =
+        waxseal_message::oslo::route_signer(fx.signer("pki", "bodhi-app01.example.org"), &route)
+            .unwrap();
+    let pad = "x".repeat(20_000);
+    let env = waxseal_message::oslo::wrap(&json!({"method": "big", "args": {"pad": pad}})).unwrap();
+    let big = serde_json::to_vec(&waxseal_message::oslo::sign(&env, &origin).unwrap()).unwrap();
+    // Published before the limit (the test's channel opened before it), among others.
+    for n in 0..N {
+        if n == N / 2 {
+            client.publish("big", &big).await;
+        }
+        client.publish(&format!("m{n}"), &fx.good(n)).await;
+    }
+    let _limit = MaxMessageSize::set(big.len() + 200);
+    let gw = fx.gateway(&[
+        "--countersign",
+        "--cert",
+        "pki/fas-app02.example.org.crt",
+        "--key",
+        "pki/fas-app02.example.org.key",
+    ]);
+    let out = by_id(&client.wait_for(N + 1, Duration::from_secs(120)).await);
+    // Nothing lost: every other message verified.
+    for n in 0..N {
+        let o = &out[&format!("m{n}")];
+        assert!(o.iter().all(|o| o.verified), "m{n}: {o:?}");
+    }
+    let b = &out["big"];
+    assert!(b.iter().all(|o| !o.verified), "{b:?}");
+    assert_eq!(reason(&b[0]), "republish-refused");
+    assert_eq!(b[0].body, big, "the body as it came");
+    assert_eq!(b[0].headers.len(), 2, "{:?}", b[0].headers);
+    assert!(!gw.events("republish-refused").is_empty());
+    // The session was not torn down for it.
+    assert!(
+        gw.events("disconnected").is_empty(),
+        "{:?}",
+        gw.events("disconnected")
+    );
+    let m = gw.metrics();
+    assert!(m.contains("waxseal_gateway_reconnects_total 0"), "{m}");
+    assert!(
+        m.contains("waxseal_gateway_messages_refused_total{reason=\"republish-refused\"} 1"),
+        "{m}"
+    );
+}
