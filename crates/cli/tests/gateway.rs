@@ -1308,3 +1308,81 @@ async fn a_copy_the_broker_refuses_is_republish_refused_and_the_stream_goes_on()
         "{m}"
     );
 }
+
+/// A CRL distribution point on 127.0.0.1: `503` until `up` is set, then `crl`.
+async fn crl_server(crl: Vec<u8>, up: Arc<AtomicBool>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            let crl = crl.clone();
+            let up = up.load(Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let (status, body) = if up {
+                    ("200 OK", crl)
+                } else {
+                    ("503 Service Unavailable", Vec::new())
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&body).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn a_message_that_cannot_be_decided_yet_is_requeued_then_verified() {
+    let fx = Fx::new("transient");
+    let client = Client::new(&fx).await;
+    let up = Arc::new(AtomicBool::new(false));
+    let port = crl_server(std::fs::read(fx.p("pki/crl.pem")).unwrap(), up.clone()).await;
+    let bus = json!({
+        "trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"],
+        "crls": [format!("http://127.0.0.1:{port}/crl.pem")],
+        "fetch": {"crl_cache_expiry_secs": 0, "timeout_ms": 2000},
+        "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]},
+        "freshness": {"max_age_secs": 3600}
+    });
+    std::fs::write(fx.p("bus.json"), bus.to_string()).unwrap();
+    let gw = fx.gateway(&["--watch-ms", "100"]);
+    client.publish("later", &fx.good(1)).await;
+    // The CRL server is down: not refused, requeued (again and again, with a delay).
+    let requeued = gw.wait_event("requeued", 3);
+    assert!(
+        requeued.iter().all(|e| e["reason"] == "crl-unavailable"),
+        "{requeued:?}"
+    );
+    assert_eq!(client.count(), 0, "nothing published while undecided");
+    let m = gw.metrics();
+    assert!(
+        m.contains("waxseal_gateway_messages_requeued_total{reason=\"crl-unavailable\"}"),
+        "{m}"
+    );
+    assert!(
+        !m.contains("waxseal_gateway_messages_refused_total{reason=\"crl-unavailable\"}"),
+        "{m}"
+    );
+    // The server is back: the message is verified, once.
+    up.store(true, Ordering::SeqCst);
+    let out = by_id(&client.wait_for(1, Duration::from_secs(60)).await);
+    assert_eq!(out["later"].len(), 1);
+    assert!(out["later"][0].verified, "{:?}", out["later"]);
+}
