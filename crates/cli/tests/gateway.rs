@@ -172,6 +172,9 @@ impl Gateway {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if std::env::var_os("GW_DEBUG").is_some() {
+                    eprintln!("GW: {line}");
+                }
                 let v: Value = serde_json::from_str(&line)
                     .unwrap_or_else(|_| panic!("a log line that is not JSON: {line}"));
                 sink.lock().unwrap().push(v);

@@ -18,6 +18,7 @@
 //!   reconnects and the broker redelivers what was not acknowledged.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
@@ -54,13 +55,22 @@ pub struct Publisher {
     solo: tokio::sync::Mutex<()>,
 }
 
+/// How long opening a channel may take: on a connection that is going away the broker's
+/// answer may never come, and a message task must not wait for it forever.
+pub const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// A channel of `conn` in confirm mode.
 pub async fn confirming_channel(conn: &Connection) -> lapin::Result<Channel> {
-    let channel = conn.create_channel().await?;
-    channel
-        .confirm_select(ConfirmSelectOptions::default())
-        .await?;
-    Ok(channel)
+    let open = async {
+        let channel = conn.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(channel)
+    };
+    tokio::time::timeout(OPEN_TIMEOUT, open)
+        .await
+        .unwrap_or_else(|_| Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into()))
 }
 
 impl Publisher {
