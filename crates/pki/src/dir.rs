@@ -181,14 +181,31 @@ fn lock(dir: &Path) -> Result<File, PkiError> {
         rustix::fs::OFlags::NOFOLLOW.bits() as i32,
     );
     let f = options.open(&path).map_err(io(&path))?;
-    f.try_lock().map_err(|_| {
-        PkiError::Usage(format!(
-            "another waxseal pki command is working on {}",
-            dir.display()
-        ))
-    })?;
-    Ok(f)
+    // A lock held a moment longer than its command: a process forked by another thread of
+    // the same program (to run a child) holds a copy of the descriptor until it execs. So
+    // a busy lock is tried again for a short while before it counts as another command.
+    let mut wait = std::time::Duration::from_millis(5);
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(std::time::Duration::from_millis(100));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(PkiError::Usage(format!(
+                    "another waxseal pki command is working on {}",
+                    dir.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(&path)(e)),
+        }
+    }
 }
+
+/// How long a busy PKI lock is tried again before the command gives up.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn read_text(path: &Path) -> Result<String, PkiError> {
     std::fs::read_to_string(path).map_err(io(path))
