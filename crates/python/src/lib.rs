@@ -1182,18 +1182,14 @@ impl Bus {
         Ok(to_py(py, &v)?.cast_into::<PyDict>()?)
     }
 
-    /// Re-reads the configuration, anchors and CRLs; keeps the replay cache.
+    /// Re-reads the configuration, anchors and CRLs; keeps the replay store (the new bus
+    /// and validations still running on the old one share it).
     fn reload(&self, py: Python<'_>) -> PyResult<()> {
         detached(py, || {
             let fresh = load_bus(&self.origin, self.at)?;
             let mut slot = self.inner.write().unwrap_or_else(|p| p.into_inner());
-            // Validations already running hold the old bus: wait for them so that every
-            // message they accept is in the replay cache carried over.
-            let old = Arc::clone(&slot);
-            while Arc::strong_count(&old) > 2 {
-                std::thread::sleep(std::time::Duration::from_micros(200));
-            }
-            *slot = Arc::new(fresh.with_replay_cache(old.replay_cache()));
+            let store = slot.replay_store();
+            *slot = Arc::new(fresh.with_replay_store(store));
             Ok(())
         })
     }
