@@ -8,7 +8,7 @@ or :class:`Bus` shared by many threads uses as many cores.
 """
 
 from os import PathLike
-from typing import Any, Dict, List, Optional, Sequence, Union, final
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, final
 
 
 __all__ = [
@@ -45,6 +45,9 @@ class Rejected(WaxsealError):
     """The routing-slip hop concerned (0: the origin), if any."""
     reason: str
     """One line for a person; ``str(exc)`` is ``"<code>: <reason>"``."""
+    transient: bool
+    """``True`` for a failure of the receiver, not of the message (``crl-unavailable``,
+    ``replay-store-unavailable``): retry it later (requeue), do not refuse it."""
 
 class ConfigError(WaxsealError):
     """A configuration, certificate, key or CRL that cannot be used."""
@@ -256,6 +259,53 @@ class Bus:
         Returns the report: ``message_text`` (the exact ``oslo.message`` string),
         ``message`` (parsed), ``signed``, ``entity``, ``authorization``, ``hops``,
         ``route``. Raises :class:`Rejected` (``topic-mismatch``, ``unsigned``...)."""
+    def admit(
+        self,
+        body: bytes,
+        *,
+        exchange: Optional[str] = None,
+        routing_key: Optional[str] = None,
+        signed_exchange: bool = False,
+        subscription: Optional[Tuple[str, str, List[str]]] = None,
+        redelivered: bool = False,
+        user_id: Optional[str] = None,
+        sender_routed: bool = False,
+        reply_to: Optional[Tuple[str, str, Optional[str]]] = None,
+        signed_by: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Admits a delivery, the one admission path every consumer takes: ``body`` as it
+        came off the broker (a fedmsg-style message or an oslo envelope) and what the
+        receiver knows of how it arrived. In order: the broker-side checks, the format,
+        signature, certificate path and CRLs, the route, freshness, authorization, replay.
+
+        - ``exchange``, ``routing_key``: the delivery's, as the broker reported them
+          (``exchange=""``: the default exchange). With ``exchange``, ``routing_key`` is
+          required (unless ``signed_exchange``). ``routing_key`` alone: the topic it
+          arrived on. Neither: unrouted (an oslo envelope is then refused,
+          ``topic-required``).
+        - ``signed_exchange``: compare the exchange with the signed route too, by
+          oslo.messaging's rules (a fanout exchange ``<topic>_fanout`` with an empty
+          routing key is ``topic``): an oslo consumer of the sender's exchange.
+        - ``subscription``: ``(exchange, queue, [binding keys])`` this consumer declared
+          (AMQP topic patterns; a fanout: ``["#"]``; a reply queue: ``("", queue,
+          [queue])``). A delivery it cannot have come through is refused
+          (``route-not-subscribed``); without it, the default exchange is refused.
+        - ``redelivered``: the broker's flag; a redelivery of a message already admitted
+          is admitted with ``duplicate`` True instead of refused as ``replayed``.
+        - ``user_id``: the broker-validated ``user_id`` property, copied to the report
+          (never an identity).
+        - ``sender_routed``: the delivery carried ``CC`` or ``BCC`` headers; refused
+          (``sender-routed``).
+        - ``reply_to``: for an RPC reply, the call it answers ``(msg_id, topic, server)``:
+          the signed reply must carry that ``_msg_id`` (``reply-unbound``) and come from an
+          entity the routing policy allows on the call's topic and, for a call to a
+          server, that server (``reply-not-from-callee``).
+        - ``signed_by``: the entity a fedmsg-style message must be signed by.
+
+        Returns the report: the verified message (``format``: ``fedmsg`` or ``oslo``; for
+        oslo, ``message_text``: the exact ``oslo.message`` string), ``replay_key`` (hex),
+        ``duplicate``, ``user_id``. Raises :class:`Rejected` (see its ``transient``), or
+        :class:`ValueError` for arguments that do not fit together."""
     def cache_stats(self) -> Dict[str, int]:
         """What the bus's path and signature-outcome cache did so far, the keys of
         :meth:`Verifier.cache_stats`. A refresh that changes the anchors, certificates or

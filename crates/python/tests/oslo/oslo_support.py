@@ -19,6 +19,7 @@ EXCHANGE = "openstack"
 
 NAMES = {
     "server": "rpcserver-node1.example.org",
+    "server2": "rpcserver-node2.example.org",
     "client": "rpcclient-api1.example.org",
     "notifier": "notifier-host1.example.org",
     "intruder": "intruder-evil.example.org",
@@ -73,9 +74,10 @@ class Broker:
             connect_timeout=5,
         )
 
-    def publish(self, body, exchange, routing_key):
+    def publish(self, body, exchange, routing_key, headers=None, compression=None):
         """Publishes ``body`` (bytes or text) as oslo.messaging does (JSON, UTF-8),
-        without declaring anything."""
+        without declaring anything; ``headers``: AMQP headers (``CC``...);
+        ``compression``: kombu's (``zlib``...)."""
         with self.connection() as conn:
             producer = conn.Producer()
             producer.publish(
@@ -85,6 +87,8 @@ class Broker:
                 content_type="application/json",
                 content_encoding="utf-8",
                 serializer=None,
+                headers=headers,
+                compression=compression,
             )
 
     def message_count(self, queue):
@@ -134,13 +138,13 @@ class Spy:
 
 
 def write_policy(path, extra=None):
-    """The bus configuration the tests use: RPC topics ``waxtest.#`` for clients, replies
-    (one-segment ``reply_<hex>`` queues) for servers, ``waxnotify.#`` for notifiers;
-    nothing else (nitpicky). Trust and CRLs come from ``[waxseal]`` (ca, crl)."""
+    """The bus configuration the tests use: RPC topics ``waxtest.#`` for clients and
+    servers (a reply is authorized on its call's topic, and for a call to a server only
+    from that server), ``waxnotify.#`` for notifiers; nothing else (nitpicky). Trust and
+    CRLs come from ``[waxseal]`` (ca, crl)."""
     policy = {
         "routing_policy": {
-            "waxtest.#": ["rpcclient-*"],
-            "*": ["rpcserver-*"],
+            "waxtest.#": ["rpcclient-*", "rpcserver-*"],
             "waxnotify.#": ["notifier-*"],
         },
         "nitpicky": True,
@@ -152,7 +156,16 @@ def write_policy(path, extra=None):
 
 
 def write_conf(
-    path, broker, pki, policy, role, mode="enforce", scheme="waxseal+rabbit", notify_topic=None
+    path,
+    broker,
+    pki,
+    policy,
+    role,
+    mode="enforce",
+    scheme="waxseal+rabbit",
+    notify_topic=None,
+    crl=None,
+    waxseal_extra=(),
 ):
     cert, key = pki[role]
     lines = [
@@ -167,9 +180,10 @@ def write_conf(
         "key = %s" % key,
         "chain = %s" % pki["chain"],
         "ca = %s" % pki["root"],
-        "crl = %s" % pki["crl"],
+        "crl = %s" % (crl or pki["crl"]),
         "policy = %s" % policy,
         "mode = %s" % mode,
+        *waxseal_extra,
     ]
     if notify_topic:
         lines += [

@@ -16,7 +16,7 @@ from oslo_messaging._drivers.common import serialize_msg
 import waxseal
 from waxseal.oslo import driver
 
-from .oslo_support import EXCHANGE, wait_for, write_conf
+from .oslo_support import EXCHANGE, wait_for, write_conf, write_policy
 
 
 def rpc_message(tag, method="record", **args):
@@ -80,9 +80,10 @@ def test_rpc_call_cast_fanout_between_processes(
     broker, oslo_pki, policy, peers, topic, tmp_path, tester
 ):
     server_conf = conf(tmp_path, "server", broker, oslo_pki, policy, "server")
+    server2_conf = conf(tmp_path, "server2", broker, oslo_pki, policy, "server2")
     client_conf = conf(tmp_path, "client", broker, oslo_pki, policy, "client")
     s1 = peers("node1", "server", server_conf, topic, "node1").wait_ready()
-    s2 = peers("node2", "server", server_conf, topic, "node2").wait_ready()
+    s2 = peers("node2", "server", server2_conf, topic, "node2").wait_ready()
     wire = broker.spy(EXCHANGE, topic)
     fanout_wire = broker.spy(topic + "_fanout", "", exchange_type="fanout")
     try:
@@ -320,8 +321,9 @@ def test_plain_rabbit_client_is_refused_by_an_enforcing_server(
 
 
 def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
+    """A reply is admitted only from the server the call went to, for a call waiting."""
     server = start_server(peers, tmp_path, broker, oslo_pki, policy, topic)
-    wire = broker.spy(EXCHANGE, topic)
+    wire = broker.spy(EXCHANGE, topic + ".node1")
     try:
         client = peers(
             "call",
@@ -329,12 +331,13 @@ def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_
             conf(tmp_path, "client", broker, oslo_pki, policy, "client"),
             topic,
             "slow-1",
+            "node1",
         )
         ((body, _),) = wait_for(wire.messages, what="the call on the wire")
         call = json.loads(json.loads(body)["oslo.message"])
         reply_q, msg_id = call["_reply_q"], call["_msg_id"]
 
-        def reply(result):
+        def reply(result, msg_id=msg_id):
             return {
                 "result": result,
                 "failure": None,
@@ -344,18 +347,24 @@ def test_forged_replies_are_refused(broker, oslo_pki, policy, peers, topic, tmp_
             }
 
         forged = {"echo": "slow-1", "server": "forged"}
-        broker.publish(envelope(reply(forged)), "", reply_q)
-        broker.publish(tester.sign(reply(forged), "intruder", reply_q, None), "", reply_q)
-        broker.publish(tester.sign(reply(forged), "client", reply_q, None), "", reply_q)
+        forgeries = [
+            ("unsigned", envelope(reply(forged))),
+            ("routing-policy-denied", tester.sign(reply(forged), "intruder", reply_q, None)),
+            # allowed on the topic, but not the server the call was addressed to
+            ("reply-not-from-callee", tester.sign(reply(forged), "client", reply_q, None)),
+            # another server, validly signed, the right msg_id
+            ("reply-not-from-callee", tester.sign(reply(forged), "server2", reply_q, None)),
+            # the callee itself, answering a call nobody waits for
+            ("reply-unexpected", tester.sign(reply(forged, "0" * 32), "server", reply_q, None)),
+        ]
+        for _, forgery in forgeries:
+            broker.publish(forgery, "", reply_q)
         answer = json.loads(client.finish())
         assert answer == {"echo": "slow-1", "server": "node1"}
         lines = refusals(client.log_text())
-        assert len(lines) == 3, client.log_text()
-        assert (
-            '"unsigned"' in lines[0]
-            and '"routing-policy-denied"' in lines[1]
-            and '"routing-policy-denied"' in lines[2]
-        )
+        assert len(lines) == len(forgeries), client.log_text()
+        for (code, _), line in zip(forgeries, lines):
+            assert '"%s"' % code in line, (code, line)
         server.stop()
     finally:
         wire.close()
@@ -378,3 +387,182 @@ def test_a_refused_call_is_never_answered(broker, oslo_pki, policy, peers, topic
     (line,) = refusals(server.log_text())
     assert '"routing-policy-denied"' in line and "intruder-evil.example.org" in line
     assert refusals(caller.log_text()) == []  # nothing came back to refuse
+
+
+def test_sender_routed_and_default_exchange_deliveries_are_refused(
+    broker, oslo_pki, policy, peers, topic, tmp_path, tester
+):
+    """A cast signed for topic.node1 reaches node2 only by CC, BCC or the default
+    exchange: all refused there. RabbitMQ strips BCC before delivery, so node2 refuses
+    that copy because its routing key (topic.node1) matches none of node2's bindings;
+    node1 refuses the CC copy (it carries CC) and runs the BCC and plain copies, which
+    are signed for it and arrived by its own binding."""
+    s1 = start_server(peers, tmp_path, broker, oslo_pki, policy, topic)
+    s2 = peers(
+        "node2",
+        "server",
+        conf(tmp_path, "server2", broker, oslo_pki, policy, "server2"),
+        topic,
+        "node2",
+    ).wait_ready()
+    # RabbitMQ copies it to topic.node2 as well; both copies keep the key topic.node1
+    cc = tester.sign(rpc_message("cc"), "client", topic + ".node1")
+    broker.publish(cc, EXCHANGE, topic + ".node1", headers={"CC": [topic + ".node2"]})
+    bcc = tester.sign(rpc_message("bcc"), "client", topic + ".node1")
+    broker.publish(bcc, EXCHANGE, topic + ".node1", headers={"BCC": [topic + ".node2"]})
+    # straight into node2's queue by name
+    default = tester.sign(rpc_message("default-exchange"), "client", topic + ".node1")
+    broker.publish(default, "", topic + ".node2")
+    plain = tester.sign(rpc_message("plain"), "client", topic + ".node1")
+    broker.publish(plain, EXCHANGE, topic + ".node1")
+    wait_for(lambda: s1.tags() == ["bcc", "plain"], what="the plain and BCC casts on node1")
+    wait_for(lambda: refusals(s1.log_text()), what="node1's refusal")
+    wait_for(lambda: len(refusals(s2.log_text())) == 3, what="node2's three refusals")
+    s1.stop()
+    s2.stop()
+    assert s1.tags() == ["bcc", "plain"] and s2.tags() == []
+    (line1,) = refusals(s1.log_text())
+    assert '"sender-routed"' in line1
+    cc_line, bcc_line, default_line = refusals(s2.log_text())
+    assert '"sender-routed"' in cc_line
+    assert '"route-not-subscribed"' in bcc_line and '"%s.node1"' % topic in bcc_line
+    assert '"route-not-subscribed"' in default_line and "default exchange" in default_line
+    assert broker.message_count(topic + ".node2") == 0
+
+
+def test_a_transient_failure_requeues_until_it_clears(
+    broker, oslo_pki, peers, topic, tmp_path, tester
+):
+    """The CRL server is down: the cast is neither dispatched nor dropped; once the CRL
+    can be fetched, it runs. The message's own faults are still refused (not requeued)."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = "http://127.0.0.1:%d/crl.pem" % port
+    crl_policy = write_policy(
+        tmp_path / "crl-url.json", {"fetch": {"crl_cache_expiry_secs": 0, "timeout_ms": 2000}}
+    )
+    server = start_server(
+        peers, tmp_path, broker, oslo_pki, crl_policy, topic, crl=url
+    )
+    broker.publish(tester.sign(rpc_message("waited"), "client", topic), EXCHANGE, topic)
+    requeued = "could not decide on a message"
+    wait_for(
+        lambda: server.log_text().count(requeued) >= 3, what="the cast requeued three times"
+    )
+    assert server.tags() == []
+    assert refusals(server.log_text()) == []
+    assert '"crl-unavailable"' in server.log_text()
+    http = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+        cwd=str(oslo_pki["dir"]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: server.tags() == ["waited"], what="the cast once the CRL is back")
+        # the twin: a message's own fault is refused and acknowledged, not requeued
+        broker.publish(envelope(rpc_message("unsigned")), EXCHANGE, topic)
+        wait_for(lambda: refusals(server.log_text()), what="the unsigned cast refused")
+        server.stop()
+    finally:
+        http.kill()
+        http.wait()
+    assert server.tags() == ["waited"]
+    assert '"unsigned"' in refusals(server.log_text())[0]
+    assert broker.message_count(topic) == 0
+
+
+def test_compressed_deliveries(broker, oslo_pki, policy, peers, topic, tmp_path, tester):
+    """Refused by default; with allow_compression, admitted up to max_message_bytes
+    decompressed."""
+    strict = start_server(peers, tmp_path, broker, oslo_pki, policy, topic)
+    broker.publish(
+        tester.sign(rpc_message("zipped"), "client", topic), EXCHANGE, topic, compression="zlib"
+    )
+    broker.publish(tester.sign(rpc_message("flat"), "client", topic), EXCHANGE, topic)
+    wait_for(lambda: strict.tags() == ["flat"], what="the uncompressed cast")
+    wait_for(lambda: refusals(strict.log_text()), what="the compressed cast refused")
+    strict.stop()
+    assert strict.tags() == ["flat"]
+    (line,) = refusals(strict.log_text())
+    assert '"compressed"' in line
+
+    topic2 = topic + "z"
+    lenient = peers(
+        "lenient",
+        "server",
+        conf(
+            tmp_path,
+            "lenient",
+            broker,
+            oslo_pki,
+            policy,
+            "server",
+            waxseal_extra=["allow_compression = true", "max_message_bytes = 4096"],
+        ),
+        topic2,
+        "node1",
+    ).wait_ready()
+    broker.publish(
+        tester.sign(rpc_message("zipped"), "client", topic2), EXCHANGE, topic2, compression="zlib"
+    )
+    # compresses to far less than 4096 bytes, decompresses to more
+    big = rpc_message("too-big")
+    big["args"]["padding"] = "x" * 8000
+    broker.publish(tester.sign(big, "client", topic2), EXCHANGE, topic2, compression="zlib")
+    wait_for(lambda: lenient.tags() == ["zipped"], what="the compressed cast")
+    wait_for(lambda: refusals(lenient.log_text()), what="the oversized cast refused")
+    lenient.stop()
+    assert lenient.tags() == ["zipped"]
+    (line,) = refusals(lenient.log_text())
+    assert '"message-too-large"' in line
+
+
+def test_a_broker_redelivery_is_dispatched_not_refused_as_replayed(broker, tester, topic):
+    """The guard admits a delivery, the channel closes before it is acknowledged, and
+    the broker redelivers it: admitted again (a duplicate, for the consumer to
+    deduplicate). The same body published again (not a redelivery) is `replayed`."""
+    import kombu
+    from oslo_messaging._drivers import impl_rabbit
+
+    guard = driver.Guard(tester.bus, tester.signer("server"))
+    queue = "waxseal-redelivery-" + uuid.uuid4().hex
+    exchange = kombu.Exchange(EXCHANGE, type="topic", durable=False)
+    q = kombu.Queue(queue, exchange=exchange, routing_key=topic, auto_delete=False)
+    subscription = (EXCHANGE, queue, [topic])
+    body = tester.sign(rpc_message("once"), "client", topic)
+
+    def take():
+        with broker.connection() as c:
+            m = wait_for(lambda: q(c.default_channel).get(), what="a delivery")
+            message = impl_rabbit.RabbitMessage(m)
+            admitted = guard.admit(message, subscription)
+            redelivered = m.delivery_info["redelivered"]
+            if admitted:
+                m.ack()  # never reached in enforce for a refusal: the guard acked it
+            return admitted, redelivered, dict(message)
+
+    try:
+        with broker.connection() as c:
+            q(c.default_channel).declare()
+        broker.publish(body, EXCHANGE, topic)
+        with broker.connection() as c:  # admitted, then the channel closes unacked
+            m = wait_for(lambda: q(c.default_channel).get(), what="the first delivery")
+            assert guard.admit(impl_rabbit.RabbitMessage(m), subscription)
+            assert not m.delivery_info["redelivered"]
+        admitted, redelivered, message = take()
+        assert redelivered and admitted
+        assert message["args"]["tag"] == "once"
+        broker.publish(body, EXCHANGE, topic)  # a replay, not a redelivery
+        with broker.connection() as c:
+            m = wait_for(lambda: q(c.default_channel).get(), what="the replay")
+            assert not m.delivery_info["redelivered"]
+            assert not guard.admit(impl_rabbit.RabbitMessage(m), subscription)
+        assert broker.message_count(queue) == 0
+    finally:
+        broker.delete_queue(queue)

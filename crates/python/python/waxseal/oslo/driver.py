@@ -10,14 +10,37 @@ picks the ``oslo.messaging.drivers`` entry point named by the part of the scheme
   (:meth:`waxseal.Bus.sign_oslo`): an ``oslo.signature`` member beside ``oslo.message``,
   a detached CMS signature over the exact ``oslo.message`` text, bound to the route it is
   published on (see :func:`route_of`). Unmodified receivers ignore the extra member.
-- **On the way in**, every delivery is verified (:meth:`waxseal.Bus.verify_oslo`) against
-  the route it arrived on, as the broker reports it (the delivery's exchange and routing
-  key): signature, certificate path and CRLs, signed route, freshness, routing policy,
-  claims and replay, before oslo.messaging sees the message. What oslo.messaging then
+- **On the way in**, every delivery is admitted through :meth:`waxseal.Bus.admit`, the
+  one admission path, before oslo.messaging sees it: with the delivery's exchange and
+  routing key (compared with the signed route by :func:`route_of`'s rule), what the
+  consumer that received it declared (:func:`subscription_of`: a delivery through another
+  exchange, an unbound routing key or the default exchange is ``route-not-subscribed``),
+  whether it carried ``CC``/``BCC`` headers (``sender-routed``; RabbitMQ strips ``BCC``
+  before delivery, so a BCC copy is caught by the subscription instead), the broker's
+  redelivered flag and validated ``user_id``. Then signature, certificate path and CRLs,
+  signed route, freshness, routing policy, claims and replay. What oslo.messaging then
   dispatches is the verified ``oslo.message`` text. A refused message is logged with its
   reason (escaped, one line) and acknowledged, so the broker does not redeliver it; it
   never reaches an endpoint and is never answered (an RPC caller waiting for it times
   out).
+- **Replies** are admitted only as the answer to a call this process is waiting for:
+  the driver remembers each call's ``_msg_id`` with its target (topic, server) while
+  ``_send`` waits for it (at most :data:`MAX_PENDING_CALLS`). A reply naming no waiting
+  call is ``reply-unexpected``; the bus checks that the signed reply carries the call's
+  ``_msg_id`` (``reply-unbound``) and that its signer is allowed on the call's topic and,
+  for a call to a server, is that server (``reply-not-from-callee``). The reply queue's
+  own name is no longer a topic of the routing policy.
+- **A failure of the receiver is not a verdict**: a refusal marked ``transient``
+  (``crl-unavailable``, ``replay-store-unavailable``) is not acknowledged: in ``enforce``
+  mode the message is requeued after a back-off (0.1 s doubling to 5 s while failures
+  continue, reset by the next admission) and never dispatched. A broker redelivery of a
+  message this process already admitted is dispatched again (at-least-once), logged at
+  debug, not refused as ``replayed``.
+- **Compression**: kombu decompresses a delivery carrying a ``compression`` header before
+  any consumer callback runs (it offers no earlier hook). Such a delivery is refused
+  (``compressed``) unless ``[waxseal] allow_compression = true``, and then its
+  decompressed body is bounded by ``max_message_bytes`` (``message-too-large``); the
+  memory of the decompression is spent by then, the bound keeps it from going further.
 
 ``[waxseal] mode``: ``enforce`` (the default) refuses; ``log`` logs a warning with the
 reason and delivers the message anyway (as it arrived); ``sign-only`` signs and does not
@@ -44,12 +67,17 @@ every version of the test matrix, and at start-up by :func:`check_internals`):
    ``Connection._publish`` is the only method that hands a message to kombu; the
    subclass refuses there anything unsigned (a safety net should a new path appear).
 4. Consuming: every consumer (topic, fanout, direct/reply) is registered through
-   ``Connection.declare_consumer(consumer)``; ``Consumer.callback`` is the callable that
+   ``Connection.declare_consumer(consumer)``, a ``Consumer`` with ``exchange_name``,
+   ``queue_name``, ``routing_key`` and ``type`` (a reply queue: ``exchange_name ""``);
+   ``Consumer.callback`` is the callable that
    ``Consumer._callback`` calls with ``RabbitMessage(kombu_message)``. The driver wraps
    that callable. ``RabbitMessage`` is a ``dict`` (the unwrapped message) whose
    ``_raw_message`` is the kombu message (``body``: the bytes received, decompressed;
-   ``delivery_info``: ``exchange`` and ``routing_key``), and ``acknowledge()`` acks it.
-5. ``oslo_messaging._drivers.common.serialize_msg`` / ``deserialize_msg``: the 2.0
+   ``delivery_info``: ``exchange``, ``routing_key``, ``redelivered``; ``headers``;
+   ``properties``), ``acknowledge()`` acks it and ``requeue()`` hands it back.
+5. ``AMQPDriverBase._send(target, ...)`` makes a call's ``_msg_id``, publishes it and
+   waits for its reply before returning; the driver wraps it to know each call's target.
+6. ``oslo_messaging._drivers.common.serialize_msg`` / ``deserialize_msg``: the 2.0
    envelope ``{"oslo.version": "2.0", "oslo.message": "<json text>"}``.
 
 A message that kombu cannot decode, or that oslo.messaging cannot unwrap (not JSON, an
@@ -59,9 +87,13 @@ requeueing, which also removes it from the queue; no endpoint runs.
 """
 
 import abc
+import contextlib
+import inspect
 import json
 import logging
 import os
+import threading
+import time
 
 from oslo_config import cfg
 from oslo_messaging import transport as om_transport  # type: ignore[import-untyped]
@@ -116,6 +148,21 @@ waxseal_opts = [
         "policy",
         help="The bus configuration file (JSON, as `waxseal msg validate --config`): "
         "trust, registry, routing policy, claims, freshness, replay cache.",
+    ),
+    cfg.BoolOpt(
+        "allow_compression",
+        default=False,
+        help="Accept deliveries published with kombu compression (a `compression` "
+        "header). Off: refused (`compressed`). kombu decompresses a delivery before any "
+        "check can run, so the decompressed size is bounded afterwards "
+        "(max_message_bytes).",
+    ),
+    cfg.IntOpt(
+        "max_message_bytes",
+        default=1048576,
+        min=1,
+        help="With allow_compression: the largest decompressed body accepted "
+        "(`message-too-large`).",
     ),
     cfg.StrOpt(
         "mode",
@@ -227,11 +274,64 @@ def load_bus(policy, ca=(), crl=(), chain=None, mode="enforce"):
     return waxseal.Bus.from_json(json.dumps(config), base=os.path.dirname(os.path.abspath(policy)))
 
 
+#: Reason codes of the driver's own refusals (the bus's are in README's table).
+COMPRESSED = "compressed"
+MESSAGE_TOO_LARGE = "message-too-large"
+REPLY_UNEXPECTED = "reply-unexpected"
+
+#: The most RPC calls one process may have waiting for a reply at once: a call beyond it
+#: fails in the caller (nothing is sent) rather than having its reply refused.
+MAX_PENDING_CALLS = 10000
+
+#: The requeue back-off after a transient failure (a CRL server or the replay store out of
+#: reach): the consumer sleeps this long before handing the message back, doubling while
+#: failures continue, reset by the next message admitted.
+BACKOFF_MIN_SECS = 0.1
+BACKOFF_MAX_SECS = 5.0
+
+
+def subscription_of(consumer):
+    """``(exchange, queue, [binding keys])``: what an impl_rabbit ``Consumer`` declared.
+
+    - A direct consumer on the default exchange (the RPC reply queue): the queue by name.
+    - A fanout consumer: its queue is bound to ``<topic>_fanout``, which ignores routing
+      keys, so every key (``#``).
+    - A topic consumer: its exchange and its one binding key (``topic``,
+      ``topic.server``, ``topic.priority``).
+    """
+    exchange = consumer.exchange_name or ""
+    queue = consumer.queue_name
+    if not exchange:
+        return ("", queue, [queue])
+    if consumer.type == "fanout":
+        return (exchange, queue, ["#"])
+    return (exchange, queue, [consumer.routing_key])
+
+
+def _text(value):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+class _Refusal(Exception):
+    """A refusal decided by the driver itself (before or beside :meth:`waxseal.Bus.admit`)."""
+
+    def __init__(self, code, reason):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.transient = False
+
+
 class Guard:
     """Signs outgoing and verifies incoming messages for one driver (shared by all its
-    connections and threads)."""
+    connections and threads). Remembers the RPC calls waiting for a reply, so a reply is
+    admitted only as the answer to one of them."""
 
-    def __init__(self, bus, signer, mode="enforce"):
+    def __init__(
+        self, bus, signer, mode="enforce", allow_compression=False, max_message_bytes=1048576
+    ):
         if mode not in MODES:
             raise waxseal.ConfigError(
                 "[waxseal] mode must be one of %s, not %s" % (", ".join(MODES), _escape(mode))
@@ -241,9 +341,17 @@ class Guard:
                 "[waxseal] mode=%s verifies every message, but the policy file turns "
                 "validate_signatures off: turn it on, or use mode=sign-only" % mode
             )
+        if not isinstance(max_message_bytes, int) or max_message_bytes < 1:
+            raise waxseal.ConfigError("[waxseal] max_message_bytes must be a positive integer")
         self.bus = bus
         self.signer = signer
         self.mode = mode
+        self.allow_compression = bool(allow_compression)
+        self.max_message_bytes = max_message_bytes
+        self._lock = threading.Lock()
+        self._pending = {}  # msg_id -> (topic, server)
+        self._local = threading.local()
+        self._backoff = 0.0
 
     @classmethod
     def from_conf(cls, group):
@@ -254,11 +362,89 @@ class Guard:
             )
         signer = waxseal.Signer(group.cert, group.key, group.chain or None)
         bus = load_bus(group.policy, group.ca, group.crl, group.chain, group.mode)
-        return cls(bus, signer, group.mode)
+        return cls(
+            bus,
+            signer,
+            group.mode,
+            allow_compression=group.allow_compression,
+            max_message_bytes=group.max_message_bytes,
+        )
+
+    # -- calls and their replies --------------------------------------------------------
+
+    @contextlib.contextmanager
+    def sending(self, target):
+        """Around the driver's ``_send(target, ...)``: the calls published inside are
+        remembered as addressed to ``target`` (topic, server) until it returns, which is
+        when oslo.messaging stops waiting for their replies."""
+        outer = getattr(self._local, "sending", None)
+        mine = {"target": target, "msg_ids": []}
+        self._local.sending = mine
+        try:
+            yield
+        finally:
+            self._local.sending = outer
+            with self._lock:
+                for msg_id in mine["msg_ids"]:
+                    self._pending.pop(msg_id, None)
+
+    def _remember_call(self, msg):
+        """If ``msg`` (a 2.0 envelope dict) is an RPC call, remembers its ``_msg_id`` with
+        the target it is sent to (not in ``sign-only`` mode: replies are not verified)."""
+        if self.mode == "sign-only":
+            return
+        try:
+            inner = json.loads(msg.get(MESSAGE_KEY))
+        except (TypeError, ValueError):
+            return
+        if not isinstance(inner, dict) or "_reply_q" not in inner:
+            return
+        msg_id = inner.get("_msg_id")
+        sending = getattr(self._local, "sending", None)
+        if not isinstance(msg_id, str) or sending is None:
+            # Fail closed: a call not made through _send has no known callee, so its reply
+            # would be refused; refuse to send it instead.
+            raise waxseal.WaxsealError(
+                "waxseal: an RPC call published outside the driver's _send: its reply "
+                "could not be bound to the callee (oslo.messaging changed?)"
+            )
+        target = sending["target"]
+        topic = _text(getattr(target, "topic", None))
+        server = getattr(target, "server", None)
+        server = _text(server) if server else None
+        with self._lock:
+            if msg_id not in self._pending and len(self._pending) >= MAX_PENDING_CALLS:
+                raise waxseal.WaxsealError(
+                    "waxseal: %d RPC calls already wait for a reply in this process"
+                    % MAX_PENDING_CALLS
+                )
+            self._pending[msg_id] = (topic, server)
+        sending["msg_ids"].append(msg_id)
+
+    def _call_for(self, message):
+        """The ``reply_to`` of a reply-queue delivery: the pending call its (not yet
+        verified) ``_msg_id`` names; :class:`_Refusal` if none."""
+        msg_id = message.get("_msg_id") if isinstance(message, dict) else None
+        with self._lock:
+            call = self._pending.get(msg_id) if isinstance(msg_id, str) else None
+        if call is None:
+            raise _Refusal(
+                REPLY_UNEXPECTED,
+                "a reply to no call this process is waiting for (msg_id %s)"
+                % _escape(msg_id if isinstance(msg_id, str) else "(none)"),
+            )
+        return (msg_id, call[0], call[1])
+
+    def _forget_call(self, msg_id):
+        with self._lock:
+            self._pending.pop(msg_id, None)
+
+    # -- out ----------------------------------------------------------------------------
 
     def sign(self, msg, exchange, routing_key):
         """``msg`` (the 2.0 envelope dict, or a bare message dict that is wrapped in one)
-        signed for the route of ``exchange`` (name) and ``routing_key``; a new dict."""
+        signed for the route of ``exchange`` (name) and ``routing_key``; a new dict. An
+        RPC call is remembered (see :meth:`sending`)."""
         if not isinstance(msg, dict):
             raise waxseal.WaxsealError(
                 "waxseal signs oslo messages (dicts), not %s" % type(msg).__name__
@@ -270,43 +456,106 @@ class Guard:
         topic, route_exchange = route_of(exchange, routing_key)
         envelope = json.dumps(msg).encode("utf-8")
         signed = self.bus.sign_oslo(envelope, self.signer, topic=topic, exchange=route_exchange)
+        self._remember_call(msg)
         return json.loads(signed)
 
-    def admit(self, message):
-        """Whether ``message`` (an impl_rabbit ``RabbitMessage``) may be dispatched.
+    # -- in -----------------------------------------------------------------------------
 
-        Accepted: its content is replaced by the verified ``oslo.message``. Refused: logged
-        and, in ``enforce`` mode, acknowledged and ``False``; in ``log`` mode a warning and
-        ``True`` (the message as it arrived).
+    def _check_compression(self, raw, body):
+        headers = getattr(raw, "headers", None) or {}
+        properties = getattr(raw, "properties", None) or {}
+        compression = headers.get("compression") or properties.get("compression")
+        if not compression:
+            return
+        if not self.allow_compression:
+            raise _Refusal(
+                COMPRESSED,
+                "a compressed delivery (%s), and [waxseal] allow_compression is off"
+                % _escape(_text(compression)),
+            )
+        # kombu has decompressed it before any consumer callback runs (it offers no
+        # earlier hook): the memory is spent, the bound keeps it from going further.
+        if len(body) > self.max_message_bytes:
+            raise _Refusal(
+                MESSAGE_TOO_LARGE,
+                "%d bytes decompressed, more than [waxseal] max_message_bytes (%d)"
+                % (len(body), self.max_message_bytes),
+            )
+
+    def _verify(self, message, subscription, reply_queue):
+        """The verified inner message dict and the admission report; raises
+        :class:`waxseal.Rejected`, :class:`_Refusal` or :class:`ValueError`."""
+        raw = message._raw_message
+        info = getattr(raw, "delivery_info", None) or {}
+        headers = getattr(raw, "headers", None) or {}
+        properties = getattr(raw, "properties", None) or {}
+        body = raw.body
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        body = bytes(body)
+        self._check_compression(raw, body)
+        user_id = properties.get("user_id")
+        report = self.bus.admit(
+            body,
+            exchange=_text(info.get("exchange", "")),
+            routing_key=_text(info.get("routing_key", "")),
+            signed_exchange=True,
+            subscription=subscription,
+            redelivered=bool(info.get("redelivered", False)),
+            user_id=_text(user_id) if user_id else None,
+            sender_routed=("CC" in headers or "BCC" in headers),
+            reply_to=self._call_for(message) if reply_queue else None,
+        )
+        inner = rpc_common.deserialize_msg(
+            {VERSION_KEY: "2.0", MESSAGE_KEY: report["message_text"]}
+        )
+        if not isinstance(inner, dict):
+            raise ValueError("the verified oslo.message is not a JSON object")
+        return inner, report
+
+    def admit(self, message, subscription=None):
+        """Whether ``message`` (an impl_rabbit ``RabbitMessage``) may be dispatched; it
+        came through ``subscription`` (:func:`subscription_of` the consumer that received
+        it; ``None``: unknown, and then the default exchange is refused).
+
+        Accepted: its content is replaced by the verified ``oslo.message``; a broker
+        redelivery of a message already admitted is accepted too (at-least-once: the first
+        consumer may have died before acknowledging it). Refused for the message's own
+        fault: logged and, in ``enforce`` mode, acknowledged and ``False``; in ``log`` mode
+        a warning and ``True`` (the message as it arrived). Refused for the receiver's
+        fault (``transient``: a CRL server or the replay store out of reach): in
+        ``enforce`` mode, requeued after a back-off and ``False``, never dispatched.
         """
         if self.mode == "sign-only":
             return True
         raw = message._raw_message
         info = getattr(raw, "delivery_info", None) or {}
-        exchange = info.get("exchange", "")
-        routing_key = info.get("routing_key", "")
+        reply_queue = bool(subscription) and subscription[0] == ""
+        transient = False
         try:
-            topic, route_exchange = route_of(exchange, routing_key)
-            body = raw.body
-            if isinstance(body, str):
-                body = body.encode("utf-8")
-            report = self.bus.verify_oslo(bytes(body), topic=topic, exchange=route_exchange)
-            inner = rpc_common.deserialize_msg(
-                {VERSION_KEY: "2.0", MESSAGE_KEY: report["message_text"]}
-            )
-            if not isinstance(inner, dict):
-                raise ValueError("the verified oslo.message is not a JSON object")
-        except waxseal.Rejected as e:
+            inner, report = self._verify(message, subscription, reply_queue)
+        except (waxseal.Rejected, _Refusal) as e:
             code, reason = e.code, getattr(e, "reason", str(e))
+            transient = bool(getattr(e, "transient", False))
         except ValueError as e:
             code, reason = "malformed", str(e)
         else:
+            with self._lock:
+                self._backoff = 0.0
+            if reply_queue and inner.get("ending", True):
+                self._forget_call(inner.get("_msg_id"))
+            if report.get("duplicate"):
+                LOG.debug(
+                    "waxseal: a broker redelivery of a message already admitted (replay "
+                    "key %s): dispatched again (at-least-once)",
+                    _escape(report.get("replay_key") or ""),
+                )
             message.clear()
             message.update(inner)
             return True
         where = "exchange %s routing key %s" % (
-            _escape(exchange or ""),
-            _escape(routing_key or ""),
+            _escape(_text(info.get("exchange", ""))),
+            _escape(_text(info.get("routing_key", ""))),
         )
         if self.mode == "log":
             LOG.warning(
@@ -316,6 +565,9 @@ class Guard:
                 _escape(reason),
             )
             return True
+        if transient:
+            self._requeue(message, where, code, reason)
+            return False
         LOG.warning(
             "waxseal: refused a message (%s): %s: %s; acknowledged, not dispatched",
             where,
@@ -328,12 +580,35 @@ class Guard:
             LOG.warning("waxseal: could not acknowledge the refused message: %s", _escape(e))
         return False
 
+    def _requeue(self, message, where, code, reason):
+        """A failure of ours, not the message's: back off, then hand it back to the
+        broker (not acknowledged, not dispatched). The sleep holds this consumer (its
+        connection's polling thread or green thread), which is the point: nothing is
+        taken off the queue while the failure lasts."""
+        with self._lock:
+            delay = min(max(self._backoff * 2, BACKOFF_MIN_SECS), BACKOFF_MAX_SECS)
+            self._backoff = delay
+        LOG.warning(
+            "waxseal: could not decide on a message (%s): %s: %s; a failure of this "
+            "receiver, not of the message: requeued after %.1f s, not dispatched",
+            where,
+            _escape(code),
+            _escape(reason),
+            delay,
+        )
+        time.sleep(delay)
+        try:
+            message.requeue()
+        except Exception as e:  # the connection is gone: the broker redelivers it anyway
+            LOG.warning("waxseal: could not requeue the message: %s", _escape(e))
 
-def _guarded(guard, callback):
-    """``callback`` (a consumer's, called with a ``RabbitMessage``) behind ``guard``."""
+
+def _guarded(guard, callback, subscription):
+    """``callback`` (a consumer's, called with a ``RabbitMessage``) behind ``guard``;
+    ``subscription``: what that consumer declared."""
 
     def waxseal_guarded(message):
-        if guard.admit(message):
+        if guard.admit(message, subscription):
             callback(message)
 
     waxseal_guarded.waxseal_guarded = True
@@ -351,7 +626,7 @@ class WaxsealConnection(impl_rabbit.Connection):
     def declare_consumer(self, consumer):
         callback = getattr(consumer, "callback", None)
         if callback is not None and not getattr(callback, "waxseal_guarded", False):
-            consumer.callback = _guarded(self._waxseal, callback)
+            consumer.callback = _guarded(self._waxseal, callback, subscription_of(consumer))
         return super().declare_consumer(consumer)
 
     def _ensure_publishing(
@@ -424,6 +699,14 @@ def check_internals():
         missing.append("impl_rabbit.RabbitMessage (a dict)")
     if not hasattr(om_pool.ConnectionPool, "create"):
         missing.append("pool.ConnectionPool.create")
+    if not callable(getattr(impl_rabbit.RabbitDriver, "_send", None)):
+        missing.append("AMQPDriverBase._send")
+    consumer_args = inspect.signature(impl_rabbit.Consumer.__init__).parameters
+    for name in ("exchange_name", "queue_name", "routing_key", "type", "callback"):
+        if name not in consumer_args:
+            missing.append("impl_rabbit.Consumer(%s)" % name)
+    if not callable(getattr(impl_rabbit.RabbitMessage, "requeue", None)):
+        missing.append("impl_rabbit.RabbitMessage.requeue")
     if missing:
         raise RuntimeError(
             "waxseal: this oslo.messaging lacks internals the waxseal driver relies on: "
@@ -466,3 +749,10 @@ class WaxsealDriver(impl_rabbit.RabbitDriver, metaclass=abc.ABCMeta):  # ABCMeta
             _escape(getattr(guard.signer, "subject", "?")),
             guard.mode,
         )
+
+    def _send(self, target, *args, **kwargs):
+        # Every call, cast, fanout and notification goes through AMQPDriverBase._send,
+        # which makes the call's _msg_id, publishes, then waits for the reply; the guard
+        # remembers the call's target for exactly that long.
+        with self.waxseal_guard.sending(target):
+            return super()._send(target, *args, **kwargs)
