@@ -4,6 +4,9 @@
 # not the /usr/sbin wrapper that switches user), in the foreground of a background job,
 # on 127.0.0.1:PORT only (AMQP, distribution and epmd all bound to loopback), with its
 # data and logs under DIR and no plugins; waits until the port accepts connections.
+# It also writes DIR/rabbitmqctl (rabbitmqctl for this broker: its node name and Erlang
+# cookie) and exports WAXSEAL_RABBITMQCTL naming it, for the tests that need a second
+# broker user or a broker setting.
 # stop_broker: stops it, and the epmd it started, by PID.
 
 broker_pid=""
@@ -31,6 +34,10 @@ start_broker() {
     exec /usr/lib/rabbitmq/bin/rabbitmq-server
   ) > "$dir/server.out" 2>&1 &
   broker_pid=$!
+  printf '#!/bin/sh\nHOME=%s RABBITMQ_NODENAME=%s ERL_EPMD_ADDRESS=127.0.0.1 exec /usr/lib/rabbitmq/bin/rabbitmqctl "$@"\n' \
+    "'$dir/home'" "'waxseal-test-$$@localhost'" > "$dir/rabbitmqctl"
+  chmod +x "$dir/rabbitmqctl"
+  export WAXSEAL_RABBITMQCTL="$dir/rabbitmqctl"
   for _ in $(seq 1 120); do
     if (echo > "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
       broker_epmd=$(comm -13 <(echo "$epmd_before" | sort) <(pgrep -x epmd | sort) | tr '\n' ' ')

@@ -172,6 +172,9 @@ impl Gateway {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if std::env::var_os("GW_DEBUG").is_some() {
+                    eprintln!("GW: {line}");
+                }
                 let v: Value = serde_json::from_str(&line)
                     .unwrap_or_else(|_| panic!("a log line that is not JSON: {line}"));
                 sink.lock().unwrap().push(v);
@@ -843,4 +846,546 @@ fn options_are_checked_before_connecting() {
         "{}",
         common::stderr(&o)
     );
+}
+
+/// `rabbitmqctl` for the test broker (`scripts/broker.sh` names it in WAXSEAL_RABBITMQCTL).
+fn rabbitmqctl(args: &[&str]) -> String {
+    let ctl = std::env::var("WAXSEAL_RABBITMQCTL").expect(
+        "WAXSEAL_RABBITMQCTL must name rabbitmqctl for the test broker (scripts/broker.sh sets it)",
+    );
+    let o = Command::new(ctl).args(args).output().unwrap();
+    assert!(o.status.success(), "rabbitmqctl {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A broker user of its own with every permission on the default vhost; its AMQP URL.
+fn broker_user(name: &str) -> String {
+    let user = format!("{name}-{}", std::process::id());
+    let _ = Command::new(std::env::var("WAXSEAL_RABBITMQCTL").unwrap_or_default())
+        .args(["delete_user", &user])
+        .output();
+    rabbitmqctl(&["add_user", &user, "secret"]);
+    rabbitmqctl(&["set_permissions", "-p", "/", &user, ".*", ".*", ".*"]);
+    let a = amqp_addr();
+    let rest = a.split_once('@').unwrap().1;
+    format!("amqp://{user}:secret@{rest}")
+}
+
+/// Declares a queue bound to `exchange` with `key`, emptied by the test with basic.get.
+async fn bound_queue(channel: &Channel, queue: &str, exchange: &str, key: &str) {
+    channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                exclusive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    channel
+        .queue_bind(
+            queue.into(),
+            exchange.into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+}
+
+/// Waits for one message on `queue` (basic.get); its properties and body.
+async fn get_one(channel: &Channel, queue: &str) -> (BasicProperties, Vec<u8>) {
+    let start = Instant::now();
+    loop {
+        if let Some(m) = channel
+            .basic_get(
+                queue.into(),
+                lapin::options::BasicGetOptions { no_ack: true },
+            )
+            .await
+            .unwrap()
+        {
+            return (m.delivery.properties.clone(), m.delivery.data.clone());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "nothing on {queue}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn is_empty(channel: &Channel, queue: &str) -> bool {
+    channel
+        .basic_get(
+            queue.into(),
+            lapin::options::BasicGetOptions { no_ack: true },
+        )
+        .await
+        .unwrap()
+        .is_none()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR) and WAXSEAL_RABBITMQCTL; run by scripts/test-all"]
+async fn cc_bcc_user_id_and_publisher_headers_are_not_passed_on() {
+    let fx = Fx::new("cc");
+    let client = Client::new(&fx).await;
+    let ch = &client.channel;
+    let own = fx.exchange("own");
+    let cc = fx.exchange("cc");
+    let bcc = fx.exchange("bcc");
+    let ok = fx.exchange("ok");
+    bound_queue(ch, &own, &ok, TOPIC).await;
+    bound_queue(ch, &cc, &ok, "org.example.prod.bodhi.cc").await;
+    bound_queue(ch, &bcc, &ok, "org.example.prod.bodhi.bcc").await;
+    let gw = fx.gateway(&[]);
+
+    // A publisher with a broker user of its own sets user_id to it (the broker checks
+    // that on the way in), CC and BCC, and properties the gateway does not pass on.
+    let url = broker_user("gwtest-publisher");
+    let user = url
+        .strip_prefix("amqp://")
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let conn = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let publisher = conn.create_channel().await.unwrap();
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let mut headers = FieldTable::default();
+    headers.insert(
+        "CC".into(),
+        AMQPValue::FieldArray(
+            vec![AMQPValue::LongString("org.example.prod.bodhi.cc".into())].into(),
+        ),
+    );
+    headers.insert(
+        "BCC".into(),
+        AMQPValue::FieldArray(
+            vec![AMQPValue::LongString("org.example.prod.bodhi.bcc".into())].into(),
+        ),
+    );
+    headers.insert("x-app".into(), AMQPValue::LongString("believe me".into()));
+    let props = BasicProperties::default()
+        .with_message_id("sneaky".into())
+        .with_user_id(user.as_str().into())
+        .with_expiration("600000".into())
+        .with_reply_to("attacker.replies".into())
+        .with_priority(9)
+        .with_headers(headers);
+    let c = publisher
+        .basic_publish(
+            fx.exchange("pub").as_str().into(),
+            TOPIC.into(),
+            BasicPublishOptions::default(),
+            &fx.good(1),
+            props,
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(c.is_ack(), "the broker took the publisher's own user_id");
+    let (p, _) = get_one(ch, &own).await;
+    assert_eq!(p.message_id().as_ref().unwrap().as_str(), "sneaky");
+    // One routing: the copy reached no queue bound for its CC or BCC keys.
+    assert!(is_empty(ch, &cc).await, "CC routed the verified copy");
+    assert!(is_empty(ch, &bcc).await, "BCC routed the verified copy");
+    assert_eq!(*p.user_id(), None);
+    assert_eq!(*p.expiration(), None);
+    assert_eq!(*p.reply_to(), None);
+    assert_eq!(*p.priority(), None);
+    let h = p.headers().as_ref().unwrap().inner();
+    let mut keys: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+    keys.sort();
+    assert_eq!(keys, ["x-waxseal-entity", "x-waxseal-id"]);
+
+    // The positive twin: the allowed properties come through intact.
+    let props = BasicProperties::default()
+        .with_message_id("plain".into())
+        .with_content_type("application/json".into())
+        .with_content_encoding("utf-8".into())
+        .with_correlation_id("corr-1".into())
+        .with_timestamp(1_700_000_000)
+        .with_type("bodhi.update".into())
+        .with_app_id("bodhi".into());
+    let c = publisher
+        .basic_publish(
+            fx.exchange("pub").as_str().into(),
+            TOPIC.into(),
+            BasicPublishOptions::default(),
+            &fx.good(2),
+            props,
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(c.is_ack());
+    let (p, _) = get_one(ch, &own).await;
+    assert_eq!(p.message_id().as_ref().unwrap().as_str(), "plain");
+    assert_eq!(
+        p.content_type().as_ref().unwrap().as_str(),
+        "application/json"
+    );
+    assert_eq!(p.content_encoding().as_ref().unwrap().as_str(), "utf-8");
+    assert_eq!(p.correlation_id().as_ref().unwrap().as_str(), "corr-1");
+    assert_eq!(*p.timestamp(), Some(1_700_000_000));
+    assert_eq!(p.kind().as_ref().unwrap().as_str(), "bodhi.update");
+    assert_eq!(p.app_id().as_ref().unwrap().as_str(), "bodhi");
+    assert_eq!(*p.delivery_mode(), Some(2));
+    // Neither message tore the session down (user_id used to close the channel).
+    assert!(
+        gw.events("disconnected").is_empty(),
+        "{:?}",
+        gw.events("disconnected")
+    );
+    let m = gw.metrics();
+    assert!(
+        m.contains("waxseal_gateway_messages_verified_total 2"),
+        "{m}"
+    );
+    let _ = rabbitmqctl(&["delete_user", &user]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn an_unroutable_verified_message_is_counted_and_refused_as_unroutable() {
+    let fx = Fx::new("unroutable");
+    let client = Client::new(&fx).await;
+    let ch = &client.channel;
+    // The test's own watch queue on the verified exchange takes every key; unbind it so
+    // that no queue is bound for the first message's key, then bind one for the second.
+    ch.queue_unbind(
+        fx.exchange("ok.watch").as_str().into(),
+        fx.exchange("ok").as_str().into(),
+        "#".into(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    let gw = fx.gateway(&[]);
+    client.publish("nobody", &fx.good(1)).await;
+    let out = by_id(&client.wait_for(1, Duration::from_secs(60)).await);
+    let o = &out["nobody"];
+    assert_eq!(o.len(), 1);
+    assert!(!o[0].verified, "{o:?}");
+    assert_eq!(reason(&o[0]), "unroutable");
+    assert_eq!(o[0].headers["x-waxseal-id"].len(), 64);
+    assert_eq!(gw.events("unroutable").len(), 1);
+    let m = gw.metrics();
+    assert!(
+        m.contains("waxseal_gateway_messages_unroutable_total 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("waxseal_gateway_messages_verified_total 0"),
+        "{m}"
+    );
+    // The twin: with a queue bound for its key, a verified message is verified.
+    let own = fx.exchange("own");
+    bound_queue(ch, &own, &fx.exchange("ok"), TOPIC).await;
+    client.publish("somebody", &fx.good(2)).await;
+    let (p, _) = get_one(ch, &own).await;
+    assert_eq!(p.message_id().as_ref().unwrap().as_str(), "somebody");
+    let m = gw.metrics();
+    assert!(
+        m.contains("waxseal_gateway_messages_unroutable_total 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("waxseal_gateway_messages_verified_total 1"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_bus_without_validation_is_refused_at_start() {
+    let fx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        fx.path().join("bus.json"),
+        r#"{"validate_signatures": false}"#,
+    )
+    .unwrap();
+    let args = [
+        "gateway",
+        "--amqp",
+        "amqp://127.0.0.1:1",
+        "--queue",
+        "q",
+        "--bus",
+        "bus.json",
+        "--verified-exchange",
+        "v",
+        "--rejected-exchange",
+        "r",
+    ];
+    let o = common::run(fx.path(), &args);
+    assert_eq!(common::code(&o), 2);
+    let err = common::stderr(&o);
+    assert!(err.contains("validate_signatures"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn a_reload_to_a_bus_without_validation_keeps_the_old_bus() {
+    let fx = Fx::new("novalidate");
+    let client = Client::new(&fx).await;
+    let gw = fx.gateway(&["--watch-ms", "0"]);
+    std::fs::write(fx.p("bus.json"), r#"{"validate_signatures": false}"#).unwrap();
+    gw.signal("HUP");
+    let failed = gw.wait_event("reload-failed", 1);
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("validate_signatures"),
+        "{failed:?}"
+    );
+    assert!(gw.events("reloaded").is_empty());
+    // The old bus still validates: a forgery is refused, a good message verified.
+    client
+        .publish("forged", &fx.signed("rogue", "bodhi-app01.example.org", 1))
+        .await;
+    client.publish("good", &fx.good(2)).await;
+    let out = by_id(&client.wait_for(2, Duration::from_secs(60)).await);
+    assert_eq!(reason(&out["forged"][0]), "bad-certificate-signature");
+    assert!(out["good"][0].verified);
+    assert!(
+        gw.metrics()
+            .contains("waxseal_gateway_reloads_total{result=\"error\"} 1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn the_metrics_server_closes_slow_and_excess_connections_and_keeps_answering() {
+    use std::io::{Read, Write};
+    let fx = Fx::new("http");
+    let _client = Client::new(&fx).await;
+    let gw = fx.gateway(&[]);
+    let addr = gw.wait_event("metrics", 1)[0]["address"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get = |path: &str| -> Option<String> {
+        let mut s = std::net::TcpStream::connect(&addr).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        (!out.is_empty()).then_some(out)
+    };
+    // A slowloris: headers begun, never finished.
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    slow.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    // Meanwhile /metrics answers.
+    assert!(get("/metrics").unwrap().starts_with("HTTP/1.1 200"));
+    // The server closes the slow connection (end of stream, or an error answer).
+    let mut buf = Vec::new();
+    let r = slow.read_to_end(&mut buf);
+    assert!(r.is_ok(), "the slow connection was not closed: {r:?}");
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+
+    // More idle connections than the limit: the excess is closed unanswered at once, and
+    // once the idle ones are closed too, /healthz answers again.
+    let idle: Vec<std::net::TcpStream> = (0..80)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    // (`idle` stays open until the end of the test: the first ones hold every slot.)
+    let mut excess = idle.last().unwrap().try_clone().unwrap();
+    excess
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    let mut buf = Vec::new();
+    assert!(excess.read_to_end(&mut buf).is_ok() && buf.is_empty());
+    let start = Instant::now();
+    loop {
+        if let Some(out) = get("/healthz") {
+            assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "/healthz never answered"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(idle);
+}
+
+/// Sets the broker's `max_message_size` (read by each channel as it opens) and puts the
+/// default back when dropped.
+struct MaxMessageSize;
+
+impl MaxMessageSize {
+    fn set(bytes: usize) -> Self {
+        rabbitmqctl(&[
+            "eval",
+            &format!("application:set_env(rabbit, max_message_size, {bytes})."),
+        ]);
+        Self
+    }
+}
+
+impl Drop for MaxMessageSize {
+    fn drop(&mut self) {
+        let _ = Command::new(std::env::var("WAXSEAL_RABBITMQCTL").unwrap_or_default())
+            .args([
+                "eval",
+                "application:set_env(rabbit, max_message_size, 134217728).",
+            ])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR) and WAXSEAL_RABBITMQCTL; run by scripts/test-all"]
+async fn a_copy_the_broker_refuses_is_republish_refused_and_the_stream_goes_on() {
+    const N: usize = 30;
+    let fx = Fx::new("refused");
+    let client = Client::new(&fx).await;
+    // A large oslo envelope: countersigned by the gateway it grows past the broker's
+    // limit for the gateway's channels, while it fits as it came.
+    let route = waxseal_message::Route::topic(TOPIC);
+    let origin =
+        waxseal_message::oslo::route_signer(fx.signer("pki", "bodhi-app01.example.org"), &route)
+            .unwrap();
+    let pad = "x".repeat(20_000);
+    let env = waxseal_message::oslo::wrap(&json!({"method": "big", "args": {"pad": pad}})).unwrap();
+    let big = serde_json::to_vec(&waxseal_message::oslo::sign(&env, &origin).unwrap()).unwrap();
+    // Published before the limit (the test's channel opened before it), among others.
+    for n in 0..N {
+        if n == N / 2 {
+            client.publish("big", &big).await;
+        }
+        client.publish(&format!("m{n}"), &fx.good(n)).await;
+    }
+    let _limit = MaxMessageSize::set(big.len() + 200);
+    let gw = fx.gateway(&[
+        "--countersign",
+        "--cert",
+        "pki/fas-app02.example.org.crt",
+        "--key",
+        "pki/fas-app02.example.org.key",
+    ]);
+    let out = by_id(&client.wait_for(N + 1, Duration::from_secs(120)).await);
+    // Nothing lost: every other message verified.
+    for n in 0..N {
+        let o = &out[&format!("m{n}")];
+        assert!(o.iter().all(|o| o.verified), "m{n}: {o:?}");
+    }
+    let b = &out["big"];
+    assert!(b.iter().all(|o| !o.verified), "{b:?}");
+    assert_eq!(reason(&b[0]), "republish-refused");
+    assert_eq!(b[0].body, big, "the body as it came");
+    assert_eq!(b[0].headers.len(), 2, "{:?}", b[0].headers);
+    assert!(!gw.events("republish-refused").is_empty());
+    // The session was not torn down for it.
+    assert!(
+        gw.events("disconnected").is_empty(),
+        "{:?}",
+        gw.events("disconnected")
+    );
+    let m = gw.metrics();
+    assert!(m.contains("waxseal_gateway_reconnects_total 0"), "{m}");
+    assert!(
+        m.contains("waxseal_gateway_messages_refused_total{reason=\"republish-refused\"} 1"),
+        "{m}"
+    );
+}
+
+/// A CRL distribution point on 127.0.0.1: `503` until `up` is set, then `crl`.
+async fn crl_server(crl: Vec<u8>, up: Arc<AtomicBool>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            let crl = crl.clone();
+            let up = up.load(Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let (status, body) = if up {
+                    ("200 OK", crl)
+                } else {
+                    ("503 Service Unavailable", Vec::new())
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(&body).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn a_message_that_cannot_be_decided_yet_is_requeued_then_verified() {
+    let fx = Fx::new("transient");
+    let client = Client::new(&fx).await;
+    let up = Arc::new(AtomicBool::new(false));
+    let port = crl_server(std::fs::read(fx.p("pki/crl.pem")).unwrap(), up.clone()).await;
+    let bus = json!({
+        "trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"],
+        "crls": [format!("http://127.0.0.1:{port}/crl.pem")],
+        "fetch": {"crl_cache_expiry_secs": 0, "timeout_ms": 2000},
+        "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]},
+        "freshness": {"max_age_secs": 3600}
+    });
+    std::fs::write(fx.p("bus.json"), bus.to_string()).unwrap();
+    let gw = fx.gateway(&["--watch-ms", "100"]);
+    client.publish("later", &fx.good(1)).await;
+    // The CRL server is down: not refused, requeued (again and again, with a delay).
+    let requeued = gw.wait_event("requeued", 3);
+    assert!(
+        requeued.iter().all(|e| e["reason"] == "crl-unavailable"),
+        "{requeued:?}"
+    );
+    assert_eq!(client.count(), 0, "nothing published while undecided");
+    let m = gw.metrics();
+    assert!(
+        m.contains("waxseal_gateway_messages_requeued_total{reason=\"crl-unavailable\"}"),
+        "{m}"
+    );
+    assert!(
+        !m.contains("waxseal_gateway_messages_refused_total{reason=\"crl-unavailable\"}"),
+        "{m}"
+    );
+    // The server is back: the message is verified, once.
+    up.store(true, Ordering::SeqCst);
+    let out = by_id(&client.wait_for(1, Duration::from_secs(60)).await);
+    assert_eq!(out["later"].len(), 1);
+    assert!(out["later"][0].verified, "{:?}", out["later"]);
 }

@@ -25,7 +25,7 @@ pub const ENTITY: &str = "x-waxseal-entity";
 pub const ID: &str = "x-waxseal-id";
 /// Header: `true` on a broker redelivery of a message already accepted.
 pub const REDELIVERED: &str = "x-waxseal-redelivered";
-/// Every header the gateway sets starts with this; incoming ones are removed.
+/// Every header the gateway sets starts with this; no incoming header is passed on.
 pub const PREFIX: &str = "x-waxseal-";
 
 /// Declares the exchanges, the queue and its binding. Returns how many consumers the
@@ -103,22 +103,70 @@ pub fn arrival(c: &GatewayConfig, delivery: &lapin::message::Delivery) -> Arriva
     arrival
 }
 
-/// The properties of the republished message: the incoming ones (message id, content
-/// type, correlation id, timestamp...), persistent, with every incoming `x-waxseal-*`
-/// header removed (only the gateway speaks for verification) and `headers` added.
+/// The properties of a republished message: only those on this allowlist are copied from
+/// the incoming message, `delivery_mode` is 2 (persistent), and the headers are the
+/// gateway's own `headers` and nothing else.
+///
+/// Nothing of the properties is signed: the ones kept describe the body or identify the
+/// message for the consumer's convenience and are not believed by the gateway.
+///
+/// - kept: `content_type`, `content_encoding` (how to read the body), `message_id`,
+///   `correlation_id` (matching requests and answers), `timestamp`, `type`, `app_id`;
+/// - dropped: every header a publisher set (`CC` and `BCC` would route the verified copy
+///   to keys it was not verified for, and nothing a publisher says in a header is passed
+///   on as if the gateway vouched for it); `user_id` (the broker checks it against the
+///   publishing connection's user, the gateway's, and closes the channel when it differs);
+///   `expiration` (a publisher could make the verified copy expire before any consumer
+///   sees it; an invalid value closes the channel); `reply_to` (it would let a publisher
+///   direct the replies of consumers who trust the verified exchange; oslo.messaging
+///   carries its reply queue in the signed body); `priority` (a scheduling order to
+///   queues the publisher does not own); `cluster_id` (deprecated by AMQP 0-9-1).
 pub fn properties(incoming: &BasicProperties, headers: &[(&str, &str)]) -> BasicProperties {
-    let mut table = FieldTable::default();
-    if let Some(h) = incoming.headers() {
-        for (k, v) in h.inner() {
-            if !k.as_str().to_ascii_lowercase().starts_with(PREFIX) {
-                table.insert(k.clone(), v.clone());
-            }
-        }
+    let mut out = BasicProperties::default().with_delivery_mode(2);
+    if let Some(v) = incoming.content_type() {
+        out = out.with_content_type(v.clone());
     }
+    if let Some(v) = incoming.content_encoding() {
+        out = out.with_content_encoding(v.clone());
+    }
+    if let Some(v) = incoming.message_id() {
+        out = out.with_message_id(v.clone());
+    }
+    if let Some(v) = incoming.correlation_id() {
+        out = out.with_correlation_id(v.clone());
+    }
+    if let Some(v) = incoming.timestamp() {
+        out = out.with_timestamp(*v);
+    }
+    if let Some(v) = incoming.kind() {
+        out = out.with_type(v.clone());
+    }
+    if let Some(v) = incoming.app_id() {
+        out = out.with_app_id(v.clone());
+    }
+    out.with_headers(own_headers(headers))
+}
+
+/// The properties of a message the broker would not take back as it was
+/// (`republish-refused`): content type and message id only, and `headers`.
+pub fn minimal_properties(incoming: &BasicProperties, headers: &[(&str, &str)]) -> BasicProperties {
+    let mut out = BasicProperties::default().with_delivery_mode(2);
+    if let Some(v) = incoming.content_type() {
+        out = out.with_content_type(v.clone());
+    }
+    if let Some(v) = incoming.message_id() {
+        out = out.with_message_id(v.clone());
+    }
+    out.with_headers(own_headers(headers))
+}
+
+fn own_headers(headers: &[(&str, &str)]) -> FieldTable {
+    let mut table = FieldTable::default();
     for (k, v) in headers {
+        debug_assert!(k.starts_with(PREFIX));
         table.insert((*k).into(), AMQPValue::LongString(LongString::from(*v)));
     }
-    incoming.clone().with_headers(table).with_delivery_mode(2)
+    table
 }
 
 #[cfg(test)]
@@ -126,29 +174,68 @@ mod tests {
     use super::*;
 
     #[test]
-    fn incoming_waxseal_headers_are_removed() {
+    fn only_allowed_properties_and_the_gateways_own_headers_are_republished() {
         let mut h = FieldTable::default();
         h.insert(
             "X-Waxseal-Entity".into(),
             AMQPValue::LongString("forged".into()),
         );
         h.insert(
-            "x-waxseal-reason".into(),
-            AMQPValue::LongString("forged".into()),
+            "CC".into(),
+            AMQPValue::FieldArray(vec![AMQPValue::LongString("other.topic".into())].into()),
         );
-        h.insert("app".into(), AMQPValue::LongString("kept".into()));
+        h.insert("BCC".into(), AMQPValue::LongString("hidden.topic".into()));
+        h.insert("app".into(), AMQPValue::LongString("dropped".into()));
         let p = BasicProperties::default()
             .with_headers(h)
-            .with_message_id("m1".into());
-        let out = properties(&p, &[(ENTITY, "svc-host")]);
+            .with_message_id("m1".into())
+            .with_content_type("application/json".into())
+            .with_content_encoding("utf-8".into())
+            .with_correlation_id("c1".into())
+            .with_timestamp(1_700_000_000)
+            .with_type("update".into())
+            .with_app_id("bodhi".into())
+            .with_user_id("publisher".into())
+            .with_expiration("1".into())
+            .with_reply_to("attacker.queue".into())
+            .with_priority(9)
+            .with_cluster_id("c".into())
+            .with_delivery_mode(1);
+        let out = properties(&p, &[(ENTITY, "svc-host"), (ID, "abc")]);
         let t = out.headers().as_ref().unwrap().inner();
         assert_eq!(t.len(), 2, "{t:?}");
         assert_eq!(
             t.get("x-waxseal-entity"),
             Some(&AMQPValue::LongString("svc-host".into()))
         );
-        assert!(t.contains_key("app"));
+        assert!(t.contains_key("x-waxseal-id"));
         assert_eq!(out.message_id().as_ref().map(|m| m.as_str()), Some("m1"));
+        assert_eq!(
+            out.content_type().as_ref().map(|m| m.as_str()),
+            Some("application/json")
+        );
+        assert_eq!(
+            out.content_encoding().as_ref().map(|m| m.as_str()),
+            Some("utf-8")
+        );
+        assert_eq!(
+            out.correlation_id().as_ref().map(|m| m.as_str()),
+            Some("c1")
+        );
+        assert_eq!(*out.timestamp(), Some(1_700_000_000));
+        assert_eq!(out.kind().as_ref().map(|m| m.as_str()), Some("update"));
+        assert_eq!(out.app_id().as_ref().map(|m| m.as_str()), Some("bodhi"));
         assert_eq!(*out.delivery_mode(), Some(2));
+        assert_eq!(*out.user_id(), None);
+        assert_eq!(*out.expiration(), None);
+        assert_eq!(*out.reply_to(), None);
+        assert_eq!(*out.priority(), None);
+        assert_eq!(*out.cluster_id(), None);
+
+        let min = minimal_properties(&p, &[(REASON, "republish-refused")]);
+        assert_eq!(min.message_id().as_ref().map(|m| m.as_str()), Some("m1"));
+        assert_eq!(*min.correlation_id(), None);
+        assert_eq!(*min.timestamp(), None);
+        assert_eq!(min.headers().as_ref().unwrap().inner().len(), 1);
     }
 }

@@ -1,16 +1,40 @@
 //! The metrics endpoint: `GET /metrics` (Prometheus text, see [`crate::metrics`]) and
 //! `GET /healthz` (`200 ok` while connected to the broker and consuming, else
 //! `503 disconnected`), on hyper's HTTP/1 server. Anything else is 404.
+//!
+//! The endpoint must not become a way to starve the gateway of file descriptors or tasks,
+//! whoever can reach it:
+//!
+//! - at most [`MAX_CONNECTIONS`] connections at once; one more is closed at once, unanswered;
+//! - a client has [`HEADER_TIMEOUT`] to send a request's headers (a slowloris connection
+//!   that never finishes them is closed), and a connection lasts at most
+//!   [`CONNECTION_TIMEOUT`] in all (keep-alive included; a scraper reconnects);
+//! - an accept error (out of file descriptors: `EMFILE`) waits before the next accept,
+//!   100 ms doubling to [`MAX_ACCEPT_BACKOFF`] while accepts keep failing, and is logged
+//!   once per run of failures, instead of spinning.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::log;
+
+/// The most connections served at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// How long a client may take to send a request's headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connection may last in all.
+pub const CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest wait after a failed accept.
+pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
 /// What the endpoint reports; the service implements it, so this module needs nothing of
 /// the service's (imports run one way: service → http).
@@ -26,19 +50,43 @@ pub async fn serve<S: Health>(addr: SocketAddr, shared: Arc<S>) -> std::io::Resu
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let mut backoff: Option<Duration> = None;
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => {
+                    backoff = None;
+                    stream
+                }
+                Err(e) => {
+                    let wait = match backoff {
+                        None => {
+                            log::warn("metrics-accept-failed", &[("error", &e.to_string())]);
+                            Duration::from_millis(100)
+                        }
+                        Some(d) => (d * 2).min(MAX_ACCEPT_BACKOFF),
+                    };
+                    backoff = Some(wait);
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            };
+            // Over the limit: closed at once (dropped), unanswered.
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
                 continue;
             };
             let shared = shared.clone();
             tokio::spawn(async move {
+                let _slot = slot;
                 let service = hyper::service::service_fn(move |req| {
                     let shared = shared.clone();
                     async move { Ok::<_, Infallible>(respond(&req, &*shared)) }
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                let connection = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
+                let _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await;
             });
         }
     });

@@ -21,6 +21,9 @@
 //! - [`reload`]: the bus configuration, rebuilt on SIGHUP or when its files change;
 //! - [`amqp`]: exchanges, queue and message properties on the broker;
 //! - [`acks`]: acknowledgements, batched with `multiple` over runs of finished deliveries;
+//! - [`publish`]: publishing so that a message the broker refuses is that message's
+//!   outcome (`republish-refused`), not the session's;
+//! - [`backoff`]: the delay before a message the gateway could not decide is requeued;
 //! - [`service`]: the consume, validate, publish, confirm, acknowledge loop, reconnects,
 //!   draining on SIGTERM;
 //! - [`metrics`] and [`http`]: Prometheus text at `/metrics`, `/healthz`;
@@ -30,11 +33,13 @@
 
 pub mod acks;
 pub mod amqp;
+pub mod backoff;
 pub mod check;
 pub mod config;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod publish;
 pub mod reload;
 pub mod service;
 

@@ -6,6 +6,8 @@
 //! | `waxseal_gateway_messages_received_total` | counter | |
 //! | `waxseal_gateway_messages_verified_total` | counter | |
 //! | `waxseal_gateway_messages_refused_total` | counter | `reason` |
+//! | `waxseal_gateway_messages_requeued_total` | counter | `reason` |
+//! | `waxseal_gateway_messages_unroutable_total` | counter | |
 //! | `waxseal_gateway_redelivered_duplicates_total` | counter | |
 //! | `waxseal_gateway_republish_latency_seconds` | histogram | |
 //! | `waxseal_gateway_reloads_total` | counter | `result` (`ok`, `error`) |
@@ -78,6 +80,10 @@ pub struct Metrics {
     pub verified: Counter,
     /// Messages refused, by reason.
     pub refused: Family<Reason, Counter>,
+    /// Messages requeued (not decided, or not taken by the broker), by reason.
+    pub requeued: Family<Reason, Counter>,
+    /// Verified messages no queue was bound for (returned by the broker).
+    pub unroutable: Counter,
     /// Broker redeliveries of messages already accepted.
     pub duplicates: Counter,
     /// Arrival to confirmation, in seconds.
@@ -109,6 +115,18 @@ impl Metrics {
             "messages_refused",
             "Messages refused, by reason code",
             refused.clone(),
+        );
+        let requeued = Family::<Reason, Counter>::default();
+        registry.register(
+            "messages_requeued",
+            "Messages requeued to be tried again, by reason",
+            requeued.clone(),
+        );
+        let unroutable = Counter::default();
+        registry.register(
+            "messages_unroutable",
+            "Verified messages no queue was bound for, sent to the rejected exchange",
+            unroutable.clone(),
         );
         let duplicates = Counter::default();
         registry.register(
@@ -160,6 +178,8 @@ impl Metrics {
             received,
             verified,
             refused,
+            requeued,
+            unroutable,
             duplicates,
             latency,
             reloads,
@@ -172,6 +192,15 @@ impl Metrics {
     /// Counts a refusal.
     pub fn refuse(&self, reason: &str) {
         self.refused
+            .get_or_create(&Reason {
+                reason: reason.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a requeued message.
+    pub fn requeue(&self, reason: &str) {
+        self.requeued
             .get_or_create(&Reason {
                 reason: reason.into(),
             })

@@ -3,7 +3,8 @@
 //! [`Watcher`]) builds a new one beside it and swaps it in. A message being validated
 //! keeps the bus it started with (an `Arc`), so nothing in flight is dropped or refused
 //! because of a reload; a configuration that does not load is logged and the previous bus
-//! stays. Every bus shares one replay store, so a reload forgets no accepted message.
+//! stays. A configuration with `validate_signatures: false` is refused the same way (at
+//! start, the gateway does not run). Every bus shares one replay store, so a reload forgets no accepted message.
 //!
 //! Trust anchors, certificates and CRLs given as files are also re-read by the bus itself
 //! when they change (it checks their modification time before each message); the watcher
@@ -14,6 +15,21 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use waxseal_message::{Bus, BusConfig, ConfigError, ReplayStore, Source};
+
+/// Why a bus configuration was not taken (at start: exit status 2; on a reload: the
+/// running bus stays).
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The configuration does not load.
+    #[error("{0}")]
+    Load(#[from] ConfigError),
+    /// `validate_signatures: false`: a gateway that checks nothing would republish
+    /// anything to the verified exchange, so it is refused rather than run.
+    #[error(
+        "{0}: validate_signatures is false; the gateway verifies every message and does not run without validation"
+    )]
+    ValidationOff(String),
+}
 
 /// The current bus, and how to build the next.
 pub struct BusHandle {
@@ -32,7 +48,7 @@ impl BusHandle {
         path: &Path,
         store: Arc<dyn ReplayStore>,
         refresh: Duration,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, BusError> {
         let bus = build(path, &store, refresh)?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -50,9 +66,9 @@ impl BusHandle {
             .clone()
     }
 
-    /// Builds the bus again from its files and swaps it in; on an error the current bus
-    /// stays.
-    pub fn reload(&self) -> Result<(), ConfigError> {
+    /// Builds the bus again from its files and swaps it in; on an error (including a
+    /// configuration that switches validation off) the current bus stays.
+    pub fn reload(&self) -> Result<(), BusError> {
         let bus = build(&self.path, &self.store, self.refresh)?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(bus);
         Ok(())
@@ -74,8 +90,12 @@ impl BusHandle {
     }
 }
 
-fn build(path: &Path, store: &Arc<dyn ReplayStore>, refresh: Duration) -> Result<Bus, ConfigError> {
-    Ok(Bus::from_config_file(path)?
+fn build(path: &Path, store: &Arc<dyn ReplayStore>, refresh: Duration) -> Result<Bus, BusError> {
+    let bus = Bus::from_config_file(path)?;
+    if !bus.config().validate_signatures {
+        return Err(BusError::ValidationOff(path.display().to_string()));
+    }
+    Ok(bus
         .with_replay_store(store.clone())
         .with_refresh_interval(refresh))
 }
@@ -118,5 +138,32 @@ impl Watcher {
             }
         }
         changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seen::Memory;
+
+    #[test]
+    fn a_bus_without_validation_is_refused_at_load_and_on_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bus.json");
+        let store: Arc<dyn ReplayStore> = Arc::new(Memory::new(16));
+        std::fs::write(&path, r#"{"validate_signatures": false}"#).unwrap();
+        let err = BusHandle::load(&path, store.clone(), Duration::ZERO).err();
+        assert!(matches!(err, Some(BusError::ValidationOff(_))), "{err:?}");
+
+        // A bus that validates: its twin loads.
+        let pki = waxseal_pki::TestPki::new(waxseal_envelope::KeyAlgorithm::P256).unwrap();
+        std::fs::write(dir.path().join("root.crt"), pki.root.cert.to_pem()).unwrap();
+        std::fs::write(&path, r#"{"trust": ["root.crt"]}"#).unwrap();
+        let h = BusHandle::load(&path, store, Duration::ZERO).unwrap();
+        let before = h.current();
+        std::fs::write(&path, r#"{"validate_signatures": false}"#).unwrap();
+        assert!(matches!(h.reload(), Err(BusError::ValidationOff(_))));
+        assert!(Arc::ptr_eq(&before, &h.current()), "the running bus stays");
+        assert!(h.current().config().validate_signatures);
     }
 }

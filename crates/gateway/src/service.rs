@@ -21,12 +21,9 @@ use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
 use lapin::Acker;
-use lapin::options::{
-    BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions,
-};
+use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -35,10 +32,12 @@ use waxseal_message::ReplayStore;
 
 use crate::acks::Acks;
 use crate::amqp;
+use crate::backoff::Backoff;
 use crate::check::{self, Countersigner, Outcome};
 use crate::config::GatewayConfig;
 use crate::log;
 use crate::metrics::Metrics;
+use crate::publish::{self, Outgoing, PublishError, Publisher};
 use crate::reload::{BusHandle, Watcher};
 use waxseal_message::replay::journal::FileStore;
 use waxseal_message::replay::memory::MemoryStore;
@@ -67,7 +66,22 @@ pub struct Shared {
     pub metrics: Metrics,
     /// The countersigner, with `--countersign`.
     pub countersigner: Option<Countersigner>,
+    /// The delay before a message not decided (or not taken by the broker) is requeued.
+    pub requeue: Backoff,
 }
+
+/// The reason code of a message the broker would not take back as the gateway first
+/// republished it (see [`crate::publish`]): it goes to the rejected exchange with its
+/// content type and message id only.
+pub const REPUBLISH_REFUSED: &str = "republish-refused";
+
+/// The reason code of a verified message that no queue was bound for (the broker returned
+/// it): it goes to the rejected exchange instead of being lost.
+pub const UNROUTABLE: &str = "unroutable";
+
+/// The requeue reason of a delivery whose copy the broker did not take (a negative
+/// confirmation: a queue full with `reject-publish`, for instance).
+pub const BROKER_NACK: &str = "broker-nack";
 
 impl crate::http::Health for Shared {
     fn metrics_text(&self) -> String {
@@ -124,6 +138,7 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
         bus,
         metrics,
         countersigner,
+        requeue: Backoff::default(),
     });
     if let Some(addr) = shared.config.metrics {
         let bound = crate::http::serve(addr, shared.clone())
@@ -251,9 +266,7 @@ async fn connect(c: &GatewayConfig) -> Result<Link, Failure> {
         .await
         .map_err(failure(false))?;
     let consume = conn.create_channel().await.map_err(failure(false))?;
-    let publish = conn.create_channel().await.map_err(failure(false))?;
-    publish
-        .confirm_select(ConfirmSelectOptions::default())
+    let publish = publish::confirming_channel(&conn)
         .await
         .map_err(failure(false))?;
     let others = amqp::declare(&consume, c).await.map_err(failure(false))?;
@@ -295,6 +308,8 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
         })??,
     };
     let tag = consumer.tag();
+    let conn = Arc::new(conn);
+    let publish = Arc::new(Publisher::new(conn.clone(), publish));
     shared.metrics.connected.set(1);
     log::info("connected", &[("queue", &c.queue)]);
 
@@ -416,11 +431,15 @@ async fn settle(
 }
 
 /// Validates one delivery, republishes it and waits for the broker's confirmation; the
-/// session then acknowledges it ([`settle`]). An error is a broker problem: the session
-/// ends and the message is redelivered.
+/// session then acknowledges it ([`settle`]). An error is a session problem (the
+/// connection lost...): the session ends and the message is redelivered. A message the
+/// broker refuses on its own is published to the rejected exchange as
+/// [`REPUBLISH_REFUSED`]; a verified message no queue takes, as [`UNROUTABLE`]. A
+/// message not decided, or whose copy the broker did not take, is requeued after the
+/// shared [`Backoff`] delay.
 async fn handle(
     shared: &Shared,
-    publish: &Channel,
+    publisher: &Publisher,
     delivery: lapin::message::Delivery,
 ) -> Result<Done, String> {
     let started = Instant::now();
@@ -435,31 +454,55 @@ async fn handle(
         &delivery.data,
         shared.countersigner.as_ref(),
     );
-    let (exchange, headers, body) = match &outcome {
+    let id = outcome.id();
+    let published = match &outcome {
         Outcome::Verified {
             entity,
             body,
             id,
             duplicate,
         } => {
-            m.verified.inc();
             let mut h = vec![(amqp::ID, id.as_str())];
             if let Some(e) = entity {
                 h.push((amqp::ENTITY, e.as_str()));
             }
             if *duplicate {
-                m.duplicates.inc();
                 h.push((amqp::REDELIVERED, "true"));
             }
-            (
-                &c.verified_exchange,
-                h,
-                body.as_deref().unwrap_or(&delivery.data),
-            )
+            let out = Outgoing {
+                exchange: &c.verified_exchange,
+                routing_key,
+                mandatory: true,
+                body: body.as_deref().unwrap_or(&delivery.data),
+                properties: amqp::properties(&delivery.properties, &h),
+            };
+            match publisher.publish(&out).await {
+                Ok(Confirmation::Ack(Some(_returned))) => {
+                    // No queue is bound for it: not lost silently, refused as unroutable.
+                    m.unroutable.inc();
+                    log::warn("unroutable", &[("routing-key", routing_key), ("id", id)]);
+                    reject(shared, publisher, &delivery, UNROUTABLE, id).await?
+                }
+                Ok(confirmation) => {
+                    if confirmation.is_ack() {
+                        m.verified.inc();
+                        if *duplicate {
+                            m.duplicates.inc();
+                        }
+                    }
+                    confirmation.is_ack()
+                }
+                Err(PublishError::Refused(why)) => {
+                    republish_refused(shared, publisher, &delivery, id, &why).await?
+                }
+                Err(PublishError::Session(e)) => return Err(e),
+            }
         }
-        Outcome::Requeue { reason, detail, id } => {
-            // Not the message's fault: neither published nor refused; requeued.
-            m.refuse(reason);
+        Outcome::Requeue { reason, detail, .. } => {
+            // Not the message's fault: neither published nor refused; requeued, after a
+            // delay so that the gateway does not spin on what it cannot decide yet.
+            m.requeue(reason);
+            let delay = shared.requeue.failed();
             log::warn(
                 "requeued",
                 &[
@@ -467,8 +510,10 @@ async fn handle(
                     ("detail", detail),
                     ("routing-key", routing_key),
                     ("id", id),
+                    ("retry-in-ms", &delay.as_millis().to_string()),
                 ],
             );
+            tokio::time::sleep(delay).await;
             return Ok(Done {
                 tag: delivery.delivery_tag,
                 acker: delivery.acker,
@@ -476,8 +521,7 @@ async fn handle(
                 started,
             });
         }
-        Outcome::Refused { reason, detail, id } => {
-            m.refuse(reason);
+        Outcome::Refused { reason, detail, .. } => {
             if c.verbose {
                 log::info(
                     "refused",
@@ -489,30 +533,102 @@ async fn handle(
                     ],
                 );
             }
-            (
-                &c.rejected_exchange,
-                vec![(amqp::REASON, reason.as_str()), (amqp::ID, id.as_str())],
-                &delivery.data[..],
-            )
+            reject(shared, publisher, &delivery, reason, id).await?
         }
     };
-    let properties = amqp::properties(&delivery.properties, &headers);
-    let confirmation = publish
-        .basic_publish(
-            exchange.as_str().into(),
-            delivery.routing_key.clone(),
-            BasicPublishOptions::default(),
-            body,
-            properties,
-        )
-        .await
-        .map_err(|e| e.to_string())?
-        .await
-        .map_err(|e| e.to_string())?;
+    if published {
+        shared.requeue.succeeded();
+    } else {
+        // The broker did not take the copy (a negative confirmation): try again later.
+        m.requeue(BROKER_NACK);
+        let delay = shared.requeue.failed();
+        log::warn(
+            "requeued",
+            &[
+                ("reason", BROKER_NACK),
+                ("routing-key", routing_key),
+                ("id", id),
+                ("retry-in-ms", &delay.as_millis().to_string()),
+            ],
+        );
+        tokio::time::sleep(delay).await;
+    }
     Ok(Done {
         tag: delivery.delivery_tag,
         acker: delivery.acker,
-        confirmed: confirmation.is_ack(),
+        confirmed: published,
         started,
     })
+}
+
+/// Publishes the delivery to the rejected exchange with `reason`; whether the broker
+/// confirmed it.
+async fn reject(
+    shared: &Shared,
+    publisher: &Publisher,
+    delivery: &lapin::message::Delivery,
+    reason: &str,
+    id: &str,
+) -> Result<bool, String> {
+    let out = Outgoing {
+        exchange: &shared.config.rejected_exchange,
+        routing_key: delivery.routing_key.as_str(),
+        mandatory: false,
+        body: &delivery.data,
+        properties: amqp::properties(
+            &delivery.properties,
+            &[(amqp::REASON, reason), (amqp::ID, id)],
+        ),
+    };
+    match publisher.publish(&out).await {
+        Ok(confirmation) => {
+            if confirmation.is_ack() {
+                shared.metrics.refuse(reason);
+            }
+            Ok(confirmation.is_ack())
+        }
+        Err(PublishError::Refused(why)) => {
+            republish_refused(shared, publisher, delivery, id, &why).await
+        }
+        Err(PublishError::Session(e)) => Err(e),
+    }
+}
+
+/// The broker refused the delivery's copy on its own (`why`, the broker's text): the
+/// delivery goes to the rejected exchange as [`REPUBLISH_REFUSED`], body unchanged, with
+/// its content type and message id only. If the broker refuses even that, the session
+/// ends (the delivery is redelivered).
+async fn republish_refused(
+    shared: &Shared,
+    publisher: &Publisher,
+    delivery: &lapin::message::Delivery,
+    id: &str,
+    why: &str,
+) -> Result<bool, String> {
+    let routing_key = delivery.routing_key.as_str();
+    log::warn(
+        "republish-refused",
+        &[("error", why), ("routing-key", routing_key), ("id", id)],
+    );
+    let out = Outgoing {
+        exchange: &shared.config.rejected_exchange,
+        routing_key,
+        mandatory: false,
+        body: &delivery.data,
+        properties: amqp::minimal_properties(
+            &delivery.properties,
+            &[(amqp::REASON, REPUBLISH_REFUSED), (amqp::ID, id)],
+        ),
+    };
+    match publisher.publish_alone(&out).await {
+        Ok(confirmation) => {
+            if confirmation.is_ack() {
+                shared.metrics.refuse(REPUBLISH_REFUSED);
+            }
+            Ok(confirmation.is_ack())
+        }
+        Err(PublishError::Refused(e) | PublishError::Session(e)) => Err(format!(
+            "the broker refused a message even as {REPUBLISH_REFUSED}: {e}"
+        )),
+    }
 }

@@ -1174,6 +1174,14 @@ impl Bus {
         cache_stats_dict(py, self.current().cache_stats())
     }
 
+    /// Fetches every CA and CRL URL now and re-reads changed files, waiting for it
+    /// (validations go on meanwhile with the held copies); `True` if anything changed.
+    /// Validation itself refreshes in the background when a source is due.
+    fn refresh_trust(&self, py: Python<'_>) -> bool {
+        let bus = self.current();
+        py.detach(|| bus.refresh_trust())
+    }
+
     /// What became of fetched and cached CA bundles and CRLs, as a dict (the fields of
     /// `DistributionStats`): for a service to log or export; a reload starts anew.
     fn distribution_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

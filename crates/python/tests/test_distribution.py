@@ -102,6 +102,9 @@ def test_bus_picks_up_a_republished_crl_without_restart(served, tmp_path):
     assert bus.validate(bus.sign(message(), signer))["signed"]
     assert len(os.listdir(tmp_path / "cache")) == 1
     served.revoke(BODHI)
+    # Validation refreshes in the background (never waiting for the network); an
+    # operator's "refresh now" waits for it.
+    assert bus.refresh_trust() is True
     with pytest.raises(waxseal.Rejected) as e:
         bus.validate(bus.sign(message(), signer))
     assert e.value.code == "revoked"

@@ -311,6 +311,10 @@ class Bus:
         :meth:`Verifier.cache_stats`. A refresh that changes the anchors, certificates or
         CRLs drops the cached paths and adds one to ``generation``; :meth:`reload` starts
         a new cache."""
+    def refresh_trust(self) -> bool:
+        """Fetches every CA and CRL URL now and re-reads changed files, waiting for it
+        (validations go on meanwhile with the held copies); ``True`` if anything changed.
+        Validation itself refreshes in the background when a source is due."""
     def distribution_stats(self) -> Dict[str, Any]:
         """What became of fetched and cached CA bundles and CRLs: ``accepted``,
         ``fetch_failed``, ``refused_malformed``, ``refused_signature`` (no configured

@@ -525,6 +525,10 @@ def _staging(config, kind, url):
     return None, None
 
 
+#: The first bytes of a waxseal cache file (see waxseal_message::distribution).
+_CACHE_MAGIC = b"waxseal-cache "
+
+
 def _the_copy(staging):
     """The one file in ``staging``, or None (none yet, or another process is writing a
     new one this instant)."""
@@ -545,6 +549,10 @@ def _mirror(staging, target):
             return
         with open(source, "rb") as f:
             data = f.read()
+        # waxseal's cache file starts with one line of its own (format, kind, scheme,
+        # provenance); the file fedmsg names holds the fetched bytes only.
+        if data.startswith(_CACHE_MAGIC):
+            data = data.split(b"\n", 1)[1] if b"\n" in data else b""
         fetched = os.stat(source).st_mtime_ns
         try:
             with open(target, "rb") as f:
