@@ -41,7 +41,14 @@ impl Server {
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .arg("--dir")
             .arg(&self.dir)
-            .args(["--appendonly", "yes", "--appendfsync", "always", "--save", ""])
+            .args([
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ])
             .args(["--daemonize", "no", "--protected-mode", "yes"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -58,9 +65,7 @@ impl Server {
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             // SIGTERM: Redis flushes the append-only file and exits.
-            let _ = Command::new("kill")
-                .arg(c.id().to_string())
-                .status();
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
             let _ = c.wait();
         }
     }
@@ -97,17 +102,27 @@ fn two_hosts_sharing_redis_admit_once_and_settle_for_both() {
     let t = now();
     assert_eq!(a.admit(key(1), t + 600, t, false), Ok(Admission::New));
     // The copy on the other host: a replay.
-    assert_eq!(b.admit(key(1), t + 600, t, false), Err(ReplayError::Replayed));
+    assert_eq!(
+        b.admit(key(1), t + 600, t, false),
+        Err(ReplayError::Replayed)
+    );
     // The broker's redelivery there (a died before acknowledging): a duplicate.
     assert_eq!(b.admit(key(1), t + 600, t, true), Ok(Admission::Duplicate));
     // Settled (acknowledged) by b: from now on even a redelivery is a replay, on a too.
     b.settle(key(1), t).unwrap();
-    assert_eq!(a.admit(key(1), t + 600, t, true), Err(ReplayError::Replayed));
+    assert_eq!(
+        a.admit(key(1), t + 600, t, true),
+        Err(ReplayError::Replayed)
+    );
     // Another key is new; settling an unknown key is no error and creates nothing.
     assert_eq!(b.admit(key(2), t + 600, t, false), Ok(Admission::New));
     a.settle(key(3), t).unwrap();
     assert_eq!(a.admit(key(3), t + 600, t, true), Ok(Admission::New));
-    assert!(a.describe().starts_with("redis 127.0.0.1:"), "{}", a.describe());
+    assert!(
+        a.describe().starts_with("redis 127.0.0.1:"),
+        "{}",
+        a.describe()
+    );
 }
 
 #[test]
