@@ -1190,6 +1190,25 @@ impl Bus {
         Ok(to_py(py, &v)?.cast_into::<PyDict>()?)
     }
 
+    /// Marks an admitted message settled once its acknowledgement went out: a broker
+    /// redelivery of it is then refused as `replayed` too. `replay_key`: the admission
+    /// report's (64 hex digits). A store out of reach raises `Rejected` with
+    /// `transient=True` (the key stays admitted); a malformed key is a `ValueError`.
+    fn settle(&self, py: Python<'_>, replay_key: &str) -> PyResult<()> {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(replay_key, &mut key).map_err(|_| {
+            PyValueError::new_err("replay_key: 64 hex digits (an admission report's replay_key)")
+        })?;
+        detached(py, || Ok(self.current().settle(key)?))
+    }
+
+    /// The replay store this bus uses, in a few words (`memory`, `file ...`, `redis
+    /// HOST:PORT`), without credentials: for a service to log at start.
+    #[getter]
+    fn replay_store(&self) -> String {
+        self.current().replay_store().describe()
+    }
+
     /// Re-reads the configuration, anchors and CRLs; keeps the replay store (the new bus
     /// and validations still running on the old one share it).
     fn reload(&self, py: Python<'_>) -> PyResult<()> {
