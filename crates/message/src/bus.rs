@@ -230,7 +230,9 @@ impl Bus {
             Some(Mutex::new(TrustState {
                 material,
                 verifier,
-                checked: None,
+                // Loading was a check: the next is due after the refresh interval (at
+                // once with the default of zero).
+                checked: Some(Instant::now()),
             }))
         } else {
             None

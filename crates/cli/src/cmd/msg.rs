@@ -157,8 +157,13 @@ fn sign_error(e: SignError) -> CliError {
     }
 }
 
+/// The bus for one command: its trust material was just loaded (URLs fetched, or read
+/// from a cache that is still good), so it is not refreshed again, and no background
+/// fetch outlives the command.
 fn load_bus(path: &std::path::Path) -> Result<Bus, CliError> {
-    Bus::from_config_file(path).map_err(|e| CliError::usage(e.to_string()))
+    Ok(Bus::from_config_file(path)
+        .map_err(|e| CliError::usage(e.to_string()))?
+        .with_refresh_interval(std::time::Duration::MAX))
 }
 
 /// A message waxseal does not sign is an invalid input (exit 1); a signer that cannot
