@@ -119,26 +119,18 @@ impl Authorizer {
         topic: &str,
         payload: Option<&Value>,
     ) -> Authorization {
-        let (entity, mut decisions) = match self.identify(cert, topic) {
-            Ok(found) => found,
-            Err(denied) => return denied,
-        };
-        decisions.push(self.policy.decide(topic, &entity.id));
-        for rule in self.claims.iter().filter(|r| r.applies(topic)) {
-            decisions.push(match payload {
-                Some(p) => rule.check(p, &entity),
-                None => Decision::deny(
-                    "claim-missing",
-                    "no payload to check the claim against".into(),
-                    None,
-                ),
-            });
-        }
-        Authorization {
-            allowed: decisions.iter().all(|d| d.allowed),
-            entity: Some(entity),
-            decisions,
-        }
+        self.decide(cert, topic, |entity, decisions| {
+            for rule in self.claims.iter().filter(|r| r.applies(topic)) {
+                decisions.push(match payload {
+                    Some(p) => rule.check(p, entity),
+                    None => Decision::deny(
+                        "claim-missing",
+                        "no payload to check the claim against".into(),
+                        None,
+                    ),
+                });
+            }
+        })
     }
 
     /// Authorizes `cert` (already verified) to answer an RPC call sent on `call_topic`
@@ -154,12 +146,10 @@ impl Authorizer {
         call_topic: &str,
         server: Option<&str>,
     ) -> Authorization {
-        let (entity, mut decisions) = match self.identify(cert, call_topic) {
-            Ok(found) => found,
-            Err(denied) => return denied,
-        };
-        decisions.push(self.policy.decide(call_topic, &entity.id));
-        if let Some(server) = server {
+        self.decide(cert, call_topic, |entity, decisions| {
+            let Some(server) = server else {
+                return;
+            };
             let host = entity.field("host");
             let is_server = server == entity.id
                 || host == Some(server)
@@ -183,7 +173,23 @@ impl Authorizer {
                     None,
                 )
             });
-        }
+        })
+    }
+
+    /// The entity, registry and routing-policy decisions for `cert` on `topic`, then
+    /// those `more` adds; the authorization allows only if every decision does.
+    fn decide(
+        &self,
+        cert: &Certificate,
+        topic: &str,
+        more: impl FnOnce(&EntityId, &mut Vec<Decision>),
+    ) -> Authorization {
+        let (entity, mut decisions) = match self.identify(cert, topic) {
+            Ok(found) => found,
+            Err(denied) => return denied,
+        };
+        decisions.push(self.policy.decide(topic, &entity.id));
+        more(&entity, &mut decisions);
         Authorization {
             allowed: decisions.iter().all(|d| d.allowed),
             entity: Some(entity),

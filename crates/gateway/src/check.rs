@@ -56,7 +56,8 @@ pub enum Outcome {
         body: Option<Vec<u8>>,
         /// The deduplication id.
         id: String,
-        /// A broker redelivery of a message already accepted (see [`crate::seen`]).
+        /// A broker redelivery of a message admitted and not yet settled (see
+        /// [`waxseal_message::replay`]).
         duplicate: bool,
     },
     /// Not decided, by a failure of the gateway's own (a CRL server down with no current

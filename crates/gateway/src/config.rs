@@ -69,7 +69,7 @@ pub struct GatewayOptions {
     /// The countersigning private key.
     pub key: Option<PathBuf>,
     /// The replay journal shared by every gateway process of the host (see
-    /// [`crate::seen`]). Absent: each process remembers on its own, in memory.
+    /// [`waxseal_message::replay::journal`]). Absent: each process remembers on its own, in memory.
     pub replay_cache: Option<PathBuf>,
     /// Worker threads validating messages (default 1: run one process per core).
     pub threads: Option<usize>,

@@ -18,8 +18,6 @@
 //!
 //! - [`config`]: the options, from the command line or a configuration file;
 //! - [`check`]: one message in, one [`check::Outcome`] out (no I/O);
-//! - [`seen`]: the replay store shared by every process on a host (a file journal), and
-//!   how a broker redelivery differs from a replay;
 //! - [`reload`]: the bus configuration, rebuilt on SIGHUP or when its files change;
 //! - [`amqp`]: exchanges, queue and message properties on the broker;
 //! - [`acks`]: acknowledgements, batched with `multiple` over runs of finished deliveries;
@@ -43,7 +41,6 @@ pub mod log;
 pub mod metrics;
 pub mod publish;
 pub mod reload;
-pub mod seen;
 pub mod service;
 
 pub use config::{GatewayConfig, GatewayOptions, QueueType};

@@ -144,7 +144,7 @@ impl Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::seen::Memory;
+    use waxseal_message::replay::memory::MemoryStore as Memory;
 
     #[test]
     fn a_bus_without_validation_is_refused_at_load_and_on_reload() {

@@ -39,7 +39,8 @@ use crate::log;
 use crate::metrics::Metrics;
 use crate::publish::{self, Outgoing, PublishError, Publisher};
 use crate::reload::{BusHandle, Watcher};
-use crate::seen::{Journal, Memory};
+use waxseal_message::replay::journal::FileStore;
+use waxseal_message::replay::memory::MemoryStore;
 
 /// Why the gateway could not run (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -117,10 +118,10 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
         .freshness
         .replay_cache_capacity;
     let store: Arc<dyn ReplayStore> = match &config.replay_cache {
-        Some(path) => Arc::new(Journal::open(path, capacity).map_err(|e| {
+        Some(path) => Arc::new(FileStore::open(path).map_err(|e| {
             GatewayError::Config(format!("--replay-cache {}: {e}", path.display()))
         })?),
-        None => Arc::new(Memory::new(capacity)),
+        None => Arc::new(MemoryStore::new(capacity)),
     };
     // With file watching on, the watcher notices changed trust files and rebuilds the bus;
     // with it off (SIGHUP only), the bus still checks its files before every message.

@@ -45,7 +45,7 @@ use crate::bus::{Bus, TOPIC_REQUIRED, Validated, json_rejection};
 use crate::error::{Rejection, Stage};
 use crate::json;
 use crate::oslo::{self, OsloVerified, Route};
-use crate::replay::ReplayError;
+use crate::replay::Admission;
 
 /// The reason code of a delivery that reached this consumer by a route it did not
 /// subscribe to (another exchange, an unbound routing key, the default exchange).
@@ -458,9 +458,9 @@ impl Bus {
         let replay_key = match record {
             None => None,
             Some((key, expires)) => {
-                match self.record(key, expires) {
-                    Ok(()) => {}
-                    Err(ReplayError::Replayed) if arrival.redelivered => duplicate = true,
+                match self.record(key, expires, arrival.redelivered) {
+                    Ok(Admission::New) => {}
+                    Ok(Admission::Duplicate) => duplicate = true,
                     Err(e) => return Err(self.replay_rejection(e)),
                 }
                 Some(key)

@@ -40,7 +40,7 @@ use crate::distribution::Material;
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
 use crate::oslo::Route;
-use crate::replay::{ReplayCache, ReplayError, ReplayStore, replay_key};
+use crate::replay::{Admission, ReplayError, ReplayStore, StoreSpec, replay_key};
 
 /// The fields a signature adds.
 pub const CREDENTIAL_FIELDS: [&str; 2] = ["signature", "certificate"];
@@ -145,9 +145,8 @@ pub struct Bus {
     trust: Option<Mutex<TrustState>>,
     authorizer: Authorizer,
     unsigned_topics: Vec<TopicPattern>,
-    replay: Mutex<ReplayCache>,
-    /// A replay store that replaces `replay` (see [`Bus::with_replay_store`]).
-    replay_store: Option<Arc<dyn ReplayStore>>,
+    /// Where admitted messages are remembered (`replay_store`; see [`crate::replay`]).
+    replay: Arc<dyn ReplayStore>,
     fixed_time: Option<u64>,
     /// The path and signature-outcome cache of every verifier this bus builds: one for
     /// the bus's life, so its counters add up across refreshes; invalidated whenever a
@@ -261,14 +260,18 @@ impl Bus {
             .iter()
             .map(|t| TopicPattern::new(t).map_err(|e| ConfigError(format!("unsigned_topics: {e}"))))
             .collect::<Result<_, _>>()?;
-        let replay = Mutex::new(ReplayCache::new(config.freshness.replay_cache_capacity));
+        let replay = config
+            .replay_store
+            .as_ref()
+            .unwrap_or(&StoreSpec::Memory)
+            .open(config.freshness.replay_cache_capacity)
+            .map_err(|e| ConfigError(format!("replay_store: {e}")))?;
         Ok(Self {
             config,
             trust,
             authorizer,
             unsigned_topics,
             replay,
-            replay_store: None,
             fixed_time: None,
             cache,
             certificate_fields: CertificateFields::default(),
@@ -296,20 +299,26 @@ impl Bus {
         self.fixed_time.unwrap_or_else(waxseal_envelope::time::now)
     }
 
-    /// The same bus with `cache` as its replay cache (e.g. loaded from a file shared by
-    /// several processes, as `msg validate --replay-cache` does).
-    pub fn with_replay_cache(self, cache: ReplayCache) -> Self {
-        *self.replay_lock() = cache;
+    /// The same bus remembering admitted messages in `store` instead of the one its
+    /// configuration names (e.g. the store of the bus it replaces on a reload, or one
+    /// shared by several buses of a process).
+    pub fn with_replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
+        self.replay = store;
         self
     }
 
-    /// The same bus remembering accepted messages in `store` instead of its own
-    /// in-memory cache (e.g. a journal shared by several gateway processes; the store may
-    /// also be shared by several buses, as one process reloading its configuration does).
-    /// [`Bus::replay_cache`] then returns the unused in-memory cache.
-    pub fn with_replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
-        self.replay_store = Some(store);
-        self
+    /// The replay store (to hand on to the bus that replaces this one on a reload).
+    pub fn replay_store(&self) -> Arc<dyn ReplayStore> {
+        self.replay.clone()
+    }
+
+    /// Marks an admitted message settled: its acknowledgement went out, so a broker
+    /// redelivery of it is now a replay ([`crate::replay`]). `key`:
+    /// [`crate::Admitted::replay_key`]. A store out of reach is a transient refusal.
+    pub fn settle(&self, key: [u8; 32]) -> Result<(), Rejection> {
+        self.replay
+            .settle(key, self.time())
+            .map_err(|e| self.replay_rejection(e))
     }
 
     /// The same bus checking its trust material's sources for changes (the files'
@@ -320,17 +329,6 @@ impl Bus {
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
         self
-    }
-
-    /// A copy of the replay cache (to save it).
-    pub fn replay_cache(&self) -> ReplayCache {
-        self.replay_lock().clone()
-    }
-
-    fn replay_lock(&self) -> MutexGuard<'_, ReplayCache> {
-        // A panic while holding the lock cannot leave the map half-updated in a way that
-        // forgets an entry (insert is the last step), so a poisoned lock is still usable.
-        self.replay.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Checks the origin's signing time against the freshness settings (`max_age` also
@@ -394,13 +392,14 @@ impl Bus {
         }
     }
 
-    /// Records an accepted message in the replay store (or the bus's own cache).
-    pub(crate) fn record(&self, key: [u8; 32], expires: u64) -> Result<(), ReplayError> {
-        let now = self.time();
-        match &self.replay_store {
-            Some(store) => store.check_and_insert(key, expires, now),
-            None => self.replay_lock().check_and_insert(key, expires, now),
-        }
+    /// Records an admitted message in the replay store.
+    pub(crate) fn record(
+        &self,
+        key: [u8; 32],
+        expires: u64,
+        redelivered: bool,
+    ) -> Result<Admission, ReplayError> {
+        self.replay.admit(key, expires, self.time(), redelivered)
     }
 
     /// The refusal for a replay-store answer.

@@ -80,6 +80,18 @@ fn default_skew() -> u64 {
     300
 }
 
+/// The default freshness window, seconds.
+pub const DEFAULT_MAX_AGE_SECS: u64 = 600;
+
+fn default_max_age() -> Option<u64> {
+    Some(DEFAULT_MAX_AGE_SECS)
+}
+
+/// A value that may be given as `null` (absent: the field's default).
+fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Option::<u64>::deserialize(d)
+}
+
 impl Default for RouteConfig {
     fn default() -> Self {
         Self {
@@ -97,11 +109,14 @@ impl Default for RouteConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FreshnessConfig {
-    /// The oldest a message may be, seconds after its signing time. When set, a message
-    /// without a signing time is refused (`missing-signing-time`), and replay-cache entries
-    /// expire after this plus `clock_skew_secs`. For oslo envelopes the smaller of this and
-    /// `route.max_age_secs` is the window.
-    #[serde(default)]
+    /// The oldest a message may be, seconds after its signing time (default 600: ten
+    /// minutes). A message without a signing time is refused (`missing-signing-time`), and
+    /// replay-store entries expire after this plus `clock_skew_secs`: the window bounds
+    /// the replay store's memory. For oslo envelopes the smaller of this and
+    /// `route.max_age_secs` is the window. `null` turns the limit off, which is **unsafe**
+    /// for replay protection: entries then never expire, a memory store fills up and
+    /// refuses everything, and a message is good for ever.
+    #[serde(default = "default_max_age", deserialize_with = "nullable")]
     pub max_age_secs: Option<u64>,
     /// How far in the future a signing time may be, seconds (default 300); beyond it the
     /// message is refused (`signing-time-in-future`). For oslo envelopes this applies to
@@ -122,7 +137,7 @@ fn default_capacity() -> usize {
 impl Default for FreshnessConfig {
     fn default() -> Self {
         Self {
-            max_age_secs: None,
+            max_age_secs: default_max_age(),
             clock_skew_secs: default_skew(),
             replay_cache_capacity: default_capacity(),
         }
@@ -188,6 +203,20 @@ pub struct BusConfig {
     /// Freshness (maximum age, future signing times) and replay protection.
     #[serde(default)]
     pub freshness: FreshnessConfig,
+    /// Where admitted messages are remembered: `memory` (this process; the default),
+    /// `file:PATH` (the processes of one host), `redis://...` / `rediss://...` (many
+    /// hosts); see [`crate::replay`]. A relative `file:` path is resolved in the
+    /// configuration file's directory.
+    #[serde(default, deserialize_with = "store_spec")]
+    pub replay_store: Option<crate::replay::StoreSpec>,
+}
+
+fn store_spec<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<crate::replay::StoreSpec>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|s| crate::replay::StoreSpec::parse(&s).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 impl BusConfig {
@@ -211,6 +240,9 @@ impl BusConfig {
         }
         if let Some(d) = c.fetch.https_roots.as_mut() {
             fix(d);
+        }
+        if let Some(crate::replay::StoreSpec::File(p)) = c.replay_store.as_mut() {
+            fix(p);
         }
         if c.freshness.replay_cache_capacity == 0 {
             return Err(ConfigError(

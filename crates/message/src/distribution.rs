@@ -1236,6 +1236,19 @@ impl Refresher {
     }
 }
 
+/// The configured sources with their kinds.
+fn kinds<'a>(
+    trust: &'a [Source],
+    certs: &'a [Source],
+    crls: &'a [Source],
+) -> [(&'a [Source], Kind); 3] {
+    [
+        (trust, Kind::Anchors),
+        (certs, Kind::Certificates),
+        (crls, Kind::Crls),
+    ]
+}
+
 impl Material {
     /// Loads every source. `time` is the verification time (seconds since the epoch), for
     /// deciding whether a CRL is current. Files that cannot be read, CA URLs with nothing
@@ -1249,12 +1262,7 @@ impl Material {
         fetch: &FetchConfig,
         time: u64,
     ) -> Result<Self, ConfigError> {
-        let lists = [
-            (trust, Kind::Anchors),
-            (certs, Kind::Certificates),
-            (crls, Kind::Crls),
-        ];
-        Self::load_kinds(&lists, fetch, time, true)
+        Self::load_kinds(&kinds(trust, certs, crls), fetch, time, true)
     }
 
     /// [`Material::load`] for one verification (the CLI's `verify`, `cert verify`): the
@@ -1269,12 +1277,7 @@ impl Material {
         fetch: &FetchConfig,
         time: u64,
     ) -> Result<Self, ConfigError> {
-        let lists = [
-            (trust, Kind::Anchors),
-            (certs, Kind::Certificates),
-            (crls, Kind::Crls),
-        ];
-        Self::load_kinds(&lists, fetch, time, false)
+        Self::load_kinds(&kinds(trust, certs, crls), fetch, time, false)
     }
 
     fn load_kinds(

@@ -35,5 +35,5 @@ pub use config::BusConfig;
 pub use distribution::{CRL_UNAVAILABLE, DistributionStats, FetchConfig, Material, Source};
 pub use error::{Class, ConfigError, Rejection, SignError, Stage};
 pub use oslo::{OsloVerified, Route};
-pub use replay::{ReplayCache, ReplayError, ReplayStore};
+pub use replay::{Admission, ReplayCache, ReplayError, ReplayStore, StoreSpec};
 pub use waxseal_envelope::CacheStats;

@@ -13,8 +13,8 @@ use waxseal_message::admission::{
     REPLY_NOT_FROM_CALLEE, REPLY_UNBOUND, ROUTE_NOT_SUBSCRIBED, SENDER_ROUTED,
 };
 use waxseal_message::{
-    AdmittedMessage, Arrival, Bus, BusConfig, Call, Class, ReplayError, ReplayStore, Route,
-    Subscription, oslo,
+    Admission, AdmittedMessage, Arrival, Bus, BusConfig, Call, Class, ReplayError, ReplayStore,
+    Route, Subscription, oslo,
 };
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
 
@@ -292,8 +292,14 @@ fn a_reply_is_accepted_only_from_the_callee_and_bound_to_the_call() {
 struct Down;
 
 impl ReplayStore for Down {
-    fn check_and_insert(&self, _: [u8; 32], _: u64, _: u64) -> Result<(), ReplayError> {
+    fn admit(&self, _: [u8; 32], _: u64, _: u64, _: bool) -> Result<Admission, ReplayError> {
         Err(ReplayError::Unavailable)
+    }
+    fn settle(&self, _: [u8; 32], _: u64) -> Result<(), ReplayError> {
+        Err(ReplayError::Unavailable)
+    }
+    fn describe(&self) -> String {
+        "down".into()
     }
 }
 

@@ -162,8 +162,22 @@ fn code(r: Result<waxseal_message::Validated, waxseal_message::Rejection>) -> (S
     (e.stage, e.code)
 }
 
+/// The cached copies in `dir` (not a copy being written by a background refresh, which
+/// is renamed into place once whole).
 fn cached_files(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    !name
+                        .rsplit('.')
+                        .next()
+                        .is_some_and(|ext| ext.starts_with("tmp"))
+                })
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 #[test]

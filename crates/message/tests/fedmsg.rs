@@ -705,11 +705,16 @@ fn the_replay_cache_is_bounded_and_fails_closed() {
         (Stage::Freshness, "replay-cache-full")
     );
     // Later (the entry expired at t - 5 + 100 + 10): room again, the message accepted.
-    let cache = bus.replay_cache();
-    assert_eq!(cache.len(), 1);
-    let later = f.bus(cfg).at_time(t + 106).with_replay_cache(cache);
+    let later = f
+        .bus(cfg)
+        .at_time(t + 106)
+        .with_replay_store(bus.replay_store());
     later.validate(&signed_at(t + 100)).unwrap();
-    assert_eq!(later.replay_cache().len(), 1);
+    // And the new entry is live: a copy is a replay.
+    assert_eq!(
+        later.validate(&signed_at(t + 100)).unwrap_err().code,
+        "replayed"
+    );
     assert!(
         BusConfig::from_json(r#"{"freshness": {"replay_cache_capacity": 0}}"#, &f.dir).is_err()
     );
@@ -766,7 +771,14 @@ fn signing_times_in_the_future_and_too_old_are_refused() {
         aged.validate(&bare).unwrap_err().code,
         "missing-signing-time"
     );
-    f.bus(json!({})).validate(&bare).unwrap();
+    // The window is on by default (10 minutes); only an explicit null turns it off.
+    assert_eq!(
+        f.bus(json!({})).validate(&bare).unwrap_err().code,
+        "missing-signing-time"
+    );
+    f.bus(json!({"freshness": {"max_age_secs": null}}))
+        .validate(&bare)
+        .unwrap();
 }
 
 // Item 4: numbers are exact or refused, and never rewritten.

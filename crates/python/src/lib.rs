@@ -1190,18 +1190,33 @@ impl Bus {
         Ok(to_py(py, &v)?.cast_into::<PyDict>()?)
     }
 
-    /// Re-reads the configuration, anchors and CRLs; keeps the replay cache.
+    /// Marks an admitted message settled once its acknowledgement went out: a broker
+    /// redelivery of it is then refused as `replayed` too. `replay_key`: the admission
+    /// report's (64 hex digits). A store out of reach raises `Rejected` with
+    /// `transient=True` (the key stays admitted); a malformed key is a `ValueError`.
+    fn settle(&self, py: Python<'_>, replay_key: &str) -> PyResult<()> {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(replay_key, &mut key).map_err(|_| {
+            PyValueError::new_err("replay_key: 64 hex digits (an admission report's replay_key)")
+        })?;
+        detached(py, || Ok(self.current().settle(key)?))
+    }
+
+    /// The replay store this bus uses, in a few words (`memory`, `file ...`, `redis
+    /// HOST:PORT`), without credentials: for a service to log at start.
+    #[getter]
+    fn replay_store(&self) -> String {
+        self.current().replay_store().describe()
+    }
+
+    /// Re-reads the configuration, anchors and CRLs; keeps the replay store (the new bus
+    /// and validations still running on the old one share it).
     fn reload(&self, py: Python<'_>) -> PyResult<()> {
         detached(py, || {
             let fresh = load_bus(&self.origin, self.at)?;
             let mut slot = self.inner.write().unwrap_or_else(|p| p.into_inner());
-            // Validations already running hold the old bus: wait for them so that every
-            // message they accept is in the replay cache carried over.
-            let old = Arc::clone(&slot);
-            while Arc::strong_count(&old) > 2 {
-                std::thread::sleep(std::time::Duration::from_micros(200));
-            }
-            *slot = Arc::new(fresh.with_replay_cache(old.replay_cache()));
+            let store = slot.replay_store();
+            *slot = Arc::new(fresh.with_replay_store(store));
             Ok(())
         })
     }

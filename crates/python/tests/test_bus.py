@@ -272,3 +272,77 @@ def test_bus_from_json_text(pki, signers, tmp_path):
         waxseal.Bus.from_json(json.dumps(config), base=str(tmp_path))
     with pytest.raises(waxseal.ConfigError):
         waxseal.Bus.from_json('{"trust": ["root-ca.crt"], "unknown": 1}', base=str(pki.dir))
+
+
+# Replay: admitted, then settled
+
+
+def test_settle_turns_a_redelivery_of_an_admitted_message_into_a_replay(bus_config, signers):
+    bus = waxseal.Bus(bus_config())
+    assert bus.replay_store == "memory"
+    first = bus.sign_oslo(oslo_envelope(), signers[COMPUTE], topic="scheduler")
+    report = bus.admit(first, routing_key="scheduler")
+    key = report["replay_key"]
+    assert len(key) == 64 and report["duplicate"] is False
+    # Admitted, not settled: a broker redelivery is a flagged duplicate, a new delivery
+    # of the same message a replay.
+    assert bus.admit(first, routing_key="scheduler", redelivered=True)["duplicate"] is True
+    refused("replayed", bus.admit, first, routing_key="scheduler")
+    bus.settle(key)
+    # Settled: a redelivery is a replay too.
+    e = refused("replayed", bus.admit, first, routing_key="scheduler", redelivered=True)
+    assert e.transient is False
+    # Another message is untouched by that settle (its redelivery is still a duplicate).
+    other = bus.sign_oslo(
+        oslo_envelope(RPC.replace(b"select", b"choose")), signers[COMPUTE], topic="scheduler"
+    )
+    other_key = bus.admit(other, routing_key="scheduler")["replay_key"]
+    assert other_key != key
+    assert bus.admit(other, routing_key="scheduler", redelivered=True)["duplicate"] is True
+    # Settling a key the store does not hold is not an error; a malformed key is.
+    bus.settle("00" * 32)
+    for bad in ("", "zz" * 32, "00" * 31, key + "00"):
+        with pytest.raises(ValueError):
+            bus.settle(bad)
+
+
+def test_replay_store_setting_of_the_bus_and_from_json(pki, bus_config, signers, tmp_path):
+    journal = tmp_path / "replay.journal"
+    path = bus_config(replay_store="file:%s" % journal)
+    a = waxseal.Bus(path)
+    b = waxseal.Bus(path)
+    assert a.replay_store.startswith("file ") and str(journal) in a.replay_store
+    signed = a.sign_oslo(oslo_envelope(), signers[COMPUTE], topic="scheduler")
+    key = a.admit(signed, routing_key="scheduler")["replay_key"]
+    # The other bus shares the journal: it sees the admission, then the settle.
+    assert b.admit(signed, routing_key="scheduler", redelivered=True)["duplicate"] is True
+    a.settle(key)
+    refused("replayed", b.admit, signed, routing_key="scheduler", redelivered=True)
+    # Bus.from_json honours replay_store too (a relative file: path is in `base`).
+    with open(path) as f:
+        config = json.load(f)
+    config["replay_store"] = "file:relative.journal"
+    c = waxseal.Bus.from_json(json.dumps(config), base=str(tmp_path))
+    assert str(tmp_path / "relative.journal") in c.replay_store
+    config["replay_store"] = "redis://127.0.0.1:1/0"
+    assert waxseal.Bus.from_json(json.dumps(config)).replay_store == "redis 127.0.0.1:1"
+    # Separate memory stores do not share anything: the twin of the journal above.
+    m1 = waxseal.Bus(bus_config())
+    m2 = waxseal.Bus(bus_config())
+    fresh = m1.sign_oslo(oslo_envelope(), signers[COMPUTE], topic="scheduler")
+    m1.admit(fresh, routing_key="scheduler")
+    assert m2.admit(fresh, routing_key="scheduler")["duplicate"] is False
+    for bad in ("Memory", "file:", "http://x"):
+        config["replay_store"] = bad
+        with pytest.raises(waxseal.ConfigError):
+            waxseal.Bus.from_json(json.dumps(config))
+
+
+def test_settle_with_the_store_out_of_reach_is_transient(bus_config, signers):
+    # Port 1 on the loopback: nothing listens, the connection is refused at once.
+    bus = waxseal.Bus(bus_config(replay_store="redis://127.0.0.1:1/0"))
+    signed = bus.sign_oslo(oslo_envelope(), signers[COMPUTE], topic="scheduler")
+    e = refused("replay-store-unavailable", bus.admit, signed, routing_key="scheduler")
+    assert e.transient is True
+    e = refused("replay-store-unavailable", bus.settle, "00" * 32)
+    assert e.transient is True

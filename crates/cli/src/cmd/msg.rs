@@ -1,15 +1,14 @@
 //! `waxseal msg ...` and `waxseal authorize`: signed JSON messages on a bus.
 
-use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use waxseal_entity::glob::{MALFORMED_TOPIC, check_topic};
 use waxseal_envelope::Certificate;
 use waxseal_envelope::display::Escaped;
-use waxseal_message::{
-    AdmittedMessage, Arrival, Bus, Rejection, ReplayCache, Route, SignError, oslo,
-};
+use waxseal_message::{AdmittedMessage, Arrival, Bus, Rejection, Route, SignError, oslo};
+
+use waxseal_message::replay::journal::FileStore;
 
 use super::common;
 use crate::InOut;
@@ -158,39 +157,6 @@ fn sign_error(e: SignError) -> CliError {
     }
 }
 
-/// Loads the replay cache file (created if absent) and locks it for this process.
-fn open_replay_cache(path: &Path, bus: &Bus) -> Result<(std::fs::File, ReplayCache), CliError> {
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| CliError::io(path, e))?;
-    file.lock().map_err(|e| CliError::io(path, e))?;
-    let mut text = String::new();
-    file.read_to_string(&mut text)
-        .map_err(|e| CliError::io(path, e))?;
-    let cache = ReplayCache::from_text(
-        &text,
-        bus.config().freshness.replay_cache_capacity,
-        bus.time(),
-    )
-    .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-    Ok((file, cache))
-}
-
-/// Writes the cache back (still locked); a failure is an error, so an acceptance is
-/// only reported once it is recorded.
-fn save_replay_cache(path: &Path, file: &mut std::fs::File, bus: &Bus) -> Result<(), CliError> {
-    let text = bus.replay_cache().to_text();
-    let io = |e| CliError::io(path, e);
-    file.set_len(0).map_err(io)?;
-    file.rewind().map_err(io)?;
-    file.write_all(text.as_bytes()).map_err(io)?;
-    file.sync_all().map_err(io)
-}
-
 /// The bus for one command: its trust material was just loaded (URLs fetched, or read
 /// from a cache that is still good), so it is not refreshed again, and no background
 /// fetch outlives the command.
@@ -303,11 +269,10 @@ pub fn run(command: Command) -> Result<(), CliError> {
                 topic_arg(t)?;
             }
             let message = parse_json(&read_input(a.input.as_deref())?)?;
-            let mut replay = None;
             if let Some(path) = &a.replay_cache {
-                let (file, cache) = open_replay_cache(path, &bus)?;
-                bus = bus.with_replay_cache(cache);
-                replay = Some((path, file));
+                // The journal shared by every process that names it (a file store).
+                let store = FileStore::open(path).map_err(|e| CliError::io(path, e))?;
+                bus = bus.with_replay_store(std::sync::Arc::new(store));
             }
             if is_oslo(&message) && a.signed_by.is_some() {
                 return Err(CliError::usage(
@@ -331,8 +296,10 @@ pub fn run(command: Command) -> Result<(), CliError> {
                 arrival = arrival.signed_by(s);
             }
             let admitted = bus.admit_value(&message, &arrival).map_err(rejected)?;
-            if let Some((path, file)) = replay.as_mut() {
-                save_replay_cache(path, file, &bus)?;
+            // The verdict is this command's acknowledgement: settle it at once, so a
+            // later copy is a replay whatever its redelivered flag.
+            if let Some(key) = admitted.replay_key {
+                bus.settle(key).map_err(rejected)?;
             }
             let report = match admitted.message {
                 AdmittedMessage::Oslo(v) => {

@@ -306,6 +306,17 @@ class Bus:
         oslo, ``message_text``: the exact ``oslo.message`` string), ``replay_key`` (hex),
         ``duplicate``, ``user_id``. Raises :class:`Rejected` (see its ``transient``), or
         :class:`ValueError` for arguments that do not fit together."""
+    def settle(self, replay_key: str) -> None:
+        """Marks an admitted message settled once its acknowledgement went out: a broker
+        redelivery of it is then refused (``replayed``) too, as any new delivery of it
+        already is. ``replay_key``: the admission report's (64 hex digits); settling a
+        key the store does not hold is not an error. Raises :class:`Rejected` with
+        ``transient`` True (``replay-store-unavailable``) when the store is out of reach
+        (the key stays admitted), :class:`ValueError` for a malformed key."""
+    @property
+    def replay_store(self) -> str:
+        """The replay store in use (the configuration's ``replay_store``, default
+        ``memory``), in a few words for logs, without credentials."""
     def cache_stats(self) -> Dict[str, int]:
         """What the bus's path and signature-outcome cache did so far, the keys of
         :meth:`Verifier.cache_stats`. A refresh that changes the anchors, certificates or

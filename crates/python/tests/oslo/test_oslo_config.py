@@ -123,3 +123,37 @@ def test_a_message_waxseal_cannot_sign_exactly_is_not_sent(tmp_path, oslo_pki, p
     with pytest.raises(waxseal.Rejected) as e:
         guard.sign({"method": "m", "args": {"n": 2**53 + 1}}, "openstack", "waxtest.x")
     assert e.value.code == "inexact-number"
+
+
+def test_replay_store_setting_overrides_the_policy_file(tmp_path, oslo_pki, caplog, monkeypatch):
+    """[waxseal] replay_store: unset, the policy file's (else memory); set, it wins (a
+    relative file: path is in the current directory). The store is logged at start."""
+    import logging
+
+    monkeypatch.chdir(tmp_path)
+    plain = write_policy(tmp_path / "plain.json")
+    with caplog.at_level(logging.INFO, logger="waxseal.oslo.driver"):
+        d = make_driver(tmp_path, oslo_pki, plain)
+    assert d.waxseal_guard.bus.replay_store == "memory"
+    (line,) = [r.getMessage() for r in caplog.records if "replay store" in r.getMessage()]
+    assert 'replay store "memory" (this process only' in line
+    d.cleanup()
+    caplog.clear()
+    journal = tmp_path / "policy.journal"
+    with_store = write_policy(tmp_path / "store.json", {"replay_store": "file:%s" % journal})
+    d = make_driver(tmp_path, oslo_pki, with_store)
+    assert str(journal) in d.waxseal_guard.bus.replay_store
+    d.cleanup()
+    d = make_driver(tmp_path, oslo_pki, with_store, replay_store="file:mine.journal")
+    assert str(tmp_path / "mine.journal") in d.waxseal_guard.bus.replay_store
+    d.cleanup()
+    with caplog.at_level(logging.INFO, logger="waxseal.oslo.driver"):
+        d = make_driver(tmp_path, oslo_pki, plain, replay_store="redis://127.0.0.1:1/0")
+    assert d.waxseal_guard.bus.replay_store == "redis 127.0.0.1:1"
+    (line,) = [r.getMessage() for r in caplog.records if "replay store" in r.getMessage()]
+    assert "this process only" not in line
+    d.cleanup()
+    # the twin: a setting that names no store stops the service
+    for bad in ("memcached://x", "file:", "Memory"):
+        with pytest.raises(waxseal.ConfigError):
+            make_driver(tmp_path, oslo_pki, plain, replay_store=bad)

@@ -153,6 +153,17 @@ def test_rabbit_message_is_a_dict_keeping_the_kombu_message():
     assert "self._raw_message.ack()" in inspect.getsource(impl_rabbit.RabbitMessage.acknowledge)
 
 
+def test_every_listener_acknowledges_through_rabbit_message_acknowledge():
+    # the driver settles an admitted key in the RabbitMessage's acknowledge(): every
+    # listener must acknowledge a delivered message through it, never the kombu message
+    assert "message.acknowledge()" in inspect.getsource(amqpdriver.ReplyWaiter.__call__)
+    notification_ack = inspect.getsource(amqpdriver.NotificationAMQPIncomingMessage.acknowledge)
+    assert "self.message.acknowledge()" in notification_ack
+    for cls in (amqpdriver.AMQPListener, amqpdriver.RpcAMQPListener, amqpdriver.ReplyWaiter):
+        src = inspect.getsource(cls)
+        assert "_raw_message" not in src and ".ack()" not in src, cls
+
+
 def test_rpc_listener_acknowledges_before_dispatch():
     # a refused RPC message is acknowledged by the driver instead; an accepted one by oslo
     assert "message.acknowledge()" in inspect.getsource(amqpdriver.RpcAMQPListener.__call__)

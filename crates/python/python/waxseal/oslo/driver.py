@@ -36,6 +36,15 @@ picks the ``oslo.messaging.drivers`` entry point named by the part of the scheme
   continue, reset by the next admission) and never dispatched. A broker redelivery of a
   message this process already admitted is dispatched again (at-least-once), logged at
   debug, not refused as ``replayed``.
+- **Replay store, admitted then settled**: ``[waxseal] replay_store`` (else the policy
+  file's ``replay_store``, else ``memory``) is where admitted messages are remembered.
+  ``memory`` is this process's alone: a replayed copy that the broker hands to another
+  worker or host on the same queue is not caught, so a service with several consumers
+  sets ``redis://...`` (or ``file:PATH`` on one host). Each admitted delivery's
+  ``acknowledge()`` also marks its key settled in the store once the acknowledgement
+  went out (:meth:`Guard.settle`); from then on even a broker redelivery of it is
+  ``replayed``. A settle that fails (the store out of reach) is logged and counted, not
+  fatal: the key stays admitted. The store in use is logged at start (INFO).
 - **Compression**: kombu decompresses a delivery carrying a ``compression`` header before
   any consumer callback runs (it offers no earlier hook). Such a delivery is refused
   (``compressed``) unless ``[waxseal] allow_compression = true``, and then its
@@ -74,7 +83,10 @@ every version of the test matrix, and at start-up by :func:`check_internals`):
    that callable. ``RabbitMessage`` is a ``dict`` (the unwrapped message) whose
    ``_raw_message`` is the kombu message (``body``: the bytes received, decompressed;
    ``delivery_info``: ``exchange``, ``routing_key``, ``redelivered``; ``headers``;
-   ``properties``), ``acknowledge()`` acks it and ``requeue()`` hands it back.
+   ``properties``), ``acknowledge()`` acks it and ``requeue()`` hands it back. Every
+   acknowledgement of a delivered message goes through that ``acknowledge()`` (the RPC
+   listener's before dispatch, the notification listener's after, the reply waiter's):
+   the driver replaces it on each admitted message with one that settles its key after.
 5. ``AMQPDriverBase._send(target, ...)`` makes a call's ``_msg_id``, publishes it and
    waits for its reply before returning; the driver wraps it to know each call's target.
 6. ``oslo_messaging._drivers.common.serialize_msg`` / ``deserialize_msg``: the 2.0
@@ -148,6 +160,14 @@ waxseal_opts = [
         "policy",
         help="The bus configuration file (JSON, as `waxseal msg validate --config`): "
         "trust, registry, routing policy, claims, freshness, replay cache.",
+    ),
+    cfg.StrOpt(
+        "replay_store",
+        help="Where admitted messages are remembered, shared by every consumer of a "
+        "queue: memory (this process only), file:PATH (the processes of one host), "
+        "redis://HOST[:PORT][/DB] or rediss://... (many hosts). Unset: the policy file's "
+        "replay_store, else memory. A service with several workers or hosts needs a "
+        "shared store, or a replay delivered to another consumer is not caught.",
     ),
     cfg.BoolOpt(
         "allow_compression",
@@ -240,11 +260,13 @@ def _abs(path):
     return os.path.abspath(os.path.expanduser(path))
 
 
-def load_bus(policy, ca=(), crl=(), chain=None, mode="enforce"):
+def load_bus(policy, ca=(), crl=(), chain=None, mode="enforce", replay_store=None):
     """The :class:`waxseal.Bus` for ``[waxseal]``: the policy file, with ``ca`` added to
-    its ``trust``, ``crl`` to its ``crls`` and ``chain`` to its ``certs``.
+    its ``trust``, ``crl`` to its ``crls`` and ``chain`` to its ``certs``, and
+    ``replay_store`` (when given) replacing its ``replay_store`` (a relative ``file:``
+    path is in the current directory, as every path of ``[waxseal]``).
 
-    Without ``ca``, ``crl`` and ``chain`` the policy file is loaded as it is
+    Without ``ca``, ``crl``, ``chain`` and ``replay_store`` the policy file is loaded as it is
     (:class:`waxseal.Bus`). Otherwise its JSON, with those additions, is loaded with
     :meth:`waxseal.Bus.from_json`, its own relative paths still resolved in the policy
     file's directory. In ``sign-only`` mode a policy without any trust anchor is loaded
@@ -255,7 +277,7 @@ def load_bus(policy, ca=(), crl=(), chain=None, mode="enforce"):
         raise waxseal.ConfigError("[waxseal] policy: the bus configuration file is required")
     ca = [c for c in (ca or []) if c]
     crl = [c for c in (crl or []) if c]
-    if not (ca or crl or chain or mode == "sign-only"):
+    if not (ca or crl or chain or replay_store or mode == "sign-only"):
         return waxseal.Bus(policy)
     try:
         with open(policy, encoding="utf-8") as f:
@@ -269,6 +291,10 @@ def load_bus(policy, ca=(), crl=(), chain=None, mode="enforce"):
     for key, extra in (("trust", ca), ("crls", crl), ("certs", [chain] if chain else [])):
         if extra:
             config[key] = list(config.get(key) or []) + [_abs(p) for p in extra]
+    if replay_store:
+        if replay_store.startswith("file:") and len(replay_store) > len("file:"):
+            replay_store = "file:" + _abs(replay_store[len("file:") :])
+        config["replay_store"] = replay_store
     if mode == "sign-only" and not config.get("trust"):
         config["validate_signatures"] = False
     return waxseal.Bus.from_json(json.dumps(config), base=os.path.dirname(os.path.abspath(policy)))
@@ -282,6 +308,9 @@ REPLY_UNEXPECTED = "reply-unexpected"
 #: The most RPC calls one process may have waiting for a reply at once: a call beyond it
 #: fails in the caller (nothing is sent) rather than having its reply refused.
 MAX_PENDING_CALLS = 10000
+
+#: The counts of :meth:`Guard.stats`.
+STATS = ("admitted", "duplicates", "refused", "requeued", "settled", "settle_failed")
 
 #: The requeue back-off after a transient failure (a CRL server or the replay store out of
 #: reach): the consumer sleeps this long before handing the message back, doubling while
@@ -352,6 +381,21 @@ class Guard:
         self._pending = {}  # msg_id -> (topic, server)
         self._local = threading.local()
         self._backoff = 0.0
+        self._stats = dict.fromkeys(STATS, 0)
+
+    def _count(self, name):
+        with self._lock:
+            self._stats[name] += 1
+
+    def stats(self):
+        """What this guard did so far, a dict of counts (for a service to log or export):
+        ``admitted`` (duplicates included), ``duplicates`` (broker redeliveries of a message
+        admitted and not settled), ``refused`` (the message's own fault; acknowledged),
+        ``requeued`` (a failure of this receiver: CRL or replay store out of reach),
+        ``settled``, ``settle_failed`` (the store out of reach after the acknowledgement:
+        the key stays admitted)."""
+        with self._lock:
+            return dict(self._stats)
 
     @classmethod
     def from_conf(cls, group):
@@ -361,7 +405,9 @@ class Guard:
                 "[waxseal] cert and key are required: every message is signed in every mode"
             )
         signer = waxseal.Signer(group.cert, group.key, group.chain or None)
-        bus = load_bus(group.policy, group.ca, group.crl, group.chain, group.mode)
+        bus = load_bus(
+            group.policy, group.ca, group.crl, group.chain, group.mode, group.replay_store
+        )
         return cls(
             bus,
             signer,
@@ -544,7 +590,12 @@ class Guard:
                 self._backoff = 0.0
             if reply_queue and inner.get("ending", True):
                 self._forget_call(inner.get("_msg_id"))
+            self._count("admitted")
+            key = report.get("replay_key")
+            if key:
+                self._settle_on_acknowledge(message, key)
             if report.get("duplicate"):
+                self._count("duplicates")
                 LOG.debug(
                     "waxseal: a broker redelivery of a message already admitted (replay "
                     "key %s): dispatched again (at-least-once)",
@@ -566,8 +617,10 @@ class Guard:
             )
             return True
         if transient:
+            self._count("requeued")
             self._requeue(message, where, code, reason)
             return False
+        self._count("refused")
         LOG.warning(
             "waxseal: refused a message (%s): %s: %s; acknowledged, not dispatched",
             where,
@@ -579,6 +632,40 @@ class Guard:
         except Exception as e:  # the connection is gone: the broker redelivers it later
             LOG.warning("waxseal: could not acknowledge the refused message: %s", _escape(e))
         return False
+
+    def _settle_on_acknowledge(self, message, key):
+        """Makes ``message.acknowledge()`` (the ``RabbitMessage``'s: every listener of
+        oslo.messaging acknowledges through it; the RPC listener before dispatching, the
+        notification listener after, the reply waiter on arrival) mark ``key`` settled
+        once the acknowledgement went out. An acknowledgement that fails settles nothing
+        (the broker redelivers the message: a flagged duplicate)."""
+        acknowledge = message.acknowledge
+
+        def acknowledge_and_settle():
+            acknowledge()
+            self.settle(key)
+
+        message.acknowledge = acknowledge_and_settle
+
+    def settle(self, key):
+        """Marks the admitted ``key`` settled (its acknowledgement went out). A store out
+        of reach is logged and counted, never raised: the key stays admitted, so a broker
+        redelivery of it would be a flagged duplicate (at-least-once), and the message
+        itself is already acknowledged."""
+        try:
+            self.bus.settle(key)
+        except Exception as e:  # noqa: BLE001 - nothing may undo an acknowledgement
+            self._count("settle_failed")
+            LOG.warning(
+                "waxseal: acknowledged a message but could not mark it settled in the "
+                "replay store (replay key %s): %s: %s; it stays admitted (a broker "
+                "redelivery of it would be a flagged duplicate)",
+                _escape(key),
+                _escape(getattr(e, "code", type(e).__name__)),
+                _escape(getattr(e, "reason", str(e))),
+            )
+        else:
+            self._count("settled")
 
     def _requeue(self, message, where, code, reason):
         """A failure of ours, not the message's: back off, then hand it back to the
@@ -705,8 +792,9 @@ def check_internals():
     for name in ("exchange_name", "queue_name", "routing_key", "type", "callback"):
         if name not in consumer_args:
             missing.append("impl_rabbit.Consumer(%s)" % name)
-    if not callable(getattr(impl_rabbit.RabbitMessage, "requeue", None)):
-        missing.append("impl_rabbit.RabbitMessage.requeue")
+    for name in ("acknowledge", "requeue"):
+        if not callable(getattr(impl_rabbit.RabbitMessage, name, None)):
+            missing.append("impl_rabbit.RabbitMessage.%s" % name)
     if missing:
         raise RuntimeError(
             "waxseal: this oslo.messaging lacks internals the waxseal driver relies on: "
@@ -744,10 +832,18 @@ class WaxsealDriver(impl_rabbit.RabbitDriver, metaclass=abc.ABCMeta):  # ABCMeta
 
         pool.connection_cls = make_connection
         self.waxseal_guard = guard
+        store = getattr(guard.bus, "replay_store", "memory")
         LOG.info(
-            "waxseal: signing as %s, mode=%s",
+            "waxseal: signing as %s, mode=%s, replay store %s%s",
             _escape(getattr(guard.signer, "subject", "?")),
             guard.mode,
+            _escape(store),
+            (
+                " (this process only: a service with several workers or hosts on one "
+                "queue needs [waxseal] replay_store = redis://... or file:PATH)"
+                if store == "memory" and guard.mode == "enforce"
+                else ""
+            ),
         )
 
     def _send(self, target, *args, **kwargs):

@@ -1,0 +1,177 @@
+//! The replay store of many hosts: Redis or Valkey (`redis://HOST[:PORT][/DB]`,
+//! `rediss://...` for TLS), a server operators already run.
+//!
+//! One key per admitted message, `waxseal:replay:<key hex>`, whose value is `a` (admitted)
+//! or `s` (settled) and whose time to live is the message's remaining window:
+//!
+//! - admit: `SET k a NX PX ttl`. Set: a new message. Not set: `GET k`; `a` and the
+//!   delivery is a broker redelivery: a duplicate; otherwise `replayed`. (A key that
+//!   expired between the two commands is set again.)
+//! - settle: `SET k s XX KEEPTTL` (Redis 6 or later; Valkey).
+//!
+//! **Persistence.** With `appendonly yes` the window survives a restart of Redis; without
+//! it a restart forgets every key, and a message admitted before it may be replayed once
+//! within its window. Run it with AOF (`appendfsync everysec` loses at most a second).
+//!
+//! **Failures.** A connection that cannot be made or a command that fails within the
+//! timeout (2 s) answers [`ReplayError::Unavailable`]: the receiver requeues the message
+//! and nothing is admitted unchecked; the next message connects again.
+//!
+//! **TLS** (`rediss://`) runs on rustls with graviola, the pure-Rust provider, installed
+//! as rustls' process default if none is (the redis client asks rustls for the default);
+//! the server is checked against the system's root certificates.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::{Admission, ReplayError, ReplayStore};
+
+/// The prefix of every key the store writes.
+pub const KEY_PREFIX: &str = "waxseal:replay:";
+
+/// How long connecting, and each command, may take.
+pub const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The Redis store (see the module docs).
+pub struct RedisStore {
+    client: redis::Client,
+    /// The server, without credentials, for logs.
+    server: String,
+    connection: Mutex<Option<redis::Connection>>,
+    last_error: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl RedisStore {
+    /// A store on the server at `url` (`redis://` or `rediss://`); connects on first use.
+    pub fn new(url: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("replay store: {e}"))?;
+        let info = client.get_connection_info();
+        let server = info.addr().to_string();
+        if url.starts_with("rediss://") {
+            // The redis client builds its TLS configuration from rustls' process default
+            // provider; make it the pure-Rust one unless the process chose another.
+            #[cfg(feature = "https")]
+            let _ = rustls_graviola::default_provider().install_default();
+            #[cfg(not(feature = "https"))]
+            return Err("rediss:// needs waxseal-message's https feature (rustls)".into());
+        }
+        Ok(Self {
+            client,
+            server,
+            connection: Mutex::new(None),
+            last_error: Mutex::new(None),
+        })
+    }
+
+    /// The last error, if the last operation failed (for logs and health).
+    pub fn last_error(&self) -> Option<String> {
+        lock(&self.last_error).clone()
+    }
+
+    /// Runs `f` on a connection (connecting first if needed); an error drops the
+    /// connection and answers unavailable.
+    fn with_connection<T>(
+        &self,
+        f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, ReplayError> {
+        let mut slot = lock(&self.connection);
+        let result = (|| {
+            if slot.is_none() {
+                let c = self.client.get_connection_with_timeout(TIMEOUT)?;
+                c.set_read_timeout(Some(TIMEOUT))?;
+                c.set_write_timeout(Some(TIMEOUT))?;
+                *slot = Some(c);
+            }
+            f(slot.as_mut().expect("connected above"))
+        })();
+        match result {
+            Ok(v) => {
+                *lock(&self.last_error) = None;
+                Ok(v)
+            }
+            Err(e) => {
+                *slot = None;
+                *lock(&self.last_error) = Some(e.to_string());
+                Err(ReplayError::Unavailable)
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn key_name(key: &[u8; 32]) -> String {
+    format!("{KEY_PREFIX}{}", hex::encode(key))
+}
+
+/// The time to live of an entry expiring at `expires`, at `now`, in milliseconds (`None`:
+/// never expires).
+fn ttl_ms(expires: u64, now: u64) -> Option<u64> {
+    (expires != u64::MAX).then(|| expires.saturating_sub(now).max(1).saturating_mul(1000))
+}
+
+impl ReplayStore for RedisStore {
+    fn admit(
+        &self,
+        key: [u8; 32],
+        expires: u64,
+        now: u64,
+        redelivered: bool,
+    ) -> Result<Admission, ReplayError> {
+        if expires <= now {
+            // Expired already (the freshness check refuses such a message first).
+            return Ok(Admission::New);
+        }
+        let name = key_name(&key);
+        let ttl = ttl_ms(expires, now);
+        self.with_connection(|c| {
+            for _ in 0..2 {
+                let mut set = redis::cmd("SET");
+                set.arg(&name).arg("a").arg("NX");
+                if let Some(ms) = ttl {
+                    set.arg("PX").arg(ms);
+                }
+                let created: Option<String> = set.query(c)?;
+                if created.is_some() {
+                    return Ok(Ok(Admission::New));
+                }
+                let held: Option<String> = redis::cmd("GET").arg(&name).query(c)?;
+                match held.as_deref() {
+                    // Expired between the two commands: try to set it again.
+                    None => continue,
+                    Some("a") if redelivered => return Ok(Ok(Admission::Duplicate)),
+                    Some(_) => return Ok(Err(ReplayError::Replayed)),
+                }
+            }
+            // Set and expired twice in a row: cannot tell.
+            Ok(Err(ReplayError::Unavailable))
+        })?
+    }
+
+    fn settle(&self, key: [u8; 32], _now: u64) -> Result<(), ReplayError> {
+        let name = key_name(&key);
+        self.with_connection(|c| {
+            let _: Option<String> = redis::cmd("SET")
+                .arg(&name)
+                .arg("s")
+                .arg("XX")
+                .arg("KEEPTTL")
+                .query(c)?;
+            Ok(())
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!("redis {}", self.server)
+    }
+}
