@@ -431,9 +431,14 @@ fn replays_across_processes_and_future_signing_times() {
     ok(&validate(t, "msg.signed", &[]));
     // With one, the second process refuses the replay.
     ok(&validate(t, "msg.signed", &["--replay-cache", "seen.txt"]));
+    // The journal: the header, the admission, and its settlement (the command's verdict
+    // is its acknowledgement).
     let cache = std::fs::read_to_string(t.join("seen.txt")).unwrap();
+    let lines: Vec<&str> = cache.lines().collect();
     assert!(
-        cache.starts_with("waxseal-replay-cache 1\n") && cache.lines().count() == 2,
+        lines.len() == 3
+            && lines[0] == "waxseal-replay-cache 1"
+            && lines[2] == format!("{} s", lines[1]),
         "{cache}"
     );
     refused(

@@ -21,7 +21,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
 use waxseal_entity::glob::{MALFORMED_TOPIC, TopicPattern, check_topic};
@@ -36,7 +39,7 @@ use waxseal_slip::RouteExpectations;
 use crate::admission::Arrival;
 use crate::config::{BusConfig, CrlScope};
 use crate::credentials::CertificateFields;
-use crate::distribution::Material;
+use crate::distribution::{ChangeWatch, Material};
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
 use crate::oslo::Route;
@@ -142,7 +145,7 @@ pub fn strip_credentials(message: &Value) -> Value {
 /// A configured bus participant.
 pub struct Bus {
     config: BusConfig,
-    trust: Option<Mutex<TrustState>>,
+    trust: Option<Trust>,
     authorizer: Authorizer,
     unsigned_topics: Vec<TopicPattern>,
     /// Where admitted messages are remembered (`replay_store`; see [`crate::replay`]).
@@ -162,9 +165,44 @@ pub struct Bus {
 /// The trust material and the verifier built from its current copies.
 struct TrustState {
     material: Material,
-    verifier: Arc<Verifier>,
-    /// When the material's sources were last checked for changes.
-    checked: Option<Instant>,
+}
+
+/// The trust material, and what every message reads of it without a lock: the current
+/// verifier (swapped atomically when the material changes), when the sources are next due
+/// for a check, the material's change counter, and until when every CRL URL holds a
+/// current copy. Only a check that is due, a change, or a refusal takes `state`'s lock.
+struct Trust {
+    state: Mutex<TrustState>,
+    verifier: ArcSwap<Verifier>,
+    /// Monotonic milliseconds since `epoch` at which the sources are next due for a check.
+    due_at_ms: AtomicU64,
+    epoch: Instant,
+    /// The material's change counter, and the value the verifier was built at (or later).
+    watch: ChangeWatch,
+    seen: AtomicU64,
+    /// [`Material::crls_current_until`] as of the last check.
+    crls_until: AtomicU64,
+}
+
+impl Trust {
+    fn new(material: Material, verifier: Verifier) -> Self {
+        let watch = material.watch();
+        let seen = AtomicU64::new(watch.generation());
+        let crls_until = AtomicU64::new(material.crls_current_until());
+        Self {
+            state: Mutex::new(TrustState { material }),
+            verifier: ArcSwap::from_pointee(verifier),
+            due_at_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            watch,
+            seen,
+            crls_until,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
 }
 
 /// The verifier for `config` from `material`'s current copies.
@@ -226,14 +264,8 @@ impl Bus {
                 &config.fetch,
                 waxseal_envelope::time::now(),
             )?;
-            let verifier = Arc::new(build_verifier(&config, &material, None, &cache)?);
-            Some(Mutex::new(TrustState {
-                material,
-                verifier,
-                // Loading was a check: the next is due after the refresh interval (at
-                // once with the default of zero).
-                checked: Some(Instant::now()),
-            }))
+            let verifier = build_verifier(&config, &material, None, &cache)?;
+            Some(Trust::new(material, verifier))
         } else {
             None
         };
@@ -284,10 +316,10 @@ impl Bus {
     /// expiry all use it. Tests and fuzz harnesses use a fixed time so that no test data
     /// expires under them.
     pub fn at_time(mut self, time: u64) -> Self {
-        if let Some(state) = &mut self.trust {
-            let state = state.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = &self.trust {
+            let state = lock(&t.state);
             if let Ok(v) = build_verifier(&self.config, &state.material, Some(time), &self.cache) {
-                state.verifier = Arc::new(v);
+                t.verifier.store(Arc::new(v));
             }
         }
         self.fixed_time = Some(time);
@@ -438,7 +470,7 @@ impl Bus {
     /// The envelope verifier as last built (`None` when validation is switched off),
     /// without refreshing the trust material: see [`Bus::current_verifier`].
     pub fn verifier(&self) -> Option<Arc<Verifier>> {
-        self.trust.as_ref().map(|t| lock(t).verifier.clone())
+        self.trust.as_ref().map(|t| t.verifier.load_full())
     }
 
     /// The envelope verifier after refreshing what is due of the trust material (changed
@@ -454,12 +486,35 @@ impl Bus {
             return Ok(None);
         };
         let time = self.time();
-        let mut state = lock(t);
-        let due = state
-            .checked
-            .is_none_or(|at| at.elapsed() >= self.refresh_interval);
+        // The path of every message: atomics only.
+        let due = t.now_ms() >= t.due_at_ms.load(Ordering::Acquire)
+            || t.watch.generation() != t.seen.load(Ordering::Acquire);
         if due {
-            state.checked = Some(Instant::now());
+            self.check_trust(t, time);
+        }
+        if time < t.crls_until.load(Ordering::Acquire) {
+            return Ok(Some(t.verifier.load_full()));
+        }
+        // A CRL URL with nothing current: the material says which and why.
+        lock(&t.state).material.check_crls(time)?;
+        Ok(Some(t.verifier.load_full()))
+    }
+
+    /// Checks the sources (changed files; URLs due, fetched in the background) and takes
+    /// what changed: a new verifier, swapped in for the next messages.
+    fn check_trust(&self, t: &Trust, time: u64) {
+        let mut state = lock(&t.state);
+        // Another thread may have checked while this one waited for the lock.
+        let now = t.now_ms();
+        let generation = t.watch.generation();
+        let due = now >= t.due_at_ms.load(Ordering::Acquire);
+        if !due && generation == t.seen.load(Ordering::Acquire) {
+            return;
+        }
+        if due {
+            let interval = u64::try_from(self.refresh_interval.as_millis()).unwrap_or(u64::MAX);
+            t.due_at_ms
+                .store(now.saturating_add(interval), Ordering::Release);
         }
         // A background refresh that finished meanwhile is taken even when no check is due.
         let changed = if due {
@@ -468,20 +523,24 @@ impl Bus {
             state.material.take_changed()
         };
         if changed {
-            // New anchors, certificates or CRLs: no path validated under the old ones is
-            // served again (their identities are in the cache keys too; this also frees
-            // the room they took).
-            self.cache.invalidate();
-            // On an error keep the previous verifier (e.g. a bundle that now holds no
-            // certificate).
-            if let Ok(v) =
-                build_verifier(&self.config, &state.material, self.fixed_time, &self.cache)
-            {
-                state.verifier = Arc::new(v);
-            }
+            self.take_new_material(t, &state);
         }
-        state.material.check_crls(time)?;
-        Ok(Some(state.verifier.clone()))
+        t.seen.store(generation, Ordering::Release);
+        t.crls_until
+            .store(state.material.crls_current_until(), Ordering::Release);
+    }
+
+    /// Rebuilds the verifier from the material's new copies.
+    fn take_new_material(&self, t: &Trust, state: &TrustState) {
+        // New anchors, certificates or CRLs: no path validated under the old ones is
+        // served again (their identities are in the cache keys too; this also frees the
+        // room they took).
+        self.cache.invalidate();
+        // On an error keep the previous verifier (e.g. a bundle that now holds no
+        // certificate).
+        if let Ok(v) = build_verifier(&self.config, &state.material, self.fixed_time, &self.cache) {
+            t.verifier.store(Arc::new(v));
+        }
     }
 
     /// Refreshes the trust material now (changed files; every URL, due or not) and waits
@@ -494,17 +553,18 @@ impl Bus {
             return false;
         };
         let time = self.time();
-        let refresher = lock(t).material.refresher();
+        let refresher = lock(&t.state).material.refresher();
         refresher.run(time);
-        let mut state = lock(t);
-        if !state.material.take_changed() {
-            return false;
+        let mut state = lock(&t.state);
+        let generation = t.watch.generation();
+        let changed = state.material.take_changed();
+        if changed {
+            self.take_new_material(t, &state);
         }
-        self.cache.invalidate();
-        if let Ok(v) = build_verifier(&self.config, &state.material, self.fixed_time, &self.cache) {
-            state.verifier = Arc::new(v);
-        }
-        true
+        t.seen.store(generation, Ordering::Release);
+        t.crls_until
+            .store(state.material.crls_current_until(), Ordering::Release);
+        changed
     }
 
     /// What became of fetched and cached CA bundles and CRLs so far: copies taken, and
@@ -513,7 +573,7 @@ impl Bus {
     pub fn distribution_stats(&self) -> crate::distribution::DistributionStats {
         self.trust
             .as_ref()
-            .map(|t| lock(t).material.stats())
+            .map(|t| lock(&t.state).material.stats())
             .unwrap_or_default()
     }
 

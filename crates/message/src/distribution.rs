@@ -1226,6 +1226,26 @@ pub struct Material {
 #[derive(Debug, Clone)]
 pub struct Refresher(Arc<Shared>);
 
+/// Tells whether a [`Material`]'s copies changed (a background refresh took a new one)
+/// since it last reported, reading one atomic counter: the per-message check of a bus.
+#[derive(Clone)]
+pub struct ChangeWatch(Arc<Shared>);
+
+impl ChangeWatch {
+    /// The generation of the copies: it moves whenever one changes.
+    pub fn generation(&self) -> u64 {
+        self.0.generation.load(Ordering::SeqCst)
+    }
+}
+
+impl std::fmt::Debug for ChangeWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ChangeWatch")
+            .field(&self.generation())
+            .finish()
+    }
+}
+
 impl Refresher {
     /// Re-reads changed files and fetches every URL now (due or not), waiting for a
     /// refresh already running to finish first (two never run at once). `time`: the
@@ -1351,6 +1371,28 @@ impl Material {
             }
         }
         self.take_changed()
+    }
+
+    /// A handle that tells, without any lock, whether a copy changed since
+    /// [`Material::take_changed`] last looked ([`ChangeWatch::changed`]).
+    pub fn watch(&self) -> ChangeWatch {
+        ChangeWatch(self.shared.clone())
+    }
+
+    /// Until which verification time (exclusive) every CRL URL holds a current copy:
+    /// [`Material::check_crls`] passes for every time before it. `0` when a CRL URL has
+    /// none; `u64::MAX` without CRL URLs or `nextUpdate`s.
+    pub fn crls_current_until(&self) -> u64 {
+        let sources = lock(&self.shared.sources);
+        sources
+            .iter()
+            .filter(|t| t.kind == Kind::Crls && t.source.is_url())
+            .map(|t| match &t.copy {
+                Some(c) => c.next_update().unwrap_or(u64::MAX),
+                None => 0,
+            })
+            .min()
+            .unwrap_or(u64::MAX)
     }
 
     /// Whether a copy changed since the last call (or [`Material::refresh`]), without
