@@ -1147,8 +1147,8 @@ struct Shared {
     refreshing: Mutex<()>,
     /// A background refresh was started and has not finished: no other is started.
     pending: AtomicBool,
-    /// Bumped whenever a copy changes.
-    generation: AtomicU64,
+    /// Bumped whenever a copy changes (shared with every [`ChangeWatch`]).
+    generation: Arc<AtomicU64>,
     stats: Mutex<DistributionStats>,
 }
 
@@ -1229,12 +1229,12 @@ pub struct Refresher(Arc<Shared>);
 /// Tells whether a [`Material`]'s copies changed (a background refresh took a new one)
 /// since it last reported, reading one atomic counter: the per-message check of a bus.
 #[derive(Clone)]
-pub struct ChangeWatch(Arc<Shared>);
+pub struct ChangeWatch(Arc<AtomicU64>);
 
 impl ChangeWatch {
     /// The generation of the copies: it moves whenever one changes.
     pub fn generation(&self) -> u64 {
-        self.0.generation.load(Ordering::SeqCst)
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -1333,7 +1333,7 @@ impl Material {
                 sources: Mutex::new(sources),
                 refreshing: Mutex::new(()),
                 pending: AtomicBool::new(false),
-                generation: AtomicU64::new(0),
+                generation: Arc::new(AtomicU64::new(0)),
                 stats,
             }),
             seen: 0,
@@ -1376,7 +1376,7 @@ impl Material {
     /// A handle that tells, without any lock, whether a copy changed since
     /// [`Material::take_changed`] last looked ([`ChangeWatch::changed`]).
     pub fn watch(&self) -> ChangeWatch {
-        ChangeWatch(self.shared.clone())
+        ChangeWatch(self.shared.generation.clone())
     }
 
     /// Until which verification time (exclusive) every CRL URL holds a current copy:
