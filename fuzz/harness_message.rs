@@ -30,7 +30,10 @@ pub fn test_bus(testdata: &std::path::Path) -> waxseal_message::Bus {
         "routing_policy": {"org.example.prod.bodhi.#": ["speed-*"], "scheduler": ["speed-*"]},
         "claims": [{"topic": "scheduler", "pointer": "/args/host", "field": "host"}],
         "unsigned_topics": ["org.example.prod.heartbeat"],
-        "route": {"max_hops": 8}
+        "route": {"max_hops": 8},
+        // The harness's fixed time is an hour after testdata/generate.sh signed the
+        // samples: a window of two hours keeps them fresh and the check on.
+        "freshness": {"max_age_secs": 7200}
     });
     let config = waxseal_message::BusConfig::from_json(&config.to_string(), testdata)
         .expect("test bus configuration");
