@@ -1734,3 +1734,87 @@ async fn redis_stopped_mid_stream_then_started_loses_nothing_and_accepts_nothing
     let out = by_id(&client.wait_for(N + 1, Duration::from_secs(60)).await);
     assert_eq!(reason(&out["m0-again"][0]), "replayed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a 3-node RabbitMQ cluster (AMQP_CLUSTER, AMQP_CLUSTER_PIDS); run by scripts/test-all"]
+async fn a_cluster_node_killed_mid_stream_loses_nothing() {
+    const N: usize = 200;
+    let urls: Vec<String> = std::env::var("AMQP_CLUSTER")
+        .expect("AMQP_CLUSTER must name the three cluster nodes (scripts/test-all sets it)")
+        .split(',')
+        .map(String::from)
+        .collect();
+    let pids: Vec<String> = std::env::var("AMQP_CLUSTER_PIDS")
+        .expect("AMQP_CLUSTER_PIDS must name the cluster nodes' PIDs (scripts/test-all)")
+        .split(',')
+        .map(String::from)
+        .collect();
+    assert_eq!((urls.len(), pids.len()), (3, 3));
+    let fx = Fx::new("cluster");
+    // The test's client on the third node; the gateway given all three, in order, so it
+    // starts on the first: the node killed.
+    let client = Client::on(&fx, &urls[2]).await;
+    let gw = fx.gateway(&["--amqp", &urls.join(",")]);
+    let host = |u: &str| {
+        u.rsplit_once('@')
+            .unwrap()
+            .1
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(gw.events("connected")[0]["broker"], host(&urls[0]));
+    let bodies: Vec<Vec<u8>> = (0..N).map(|n| fx.good(n)).collect();
+    for (n, body) in bodies.iter().enumerate().take(N / 2) {
+        client.publish(&format!("m{n}"), body).await;
+    }
+    while client.count() < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let st = Command::new("kill")
+        .args(["-KILL", &pids[0]])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for (n, body) in bodies.iter().enumerate().skip(N / 2) {
+        client.publish(&format!("m{n}"), body).await;
+    }
+    // Every message comes out verified, once or more (a copy whose acknowledgement died
+    // with the node comes again, flagged; or refused as a replay once its first copy
+    // was settled); none is lost.
+    let start = Instant::now();
+    loop {
+        let ids = by_id(&client.received.lock().unwrap());
+        if (0..N).all(|n| {
+            ids.get(&format!("m{n}"))
+                .is_some_and(|o| o.iter().any(|o| o.verified))
+        }) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "{} of {N} verified",
+            ids.values()
+                .filter(|o| o.iter().any(|o| o.verified))
+                .count()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ids = by_id(&client.received.lock().unwrap());
+    assert_eq!(ids.len(), N);
+    for (id, o) in &ids {
+        let plain = o
+            .iter()
+            .filter(|o| o.verified && !o.headers.contains_key("x-waxseal-redelivered"))
+            .count();
+        assert!(plain <= 1, "{id}: {o:?}");
+        for extra in o.iter().filter(|o| !o.verified) {
+            assert_eq!(reason(extra), "replayed", "{id}: {o:?}");
+        }
+    }
+    // It went on through another node.
+    let connected = gw.wait_event("connected", 2);
+    assert_ne!(connected.last().unwrap()["broker"], host(&urls[0]));
+}
