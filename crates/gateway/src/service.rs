@@ -745,3 +745,18 @@ async fn republish_refused(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broker_is_logged_without_its_credentials() {
+        assert_eq!(
+            server_of("amqp://gw:s3cret@10.0.0.7:5672/%2f?heartbeat=10"),
+            "10.0.0.7:5672"
+        );
+        assert_eq!(server_of("amqp://127.0.0.1"), "127.0.0.1");
+        assert_eq!(server_of("amqps://u:p@h:5671"), "h:5671");
+    }
+}
