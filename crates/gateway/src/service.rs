@@ -124,6 +124,12 @@ pub fn run_blocking(
 pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result<(), GatewayError> {
     let bus_config = waxseal_message::BusConfig::load(&config.bus)
         .map_err(|e| GatewayError::Config(e.to_string()))?;
+    // Refused before the store is opened (or its state directory made).
+    if !bus_config.validate_signatures {
+        return Err(GatewayError::Config(
+            crate::reload::BusError::ValidationOff(config.bus.display().to_string()).to_string(),
+        ));
+    }
     let (spec, store) = open_store(&config, &bus_config)?;
     // With file watching on, the watcher notices changed trust files and rebuilds the bus;
     // with it off (SIGHUP only), the bus still checks its files before every message.
