@@ -142,8 +142,6 @@ impl Gateway {
             &fx.exchange("ok"),
             "--rejected-exchange",
             &fx.exchange("no"),
-            "--replay-cache",
-            "seen.journal",
             "--metrics",
             "127.0.0.1:0",
             "--prefetch",
@@ -152,6 +150,14 @@ impl Gateway {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        // By default the fixture's state directory, shared by its gateways (and their
+        // default replay store, a journal in it).
+        if !extra
+            .iter()
+            .any(|a| matches!(*a, "--state-dir" | "--replay-store" | "--replay-cache"))
+        {
+            args.extend(["--state-dir".to_string(), "state".to_string()]);
+        }
         let mut rest = extra.iter();
         while let Some(a) = rest.next() {
             if *a == "--amqp" {
@@ -276,7 +282,12 @@ struct Client {
 
 impl Client {
     async fn new(fx: &Fx) -> Self {
-        let conn = Connection::connect(&amqp_addr(), ConnectionProperties::default())
+        Self::on(fx, &amqp_addr()).await
+    }
+
+    /// A client on the broker at `url`.
+    async fn on(fx: &Fx, url: &str) -> Self {
+        let conn = Connection::connect(url, ConnectionProperties::default())
             .await
             .unwrap();
         let channel = conn.create_channel().await.unwrap();
@@ -838,6 +849,36 @@ fn options_are_checked_before_connecting() {
         "{}",
         common::stderr(&o)
     );
+    // The replay store: a setting that is not one, two names for it, a state directory
+    // that cannot be made; each refused before connecting.
+    std::fs::write(fx.path().join("bus.json"), "{}").unwrap();
+    std::fs::write(fx.path().join("not-a-dir"), "").unwrap();
+    let base = [
+        "gateway",
+        "--amqp",
+        "amqp://127.0.0.1:1",
+        "--queue",
+        "q",
+        "--bus",
+        "bus.json",
+        "--verified-exchange",
+        "v",
+        "--rejected-exchange",
+        "r",
+    ];
+    for (extra, want) in [
+        (&["--replay-store", "memcached://x"][..], "--replay-store"),
+        (
+            &["--replay-store", "memory", "--replay-cache", "x"][..],
+            "--replay-cache",
+        ),
+        (&["--state-dir", "not-a-dir/sub"][..], "--state-dir"),
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let o = common::run(fx.path(), &args);
+        assert_eq!(common::code(&o), 2, "{extra:?}");
+        assert!(common::stderr(&o).contains(want), "{}", common::stderr(&o));
+    }
     std::fs::write(fx.path().join("gw.json"), r#"{"queue": "q", "prefech": 1}"#).unwrap();
     let o = common::run(fx.path(), &["gateway", "--config", "gw.json"]);
     assert_eq!(common::code(&o), 2);
@@ -1388,4 +1429,404 @@ async fn a_message_that_cannot_be_decided_yet_is_requeued_then_verified() {
     let out = by_id(&client.wait_for(1, Duration::from_secs(60)).await);
     assert_eq!(out["later"].len(), 1);
     assert!(out["later"][0].verified, "{:?}", out["later"]);
+}
+
+/// The value of the metric line starting with `name` (a counter with its labels), 0 if
+/// absent.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A redis-server (Debian's package) on 127.0.0.1 with a throwaway directory and
+/// append-only persistence; stopped by PID (SIGTERM) when dropped.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut r = Self {
+            child: None,
+            port,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        r.run();
+        r
+    }
+
+    /// Starts the server (again, on the same port and directory).
+    fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--save", "", "--daemonize", "no", "--protected-mode", "yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's redis-server package) must be installed");
+        self.child = Some(child);
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops it by PID (SIGTERM: it writes its append-only file and exits).
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg(c.id().to_string()).status();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR) and redis-server; run by scripts/test-all"]
+async fn two_gateways_sharing_only_redis_refuse_a_split_replay_once() {
+    const N: usize = 60;
+    let redis = Redis::start();
+    let url = redis.url();
+    let fx = Fx::new("redis-split");
+    let client = Client::new(&fx).await;
+    // Different state directories: the two share nothing but Redis (as two hosts would).
+    let a = fx.gateway(&["--state-dir", "a", "--replay-store", &url]);
+    let b = fx.gateway(&["--state-dir", "b", "--replay-store", &url]);
+    assert!(
+        a.events("replay-store")[0]["store"]
+            .as_str()
+            .unwrap()
+            .contains(&redis.port.to_string())
+    );
+    for n in 0..N {
+        let body = fx.good(n);
+        client.publish(&format!("m{n}"), &body).await;
+        client.publish(&format!("m{n}"), &body).await;
+        // The twin: distinct messages, each verified.
+        client.publish(&format!("d{n}"), &fx.good(1000 + n)).await;
+    }
+    let out = client.wait_for(3 * N, Duration::from_secs(120)).await;
+    assert_eq!(out.len(), 3 * N);
+    for (id, o) in by_id(&out) {
+        let verified = o.iter().filter(|o| o.verified).count();
+        let replayed = o.iter().filter(|o| reason(o) == "replayed").count();
+        let want = if id.starts_with('m') { (1, 1) } else { (1, 0) };
+        assert_eq!((verified, replayed), want, "{id}: {o:?}");
+    }
+    let (ma, mb) = (a.metrics(), b.metrics());
+    for m in [&ma, &mb] {
+        let received = metric(m, "waxseal_gateway_messages_received_total");
+        assert!(received > 0.0 && received < (3 * N) as f64, "{m}");
+    }
+    // Every verified key is settled after its acknowledgement (which may follow the
+    // copy's arrival by a little), and only those.
+    let start = Instant::now();
+    loop {
+        let settled = metric(&a.metrics(), "waxseal_gateway_replay_settled_total")
+            + metric(&b.metrics(), "waxseal_gateway_replay_settled_total");
+        if settled >= (2 * N) as f64 {
+            assert_eq!(settled, (2 * N) as f64);
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{settled} settled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Neither state directory holds a journal: the store was Redis.
+    assert!(!fx.p("a/replay.journal").exists() && !fx.p("b/replay.journal").exists());
+}
+
+/// Publishes `good(0)` as `first`, restarts the gateway started by `start` (SIGTERM,
+/// then again) with `between` run in between, and publishes the same message again as
+/// `again` and a new one as `new`. What came out.
+async fn replay_across_a_restart(
+    fx: &Fx,
+    client: &Client,
+    start: &dyn Fn() -> Gateway,
+    between: &mut dyn FnMut(),
+) -> BTreeMap<String, Vec<Out>> {
+    let body = fx.good(0);
+    let mut gw = start();
+    client.publish("first", &body).await;
+    client.wait_for(1, Duration::from_secs(60)).await;
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(30)), Some(0));
+    between();
+    let _gw = start();
+    client.publish("again", &body).await;
+    client.publish("new", &fx.good(1)).await;
+    by_id(&client.wait_for(3, Duration::from_secs(60)).await)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR) and redis-server; run by scripts/test-all"]
+async fn a_replay_after_a_gateway_restart_is_refused_with_each_persistent_store() {
+    // The default store: a journal in the state directory.
+    let fx = Fx::new("restart-file");
+    let client = Client::new(&fx).await;
+    let out = replay_across_a_restart(&fx, &client, &|| fx.gateway(&[]), &mut || {}).await;
+    assert!(
+        out["first"][0].verified && out["new"][0].verified,
+        "{out:?}"
+    );
+    assert_eq!(reason(&out["again"][0]), "replayed", "{out:?}");
+    assert!(fx.p("state/replay.journal").exists());
+
+    // Redis, itself restarted too (append-only file: the window survives).
+    let mut redis = Redis::start();
+    let url = redis.url();
+    let fx = Fx::new("restart-redis");
+    let client = Client::new(&fx).await;
+    let start = || fx.gateway(&["--replay-store", &url]);
+    let out = replay_across_a_restart(&fx, &client, &start, &mut || {
+        redis.stop();
+        redis.run();
+    })
+    .await;
+    assert!(
+        out["first"][0].verified && out["new"][0].verified,
+        "{out:?}"
+    );
+    assert_eq!(reason(&out["again"][0]), "replayed", "{out:?}");
+
+    // The twin: `memory`, only when asked for, is said at start and forgets on restart.
+    let fx = Fx::new("restart-memory");
+    let client = Client::new(&fx).await;
+    let start = || {
+        let g = fx.gateway(&["--replay-store", "memory"]);
+        assert_eq!(g.events("replay-store-memory").len(), 1);
+        g
+    };
+    let out = replay_across_a_restart(&fx, &client, &start, &mut || {}).await;
+    assert!(out["again"][0].verified, "memory forgets: {out:?}");
+}
+
+/// Takes one message off `queue` and lets it go unacknowledged (the channel closes): the
+/// broker puts it back, flagged redelivered. As a consumer other than the gateway would.
+async fn take_and_let_go(fx: &Fx, queue: &str) {
+    let conn = Connection::connect(&amqp_addr(), ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    let start = Instant::now();
+    let got = loop {
+        if let Some(m) = ch
+            .basic_get(
+                queue.into(),
+                lapin::options::BasicGetOptions { no_ack: false },
+            )
+            .await
+            .unwrap()
+        {
+            break m;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "nothing on {queue}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!got.delivery.redelivered);
+    let _ = fx;
+    ch.close(200, "let go".into()).await.unwrap();
+    conn.close(200, "done".into()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR); run by scripts/test-all"]
+async fn a_broker_redelivery_is_verified_unless_its_key_was_settled() {
+    let fx = Fx::new("redeliver");
+    let client = Client::new(&fx).await;
+    let queue = fx.exchange("in");
+    // Another consumer took the message and let it go before the gateway saw it: the
+    // key was never admitted, so the redelivery is simply verified (not a duplicate).
+    let body = fx.good(0);
+    client.publish("taken", &body).await;
+    take_and_let_go(&fx, &queue).await;
+    let mut gw = fx.gateway(&[]);
+    let out = by_id(&client.wait_for(1, Duration::from_secs(60)).await);
+    assert!(out["taken"][0].verified, "{out:?}");
+    assert!(
+        !out["taken"][0]
+            .headers
+            .contains_key("x-waxseal-redelivered")
+    );
+    // Settled once its acknowledgement went out.
+    let start = Instant::now();
+    while metric(&gw.metrics(), "waxseal_gateway_replay_settled_total") < 1.0 {
+        assert!(start.elapsed() < Duration::from_secs(30), "never settled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    gw.signal("TERM");
+    assert_eq!(gw.wait_exit(Duration::from_secs(30)), Some(0));
+    // A copy of that settled message, republished and redelivered by the broker: a replay.
+    client.publish("copy", &body).await;
+    take_and_let_go(&fx, &queue).await;
+    let _gw = fx.gateway(&[]);
+    let out = by_id(&client.wait_for(2, Duration::from_secs(60)).await);
+    assert_eq!(out["copy"].len(), 1, "{out:?}");
+    assert_eq!(reason(&out["copy"][0]), "replayed", "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a RabbitMQ broker (AMQP_ADDR) and redis-server; run by scripts/test-all"]
+async fn redis_stopped_mid_stream_then_started_loses_nothing_and_accepts_nothing_unchecked() {
+    const N: usize = 60;
+    let mut redis = Redis::start();
+    let fx = Fx::new("redis-outage");
+    let client = Client::new(&fx).await;
+    let gw = fx.gateway(&["--replay-store", &redis.url()]);
+    let bodies: Vec<Vec<u8>> = (0..N).map(|n| fx.good(n)).collect();
+    for (n, body) in bodies.iter().enumerate().take(N / 2) {
+        client.publish(&format!("m{n}"), body).await;
+    }
+    client.wait_for(N / 2, Duration::from_secs(60)).await;
+    // Redis goes away mid-stream: the rest waits, requeued, neither accepted nor refused.
+    redis.stop();
+    for (n, body) in bodies.iter().enumerate().skip(N / 2) {
+        client.publish(&format!("m{n}"), body).await;
+    }
+    let requeued = gw.wait_event("requeued", 3);
+    assert!(
+        requeued
+            .iter()
+            .all(|e| e["reason"] == "replay-store-unavailable"),
+        "{requeued:?}"
+    );
+    assert_eq!(
+        client.count(),
+        N / 2,
+        "nothing decided while the store is away"
+    );
+    let m = gw.metrics();
+    assert!(
+        metric(
+            &m,
+            "waxseal_gateway_messages_requeued_total{reason=\"replay-store-unavailable\"}"
+        ) > 0.0,
+        "{m}"
+    );
+    // It comes back: the work resumes by itself.
+    redis.run();
+    let out = client.wait_for(N, Duration::from_secs(120)).await;
+    let ids = by_id(&out);
+    assert_eq!(ids.len(), N);
+    for (id, o) in &ids {
+        assert_eq!(o.len(), 1, "{id}: {o:?}");
+        assert!(o[0].verified, "{id}: {o:?}");
+    }
+    // And a replay is still caught after the outage (the window was kept).
+    client.publish("m0-again", &bodies[0]).await;
+    let out = by_id(&client.wait_for(N + 1, Duration::from_secs(60)).await);
+    assert_eq!(reason(&out["m0-again"][0]), "replayed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs a 3-node RabbitMQ cluster (AMQP_CLUSTER, AMQP_CLUSTER_PIDS); run by scripts/test-all"]
+async fn a_cluster_node_killed_mid_stream_loses_nothing() {
+    const N: usize = 200;
+    let urls: Vec<String> = std::env::var("AMQP_CLUSTER")
+        .expect("AMQP_CLUSTER must name the three cluster nodes (scripts/test-all sets it)")
+        .split(',')
+        .map(String::from)
+        .collect();
+    let pids: Vec<String> = std::env::var("AMQP_CLUSTER_PIDS")
+        .expect("AMQP_CLUSTER_PIDS must name the cluster nodes' PIDs (scripts/test-all)")
+        .split(',')
+        .map(String::from)
+        .collect();
+    assert_eq!((urls.len(), pids.len()), (3, 3));
+    let fx = Fx::new("cluster");
+    // The test's client on the third node; the gateway given all three, in order, so it
+    // starts on the first: the node killed.
+    let client = Client::on(&fx, &urls[2]).await;
+    let gw = fx.gateway(&["--amqp", &urls.join(",")]);
+    let host = |u: &str| {
+        u.rsplit_once('@')
+            .unwrap()
+            .1
+            .split('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(gw.events("connected")[0]["broker"], host(&urls[0]));
+    let bodies: Vec<Vec<u8>> = (0..N).map(|n| fx.good(n)).collect();
+    for (n, body) in bodies.iter().enumerate().take(N / 2) {
+        client.publish(&format!("m{n}"), body).await;
+    }
+    while client.count() < 20 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let st = Command::new("kill")
+        .args(["-KILL", &pids[0]])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for (n, body) in bodies.iter().enumerate().skip(N / 2) {
+        client.publish(&format!("m{n}"), body).await;
+    }
+    // Every message comes out verified, once or more (a copy whose acknowledgement died
+    // with the node comes again, flagged; or refused as a replay once its first copy
+    // was settled); none is lost.
+    let start = Instant::now();
+    loop {
+        let ids = by_id(&client.received.lock().unwrap());
+        if (0..N).all(|n| {
+            ids.get(&format!("m{n}"))
+                .is_some_and(|o| o.iter().any(|o| o.verified))
+        }) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "{} of {N} verified",
+            ids.values()
+                .filter(|o| o.iter().any(|o| o.verified))
+                .count()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ids = by_id(&client.received.lock().unwrap());
+    assert_eq!(ids.len(), N);
+    for (id, o) in &ids {
+        let plain = o
+            .iter()
+            .filter(|o| o.verified && !o.headers.contains_key("x-waxseal-redelivered"))
+            .count();
+        assert!(plain <= 1, "{id}: {o:?}");
+        for extra in o.iter().filter(|o| !o.verified) {
+            assert_eq!(reason(extra), "replayed", "{id}: {o:?}");
+        }
+    }
+    // It went on through another node.
+    let connected = gw.wait_event("connected", 2);
+    assert_ne!(connected.last().unwrap()["broker"], host(&urls[0]));
 }

@@ -13,6 +13,10 @@
 //! settled, so a later `multiple` acknowledgement, which covers only outstanding
 //! deliveries, does not touch it.
 //!
+//! Each delivery may carry the replay key it was admitted with; the acknowledgement that
+//! covers it returns the key, to be settled ([`waxseal_message::Bus::settle`]) now that the
+//! broker will not redeliver it.
+//!
 //! Tags are per channel; a new connection starts a new [`Acks`].
 
 use std::collections::BTreeMap;
@@ -23,10 +27,13 @@ use lapin::options::{BasicAckOptions, BasicNackOptions};
 /// The deliveries of one channel that are not acknowledged yet.
 #[derive(Default)]
 pub struct Acks {
-    /// Delivery tag → `None` while it is being worked on, `Some` once its acknowledgement
-    /// may go out.
-    pending: BTreeMap<u64, Option<Acker>>,
+    /// Delivery tag → `None` while it is being worked on, `Some` (its acker, and its replay
+    /// key if it has one) once its acknowledgement may go out.
+    pending: BTreeMap<u64, Option<(Acker, Option<Key>)>>,
 }
+
+/// A replay key ([`waxseal_message::Admitted::replay_key`]).
+pub type Key = [u8; 32];
 
 impl Acks {
     /// A delivery arrived (before its task starts).
@@ -44,26 +51,34 @@ impl Acks {
         self.pending.is_empty()
     }
 
-    /// The delivery `tag` is done: its copy was confirmed. Sends one acknowledgement for
-    /// the longest run of done deliveries at the front, if there is one, and returns how
-    /// many deliveries it covered.
-    pub async fn done(&mut self, tag: u64, acker: Acker) -> Result<usize, lapin::Error> {
+    /// The delivery `tag` is done: its copy was confirmed; `key`: the replay key it was
+    /// admitted with. Sends one acknowledgement for the longest run of done deliveries at
+    /// the front, if there is one, and returns what it covered.
+    pub async fn done(
+        &mut self,
+        tag: u64,
+        acker: Acker,
+        key: Option<Key>,
+    ) -> Result<Covered, lapin::Error> {
         if let Some(slot) = self.pending.get_mut(&tag) {
-            *slot = Some(acker);
+            *slot = Some((acker, key));
         }
         self.flush().await
     }
 
     /// Acknowledges the run of done deliveries at the front, if any (one frame).
-    async fn flush(&mut self) -> Result<usize, lapin::Error> {
+    async fn flush(&mut self) -> Result<Covered, lapin::Error> {
         let mut last = None;
-        let mut covered = 0;
+        let mut covered = Covered::default();
         while let Some(entry) = self.pending.first_entry() {
             if entry.get().is_none() {
                 break;
             }
-            last = entry.remove();
-            covered += 1;
+            if let Some((acker, key)) = entry.remove() {
+                covered.keys.extend(key);
+                last = Some(acker);
+            }
+            covered.deliveries += 1;
         }
         if let Some(acker) = last {
             acker.ack(BasicAckOptions { multiple: true }).await?;
@@ -72,8 +87,8 @@ impl Acks {
     }
 
     /// The delivery `tag` must be tried again (the broker refused its copy): requeued at
-    /// once, on its own.
-    pub async fn requeue(&mut self, tag: u64, acker: Acker) -> Result<(), lapin::Error> {
+    /// once, on its own. Returns what the acknowledgement of the run after it covered.
+    pub async fn requeue(&mut self, tag: u64, acker: Acker) -> Result<Covered, lapin::Error> {
         acker
             .nack(BasicNackOptions {
                 requeue: true,
@@ -82,6 +97,15 @@ impl Acks {
             .await?;
         self.pending.remove(&tag);
         // The deliveries after it may now be at the front.
-        self.flush().await.map(|_| ())
+        self.flush().await
     }
+}
+
+/// What one acknowledgement covered.
+#[derive(Debug, Default)]
+pub struct Covered {
+    /// How many deliveries.
+    pub deliveries: usize,
+    /// The replay keys of those that had one, to settle.
+    pub keys: Vec<Key>,
 }

@@ -56,6 +56,9 @@ pub enum Outcome {
         body: Option<Vec<u8>>,
         /// The deduplication id.
         id: String,
+        /// The replay key the bus admitted (a signed message), to settle once the
+        /// delivery's acknowledgement went out ([`Bus::settle`]).
+        key: Option<[u8; 32]>,
         /// A broker redelivery of a message admitted and not yet settled (see
         /// [`waxseal_message::replay`]).
         duplicate: bool,
@@ -147,6 +150,7 @@ pub fn check(
         entity,
         body,
         id,
+        key: admitted.replay_key,
         duplicate: admitted.duplicate,
     }
 }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use waxseal_message::replay::StoreSpec;
 
 /// A configuration problem (exit status 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,8 +42,11 @@ impl std::str::FromStr for QueueType {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct GatewayOptions {
-    /// The broker: `amqp://user:password@host:port/vhost`.
-    pub amqp: Option<String>,
+    /// The broker: `amqp://user:password@host:port/vhost`; several (the nodes of a
+    /// cluster) as a list, or comma-separated. The gateway connects to the first that
+    /// answers and, when a connection fails, to the next one.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub amqp: Option<Vec<String>>,
     /// The queue to consume (declared if missing).
     pub queue: Option<String>,
     /// The bus configuration file (as `waxseal msg validate --config`).
@@ -68,9 +72,15 @@ pub struct GatewayOptions {
     pub cert: Option<PathBuf>,
     /// The countersigning private key.
     pub key: Option<PathBuf>,
-    /// The replay journal shared by every gateway process of the host (see
-    /// [`waxseal_message::replay::journal`]). Absent: each process remembers on its own, in memory.
+    /// Where admitted messages are remembered (`memory`, `file:PATH`, `redis://...`; see
+    /// [`waxseal_message::replay`]). Absent: the bus file's `replay_store`, else
+    /// `file:<state-dir>/replay.journal`.
+    pub replay_store: Option<String>,
+    /// The same as `replay-store: file:PATH` (the option's earlier name).
     pub replay_cache: Option<PathBuf>,
+    /// The directory of the gateway's own files (the default replay journal). Absent:
+    /// `$STATE_DIRECTORY` (systemd's `StateDirectory=`), else [`DEFAULT_STATE_DIR`].
+    pub state_dir: Option<PathBuf>,
     /// Worker threads validating messages (default 1: run one process per core).
     pub threads: Option<usize>,
     /// How often the bus configuration files are checked for changes, in milliseconds
@@ -89,13 +99,27 @@ impl GatewayOptions {
         let mut o: Self = serde_json::from_str(&text)
             .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for p in [&mut o.bus, &mut o.cert, &mut o.key, &mut o.replay_cache]
-            .into_iter()
-            .flatten()
+        for p in [
+            &mut o.bus,
+            &mut o.cert,
+            &mut o.key,
+            &mut o.replay_cache,
+            &mut o.state_dir,
+        ]
+        .into_iter()
+        .flatten()
         {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
+        }
+        // A relative `file:` store, like every other path in the file, is relative to it.
+        if let Some(spec) = o.replay_store.as_mut()
+            && let Some(p) = spec.strip_prefix("file:")
+            && !p.is_empty()
+            && Path::new(p).is_relative()
+        {
+            *spec = format!("file:{}", base.join(p).display());
         }
         Ok(o)
     }
@@ -117,7 +141,9 @@ impl GatewayOptions {
             countersign: over.countersign.or(self.countersign),
             cert: over.cert.or(self.cert),
             key: over.key.or(self.key),
+            replay_store: over.replay_store.or(self.replay_store),
             replay_cache: over.replay_cache.or(self.replay_cache),
+            state_dir: over.state_dir.or(self.state_dir),
             threads: over.threads.or(self.threads),
             watch_ms: over.watch_ms.or(self.watch_ms),
             verbose: over.verbose.or(self.verbose),
@@ -170,8 +196,31 @@ impl GatewayOptions {
         if threads == 0 {
             return Err(ConfigError("--threads: at least 1".into()));
         }
+        let amqp: Vec<String> = need(self.amqp, "amqp")?
+            .iter()
+            .flat_map(|u| u.split(','))
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(String::from)
+            .collect();
+        if amqp.is_empty() {
+            return Err(ConfigError("--amqp: at least one URL".into()));
+        }
+        let replay_store = match (self.replay_store, self.replay_cache) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError(
+                    "--replay-cache FILE is --replay-store file:FILE: give one of them".into(),
+                ));
+            }
+            (Some(s), None) => Some(
+                StoreSpec::parse(&s).map_err(|e| ConfigError(format!("--replay-store: {e}")))?,
+            ),
+            (None, Some(p)) => Some(StoreSpec::File(p)),
+            (None, None) => None,
+        };
+        let state_dir = self.state_dir.unwrap_or_else(default_state_dir);
         Ok(GatewayConfig {
-            amqp: need(self.amqp, "amqp")?,
+            amqp,
             queue: name(self.queue, "queue")?,
             bus: need(self.bus, "bus")?,
             verified_exchange,
@@ -182,7 +231,8 @@ impl GatewayOptions {
             metrics: self.metrics,
             prefetch,
             countersigner,
-            replay_cache: self.replay_cache,
+            replay_store,
+            state_dir,
             threads,
             watch_ms: self.watch_ms.unwrap_or(1000),
             verbose: self.verbose.unwrap_or(false),
@@ -193,8 +243,8 @@ impl GatewayOptions {
 /// The resolved options (see [`GatewayOptions`] for each).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayConfig {
-    /// The broker URL.
-    pub amqp: String,
+    /// The broker URLs, tried in order (at least one).
+    pub amqp: Vec<String>,
     /// The queue.
     pub queue: String,
     /// The bus configuration file.
@@ -215,8 +265,11 @@ pub struct GatewayConfig {
     pub prefetch: u16,
     /// The countersigning certificate and key files, with `--countersign`.
     pub countersigner: Option<(PathBuf, PathBuf)>,
-    /// The shared replay journal.
-    pub replay_cache: Option<PathBuf>,
+    /// The replay store named by `--replay-store` (or `--replay-cache`); `None`: the bus
+    /// file's, else [`GatewayConfig::default_store`].
+    pub replay_store: Option<StoreSpec>,
+    /// The state directory.
+    pub state_dir: PathBuf,
     /// Worker threads.
     pub threads: usize,
     /// The file-change check interval (ms; 0: off).
@@ -225,13 +278,53 @@ pub struct GatewayConfig {
     pub verbose: bool,
 }
 
+/// The state directory when neither `--state-dir` nor `$STATE_DIRECTORY` is set.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/waxseal-gateway";
+
+/// The file of the default replay store in the state directory.
+pub const REPLAY_JOURNAL: &str = "replay.journal";
+
+/// `$STATE_DIRECTORY` (systemd sets it for `StateDirectory=`; the first of a
+/// colon-separated list), else [`DEFAULT_STATE_DIR`].
+fn default_state_dir() -> PathBuf {
+    std::env::var_os("STATE_DIRECTORY")
+        .and_then(|v| {
+            let v = v.to_string_lossy().into_owned();
+            v.split(':').find(|p| !p.is_empty()).map(PathBuf::from)
+        })
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+impl GatewayConfig {
+    /// The store without `--replay-store` and without the bus file's `replay_store`: a
+    /// journal in the state directory (never memory: a restart must not forget the
+    /// window, and other processes of the host with the same state directory share it).
+    pub fn default_store(&self) -> StoreSpec {
+        StoreSpec::File(self.state_dir.join(REPLAY_JOURNAL))
+    }
+}
+
+/// `"url"` or `["url", ...]`.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Option::<OneOrMany>::deserialize(d)?.map(|v| match v {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn base() -> GatewayOptions {
         GatewayOptions {
-            amqp: Some("amqp://127.0.0.1".into()),
+            amqp: Some(vec!["amqp://127.0.0.1".into()]),
             queue: Some("in".into()),
             bus: Some("bus.json".into()),
             verified_exchange: Some("ok".into()),
@@ -286,11 +379,11 @@ mod tests {
             Some(dir.path().join("bus.json").as_path())
         );
         let cli = GatewayOptions {
-            amqp: Some("amqp://cli".into()),
+            amqp: Some(vec!["amqp://cli".into()]),
             ..Default::default()
         };
         let c = file.merge(cli).resolve().unwrap();
-        assert_eq!((c.amqp.as_str(), c.prefetch), ("amqp://cli", 8));
+        assert_eq!((c.amqp[0].as_str(), c.prefetch), ("amqp://cli", 8));
         assert_eq!(c.queue_type, QueueType::Classic);
         std::fs::write(&path, r#"{"prefech": 8}"#).unwrap();
         assert!(
@@ -299,5 +392,56 @@ mod tests {
                 .0
                 .contains("prefech")
         );
+    }
+
+    #[test]
+    fn several_brokers_and_the_replay_store() {
+        let mut o = base();
+        o.amqp = Some(vec!["amqp://a, amqp://b".into(), "amqp://c".into()]);
+        o.state_dir = Some("/srv/gw".into());
+        let c = o.clone().resolve().unwrap();
+        assert_eq!(c.amqp, ["amqp://a", "amqp://b", "amqp://c"]);
+        assert_eq!(c.replay_store, None);
+        assert_eq!(
+            c.default_store(),
+            StoreSpec::File("/srv/gw/replay.journal".into())
+        );
+        o.amqp = Some(vec![" , ".into()]);
+        assert!(o.resolve().unwrap_err().0.contains("--amqp"));
+
+        let mut o = base();
+        o.replay_store = Some("redis://127.0.0.1:6379".into());
+        assert_eq!(
+            o.clone().resolve().unwrap().replay_store,
+            Some(StoreSpec::Redis("redis://127.0.0.1:6379".into()))
+        );
+        o.replay_cache = Some("seen.journal".into());
+        assert!(o.resolve().is_err(), "both names of the store");
+        let mut o = base();
+        o.replay_cache = Some("seen.journal".into());
+        assert_eq!(
+            o.resolve().unwrap().replay_store,
+            Some(StoreSpec::File("seen.journal".into()))
+        );
+        let mut o = base();
+        o.replay_store = Some("memcached://x".into());
+        assert!(o.resolve().unwrap_err().0.contains("--replay-store"));
+
+        // In the file: a list of URLs, and paths relative to the file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gw.json");
+        std::fs::write(
+            &path,
+            r#"{"amqp": ["amqp://n1", "amqp://n2"], "replay-store": "file:seen",
+                "state-dir": "state"}"#,
+        )
+        .unwrap();
+        let f = GatewayOptions::load(&path).unwrap();
+        assert_eq!(f.amqp.as_deref().map(<[String]>::len), Some(2));
+        assert_eq!(
+            f.replay_store,
+            Some(format!("file:{}", dir.path().join("seen").display()))
+        );
+        assert_eq!(f.state_dir, Some(dir.path().join("state")));
     }
 }

@@ -9,6 +9,8 @@
 //! | `waxseal_gateway_messages_requeued_total` | counter | `reason` |
 //! | `waxseal_gateway_messages_unroutable_total` | counter | |
 //! | `waxseal_gateway_redelivered_duplicates_total` | counter | |
+//! | `waxseal_gateway_replay_settled_total` | counter | |
+//! | `waxseal_gateway_replay_settle_failures_total` | counter | |
 //! | `waxseal_gateway_republish_latency_seconds` | histogram | |
 //! | `waxseal_gateway_reloads_total` | counter | `result` (`ok`, `error`) |
 //! | `waxseal_gateway_reconnects_total` | counter | |
@@ -86,6 +88,10 @@ pub struct Metrics {
     pub unroutable: Counter,
     /// Broker redeliveries of messages already accepted.
     pub duplicates: Counter,
+    /// Replay keys settled after their acknowledgement.
+    pub settled: Counter,
+    /// Replay keys the store could not settle.
+    pub settle_failures: Counter,
     /// Arrival to confirmation, in seconds.
     pub latency: Histogram,
     /// Configuration reloads, by result.
@@ -134,6 +140,18 @@ impl Metrics {
             "Broker redeliveries of messages already accepted",
             duplicates.clone(),
         );
+        let settled = Counter::default();
+        registry.register(
+            "replay_settled",
+            "Replay keys settled after their acknowledgement went out",
+            settled.clone(),
+        );
+        let settle_failures = Counter::default();
+        registry.register(
+            "replay_settle_failures",
+            "Replay keys the store could not settle (they stay admitted)",
+            settle_failures.clone(),
+        );
         // 100 µs to about 3 s.
         let latency = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
         registry.register_with_unit(
@@ -181,6 +199,8 @@ impl Metrics {
             requeued,
             unroutable,
             duplicates,
+            settled,
+            settle_failures,
             latency,
             reloads,
             reconnects,

@@ -13,6 +13,14 @@
 //! - **SIGTERM (or SIGINT) drains**: the consumer is cancelled, what was already
 //!   delivered is finished and confirmed, the connection is closed, and [`run`] returns
 //!   `Ok` (exit 0).
+//! - **Several brokers.** With several `--amqp` URLs (the nodes of a cluster) the first
+//!   session connects to the first; each failed session moves on to the next one, in
+//!   turn, so a node that went away is left for another while the backoff runs.
+//! - **Settled after the acknowledgement.** Once an acknowledgement covering a verified
+//!   delivery went out, its replay key is settled in the store ([`Bus::settle`], on a
+//!   blocking thread): a broker redelivery of it would now be a replay. A settle that
+//!   fails is logged (`settle-failed`) and counted, never fatal: the key stays admitted,
+//!   which refuses every new copy all the same.
 //! - **SIGHUP reloads** the bus configuration (see [`crate::reload`]); so does a change of
 //!   its files, checked every `--watch-ms`.
 
@@ -28,9 +36,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use waxseal_envelope::Signer;
-use waxseal_message::ReplayStore;
+use waxseal_message::replay::StoreSpec;
+use waxseal_message::{Bus, ReplayStore};
 
-use crate::acks::Acks;
+use crate::acks::{Acks, Key};
 use crate::amqp;
 use crate::backoff::Backoff;
 use crate::check::{self, Countersigner, Outcome};
@@ -39,8 +48,6 @@ use crate::log;
 use crate::metrics::Metrics;
 use crate::publish::{self, Outgoing, PublishError, Publisher};
 use crate::reload::{BusHandle, Watcher};
-use waxseal_message::replay::journal::FileStore;
-use waxseal_message::replay::memory::MemoryStore;
 
 /// Why the gateway could not run (exit status 2).
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +75,8 @@ pub struct Shared {
     pub countersigner: Option<Countersigner>,
     /// The delay before a message not decided (or not taken by the broker) is requeued.
     pub requeue: Backoff,
+    /// The replay store in use.
+    pub replay_store: StoreSpec,
 }
 
 /// The reason code of a message the broker would not take back as the gateway first
@@ -113,16 +122,15 @@ pub fn run_blocking(
 
 /// Runs the gateway until SIGTERM or SIGINT (then drains and returns `Ok`).
 pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result<(), GatewayError> {
-    let capacity = waxseal_message::BusConfig::load(&config.bus)
-        .map_err(|e| GatewayError::Config(e.to_string()))?
-        .freshness
-        .replay_cache_capacity;
-    let store: Arc<dyn ReplayStore> = match &config.replay_cache {
-        Some(path) => Arc::new(FileStore::open(path).map_err(|e| {
-            GatewayError::Config(format!("--replay-cache {}: {e}", path.display()))
-        })?),
-        None => Arc::new(MemoryStore::new(capacity)),
-    };
+    let bus_config = waxseal_message::BusConfig::load(&config.bus)
+        .map_err(|e| GatewayError::Config(e.to_string()))?;
+    // Refused before the store is opened (or its state directory made).
+    if !bus_config.validate_signatures {
+        return Err(GatewayError::Config(
+            crate::reload::BusError::ValidationOff(config.bus.display().to_string()).to_string(),
+        ));
+    }
+    let (spec, store) = open_store(&config, &bus_config)?;
     // With file watching on, the watcher notices changed trust files and rebuilds the bus;
     // with it off (SIGHUP only), the bus still checks its files before every message.
     let refresh = Duration::from_millis(config.watch_ms);
@@ -139,6 +147,7 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
         metrics,
         countersigner,
         requeue: Backoff::default(),
+        replay_store: spec,
     });
     if let Some(addr) = shared.config.metrics {
         let bound = crate::http::serve(addr, shared.clone())
@@ -199,18 +208,23 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
         ],
     );
     let mut backoff = Duration::from_millis(100);
+    let mut node = 0;
     loop {
         let mut stop_rx = stop.clone();
-        match session(&shared, &mut stop_rx).await {
+        let url = &shared.config.amqp[node];
+        match session(&shared, url, &mut stop_rx).await {
             Ok(()) => break,
             Err(Failure { error, connected }) => {
                 shared.metrics.connected.set(0);
                 if connected {
                     backoff = Duration::from_millis(100);
                 }
+                // The next attempt goes to the next node (the same one when there is one).
+                node = (node + 1) % shared.config.amqp.len();
                 log::warn(
                     "disconnected",
                     &[
+                        ("broker", &server_of(url)),
                         ("error", &error),
                         ("retry-in-ms", &backoff.as_millis().to_string()),
                     ],
@@ -228,6 +242,50 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
     shared.metrics.connected.set(0);
     log::info("stopped", &[]);
     Ok(())
+}
+
+/// Opens the replay store: `--replay-store` (or `--replay-cache`), else the bus file's
+/// `replay_store`, else a journal in the state directory (created if missing). `memory`,
+/// only when asked for by name, is logged as a warning: a restart forgets the window and no
+/// other process shares it.
+fn open_store(
+    config: &GatewayConfig,
+    bus: &waxseal_message::BusConfig,
+) -> Result<(StoreSpec, Arc<dyn ReplayStore>), GatewayError> {
+    let (spec, from) = match (&config.replay_store, &bus.replay_store) {
+        (Some(s), _) => (s.clone(), "--replay-store"),
+        (None, Some(s)) => (s.clone(), "replay_store in the bus file"),
+        (None, None) => {
+            let dir = &config.state_dir;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| GatewayError::Config(format!("--state-dir {}: {e}", dir.display())))?;
+            (config.default_store(), "the state directory")
+        }
+    };
+    let store = spec
+        .open(bus.freshness.replay_cache_capacity)
+        .map_err(|e| GatewayError::Config(format!("replay store ({from}): {e}")))?;
+    if spec == StoreSpec::Memory {
+        log::warn(
+            "replay-store-memory",
+            &[(
+                "detail",
+                "the replay store is this process's memory: a restart forgets the replay window, and no other process shares it",
+            )],
+        );
+    }
+    log::info(
+        "replay-store",
+        &[("store", &store.describe()), ("from", from)],
+    );
+    Ok((spec, store))
+}
+
+/// The host and port of an AMQP URL, without credentials (for logs).
+pub fn server_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or("").to_string()
 }
 
 /// Resolves once SIGTERM or SIGINT arrived (or the signal task is gone). Holds no borrow
@@ -260,9 +318,9 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 /// The connection, the consuming and publishing channels, and the consumer.
 type Link = (Connection, Channel, Channel, lapin::Consumer);
 
-/// Connects, declares, and starts consuming.
-async fn connect(c: &GatewayConfig) -> Result<Link, Failure> {
-    let conn = Connection::connect(&c.amqp, ConnectionProperties::default())
+/// Connects to `url`, declares, and starts consuming.
+async fn connect(c: &GatewayConfig, url: &str, memory: bool) -> Result<Link, Failure> {
+    let conn = Connection::connect(url, ConnectionProperties::default())
         .await
         .map_err(failure(false))?;
     let consume = conn.create_channel().await.map_err(failure(false))?;
@@ -270,12 +328,12 @@ async fn connect(c: &GatewayConfig) -> Result<Link, Failure> {
         .await
         .map_err(failure(false))?;
     let others = amqp::declare(&consume, c).await.map_err(failure(false))?;
-    if others > 0 && c.replay_cache.is_none() {
+    if others > 0 && memory {
         log::warn(
             "replay-not-shared",
             &[(
                 "detail",
-                "other consumers share this queue but --replay-cache is not set: a replay split across processes is not detected",
+                "other consumers share this queue but the replay store is memory: a replay split across processes is not detected",
             )],
         );
     }
@@ -297,12 +355,17 @@ async fn connect(c: &GatewayConfig) -> Result<Link, Failure> {
 
 /// One connection: declare, consume until stopped (then drain: `Ok`) or until the
 /// connection fails (`Err`).
-async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Result<(), Failure> {
+async fn session(
+    shared: &Arc<Shared>,
+    url: &str,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), Failure> {
     let c = &shared.config;
+    let memory = shared.replay_store == StoreSpec::Memory;
     let (conn, consume, publish, mut consumer) = tokio::select! {
         // Stopped before consuming: nothing is in flight.
         _ = stopped(stop) => return Ok(()),
-        r = tokio::time::timeout(CONNECT_TIMEOUT, connect(c)) => r.map_err(|_| Failure {
+        r = tokio::time::timeout(CONNECT_TIMEOUT, connect(c, url, memory)) => r.map_err(|_| Failure {
             error: format!("no answer from the broker within {} s", CONNECT_TIMEOUT.as_secs()),
             connected: false,
         })??,
@@ -311,7 +374,10 @@ async fn session(shared: &Arc<Shared>, stop: &mut watch::Receiver<bool>) -> Resu
     let conn = Arc::new(conn);
     let publish = Arc::new(Publisher::new(conn.clone(), publish));
     shared.metrics.connected.set(1);
-    log::info("connected", &[("queue", &c.queue)]);
+    log::info(
+        "connected",
+        &[("queue", &c.queue), ("broker", &server_of(url))],
+    );
 
     let mut tasks: JoinSet<Result<Done, String>> = JoinSet::new();
     let mut acks = Acks::default();
@@ -398,6 +464,8 @@ struct Done {
     acker: Acker,
     /// The broker confirmed the copy (otherwise: requeue the delivery).
     confirmed: bool,
+    /// The replay key admitted for it, to settle after the acknowledgement.
+    key: Option<Key>,
     started: Instant,
 }
 
@@ -413,21 +481,63 @@ async fn settle(
         Ok(Err(e)) => return Err(e),
         Err(e) => return Err(format!("a message task failed: {e}")),
     };
-    if done.confirmed {
-        acks.done(done.tag, done.acker)
+    let covered = if done.confirmed {
+        let covered = acks
+            .done(done.tag, done.acker, done.key)
             .await
             .map_err(|e| e.to_string())?;
         shared
             .metrics
             .latency
             .observe(done.started.elapsed().as_secs_f64());
+        covered
     } else {
         // The broker did not take it: try again later (requeued, redelivered).
         acks.requeue(done.tag, done.acker)
             .await
-            .map_err(|e| e.to_string())?;
-    }
+            .map_err(|e| e.to_string())?
+    };
+    settle_keys(shared, covered.keys);
     Ok(())
+}
+
+/// Settles `keys`, whose acknowledgement went out, on a blocking thread (a store may do
+/// I/O). A failure is logged and counted: the keys stay admitted, so new copies of their
+/// messages are still refused; only a broker redelivery of them, which no longer comes
+/// after the acknowledgement, would pass as a flagged duplicate.
+fn settle_keys(shared: &Shared, keys: Vec<Key>) {
+    if keys.is_empty() {
+        return;
+    }
+    let bus: Arc<Bus> = shared.bus.current();
+    let settled = shared.metrics.settled.clone();
+    let failures = shared.metrics.settle_failures.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut failed = 0u64;
+        let mut last = None;
+        for key in keys {
+            match bus.settle(key) {
+                Ok(()) => {
+                    settled.inc();
+                }
+                Err(r) => {
+                    failed += 1;
+                    last = Some(r);
+                }
+            }
+        }
+        if let Some(r) = last {
+            failures.inc_by(failed);
+            log::warn(
+                "settle-failed",
+                &[
+                    ("reason", &r.code),
+                    ("error", &r.reason),
+                    ("keys", &failed.to_string()),
+                ],
+            );
+        }
+    });
 }
 
 /// Validates one delivery, republishes it and waits for the broker's confirmation; the
@@ -461,6 +571,7 @@ async fn handle(
             body,
             id,
             duplicate,
+            ..
         } => {
             let mut h = vec![(amqp::ID, id.as_str())];
             if let Some(e) = entity {
@@ -518,6 +629,7 @@ async fn handle(
                 tag: delivery.delivery_tag,
                 acker: delivery.acker,
                 confirmed: false,
+                key: None,
                 started,
             });
         }
@@ -553,10 +665,17 @@ async fn handle(
         );
         tokio::time::sleep(delay).await;
     }
+    // A key the store admitted is settled once the acknowledgement went out, whichever
+    // exchange the copy went to (verified, or rejected as unroutable).
+    let key = match &outcome {
+        Outcome::Verified { key, .. } if published => *key,
+        _ => None,
+    };
     Ok(Done {
         tag: delivery.delivery_tag,
         acker: delivery.acker,
         confirmed: published,
+        key,
         started,
     })
 }
@@ -630,5 +749,20 @@ async fn republish_refused(
         Err(PublishError::Refused(e) | PublishError::Session(e)) => Err(format!(
             "the broker refused a message even as {REPUBLISH_REFUSED}: {e}"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broker_is_logged_without_its_credentials() {
+        assert_eq!(
+            server_of("amqp://gw:s3cret@10.0.0.7:5672/%2f?heartbeat=10"),
+            "10.0.0.7:5672"
+        );
+        assert_eq!(server_of("amqp://127.0.0.1"), "127.0.0.1");
+        assert_eq!(server_of("amqps://u:p@h:5671"), "h:5671");
     }
 }

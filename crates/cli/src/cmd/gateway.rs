@@ -16,9 +16,11 @@ pub struct Args {
     /// "verified-exchange": "...", ...}); relative paths in it are relative to it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// The broker (amqp://user:password@host:port/vhost).
+    /// The broker (amqp://user:password@host:port/vhost). Repeat it (or separate URLs by
+    /// commas) for the nodes of a cluster: the gateway connects to the first that answers
+    /// and to the next one when a connection fails.
     #[arg(long, value_name = "URL")]
-    amqp: Option<String>,
+    amqp: Vec<String>,
     /// The queue to consume (declared if missing).
     #[arg(long, value_name = "NAME")]
     queue: Option<String>,
@@ -55,10 +57,18 @@ pub struct Args {
     /// The countersigning private key.
     #[arg(long, value_name = "KEY")]
     key: Option<PathBuf>,
-    /// A replay journal shared by every gateway process of this host (file-locked);
-    /// without it each process detects replays on its own only.
+    /// Where admitted messages are remembered: memory (this process only), file:PATH (the
+    /// processes of one host), redis://HOST[:PORT][/DB] or rediss://... (many hosts)
+    /// (default: the bus file's replay_store, else file:STATE_DIR/replay.journal).
+    #[arg(long, value_name = "SPEC")]
+    replay_store: Option<String>,
+    /// The same as --replay-store file:FILE.
     #[arg(long, value_name = "FILE")]
     replay_cache: Option<PathBuf>,
+    /// The directory of the gateway's own files (default: $STATE_DIRECTORY, else
+    /// /var/lib/waxseal-gateway); created if missing.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Worker threads (default: 1; run one process per core).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -84,7 +94,7 @@ pub fn run(a: Args) -> Result<(), CliError> {
         .transpose()
         .map_err(|e| CliError::usage(e.to_string()))?;
     let cli = GatewayOptions {
-        amqp: a.amqp,
+        amqp: (!a.amqp.is_empty()).then_some(a.amqp),
         queue: a.queue,
         bus: a.bus,
         verified_exchange: a.verified_exchange,
@@ -97,7 +107,9 @@ pub fn run(a: Args) -> Result<(), CliError> {
         countersign: a.countersign.then_some(true),
         cert: a.cert,
         key: a.key,
+        replay_store: a.replay_store,
         replay_cache: a.replay_cache,
+        state_dir: a.state_dir,
         threads: a.threads,
         watch_ms: a.watch_ms,
         verbose: a.verbose.then_some(true),
