@@ -1024,24 +1024,49 @@ async fn cc_bcc_user_id_and_publisher_headers_are_not_passed_on() {
         .with_reply_to("attacker.replies".into())
         .with_priority(9)
         .with_headers(headers);
-    let c = publisher
-        .basic_publish(
-            fx.exchange("pub").as_str().into(),
-            TOPIC.into(),
-            BasicPublishOptions::default(),
-            &fx.good(1),
-            props,
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let publish = |body: Vec<u8>, props: BasicProperties| {
+        let publisher = publisher.clone();
+        let exchange = fx.exchange("pub");
+        async move {
+            publisher
+                .basic_publish(
+                    exchange.as_str().into(),
+                    TOPIC.into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    props,
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = fx.exchange("refused");
+    bound_queue(ch, &refused, &fx.exchange("no"), "#").await;
+    let c = publish(fx.good(1), props.clone()).await;
     assert!(c.is_ack(), "the broker took the publisher's own user_id");
+    // Sender-selected routing: its routing key does not say which binding brought it, so
+    // it is refused (to the rejected exchange), and that copy is routed once too.
+    let (p, _) = get_one(ch, &refused).await;
+    assert_eq!(p.message_id().as_ref().unwrap().as_str(), "sneaky");
+    let h = p.headers().as_ref().unwrap().inner();
+    assert_eq!(
+        h.get("x-waxseal-reason"),
+        Some(&AMQPValue::LongString("sender-routed".into()))
+    );
+    assert!(!h.contains_key("CC") && !h.contains_key("BCC"), "{h:?}");
+    assert!(is_empty(ch, &own).await, "a CC'd message verified");
+    assert!(is_empty(ch, &cc).await, "CC routed a copy");
+    assert!(is_empty(ch, &bcc).await, "BCC routed a copy");
+
+    // Without CC and BCC it is verified; nothing else the publisher set is passed on.
+    let mut headers = FieldTable::default();
+    headers.insert("x-app".into(), AMQPValue::LongString("believe me".into()));
+    let c = publish(fx.good(2), props.with_headers(headers)).await;
+    assert!(c.is_ack());
     let (p, _) = get_one(ch, &own).await;
     assert_eq!(p.message_id().as_ref().unwrap().as_str(), "sneaky");
-    // One routing: the copy reached no queue bound for its CC or BCC keys.
-    assert!(is_empty(ch, &cc).await, "CC routed the verified copy");
-    assert!(is_empty(ch, &bcc).await, "BCC routed the verified copy");
     assert_eq!(*p.user_id(), None);
     assert_eq!(*p.expiration(), None);
     assert_eq!(*p.reply_to(), None);
@@ -1060,18 +1085,7 @@ async fn cc_bcc_user_id_and_publisher_headers_are_not_passed_on() {
         .with_timestamp(1_700_000_000)
         .with_type("bodhi.update".into())
         .with_app_id("bodhi".into());
-    let c = publisher
-        .basic_publish(
-            fx.exchange("pub").as_str().into(),
-            TOPIC.into(),
-            BasicPublishOptions::default(),
-            &fx.good(2),
-            props,
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let c = publish(fx.good(3), props).await;
     assert!(c.is_ack());
     let (p, _) = get_one(ch, &own).await;
     assert_eq!(p.message_id().as_ref().unwrap().as_str(), "plain");
