@@ -55,9 +55,18 @@ impl Server {
             .spawn()
             .expect("redis-server (Debian's redis-server package) must be installed");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
+        // Ready when it answers PING (it accepts connections before it has loaded its
+        // append-only file, and answers LOADING meanwhile).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = redis::Client::open(self.url()).unwrap();
+        loop {
+            let pong = client
+                .get_connection_with_timeout(Duration::from_secs(1))
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
+            if pong.as_deref() == Ok("PONG") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "redis-server did not start: {pong:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
