@@ -513,29 +513,24 @@ fn settle_keys(shared: &Shared, keys: Vec<Key>) {
     let settled = shared.metrics.settled.clone();
     let failures = shared.metrics.settle_failures.clone();
     tokio::task::spawn_blocking(move || {
-        let mut failed = 0u64;
-        let mut last = None;
-        for key in keys {
-            match bus.settle(key) {
-                Ok(()) => {
-                    settled.inc();
-                }
-                Err(r) => {
-                    failed += 1;
-                    last = Some(r);
-                }
+        // One call (one round trip to a remote store) for every key the acknowledgement
+        // covered.
+        let count = keys.len() as u64;
+        match bus.settle_all(&keys) {
+            Ok(()) => {
+                settled.inc_by(count);
             }
-        }
-        if let Some(r) = last {
-            failures.inc_by(failed);
-            log::warn(
-                "settle-failed",
-                &[
-                    ("reason", &r.code),
-                    ("error", &r.reason),
-                    ("keys", &failed.to_string()),
-                ],
-            );
+            Err(r) => {
+                failures.inc_by(count);
+                log::warn(
+                    "settle-failed",
+                    &[
+                        ("reason", &r.code),
+                        ("error", &r.reason),
+                        ("keys", &count.to_string()),
+                    ],
+                );
+            }
         }
     });
 }

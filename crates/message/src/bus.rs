@@ -344,6 +344,14 @@ impl Bus {
         self.replay.clone()
     }
 
+    /// [`Bus::settle`] for every key of `keys` (one acknowledgement covering several
+    /// deliveries), in one round trip where the store has them.
+    pub fn settle_all(&self, keys: &[[u8; 32]]) -> Result<(), Rejection> {
+        self.replay
+            .settle_all(keys, self.time())
+            .map_err(|e| self.replay_rejection(e))
+    }
+
     /// Marks an admitted message settled: its acknowledgement went out, so a broker
     /// redelivery of it is now a replay ([`crate::replay`]). `key`:
     /// [`crate::Admitted::replay_key`]. A store out of reach is a transient refusal.

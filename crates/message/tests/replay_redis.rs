@@ -123,6 +123,14 @@ fn two_hosts_sharing_redis_admit_once_and_settle_for_both() {
         a.admit(key(1), t + 600, t, true),
         Err(ReplayError::Replayed)
     );
+    // Settled together (one acknowledgement covering several deliveries, one round trip).
+    for k in [4, 5] {
+        assert_eq!(a.admit(key(k), t + 600, t, false), Ok(Admission::New));
+    }
+    b.settle_all(&[key(4), key(5)], t).unwrap();
+    for k in [4, 5] {
+        assert_eq!(a.admit(key(k), t + 600, t, true), Err(ReplayError::Replayed));
+    }
     // Another key is new; settling an unknown key is no error and creates nothing.
     assert_eq!(b.admit(key(2), t + 600, t, false), Ok(Admission::New));
     a.settle(key(3), t).unwrap();

@@ -156,6 +156,12 @@ pub trait ReplayStore: Send + Sync + std::panic::RefUnwindSafe {
     /// or never admitted here) is not an error.
     fn settle(&self, key: [u8; 32], now: u64) -> Result<(), ReplayError>;
 
+    /// Settles every key of `keys` (one acknowledgement covering several deliveries), as
+    /// [`ReplayStore::settle`] does for each; a store with round trips does them in one.
+    fn settle_all(&self, keys: &[[u8; 32]], now: u64) -> Result<(), ReplayError> {
+        keys.iter().try_for_each(|k| self.settle(*k, now))
+    }
+
     /// What the store is, in a few words for logs (`memory`, `file /var/lib/...`,
     /// `redis 127.0.0.1:6379`), without credentials.
     fn describe(&self) -> String;
