@@ -66,7 +66,10 @@ impl Server {
             if pong.as_deref() == Ok("PONG") {
                 break;
             }
-            assert!(Instant::now() < deadline, "redis-server did not start: {pong:?}");
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start: {pong:?}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -129,7 +132,10 @@ fn two_hosts_sharing_redis_admit_once_and_settle_for_both() {
     }
     b.settle_all(&[key(4), key(5)], t).unwrap();
     for k in [4, 5] {
-        assert_eq!(a.admit(key(k), t + 600, t, true), Err(ReplayError::Replayed));
+        assert_eq!(
+            a.admit(key(k), t + 600, t, true),
+            Err(ReplayError::Replayed)
+        );
     }
     // Another key is new; settling an unknown key is no error and creates nothing.
     assert_eq!(b.admit(key(2), t + 600, t, false), Ok(Admission::New));
