@@ -368,6 +368,12 @@ impl Bus {
     /// gateway's `--watch-ms`), where the check on every message would be repeated work.
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
+        if let Some(t) = &self.trust {
+            // Loading was a check: the next is due one interval after it.
+            let interval = u64::try_from(interval.as_millis()).unwrap_or(u64::MAX);
+            t.due_at_ms
+                .store(t.now_ms().saturating_add(interval), Ordering::Release);
+        }
         self
     }
 
