@@ -1374,7 +1374,7 @@ impl Material {
     }
 
     /// A handle that tells, without any lock, whether a copy changed since
-    /// [`Material::take_changed`] last looked ([`ChangeWatch::changed`]).
+    /// [`Material::take_changed`] last looked ([`ChangeWatch::generation`]).
     pub fn watch(&self) -> ChangeWatch {
         ChangeWatch(self.shared.generation.clone())
     }

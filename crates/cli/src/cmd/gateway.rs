@@ -58,7 +58,7 @@ pub struct Args {
     #[arg(long, value_name = "KEY")]
     key: Option<PathBuf>,
     /// Where admitted messages are remembered: memory (this process only), file:PATH (the
-    /// processes of one host), redis://HOST[:PORT][/DB] or rediss://... (many hosts)
+    /// processes of one host), redis://HOST:PORT/DB or rediss://... (many hosts)
     /// (default: the bus file's replay_store, else file:STATE_DIR/replay.journal).
     #[arg(long, value_name = "SPEC")]
     replay_store: Option<String>,
