@@ -472,6 +472,42 @@ fn by_id(out: &[Out]) -> BTreeMap<String, Vec<Out>> {
     m
 }
 
+/// Waits until each of `m0`..`m{n-1}` came out verified at least once (failing after
+/// `within`), then checks the extras: at most one verified copy of each is not flagged as a
+/// redelivery, and every refused copy is a replay (a copy whose acknowledgement died with a
+/// connection comes again: flagged, or refused as `replayed` once its first copy was
+/// settled). None is lost.
+async fn all_verified_extras_flagged_or_replayed(client: &Client, n: usize, within: Duration) {
+    let start = Instant::now();
+    loop {
+        let ids = by_id(&client.received.lock().unwrap());
+        let verified = (0..n)
+            .filter(|i| {
+                ids.get(&format!("m{i}"))
+                    .is_some_and(|o| o.iter().any(|o| o.verified))
+            })
+            .count();
+        if verified == n {
+            break;
+        }
+        assert!(start.elapsed() < within, "{verified} of {n} verified");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ids = by_id(&client.received.lock().unwrap());
+    assert_eq!(ids.len(), n);
+    for (id, o) in &ids {
+        let plain = o
+            .iter()
+            .filter(|o| o.verified && !o.headers.contains_key("x-waxseal-redelivered"))
+            .count();
+        assert!(plain <= 1, "{id}: {o:?}");
+        for extra in o.iter().filter(|o| !o.verified) {
+            assert_eq!(reason(extra), "replayed", "{id}: {o:?}");
+        }
+    }
+}
+
 fn reason(o: &Out) -> &str {
     o.headers.get("x-waxseal-reason").map_or("", String::as_str)
 }
@@ -812,11 +848,12 @@ async fn a_dropped_connection_and_a_broker_outage_are_survived() {
             proxy.outage(Duration::from_secs(2)).await;
         }
     }
-    let out = by_id(&client.wait_for(N, Duration::from_secs(120)).await);
-    assert_eq!(out.len(), N, "every message came out");
-    assert!(out.values().flatten().all(|o| o.verified));
+    all_verified_extras_flagged_or_replayed(&client, N, Duration::from_secs(120)).await;
+    // At least one disconnection noticed and survived (the two outages may fall into one:
+    // a connection that died without a word is noticed by a probe or a bounded
+    // acknowledgement, a few seconds later).
     assert!(
-        gw.events("disconnected").len() >= 2,
+        !gw.events("disconnected").is_empty(),
         "{:?}",
         gw.events("disconnected")
     );
@@ -1809,37 +1846,7 @@ async fn a_cluster_node_killed_mid_stream_loses_nothing() {
     // Every message comes out verified, once or more (a copy whose acknowledgement died
     // with the node comes again, flagged; or refused as a replay once its first copy
     // was settled); none is lost.
-    let start = Instant::now();
-    loop {
-        let ids = by_id(&client.received.lock().unwrap());
-        if (0..N).all(|n| {
-            ids.get(&format!("m{n}"))
-                .is_some_and(|o| o.iter().any(|o| o.verified))
-        }) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(180),
-            "{} of {N} verified",
-            ids.values()
-                .filter(|o| o.iter().any(|o| o.verified))
-                .count()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let ids = by_id(&client.received.lock().unwrap());
-    assert_eq!(ids.len(), N);
-    for (id, o) in &ids {
-        let plain = o
-            .iter()
-            .filter(|o| o.verified && !o.headers.contains_key("x-waxseal-redelivered"))
-            .count();
-        assert!(plain <= 1, "{id}: {o:?}");
-        for extra in o.iter().filter(|o| !o.verified) {
-            assert_eq!(reason(extra), "replayed", "{id}: {o:?}");
-        }
-    }
+    all_verified_extras_flagged_or_replayed(&client, N, Duration::from_secs(180)).await;
     // It went on through another node.
     let connected = gw.wait_event("connected", 2);
     assert_ne!(connected.last().unwrap()["broker"], host(&urls[0]));

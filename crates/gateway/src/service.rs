@@ -9,7 +9,12 @@
 //!   incoming message.
 //! - **Reconnects.** A lost connection (broker restart, network) ends the session; the
 //!   service connects again with exponential backoff (100 ms doubling to 5 s) and never
-//!   exits for it. Messages that were in flight are redelivered by the broker.
+//!   exits for it. Messages that were in flight are redelivered by the broker. The AMQP
+//!   client does not always notice a connection that died without a word (a socket closed
+//!   under it), so the session also notices by itself: a connection no longer in the
+//!   connected state, an acknowledgement not sent within 5 s, or a probe (a passive
+//!   declaration of the queue after 3 s without a delivery or a confirmation) not
+//!   answered within 5 s ends it.
 //! - **SIGTERM (or SIGINT) drains**: the consumer is cancelled, what was already
 //!   delivered is finished and confirmed, the connection is closed, and [`run`] returns
 //!   `Ok` (exit 0).
@@ -29,7 +34,9 @@ use std::time::{Duration, Instant};
 
 use futures_lite::StreamExt;
 use lapin::Acker;
-use lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use lapin::options::{
+    BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
 use tokio::signal::unix::{SignalKind, signal};
@@ -311,6 +318,14 @@ fn failure(connected: bool) -> impl Fn(lapin::Error) -> Failure {
 /// counts as failed (a broker that accepts connections but does not answer).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How often a session looks at its connection's state (see [`session`]).
+pub const CONNECTION_CHECK: Duration = Duration::from_secs(1);
+
+/// After how long without a delivery or a confirmation a session asks the broker
+/// something (a passive declaration of its queue), to notice a connection that died
+/// without a word: the client does not always say so.
+pub const IDLE_PROBE: Duration = Duration::from_secs(3);
+
 /// How long a drain waits for the broker's confirmations before closing anyway (what is
 /// not acknowledged by then is redelivered).
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -381,11 +396,50 @@ async fn session(
 
     let mut tasks: JoinSet<Result<Done, String>> = JoinSet::new();
     let mut acks = Acks::default();
+    // The client does not always end the consumer stream when its connection dies (a
+    // socket closed under it can leave the stream and every pending confirmation waiting
+    // for ever): the state is looked at every second as well.
+    let mut health = tokio::time::interval(CONNECTION_CHECK);
+    health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_activity = Instant::now();
     let ended = loop {
         tokio::select! {
             _ = stopped(stop) => break None,
+            _ = health.tick() => {
+                if last_activity.elapsed() >= IDLE_PROBE {
+                    // Quiet for a while: ask the broker something (the queue, passively),
+                    // so that a connection that died without a word is noticed.
+                    let probe = consume.queue_declare(
+                        c.queue.as_str().into(),
+                        QueueDeclareOptions { passive: true, ..Default::default() },
+                        FieldTable::default(),
+                    );
+                    match tokio::time::timeout(CONNECT_TIMEOUT, probe).await {
+                        Ok(Ok(_)) => last_activity = Instant::now(),
+                        Ok(Err(e)) => break Some(format!("the broker refused a probe: {e}")),
+                        Err(_) => break Some(format!(
+                            "the broker did not answer a probe within {} s",
+                            CONNECT_TIMEOUT.as_secs()
+                        )),
+                    }
+                }
+                let status = conn.status();
+                if !status.connected() {
+                    let state = if status.closed() {
+                        "closed"
+                    } else if status.errored() {
+                        "in error"
+                    } else if status.reconnecting() {
+                        "reconnecting"
+                    } else {
+                        "not connected"
+                    };
+                    break Some(format!("the connection is {state}"));
+                }
+            }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
+                    last_activity = Instant::now();
                     acks.arrived(delivery.delivery_tag);
                     let shared = shared.clone();
                     let publish = publish.clone();
@@ -395,8 +449,16 @@ async fn session(
                 None => break Some("the broker cancelled the consumer".to_string()),
             },
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Err(e) = settle(shared, &mut acks, done).await {
-                    break Some(e);
+                last_activity = Instant::now();
+                // An acknowledgement on a connection that died without a word can wait
+                // for ever: bounded, it ends the session instead.
+                match tokio::time::timeout(CONNECT_TIMEOUT, settle(shared, &mut acks, done)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => break Some(e),
+                    Err(_) => break Some(format!(
+                        "an acknowledgement was not sent within {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    )),
                 }
             }
         }
