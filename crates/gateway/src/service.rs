@@ -318,7 +318,7 @@ fn failure(connected: bool) -> impl Fn(lapin::Error) -> Failure {
 /// counts as failed (a broker that accepts connections but does not answer).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// How often a session looks at its connection's state (see [`session`]).
+/// How often a session looks at its connection's state (see the module docs, "Reconnects").
 pub const CONNECTION_CHECK: Duration = Duration::from_secs(1);
 
 /// After how long without a delivery or a confirmation a session asks the broker
