@@ -260,13 +260,6 @@ impl FileStore {
         }
         Ok(())
     }
-
-    fn unavailable(&self, e: &std::io::Error) -> ReplayError {
-        // Fail closed, and not the message's fault: the receiver requeues. The error is
-        // kept for logs (`last_error`).
-        let _ = e;
-        ReplayError::Unavailable
-    }
 }
 
 impl ReplayStore for FileStore {
@@ -289,7 +282,9 @@ impl ReplayStore for FileStore {
             }
             Ok(answer)
         });
-        r.unwrap_or_else(|e| Err(self.unavailable(&e)))
+        // An I/O error fails closed, and is not the message's fault: the receiver
+        // requeues. The error is kept for logs ([`FileStore::last_error`]).
+        r.unwrap_or(Err(ReplayError::Unavailable))
     }
 
     fn settle(&self, key: [u8; 32], now: u64) -> Result<(), ReplayError> {
@@ -303,7 +298,7 @@ impl ReplayStore for FileStore {
             }
             Ok(())
         })
-        .map_err(|e| self.unavailable(&e))
+        .map_err(|_| ReplayError::Unavailable)
     }
 
     fn describe(&self) -> String {

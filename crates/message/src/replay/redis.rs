@@ -158,17 +158,8 @@ impl ReplayStore for RedisStore {
         })?
     }
 
-    fn settle(&self, key: [u8; 32], _now: u64) -> Result<(), ReplayError> {
-        let name = key_name(&key);
-        self.with_connection(|c| {
-            let _: Option<String> = redis::cmd("SET")
-                .arg(&name)
-                .arg("s")
-                .arg("XX")
-                .arg("KEEPTTL")
-                .query(c)?;
-            Ok(())
-        })
+    fn settle(&self, key: [u8; 32], now: u64) -> Result<(), ReplayError> {
+        self.settle_all(&[key], now)
     }
 
     fn settle_all(&self, keys: &[[u8; 32]], _now: u64) -> Result<(), ReplayError> {
