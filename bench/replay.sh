@@ -16,9 +16,10 @@
 # Rates are between the first and the last message out (bench_load's watcher, as in
 # bench/gateway.sh); `÷ 1 file` is each rate over the one gateway with the file store,
 # measured in the same run. Then the stores alone (the waxseal-message example
-# replay_cost): µs per admit + settle of a new key, one thread, Redis on loopback, and that
-# cost against one gateway's time per message with the file store (the issue's goal: the
-# Redis store costs at most 10% of one gateway's throughput).
+# replay_cost): µs per admit + settle of a new key, one thread, Redis on loopback (a round
+# trip each: the gateway waits for it on a blocking thread while its worker verifies the
+# next deliveries, so this latency is not its cost); and the issue's goal, the throughput
+# one gateway loses to the Redis store against the file store (at most 10%).
 #
 # WAXSEAL_BENCH_PROFILE=dev builds with the dev profile (dependencies optimised, the
 # workspace's crates not) instead of release: less disk and build time, slower gateways.
@@ -73,9 +74,14 @@ cat > "$dir/bus.json" << JSON
  "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]}}
 JSON
 
+# The CPU time redis-server has used, in ticks (1/100 s).
+redis_ticks() { awk '{print $14 + $15}' "/proc/$redis_pid/stat"; }
+
 # run PREFIX STORE PROCS: publishes, consumes with PROCS gateways; STORE is `file` (one
 # state directory for all) or `redis` (a state directory each, the Redis store). Sets
-# `rate` (messages/s) and `cpu` (the gateways' CPU µs per message, all together).
+# `rate` (messages/s), `cpu` (the gateways' CPU µs per message, all together) and
+# `redis_cpu` (redis-server's CPU µs per message over the same run: a tick is 10 ms, so
+# this is coarse; 0 for the file store, which does not use it).
 run() {
   local prefix=$1 store=$2 procs=$3 i
   "$load" publish "$AMQP_ADDR" "$prefix" "$dir/pki" bodhi-app01.example.org "$count" "$size" embedded
@@ -92,7 +98,10 @@ run() {
     gateways+=($!)
   done
   printf '%s\n' "${gateways[@]}" > "$dir/pids"
+  local redis_before
+  redis_before=$(redis_ticks)
   wait "$watcher"
+  redis_cpu=$(( ($(redis_ticks) - redis_before) * 10000 / count ))
   for i in "${gateways[@]}"; do kill -TERM "$i"; wait "$i" || true; done
   gateways=()
   local refused
@@ -106,23 +115,26 @@ rows=$work/rows
 for config in "1 file" "1 redis" "2 file" "2 redis"; do
   read -r procs store <<< "$config"
   run "bench.replay.$store.$procs" "$store" "$procs"
-  echo "$procs $store $rate $cpu" >> "$rows"
+  [ "$store" = redis ] || redis_cpu=0
+  echo "$procs $store $rate $cpu $redis_cpu" >> "$rows"
 done
 "$PWD/target/$out/examples/replay_cost" 20000 "$redis_url" > "$work/cost"
 python3 - "$rows" "$work/cost" "$markdown" << 'PY'
 import json, sys
 rows, cost, markdown = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3] == "1"
 names = {"file": "file", "redis": "Redis"}
-data = [(int(p), s, float(r), float(c)) for p, s, r, c in (l.split() for l in open(rows))]
-base = next(r for p, s, r, _ in data if (p, s) == (1, "file"))
-head = ["gateways", "store", "messages/s", "÷ 1 file", "CPU µs/msg"]
-out = [[str(p), names[s], f"{r:,.0f}", f"{r / base:.2f}", f"{c:.0f}"] for p, s, r, c in data]
+data = [(int(p), s, float(r), float(c), float(rc)) for p, s, r, c, rc in (l.split() for l in open(rows))]
+base = next(r for p, s, r, _, _ in data if (p, s) == (1, "file"))
+redis1 = next(r for p, s, r, _, _ in data if (p, s) == (1, "redis"))
+head = ["gateways", "store", "messages/s", "÷ 1 file", "gateway CPU µs/msg", "redis-server CPU µs/msg"]
+out = [[str(p), names[s], f"{r:,.0f}", f"{r / base:.2f}", f"{c:.0f}", f"{rc:.0f}" if s == "redis" else "-"]
+       for p, s, r, c, rc in data]
 per_msg = 1e6 / base
 store = [
-    ["file: admit + settle, µs/msg", f"{cost['file_us']:.1f}"],
-    ["Redis: admit + settle, µs/msg", f"{cost['redis_us']:.1f}"],
+    ["file: admit + settle, one thread, µs/msg", f"{cost['file_us']:.1f}"],
+    ["Redis: admit + settle, one thread (a round trip each), µs/msg", f"{cost['redis_us']:.1f}"],
     ["one gateway (file), µs/msg", f"{per_msg:.0f}"],
-    ["Redis ÷ one gateway's time per message", f"{cost['redis_us'] / per_msg:.1%}"],
+    ["one gateway's throughput lost to the Redis store (1 − Redis ÷ file)", f"{max(0.0, 1 - redis1 / base):.1%}"],
 ]
 if markdown:
     print("| " + " | ".join(head) + " |")

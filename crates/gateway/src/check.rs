@@ -18,7 +18,7 @@
 
 use sha2::Digest;
 use waxseal_envelope::Signer;
-use waxseal_message::{AdmittedMessage, Arrival, Bus, oslo};
+use waxseal_message::{Admitted, AdmittedMessage, Arrival, Bus, Examined, Rejection, oslo};
 
 /// The reason code of a verified oslo envelope the gateway could not countersign (its
 /// slip already has the most hops allowed, for instance).
@@ -95,34 +95,40 @@ impl Outcome {
 }
 
 /// Admits `body` that arrived as `arrival` says ([`Bus::admit`]), then countersigns a
-/// signed oslo envelope with `countersigner`.
+/// signed oslo envelope with `countersigner`: [`examine`] and [`finish`] in one go.
 pub fn check(
     bus: &Bus,
     arrival: &Arrival,
     body: &[u8],
     countersigner: Option<&Countersigner>,
 ) -> Outcome {
-    let body_id = || hex::encode(sha2::Sha256::digest(body));
-    let admitted = match bus.admit(body, arrival) {
+    match examine(bus, arrival, body) {
+        Ok(examined) => finish(bus.admit_examined(examined), body, countersigner),
+        Err(outcome) => outcome,
+    }
+}
+
+/// Every check but the replay store ([`Bus::examine`]); a refusal (or a requeue) is the
+/// outcome already.
+pub fn examine(bus: &Bus, arrival: &Arrival, body: &[u8]) -> Result<Examined, Outcome> {
+    bus.examine(body, arrival)
+        .map_err(|r| not_admitted(r, body))
+}
+
+/// The outcome of the replay store's answer ([`Bus::admit_examined`]): countersigns a
+/// signed oslo envelope that was admitted.
+pub fn finish(
+    admitted: Result<Admitted, Rejection>,
+    body: &[u8],
+    countersigner: Option<&Countersigner>,
+) -> Outcome {
+    let admitted = match admitted {
         Ok(a) => a,
-        Err(r) => {
-            let detail = format!("{}: {}", r.stage.name(), r.reason);
-            return if r.is_transient() {
-                Outcome::Requeue {
-                    reason: r.code,
-                    detail,
-                    id: body_id(),
-                }
-            } else {
-                Outcome::Refused {
-                    reason: r.code,
-                    detail,
-                    id: body_id(),
-                }
-            };
-        }
+        Err(r) => return not_admitted(r, body),
     };
-    let id = admitted.replay_key.map_or_else(body_id, hex::encode);
+    let id = admitted
+        .replay_key
+        .map_or_else(|| body_id(body), hex::encode);
     let entity = admitted.entity().map(|e| e.id.clone());
     let body = match (countersigner, &admitted.message) {
         (Some(c), AdmittedMessage::Oslo(v)) if v.signed => {
@@ -152,5 +158,28 @@ pub fn check(
         id,
         key: admitted.replay_key,
         duplicate: admitted.duplicate,
+    }
+}
+
+/// SHA-256 of the body in hex: the id of a message not admitted.
+fn body_id(body: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(body))
+}
+
+/// A refusal, or a requeue when the failure is the receiver's own.
+fn not_admitted(r: Rejection, body: &[u8]) -> Outcome {
+    let detail = format!("{}: {}", r.stage.name(), r.reason);
+    if r.is_transient() {
+        Outcome::Requeue {
+            reason: r.code,
+            detail,
+            id: body_id(body),
+        }
+    } else {
+        Outcome::Refused {
+            reason: r.code,
+            detail,
+            id: body_id(body),
+        }
     }
 }

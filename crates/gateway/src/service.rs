@@ -21,6 +21,10 @@
 //! - **Several brokers.** With several `--amqp` URLs (the nodes of a cluster) the first
 //!   session connects to the first; each failed session moves on to the next one, in
 //!   turn, so a node that went away is left for another while the backoff runs.
+//! - **A remote store is waited for off the worker.** With a Redis store, every check but
+//!   the store ([`Bus::examine`]) runs on the worker, and the store's round trip
+//!   ([`Bus::admit_examined`]) on a blocking thread, so the worker verifies the next
+//!   deliveries meanwhile. A file or memory store answers in place.
 //! - **Settled after the acknowledgement.** Once an acknowledgement covering a verified
 //!   delivery went out, its replay key is settled in the store ([`Bus::settle`], on a
 //!   blocking thread): a broker redelivery of it would now be a replay. A settle that
@@ -615,12 +619,22 @@ async fn handle(
     let c = &shared.config;
     let routing_key = delivery.routing_key.as_str();
     let bus = shared.bus.current();
-    let outcome = check::check(
-        &bus,
-        &amqp::arrival(c, &delivery),
-        &delivery.data,
-        shared.countersigner.as_ref(),
-    );
+    let outcome = match check::examine(&bus, &amqp::arrival(c, &delivery), &delivery.data) {
+        Err(outcome) => outcome,
+        Ok(examined) => {
+            let admitted = if shared.replay_store.is_remote() {
+                // A round trip to the store: waited for on a blocking thread, so that the
+                // worker verifies the next deliveries meanwhile.
+                let bus = bus.clone();
+                tokio::task::spawn_blocking(move || bus.admit_examined(examined))
+                    .await
+                    .map_err(|e| format!("a replay-store admission failed: {e}"))?
+            } else {
+                bus.admit_examined(examined)
+            };
+            check::finish(admitted, &delivery.data, shared.countersigner.as_ref())
+        }
+    };
     let id = outcome.id();
     let published = match &outcome {
         Outcome::Verified {

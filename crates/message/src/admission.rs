@@ -396,6 +396,18 @@ impl Admitted {
     }
 }
 
+/// A delivery that passed every check of [`Bus::admit`] but the replay store
+/// ([`Bus::examine`]); [`Bus::admit_examined`] finishes it. Nothing in it is verified
+/// content until then.
+#[derive(Debug)]
+pub struct Examined {
+    message: AdmittedMessage,
+    /// The replay key and its expiry (`None`: nothing to record).
+    record: Option<([u8; 32], u64)>,
+    redelivered: bool,
+    user_id: Option<String>,
+}
+
 mod hex_key {
     pub fn serialize<S: serde::Serializer>(k: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
         match k {
@@ -426,6 +438,50 @@ impl Bus {
     }
 
     fn admit_checked(&self, message: &Value, arrival: &Arrival) -> Result<Admitted, Rejection> {
+        let examined = self.examine_checked(message, arrival)?;
+        self.admit_examined(examined)
+    }
+
+    /// [`Bus::admit`] up to the replay store: every check but the last. A receiver whose
+    /// store answers over the network calls this on its own thread and
+    /// [`Bus::admit_examined`] where waiting costs nothing (the gateway: on a blocking
+    /// thread, while its worker verifies the next delivery). `admit` is exactly the two.
+    pub fn examine(&self, body: &[u8], arrival: &Arrival) -> Result<Examined, Rejection> {
+        arrival.check()?;
+        let message = json::parse(body).map_err(json_rejection)?;
+        self.examine_checked(&message, arrival)
+    }
+
+    /// The last step of [`Bus::admit`]: records an [`Examined`] message's replay key in
+    /// the replay store (a duplicate, a replay, or a store out of reach are decided here).
+    pub fn admit_examined(&self, examined: Examined) -> Result<Admitted, Rejection> {
+        let Examined {
+            message,
+            record,
+            redelivered,
+            user_id,
+        } = examined;
+        let mut duplicate = false;
+        let replay_key = match record {
+            None => None,
+            Some((key, expires)) => {
+                match self.record(key, expires, redelivered) {
+                    Ok(Admission::New) => {}
+                    Ok(Admission::Duplicate) => duplicate = true,
+                    Err(e) => return Err(self.replay_rejection(e)),
+                }
+                Some(key)
+            }
+        };
+        Ok(Admitted {
+            message,
+            replay_key,
+            duplicate,
+            user_id,
+        })
+    }
+
+    fn examine_checked(&self, message: &Value, arrival: &Arrival) -> Result<Examined, Rejection> {
         let (message, record) = if message.get(oslo::VERSION_KEY).is_some() {
             if arrival.signed_by.is_some() {
                 return Err(Rejection::format(
@@ -454,22 +510,10 @@ impl Bus {
             let c = self.check_fedmsg(message, topic, arrival.signed_by.as_deref())?;
             (AdmittedMessage::Fedmsg(c.value), c.record)
         };
-        let mut duplicate = false;
-        let replay_key = match record {
-            None => None,
-            Some((key, expires)) => {
-                match self.record(key, expires, arrival.redelivered) {
-                    Ok(Admission::New) => {}
-                    Ok(Admission::Duplicate) => duplicate = true,
-                    Err(e) => return Err(self.replay_rejection(e)),
-                }
-                Some(key)
-            }
-        };
-        Ok(Admitted {
+        Ok(Examined {
             message,
-            replay_key,
-            duplicate,
+            record,
+            redelivered: arrival.redelivered,
             user_id: arrival.user_id.clone(),
         })
     }

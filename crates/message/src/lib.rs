@@ -29,7 +29,7 @@ pub mod json;
 pub mod oslo;
 pub mod replay;
 
-pub use admission::{Admitted, AdmittedMessage, Arrival, Call, Subscription};
+pub use admission::{Admitted, AdmittedMessage, Arrival, Call, Examined, Subscription};
 pub use bus::{Bus, Validated, sign, sign_text, strip_credentials};
 pub use config::BusConfig;
 pub use distribution::{CRL_UNAVAILABLE, DistributionStats, FetchConfig, Material, Source};

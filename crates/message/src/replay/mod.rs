@@ -230,6 +230,12 @@ impl StoreSpec {
         ))
     }
 
+    /// Whether the store answers over the network (Redis): a receiver with an event loop
+    /// should then wait for it on another thread (see [`crate::Bus::examine`]).
+    pub fn is_remote(&self) -> bool {
+        matches!(self, Self::Redis(_))
+    }
+
     /// Opens the store (`capacity`: the live entries a memory store holds). A file store
     /// opens (and checks) its journal now; a Redis store connects on first use, so a
     /// server that is down at start delays messages rather than the start.

@@ -18,8 +18,10 @@
 //! and nothing is admitted unchecked; the next message connects again.
 //!
 //! **TLS** (`rediss://`) runs on rustls with graviola, the pure-Rust provider, installed
-//! as rustls' process default if none is (the redis client asks rustls for the default);
-//! the server is checked against the system's root certificates.
+//! as rustls' process default if none is (the redis client asks rustls for the default).
+//! The server's certificate is checked against the system's roots, or against the CA that
+//! `?ca=PATH` names; `?cert=PATH&key=PATH` gives a client certificate. Nothing switches
+//! the check off (see [`RedisStore::new`]).
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -51,18 +53,58 @@ impl std::fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// A store on the server at `url` (`redis://` or `rediss://`); connects on first use.
+    ///
+    /// With `rediss://`, three query parameters of ours (the redis client ignores them):
+    /// `ca=PATH`, the PEM certificates that the server's certificate must chain to instead
+    /// of the system's roots (a private CA, as most Redis deployments have); `cert=PATH`
+    /// and `key=PATH`, a client certificate and its key in PEM, for a server that asks for
+    /// one (`tls-auth-clients`). The redis client's `#insecure` (no certificate check) is
+    /// refused: the store would then believe any server that answers.
     pub fn new(url: &str) -> Result<Self, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("replay store: {e}"))?;
+        let tls = TlsFiles::of(url)?;
+        let client = match &tls {
+            TlsFiles::None => redis::Client::open(url),
+            TlsFiles::Some { ca, cert, key } => {
+                #[cfg(not(feature = "https"))]
+                {
+                    let _ = (ca, cert, key);
+                    return Err("rediss:// needs waxseal-message's https feature (rustls)".into());
+                }
+                // The redis client builds its TLS configuration from rustls' process
+                // default provider; make it the pure-Rust one unless the process chose
+                // another.
+                #[cfg(feature = "https")]
+                {
+                    let _ = rustls_graviola::default_provider().install_default();
+                    let read = |p: &std::path::Path| {
+                        std::fs::read(p).map_err(|e| format!("replay store: {}: {e}", p.display()))
+                    };
+                    let client_tls = match (cert, key) {
+                        (Some(c), Some(k)) => Some(redis::ClientTlsConfig {
+                            client_cert: read(c)?,
+                            client_key: read(k)?,
+                        }),
+                        (None, None) => None,
+                        _ => {
+                            return Err(
+                                "replay store: cert= and key= go together (a client certificate and its key)".into(),
+                            );
+                        }
+                    };
+                    let root_cert = ca.as_deref().map(read).transpose()?;
+                    redis::Client::build_with_tls(
+                        url,
+                        redis::TlsCertificates {
+                            client_tls,
+                            root_cert,
+                        },
+                    )
+                }
+            }
+        }
+        .map_err(|e| format!("replay store: {e}"))?;
         let info = client.get_connection_info();
         let server = info.addr().to_string();
-        if url.starts_with("rediss://") {
-            // The redis client builds its TLS configuration from rustls' process default
-            // provider; make it the pure-Rust one unless the process chose another.
-            #[cfg(feature = "https")]
-            let _ = rustls_graviola::default_provider().install_default();
-            #[cfg(not(feature = "https"))]
-            return Err("rediss:// needs waxseal-message's https feature (rustls)".into());
-        }
         Ok(Self {
             client,
             server,
@@ -103,6 +145,47 @@ impl RedisStore {
                 Err(ReplayError::Unavailable)
             }
         }
+    }
+}
+
+/// The TLS files a `rediss://` URL names (see [`RedisStore::new`]).
+enum TlsFiles {
+    /// `redis://`: no TLS.
+    None,
+    /// `rediss://`: the server checked against `ca` (or the system's roots), with a
+    /// client certificate when `cert` and `key` are given.
+    Some {
+        ca: Option<std::path::PathBuf>,
+        cert: Option<std::path::PathBuf>,
+        key: Option<std::path::PathBuf>,
+    },
+}
+
+impl TlsFiles {
+    fn of(url: &str) -> Result<Self, String> {
+        let parsed = url::Url::parse(url).map_err(|e| format!("replay store: {e}"))?;
+        let (mut ca, mut cert, mut key) = (None, None, None);
+        for (name, value) in parsed.query_pairs() {
+            let slot = match name.as_ref() {
+                "ca" => &mut ca,
+                "cert" => &mut cert,
+                "key" => &mut key,
+                _ => continue,
+            };
+            *slot = Some(std::path::PathBuf::from(value.as_ref()));
+        }
+        if parsed.scheme() != "rediss" {
+            if ca.is_some() || cert.is_some() || key.is_some() {
+                return Err("replay store: ca=, cert= and key= are for rediss:// (TLS)".into());
+            }
+            return Ok(Self::None);
+        }
+        if parsed.fragment().is_some() {
+            return Err(
+                "replay store: rediss:// with a fragment (#insecure) would not check the server's certificate; give its CA with ?ca=PATH instead".into(),
+            );
+        }
+        Ok(Self::Some { ca, cert, key })
     }
 }
 
