@@ -10,22 +10,29 @@
 # the gateway's queue first (a quorum queue, as deployed; QUEUE_TYPE=classic to compare),
 # then consumed by:
 #
-# - `relay`: one gateway process with `validate_signatures: false`: the same consume,
-#   republish, confirm and acknowledge loop with no check at all. Its rate is the ceiling
-#   that the broker, on this machine, leaves to any consumer of these messages.
+# - `forwarder`: the unchecked forwarder (bench_load forward: consume, republish with
+#   publisher confirms, acknowledge each input once its copy is confirmed; one thread of
+#   its own, prefetch 256). Its rate F is the reference: what the broker and an AMQP
+#   client on this machine allow when nothing is checked.
 # - `1 gateway`: one process (--threads 1) validating every message;
-# - `2 gateways`: two such processes sharing the queue and a --replay-cache journal.
+# - `1 gateway, 2 threads`: one process with --threads 2 (verification on both cores);
+# - `2 gateways`: two --threads 1 processes sharing the queue and a file replay store.
 #
 # Rates are measured between the first and the last message out (start-up is not
 # counted), by a watcher that polls the depth of the two output queues without consuming
 # them. Warm caches: one signer, so its certificate path is validated once; every message
 # is new, so each costs its own signature check and replay-journal entry.
 #
-# Printed per row: the rates; `1 ÷ speed` (the issue's ratio); `1 ÷ relay` (how close
-# the gateway comes to the broker's ceiling); the one gateway's own CPU time per message
+# The limit: on two cores, with one verification per message on one core and the rest of
+# the work as the forwarder does it, a verifying gateway can at best move
+# 1 / (1/F + (1/V)/2) messages per second, V `speed`'s warm verification rate.
+#
+# Printed per row: the rates; `1 ÷ limit` and `2 threads ÷ limit` (the issue's goal: one
+# gateway at least 0.85 of the limit); `1 ÷ speed`;
+# `1 ÷ fwd` (the one gateway against the forwarder); the one gateway's own CPU time per message
 # (user + system, from /proc, between the first and the last message out) against
 # `speed`'s time per verification (`cpu ÷ speed`: 1.00 would mean the gateway spends
-# nothing besides the verification); the two gateways' CPU per message; and `2 ÷ 1`.
+# nothing besides the verification); the two gateways' rate, CPU per message and `2 ÷ limit`.
 #
 # `waxseal speed --algorithm ALG --payload-size N` gives the in-process verify rate with a
 # warm cache (same algorithm, payload size, certificates embedded or omitted). The broker,
@@ -64,19 +71,24 @@ if [ -z "${AMQP_ADDR:-}" ]; then
   AMQP_ADDR="amqp://guest:guest@127.0.0.1:$port/%2f"
 fi
 
-# run PREFIX BUS PROCS: publishes, consumes with PROCS gateways on BUS; sets `rate`
-# (messages/s) and `cpu` (the gateways' CPU µs per message, all processes together).
+# run PREFIX BUS PROCS [THREADS]: publishes, consumes with PROCS gateways on BUS (or, BUS
+# `forward`, with the unchecked forwarder); sets `rate` (messages/s) and `cpu` (the
+# consumers' CPU µs per message, all processes together).
 run() {
-  local prefix=$1 bus=$2 procs=$3 p
+  local prefix=$1 bus=$2 procs=$3 threads=${4:-1} p
   "$load" publish "$AMQP_ADDR" "$prefix" "$dir/pki" bodhi-app01.example.org "$count" "$size" "$certs"
   rm -f "$dir/seen.$prefix" "$dir/pids"
   "$load" watch "$AMQP_ADDR" "$prefix" "$count" "$dir/pids" > "$dir/rate" &
   local watcher=$!
   gateways=()
   for _ in $(seq 1 "$procs"); do
-    "$bin" gateway --amqp "$AMQP_ADDR" --queue "$prefix.in" --bus "$bus" \
-      --verified-exchange "$prefix.ok" --rejected-exchange "$prefix.no" --queue-type "$QUEUE_TYPE" \
-      --prefetch 256 --threads 1 --replay-cache "$dir/seen.$prefix" 2> "$dir/gw.log" &
+    if [ "$bus" = forward ]; then
+      "$load" forward "$AMQP_ADDR" "$prefix" 256 2> "$dir/gw.log" &
+    else
+      "$bin" gateway --amqp "$AMQP_ADDR" --queue "$prefix.in" --bus "$bus" \
+        --verified-exchange "$prefix.ok" --rejected-exchange "$prefix.no" --queue-type "$QUEUE_TYPE" \
+        --prefetch 256 --threads "$threads" --replay-store "file:$dir/seen.$prefix" 2> "$dir/gw.log" &
+    fi
     gateways+=($!)
   done
   printf '%s\n' "${gateways[@]}" > "$dir/pids"
@@ -100,33 +112,38 @@ for alg in p256 rsa2048; do
 {"trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"],
  "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]}}
 JSON
-  echo '{"validate_signatures": false}' > "$dir/relay.json"
   for certs in embedded omitted; do
     speed=$("$bin" speed --algorithm "$alg" --payload-size "$size" --seconds 1 --json \
       | python3 -c "import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(round(d['verify_${certs}_warm']))")
-    run "bench.$alg.$certs.relay" "$dir/relay.json" 1
-    relay=$rate
+    run "bench.$alg.$certs.forward" forward 1
+    forward=$rate
     run "bench.$alg.$certs.1" "$dir/bus.json" 1
     one=$rate one_cpu=$cpu
+    run "bench.$alg.$certs.1t2" "$dir/bus.json" 1 2
+    one_t2=$rate
     run "bench.$alg.$certs.2" "$dir/bus.json" 2
-    echo "$alg $certs $speed $relay $one $one_cpu $rate $cpu" >> "$rows"
+    echo "$alg $certs $speed $forward $one $one_cpu $one_t2 $rate $cpu" >> "$rows"
   done
 done
 python3 - "$rows" "$markdown" << 'PY'
 import sys
 rows, markdown = sys.argv[1], sys.argv[2] == "1"
 names = {"p256": "P-256", "rsa2048": "RSA-2048"}
-head = ["algorithm", "certificates", "speed verify/s", "relay/s", "1 gateway/s", "1 ÷ speed",
-        "1 ÷ relay", "1 gateway CPU µs/msg", "speed µs/msg", "cpu ÷ speed", "2 gateways/s",
-        "2 gateways CPU µs/msg", "2 ÷ 1"]
+head = ["algorithm", "certificates", "speed verify/s", "forwarder/s", "limit/s", "1 gateway/s",
+        "1 ÷ limit", "1 gateway, 2 threads/s", "2 threads ÷ limit", "1 ÷ speed", "1 ÷ fwd",
+        "1 gateway CPU µs/msg", "speed µs/msg", "cpu ÷ speed", "2 gateways/s",
+        "2 gateways CPU µs/msg", "2 ÷ limit"]
 out = []
 for line in open(rows):
     alg, certs, *figures = line.split()
-    speed, relay, one, cpu1, two, cpu2 = map(float, figures)
+    speed, forward, one, cpu1, one_t2, two, cpu2 = map(float, figures)
     speed_us = 1e6 / speed
-    out.append([names[alg], certs, f"{speed:,.0f}", f"{relay:,.0f}", f"{one:,.0f}",
-                f"{one / speed:.2f}", f"{one / relay:.2f}", f"{cpu1:.0f}", f"{speed_us:.0f}",
-                f"{cpu1 / speed_us:.2f}", f"{two:,.0f}", f"{cpu2:.0f}", f"{two / one:.2f}"])
+    # One verification per message on one of the two cores, the rest as the forwarder.
+    limit = 1 / (1 / forward + (1 / speed) / 2)
+    out.append([names[alg], certs, f"{speed:,.0f}", f"{forward:,.0f}", f"{limit:,.0f}",
+                f"{one:,.0f}", f"{one / limit:.2f}", f"{one_t2:,.0f}", f"{one_t2 / limit:.2f}",
+                f"{one / speed:.2f}", f"{one / forward:.2f}", f"{cpu1:.0f}", f"{speed_us:.0f}",
+                f"{cpu1 / speed_us:.2f}", f"{two:,.0f}", f"{cpu2:.0f}", f"{two / limit:.2f}"])
 if markdown:
     print("| " + " | ".join(head) + " |")
     print("|---|---|" + "---:|" * (len(head) - 2))

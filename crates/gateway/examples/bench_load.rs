@@ -8,6 +8,14 @@
 //! its signing CA; `omitted`, the signer only) and publishes them, confirmed, before any
 //! gateway runs.
 //!
+//! `bench_load forward AMQP_URL PREFIX PREFETCH`: the unchecked forwarder, the reference
+//! that `bench/gateway.sh` measures the gateway against. It does what the gateway does on
+//! the wire and nothing else: consumes PREFIX.in (prefetch PREFETCH), republishes each
+//! message to PREFIX.ok with the same routing key, body and properties, persistent, on a
+//! channel with publisher confirms, and acknowledges each input once its copy is
+//! confirmed; one thread of its own (a current-thread runtime, as the gateway with
+//! `--threads 1`), until killed. It checks nothing.
+//!
 //! `bench_load watch AMQP_URL PREFIX COUNT PIDFILE`: polls the depth of the two watch
 //! queues (passive declarations, every 2 ms; nothing is consumed, so the watcher costs the
 //! broker next to nothing) until COUNT messages came out, and prints `<messages/s>
@@ -18,9 +26,11 @@
 
 use std::time::{Duration, Instant};
 
+use futures_lite::StreamExt;
 use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions, QueuePurgeOptions,
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    QueuePurgeOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
@@ -30,7 +40,7 @@ const TOPIC: &str = "org.example.prod.bodhi.update.comment";
 
 type Error = Box<dyn std::error::Error>;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let a: Vec<String> = std::env::args().collect();
     match a.get(1).map(String::as_str) {
@@ -38,7 +48,8 @@ async fn main() -> Result<(), Error> {
             publish(&a[2], &a[3], &a[4], &a[5], a[6].parse()?, a[7].parse()?, &a[8]).await
         }
         Some("watch") if a.len() == 6 => watch(&a[2], &a[3], a[4].parse()?, &a[5]).await,
-        _ => Err("usage: bench_load publish URL PREFIX PKI NAME COUNT BYTES embedded|omitted | watch URL PREFIX COUNT PIDFILE".into()),
+        Some("forward") if a.len() == 5 => forward(&a[2], &a[3], a[4].parse()?).await,
+        _ => Err("usage: bench_load publish URL PREFIX PKI NAME COUNT BYTES embedded|omitted | watch URL PREFIX COUNT PIDFILE | forward URL PREFIX PREFETCH".into()),
     }
 }
 
@@ -141,6 +152,48 @@ async fn publish(
         assert!(c.await?.is_ack());
     }
     conn.close(200, "done".into()).await?;
+    Ok(())
+}
+
+/// The unchecked forwarder (see the module docs).
+async fn forward(url: &str, prefix: &str, prefetch: u16) -> Result<(), Error> {
+    let conn = Connection::connect(url, ConnectionProperties::default()).await?;
+    let consume = conn.create_channel().await?;
+    let publish = conn.create_channel().await?;
+    publish
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    consume
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await?;
+    let mut consumer = consume
+        .basic_consume(
+            format!("{prefix}.in").as_str().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let exchange = format!("{prefix}.ok");
+    while let Some(delivery) = consumer.next().await {
+        let delivery = delivery?;
+        let confirm = publish
+            .basic_publish(
+                exchange.as_str().into(),
+                delivery.routing_key.as_str().into(),
+                BasicPublishOptions::default(),
+                &delivery.data,
+                delivery.properties.clone().with_delivery_mode(2),
+            )
+            .await?;
+        tokio::spawn(async move {
+            if let Ok(c) = confirm.await
+                && c.is_ack()
+            {
+                let _ = delivery.acker.ack(BasicAckOptions::default()).await;
+            }
+        });
+    }
     Ok(())
 }
 

@@ -26,10 +26,11 @@
 //!   ([`Bus::admit_examined`]) on a blocking thread, so the worker verifies the next
 //!   deliveries meanwhile. A file or memory store answers in place.
 //! - **Settled after the acknowledgement.** Once an acknowledgement covering a verified
-//!   delivery went out, its replay key is settled in the store ([`Bus::settle`], on a
-//!   blocking thread): a broker redelivery of it would now be a replay. A settle that
-//!   fails is logged (`settle-failed`) and counted, never fatal: the key stays admitted,
-//!   which refuses every new copy all the same.
+//!   delivery went out, its replay key is settled in the store ([`Bus::settle_all`],
+//!   within 20 ms, 64 keys at a time; a remote store on a blocking thread): a broker
+//!   redelivery of it would now be a replay. A settle that fails is logged
+//!   (`settle-failed`) and counted, never fatal: the key stays admitted, which refuses
+//!   every new copy all the same.
 //! - **SIGHUP reloads** the bus configuration (see [`crate::reload`]); so does a change of
 //!   its files, checked every `--watch-ms`.
 
@@ -400,6 +401,9 @@ async fn session(
 
     let mut tasks: JoinSet<Result<Done, String>> = JoinSet::new();
     let mut acks = Acks::default();
+    let mut unsettled = Unsettled::default();
+    let mut settle_tick = tokio::time::interval(SETTLE_EVERY);
+    settle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The client does not always end the consumer stream when its connection dies (a
     // socket closed under it can leave the stream and every pending confirmation waiting
     // for ever): the state is looked at every second as well.
@@ -452,11 +456,12 @@ async fn session(
                 Some(Err(e)) => break Some(e.to_string()),
                 None => break Some("the broker cancelled the consumer".to_string()),
             },
+            _ = settle_tick.tick(), if !unsettled.is_empty() => unsettled.flush(shared),
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 last_activity = Instant::now();
                 // An acknowledgement on a connection that died without a word can wait
                 // for ever: bounded, it ends the session instead.
-                match tokio::time::timeout(CONNECT_TIMEOUT, settle(shared, &mut acks, done)).await {
+                match tokio::time::timeout(CONNECT_TIMEOUT, settle(shared, &mut acks, &mut unsettled, done)).await {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => break Some(e),
                     Err(_) => break Some(format!(
@@ -469,6 +474,9 @@ async fn session(
     };
     if let Some(error) = ended {
         tasks.abort_all();
+        // Their acknowledgements went out (or the broker will redeliver them, and then
+        // refuse them as replays after their verified copies: see the module docs).
+        unsettled.flush(shared);
         let _ = tokio::time::timeout(
             Duration::from_secs(1),
             conn.close(320, "waxseal gateway reconnecting".into()),
@@ -501,7 +509,7 @@ async fn session(
     let mut failed = None;
     let finish = async {
         while let Some(done) = tasks.join_next().await {
-            if let Err(e) = settle(shared, &mut acks, done).await {
+            if let Err(e) = settle(shared, &mut acks, &mut unsettled, done).await {
                 failed = Some(e);
             }
         }
@@ -512,6 +520,7 @@ async fn session(
             DRAIN_TIMEOUT.as_secs()
         ));
     }
+    unsettled.flush(shared);
     if let Some(e) = failed {
         // What was not acknowledged is redelivered to another process.
         log::warn("drain-incomplete", &[("error", &e)]);
@@ -540,6 +549,7 @@ struct Done {
 async fn settle(
     shared: &Shared,
     acks: &mut Acks,
+    unsettled: &mut Unsettled,
     done: Result<Result<Done, String>, tokio::task::JoinError>,
 ) -> Result<(), String> {
     let done = match done {
@@ -563,12 +573,44 @@ async fn settle(
             .await
             .map_err(|e| e.to_string())?
     };
-    settle_keys(shared, covered.keys);
+    unsettled.add(shared, covered.keys);
     Ok(())
 }
 
-/// Settles `keys`, whose acknowledgement went out, on a blocking thread (a store may do
-/// I/O). A failure is logged and counted: the keys stay admitted, so new copies of their
+/// How many acknowledged keys are settled together at most.
+pub const SETTLE_BATCH: usize = 64;
+
+/// How long an acknowledged key waits at most before it is settled.
+pub const SETTLE_EVERY: Duration = Duration::from_millis(20);
+
+/// Keys whose acknowledgement went out and that are not settled yet: settled together,
+/// [`SETTLE_BATCH`] at a time or every [`SETTLE_EVERY`], so that a store pays one call
+/// (one lock of the journal, one round trip to Redis) for many messages. A key waiting
+/// here is admitted: a new copy of its message is refused all the same; only a broker
+/// redelivery of it in those milliseconds, which does not come after an acknowledgement,
+/// would pass as a flagged duplicate.
+#[derive(Default)]
+struct Unsettled(Vec<Key>);
+
+impl Unsettled {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn add(&mut self, shared: &Shared, keys: Vec<Key>) {
+        self.0.extend(keys);
+        if self.0.len() >= SETTLE_BATCH {
+            self.flush(shared);
+        }
+    }
+
+    fn flush(&mut self, shared: &Shared) {
+        settle_keys(shared, std::mem::take(&mut self.0));
+    }
+}
+
+/// Settles `keys`, whose acknowledgement went out: a remote store on a blocking thread, a
+/// local one in place. A failure is logged and counted: the keys stay admitted, so new copies of their
 /// messages are still refused; only a broker redelivery of them, which no longer comes
 /// after the acknowledgement, would pass as a flagged duplicate.
 fn settle_keys(shared: &Shared, keys: Vec<Key>) {
@@ -578,7 +620,7 @@ fn settle_keys(shared: &Shared, keys: Vec<Key>) {
     let bus: Arc<Bus> = shared.bus.current();
     let settled = shared.metrics.settled.clone();
     let failures = shared.metrics.settle_failures.clone();
-    tokio::task::spawn_blocking(move || {
+    let settle = move || {
         // One call (one round trip to a remote store) for every key the acknowledgement
         // covered.
         let count = keys.len() as u64;
@@ -598,7 +640,14 @@ fn settle_keys(shared: &Shared, keys: Vec<Key>) {
                 );
             }
         }
-    });
+    };
+    if shared.replay_store.is_remote() {
+        tokio::task::spawn_blocking(settle);
+    } else {
+        // A local store answers in a few system calls, as its admissions do: here, not
+        // with a hand-off to another thread per acknowledgement.
+        settle();
+    }
 }
 
 /// Validates one delivery, republishes it and waits for the broker's confirmation; the

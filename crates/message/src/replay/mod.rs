@@ -456,16 +456,18 @@ impl ReplayCache {
 
 /// One line of the text form, with its newline.
 pub(crate) fn line(key: &[u8; 32], expires: u64, settled: bool) -> String {
-    let e = if expires == u64::MAX {
-        "-".to_string()
+    use std::fmt::Write;
+    // Written once per admission and settle: one allocation, no per-byte formatting.
+    let mut out = String::with_capacity(64 + 1 + 20 + 3);
+    out.push_str(&hex::encode(key));
+    out.push(' ');
+    if expires == u64::MAX {
+        out.push('-');
     } else {
-        expires.to_string()
-    };
-    format!(
-        "{} {e}{}\n",
-        hex_encode(key),
-        if settled { " s" } else { "" }
-    )
+        let _ = write!(out, "{expires}");
+    }
+    out.push_str(if settled { " s\n" } else { "\n" });
+    out
 }
 
 /// Parses one line of the text form (without its newline): key, expiry, settled.
@@ -526,22 +528,13 @@ impl EvictionClock {
     }
 }
 
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
+/// The key of a journal line: 64 lower-case hex digits, nothing else.
 fn hex_decode(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64
-        || !s
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
         return None;
     }
     let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(s, &mut out).ok()?;
     Some(out)
 }
 
