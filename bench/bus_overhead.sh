@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 filter=()
 if [ "${1:-}" = --ratios-only ]; then
   # A filter no criterion figure matches: only the side-by-side ratios run.
-  filter=(--bench ratios-only)
+  filter=(ratios-only)
   shift
 fi
 export BUS_RATIO_SECONDS=${1:-2}
