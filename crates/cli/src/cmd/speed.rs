@@ -331,10 +331,17 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let raw_sign = raw.as_ref().filter(|_| backend_sign == "graviola");
     let raw_verify = raw.as_ref().filter(|_| backend_verify == "graviola");
     let mut buf = vec![0u8; 2048];
-    let raw_signature = raw.as_ref().map(|r| {
-        let n = r.sign(&content, &mut buf);
-        buf[..n].to_vec()
-    });
+    // The signature the bare check checks, made through the provider (which falls back to
+    // RustCrypto when graviola withholds one: PKCS #1 v1.5 signatures are the same).
+    let raw_signature = match raw_verify {
+        Some(_) => Some(
+            leaf.key
+                .sign(&content, digest, false)
+                .map_err(|e| fail(&e))?
+                .1,
+        ),
+        None => None,
+    };
     let (mut sign_embedded, mut sign_omitted) = (|| sign(true), || sign(false));
     let mut sign_raw = || {
         // A signature graviola's own fault check withholds (rarely: the envelope then
