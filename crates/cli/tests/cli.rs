@@ -588,6 +588,37 @@ fn speed_names_the_provider_and_backend_of_each_row() {
     );
 }
 
+#[test]
+fn speed_measures_graviolas_bare_rsa_beside_the_envelope_only_where_graviola_does_it() {
+    let fx = Fx::new();
+    for p in providers() {
+        let mut args = vec!["speed", "--seconds", "0.01", "--algorithm", "rsa2048"];
+        args.extend(["--json", "--provider", p]);
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_waxseal"))
+            .args(&args)
+            .current_dir(fx.p("."))
+            .output()
+            .unwrap();
+        assert_eq!(status(&o), 0, "{}", stderr(&o));
+        let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let f = &figures[0];
+        assert_eq!(f["backend_sign"], p);
+        for bare in ["sign_raw", "verify_raw"] {
+            if p == "graviola" {
+                assert!(f[bare].as_f64().unwrap() > 0.0, "{p} {bare}");
+            } else {
+                // RustCrypto did the work: graviola's bare figure is no yardstick for it.
+                assert!(f[bare].is_null(), "{p} {bare}");
+            }
+        }
+        assert_eq!(f["failed"]["verify_raw"], 0);
+    }
+    // Not RSA: nothing bare to measure.
+    let o = fx.speed(&["--json", "--provider", "auto"]);
+    let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(figures[0]["sign_raw"].is_null() && figures[0]["verify_raw"].is_null());
+}
+
 fn stdout_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

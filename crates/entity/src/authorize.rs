@@ -101,7 +101,8 @@ impl Authorizer {
         &self.mapper
     }
 
-    /// Names certificates by entity ID (for routing-slip itineraries).
+    /// Names certificates by entity ID (for routing-slip itineraries). The namer shares
+    /// this authorizer's mapper (its compiled rules and kept answers).
     pub fn namer(&self) -> waxseal_slip::Namer<'static> {
         let mapper = self.mapper.clone();
         Box::new(move |c: &Certificate| match mapper.map(c) {

@@ -1,6 +1,7 @@
 //! Certificate → entity ID, by configurable rules.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -83,9 +84,33 @@ struct Rule {
 /// Maps certificates to entity IDs. Every rule is tried; a certificate must yield exactly
 /// one entity ID across all of them: no match and conflicting matches are errors, never a
 /// silent default.
-#[derive(Debug, Clone)]
+///
+/// The answer for a certificate is kept (by its fingerprint, at most [`MAPPED`] of them):
+/// it depends on nothing but the certificate and the rules, and a bus maps the signer of
+/// every message it accepts, often from a fresh copy of the same certificate. Clones
+/// share the rules (and so the regular expressions' caches) and the kept answers.
+#[derive(Clone)]
 pub struct EntityMapper {
-    rules: Vec<Rule>,
+    rules: Arc<[Rule]>,
+    mapped: Arc<quick_cache::sync::Cache<[u8; 32], Result<EntityId, EntityError>>>,
+}
+
+// A panic cannot leave the kept answers inconsistent: they change only inside
+// `quick_cache`, under a shard lock, by inserting a cloned answer, which does not panic.
+// So a bus that holds a mapper stays usable across `catch_unwind`, as with the path cache
+// (`waxseal_trust::path::cache`).
+impl std::panic::RefUnwindSafe for EntityMapper {}
+impl std::panic::UnwindSafe for EntityMapper {}
+
+/// How many certificates' entities an [`EntityMapper`] keeps.
+pub const MAPPED: usize = 4096;
+
+impl std::fmt::Debug for EntityMapper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntityMapper")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `<service>-<fqdn>` rule: CN `^(?P<service>[a-z0-9_]+)-(?P<host>.+)$`.
@@ -140,13 +165,27 @@ impl EntityMapper {
                 text: format!("{:?} {}", r.source, r.pattern.as_deref().unwrap_or("(any)")),
             });
         }
-        Ok(Self { rules: out })
+        Ok(Self {
+            rules: out.into(),
+            mapped: Arc::new(quick_cache::sync::Cache::new(MAPPED)),
+        })
     }
 
     /// The entity `cert` speaks for.
     pub fn map(&self, cert: &Certificate) -> Result<EntityId, EntityError> {
+        let fingerprint = cert.fingerprint();
+        if let Some(known) = self.mapped.get(&fingerprint) {
+            return known;
+        }
+        let answer = self.map_rules(cert);
+        self.mapped.insert(fingerprint, answer.clone());
+        answer
+    }
+
+    /// [`EntityMapper::map`]'s work, every time.
+    fn map_rules(&self, cert: &Certificate) -> Result<EntityId, EntityError> {
         let mut found: Vec<(String, EntityId)> = Vec::new();
-        for rule in &self.rules {
+        for rule in self.rules.iter() {
             for value in values(cert, rule.source) {
                 let (id, fields) = match &rule.pattern {
                     None => (value.clone(), BTreeMap::new()),

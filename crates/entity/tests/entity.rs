@@ -35,6 +35,37 @@ fn service_host_convention_is_the_default_rule() {
 }
 
 #[test]
+fn a_kept_answer_is_the_answer_and_belongs_to_its_rules() {
+    let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
+    let leaf = pki
+        .leaf("bodhi-app01.example.org", KeyAlgorithm::P256)
+        .unwrap();
+    let odd = pki.leaf("Not A Service Name", KeyAlgorithm::P256).unwrap();
+    let mapper = EntityMapper::default();
+    let clone = mapper.clone();
+    for _ in 0..2 {
+        // Asked again, and through a clone that shares what was kept: the same answers,
+        // refusals included.
+        for m in [&mapper, &clone] {
+            assert_eq!(m.map(&leaf.cert).unwrap().id, "bodhi-app01.example.org");
+            assert_eq!(m.map(&odd.cert).unwrap_err().code(), "entity-unmapped");
+        }
+        // A fresh copy of the certificate (as a message carries it) is the same certificate.
+        let copy = waxseal_envelope::Certificate::from_der(leaf.cert.der()).unwrap();
+        assert_eq!(mapper.map(&copy).unwrap().field("service"), Some("bodhi"));
+    }
+    // Another mapper, other rules: its own answers, whatever the first one kept.
+    let by_cn =
+        EntityMapper::new(&[rule(Source::Cn, Some("^(?P<all>.+)$"), Some("cn:{all}"))]).unwrap();
+    assert_eq!(by_cn.map(&odd.cert).unwrap().id, "cn:Not A Service Name");
+    assert_eq!(
+        by_cn.map(&leaf.cert).unwrap().id,
+        "cn:bodhi-app01.example.org"
+    );
+    assert_eq!(mapper.map(&odd.cert).unwrap_err().code(), "entity-unmapped");
+}
+
+#[test]
 fn san_uri_rule_with_a_template() {
     let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
     let leaf = pki

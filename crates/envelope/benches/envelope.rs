@@ -1,8 +1,11 @@
 //! Criterion benchmarks: sign and verify per algorithm on a 1 KiB payload, certificates
 //! embedded and omitted. `cargo bench -p waxseal-envelope`. Verification three ways:
 //!
-//! - `cold`: the first message from a signer in a new process (no cache: the whole path is
-//!   built, every certificate signature checked, every key parsed and set up);
+//! - `cold`: the first message from a signer (no path or signature cache: the whole path
+//!   is built and every certificate signature checked; the process-wide key caches off,
+//!   so an envelope's certificates set their keys up for each message, while the
+//!   verifier's store and anchors keep the keys they set up on first use, as OpenSSL's
+//!   `X509` objects do);
 //! - `warm-signer`: a later, new message from a known signer (paths cached, signature
 //!   outcomes not, 64 distinct messages in turn): one public-key operation each, what a
 //!   bus consumer pays per message;
@@ -93,7 +96,7 @@ fn bench(c: &mut Criterion) {
                 g.bench_function(format!("verify/{name}/{mode}"), |b| {
                     b.iter(|| {
                         let env = next.next().expect("a stream");
-                        // Cold: no prepared keys either, as in a new process.
+                        // Cold: no process-wide prepared keys either.
                         if mode == "cold" {
                             key::without_key_caches(|| v.verify_bytes(black_box(env), None))
                                 .unwrap()

@@ -11,9 +11,10 @@ use crate::algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm, Signatu
 use crate::cert::Certificate;
 use crate::envelope::Envelope;
 use crate::format::Format;
-use crate::key::{KeyError, PublicKey};
+use crate::key::KeyError;
 use crate::name::NameKey;
 use crate::oid;
+use crate::provider::PreparedPublicKey;
 use crate::rfc5652::{Attributes, Limits, ParseError, SignedData, SignerIdentifier, SignerInfo};
 use crate::store::{CertStore, CrlSet};
 use crate::trust::{
@@ -833,7 +834,7 @@ impl Verifier {
             // subjectKeyIdentifier must not mean 255 signature checks per signer.
             ctx.meter.tick_candidate().map_err(SignerError::Untrusted)?;
             let mut path = None;
-            let key = match PublicKey::from_spki_bounded(cert.public_key_info(), None, max_bits) {
+            let key = match cert.public_key_bounded(None, max_bits) {
                 Ok(k) => k,
                 Err(KeyError::MissingDsaParameters) => {
                     // The key inherits its DSA parameters along the path (RFC 3279).
@@ -841,7 +842,7 @@ impl Verifier {
                     let k = trust::process::end_entity_key(&p, max_bits)
                         .map_err(SignerError::Untrusted)?;
                     path = Some(p);
-                    k
+                    Arc::new(PreparedPublicKey::new(k))
                 }
                 Err(e @ KeyError::TooLarge { .. }) => {
                     last = SignerError::KeyTooLarge(e.to_string());
@@ -852,7 +853,8 @@ impl Verifier {
                     continue;
                 }
             };
-            key.check_scheme(&scheme, digest, &self.algorithms)
+            key.key()
+                .check_scheme(&scheme, digest, &self.algorithms)
                 .map_err(|e| match e {
                     AlgorithmError::LegacyDigest(_) => SignerError::Algorithm(e),
                     e => SignerError::AlgorithmMismatch(e),
@@ -862,7 +864,7 @@ impl Verifier {
                 (None, SignatureScheme::Ed25519) => b"content",
                 (None, _) => b"content digest",
             };
-            let id = trust::budget::signature_id(
+            let id = trust::budget::prepared_signature_id(
                 &key,
                 &[mode, &signature_algorithm, digest.name().as_bytes()],
                 &message_id,
@@ -875,7 +877,8 @@ impl Verifier {
                     })
                 }
                 (None, _) => ctx.meter.signature(id, content_digest.len(), || {
-                    key.verify_prehash(&scheme, digest, &content_digest, &si.signature)
+                    key.key()
+                        .verify_prehash(&scheme, digest, &content_digest, &si.signature)
                         .is_ok()
                 }),
             }

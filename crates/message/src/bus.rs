@@ -39,7 +39,7 @@ use waxseal_slip::RouteExpectations;
 use crate::admission::Arrival;
 use crate::config::{BusConfig, CrlScope};
 use crate::credentials::CertificateFields;
-use crate::distribution::{ChangeWatch, Material};
+use crate::distribution::{ChangeWatch, FileWatch, Material};
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
 use crate::oslo::Route;
@@ -179,6 +179,9 @@ struct Trust {
     epoch: Instant,
     /// The material's change counter, and the value the verifier was built at (or later).
     watch: ChangeWatch,
+    /// The files' look when last read, when every source is a file: checked before every
+    /// message without the lock (`None`: a URL source, decided under the lock).
+    files: Option<FileWatch>,
     seen: AtomicU64,
     /// [`Material::crls_current_until`] as of the last check.
     crls_until: AtomicU64,
@@ -187,6 +190,7 @@ struct Trust {
 impl Trust {
     fn new(material: Material, verifier: Verifier) -> Self {
         let watch = material.watch();
+        let files = material.file_watch();
         let seen = AtomicU64::new(watch.generation());
         let crls_until = AtomicU64::new(material.crls_current_until());
         Self {
@@ -195,6 +199,7 @@ impl Trust {
             due_at_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             watch,
+            files,
             seen,
             crls_until,
         }
@@ -500,10 +505,16 @@ impl Bus {
             return Ok(None);
         };
         let time = self.time();
-        // The path of every message: atomics only.
-        let due = t.now_ms() >= t.due_at_ms.load(Ordering::Acquire)
-            || t.watch.generation() != t.seen.load(Ordering::Acquire);
-        if due {
+        // The path of every message: atomics only, and without a refresh interval a
+        // `stat` of each trust file; the lock only when something is due or changed.
+        let moved = t.watch.generation() != t.seen.load(Ordering::Acquire);
+        let due = moved || t.now_ms() >= t.due_at_ms.load(Ordering::Acquire);
+        let unchanged = || {
+            // Checking before every message, files only: what check_trust would find
+            // when each file still looks as it did when read is nothing to do.
+            self.refresh_interval.is_zero() && t.files.as_ref().is_some_and(FileWatch::unchanged)
+        };
+        if due && (moved || !unchanged()) {
             self.check_trust(t, time);
         }
         if time < t.crls_until.load(Ordering::Acquire) {
@@ -783,7 +794,8 @@ impl Bus {
             .decode(text("signature")?.as_bytes())
             .map_err(|e| Rejection::format("malformed", format!("signature is not base64: {e}")))?;
         let certs = self.certificate_fields.decode(text("certificate")?)?;
-        let content = json::canonical(&strip_credentials(message)).map_err(json_rejection)?;
+        let content =
+            json::canonical_without(message, &CREDENTIAL_FIELDS).map_err(json_rejection)?;
         let mut envelope = Envelope::parse(&signature)
             .map_err(|e| Rejection::format("malformed", format!("signature: {e}")))?;
         if !envelope.is_detached() {

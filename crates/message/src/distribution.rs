@@ -78,6 +78,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
@@ -1150,6 +1151,11 @@ struct Shared {
     /// Bumped whenever a copy changes (shared with every [`ChangeWatch`]).
     generation: Arc<AtomicU64>,
     stats: Mutex<DistributionStats>,
+    /// Whether any source is a URL (then only the locked refresh knows what is due).
+    any_url: bool,
+    /// Each file source's path and what its files looked like when last read (as in
+    /// `sources`), readable without a lock: [`FileWatch::unchanged`] compares with it.
+    files: Arc<ArcSwap<FileStamps>>,
 }
 
 impl Shared {
@@ -1169,9 +1175,11 @@ impl Shared {
 
     fn refresh_files(&self) {
         let mut changed = false;
-        for t in lock(&self.sources).iter_mut() {
+        let mut sources = lock(&self.sources);
+        for t in sources.iter_mut() {
             changed |= t.refresh_file();
         }
+        self.files.store(Arc::new(file_stamps(&sources)));
         if changed {
             self.generation.fetch_add(1, Ordering::SeqCst);
         }
@@ -1225,6 +1233,94 @@ pub struct Material {
 /// ([`Material::refresher`]), e.g. without holding the lock a verifier is served under.
 #[derive(Debug, Clone)]
 pub struct Refresher(Arc<Shared>);
+
+/// Each file source's path and its stamp when last read.
+type FileStamps = Vec<(PathBuf, Option<Stamp>)>;
+
+/// The file sources of `sources` with their stamps, for [`Shared::files`].
+fn file_stamps(sources: &[Tracked]) -> FileStamps {
+    sources
+        .iter()
+        .filter_map(|t| match &t.source {
+            Source::Path(p) => Some((p.clone(), t.stamp.clone())),
+            Source::Url(_) => None,
+        })
+        .collect()
+}
+
+/// Whether `path` still looks as `seen` says: for a file, one `stat` (its size and
+/// modification time, as [`stamp`] records them); for a directory, its stamp made again.
+fn looks_the_same(path: &Path, seen: &Stamp) -> bool {
+    #[cfg(target_os = "linux")]
+    if let Some(same) = file_looks_the_same(path, seen) {
+        return same;
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => matches!(
+            seen.as_slice(),
+            [(p, len, mtime)] if p == path && *len == m.len() && *mtime == m.modified().ok()
+        ),
+        Ok(_) => stamp(path).as_ref() == Some(seen),
+        Err(_) => false,
+    }
+}
+
+/// [`looks_the_same`] for a file, with a `statx` asking for its type, size and
+/// modification time only (a third cheaper than `std::fs::metadata`'s, which asks for
+/// everything): `None` for a directory, or when the system does not answer that way
+/// (then `std::fs::metadata` decides).
+#[cfg(target_os = "linux")]
+fn file_looks_the_same(path: &Path, seen: &Stamp) -> Option<bool> {
+    use rustix::fs::{AtFlags, CWD, FileType, StatxFlags, statx};
+    let want = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME;
+    let st = statx(CWD, path, AtFlags::empty(), want).ok()?;
+    if !StatxFlags::from_bits_retain(st.stx_mask).contains(want)
+        || FileType::from_raw_mode(st.stx_mode.into()) == FileType::Directory
+    {
+        return None;
+    }
+    // As std makes a SystemTime of a timestamp: seconds (maybe negative) plus nanoseconds.
+    let (secs, nanos) = (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec);
+    let mtime = if secs >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs.unsigned_abs(), nanos))
+    } else {
+        SystemTime::UNIX_EPOCH
+            .checked_sub(Duration::from_secs(secs.unsigned_abs()))
+            .and_then(|t| t.checked_add(Duration::from_nanos(nanos.into())))
+    }?;
+    Some(matches!(
+        seen.as_slice(),
+        [(p, len, m)] if p == path && *len == st.stx_size && *m == Some(mtime)
+    ))
+}
+
+/// Tells, without a lock, whether the files of a [`Material`] whose sources are all files
+/// still look as they did when last read ([`Material::file_watch`]): what a bus that
+/// checks its files before every message does per message, taking the material's lock
+/// only when one changed.
+#[derive(Clone)]
+pub struct FileWatch(Arc<ArcSwap<FileStamps>>);
+
+impl FileWatch {
+    /// Whether every configured file has the size and modification time it had when last
+    /// read (and every configured directory the same files): one `stat` a file, no lock,
+    /// nothing read. `false` when one differs or cannot be looked at: a
+    /// [`Material::refresh`] then decides (and reads it again).
+    pub fn unchanged(&self) -> bool {
+        self.0
+            .load()
+            .iter()
+            .all(|(path, seen)| seen.as_ref().is_some_and(|s| looks_the_same(path, s)))
+    }
+}
+
+impl std::fmt::Debug for FileWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FileWatch")
+            .field(&self.0.load().len())
+            .finish()
+    }
+}
 
 /// Tells whether a [`Material`]'s copies changed (a background refresh took a new one)
 /// since it last reported, reading one atomic counter: the per-message check of a bus.
@@ -1326,6 +1422,7 @@ impl Material {
                 }
             }
         }
+        let files = Arc::new(ArcSwap::from_pointee(file_stamps(&sources)));
         Ok(Self {
             shared: Arc::new(Shared {
                 fetcher,
@@ -1335,9 +1432,18 @@ impl Material {
                 pending: AtomicBool::new(false),
                 generation: Arc::new(AtomicU64::new(0)),
                 stats,
+                any_url,
+                files,
             }),
             seen: 0,
         })
+    }
+
+    /// A handle that tells without a lock whether the files changed since they were last
+    /// read ([`FileWatch::unchanged`]); `None` when a source is a URL (whether one is due
+    /// is decided under the lock, by [`Material::refresh`]).
+    pub fn file_watch(&self) -> Option<FileWatch> {
+        (!self.shared.any_url).then(|| FileWatch(self.shared.files.clone()))
     }
 
     /// Refreshes what is due without waiting for the network: changed files are re-read
@@ -1545,6 +1651,97 @@ mod tests {
         let mut s = Source::parse("crl.pem").unwrap();
         s.resolve(Path::new("/etc/waxseal"));
         assert_eq!(s, Source::Path("/etc/waxseal/crl.pem".into()));
+    }
+
+    #[test]
+    fn the_file_watch_sees_every_change_the_refresh_would_and_nothing_else() {
+        use std::fs::{File, FileTimes};
+        use waxseal_envelope::KeyAlgorithm;
+        let pki = waxseal_pki::TestPki::new(KeyAlgorithm::P256).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root.pem");
+        let certs = tmp.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        let crl = tmp.path().join("crl.pem");
+        std::fs::write(&root, pki.root.cert.to_pem()).unwrap();
+        std::fs::write(certs.join("ca.pem"), pki.ca.cert.to_pem()).unwrap();
+        let revoked_none = pki.crl(&[]).unwrap().to_pem();
+        std::fs::write(&crl, &revoked_none).unwrap();
+        let path = |p: &Path| Source::Path(p.to_path_buf());
+        let mut m = Material::load(
+            &[path(&root)],
+            &[path(&certs)],
+            &[path(&crl)],
+            &FetchConfig::default(),
+            pki.now,
+        )
+        .unwrap();
+        let watch = m.file_watch().expect("files only");
+        assert!(watch.unchanged());
+        #[cfg(target_os = "linux")]
+        {
+            // The short statx agrees with the stamp std's metadata made.
+            assert_eq!(file_looks_the_same(&crl, &stamp(&crl).unwrap()), Some(true));
+            assert_eq!(
+                file_looks_the_same(&crl, &stamp(&root).unwrap()),
+                Some(false)
+            );
+            assert_eq!(file_looks_the_same(&certs, &stamp(&certs).unwrap()), None);
+        }
+        assert!(!m.refresh(pki.now), "nothing changed");
+        assert!(watch.unchanged());
+
+        // A rewritten CRL (a revocation): seen, and again after a refresh reads it.
+        let leaf = pki
+            .leaf("bodhi-app01.example.org", KeyAlgorithm::P256)
+            .unwrap();
+        std::fs::write(&crl, pki.crl(&[&leaf.cert]).unwrap().to_pem()).unwrap();
+        assert!(!watch.unchanged());
+        assert!(m.refresh(pki.now));
+        assert!(watch.unchanged());
+
+        // Same size, another modification time: seen too (as the refresh's stamp).
+        let len = std::fs::metadata(&crl).unwrap().len();
+        let later = std::fs::metadata(&crl).unwrap().modified().unwrap() + Duration::from_secs(5);
+        File::options()
+            .write(true)
+            .open(&crl)
+            .unwrap()
+            .set_times(FileTimes::new().set_modified(later))
+            .unwrap();
+        assert_eq!(std::fs::metadata(&crl).unwrap().len(), len);
+        assert!(!watch.unchanged());
+        m.refresh(pki.now);
+        assert!(watch.unchanged());
+
+        // A file added to a configured directory, and a file that went away.
+        std::fs::write(certs.join("other.pem"), pki.root.cert.to_pem()).unwrap();
+        assert!(!watch.unchanged());
+        m.refresh(pki.now);
+        assert!(watch.unchanged());
+        std::fs::remove_file(&root).unwrap();
+        assert!(!watch.unchanged());
+        // The refresh keeps the last good copy of a file it cannot read; the watch goes
+        // on saying so (every message asks the refresh again, as before).
+        assert!(!m.refresh(pki.now));
+        assert!(!watch.unchanged());
+        std::fs::write(&root, pki.root.cert.to_pem()).unwrap();
+        m.refresh(pki.now);
+        assert!(watch.unchanged());
+
+        // A URL source: no watch (what is due is decided under the lock).
+        let with_url = Material::load(
+            &[path(&root)],
+            &[],
+            &[Source::parse("http://127.0.0.1:9/crl.pem").unwrap()],
+            &FetchConfig {
+                timeout_ms: 100,
+                ..FetchConfig::default()
+            },
+            pki.now,
+        )
+        .unwrap();
+        assert!(with_url.file_watch().is_none());
     }
 
     #[test]

@@ -16,8 +16,10 @@ use x509_cert::ext::pkix::{
 };
 use x509_cert::name::Name;
 
+use crate::key::{DsaParameters, KeyError, PublicKey};
 use crate::name::{self, NameKey};
 use crate::oid;
+use crate::provider::PreparedPublicKey;
 
 /// A certificate could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,6 +154,8 @@ struct Inner {
     /// The subject as RFC 4514 text, made on first use (it is wanted for every message
     /// a bus accepts: the entity mapping, the note, the logs).
     subject_display: OnceLock<String>,
+    /// The public key, parsed and prepared on first use ([`Certificate::public_key_bounded`]).
+    public_key: OnceLock<Arc<PreparedPublicKey>>,
 }
 
 /// An X.509 certificate. Cheap to clone (shared).
@@ -202,6 +206,7 @@ impl Certificate {
             ext,
             cert,
             subject_display: OnceLock::new(),
+            public_key: OnceLock::new(),
         })))
     }
 
@@ -320,6 +325,49 @@ impl Certificate {
     /// The subject public key.
     pub fn public_key_info(&self) -> &SubjectPublicKeyInfoOwned {
         self.0.cert.tbs_certificate().subject_public_key_info()
+    }
+
+    /// The certificate's public key, as [`PublicKey::from_spki_bounded`] reads it (moduli
+    /// above `max_bits` refused, checked on every call), parsed and prepared once per
+    /// certificate and shared by its clones: path validation asks for a key at several
+    /// steps (the edge being built, the path being processed, revocation), and a
+    /// verifier's own certificates (its store, its anchors) are asked again for every
+    /// message, as OpenSSL's `X509` keeps its `EVP_PKEY`. A key that is refused is not
+    /// kept (refused again, at the same cost, next time).
+    ///
+    /// A DSA key may inherit its domain parameters from its issuer's (`inherited`, RFC
+    /// 5280 §6.1.4): what it is then depends on the path, so DSA keys are parsed on every
+    /// call. Other keys ignore `inherited`.
+    pub fn public_key_bounded(
+        &self,
+        inherited: Option<&DsaParameters>,
+        max_bits: usize,
+    ) -> Result<Arc<PreparedPublicKey>, KeyError> {
+        let spki = self.public_key_info();
+        if spki.algorithm.oid == oid::ID_DSA {
+            return PublicKey::from_spki_bounded(spki, inherited, max_bits)
+                .map(|k| Arc::new(PreparedPublicKey::new(k)));
+        }
+        if let Some(prepared) = self.0.public_key.get() {
+            // The cap of this call, as from_spki_bounded checks it on the encoding.
+            let bits = prepared.key().bits();
+            if matches!(prepared.key(), PublicKey::Rsa(_) | PublicKey::RsaPss(..))
+                && bits > max_bits
+            {
+                return Err(KeyError::TooLarge {
+                    key: "RSA",
+                    bits,
+                    max: max_bits,
+                });
+            }
+            return Ok(prepared.clone());
+        }
+        let key = PublicKey::from_spki_bounded(spki, None, max_bits)?;
+        Ok(self
+            .0
+            .public_key
+            .get_or_init(|| Arc::new(PreparedPublicKey::new(key)))
+            .clone())
     }
 
     /// The outer `signatureAlgorithm`.

@@ -99,10 +99,16 @@ thread_local! {
     static BYPASS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Runs `f` with the prepared-key caches switched off on this thread: every key is parsed
-/// and set up again, and nothing is kept, as for the first message from a signer in a new
-/// process. For benchmarks of "cold" verification (`waxseal speed`, `cargo bench`);
-/// verdicts are the same either way.
+/// Runs `f` with the process-wide prepared-key caches switched off on this thread: a key
+/// is parsed and set up again wherever it is not already held, and nothing is kept
+/// process-wide. A certificate still keeps the key it set up
+/// ([`Certificate::public_key_bounded`]), as OpenSSL's `X509` keeps its `EVP_PKEY`: the
+/// certificates a verifier holds (its store, its anchors) set theirs up on first use,
+/// those an envelope brings set theirs up for that envelope. That is the first message
+/// from a signer to a running verifier, what benchmarks of "cold" verification measure
+/// (`waxseal speed`, `cargo bench`); verdicts are the same either way.
+///
+/// [`Certificate::public_key_bounded`]: crate::cert::Certificate::public_key_bounded
 pub fn without_key_caches<R>(f: impl FnOnce() -> R) -> R {
     /// Restores the previous setting, also when `f` panics.
     struct Restore(bool);

@@ -3,11 +3,22 @@
 //! For each algorithm, on freshly generated keys (a root, a signing CA and a leaf of that
 //! algorithm) and a JSON payload of `--payload-size` bytes, it measures: signing
 //! (attached) with certificates embedded and omitted; verification of both, each with a
-//! cold path cache (the first message from a signer: the path is built and validated on
-//! every message) and a warm one (later messages: one signature check per message).
-//! Parsed public keys are kept process-wide (`PublicKey::from_spki_bounded`); the cold
-//! figure runs without those caches (`key::without_key_caches`), so it pays the setup of
-//! every key as a first message does, and the warm one reuses the signer's prepared key.
+//! cold path cache (the first message from a signer: the path is built and every
+//! signature on it checked, on every message) and a warm one (later messages: one
+//! signature check per message).
+//!
+//! Cold, as for the first message from a signer to a running verifier: the process-wide
+//! key caches are off (`key::without_key_caches`), so the keys of certificates an
+//! envelope brings are parsed and set up for that message; the verifier's own
+//! certificates (its store and anchors) keep the key they set up on first use
+//! (`Certificate::public_key_bounded`), as OpenSSL's `X509` objects keep theirs, which is
+//! what the OpenSSL peer of `bench/compare.sh` measures. Warm reuses every prepared key.
+//!
+//! Beside them, for RSA signed or verified by graviola: graviola's bare operations on the
+//! same key and payload (`provider::graviola::RawRsa`: RSASSA-PKCS1-v1_5 with SHA-256,
+//! the key made once, no envelope), the yardstick of what the envelope adds. Figures that
+//! are compared with each other are measured side by side, in alternating slices of
+//! [`SLICE`], so that a shared machine's load falls on both alike.
 //!
 //! Verification cycles through [`MESSAGES`] distinct envelopes (payloads differing in a
 //! counter), and the warm cache is small enough that no message's signature outcome is
@@ -29,6 +40,7 @@ use serde::Serialize;
 use waxseal_envelope::PrivateKey;
 use waxseal_envelope::algorithm::SignatureScheme;
 use waxseal_envelope::key::without_key_caches;
+use waxseal_envelope::provider::graviola::RawRsa;
 use waxseal_envelope::{
     CertStore, EnvelopeBuilder, KeyAlgorithm, PathCache, Signer, TrustAnchors, Verifier,
 };
@@ -93,6 +105,15 @@ pub struct Figures {
     verify_embedded_warm: Option<f64>,
     verify_omitted_cold: Option<f64>,
     verify_omitted_warm: Option<f64>,
+    /// graviola's bare RSASSA-PKCS1-v1_5 SHA-256 signature of the payload with the same
+    /// key, made once (no envelope), measured beside the two signing figures: their
+    /// yardstick. `None` unless graviola signs with this algorithm's RSA key.
+    sign_raw: Option<f64>,
+    /// graviola's bare check of such a signature (key made once), measured beside the
+    /// verification figures: a first message with certificates omitted checks three
+    /// (the message's, the signer certificate's, the CA certificate's), so a third of it
+    /// is that figure's limit. `None` unless graviola verifies this algorithm's RSA key.
+    verify_raw: Option<f64>,
     /// Size of the envelope with certificates embedded, in bytes.
     envelope_bytes_embedded: usize,
     /// Size of the envelope with certificates omitted, in bytes.
@@ -112,6 +133,7 @@ pub struct Failed {
     verify_embedded_warm: u64,
     verify_omitted_cold: u64,
     verify_omitted_warm: u64,
+    verify_raw: u64,
 }
 
 impl Failed {
@@ -122,10 +144,12 @@ impl Failed {
             + self.verify_embedded_warm
             + self.verify_omitted_cold
             + self.verify_omitted_warm
+            + self.verify_raw
     }
 }
 
 /// The outcome of one measurement.
+#[derive(Default)]
 struct Rate {
     /// Successful operations per second of the time they took (`None`: none succeeded).
     per_second: Option<f64>,
@@ -135,39 +159,83 @@ struct Rate {
     first_error: Option<String>,
 }
 
-/// Runs `op` for about `seconds` (after one untimed warm-up run, whose failure counts
-/// too) and rates only the operations that succeeded, over the time they took.
-fn rate<E: std::fmt::Display>(seconds: f64, mut op: impl FnMut() -> Result<(), E>) -> Rate {
-    let budget = Duration::from_secs_f64(seconds.max(0.01));
-    let mut failed = 0u64;
-    let mut first_error = None;
-    let mut fail = |e: E, failed: &mut u64| {
-        *failed += 1;
-        if first_error.is_none() {
-            first_error = Some(e.to_string());
-        }
-    };
-    if let Err(e) = op() {
-        fail(e, &mut failed); // warm-up (and first-use allocation)
-    }
-    let start = Instant::now();
-    let mut ok = 0u64;
-    let mut ok_time = Duration::ZERO;
-    while start.elapsed() < budget || ok + failed == 0 {
+/// One operation being measured: what it did so far.
+#[derive(Default)]
+struct Tally {
+    ok: u64,
+    ok_time: Duration,
+    failed: u64,
+    first_error: Option<String>,
+    spent: Duration,
+}
+
+impl Tally {
+    fn run<E: std::fmt::Display>(&mut self, op: &mut dyn FnMut() -> Result<(), E>) {
         let t = Instant::now();
-        match op() {
+        let result = op();
+        let took = t.elapsed();
+        self.spent += took;
+        match result {
             Ok(()) => {
-                ok_time += t.elapsed();
-                ok += 1;
+                self.ok += 1;
+                self.ok_time += took;
             }
-            Err(e) => fail(e, &mut failed),
+            Err(e) => self.fail(e),
         }
     }
-    Rate {
-        per_second: (ok > 0).then(|| ok as f64 / ok_time.as_secs_f64().max(1e-9)),
-        failed,
-        first_error,
+
+    fn fail(&mut self, e: impl std::fmt::Display) {
+        self.failed += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(e.to_string());
+        }
     }
+
+    fn rate(self) -> Rate {
+        Rate {
+            per_second: (self.ok > 0)
+                .then(|| self.ok as f64 / self.ok_time.as_secs_f64().max(1e-9)),
+            failed: self.failed,
+            first_error: self.first_error,
+        }
+    }
+}
+
+/// The length of one turn of an operation in [`rates`].
+pub const SLICE: Duration = Duration::from_millis(20);
+
+/// An operation to measure: its failures are counted, never timed.
+type Op<'a> = &'a mut dyn FnMut() -> Result<(), String>;
+
+/// Runs each of `ops` for about `seconds` (after one untimed warm-up run each, whose
+/// failure counts too), in turns of [`SLICE`] one after the other, and rates only the
+/// operations that succeeded, over the time they took. Taking turns puts a shared
+/// machine's changing load on every figure alike, so their ratios hold.
+fn rates(seconds: f64, ops: &mut [Op<'_>]) -> Vec<Rate> {
+    let budget = Duration::from_secs_f64(seconds.max(0.01));
+    let mut tallies: Vec<Tally> = ops.iter().map(|_| Tally::default()).collect();
+    for (op, tally) in ops.iter_mut().zip(&mut tallies) {
+        if let Err(e) = op() {
+            tally.fail(e); // warm-up (and first-use allocation)
+        }
+    }
+    loop {
+        let mut done = true;
+        for (op, tally) in ops.iter_mut().zip(&mut tallies) {
+            if tally.spent >= budget && tally.ok + tally.failed > 0 {
+                continue;
+            }
+            done = false;
+            let turn = Instant::now();
+            while turn.elapsed() < SLICE || tally.ok + tally.failed == 0 {
+                tally.run(&mut **op);
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    tallies.into_iter().map(Tally::rate).collect()
 }
 
 /// How many distinct envelopes verification cycles through.
@@ -250,56 +318,85 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     }
     let s = args.seconds;
     let sign = |include: bool| {
-        rate(s, || {
-            EnvelopeBuilder::new(&content)
-                .include_certificates(include)
-                .add_signer(&signer)
-                .build()
-                .map(|e| drop(e.to_der()))
-        })
+        EnvelopeBuilder::new(&content)
+            .include_certificates(include)
+            .add_signer(&signer)
+            .build()
+            .map(|e| drop(e.to_der()))
+            .map_err(|e| e.to_string())
     };
-    // Cold: no path cache, and no prepared keys either (every key parsed and set up
-    // again), as for the first message from a signer in a new process.
-    let verify = |v: &Verifier, envs: &[Vec<u8>], cold: bool| {
-        let mut next = envs.iter().cycle();
-        rate(s, || {
-            let env = next.next().expect("MESSAGES > 0");
-            if cold {
-                without_key_caches(|| v.verify_bytes(env, None).map(drop))
-            } else {
-                v.verify_bytes(env, None).map(drop)
-            }
-        })
+    // graviola's bare operations on the same key and payload, where graviola does the
+    // envelope's work (a yardstick of graviola's, not of RustCrypto's).
+    let raw = RawRsa::new(&leaf.key);
+    let raw_sign = raw.as_ref().filter(|_| backend_sign == "graviola");
+    let raw_verify = raw.as_ref().filter(|_| backend_verify == "graviola");
+    let mut buf = vec![0u8; 2048];
+    // The signature the bare check checks, made through the provider (which falls back to
+    // RustCrypto when graviola withholds one: PKCS #1 v1.5 signatures are the same).
+    let raw_signature = match raw_verify {
+        Some(_) => Some(
+            leaf.key
+                .sign(&content, digest, false)
+                .map_err(|e| fail(&e))?
+                .1,
+        ),
+        None => None,
     };
+    let (mut sign_embedded, mut sign_omitted) = (|| sign(true), || sign(false));
+    let mut sign_raw = || {
+        // A signature graviola's own fault check withholds (rarely: the envelope then
+        // signs with RustCrypto) still cost the whole operation: it counts.
+        if let Some(r) = raw_sign {
+            r.sign(&content, &mut buf);
+        }
+        Ok(())
+    };
+    let mut signing: Vec<Op<'_>> = vec![&mut sign_embedded, &mut sign_omitted];
+    if raw_sign.is_some() {
+        signing.push(&mut sign_raw);
+    }
+    let mut signed = rates(s, &mut signing).into_iter();
+    let (se, so) = (
+        signed.next().unwrap_or_default(),
+        signed.next().unwrap_or_default(),
+    );
+    let sr = signed.next();
+
+    let mut vec_op = verify(&cold, &embedded, true);
+    let mut vew_op = verify(&warm, &embedded, false);
+    let mut voc_op = verify(&cold, &omitted, true);
+    let mut vow_op = verify(&warm, &omitted, false);
+    let mut verify_raw = || match (raw_verify, &raw_signature) {
+        (Some(r), Some(sig)) if r.verify(&content, sig) => Ok(()),
+        _ => Err("graviola refused its own signature".to_string()),
+    };
+    let mut verifying: Vec<Op<'_>> = vec![&mut vec_op, &mut vew_op, &mut voc_op, &mut vow_op];
+    if raw_verify.is_some() {
+        verifying.push(&mut verify_raw);
+    }
+    let mut verified = rates(s, &mut verifying).into_iter();
+    let mut next = || verified.next().unwrap_or_default();
+    let (vec, vew, voc, vow) = (next(), next(), next(), next());
+    let vr = verified.next();
     let measured = [
-        ("sign, certificates embedded", sign(true)),
-        ("sign, certificates omitted", sign(false)),
-        (
-            "verify, certificates embedded, cold",
-            verify(&cold, &embedded, true),
-        ),
-        (
-            "verify, certificates embedded, warm",
-            verify(&warm, &embedded, false),
-        ),
-        (
-            "verify, certificates omitted, cold",
-            verify(&cold, &omitted, true),
-        ),
-        (
-            "verify, certificates omitted, warm",
-            verify(&warm, &omitted, false),
-        ),
+        ("sign, certificates embedded", &se),
+        ("sign, certificates omitted", &so),
+        ("verify, certificates embedded, cold", &vec),
+        ("verify, certificates embedded, warm", &vew),
+        ("verify, certificates omitted, cold", &voc),
+        ("verify, certificates omitted, warm", &vow),
     ];
+    let raw_measured = vr.as_ref().map(|r| ("graviola's bare RSA verify", r));
     let errors = measured
         .iter()
+        .copied()
+        .chain(raw_measured)
         .filter_map(|(what, r)| {
             r.first_error
                 .as_ref()
                 .map(|e| format!("{alg} {what}: {} failed, first error: {e}", r.failed))
         })
         .collect();
-    let [se, so, vec, vew, voc, vow] = measured.map(|(_, r)| r);
     Ok(Figures {
         algorithm: alg.name().to_string(),
         provider: provider.describe(),
@@ -312,6 +409,7 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
             verify_embedded_warm: vew.failed,
             verify_omitted_cold: voc.failed,
             verify_omitted_warm: vow.failed,
+            verify_raw: vr.as_ref().map_or(0, |r| r.failed),
         },
         sign_embedded: se.per_second,
         sign_omitted: so.per_second,
@@ -319,10 +417,33 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
         verify_embedded_warm: vew.per_second,
         verify_omitted_cold: voc.per_second,
         verify_omitted_warm: vow.per_second,
+        sign_raw: sr.and_then(|r| r.per_second),
+        verify_raw: vr.and_then(|r| r.per_second),
         envelope_bytes_embedded: embedded[0].len(),
         envelope_bytes_omitted: omitted[0].len(),
         errors,
     })
+}
+
+/// Verifies `envs` in turn with `v`, one per call. Cold: no path cache, and the
+/// process-wide key caches off: the keys of an envelope's certificates are set up for
+/// its message, the verifier's own certificates keep theirs (as OpenSSL's `X509` objects
+/// do, which is what the OpenSSL peer measures).
+fn verify<'a>(
+    v: &'a Verifier,
+    envs: &'a [Vec<u8>],
+    cold: bool,
+) -> impl FnMut() -> Result<(), String> + 'a {
+    let mut next = envs.iter().cycle();
+    move || {
+        let env = next.next().expect("MESSAGES > 0");
+        if cold {
+            without_key_caches(|| v.verify_bytes(env, None).map(drop))
+        } else {
+            v.verify_bytes(env, None).map(drop)
+        }
+        .map_err(|e| e.to_string())
+    }
 }
 
 /// The keys and certificates one algorithm is measured with: a root, a signing CA and a
@@ -422,12 +543,30 @@ pub fn run(args: Args) -> Result<(), CliError> {
             args.payload_size, args.seconds
         );
         println!(
-            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  backend",
-            "", "sign", "sign", "verify+certs", "verify+certs", "verify-certs", "verify-certs", ""
+            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>9} {:>9} {:>7}  backend",
+            "",
+            "sign",
+            "sign",
+            "verify+certs",
+            "verify+certs",
+            "verify-certs",
+            "verify-certs",
+            "bare",
+            "bare",
+            ""
         );
         println!(
-            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  sign/verify",
-            "", "+certs", "-certs", "cold path", "warm path", "cold path", "warm path", "failed"
+            "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>9} {:>9} {:>7}  sign/verify",
+            "",
+            "+certs",
+            "-certs",
+            "cold path",
+            "warm path",
+            "cold path",
+            "warm path",
+            "sign",
+            "verify",
+            "failed"
         );
     }
     let mut all = Vec::new();
@@ -436,7 +575,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         if !args.json {
             let r = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |x| format!("{x:.0}"));
             println!(
-                "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>7}  {}/{}",
+                "{:<9} {:>9} {:>9} {:>13} {:>13} {:>13} {:>13} {:>9} {:>9} {:>7}  {}/{}",
                 f.algorithm,
                 r(f.sign_embedded),
                 r(f.sign_omitted),
@@ -444,6 +583,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 r(f.verify_embedded_warm),
                 r(f.verify_omitted_cold),
                 r(f.verify_omitted_warm),
+                r(f.sign_raw),
+                r(f.verify_raw),
                 f.failed.total(),
                 f.backend_sign,
                 f.backend_verify

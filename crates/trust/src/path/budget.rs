@@ -17,6 +17,7 @@ use sha2::Digest;
 
 use super::{PathCache, PathError};
 use crate::key::PublicKey;
+use crate::provider::PreparedPublicKey;
 
 /// Limits on the work verifying one envelope may do. The defaults are generous for real
 /// traffic (one or a few signers, paths of two or three certificates, a CRL per issuer)
@@ -221,19 +222,44 @@ pub fn signature_id(
     message_id: &[u8],
     signature: &[u8],
 ) -> Option<[u8; 32]> {
-    let spki = key.to_spki_der()?;
+    Some(id_of_spki(
+        &key.to_spki_der()?,
+        algorithm,
+        message_id,
+        signature,
+    ))
+}
+
+/// [`signature_id`] for a [`PreparedPublicKey`], whose `SubjectPublicKeyInfo` encoding is
+/// made once and kept ([`PreparedPublicKey::spki_der`]): the same identity, without
+/// encoding the key again for every check.
+pub fn prepared_signature_id(
+    key: &PreparedPublicKey,
+    algorithm: &[&[u8]],
+    message_id: &[u8],
+    signature: &[u8],
+) -> Option<[u8; 32]> {
+    Some(id_of_spki(
+        key.spki_der()?,
+        algorithm,
+        message_id,
+        signature,
+    ))
+}
+
+fn id_of_spki(spki: &[u8], algorithm: &[&[u8]], message_id: &[u8], signature: &[u8]) -> [u8; 32] {
     let mut h = sha2::Sha256::new();
     let mut part = |p: &[u8]| {
         h.update((p.len() as u64).to_be_bytes());
         h.update(p);
     };
     part(b"waxseal signature check v1");
-    part(&spki);
+    part(spki);
     part(&(algorithm.len() as u64).to_be_bytes());
     for a in algorithm {
         part(a);
     }
     part(message_id);
     part(signature);
-    Some(h.finalize().into())
+    h.finalize().into()
 }

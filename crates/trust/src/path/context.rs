@@ -9,11 +9,14 @@
 //! needs, is built through the entry point `build` hands down ([`Validate`]), not by
 //! importing the builder back.
 
-use super::budget::{Meter, signature_id};
+use std::sync::Arc;
+
+use super::budget::{Meter, prepared_signature_id};
 use super::{PathError, Purpose, TrustAnchors, ValidatedPath, ValidationOptions};
 use crate::algorithm::SignatureScheme;
 use crate::cert::Certificate;
-use crate::key::{DsaParameters, KeyError, PublicKey};
+use crate::key::{DsaParameters, KeyError};
+use crate::provider::PreparedPublicKey;
 use crate::store::{CertStore, CrlSet};
 
 /// How deep CRL-signer validation may recurse (a CRL signer's own revocation check may
@@ -42,17 +45,14 @@ pub(crate) struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Parses a certificate's key under the budget's modulus cap.
+    /// A certificate's key under the budget's modulus cap (set up once per certificate:
+    /// [`Certificate::public_key_bounded`]).
     pub(crate) fn key_of(
         &self,
         cert: &Certificate,
         inherited: Option<&DsaParameters>,
-    ) -> Result<PublicKey, KeyError> {
-        PublicKey::from_spki_bounded(
-            cert.public_key_info(),
-            inherited,
-            self.options.budget.max_rsa_bits,
-        )
+    ) -> Result<Arc<PreparedPublicKey>, KeyError> {
+        cert.public_key_bounded(inherited, self.options.budget.max_rsa_bits)
     }
 
     /// Whether `signer`'s path is being validated by an enclosing step: then it may vouch
@@ -97,14 +97,14 @@ impl Context<'_> {
     pub(crate) fn verify_signature(
         &self,
         algorithm: &[&[u8]],
-        key: &PublicKey,
+        key: &PreparedPublicKey,
         scheme: &SignatureScheme,
         digest: crate::algorithm::DigestAlgorithm,
         message_id: &[u8],
         message: &[u8],
         signature: &[u8],
     ) -> Result<bool, PathError> {
-        let id = signature_id(key, algorithm, message_id, signature);
+        let id = prepared_signature_id(key, algorithm, message_id, signature);
         self.meter.signature(id, message.len(), || {
             key.verify(scheme, digest, message, signature).is_ok()
         })
@@ -115,7 +115,7 @@ impl Context<'_> {
         &self,
         cert: &Certificate,
         issuer: &Certificate,
-        issuer_key: &PublicKey,
+        issuer_key: &PreparedPublicKey,
     ) -> Result<(), PathError> {
         let name = || cert.subject_display();
         let alg_err = |error| PathError::Algorithm {
@@ -141,6 +141,7 @@ impl Context<'_> {
             })?,
         };
         issuer_key
+            .key()
             .check_scheme(&scheme, digest, &self.options.algorithms)
             .map_err(alg_err)?;
         let alg = der::Encode::to_der(cert.signature_algorithm()).unwrap_or_default();

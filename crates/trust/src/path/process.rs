@@ -1,5 +1,7 @@
 //! Basic path processing (RFC 5280 §6.1) of one candidate path, then revocation (§6.3).
 
+use std::sync::Arc;
+
 use x509_cert::ext::pkix::KeyUsages;
 
 use super::context::Context;
@@ -9,6 +11,7 @@ use super::{PathError, Purpose, RevocationPolicy, ValidatedPath, revocation};
 use crate::cert::Certificate;
 use crate::key::{DsaParameters, PublicKey};
 use crate::oid;
+use crate::provider::PreparedPublicKey;
 
 fn check_validity(cert: &Certificate, time: u64) -> Result<(), PathError> {
     if time < cert.not_before() {
@@ -99,15 +102,15 @@ fn working_key(
     cert: &Certificate,
     params: Option<DsaParameters>,
     max_bits: usize,
-) -> Result<(PublicKey, Option<DsaParameters>), PathError> {
+) -> Result<(Arc<PreparedPublicKey>, Option<DsaParameters>), PathError> {
     let spki = cert.public_key_info();
-    let own = PublicKey::dsa_parameters(spki);
     let next_params = if spki.algorithm.oid == oid::ID_DSA {
-        own.or(params)
+        PublicKey::dsa_parameters(spki).or(params)
     } else {
         None
     };
-    let key = PublicKey::from_spki_bounded(spki, next_params.as_ref(), max_bits)
+    let key = cert
+        .public_key_bounded(next_params.as_ref(), max_bits)
         .map_err(|e| PathError::from_key_error(cert, e))?;
     Ok((key, next_params))
 }
@@ -273,7 +276,7 @@ pub fn end_entity_key(path: &ValidatedPath, max_bits: usize) -> Result<PublicKey
     let mut key = None;
     for cert in path.certificates.iter().rev() {
         let (k, p) = working_key(cert, params.take(), max_bits)?;
-        key = Some(k);
+        key = Some(k.key().clone());
         params = p;
     }
     Ok(key.expect("a path is never empty"))

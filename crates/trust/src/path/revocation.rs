@@ -6,6 +6,7 @@
 //! expired fails with [`PathError::CrlExpired`], as fedmsg does.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use x509_cert::ext::pkix::KeyUsages;
 use x509_cert::ext::pkix::crl::CrlReason;
@@ -19,6 +20,7 @@ use crate::cert::Certificate;
 use crate::crl::{Crl, cmp_uint};
 use crate::key::{DsaParameters, PublicKey};
 use crate::name::NameKey;
+use crate::provider::PreparedPublicKey;
 
 /// All eight revocation reasons of `ReasonFlags` (bit 0, `unused`, excluded).
 const ALL_REASONS: u16 = 0x1fe;
@@ -210,8 +212,8 @@ fn crl_scheme(
 }
 
 /// Whether `key` signed `crl` (memoised, counted against the budget).
-fn crl_signed_by(b: &Context<'_>, crl: &Crl, key: &PublicKey) -> Result<bool, PathError> {
-    let Some((scheme, digest)) = crl_scheme(crl, key, &b.options.algorithms) else {
+fn crl_signed_by(b: &Context<'_>, crl: &Crl, key: &PreparedPublicKey) -> Result<bool, PathError> {
+    let Some((scheme, digest)) = crl_scheme(crl, key.key(), &b.options.algorithms) else {
         return Ok(false);
     };
     let alg = der::Encode::to_der(crl.signature_algorithm()).unwrap_or_default();
@@ -240,14 +242,10 @@ pub fn crl_signature_verifies(
     if crl.issuer_key() != issuer.subject_key() || !issuer.allows_key_usage(KeyUsages::CRLSign) {
         return false;
     }
-    let Ok(key) = PublicKey::from_spki_bounded(
-        issuer.public_key_info(),
-        None,
-        super::Budget::default().max_rsa_bits,
-    ) else {
+    let Ok(key) = issuer.public_key_bounded(None, super::Budget::default().max_rsa_bits) else {
         return false;
     };
-    let Some((scheme, digest)) = crl_scheme(crl, &key, algorithms) else {
+    let Some((scheme, digest)) = crl_scheme(crl, key.key(), algorithms) else {
         return false;
     };
     key.verify(&scheme, digest, crl.tbs_der(), crl.signature())
@@ -262,7 +260,7 @@ fn crl_signer_key(
     issuer: &Certificate,
     issuer_params: Option<&DsaParameters>,
     anchor: &Certificate,
-) -> Result<Result<(PublicKey, Certificate), RevocationProblem>, PathError> {
+) -> Result<Result<(Arc<PreparedPublicKey>, Certificate), RevocationProblem>, PathError> {
     let problem = |detail: String| RevocationProblem::CrlSignature {
         issuer: crl.issuer_display(),
         detail,
@@ -350,7 +348,11 @@ fn currency(crl: &Crl, time: u64) -> Result<(), RevocationProblem> {
 /// same scope whose number is at least its base (`deltaCRLIndicator`), only when its own
 /// number is higher than the complete CRL's, when current and signed by the complete
 /// CRL's signer; a delta CRL never stands in for a complete one.
-fn find_delta(b: &Context<'_>, complete: &Crl, key: &PublicKey) -> Result<Option<Crl>, PathError> {
+fn find_delta(
+    b: &Context<'_>,
+    complete: &Crl,
+    key: &PreparedPublicKey,
+) -> Result<Option<Crl>, PathError> {
     let Some(number) = complete.crl_number() else {
         return Ok(None);
     };

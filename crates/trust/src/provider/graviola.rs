@@ -186,6 +186,26 @@ mod imp {
         if !covers_verify(key, scheme, digest) {
             return None;
         }
+        let form = prepared_public(&public_encoding(key)?)?;
+        verify_with(key, &form, scheme, digest, message, signature)
+    }
+
+    /// graviola's form of `key` from the process-wide cache, or made and kept there:
+    /// `None` when graviola does not take the key (RustCrypto then verifies).
+    pub(super) fn public_form(key: &PublicKey) -> Option<Arc<VerifyingForm>> {
+        prepared_public(&public_encoding(key)?)
+    }
+
+    /// Verifies with `form`, graviola's form of `key`; the caller checked that graviola
+    /// covers the arguments ([`covers_verify`]).
+    pub(super) fn verify_with(
+        key: &PublicKey,
+        form: &VerifyingForm,
+        scheme: &SignatureScheme,
+        digest: DigestAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Option<Result<(), SignatureError>> {
         if let PublicKey::Ed25519(k) = key
             && k.is_weak()
         {
@@ -193,8 +213,7 @@ mod imp {
             // checks S < L and a canonical R, not this.
             return Some(Err(SignatureError));
         }
-        let form = prepared_public(&public_encoding(key)?)?;
-        let result = match (&*form, scheme) {
+        let result = match (form, scheme) {
             (VerifyingForm::Rsa(g), SignatureScheme::RsaPkcs1 { .. }) => match digest {
                 DigestAlgorithm::Sha256 => g.verify_pkcs1_sha256(signature, message),
                 DigestAlgorithm::Sha384 => g.verify_pkcs1_sha384(signature, message),
@@ -341,6 +360,36 @@ mod imp {
         ecdsa_sign::<ecdsa::P384, H>(key, message)
     }
 
+    /// graviola's own RSA key pair, for [`super::RawRsa`].
+    pub(super) struct RawRsa {
+        signing: grsa::SigningKey,
+        verifying: grsa::VerifyingKey,
+    }
+
+    impl RawRsa {
+        pub(super) fn new(key: &PrivateKey) -> Option<Self> {
+            let (PrivateKey::Rsa(k) | PrivateKey::RsaPss(k, _)) = key else {
+                return None;
+            };
+            let signing = rsa_private(k)?;
+            let verifying =
+                grsa::VerifyingKey::from_pkcs1_der(&rsa_public(&k.to_public_key())?).ok()?;
+            Some(Self { signing, verifying })
+        }
+
+        pub(super) fn sign(&self, message: &[u8], out: &mut [u8]) -> usize {
+            self.signing
+                .sign_pkcs1_sha256(out, message)
+                .map_or(0, <[u8]>::len)
+        }
+
+        pub(super) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+            self.verifying
+                .verify_pkcs1_sha256(signature, message)
+                .is_ok()
+        }
+    }
+
     /// The CPU features graviola needs, each checked at run time.
     pub(in crate::provider) fn cpu_check() -> Result<(), String> {
         #[cfg(target_arch = "x86_64")]
@@ -396,6 +445,41 @@ mod imp {
         _: &[u8],
     ) -> Option<Result<(), SignatureError>> {
         None
+    }
+
+    /// Nothing to make: graviola does not run here.
+    pub(super) enum VerifyingForm {}
+
+    pub(super) fn public_form(_: &PublicKey) -> Option<std::sync::Arc<VerifyingForm>> {
+        None
+    }
+
+    pub(super) fn verify_with(
+        _: &PublicKey,
+        form: &VerifyingForm,
+        _: &SignatureScheme,
+        _: DigestAlgorithm,
+        _: &[u8],
+        _: &[u8],
+    ) -> Option<Result<(), SignatureError>> {
+        match *form {}
+    }
+
+    /// Nothing to make: graviola does not run here.
+    pub(super) enum RawRsa {}
+
+    impl RawRsa {
+        pub(super) fn new(_: &PrivateKey) -> Option<Self> {
+            None
+        }
+
+        pub(super) fn sign(&self, _: &[u8], _: &mut [u8]) -> usize {
+            match *self {}
+        }
+
+        pub(super) fn verify(&self, _: &[u8], _: &[u8]) -> bool {
+            match *self {}
+        }
     }
 
     /// Nothing to make: graviola does not run here.
@@ -510,8 +594,77 @@ pub(super) fn sign_prepared(
     imp::sign(form.as_ref()?, op, message)
 }
 
+/// graviola's form of one public key, made on its first graviola check and reused by the
+/// next ones ([`super::PreparedPublicKey`] keeps one beside its key). `None` inside:
+/// graviola does not take the key, RustCrypto verifies with it. A clone shares the form.
+#[derive(Default, Clone)]
+pub struct PreparedVerifying(OnceLock<Option<Arc<imp::VerifyingForm>>>);
+
+impl std::fmt::Debug for PreparedVerifying {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.0.get() {
+            None => "not yet made",
+            Some(None) => "not taken by graviola",
+            Some(Some(_)) => "made",
+        };
+        write!(f, "PreparedVerifying({state})")
+    }
+}
+
+/// Verifies as [`Backend::verify`], with the graviola form of `key` kept in `prepared`
+/// (taken from the process-wide cache, or made, on first use). `prepared` must belong to
+/// `key` alone: [`super::PreparedPublicKey`] keeps the two together. Only called where
+/// graviola runs.
+pub(super) fn verify_prepared(
+    key: &PublicKey,
+    prepared: &PreparedVerifying,
+    scheme: &SignatureScheme,
+    digest: DigestAlgorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> Option<Result<(), SignatureError>> {
+    if !covers_verify(key, scheme, digest) {
+        return None;
+    }
+    let form = prepared.0.get_or_init(|| imp::public_form(key));
+    imp::verify_with(key, form.as_ref()?, scheme, digest, message, signature)
+}
+
 #[cfg(test)]
 thread_local! {
     /// How many graviola private keys were made on this thread (tests count work).
     pub(super) static SIGNING_PREPARED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// graviola's bare RSASSA-PKCS1-v1_5 SHA-256 operations on one RSA key, its private and
+/// public forms made once, with nothing of waxseal's around them: no provider choice, no
+/// envelope, no fallback. The yardstick `waxseal speed` measures beside the envelope's
+/// signing and verification rates, so that what the envelope adds to graviola's own
+/// arithmetic is a measured figure, not a guess.
+pub struct RawRsa(imp::RawRsa);
+
+impl std::fmt::Debug for RawRsa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RawRsa")
+    }
+}
+
+impl RawRsa {
+    /// graviola's forms of `key`: `None` for a key that is not RSA, one graviola refuses,
+    /// or where the CPU cannot run graviola ([`super::graviola_supported`]).
+    pub fn new(key: &PrivateKey) -> Option<Self> {
+        super::graviola_supported().ok()?;
+        imp::RawRsa::new(key).map(Self)
+    }
+
+    /// Signs `message` into `out` (at least the modulus long), returning the signature's
+    /// length; 0 when graviola refused to hand the signature out (its fault check).
+    pub fn sign(&self, message: &[u8], out: &mut [u8]) -> usize {
+        self.0.sign(message, out)
+    }
+
+    /// Whether `signature` verifies over `message` with the public half.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.0.verify(message, signature)
+    }
 }

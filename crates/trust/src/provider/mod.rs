@@ -31,10 +31,12 @@
 //!
 //! A key is set up once, not on every operation. A [`PreparedPrivateKey`] (what an
 //! envelope `Signer` holds) keeps graviola's form of its key, made on its first graviola
-//! signature. Public keys are reused from bounded process-wide caches keyed by the exact
-//! bytes of the key: [`PublicKey::from_spki_bounded`] keeps parsed keys by their
-//! `SubjectPublicKeyInfo` DER ([`crate::key::PUBLIC_KEY_CACHE_BYTES`]), the graviola
-//! backend keeps its own forms by the key's encoding
+//! signature. A [`PreparedPublicKey`] (what a certificate keeps for its key) keeps
+//! graviola's form of a public key and its encoding, so that path validation sets a key
+//! up once per certificate. Public keys are also reused from bounded process-wide caches
+//! keyed by the exact bytes of the key: [`PublicKey::from_spki_bounded`] keeps parsed
+//! keys by their `SubjectPublicKeyInfo` DER ([`crate::key::PUBLIC_KEY_CACHE_BYTES`]), the
+//! graviola backend keeps its own forms by the key's encoding
 //! ([`graviola::PREPARED_PUBLIC_CACHE_BYTES`]). Bytes that differ anywhere are different
 //! entries; a refused key is never kept.
 //!
@@ -77,7 +79,7 @@ pub mod graviola;
 mod prepared;
 pub mod rustcrypto;
 
-pub use prepared::PreparedPrivateKey;
+pub use prepared::{PreparedPrivateKey, PreparedPublicKey};
 
 /// The environment variable naming the process default provider.
 pub const ENV_VAR: &str = "WAXSEAL_PROVIDER";
@@ -308,6 +310,11 @@ impl Provider {
             return None;
         }
         Some(&graviola::Graviola)
+    }
+
+    /// Whether this provider uses graviola (for what graviola covers).
+    fn uses_graviola(&self) -> bool {
+        self.fast().is_some()
     }
 
     /// The backend [`Provider::verify`] uses for these arguments.

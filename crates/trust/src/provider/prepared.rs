@@ -1,17 +1,21 @@
-//! A private key with the forms the providers make from it, made once and reused by
-//! every signature ([`PreparedPrivateKey`]).
+//! Keys with the forms the providers make from them, made once and reused by every
+//! operation: [`PreparedPrivateKey`] (what a signer holds) and [`PreparedPublicKey`]
+//! (what a certificate keeps for its key, [`Certificate::public_key_bounded`]).
 //!
-//! The public half needs no such type: [`PublicKey::from_spki_bounded`] and the graviola
-//! backend keep prepared public keys in bounded process-wide caches keyed by the exact
-//! bytes of the key, so a verifier reuses them across messages of the same signer without
-//! holding anything. Private keys are not put in a process-wide table: the prepared form
-//! lives beside the key, and goes when the key goes.
+//! Public keys are also kept in bounded process-wide caches keyed by the exact bytes of
+//! the key ([`PublicKey::from_spki_bounded`], and the graviola backend's own), so a
+//! verifier reuses them across messages of the same signer even when each message brings
+//! its own copy of the certificate. Private keys are not put in a process-wide table: the
+//! prepared form lives beside the key, and goes when the key goes.
 //!
 //! [`PublicKey::from_spki_bounded`]: crate::key::PublicKey::from_spki_bounded
+//! [`Certificate::public_key_bounded`]: crate::cert::Certificate::public_key_bounded
 
-use super::{SignOp, current, graviola};
-use crate::algorithm::DigestAlgorithm;
-use crate::key::{KeyError, PrivateKey};
+use std::sync::OnceLock;
+
+use super::{BackendId, Provider, SignOp, current, graviola, rustcrypto};
+use crate::algorithm::{DigestAlgorithm, SignatureScheme};
+use crate::key::{KeyError, PrivateKey, PublicKey, SignatureError};
 
 /// A [`PrivateKey`] that keeps graviola's form of itself, made on its first graviola
 /// signature and reused by the next ones (graviola's RSA key, for example, computes its
@@ -82,5 +86,96 @@ impl PreparedPrivateKey {
     /// The operation [`PreparedPrivateKey::sign`] performs ([`PrivateKey::sign_op`]).
     pub fn sign_op(&self, digest: DigestAlgorithm, pss: bool) -> Result<SignOp, KeyError> {
         self.key.sign_op(digest, pss)
+    }
+}
+
+/// A [`PublicKey`] that keeps what checking a signature with it needs besides the key:
+/// graviola's form of it (for RSA, its Montgomery parameters, which cost about as much to
+/// make as a signature check), made on its first graviola check, and its
+/// `SubjectPublicKeyInfo` encoding, which identifies checks in the signature memo and
+/// cache ([`crate::path::budget::signature_id`]), made on first use.
+///
+/// It verifies exactly as [`PublicKey::verify`] does: the same backend for each
+/// operation ([`Provider::backend_for_verify`]), the same fallbacks, the same verdicts.
+/// A [`crate::cert::Certificate`] keeps one for its key, as OpenSSL's `X509` keeps its
+/// `EVP_PKEY`, so that path validation sets a key up once per certificate rather than
+/// once per step that needs it.
+#[derive(Debug)]
+pub struct PreparedPublicKey {
+    key: PublicKey,
+    spki: OnceLock<Option<Vec<u8>>>,
+    graviola: graviola::PreparedVerifying,
+}
+
+impl From<PublicKey> for PreparedPublicKey {
+    fn from(key: PublicKey) -> Self {
+        Self::new(key)
+    }
+}
+
+impl PreparedPublicKey {
+    /// `key`, with nothing prepared yet (that happens on first use).
+    pub fn new(key: PublicKey) -> Self {
+        Self {
+            key,
+            spki: OnceLock::new(),
+            graviola: graviola::PreparedVerifying::default(),
+        }
+    }
+
+    /// The key.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// The key as a `SubjectPublicKeyInfo` ([`PublicKey::to_spki_der`]), encoded once.
+    /// `None` for a key that does not encode.
+    pub fn spki_der(&self) -> Option<&[u8]> {
+        self.spki.get_or_init(|| self.key.to_spki_der()).as_deref()
+    }
+
+    /// [`PublicKey::verify`], with the prepared forms: verifies `signature` over `message`
+    /// with the current provider. Call [`PublicKey::check_scheme`] first.
+    pub fn verify(
+        &self,
+        scheme: &SignatureScheme,
+        digest: DigestAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SignatureError> {
+        let provider = current().map_err(|_| SignatureError)?;
+        provider
+            .verify_prepared(self, scheme, digest, message, signature)
+            .map(drop)
+    }
+}
+
+impl Provider {
+    /// [`Provider::verify`] with a [`PreparedPublicKey`]: graviola's form of the key is
+    /// taken (from the process-wide cache, or made) on the first graviola check and kept
+    /// for the next ones. Same backends, same fallbacks, same verdicts.
+    pub fn verify_prepared(
+        &self,
+        key: &PreparedPublicKey,
+        scheme: &SignatureScheme,
+        digest: DigestAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<BackendId, SignatureError> {
+        if self.uses_graviola()
+            && let Some(r) = graviola::verify_prepared(
+                &key.key,
+                &key.graviola,
+                scheme,
+                digest,
+                message,
+                signature,
+            )
+        {
+            return r.map(|()| BackendId::Graviola);
+        }
+        rustcrypto::RustCrypto
+            .verify_all(&key.key, scheme, digest, message, signature)
+            .map(|()| BackendId::RustCrypto)
     }
 }

@@ -761,3 +761,224 @@ fn a_cached_key_does_not_lift_a_lower_modulus_cap() {
         ));
     }
 }
+
+#[test]
+fn a_prepared_public_key_verifies_like_the_key_and_makes_its_forms_once() {
+    use crate::keycache::builds_on_this_thread as built;
+    use crate::path::budget::{prepared_signature_id, signature_id};
+    for provider in providers() {
+        for (key, op, scheme, digest) in cases_with_pss_keys() {
+            let what = format!("{provider:?} {op:?} {}", key.public_key().kind());
+            let (sig, _) = provider.sign(&key, &op, b"message").unwrap();
+            let public = key.public_key();
+            // Caches off: whatever the prepared key does not keep is made again.
+            crate::key::without_key_caches(|| {
+                let prepared = PreparedPublicKey::new(public.clone());
+                let good = provider.verify_prepared(&prepared, &scheme, digest, b"message", &sig);
+                assert_eq!(
+                    good,
+                    provider.verify(&public, &scheme, digest, b"message", &sig),
+                    "{what}: same verdict and backend as the key itself"
+                );
+                assert_eq!(
+                    good,
+                    Ok(provider.backend_for_verify(&public, &scheme, digest)),
+                    "{what}"
+                );
+                let before = built();
+                for _ in 0..3 {
+                    assert_eq!(
+                        provider.verify_prepared(&prepared, &scheme, digest, b"message", &sig),
+                        good,
+                        "{what}"
+                    );
+                    assert_eq!(
+                        provider.verify_prepared(&prepared, &scheme, digest, b"messagE", &sig),
+                        Err(SignatureError),
+                        "{what}: tampered message"
+                    );
+                    let mut bad = sig.clone();
+                    *bad.last_mut().unwrap() ^= 1;
+                    assert_eq!(
+                        provider.verify_prepared(&prepared, &scheme, digest, b"message", &bad),
+                        Err(SignatureError),
+                        "{what}: tampered signature"
+                    );
+                    assert_eq!(
+                        provider.verify_prepared(
+                            &prepared,
+                            &scheme,
+                            digest,
+                            b"message",
+                            &sig[..sig.len() - 1]
+                        ),
+                        Err(SignatureError),
+                        "{what}: truncated signature"
+                    );
+                }
+                assert_eq!(built() - before, 0, "{what}: graviola's form kept");
+                if good == Ok(BackendId::Graviola) {
+                    // What the prepared key saves: the bare key makes the form each time.
+                    let before = built();
+                    for _ in 0..2 {
+                        provider
+                            .verify(&public, &scheme, digest, b"message", &sig)
+                            .unwrap();
+                    }
+                    assert_eq!(built() - before, 2, "{what}");
+                }
+                let other = PreparedPublicKey::new(
+                    PrivateKey::generate(key.algorithm()).unwrap().public_key(),
+                );
+                assert_eq!(
+                    provider.verify_prepared(&other, &scheme, digest, b"message", &sig),
+                    Err(SignatureError),
+                    "{what}: another key"
+                );
+                // The same identity in the signature memo as the bare key's.
+                assert_eq!(prepared.spki_der(), public.to_spki_der().as_deref());
+                let id = prepared_signature_id(&prepared, &[b"alg"], b"message id", &sig);
+                assert!(id.is_some());
+                assert_eq!(id, signature_id(&public, &[b"alg"], b"message id", &sig));
+                assert_ne!(
+                    id,
+                    prepared_signature_id(&prepared, &[b"alg"], b"message id", &sig[1..])
+                );
+                assert_ne!(
+                    id,
+                    prepared_signature_id(&other, &[b"alg"], b"message id", &sig)
+                );
+            });
+        }
+    }
+}
+
+const RSA_CA: &[u8] = include_bytes!("../../../../testdata/x509/rsa2048-ca.der");
+const RSA_LEAF: &[u8] = include_bytes!("../../../../testdata/x509/rsa2048-leaf.der");
+
+#[test]
+fn a_certificate_sets_its_key_up_once_and_checks_the_cap_every_time() {
+    use crate::cert::Certificate;
+    use crate::keycache::builds_on_this_thread as built;
+    use std::sync::Arc;
+    let leaf = Certificate::from_der(RSA_LEAF).unwrap();
+    let scheme = SignatureScheme::from_algorithm_identifier(leaf.signature_algorithm()).unwrap();
+    let digest = scheme.named_digest().unwrap();
+    crate::key::without_key_caches(|| {
+        let ca = Certificate::from_der(RSA_CA).unwrap();
+        // Under a cap below its modulus the key is refused, and nothing is kept.
+        for _ in 0..2 {
+            assert!(matches!(
+                ca.public_key_bounded(None, 1024),
+                Err(KeyError::TooLarge {
+                    bits: 2048,
+                    max: 1024,
+                    ..
+                })
+            ));
+        }
+        let before = built();
+        let first = ca.public_key_bounded(None, 8192).unwrap();
+        assert_eq!(built() - before, 1, "parsed");
+        // Kept, and shared by the certificate's clones.
+        let again = ca.clone().public_key_bounded(None, 2048).unwrap();
+        assert_eq!(built() - before, 1, "not parsed again");
+        assert!(Arc::ptr_eq(&first, &again));
+        // The cap is checked on every call, on the kept key too.
+        assert!(matches!(
+            ca.public_key_bounded(None, 2047),
+            Err(KeyError::TooLarge {
+                bits: 2048,
+                max: 2047,
+                ..
+            })
+        ));
+        assert_eq!(
+            first.key(),
+            &PublicKey::from_spki(ca.public_key_info()).unwrap()
+        );
+        // Another copy of the certificate (an envelope's, say) has its own.
+        let copy = Certificate::from_der(RSA_CA).unwrap();
+        assert!(!Arc::ptr_eq(
+            &first,
+            &copy.public_key_bounded(None, 8192).unwrap()
+        ));
+        for provider in providers() {
+            with_provider(provider, || {
+                first
+                    .verify(&scheme, digest, leaf.tbs_der(), leaf.signature())
+                    .unwrap();
+                let mut tbs = leaf.tbs_der().to_vec();
+                tbs[20] ^= 1;
+                assert_eq!(
+                    first.verify(&scheme, digest, &tbs, leaf.signature()),
+                    Err(SignatureError)
+                );
+                // The leaf's own key did not sign the leaf.
+                let own = leaf.public_key_bounded(None, 8192).unwrap();
+                assert_eq!(
+                    own.verify(&scheme, digest, leaf.tbs_der(), leaf.signature()),
+                    Err(SignatureError)
+                );
+            });
+        }
+    });
+    // Elliptic-curve and Ed25519 keys are kept too; the RSA cap does not concern them.
+    for der in [
+        &include_bytes!("../../../../testdata/x509/p256-leaf.der")[..],
+        &include_bytes!("../../../../testdata/x509/ed25519-leaf.der")[..],
+    ] {
+        let cert = Certificate::from_der(der).unwrap();
+        let a = cert.public_key_bounded(None, 1024).unwrap();
+        let b = cert.public_key_bounded(None, 1024).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+}
+
+#[test]
+fn validating_a_path_again_sets_no_key_up_again() {
+    use crate::cert::Certificate;
+    use crate::keycache::builds_on_this_thread as built;
+    use crate::path::{PathError, Purpose, TrustAnchors, ValidationOptions};
+    use crate::store::CrlSet;
+    let mut options = ValidationOptions::at(1_795_392_000);
+    options.purpose = Purpose::Any;
+    let crls = CrlSet::new();
+    for provider in providers() {
+        // The signing CA as the anchor (trusted directly), its leaf, inside both
+        // validities; parsed afresh for each provider, so that nothing is set up yet.
+        let anchors = TrustAnchors::new([Certificate::from_der(RSA_CA).unwrap()]).unwrap();
+        let leaf = Certificate::from_der(RSA_LEAF).unwrap();
+        with_provider(provider, || {
+            crate::key::without_key_caches(|| {
+                let validate = |cert: &Certificate, options: &ValidationOptions| {
+                    crate::path::validate(cert, &anchors, &[], &crls, options)
+                };
+                let before = built();
+                let path = validate(&leaf, &options).unwrap();
+                assert_eq!(path.certificates.len(), 2);
+                let first = built() - before;
+                assert!(first >= 2, "the anchor's key and the leaf's: {first}");
+                let before = built();
+                validate(&leaf, &options).unwrap();
+                assert_eq!(built() - before, 0, "{provider:?}: every key kept");
+                // Negative twins: a kept key still refuses what it did not sign, and
+                // the path still expires.
+                let mut der = RSA_LEAF.to_vec();
+                let last = der.len() - 1;
+                der[last] ^= 1;
+                let forged = Certificate::from_der(&der).unwrap();
+                assert!(matches!(
+                    validate(&forged, &options),
+                    Err(PathError::BadSignature { .. })
+                ));
+                let mut late = options.clone();
+                late.time = leaf.not_after() + 1;
+                assert!(matches!(
+                    validate(&leaf, &late),
+                    Err(PathError::Expired { .. })
+                ));
+            })
+        });
+    }
+}
