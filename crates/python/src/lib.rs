@@ -219,6 +219,24 @@ fn parse_json(bytes: &[u8]) -> Result<Value> {
     })
 }
 
+/// The certificate of a fedmsg x509 message: PEM bytes, or the message's `certificate`
+/// field (base64 of PEM).
+enum CertificateInput {
+    Pem(Vec<u8>),
+    Field(String),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for CertificateInput {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            return Ok(Self::Pem(b.as_bytes().to_vec()));
+        }
+        Ok(Self::Field(obj.extract::<String>()?))
+    }
+}
+
 /// A file path (`str` or `os.PathLike`), an http(s) URL (`str`, fetched once when the
 /// `Verifier` is made) or the PEM/DER bytes themselves.
 enum Source {
@@ -841,34 +859,49 @@ impl Bus {
         Ok(PyBytes::new(py, out.as_bytes()))
     }
 
-    /// Validates a fedmsg-style message; returns the report.
-    #[pyo3(signature = (message, topic = None))]
+    /// Validates a fedmsg-style message; returns the report. `replay=False`: every check
+    /// but the replay store, nothing recorded (a question about a message that may be
+    /// asked again, as fedmsg's `validate`).
+    #[pyo3(signature = (message, topic = None, *, replay = true))]
     fn validate<'py>(
         &self,
         py: Python<'py>,
         message: &[u8],
         topic: Option<&str>,
+        replay: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let v = detached(py, || {
             let bus = self.current();
             let m = parse_json(message)?;
-            let v = match topic {
-                Some(t) => bus.validate_on_topic(&m, t),
-                None => bus.validate(&m),
-            }?;
+            let v = if replay {
+                match topic {
+                    Some(t) => bus.validate_on_topic(&m, t),
+                    None => bus.validate(&m),
+                }?
+            } else {
+                let arrival = match topic {
+                    Some(t) => Arrival::on(Route::topic(t)),
+                    None => Arrival::unrouted(),
+                };
+                bus.examine_value(&m, &arrival)?
+                    .unrecorded()
+                    .into_fedmsg()?
+            };
             serde_json::to_value(&v).map_err(|e| Fail::Other(e.to_string()))
         })?;
         Self::report(py, &v)
     }
 
-    /// Validates a fedmsg-style message signed by the entity `signer`.
-    #[pyo3(signature = (message, signer, topic = None))]
+    /// Validates a fedmsg-style message signed by the entity `signer` (`replay` as for
+    /// `validate`).
+    #[pyo3(signature = (message, signer, topic = None, *, replay = true))]
     fn validate_signed_by<'py>(
         &self,
         py: Python<'py>,
         message: &[u8],
         signer: &str,
         topic: Option<&str>,
+        replay: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let v = detached(py, || {
             let bus = self.current();
@@ -885,7 +918,13 @@ impl Bus {
                     });
                 }
             }
-            let v = bus.validate_signed_by(&m, signer)?;
+            let v = if replay {
+                bus.validate_signed_by(&m, signer)?
+            } else {
+                bus.examine_value(&m, &Arrival::unrouted().signed_by(signer))?
+                    .unrecorded()
+                    .into_fedmsg()?
+            };
             serde_json::to_value(&v).map_err(|e| Fail::Other(e.to_string()))
         })?;
         Self::report(py, &v)
@@ -1052,8 +1091,10 @@ impl Bus {
     /// Validates a fedmsg 1.x `x509` message: `signed` is the exact byte string its
     /// signature covers (fedmsg's canonical JSON of the message without `signature` and
     /// `certificate`), `signature` the raw RSA PKCS #1 v1.5 SHA-1 signature, `certificate`
-    /// the signer's certificate (PEM; only the first one is used: fedmsg's wire carries no
-    /// chain). The certificate path is validated with the bus's anchors, certificates and
+    /// the signer's certificate: PEM (`bytes`), or the message's `certificate` field as it
+    /// is (`str`: base64 of PEM, without line breaks), each distinct field decoded once
+    /// (the bus's cache of `certificate` fields); only the first certificate is used:
+    /// fedmsg's wire carries no chain. The certificate path is validated with the bus's anchors, certificates and
     /// CRLs; the topic and the claims are read from `signed` itself, then authorized as
     /// [`Bus::validate`] does (by `signer` alone, nitpicky, when given). No signing time,
     /// so no freshness or replay check. Refused unless `legacy_sha1=True`.
@@ -1064,7 +1105,7 @@ impl Bus {
         py: Python<'py>,
         signed: &[u8],
         signature: &[u8],
-        certificate: &[u8],
+        certificate: CertificateInput,
         signer: Option<&str>,
         legacy_sha1: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
@@ -1111,19 +1152,20 @@ impl Bus {
                 }
             };
             check_topic(topic)?;
-            let cert = Certificate::load_all(certificate)
-                .ok()
-                .and_then(|c| c.into_iter().next())
-                .ok_or_else(|| {
-                    reject(
-                        "format",
-                        "malformed",
-                        "certificate is not a PEM certificate".into(),
-                    )
-                })?;
+            let certs: Arc<[Certificate]> = match &certificate {
+                CertificateInput::Pem(pem) => Certificate::load_all(pem).unwrap_or_default().into(),
+                CertificateInput::Field(field) => bus.certificate_field(field)?,
+            };
+            let cert = certs.first().ok_or_else(|| {
+                reject(
+                    "format",
+                    "malformed",
+                    "certificate is not a PEM certificate".into(),
+                )
+            })?;
             let options = verifier.validation_options(bus.time());
             verifier
-                .validate_certificate(&cert, &CertStore::new(), verifier.crls(), &options)
+                .validate_certificate(cert, &CertStore::new(), verifier.crls(), &options)
                 .map_err(|e| reject("certificate", e.code(), e.to_string()))?;
             let public = waxseal_envelope::PublicKey::from_spki(cert.public_key_info())
                 .map_err(|e| reject("certificate", "bad-public-key", e.to_string()))?;
@@ -1146,11 +1188,15 @@ impl Bus {
                         "the RSA-SHA1 signature does not match the message".into(),
                     )
                 })?;
+            let narrowed;
             let authorizer = match signer {
-                Some(s) => bus.authorizer().signed_by(topic, s),
-                None => bus.authorizer().clone(),
+                Some(s) => {
+                    narrowed = bus.authorizer().signed_by(topic, s);
+                    &narrowed
+                }
+                None => bus.authorizer(),
             };
-            let authorization = authorizer.authorize(&cert, topic, Some(&message));
+            let authorization = authorizer.authorize(cert, topic, Some(&message));
             if let Some(d) = authorization.denial() {
                 return Err(reject("authorization", d.code, d.reason.clone()));
             }

@@ -86,6 +86,30 @@ def test_replayed_message_is_refused(bus, signers):
     assert bus.validate(bus.sign(message(1), signers[BODHI]))["signed"]
 
 
+def test_replay_false_runs_every_other_check_and_records_nothing(bus, signers):
+    """validate(replay=False) (what waxseal.fedmsg asks): the same message any number of
+    times, nothing recorded; every other check still refuses."""
+    signed = bus.sign(message(300), signers[BODHI])
+    for _ in range(3):
+        report = bus.validate(signed, replay=False)
+        assert report["signed"] is True and "replay_key" not in report
+        assert bus.validate_signed_by(signed, BODHI, replay=False)["entity"]["id"] == BODHI
+    assert bus.validate(signed, topic=TOPIC, replay=False)["signed"]
+    # Nothing was recorded: its first validation with the replay store passes, the
+    # second is a replay.
+    assert bus.validate(signed)["signed"]
+    refused("replayed", bus.validate, signed)
+    # The twins: tampered, another signer, another arrival topic, unauthorized, revoked.
+    refused("message-digest-mismatch", bus.validate, signed.replace(b"LGTM", b"NACK"),
+            replay=False)
+    refused("routing-policy-denied", bus.validate_signed_by, signed, COMPUTE, replay=False)
+    refused("topic-mismatch", bus.validate, signed, topic="org.example.prod.fas.user",
+            replay=False)
+    refused("routing-policy-denied", bus.validate, bus.sign(message(301), signers[COMPUTE]),
+            replay=False)
+    refused("revoked", bus.validate, bus.sign(message(302), signers[REVOKED]), replay=False)
+
+
 def test_revoked_signer_is_refused(bus_config, signers):
     bus = waxseal.Bus(bus_config(routing_policy={"org.example.prod.#": ["bodhi-*", "fas-*"]}))
     signed = bus.sign(MESSAGE, signers[REVOKED])
