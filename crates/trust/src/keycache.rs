@@ -1,6 +1,9 @@
 //! A bounded, process-wide cache of prepared keys, keyed by the exact bytes of a key's
 //! encoding (a `SubjectPublicKeyInfo`, a PKCS #1 `RSAPublicKey`, an EC point...).
 //!
+//! The same cache keeps parsed certificates, keyed by their DER
+//! ([`crate::cert::Certificate::from_der`]).
+//!
 //! Setting a key up costs more than one might think: an RSA public key computes its
 //! Montgomery parameters, graviola converts it again into its own form, an elliptic
 //! curve point is checked to lie on its curve. A verifier sees the same few signers over
@@ -99,9 +102,10 @@ thread_local! {
     static BYPASS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Runs `f` with the prepared-key caches switched off on this thread: every key is parsed
-/// and set up again, and nothing is kept, as for the first message from a signer in a new
-/// process. For benchmarks of "cold" verification (`waxseal speed`, `cargo bench`);
+/// Runs `f` with the prepared-key caches (and the cache of parsed certificates,
+/// [`crate::cert::CERTIFICATE_CACHE_BYTES`]) switched off on this thread: every key and
+/// certificate is parsed and set up again, and nothing is kept, as for the first message
+/// from a signer in a new process. For benchmarks of "cold" verification (`waxseal speed`, `cargo bench`);
 /// verdicts are the same either way.
 pub fn without_key_caches<R>(f: impl FnOnce() -> R) -> R {
     /// Restores the previous setting, also when `f` panics.
