@@ -73,6 +73,7 @@ class Broker:
             ["bash", "-c", script, "bash", str(REPO), self.dir, str(port)],
             stdout=subprocess.PIPE,
             text=True,
+            cwd=self.dir,  # where the Erlang VM would leave a crash dump
         )
         if out.returncode != 0:
             sys.exit("could not start rabbitmq-server (scripts/broker.sh); see above")
@@ -106,6 +107,7 @@ class Broker:
                 epmd,
             ],
             check=False,
+            cwd=self.dir,
         )
         self.started = None
 

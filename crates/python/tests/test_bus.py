@@ -110,6 +110,34 @@ def test_replay_false_runs_every_other_check_and_records_nothing(bus, signers):
     refused("revoked", bus.validate, bus.sign(message(302), signers[REVOKED]), replay=False)
 
 
+def test_the_validation_report_is_the_serialized_one(bus_config, signers):
+    """Bus.validate builds its report directly; it is the dict the serialized report
+    (what Bus.admit returns, flattened) holds: the same keys in the same order, the same
+    values, None where serde writes null and no key where it leaves one out."""
+    bus = waxseal.Bus(bus_config())
+    for n in range(2):
+        signed = bus.sign(message(400 + n), signers[BODHI])
+        ours = bus.validate(signed, replay=False)
+        theirs = bus.admit(signed)
+        assert theirs.pop("format") == "fedmsg" and "replay_key" in theirs
+        for key in ("replay_key", "duplicate"):
+            theirs.pop(key, None)
+        assert ours == theirs
+        assert json.dumps(ours) == json.dumps(theirs), "the same order throughout"
+        assert ours["entity"]["fields"] == {"service": "bodhi", "host": "app01.example.org"}
+        assert [d["rule"] is None for d in ours["authorization"]["decisions"]] == [True, False]
+    # An unsigned message on an unsigned topic: no signer, entity or authorization keys.
+    bus = waxseal.Bus(bus_config(unsigned_topics=["org.example.prod.bodhi.#"]))
+    ours = bus.validate(MESSAGE, replay=False)
+    theirs = bus.admit(MESSAGE)
+    assert theirs.pop("format") == "fedmsg" and theirs.pop("duplicate") is False
+    assert ours == theirs and list(ours) == ["note", "signed"] and ours["signed"] is False
+    # The twin: no entity rule matches the signer: refused, not reported.
+    bus = waxseal.Bus(bus_config(entity_rules=[{"source": "cn", "pattern": "^nobody$"}]))
+    e = refused("entity-unmapped", bus.validate, bus.sign(MESSAGE, signers[BODHI]), replay=False)
+    assert e.stage == "authorization"
+
+
 def test_revoked_signer_is_refused(bus_config, signers):
     bus = waxseal.Bus(bus_config(routing_policy={"org.example.prod.#": ["bodhi-*", "fas-*"]}))
     signed = bus.sign(MESSAGE, signers[REVOKED])
