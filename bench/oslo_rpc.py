@@ -26,6 +26,7 @@ second, and the client's CPU per call), their medians, and the ratio waxseal / r
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -64,6 +65,12 @@ class Broker:
             self.url = addr
             return
         port = int(os.environ.get("WAXSEAL_BENCH_AMQP_PORT", "5697"))
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                sys.exit(
+                    "port %d is taken: set WAXSEAL_BENCH_AMQP_PORT to a free one, or "
+                    "AMQP_ADDR to use the broker there" % port
+                )
         self.dir = tempfile.mkdtemp(prefix="waxseal-bench-broker-")
         script = (
             'source "$1/scripts/broker.sh"; start_broker "$2" "$3" >&2 || exit 1; '
