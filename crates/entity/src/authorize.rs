@@ -2,6 +2,7 @@
 //! reason.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -58,7 +59,10 @@ impl Authorization {
 /// Decides whether a verified certificate may say what a message says.
 #[derive(Debug, Clone)]
 pub struct Authorizer {
-    mapper: EntityMapper,
+    /// Shared, not copied, by the narrowed authorizers of [`Authorizer::signed_by`] and
+    /// the namers of [`Authorizer::namer`]: a copy of its regular expressions would start
+    /// with empty match caches (each copy of a `Regex` has a pool of its own).
+    mapper: Arc<EntityMapper>,
     registry: Option<Registry>,
     policy: RoutingPolicy,
     claims: Vec<ClaimRule>,
@@ -76,7 +80,7 @@ impl Authorizer {
             EntityMapper::new(&config.entity_rules)?
         };
         Ok(Self {
-            mapper,
+            mapper: Arc::new(mapper),
             registry,
             policy: RoutingPolicy::new(&config.routing_policy, config.nitpicky)?,
             claims: config

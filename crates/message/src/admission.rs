@@ -408,6 +408,22 @@ pub struct Examined {
     user_id: Option<String>,
 }
 
+impl Examined {
+    /// The verdict without the replay store: every check of [`Bus::admit`] but the last
+    /// passed, and nothing is recorded (no replay key, never a duplicate). For a caller
+    /// that asks whether a message is valid, and may ask again about the same message
+    /// (fedmsg's `validate`, which every consumer of a hub asks), rather than a receiver
+    /// taking a delivery: it gets no replay protection.
+    pub fn unrecorded(self) -> Admitted {
+        Admitted {
+            message: self.message,
+            replay_key: None,
+            duplicate: false,
+            user_id: self.user_id,
+        }
+    }
+}
+
 mod hex_key {
     pub fn serialize<S: serde::Serializer>(k: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
         match k {
@@ -450,6 +466,12 @@ impl Bus {
         arrival.check()?;
         let message = json::parse(body).map_err(json_rejection)?;
         self.examine_checked(&message, arrival)
+    }
+
+    /// [`Bus::examine`] on a message already parsed (strictly: see [`crate::json::parse`]).
+    pub fn examine_value(&self, message: &Value, arrival: &Arrival) -> Result<Examined, Rejection> {
+        arrival.check()?;
+        self.examine_checked(message, arrival)
     }
 
     /// The last step of [`Bus::admit`]: records an [`Examined`] message's replay key in

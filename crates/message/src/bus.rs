@@ -31,8 +31,8 @@ use waxseal_entity::glob::{MALFORMED_TOPIC, TopicPattern, check_topic};
 use waxseal_entity::{Authorization, AuthorizationConfig, Authorizer, EntityId, Registry};
 use waxseal_envelope::rfc5652::CertificateChoice;
 use waxseal_envelope::{
-    AlgorithmPolicy, CacheStats, CertStore, Envelope, EnvelopeBuilder, PathCache, RevocationPolicy,
-    Signer, TrustAnchors, Verifier,
+    AlgorithmPolicy, CacheStats, CertStore, Certificate, Envelope, EnvelopeBuilder, PathCache,
+    RevocationPolicy, Signer, TrustAnchors, Verifier,
 };
 use waxseal_slip::RouteExpectations;
 
@@ -608,6 +608,20 @@ impl Bus {
     /// while validation is switched off.
     pub fn cache_stats(&self) -> CacheStats {
         self.cache.stats()
+    }
+
+    /// The certificates of a `certificate` field (base64 of PEM, the signer first), each
+    /// distinct field decoded once ([`crate::credentials`]): for a surface that reads a
+    /// message's certificate itself (fedmsg's x509 wire). `malformed` when the field is
+    /// longer than [`MAX_FIELD_LEN`] or cannot be read.
+    pub fn certificate_field(&self, field: &str) -> Result<Arc<[Certificate]>, Rejection> {
+        if field.len() > MAX_FIELD_LEN {
+            return Err(Rejection::format(
+                "malformed",
+                format!("certificate is longer than {MAX_FIELD_LEN} bytes"),
+            ));
+        }
+        self.certificate_fields.decode(field)
     }
 
     /// The authorizer.

@@ -6,7 +6,7 @@
 //! [`Source`] is either a file (or directory) path or an `http://` / `https://` URL.
 //! [`Material`] holds the last good copy of each source and refreshes it:
 //!
-//! - a file when it changes (its size or modification time, or a directory's list of
+//! - a file when it changes (its size, modification time or inode, or a directory's list of
 //!   files): re-read by [`Material::refresh`] on the calling thread (a local stat and read);
 //! - a URL when its cache expires (`crl_cache_expiry_secs`, `ca_cache_expiry_secs` of
 //!   [`FetchConfig`]), and a CRL URL also once the verification time reaches the CRL's
@@ -629,18 +629,41 @@ fn number_text(c: &Crl) -> String {
         .unwrap_or_else(|| "none".into())
 }
 
-type Stamp = Vec<(PathBuf, u64, Option<SystemTime>)>;
+/// What a file source looked like: each file's path, size, modification time and inode.
+type Stamp = Vec<(PathBuf, u64, Option<SystemTime>, u64)>;
+
+/// The file's inode: a file replaced by renaming another into place (how CRLs are
+/// published) is noticed even when its size and modification time (a clock tick of a few
+/// milliseconds) are the same as the old one's.
+#[cfg(unix)]
+fn inode(m: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(m)
+}
+
+#[cfg(not(unix))]
+fn inode(_: &std::fs::Metadata) -> u64 {
+    0
+}
 
 fn stamp(path: &Path) -> Option<Stamp> {
+    let of = |f: PathBuf, m: Option<&std::fs::Metadata>| {
+        let len = m.map_or(0, |m| m.len());
+        let mtime = m.and_then(|m| m.modified().ok());
+        let ino = m.map_or(0, inode);
+        (f, len, mtime, ino)
+    };
+    // A file (the usual source): one stat, taken before every validation.
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return Some(vec![of(path.to_path_buf(), Some(&meta))]);
+    }
     let files = files_in(path).ok()?;
     Some(
         files
             .into_iter()
             .map(|f| {
                 let m = std::fs::metadata(&f).ok();
-                let len = m.as_ref().map_or(0, |m| m.len());
-                let mtime = m.and_then(|m| m.modified().ok());
-                (f, len, mtime)
+                of(f, m.as_ref())
             })
             .collect(),
     )

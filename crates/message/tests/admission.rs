@@ -225,6 +225,57 @@ fn the_redelivered_flag_turns_a_known_key_into_a_duplicate_and_nothing_else() {
     );
 }
 
+#[test]
+fn an_unrecorded_verdict_runs_every_check_but_the_replay_store_and_records_nothing() {
+    let (_t, dir) = setup();
+    let bus = bus(&dir);
+    let msg = json!({"topic": "org.example.prod.compute.ping", "msg": {"n": 1}});
+    let signed = waxseal_message::sign(&msg, &signer(&dir, COMPUTE1)).unwrap();
+    let unrecorded = |m: &Value, arrival: &Arrival| {
+        bus.examine_value(m, arrival)
+            .map(waxseal_message::Examined::unrecorded)
+    };
+    // Asked any number of times: the same answer, nothing kept.
+    for _ in 0..3 {
+        let a = unrecorded(&signed, &Arrival::unrouted()).unwrap();
+        assert!(a.signed() && !a.duplicate && a.replay_key.is_none());
+        assert_eq!(a.entity().unwrap().id, COMPUTE1);
+    }
+    // So the first admission of it is still new, and a second one a replay.
+    let body = serde_json::to_vec(&signed).unwrap();
+    assert!(!bus.admit(&body, &Arrival::unrouted()).unwrap().duplicate);
+    assert_eq!(
+        bus.admit(&body, &Arrival::unrouted()).unwrap_err().code,
+        "replayed"
+    );
+    // Every other check still runs: tampered, another signer required, unauthorized, a
+    // different arrival topic.
+    let mut tampered = signed.clone();
+    tampered["msg"]["n"] = json!(2);
+    assert_eq!(
+        unrecorded(&tampered, &Arrival::unrouted())
+            .unwrap_err()
+            .code,
+        "message-digest-mismatch"
+    );
+    let by_scheduler = Arrival::unrouted().signed_by(SCHEDULER1);
+    assert_eq!(
+        unrecorded(&signed, &by_scheduler).unwrap_err().code,
+        "routing-policy-denied"
+    );
+    let wrong = json!({"topic": "org.example.prod.billing.ping", "msg": {"n": 1}});
+    let wrong = waxseal_message::sign(&wrong, &signer(&dir, COMPUTE1)).unwrap();
+    assert_eq!(
+        unrecorded(&wrong, &Arrival::unrouted()).unwrap_err().code,
+        "topic-not-in-policy"
+    );
+    let moved = Arrival::on(Route::topic("org.example.prod.compute.pong"));
+    assert_eq!(
+        unrecorded(&signed, &moved).unwrap_err().code,
+        "topic-mismatch"
+    );
+}
+
 fn reply(dir: &Path, name: &str, reply_q: &str, msg_id: &str) -> Vec<u8> {
     let message =
         json!({"result": {"ok": true}, "failure": null, "ending": true, "_msg_id": msg_id});

@@ -302,6 +302,43 @@ fn a_changed_crl_file_is_picked_up_by_a_running_bus() {
 }
 
 #[test]
+fn a_crl_file_renamed_into_place_is_picked_up_even_with_the_same_size_and_time() {
+    let mut f = fx();
+    let empty = std::fs::read(f.dir.join("crl.pem")).unwrap();
+    f.pki.revoke(BODHI, "keyCompromise").unwrap();
+    let revoking = std::fs::read(f.dir.join("crl.pem")).unwrap();
+    assert!(revoking.len() > empty.len());
+    // The CRL the bus reads first: the empty one, padded (text after the PEM block is
+    // ignored) to the revoking one's size, with a fixed modification time.
+    let when = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let write = |path: &Path, bytes: &[u8]| {
+        let file = std::fs::File::create(path).unwrap();
+        (&file).write_all(bytes).unwrap();
+        file.set_modified(when).unwrap();
+    };
+    let active = f.tmp.path().join("crl-active.pem");
+    let mut padded = empty.clone();
+    padded.resize(revoking.len(), b'\n');
+    write(&active, &padded);
+    let bus = Bus::new(f.config(active.to_str().unwrap(), json!({}))).unwrap();
+    bus.validate(&f.message()).unwrap();
+    // Published as CRLs are: written beside, then renamed into place. Same size, same
+    // modification time: only the inode tells it apart.
+    let next = f.tmp.path().join("crl-active.pem.new");
+    write(&next, &revoking);
+    std::fs::rename(&next, &active).unwrap();
+    let meta = std::fs::metadata(&active).unwrap();
+    assert_eq!(
+        (meta.len(), meta.modified().unwrap()),
+        (padded.len() as u64, when)
+    );
+    assert_eq!(
+        code(bus.validate(&f.message())),
+        (Stage::Certificate, "revoked".into())
+    );
+}
+
+#[test]
 fn with_a_refresh_interval_a_changed_crl_file_waits_for_the_interval() {
     let mut f = fx();
     let crl = f.dir.join("crl.pem");

@@ -208,6 +208,59 @@ fn to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     })
 }
 
+/// An entity as serde writes it (`fields`, `id`).
+fn entity_report<'py>(
+    py: Python<'py>,
+    e: &waxseal_entity::EntityId,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let fields = PyDict::new(py);
+    for (k, v) in &e.fields {
+        fields.set_item(k, v)?;
+    }
+    d.set_item("fields", fields)?;
+    d.set_item("id", &e.id)?;
+    Ok(d)
+}
+
+/// A fedmsg validation report: the dict `to_py(serde_json::to_value(v))` makes (the same
+/// keys in the same, sorted, order, the same fields left out), built without the JSON
+/// value in between, since every validated message pays for it.
+fn validated_report<'py>(
+    py: Python<'py>,
+    v: &waxseal_message::Validated,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    if let Some(a) = &v.authorization {
+        let auth = PyDict::new(py);
+        auth.set_item("allowed", a.allowed)?;
+        let decisions = PyList::empty(py);
+        for x in &a.decisions {
+            let decision = PyDict::new(py);
+            decision.set_item("allowed", x.allowed)?;
+            decision.set_item("code", x.code)?;
+            decision.set_item("reason", &x.reason)?;
+            decision.set_item("rule", x.rule.as_deref())?;
+            decisions.append(decision)?;
+        }
+        auth.set_item("decisions", decisions)?;
+        match &a.entity {
+            Some(e) => auth.set_item("entity", entity_report(py, e)?)?,
+            None => auth.set_item("entity", py.None())?,
+        }
+        d.set_item("authorization", auth)?;
+    }
+    if let Some(e) = &v.entity {
+        d.set_item("entity", entity_report(py, e)?)?;
+    }
+    d.set_item("note", &v.note)?;
+    d.set_item("signed", v.signed)?;
+    if let Some(s) = &v.signer {
+        d.set_item("signer", s)?;
+    }
+    Ok(d)
+}
+
 /// Strict JSON (duplicate keys refused, numbers exact) from wire bytes.
 fn parse_json(bytes: &[u8]) -> Result<Value> {
     waxseal_message::json::parse(bytes).map_err(|e| Fail::Rejected {
@@ -217,6 +270,24 @@ fn parse_json(bytes: &[u8]) -> Result<Value> {
         hop: None,
         transient: false,
     })
+}
+
+/// The certificate of a fedmsg x509 message: PEM bytes, or the message's `certificate`
+/// field (base64 of PEM).
+enum CertificateInput {
+    Pem(Vec<u8>),
+    Field(String),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for CertificateInput {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            return Ok(Self::Pem(b.as_bytes().to_vec()));
+        }
+        Ok(Self::Field(obj.extract::<String>()?))
+    }
 }
 
 /// A file path (`str` or `os.PathLike`), an http(s) URL (`str`, fetched once when the
@@ -841,34 +912,49 @@ impl Bus {
         Ok(PyBytes::new(py, out.as_bytes()))
     }
 
-    /// Validates a fedmsg-style message; returns the report.
-    #[pyo3(signature = (message, topic = None))]
+    /// Validates a fedmsg-style message; returns the report. `replay=False`: every check
+    /// but the replay store, nothing recorded (a question about a message that may be
+    /// asked again, as fedmsg's `validate`).
+    #[pyo3(signature = (message, topic = None, *, replay = true))]
     fn validate<'py>(
         &self,
         py: Python<'py>,
         message: &[u8],
         topic: Option<&str>,
+        replay: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let v = detached(py, || {
             let bus = self.current();
             let m = parse_json(message)?;
-            let v = match topic {
-                Some(t) => bus.validate_on_topic(&m, t),
-                None => bus.validate(&m),
-            }?;
-            serde_json::to_value(&v).map_err(|e| Fail::Other(e.to_string()))
+            let v = if replay {
+                match topic {
+                    Some(t) => bus.validate_on_topic(&m, t),
+                    None => bus.validate(&m),
+                }?
+            } else {
+                let arrival = match topic {
+                    Some(t) => Arrival::on(Route::topic(t)),
+                    None => Arrival::unrouted(),
+                };
+                bus.examine_value(&m, &arrival)?
+                    .unrecorded()
+                    .into_fedmsg()?
+            };
+            Ok(v)
         })?;
-        Self::report(py, &v)
+        validated_report(py, &v)
     }
 
-    /// Validates a fedmsg-style message signed by the entity `signer`.
-    #[pyo3(signature = (message, signer, topic = None))]
+    /// Validates a fedmsg-style message signed by the entity `signer` (`replay` as for
+    /// `validate`).
+    #[pyo3(signature = (message, signer, topic = None, *, replay = true))]
     fn validate_signed_by<'py>(
         &self,
         py: Python<'py>,
         message: &[u8],
         signer: &str,
         topic: Option<&str>,
+        replay: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let v = detached(py, || {
             let bus = self.current();
@@ -885,10 +971,16 @@ impl Bus {
                     });
                 }
             }
-            let v = bus.validate_signed_by(&m, signer)?;
-            serde_json::to_value(&v).map_err(|e| Fail::Other(e.to_string()))
+            let v = if replay {
+                bus.validate_signed_by(&m, signer)?
+            } else {
+                bus.examine_value(&m, &Arrival::unrouted().signed_by(signer))?
+                    .unrecorded()
+                    .into_fedmsg()?
+            };
+            Ok(v)
         })?;
-        Self::report(py, &v)
+        validated_report(py, &v)
     }
 
     /// Signs an oslo envelope, bound to its route.
@@ -1052,8 +1144,10 @@ impl Bus {
     /// Validates a fedmsg 1.x `x509` message: `signed` is the exact byte string its
     /// signature covers (fedmsg's canonical JSON of the message without `signature` and
     /// `certificate`), `signature` the raw RSA PKCS #1 v1.5 SHA-1 signature, `certificate`
-    /// the signer's certificate (PEM; only the first one is used: fedmsg's wire carries no
-    /// chain). The certificate path is validated with the bus's anchors, certificates and
+    /// the signer's certificate: PEM (`bytes`), or the message's `certificate` field as it
+    /// is (`str`: base64 of PEM, without line breaks), each distinct field decoded once
+    /// (the bus's cache of `certificate` fields); only the first certificate is used:
+    /// fedmsg's wire carries no chain. The certificate path is validated with the bus's anchors, certificates and
     /// CRLs; the topic and the claims are read from `signed` itself, then authorized as
     /// [`Bus::validate`] does (by `signer` alone, nitpicky, when given). No signing time,
     /// so no freshness or replay check. Refused unless `legacy_sha1=True`.
@@ -1064,7 +1158,7 @@ impl Bus {
         py: Python<'py>,
         signed: &[u8],
         signature: &[u8],
-        certificate: &[u8],
+        certificate: CertificateInput,
         signer: Option<&str>,
         legacy_sha1: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
@@ -1111,19 +1205,20 @@ impl Bus {
                 }
             };
             check_topic(topic)?;
-            let cert = Certificate::load_all(certificate)
-                .ok()
-                .and_then(|c| c.into_iter().next())
-                .ok_or_else(|| {
-                    reject(
-                        "format",
-                        "malformed",
-                        "certificate is not a PEM certificate".into(),
-                    )
-                })?;
+            let certs: Arc<[Certificate]> = match &certificate {
+                CertificateInput::Pem(pem) => Certificate::load_all(pem).unwrap_or_default().into(),
+                CertificateInput::Field(field) => bus.certificate_field(field)?,
+            };
+            let cert = certs.first().ok_or_else(|| {
+                reject(
+                    "format",
+                    "malformed",
+                    "certificate is not a PEM certificate".into(),
+                )
+            })?;
             let options = verifier.validation_options(bus.time());
             verifier
-                .validate_certificate(&cert, &CertStore::new(), verifier.crls(), &options)
+                .validate_certificate(cert, &CertStore::new(), verifier.crls(), &options)
                 .map_err(|e| reject("certificate", e.code(), e.to_string()))?;
             let public = waxseal_envelope::PublicKey::from_spki(cert.public_key_info())
                 .map_err(|e| reject("certificate", "bad-public-key", e.to_string()))?;
@@ -1146,11 +1241,15 @@ impl Bus {
                         "the RSA-SHA1 signature does not match the message".into(),
                     )
                 })?;
+            let narrowed;
             let authorizer = match signer {
-                Some(s) => bus.authorizer().signed_by(topic, s),
-                None => bus.authorizer().clone(),
+                Some(s) => {
+                    narrowed = bus.authorizer().signed_by(topic, s);
+                    &narrowed
+                }
+                None => bus.authorizer(),
             };
-            let authorization = authorizer.authorize(&cert, topic, Some(&message));
+            let authorization = authorizer.authorize(cert, topic, Some(&message));
             if let Some(d) = authorization.denial() {
                 return Err(reject("authorization", d.code, d.reason.clone()));
             }

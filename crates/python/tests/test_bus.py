@@ -86,6 +86,58 @@ def test_replayed_message_is_refused(bus, signers):
     assert bus.validate(bus.sign(message(1), signers[BODHI]))["signed"]
 
 
+def test_replay_false_runs_every_other_check_and_records_nothing(bus, signers):
+    """validate(replay=False) (what waxseal.fedmsg asks): the same message any number of
+    times, nothing recorded; every other check still refuses."""
+    signed = bus.sign(message(300), signers[BODHI])
+    for _ in range(3):
+        report = bus.validate(signed, replay=False)
+        assert report["signed"] is True and "replay_key" not in report
+        assert bus.validate_signed_by(signed, BODHI, replay=False)["entity"]["id"] == BODHI
+    assert bus.validate(signed, topic=TOPIC, replay=False)["signed"]
+    # Nothing was recorded: its first validation with the replay store passes, the
+    # second is a replay.
+    assert bus.validate(signed)["signed"]
+    refused("replayed", bus.validate, signed)
+    # The twins: tampered, another signer, another arrival topic, unauthorized, revoked.
+    refused("message-digest-mismatch", bus.validate, signed.replace(b"LGTM", b"NACK"),
+            replay=False)
+    refused("routing-policy-denied", bus.validate_signed_by, signed, COMPUTE, replay=False)
+    refused("topic-mismatch", bus.validate, signed, topic="org.example.prod.fas.user",
+            replay=False)
+    refused("routing-policy-denied", bus.validate, bus.sign(message(301), signers[COMPUTE]),
+            replay=False)
+    refused("revoked", bus.validate, bus.sign(message(302), signers[REVOKED]), replay=False)
+
+
+def test_the_validation_report_is_the_serialized_one(bus_config, signers):
+    """Bus.validate builds its report directly; it is the dict the serialized report
+    (what Bus.admit returns, flattened) holds: the same keys in the same order, the same
+    values, None where serde writes null and no key where it leaves one out."""
+    bus = waxseal.Bus(bus_config())
+    for n in range(2):
+        signed = bus.sign(message(400 + n), signers[BODHI])
+        ours = bus.validate(signed, replay=False)
+        theirs = bus.admit(signed)
+        assert theirs.pop("format") == "fedmsg" and "replay_key" in theirs
+        for key in ("replay_key", "duplicate"):
+            theirs.pop(key, None)
+        assert ours == theirs
+        assert json.dumps(ours) == json.dumps(theirs), "the same order throughout"
+        assert ours["entity"]["fields"] == {"service": "bodhi", "host": "app01.example.org"}
+        assert [d["rule"] is None for d in ours["authorization"]["decisions"]] == [True, False]
+    # An unsigned message on an unsigned topic: no signer, entity or authorization keys.
+    bus = waxseal.Bus(bus_config(unsigned_topics=["org.example.prod.bodhi.#"]))
+    ours = bus.validate(MESSAGE, replay=False)
+    theirs = bus.admit(MESSAGE)
+    assert theirs.pop("format") == "fedmsg" and theirs.pop("duplicate") is False
+    assert ours == theirs and list(ours) == ["note", "signed"] and ours["signed"] is False
+    # The twin: no entity rule matches the signer: refused, not reported.
+    bus = waxseal.Bus(bus_config(entity_rules=[{"source": "cn", "pattern": "^nobody$"}]))
+    e = refused("entity-unmapped", bus.validate, bus.sign(MESSAGE, signers[BODHI]), replay=False)
+    assert e.stage == "authorization"
+
+
 def test_revoked_signer_is_refused(bus_config, signers):
     bus = waxseal.Bus(bus_config(routing_policy={"org.example.prod.#": ["bodhi-*", "fas-*"]}))
     signed = bus.sign(MESSAGE, signers[REVOKED])

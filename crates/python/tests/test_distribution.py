@@ -22,8 +22,10 @@ TOPIC = "org.example.prod.bodhi.update.comment"
 
 class _Handler(http.server.SimpleHTTPRequestHandler):
     down = False
+    gets = 0
 
     def do_GET(self):
+        type(self).gets += 1
         if type(self).down:
             self.send_error(503)
             return
@@ -37,7 +39,7 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 def served(tmp_path, waxseal_bin):
     """A fresh PKI whose directory is published over HTTP."""
     pki = Pki(waxseal_bin, tmp_path / "pki").init(BODHI)
-    handler = type("Handler", (_Handler,), {"down": False})
+    handler = type("Handler", (_Handler,), {"down": False, "gets": 0})
     server = http.server.ThreadingHTTPServer(
         ("127.0.0.1", 0), functools.partial(handler, directory=str(pki.dir))
     )
@@ -265,3 +267,46 @@ def test_fedmsg_crl_cache_is_the_file_that_holds_the_fetched_crl(served, tmp_pat
         assert wf.validate(signed, **dict(config, crl_cache=str(other))) is False
     assert any("only it may write" in r.getMessage() for r in caplog.records)
     assert not other.exists()
+
+
+def test_fedmsg_url_crl_is_fetched_again_at_crl_cache_expiry_not_every_validation(
+    served, tmp_path, caplog
+):
+    """The kept bus fetches a CRL URL once, then again only when the copy is
+    crl_cache_expiry old (that validation waits for the fetch): a revocation published on
+    the server counts within crl_cache_expiry; the crl_cache file follows each fetch."""
+    signer_dir = tmp_path / "ssl"
+    signer_dir.mkdir()
+    for ext in ("crt", "key"):
+        dst = signer_dir / ("%s.%s" % (BODHI, ext))
+        dst.write_bytes((served.dir / ("%s.%s" % (BODHI, ext))).read_bytes())
+        os.chmod(dst, 0o600)
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text(open(served.root).read() + open(served.intermediate).read())
+    crl_cache = tmp_path / "run" / "crl.pem"
+    config = {
+        "ssldir": str(signer_dir),
+        "certname": BODHI,
+        "ca_cert_location": str(bundle),
+        "crl_location": served.url,
+        "crl_cache": str(crl_cache),
+        "crl_cache_expiry": 1,
+        "routing_policy": {TOPIC: [BODHI]},
+    }
+    signed = [wf.sign({"topic": TOPIC, "msg": {"a": n}}, **config) for n in range(5)]
+    for m in signed[:3]:
+        assert wf.validate(m, **config) is True
+    assert served.handler.gets == 1, "fetched once, not for every validation"
+    assert crl_cache.read_bytes() == (served.dir / "crl.pem").read_bytes()
+    served.revoke(BODHI)
+    time.sleep(1.2)  # past crl_cache_expiry
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="waxseal.fedmsg"):
+        assert wf.validate(signed[3], **config) is False
+    assert any("revoked" in r.getMessage() for r in caplog.records)
+    assert served.handler.gets >= 2
+    assert crl_cache.read_bytes() == (served.dir / "crl.pem").read_bytes()
+    # Another configuration (another routing policy) builds a bus of its own, which
+    # reads the revoking CRL from the start.
+    other = dict(config, routing_policy={TOPIC: [BODHI, "koji-app03.example.org"]})
+    assert wf.validate(signed[4], **other) is False

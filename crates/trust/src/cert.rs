@@ -2,7 +2,7 @@
 //! bytes (signatures are checked over the received `tbsCertificate`, never a re-encoding),
 //! the comparison form of the names, and the extensions path validation needs, decoded once.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 
 use const_oid::ObjectIdentifier as Oid;
 use der::{Decode, Encode};
@@ -17,6 +17,7 @@ use x509_cert::ext::pkix::{
 use x509_cert::name::Name;
 
 use crate::key::{DsaParameters, KeyError, PublicKey};
+use crate::keycache::KeyCache;
 use crate::name::{self, NameKey};
 use crate::oid;
 use crate::provider::PreparedPublicKey;
@@ -175,9 +176,41 @@ impl PartialEq for Certificate {
 }
 impl Eq for Certificate {}
 
+/// The bound of the process-wide cache of parsed certificates ([`Certificate::from_der`]),
+/// in bytes: an entry weighs its DER plus [`PARSED_CERTIFICATE_BYTES`], so about 450
+/// certificates of 1 KiB.
+pub const CERTIFICATE_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The estimate of what a parsed certificate takes in memory beside its DER (the copy of
+/// the DER it keeps included, for certificates up to [`MAX_CACHED_CERTIFICATE_BYTES`]).
+pub const PARSED_CERTIFICATE_BYTES: u64 = 8 * 1024;
+
+/// Certificates longer than this are parsed every time, not kept: the weight of an entry
+/// ([`PARSED_CERTIFICATE_BYTES`]) would not cover them.
+pub const MAX_CACHED_CERTIFICATE_BYTES: usize = 4 * 1024;
+
 impl Certificate {
     /// Parses one DER certificate.
+    ///
+    /// Certificates are parsed once per process and shared: the result for a DER
+    /// encoding of at most [`MAX_CACHED_CERTIFICATE_BYTES`] is kept in a bounded cache
+    /// ([`CERTIFICATE_CACHE_BYTES`]) keyed by the exact bytes, since every envelope from a
+    /// signer embeds the same certificates and parsing them costs about as much as a
+    /// quarter of an ECDSA verification. Parsing is a pure function of the bytes, so the
+    /// kept certificate is exactly what parsing again would give; what it is worth is
+    /// decided by path validation each time. Failures are not kept.
+    /// [`crate::key::without_key_caches`] bypasses the cache.
     pub fn from_der(der: &[u8]) -> Result<Self, CertError> {
+        static PARSED: LazyLock<KeyCache<Certificate>> =
+            LazyLock::new(|| KeyCache::new(CERTIFICATE_CACHE_BYTES, PARSED_CERTIFICATE_BYTES));
+        if der.len() > MAX_CACHED_CERTIFICATE_BYTES {
+            return Self::parse(der);
+        }
+        PARSED.get_or_try_insert(der, || Self::parse(der))
+    }
+
+    /// Parses one DER certificate (no cache): [`Certificate::from_der`]'s work.
+    fn parse(der: &[u8]) -> Result<Self, CertError> {
         let malformed = |e: der::Error| CertError::Malformed(e.to_string());
         let cert = match x509_cert::Certificate::from_der(der) {
             Ok(c) => c,
@@ -465,4 +498,57 @@ pub(crate) fn pem_blocks(bytes: &[u8], labels: &[&str]) -> Option<Result<Vec<Vec
             })
             .map_err(|e| e.to_string()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keycache::builds_on_this_thread as built;
+
+    const LEAF: &[u8] = include_bytes!("../../../testdata/x509/p256-leaf.der");
+    const CA: &[u8] = include_bytes!("../../../testdata/x509/p256-ca.der");
+
+    #[test]
+    fn a_certificate_is_parsed_once_and_shared_and_bad_ones_are_refused_each_time() {
+        let first = Certificate::from_der(LEAF).unwrap();
+        let before = built();
+        let again = Certificate::from_der(LEAF).unwrap();
+        assert_eq!(built() - before, 0, "the second parse is the kept one");
+        assert!(Arc::ptr_eq(&first.0, &again.0));
+        assert_eq!(again.der(), LEAF);
+        // Another certificate is its own entry, the same as parsing it afresh.
+        let ca = Certificate::from_der(CA).unwrap();
+        let fresh = crate::key::without_key_caches(|| Certificate::from_der(CA).unwrap());
+        assert!(!Arc::ptr_eq(&ca.0, &fresh.0), "the bypass parses again");
+        assert_eq!(ca, fresh);
+        assert_eq!(ca.subject_display(), fresh.subject_display());
+        assert_ne!(ca, first);
+        // A byte changed anywhere: another entry, parsed (here: refused) on its own; a
+        // failure is not kept, so it is refused again.
+        let mut bad = LEAF.to_vec();
+        bad[1] ^= 0x7f;
+        for _ in 0..2 {
+            let before = built();
+            assert!(Certificate::from_der(&bad).is_err());
+            assert_eq!(built() - before, 1, "refused bytes are parsed every time");
+        }
+        let mut other = LEAF.to_vec();
+        *other.last_mut().unwrap() ^= 1; // inside the signature: still a certificate
+        let changed = Certificate::from_der(&other).unwrap();
+        assert_ne!(changed, first);
+        assert_eq!(changed.der(), &other[..]);
+    }
+
+    #[test]
+    fn a_certificate_too_large_to_keep_is_parsed_every_time() {
+        // Bytes longer than the bound (here the leaf followed by zeros: refused, trailing
+        // data) are parsed without looking them up or keeping anything.
+        let mut long = LEAF.to_vec();
+        long.resize(MAX_CACHED_CERTIFICATE_BYTES + 1, 0);
+        for _ in 0..2 {
+            let before = built();
+            assert!(Certificate::from_der(&long).is_err());
+            assert_eq!(built() - before, 0, "not through the cache at all");
+        }
+    }
 }

@@ -1,6 +1,9 @@
 //! A bounded, process-wide cache of prepared keys, keyed by the exact bytes of a key's
 //! encoding (a `SubjectPublicKeyInfo`, a PKCS #1 `RSAPublicKey`, an EC point...).
 //!
+//! The same cache keeps parsed certificates, keyed by their DER
+//! ([`crate::cert::Certificate::from_der`]).
+//!
 //! Setting a key up costs more than one might think: an RSA public key computes its
 //! Montgomery parameters, graviola converts it again into its own form, an elliptic
 //! curve point is checked to lie on its curve. A verifier sees the same few signers over
@@ -99,9 +102,10 @@ thread_local! {
     static BYPASS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Runs `f` with the process-wide prepared-key caches switched off on this thread: a key
-/// is parsed and set up again wherever it is not already held, and nothing is kept
-/// process-wide. A certificate still keeps the key it set up
+/// Runs `f` with the process-wide caches switched off on this thread: the prepared-key
+/// caches and the cache of parsed certificates ([`crate::cert::CERTIFICATE_CACHE_BYTES`]).
+/// A key or certificate is parsed and set up again wherever it is not already held, and
+/// nothing is kept process-wide. A certificate still keeps the key it set up
 /// ([`Certificate::public_key_bounded`]), as OpenSSL's `X509` keeps its `EVP_PKEY`: the
 /// certificates a verifier holds (its store, its anchors) set theirs up on first use,
 /// those an envelope brings set theirs up for that envelope. That is the first message

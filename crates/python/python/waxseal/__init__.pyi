@@ -219,13 +219,24 @@ class Bus:
         member kept byte for byte, ``crypto``, ``signature``, ``certificate`` appended).
         Raises :class:`Rejected` for input waxseal refuses to sign (``malformed-json``,
         ``inexact-number``, ``malformed-topic``)."""
-    def validate(self, message: bytes, topic: Optional[str] = None) -> Dict[str, Any]:
+    def validate(
+        self, message: bytes, topic: Optional[str] = None, *, replay: bool = True
+    ) -> Dict[str, Any]:
         """Validates a fedmsg-style message (that arrived on ``topic``, which must then be
         its own ``topic``): format, signature, certificate path, CRLs, freshness, routing
         policy, claims, replay. Returns the report (``signed``, ``note``, ``signer``,
-        ``entity``, ``authorization``). Raises :class:`Rejected`."""
+        ``entity``, ``authorization``). Raises :class:`Rejected`. ``replay=False``: every
+        check but the replay store, and nothing recorded there, for a caller asking
+        whether a message is valid (and may ask again about the same one, as
+        ``waxseal.fedmsg.validate`` does) rather than taking a delivery: no replay
+        protection."""
     def validate_signed_by(
-        self, message: bytes, signer: str, topic: Optional[str] = None
+        self,
+        message: bytes,
+        signer: str,
+        topic: Optional[str] = None,
+        *,
+        replay: bool = True,
     ) -> Dict[str, Any]:
         """As :meth:`validate`, and signed by the entity ``signer``."""
     def sign_oslo(
@@ -340,7 +351,7 @@ class Bus:
         self,
         signed: bytes,
         signature: bytes,
-        certificate: bytes,
+        certificate: Union[bytes, str],
         *,
         signer: Optional[str] = None,
         legacy_sha1: bool = False,
@@ -348,8 +359,9 @@ class Bus:
         """Validates a fedmsg 1.x ``x509`` message (legacy: requires ``legacy_sha1=True``).
         ``signed``: the exact bytes its signature covers (fedmsg's canonical JSON of the
         message without ``signature`` and ``certificate``); ``signature``: the raw RSA
-        PKCS #1 v1.5 SHA-1 signature; ``certificate``: the signer's PEM certificate (the
-        first one only). The path is validated with this bus's anchors, certificates and
+        PKCS #1 v1.5 SHA-1 signature; ``certificate``: the signer's certificate, PEM
+        (``bytes``) or the message's ``certificate`` field (``str``, base64 of PEM without
+        line breaks; each distinct field is decoded once), the first one only. The path is validated with this bus's anchors, certificates and
         CRLs; topic and claims are read from ``signed`` and authorized as :meth:`validate`
         does (by ``signer`` alone, when given). No freshness or replay check (the wire has
         no signing time). Returns the report; raises :class:`Rejected`."""

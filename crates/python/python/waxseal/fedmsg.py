@@ -39,25 +39,38 @@ with RSA keys only. Accept it only while fedmsg publishers remain, then remove i
 Differences from fedmsg 1.x, each on the side of refusing:
 
 - ``validate`` never raises for anything a message can hold (it returns False) and
-  never trusts a message it could not check: an unreadable CA or CRL, or a location it cannot fetch, is logged and the
+  never trusts a message it could not check: a CA or CRL it cannot read when it first
+  validates under a configuration, or a location it cannot fetch, is logged and the
   message refused.
 - Trust anchors: every certificate in ``ca_cert_location`` (fedmsg uses the first only;
   a bundle lets the old and the new root both be trusted during a CA rotation). Every
   CRL in ``crl_location`` is used.
-- The CA and CRL files are re-read as soon as they change (fedmsg keeps them in memory
-  until some validation fails, so a running fedmsg keeps accepting a revoked signer).
-  Local files are checked on every validation, which is stricter than
-  ``ca_cert_cache_expiry`` and ``crl_cache_expiry`` promise. http(s) locations are
-  fetched (``waxseal_fetch_timeout`` seconds at most, default 10); after each fetch the
-  file named by ``crl_cache`` (``ca_cert_cache``) holds the CRL (CA) as served, as older
-  fedmsg wrote it (fedmsg 1.1.7 keeps it in memory only). waxseal's own copy, from which
-  it decides freshness, sits beside that file in a directory of its own
-  (``.<file name>.waxseal/``, mode 0700; refused if others may write it). Without either
-  key a URL is fetched for every validation. A kept copy is used until its
-  ``*_cache_expiry`` and, for a CRL, its nextUpdate; a failed fetch keeps it while it is
-  current; once no current CRL can be had every message is refused
-  (``crl-unavailable``). fedmsg fetches only https and opens ``http://`` as a file path;
-  waxseal fetches a CRL over http (it is signed) but a CA only over https.
+- One :class:`waxseal.Bus` per configuration, built at the first validation under it and
+  kept (at most :data:`BUS_CACHE_SIZE` configurations, the least recently used dropped
+  first), so a validation costs one verification. The configuration is what shapes the
+  bus: the CA and CRL locations, ``routing_policy``, ``routing_nitpicky``, the cache and
+  expiry keys and ``waxseal_fetch_timeout``, read at every call (a policy changed between
+  calls is honoured).
+- The CA and CRL files are checked before every validation (one stat each: size,
+  modification time, inode) and read again when they changed, so a new CRL counts from
+  the next validation on (fedmsg keeps them in memory until some validation fails, so a
+  running fedmsg keeps accepting a revoked signer). A file removed or unreadable after
+  it was first read keeps the copy last read, as :class:`waxseal.Bus` does (a file
+  being rewritten is not a revocation; a CRL serves only until its nextUpdate).
+- http(s) locations are fetched (``waxseal_fetch_timeout`` seconds at most, default
+  10) and the copy kept for ``crl_cache_expiry`` seconds (default 3600, as fedmsg's) or
+  ``ca_cert_cache_expiry`` (default 86400; fedmsg's 0 would fetch a CA for every
+  validation): the validation that finds a copy that old fetches it again and waits for
+  it, so a revocation published on the server counts within ``crl_cache_expiry``; a CRL
+  is also fetched again at its nextUpdate, beside validation. After each fetch at expiry
+  the file named by ``crl_cache`` (``ca_cert_cache``) holds the CRL (CA) as served, as
+  older fedmsg wrote it (fedmsg 1.1.7 keeps it in memory only). waxseal's own copy, from
+  which it decides freshness, sits beside that file in a directory of its own
+  (``.<file name>.waxseal/``, mode 0700; refused if others may write it); without either
+  key the copy is kept in memory. A failed fetch keeps the copy while it is current;
+  once no current CRL can be had every message is refused (``crl-unavailable``). fedmsg
+  fetches only https and opens ``http://`` as a file path; waxseal fetches a CRL over
+  http (it is signed) but a CA only over https.
 - ``routing_policy`` topics and names are read as waxseal patterns (``*`` and ``#`` in
   topics, ``*`` in names); fedmsg's exact topics and certificate names mean the same.
   The signer's name is the certificate's CN, as in fedmsg.
@@ -84,7 +97,8 @@ import socket
 import stat
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from collections import OrderedDict
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import waxseal
 
@@ -106,6 +120,10 @@ BACKENDS = ("cms", "x509")
 _DEFAULT_SSLDIR = "/etc/pki/fedmsg"
 _DEFAULT_CA = "https://fedoraproject.org/fedmsg/ca.crt"
 _DEFAULT_CRL = "https://fedoraproject.org/fedmsg/crl.pem"
+# fedmsg's crl_cache_expiry default; ca_cert_cache_expiry defaults to waxseal's (fedmsg's
+# 0 would fetch the CA for every validation).
+_DEFAULT_CRL_EXPIRY = 3600
+_DEFAULT_CA_EXPIRY = 86400
 
 _CREDENTIALS = ("signature", "certificate")
 
@@ -138,8 +156,14 @@ def _lone_surrogate(message):
     means (U+FFFD for some). A surrogate pair in a ``str`` is refused too: Python's ``json``
     writes it as an escaped pair, which decodes to another string (the character)."""
     stack = [("", message)]
+    seen = set()
     while stack:
         path, value = stack.pop()
+        if isinstance(value, (dict, list, tuple)):
+            # A container met twice (a reference cycle, or shared) is searched once.
+            if id(value) in seen:
+                continue
+            seen.add(id(value))
         if isinstance(value, str):
             if _SURROGATE.search(value):
                 return path or "the message"
@@ -158,16 +182,33 @@ def _check_strings(message):
     ``message``."""
     where = _lone_surrogate(message)
     if where is not None:
-        reason = (
-            "%s holds a lone surrogate, which is not a character (I-JSON, RFC 7493 "
-            "section 2.1)" % where
-        )
-        error = waxseal.Rejected("malformed-json: " + reason)
-        error.code = "malformed-json"
-        error.reason = reason
-        error.stage = "format"
-        error.hop = None
-        raise error
+        _refuse_surrogate(where)
+
+
+def _checked_text(encode, message):
+    """``encode(message)`` (an encoder writing non-ASCII characters as they are, so a
+    surrogate code point in a ``str`` stays one in the text), refused (as
+    :func:`_check_strings`) if it holds a surrogate: one search of the serialised text
+    instead of a walk of the message, which also covers what only serialisation reaches
+    (``__json__``, sets)."""
+    text = encode(message)
+    # An ASCII string (known in constant time) holds no surrogate.
+    if not text.isascii() and _SURROGATE.search(text):
+        _refuse_surrogate(_lone_surrogate(message) or "a value serialised from the message")
+    return text
+
+
+def _refuse_surrogate(where):
+    reason = (
+        "%s holds a lone surrogate, which is not a character (I-JSON, RFC 7493 "
+        "section 2.1)" % where
+    )
+    error = waxseal.Rejected("malformed-json: " + reason)
+    error.code = "malformed-json"
+    error.reason = reason
+    error.stage = "format"
+    error.hop = None
+    raise error
 
 
 def _backend(name, key):
@@ -231,8 +272,15 @@ class _Encoder(json.JSONEncoder):
 # fedmsg.encoding.dumps: keys sorted, no spaces, ASCII only. The x509 wire signs exactly
 # these bytes.
 _fedmsg_dumps = _Encoder(sort_keys=True, separators=(",", ":")).encode
+# The same with non-ASCII characters as they are: the same text when it is all printable
+# ASCII (ensure_ascii also escapes DEL, U+007F).
+_fedmsg_dumps_unicode = _Encoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False
+).encode
 # The cms wire signs the RFC 8785 form computed by waxseal from this text.
 _to_text = _Encoder().encode
+# The same with non-ASCII characters as they are (waxseal parses either).
+_to_text_unicode = _Encoder(ensure_ascii=False).encode
 
 
 def _wrap76(b64):
@@ -356,33 +404,39 @@ def _describe(message):
     return "message"
 
 
+def _what(message):
+    """:func:`_describe`, for a log line; never raises."""
+    try:
+        return _describe(message)
+    except Exception:  # noqa: BLE001 - a message's __str__ may raise
+        return "message"
+
+
 def _validate(message, signer, config):
     accepted = _accepted_for(config)
-    what = "message"
     try:
-        what = _describe(message)
-        return _check(message, signer, config, accepted, what)
+        return _check(message, signer, config, accepted)
     except _Refused as e:
-        log.error("%s refused: %s", what, e)
+        log.error("%s refused: %s", _what(message), e)
     except waxseal.Rejected as e:
         log.error(
             "%s refused: %s (%s): %s",
-            what,
+            _what(message),
             _escape(e.code),
             _escape(e.stage or "envelope"),
             _escape(e.reason),
         )
     except waxseal.WaxsealError as e:
-        log.error("%s refused: cannot validate: %s", what, _escape(e))
+        log.error("%s refused: cannot validate: %s", _what(message), _escape(e))
     except Exception as e:  # noqa: BLE001 - the contract: False, never an exception
         # Whatever a message holds (a recursion too deep to serialise, an int too long
         # to print, an object whose __json__ raises): fedmsg's callers do not expect an
         # exception from validate, and a message not checked is a message refused.
-        log.error("%s refused: %s: %s", what, type(e).__name__, _escape(e))
+        log.error("%s refused: %s: %s", _what(message), type(e).__name__, _escape(e))
     return False
 
 
-def _check(message, signer, config, accepted, what):
+def _check(message, signer, config, accepted):
     """True, or raises why ``message`` is refused."""
     if not isinstance(message, dict):
         raise _Refused("a message must be a dict, not %s" % type(message).__name__)
@@ -400,36 +454,52 @@ def _check(message, signer, config, accepted, what):
             "crypto backend %s is not accepted (crypto_validate_backends: %s)"
             % (_escape(crypto), ", ".join(accepted))
         )
-    _check_strings(message)
-    with _validating_bus(config) as bus:
-        if crypto == "cms":
-            text = _to_text(message).encode("utf-8")
-            if signer is None:
-                report = bus.validate(text)
-            else:
-                report = bus.validate_signed_by(text, signer)
+    bus = _validating_bus(config)
+    if crypto == "cms":
+        text = _checked_text(_to_text_unicode, message).encode("utf-8")
+        # No replay store: see the module's notes.
+        if signer is None:
+            report = bus.validate(text, replay=False)
         else:
-            signed, signature, certificate = _x509_parts(message)
-            report = bus.validate_legacy_x509(
-                signed, signature, certificate, signer=signer, legacy_sha1=True
-            )
-    log.debug("%s accepted: %s", what, _escape(report.get("note", "")))
+            report = bus.validate_signed_by(text, signer, replay=False)
+    else:
+        signed, signature, certificate = _x509_parts(message)
+        report = bus.validate_legacy_x509(
+            signed, signature, certificate, signer=signer, legacy_sha1=True
+        )
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s accepted: %s", _what(message), _escape(report.get("note", "")))
     return True
 
 
+# A certificate field as fedmsg writes it once its line breaks are removed: strict base64.
+_STRICT_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
 def _x509_parts(message):
-    """fedmsg 1.x's x509 wire: (signed bytes, signature, certificate PEM)."""
-    parts = []
+    """fedmsg 1.x's x509 wire: (signed bytes, signature, certificate). The certificate is
+    the field itself when it is strict base64 once its line breaks are removed (decoded,
+    once per distinct field, by the bus), else the PEM that Python's lenient decoding (as
+    fedmsg's) makes of it."""
+    fields = []
     for field in _CREDENTIALS:
         value = message.get(field)
         if isinstance(value, bytes):
             value = value.decode("utf-8")
         if not isinstance(value, str):
             raise _Refused("no %s field (a string)" % field)
-        # fedmsg decodes leniently (its own lines of 76 included).
-        parts.append(base64.b64decode(value))
-    signed = _fedmsg_dumps(strip_credentials(message)).encode("utf-8")
-    return signed, parts[0], parts[1]
+        fields.append(value)
+    # fedmsg decodes leniently (its own lines of 76 included).
+    signature = base64.b64decode(fields[0])
+    certificate = fields[1].replace("\n", "")
+    if not _STRICT_BASE64.fullmatch(certificate):
+        certificate = base64.b64decode(fields[1])
+    # A shallow copy: serialised, never modified.
+    unsigned = {k: v for k, v in message.items() if k not in _CREDENTIALS}
+    text = _checked_text(_fedmsg_dumps_unicode, unsigned)
+    if not text.isascii() or "\x7f" in text:
+        text = _fedmsg_dumps(unsigned)
+    return text.encode("ascii"), signature, certificate
 
 
 # --- bus configurations -------------------------------------------------------------
@@ -445,37 +515,17 @@ def _signing_bus():
     return _sign_bus
 
 
-def _location(config, key, default):
-    value = config.get(key, default)
-    if not value:
-        return None
-    value = str(value)
-    if value.startswith(("https://", "http://")):
-        # Fetched (with a timeout), a copy kept in the file named by crl_cache /
-        # ca_cert_cache (see _staging), refreshed at crl_cache_expiry /
-        # ca_cert_cache_expiry and at the CRL's nextUpdate. A CA is never fetched over
-        # plain http (refused: anyone on the path could replace it); a CRL is signed, so
-        # http is fine.
-        return value
-    if not os.path.isfile(value):
-        raise _Refused("%s %s: no such file" % (key, _escape(value)))
-    return os.path.abspath(value)
-
-
-def _fetch_settings(config, cache_dir):
+def _fetch_settings(settings, cache_dir):
     """fedmsg's expiry keys (seconds, as in fedmsg) and ``waxseal_fetch_timeout`` as the
     bus configuration's ``fetch``, with ``cache_dir`` (None: in memory only)."""
-    fetch = {}
+    fetch = {
+        "crl_cache_expiry_secs": settings.crl_expiry,
+        "ca_cache_expiry_secs": settings.ca_expiry,
+    }
     if cache_dir is not None:
         fetch["cache_dir"] = cache_dir
-    for key, ours in (
-        ("crl_cache_expiry", "crl_cache_expiry_secs"),
-        ("ca_cert_cache_expiry", "ca_cache_expiry_secs"),
-    ):
-        if config.get(key) is not None:
-            fetch[ours] = max(0, int(config[key]))
-    if config.get("waxseal_fetch_timeout") is not None:
-        fetch["timeout_ms"] = max(1, int(float(config["waxseal_fetch_timeout"]) * 1000))
+    if settings.timeout_ms is not None:
+        fetch["timeout_ms"] = settings.timeout_ms
     return fetch
 
 
@@ -499,7 +549,7 @@ def _private_dir(path):
         )
 
 
-def _staging(config, kind, url):
+def _staging(settings, kind, url):
     """Where the fetched copy of ``url`` (``kind`` ``'crl'`` or ``'ca'``) is kept:
     (a private directory, the file to mirror it to) or (None, None) when neither
     ``crl_cache`` nor ``ca_cert_cache`` is set.
@@ -512,8 +562,8 @@ def _staging(config, kind, url):
     kept under its directory and no file is written for this one."""
     own, other = ("crl_cache", "ca_cert_cache")[:: 1 if kind == "crl" else -1]
     for key in (own, other):
-        if config.get(key):
-            target = os.path.abspath(str(config[key]))
+        target = getattr(settings, key)
+        if target:
             parent = os.path.dirname(target)
             os.makedirs(parent, exist_ok=True)
             root = os.path.join(parent, ".%s.waxseal" % os.path.basename(target))
@@ -569,54 +619,134 @@ def _mirror(staging, target):
         log.warning("cannot write the fetched copy to %s: %s", _escape(target), _escape(e))
 
 
-class _ValidatingBus:
-    """A :class:`waxseal.Bus` for one validation, with the CA and CRL as they are now;
-    on exit, the fetched CRL is copied to ``crl_cache`` (it may be fetched again during
-    the validation, at its expiry or nextUpdate)."""
+class _Settings(NamedTuple):
+    """What shapes the validating bus of a configuration: two configurations with the
+    same settings share one bus (see :func:`_validating_bus`)."""
 
-    def __init__(self, config):
-        self.config = config
-        self.crl_staging = self.crl_target = None
+    #: ``ca_cert_location`` and ``crl_location``: a URL, an absolute path (a relative one
+    #: is made absolute: it depends on the current directory) or None.
+    ca: Optional[str]
+    crl: Optional[str]
+    #: ``routing_policy`` as ``((topic, (name, ...)), ...)``, in the dict's order.
+    routing_policy: Tuple[Tuple[str, Tuple[str, ...]], ...]
+    nitpicky: bool
+    #: ``crl_cache`` and ``ca_cert_cache``, absolute, or None.
+    crl_cache: Optional[str]
+    ca_cert_cache: Optional[str]
+    #: ``crl_cache_expiry`` and ``ca_cert_cache_expiry``, seconds.
+    crl_expiry: int
+    ca_expiry: int
+    #: ``waxseal_fetch_timeout``, milliseconds, or None (the bus's default, 10 s).
+    timeout_ms: Optional[int]
 
-    def __enter__(self):
-        config = self.config
-        ca = _location(config, "ca_cert_location", _DEFAULT_CA)
-        if ca is None:
+
+def _where(config, key, default):
+    value = config.get(key, default)
+    if not value:
+        return None
+    value = str(value)
+    if value.startswith(("https://", "http://")) or os.path.isabs(value):
+        return value
+    return os.path.abspath(value)
+
+
+def _settings(config):
+    """The :class:`_Settings` of ``config`` (computed on every validation: a mutable
+    ``routing_policy`` changed between calls is honoured)."""
+    policy = config.get("routing_policy") or {}
+    timeout = config.get("waxseal_fetch_timeout")
+    crl_expiry = config.get("crl_cache_expiry")
+    ca_expiry = config.get("ca_cert_cache_expiry")
+    return _Settings(
+        _where(config, "ca_cert_location", _DEFAULT_CA),
+        _where(config, "crl_location", _DEFAULT_CRL),
+        tuple((str(t), tuple([str(n) for n in names])) for t, names in policy.items()),
+        bool(config.get("routing_nitpicky", False)),
+        _where(config, "crl_cache", None),
+        _where(config, "ca_cert_cache", None),
+        _DEFAULT_CRL_EXPIRY if crl_expiry is None else max(0, int(crl_expiry)),
+        _DEFAULT_CA_EXPIRY if ca_expiry is None else max(0, int(ca_expiry)),
+        None if timeout is None else max(1, int(float(timeout) * 1000)),
+    )
+
+
+def _is_url(location):
+    return location.startswith(("https://", "http://"))
+
+
+class _Entry:
+    """The validating bus of one :class:`_Settings`, kept between validations, and what
+    keeps it current.
+
+    - Local CA and CRL files: the bus checks them (size, modification time, inode: one
+      stat each) before every validation and reads a changed one again, so a new CRL
+      counts from the next validation on. A file that cannot be read when the bus is
+      built refuses the message (and the next validation tries again); one removed or
+      unreadable later keeps the copy last read, as :class:`waxseal.Bus` does (a file
+      being rewritten is not a revocation; a CRL copy serves until its nextUpdate).
+    - URLs: the copy is fetched again once it is ``crl_cache_expiry``
+      (``ca_cert_cache_expiry``) seconds old, by the validation that finds it due, which
+      waits for it (:meth:`refresh_if_due`; the others go on with the copy held), and
+      the file named by ``crl_cache`` is then rewritten from the fetched copy. A CRL is
+      also fetched again at its nextUpdate, beside validation (that copy reaches the file
+      at the next expiry).
+    """
+
+    def __init__(self, settings):
+        self.settings = settings
+        # One refresh at a time; validations never wait for it unless they found it due.
+        self.lock = threading.Lock()
+        # How often the URLs are fetched again (None: no URL).
+        every = [
+            expiry
+            for location, expiry in (
+                (settings.ca, settings.ca_expiry),
+                (settings.crl, settings.crl_expiry),
+            )
+            if location is not None and _is_url(location)
+        ]
+        self.every = min(every) if every else None
+        for key, path in (("ca_cert_location", settings.ca), ("crl_location", settings.crl)):
+            if path is not None and not _is_url(path) and not os.path.isfile(path):
+                raise _Refused("%s %s: no such file" % (key, _escape(path)))
+        self.bus, self.ca_path, self.crl_staging, self.crl_target = self._build()
+        _mirror(self.crl_staging, self.crl_target)
+        self.due = time.monotonic() + self.every if self.every is not None else None
+
+    def _build(self):
+        settings = self.settings
+        if settings.ca is None:
             raise _Refused("ca_cert_location is not set: nothing to trust")
-        crl = _location(config, "crl_location", _DEFAULT_CRL)
-        if ca.startswith(("https://", "http://")):
+        ca, crl = settings.ca, settings.crl
+        if _is_url(ca):
             ca = self._fetched_ca(ca)
-        cache_dir = None
-        if crl and crl.startswith(("https://", "http://")):
-            self.crl_staging, self.crl_target = _staging(config, "crl", crl)
-            cache_dir = self.crl_staging
-        settings = {
+        cache_dir = crl_target = None
+        if crl and _is_url(crl):
+            # Fetched (with a timeout), a copy kept in the file named by crl_cache /
+            # ca_cert_cache (see _staging). A CA is never fetched over plain http
+            # (refused: anyone on the path could replace it); a CRL is signed, so http is
+            # fine.
+            cache_dir, crl_target = _staging(settings, "crl", crl)
+        config = {
             "trust": [ca],
             "crls": [crl] if crl else [],
-            "fetch": _fetch_settings(config, cache_dir),
+            "fetch": _fetch_settings(settings, cache_dir),
             # The signer's name is the certificate's CN, taken whole, as in fedmsg.
             "entity_rules": [{"source": "cn"}],
-            "routing_policy": {
-                str(topic): [str(n) for n in names]
-                for topic, names in (config.get("routing_policy") or {}).items()
-            },
-            "nitpicky": bool(config.get("routing_nitpicky", False)),
+            "routing_policy": {topic: list(names) for topic, names in settings.routing_policy},
+            "nitpicky": settings.nitpicky,
         }
-        return waxseal.Bus.from_json(json.dumps(settings))
-
-    def __exit__(self, *exc):
-        _mirror(self.crl_staging, self.crl_target)
-        return False
+        return waxseal.Bus.from_json(json.dumps(config)), ca, cache_dir, crl_target
 
     def _fetched_ca(self, url):
         """The CA of ``url`` as a file: fetched (or read from its kept copy while that is
         fresh) by a bus of its own, whose cache directory holds that one copy; the URL
         itself when no cache key is set."""
-        staging, target = _staging(self.config, "ca", url)
+        staging, target = _staging(self.settings, "ca", url)
         if staging is None:
             return url
         waxseal.Bus.from_json(
-            json.dumps({"trust": [url], "fetch": _fetch_settings(self.config, staging)})
+            json.dumps({"trust": [url], "fetch": _fetch_settings(self.settings, staging)})
         )
         copy_path = _the_copy(staging)
         if copy_path is None:
@@ -627,9 +757,54 @@ class _ValidatingBus:
         _mirror(staging, target)
         return copy_path
 
+    def refresh_if_due(self):
+        """Fetches the URLs again when their copies are ``*_cache_expiry`` old."""
+        if self.due is None or time.monotonic() < self.due:
+            return
+        with self.lock:
+            if time.monotonic() < self.due:
+                return  # another thread did it meanwhile
+            try:
+                if _is_url(self.settings.ca) and self.ca_path != self.settings.ca:
+                    # The CA comes from its kept copy: fetch it again there first.
+                    if self._fetched_ca(self.settings.ca) != self.ca_path:
+                        self.bus, self.ca_path, self.crl_staging, self.crl_target = (
+                            self._build()
+                        )
+                self.bus.refresh_trust()
+                _mirror(self.crl_staging, self.crl_target)
+            finally:
+                # A failed fetch keeps the copy held while it is current (the bus tries
+                # again beside validation); the next fetch that waits is one expiry away.
+                self.due = time.monotonic() + self.every
+
+
+#: The most configurations :func:`validate` keeps a bus for (the least recently used is
+#: dropped first). A process normally validates under one configuration.
+BUS_CACHE_SIZE = 16
+
+_buses: "OrderedDict[_Settings, _Entry]" = OrderedDict()
+_buses_lock = threading.Lock()
+
 
 def _validating_bus(config):
-    """A bus for this configuration, read afresh for every validation (so a new CRL
-    counts at once; URLs come from their kept copies while those are fresh and current,
-    fetched again otherwise), used as a context manager."""
-    return _ValidatingBus(config)
+    """The bus for ``config``: one per distinct :class:`_Settings`, built at the first
+    validation under it and kept (at most :data:`BUS_CACHE_SIZE`), so that a validation
+    costs one verification; the CA and CRL stay current as :class:`_Entry` says."""
+    settings = _settings(config)
+    with _buses_lock:
+        entry = _buses.get(settings)
+        if entry is not None:
+            _buses.move_to_end(settings)
+    if entry is None:
+        # Built outside the lock (it may fetch URLs); a failed build is not kept, so the
+        # next validation tries again. Two threads may build at once: one bus is kept.
+        built = _Entry(settings)
+        with _buses_lock:
+            entry = _buses.setdefault(settings, built)
+            _buses.move_to_end(settings)
+            while len(_buses) > BUS_CACHE_SIZE:
+                _buses.popitem(last=False)
+        return entry.bus
+    entry.refresh_if_due()
+    return entry.bus

@@ -9,6 +9,7 @@ which makes that a failure.
 """
 
 import base64
+import concurrent.futures
 import json
 import logging
 import os
@@ -352,6 +353,134 @@ def test_a_new_crl_counts_at_once(tmp_path, waxseal_bin, fedmsg_python, caplog):
     assert "revoked" in refused(caplog, wf.validate, later, **p.config(**BOTH))
     # A fresh fedmsg process reads the new CRL.
     assert peer(fedmsg_python, "validate", later, p.config(**X509))["result"] is False
+
+
+# --- one bus per configuration, kept between validations ------------------------------
+
+
+def test_one_bus_per_configuration_and_a_new_crl_refuses_the_next_validation(
+    tmp_path, waxseal_bin, fedmsg_python, caplog
+):
+    """validate keeps the bus of a configuration (a validation costs one verification: the
+    signer's path comes from the bus's cache), and a CRL file that newly revokes the
+    signer refuses the very next validation through that same bus."""
+    p = SingleTierPki(waxseal_bin, tmp_path / "pki").init(BODHI, KOJI)
+    config = p.config(**BOTH)
+    with Peer(fedmsg_python) as fm:
+        x509 = [fm.call("sign", message(), p.config(**X509))["result"] for _ in range(4)]
+        koji = fm.call("sign", message(KOJI_TOPIC), p.config(certname=KOJI, **X509))["result"]
+    cms = [wf.sign(message(), **p.config()) for _ in range(2)]
+    assert all(wf.validate(m, **config) for m in x509[:2] + cms[:1] + [koji])
+    bus = wf._validating_bus(config)
+    hits = bus.cache_stats()["path_hits"]
+    assert wf.validate(x509[2], **config) is True
+    assert wf._validating_bus(p.config(**BOTH)) is bus, "an equal configuration, one bus"
+    assert bus.cache_stats()["path_hits"] > hits, "the path came from the kept bus"
+    p.revoke(BODHI)
+    assert "revoked" in refused(caplog, wf.validate, x509[3], **config)
+    assert "revoked" in refused(caplog, wf.validate, cms[1], **config)
+    assert "revoked" in refused(caplog, wf.validate_signed_by, x509[0], BODHI, **config)
+    assert wf._validating_bus(config) is bus, "refused by the same bus, not a new one"
+    # The twin: the CRL revokes bodhi only.
+    assert wf.validate(koji, **config) is True
+    assert wf.validate_signed_by(koji, KOJI, **config) is True
+
+
+def test_a_changed_routing_policy_is_honoured(pki, fedmsg_python, caplog):
+    """The routing policy is part of what picks the bus: the same dict changed between
+    calls (or another one) gets the bus of its new content, as fedmsg 1.1.7 reads the
+    policy on every call."""
+    config = pki.config(**BOTH)
+    policy = config["routing_policy"]
+    with Peer(fedmsg_python) as fm:
+        signed = fm.call("sign", message(), pki.config(**X509))["result"]
+        unlisted = fm.call("sign", message(UNLISTED_TOPIC), pki.config(**X509))["result"]
+        assert wf.validate(signed, **config) is True
+        first = wf._validating_bus(config)
+        policy[BODHI_TOPIC] = [KOJI]
+        assert "routing-policy-denied" in refused(caplog, wf.validate, signed, **config)
+        assert wf._validating_bus(config) is not first
+        x509_config = dict(pki.config(**X509), routing_policy=policy)
+        assert fm.call("validate", signed, x509_config)["result"] is False
+        # Nitpicky: a topic the policy does not list is refused; not nitpicky, allowed.
+        assert wf.validate(unlisted, **config) is True
+        assert "topic-not-in-policy" in refused(
+            caplog, wf.validate, unlisted, **dict(config, routing_nitpicky=True)
+        )
+        assert fm.call(
+            "validate", unlisted, dict(x509_config, routing_nitpicky=True)
+        )["result"] is False
+        # Back as it was: accepted again, by the bus kept for that content.
+        policy[BODHI_TOPIC] = [BODHI]
+        assert wf.validate(signed, **config) is True
+        assert wf._validating_bus(config) is first
+
+
+def test_a_ca_file_replaced_by_another_ca_refuses(pki, other_pki, tmp_path, caplog):
+    """The CA (and CRL) files replaced under a kept bus: the next validation trusts the
+    new CA only."""
+    ca = tmp_path / "ca.pem"
+    crl = tmp_path / "crl.pem"
+    shutil.copy(pki.dir / "root-ca.crt", ca)
+    shutil.copy(pki.dir / "crl.pem", crl)
+    config = pki.config(ca_cert_location=str(ca), crl_location=str(crl), **BOTH)
+    ours = wf.sign(message(), **pki.config(**X509))
+    ours_cms = wf.sign(message(), **pki.config())
+    theirs = wf.sign(message(), **other_pki.config(**X509))
+    assert wf.validate(ours, **config) is True
+    assert wf.validate(ours_cms, **config) is True
+    assert "untrusted" in refused(caplog, wf.validate, theirs, **config)
+    bus = wf._validating_bus(config)
+
+    def replace(path, source):
+        new = path.with_name(path.name + ".new")
+        shutil.copy(source, new)
+        os.replace(new, path)
+
+    replace(ca, other_pki.dir / "root-ca.crt")
+    replace(crl, other_pki.dir / "crl.pem")
+    assert "untrusted" in refused(caplog, wf.validate, ours, **config)
+    assert "untrusted" in refused(caplog, wf.validate, ours_cms, **config)
+    assert wf.validate(theirs, **config) is True
+    assert wf._validating_bus(config) is bus
+    # Only the CA replaced back, the other CA's CRL left: no CRL of the signer's CA, so
+    # its revocation status is unknown: refused.
+    replace(ca, pki.dir / "root-ca.crt")
+    assert "revocation-unknown" in refused(caplog, wf.validate, ours, **config)
+    replace(crl, pki.dir / "crl.pem")
+    assert wf.validate(ours, **config) is True
+
+
+def test_threads_share_the_kept_bus(pki, caplog):
+    """Validations from several threads at once, through one kept bus: every good message
+    accepted, every tampered one refused."""
+    config = pki.config(**BOTH)
+    good = [wf.sign(message(), **pki.config(**X509)) for _ in range(6)]
+    good += [wf.sign(message(), **pki.config()) for _ in range(6)]
+    bad = [tampered(m) for m in good]
+    with caplog.at_level(logging.CRITICAL, logger="waxseal.fedmsg"):
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(lambda m: wf.validate(m, **config), (good + bad) * 5))
+    assert results == ([True] * len(good) + [False] * len(bad)) * 5
+    assert sum(1 for s in wf._buses if s == wf._settings(config)) == 1
+
+
+def test_the_kept_buses_are_bounded(pki, caplog):
+    """At most BUS_CACHE_SIZE configurations keep a bus; one dropped is built again when
+    used, and still decides right."""
+    signed = wf.sign(message(), **pki.config())
+    configs = [
+        pki.config(routing_policy={BODHI_TOPIC: [BODHI], "org.example.n%d" % i: [KOJI]})
+        for i in range(wf.BUS_CACHE_SIZE + 4)
+    ]
+    for c in configs:
+        assert wf.validate(signed, **c) is True
+        assert len(wf._buses) <= wf.BUS_CACHE_SIZE
+    assert wf._settings(configs[0]) not in wf._buses
+    assert wf.validate(signed, **configs[0]) is True
+    assert "routing-policy-denied" in refused(
+        caplog, wf.validate_signed_by, signed, KOJI, **configs[0]
+    )
 
 
 # --- configuration ----------------------------------------------------------------------

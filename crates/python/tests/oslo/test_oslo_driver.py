@@ -566,3 +566,34 @@ def test_a_broker_redelivery_is_dispatched_not_refused_as_replayed(broker, teste
         assert broker.message_count(queue) == 0
     finally:
         broker.delete_queue(queue)
+
+
+def test_every_call_signed_is_remembered_and_nothing_else(tester, topic):
+    """Guard.sign remembers each RPC call it signs inside _send (so that its reply is
+    admitted), however its text spells the keys, and nothing that is not a call: a cast
+    with `_reply_q` deeper in it, a reply mentioning it. Outside _send a call is refused."""
+    import types
+
+    guard = driver.Guard(tester.bus, tester.signer("client"))
+    target = types.SimpleNamespace(topic=topic, server="node1")
+    call = dict(rpc_message("plain"), _msg_id="id-plain", _reply_q="reply_x")
+    escaped = json.dumps(dict(rpc_message("escaped"), _msg_id="id-escaped", _reply_q="reply_x"))
+    escaped = escaped.replace('"_reply_q"', '"\\u005freply_q"')
+    assert "_reply_q" not in escaped and json.loads(escaped)["_reply_q"] == "reply_x"
+    cast = dict(rpc_message("cast", note="_reply_q"), _msg_id="id-cast")
+    reply = {"result": {"_reply_q": 1}, "ending": True, "_msg_id": "id-reply"}
+    with guard.sending(target):
+        for msg, exchange, key in (
+            (serialize_msg(call), EXCHANGE, topic),
+            ({"oslo.version": "2.0", "oslo.message": escaped}, EXCHANGE, topic),
+            (serialize_msg(cast), EXCHANGE, topic),
+            (serialize_msg(reply), "", "reply_x"),
+        ):
+            signed = guard.sign(msg, exchange, key)
+            assert driver.SIGNATURE_KEY in signed
+        assert set(guard._pending) == {"id-plain", "id-escaped"}
+        assert guard._call_for({"_msg_id": "id-escaped"}) == ("id-escaped", topic, "node1")
+    assert guard._pending == {}, "forgotten once _send returns"
+    for text in (json.dumps(call), escaped):
+        with pytest.raises(waxseal.WaxsealError):
+            guard.sign({"oslo.version": "2.0", "oslo.message": text}, EXCHANGE, topic)

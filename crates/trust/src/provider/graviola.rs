@@ -561,9 +561,11 @@ const PREPARED_PUBLIC_BYTES: u64 = 3 * 1024 + 128;
 /// graviola's form of one private key, made on its first graviola signature and reused by
 /// the next ones ([`super::PreparedPrivateKey`] keeps one beside its key). `None` inside:
 /// graviola refused the key, RustCrypto signs with it.
-/// A clone shares the form (it never changes once made).
+/// A clone shares the form (it never changes once made), also when it was cloned before
+/// the form was made: a signer cloned for every message (with its route attributes, say)
+/// still makes the form once.
 #[derive(Default, Clone)]
-pub struct PreparedSigning(OnceLock<Option<Arc<imp::SigningForm>>>);
+pub struct PreparedSigning(Arc<OnceLock<Option<Arc<imp::SigningForm>>>>);
 
 impl std::fmt::Debug for PreparedSigning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

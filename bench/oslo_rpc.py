@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""oslo.messaging RPC `call` round trips per second: `rabbit://` against `waxseal+rabbit://`.
+
+    python bench/oslo_rpc.py [--calls N] [--rounds R] [--payload BYTES]
+
+Needs, in the running interpreter: oslo.messaging (the tests pin 18.3.1) and the `waxseal`
+package (`pip install ./crates/python`, which registers the `waxseal` transport driver);
+the `waxseal` command (`$WAXSEAL_BIN`, else the workspace's target/{release,debug}/waxseal:
+`cargo build --release -p waxseal-cli`), which makes the PKI; and a RabbitMQ broker:
+`AMQP_ADDR` (`amqp://guest:guest@127.0.0.1:5672/%2f`) names a running one, otherwise the
+script starts its own with scripts/broker.sh (rabbitmq-server, the Debian package) on
+127.0.0.1, port `$WAXSEAL_BENCH_AMQP_PORT` (default 5697), and stops it at the end.
+Nothing is built.
+
+Per transport and round, on the same broker: an RPC server process (the real
+oslo.messaging, `get_rpc_server`, threading executor) and a client process
+(`get_rpc_client`) that makes `--calls` sequential `call`s to the server's topic after a
+warm-up, each returning a small dict; the client times the calls and checks every answer.
+With `waxseal+rabbit://` (mode enforce, memory replay store, routing policy nitpicky) every
+request and every reply is signed (P-256 keys, the default of `waxseal pki`) and verified
+(path, CRL, signed route, freshness, routing policy, reply bound to its call, replay). The
+rounds alternate the transports; the script prints the best round of each (calls per
+second, and the client's CPU per call), their medians, and the ratio waxseal / rabbit.
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER = "rpcserver-node1.example.org"
+CLIENT = "rpcclient-api1.example.org"
+
+
+def find_waxseal():
+    if os.environ.get("WAXSEAL_BIN"):
+        return os.environ["WAXSEAL_BIN"]
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
+    for profile in ("release", "debug"):
+        p = target / profile / "waxseal"
+        if p.is_file():
+            return str(p)
+    sys.exit("waxseal not found: cargo build --release -p waxseal-cli, or set WAXSEAL_BIN")
+
+
+# --- the broker -----------------------------------------------------------------------
+
+
+class Broker:
+    """AMQP_ADDR's broker, or one started with scripts/broker.sh (stopped by stop())."""
+
+    def __init__(self):
+        self.started = None
+        addr = os.environ.get("AMQP_ADDR")
+        if addr:
+            self.url = addr
+            return
+        port = int(os.environ.get("WAXSEAL_BENCH_AMQP_PORT", "5697"))
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                sys.exit(
+                    "port %d is taken: set WAXSEAL_BENCH_AMQP_PORT to a free one, or "
+                    "AMQP_ADDR to use the broker there" % port
+                )
+        self.dir = tempfile.mkdtemp(prefix="waxseal-bench-broker-")
+        script = (
+            'source "$1/scripts/broker.sh"; start_broker "$2" "$3" >&2 || exit 1; '
+            'echo "$broker_pid|$broker_epmd"'
+        )
+        out = subprocess.run(
+            ["bash", "-c", script, "bash", str(REPO), self.dir, str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=self.dir,  # where the Erlang VM would leave a crash dump
+        )
+        if out.returncode != 0:
+            sys.exit("could not start rabbitmq-server (scripts/broker.sh); see above")
+        self.started = out.stdout.strip().split("|")
+        self.url = "amqp://guest:guest@127.0.0.1:%d/%%2f" % port
+
+    def transport_url(self, scheme):
+        u = urllib.parse.urlsplit(self.url)
+        vhost = urllib.parse.unquote(u.path[1:]) if u.path else "/"
+        return "%s://%s:%s@%s:%d/%s" % (
+            scheme,
+            u.username or "guest",
+            u.password or "guest",
+            u.hostname or "127.0.0.1",
+            u.port or 5672,
+            "" if vhost in ("", "/") else urllib.parse.quote(vhost, safe=""),
+        )
+
+    def stop(self):
+        if not self.started:
+            return
+        pid, epmd = self.started
+        subprocess.run(
+            [
+                "bash",
+                "-c",
+                'source "$1/scripts/broker.sh"; broker_pid=$2; broker_epmd=$3; stop_broker',
+                "bash",
+                str(REPO),
+                pid,
+                epmd,
+            ],
+            check=False,
+            cwd=self.dir,
+        )
+        self.started = None
+
+
+# --- the PKI and the configuration files ------------------------------------------------
+
+
+def make_pki(work, algorithm="p256"):
+    binary = find_waxseal()
+    pki = work / "pki"
+    for args in (["init", "--algorithm", algorithm], ["issue", SERVER, CLIENT]):
+        subprocess.run(
+            [binary, "pki", *args, "--dir", str(pki)], check=True, capture_output=True
+        )
+    return pki
+
+
+def write_confs(work, broker, pki, mode="enforce"):
+    policy = work / "bus.json"
+    policy.write_text(
+        json.dumps(
+            {
+                "routing_policy": {"waxbench.#": ["rpcclient-*", "rpcserver-*"]},
+                "nitpicky": True,
+                "freshness": {"max_age_secs": 300},
+            }
+        )
+    )
+    confs = {}
+    for scheme in ("rabbit", "waxseal+rabbit"):
+        for role, name in (("server", SERVER), ("client", CLIENT)):
+            lines = [
+                "[DEFAULT]",
+                "transport_url = %s" % broker.transport_url(scheme),
+                "",
+                "[oslo_messaging_rabbit]",
+                "heartbeat_timeout_threshold = 0",
+            ]
+            if scheme != "rabbit":
+                lines += [
+                    "",
+                    "[waxseal]",
+                    "cert = %s" % (pki / (name + ".crt")),
+                    "key = %s" % (pki / (name + ".key")),
+                    "chain = %s" % (pki / "signing-ca.crt"),
+                    "ca = %s" % (pki / "root-ca.crt"),
+                    "crl = %s" % (pki / "crl.pem"),
+                    "policy = %s" % policy,
+                    "mode = %s" % mode,
+                ]
+            path = work / ("%s-%s.conf" % (scheme.replace("+", "-"), role))
+            path.write_text("\n".join(lines) + "\n")
+            confs[scheme, role] = path
+    return confs
+
+
+# --- the two processes ------------------------------------------------------------------
+
+
+def oslo_setup(conf):
+    import logging
+    import warnings
+
+    # oslo.service warns at import that eventlet is deprecated (its own internals).
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from oslo_config import cfg
+
+    cfg.CONF(["--config-file", str(conf)], project="waxseal-bench")
+    return cfg.CONF
+
+
+class Endpoint:
+    def echo(self, ctxt, n, data):
+        return {"n": n, "size": len(data)}
+
+
+def serve(conf, topic, rundir):
+    config = oslo_setup(conf)
+    import oslo_messaging
+
+    transport = oslo_messaging.get_rpc_transport(config)
+    target = oslo_messaging.Target(topic=topic, server=SERVER)
+    server = oslo_messaging.get_rpc_server(transport, target, [Endpoint()])
+    server.start()
+    rundir = Path(rundir)
+    (rundir / "ready").write_text("ready\n")
+    deadline = time.time() + 3600
+    while time.time() < deadline and not (rundir / "stop").exists():
+        time.sleep(0.05)
+    server.stop()
+    server.wait()
+    transport.cleanup()
+
+
+def call(conf, topic, calls, warmup, payload):
+    config = oslo_setup(conf)
+    import oslo_messaging
+
+    transport = oslo_messaging.get_rpc_transport(config)
+    rpc = oslo_messaging.get_rpc_client(
+        transport, oslo_messaging.Target(topic=topic), timeout=30
+    )
+    data = "x" * payload
+    try:
+        for n in range(warmup):
+            rpc.call({}, "echo", n=n, data=data)
+        start, cpu = time.perf_counter(), time.process_time()
+        for n in range(calls):
+            answer = rpc.call({}, "echo", n=n, data=data)
+            if answer != {"n": n, "size": payload}:
+                raise SystemExit("wrong answer to call %d: %r" % (n, answer))
+        wall = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+    finally:
+        transport.cleanup()
+    print(json.dumps({"rate": calls / wall, "cpu_per_call": cpu / calls}))
+
+
+def round_trip(confs, scheme, work, calls, warmup, payload):
+    """One round: a fresh server and client on a fresh topic; (calls/s, client CPU s/call)."""
+    topic = "waxbench.t" + uuid.uuid4().hex[:12]
+    rundir = Path(tempfile.mkdtemp(dir=work))
+    me = [sys.executable, str(Path(__file__).resolve())]
+    log = open(rundir / "server.log", "wb")
+    server = subprocess.Popen(
+        me + ["--serve", str(confs[scheme, "server"]), topic, str(rundir)], stderr=log
+    )
+    try:
+        deadline = time.time() + 60
+        while not (rundir / "ready").exists():
+            if server.poll() is not None or time.time() > deadline:
+                sys.exit("the %s server did not start:\n%s" % (scheme, (rundir / "server.log").read_text()))
+            time.sleep(0.05)
+        out = subprocess.run(
+            me
+            + [
+                "--call",
+                str(confs[scheme, "client"]),
+                topic,
+                str(calls),
+                str(warmup),
+                str(payload),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if out.returncode != 0:
+            sys.exit("the %s client failed" % scheme)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        return r["rate"], r["cpu_per_call"]
+    finally:
+        (rundir / "stop").write_text("stop\n")
+        try:
+            server.wait(60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--warmup", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--payload", type=int, default=256, help="bytes of data in each call")
+    ap.add_argument(
+        "--algorithm",
+        default="p256",
+        help="the PKI's key algorithm (waxseal pki init --algorithm): p256 (the default), "
+        "p384, ed25519, rsa2048",
+    )
+    ap.add_argument(
+        "--mode",
+        default="enforce",
+        choices=("enforce", "sign-only"),
+        help="[waxseal] mode; sign-only signs and verifies nothing, which separates the "
+        "cost of signing (and of the larger messages) from that of verifying",
+    )
+    ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--call", nargs=5, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.serve:
+        return serve(*args.serve)
+    if args.call:
+        conf, topic, calls, warmup, payload = args.call
+        return call(conf, topic, int(calls), int(warmup), int(payload))
+
+    import oslo_messaging  # noqa: F401 - fail early without it
+    import waxseal
+
+    broker = Broker()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            work = Path(tmp)
+            pki = make_pki(work, args.algorithm)
+            confs = write_confs(work, broker, pki, args.mode)
+            results = {"rabbit": [], "waxseal+rabbit": []}
+            for _ in range(args.rounds):
+                for scheme in results:
+                    results[scheme].append(
+                        round_trip(confs, scheme, work, args.calls, args.warmup, args.payload)
+                    )
+            load = os.getloadavg()
+    finally:
+        broker.stop()
+    print(
+        f"{args.calls} sequential RPC calls per round ({args.payload}-byte argument, "
+        f"{args.warmup} warm-up calls), {args.rounds} rounds alternating; a server and a "
+        f"client process; oslo.messaging {version('oslo.messaging')}, waxseal "
+        f"{waxseal.__version__}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    print()
+    print("| transport | calls/s, best | median | client CPU µs/call, best |")
+    print("|---|---:|---:|---:|")
+    best = {}
+    for scheme, rs in results.items():
+        rates = [r[0] for r in rs]
+        best[scheme] = max(rates)
+        print(
+            f"| {scheme}:// | {max(rates):,.0f} | {statistics.median(rates):,.0f} | "
+            f"{min(r[1] for r in rs) * 1e6:.0f} |"
+        )
+    print(f"| waxseal+rabbit / rabbit (best) | {best['waxseal+rabbit'] / best['rabbit']:.2f}x | | |")
+
+
+def version(dist):
+    import importlib.metadata
+
+    return importlib.metadata.version(dist)
+
+
+if __name__ == "__main__":
+    main()
