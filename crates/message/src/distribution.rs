@@ -1271,8 +1271,9 @@ fn file_stamps(sources: &[Tracked]) -> FileStamps {
         .collect()
 }
 
-/// Whether `path` still looks as `seen` says: for a file, one `stat` (its size and
-/// modification time, as [`stamp`] records them); for a directory, its stamp made again.
+/// Whether `path` still looks as `seen` says: for a file, one `stat` (its size,
+/// modification time and inode, as [`stamp`] records them); for a directory, its stamp
+/// made again.
 fn looks_the_same(path: &Path, seen: &Stamp) -> bool {
     #[cfg(target_os = "linux")]
     if let Some(same) = file_looks_the_same(path, seen) {
@@ -1281,21 +1282,21 @@ fn looks_the_same(path: &Path, seen: &Stamp) -> bool {
     match std::fs::metadata(path) {
         Ok(m) if !m.is_dir() => matches!(
             seen.as_slice(),
-            [(p, len, mtime)] if p == path && *len == m.len() && *mtime == m.modified().ok()
+            [(p, len, mtime, ino)]
+                if p == path && *len == m.len() && *mtime == m.modified().ok() && *ino == inode(&m)
         ),
         Ok(_) => stamp(path).as_ref() == Some(seen),
         Err(_) => false,
     }
 }
 
-/// [`looks_the_same`] for a file, with a `statx` asking for its type, size and
-/// modification time only (a third cheaper than `std::fs::metadata`'s, which asks for
-/// everything): `None` for a directory, or when the system does not answer that way
+/// [`looks_the_same`] for a file, with a `statx` asking for its type, size, modification
+/// time and inode only (cheaper than `std::fs::metadata`'s, which asks for everything): `None` for a directory, or when the system does not answer that way
 /// (then `std::fs::metadata` decides).
 #[cfg(target_os = "linux")]
 fn file_looks_the_same(path: &Path, seen: &Stamp) -> Option<bool> {
     use rustix::fs::{AtFlags, CWD, FileType, StatxFlags, statx};
-    let want = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME;
+    let want = StatxFlags::TYPE | StatxFlags::SIZE | StatxFlags::MTIME | StatxFlags::INO;
     let st = statx(CWD, path, AtFlags::empty(), want).ok()?;
     if !StatxFlags::from_bits_retain(st.stx_mask).contains(want)
         || FileType::from_raw_mode(st.stx_mode.into()) == FileType::Directory
@@ -1313,7 +1314,8 @@ fn file_looks_the_same(path: &Path, seen: &Stamp) -> Option<bool> {
     }?;
     Some(matches!(
         seen.as_slice(),
-        [(p, len, m)] if p == path && *len == st.stx_size && *m == Some(mtime)
+        [(p, len, m, ino)]
+            if p == path && *len == st.stx_size && *m == Some(mtime) && *ino == st.stx_ino
     ))
 }
 
@@ -1325,8 +1327,8 @@ fn file_looks_the_same(path: &Path, seen: &Stamp) -> Option<bool> {
 pub struct FileWatch(Arc<ArcSwap<FileStamps>>);
 
 impl FileWatch {
-    /// Whether every configured file has the size and modification time it had when last
-    /// read (and every configured directory the same files): one `stat` a file, no lock,
+    /// Whether every configured file has the size, modification time and inode it had
+    /// when last read (and every configured directory the same files): one `stat` a file, no lock,
     /// nothing read. `false` when one differs or cannot be looked at: a
     /// [`Material::refresh`] then decides (and reads it again).
     pub fn unchanged(&self) -> bool {
