@@ -949,12 +949,13 @@ fn validating_a_path_again_sets_no_key_up_again() {
     options.purpose = Purpose::Any;
     let crls = CrlSet::new();
     for provider in providers() {
-        // The signing CA as the anchor (trusted directly), its leaf, inside both
-        // validities; parsed afresh for each provider, so that nothing is set up yet.
-        let anchors = TrustAnchors::new([Certificate::from_der(RSA_CA).unwrap()]).unwrap();
-        let leaf = Certificate::from_der(RSA_LEAF).unwrap();
         with_provider(provider, || {
             crate::key::without_key_caches(|| {
+                // The signing CA as the anchor (trusted directly), its leaf, inside both
+                // validities; parsed afresh for each provider (the process-wide cache of
+                // parsed certificates is off here too), so that nothing is set up yet.
+                let anchors = TrustAnchors::new([Certificate::from_der(RSA_CA).unwrap()]).unwrap();
+                let leaf = Certificate::from_der(RSA_LEAF).unwrap();
                 let validate = |cert: &Certificate, options: &ValidationOptions| {
                     crate::path::validate(cert, &anchors, &[], &crls, options)
                 };
