@@ -20,6 +20,7 @@
 //! - [`check`]: one message in, one [`check::Outcome`] out (no I/O);
 //! - [`reload`]: the bus configuration, rebuilt on SIGHUP or when its files change;
 //! - [`amqp`]: exchanges, queue and message properties on the broker;
+//! - [`admitter`]: admissions to a remote replay store, batched on a thread of their own;
 //! - [`acks`]: acknowledgements, batched with `multiple` over runs of finished deliveries;
 //! - [`publish`]: publishing so that a message the broker refuses is that message's
 //!   outcome (`republish-refused`), not the session's;
@@ -32,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod acks;
+pub mod admitter;
 pub mod amqp;
 pub mod backoff;
 pub mod check;

@@ -22,9 +22,10 @@
 //!   session connects to the first; each failed session moves on to the next one, in
 //!   turn, so a node that went away is left for another while the backoff runs.
 //! - **A remote store is waited for off the worker.** With a Redis store, every check but
-//!   the store ([`Bus::examine`]) runs on the worker, and the store's round trip
-//!   ([`Bus::admit_examined`]) on a blocking thread, so the worker verifies the next
-//!   deliveries meanwhile. A file or memory store answers in place.
+//!   the store ([`Bus::examine`]) runs on the worker, and the store's round trip on the
+//!   [`crate::admitter`]'s thread, shared by every delivery waiting at that moment
+//!   ([`Bus::admit_examined_all`]), so the worker verifies the next deliveries meanwhile.
+//!   A file or memory store answers in place.
 //! - **Settled after the acknowledgement.** Once an acknowledgement covering a verified
 //!   delivery went out, its replay key is settled in the store ([`Bus::settle_all`],
 //!   within 20 ms, 64 keys at a time; a remote store on a blocking thread): a broker
@@ -89,6 +90,8 @@ pub struct Shared {
     pub requeue: Backoff,
     /// The replay store in use.
     pub replay_store: StoreSpec,
+    /// With a remote replay store, the thread that records admissions in batches.
+    pub admitter: Option<crate::admitter::Admitter>,
 }
 
 /// The reason code of a message the broker would not take back as the gateway first
@@ -159,6 +162,11 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
         metrics,
         countersigner,
         requeue: Backoff::default(),
+        admitter: if spec.is_remote() {
+            Some(crate::admitter::Admitter::start()?)
+        } else {
+            None
+        },
         replay_store: spec,
     });
     if let Some(addr) = shared.config.metrics {
@@ -671,15 +679,12 @@ async fn handle(
     let outcome = match check::examine(&bus, &amqp::arrival(c, &delivery), &delivery.data) {
         Err(outcome) => outcome,
         Ok(examined) => {
-            let admitted = if shared.replay_store.is_remote() {
-                // A round trip to the store: waited for on a blocking thread, so that the
-                // worker verifies the next deliveries meanwhile.
-                let bus = bus.clone();
-                tokio::task::spawn_blocking(move || bus.admit_examined(examined))
-                    .await
-                    .map_err(|e| format!("a replay-store admission failed: {e}"))?
-            } else {
-                bus.admit_examined(examined)
+            let admitted = match &shared.admitter {
+                // A round trip to the store, shared with the deliveries that wait with
+                // this one, on the admitter's thread: the worker verifies the next
+                // deliveries meanwhile.
+                Some(admitter) => admitter.admit(bus.clone(), examined).await?,
+                None => bus.admit_examined(examined),
             };
             check::finish(admitted, &delivery.data, shared.countersigner.as_ref())
         }

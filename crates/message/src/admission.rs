@@ -45,7 +45,7 @@ use crate::bus::{Bus, TOPIC_REQUIRED, Validated, json_rejection};
 use crate::error::{Rejection, Stage};
 use crate::json;
 use crate::oslo::{self, OsloVerified, Route};
-use crate::replay::Admission;
+use crate::replay::{Admission, ReplayError};
 
 /// The reason code of a delivery that reached this consumer by a route it did not
 /// subscribe to (another exchange, an unbound routing key, the default exchange).
@@ -501,6 +501,40 @@ impl Bus {
             duplicate,
             user_id,
         })
+    }
+
+    /// [`Bus::admit_examined`] for several messages at once, in order: the replay store
+    /// records them together ([`crate::ReplayStore::admit_all`]: one round trip to Redis
+    /// for them all). For a receiver that admits concurrent deliveries off its own thread.
+    pub fn admit_examined_all(&self, examined: Vec<Examined>) -> Vec<Result<Admitted, Rejection>> {
+        let requests: Vec<([u8; 32], u64, bool)> = examined
+            .iter()
+            .filter_map(|e| e.record.map(|(key, expires)| (key, expires, e.redelivered)))
+            .collect();
+        let mut answers = self.record_all(&requests).into_iter();
+        examined
+            .into_iter()
+            .map(|e| {
+                let mut duplicate = false;
+                let replay_key = match e.record {
+                    None => None,
+                    Some((key, _)) => {
+                        match answers.next().unwrap_or(Err(ReplayError::Unavailable)) {
+                            Ok(Admission::New) => {}
+                            Ok(Admission::Duplicate) => duplicate = true,
+                            Err(err) => return Err(self.replay_rejection(err)),
+                        }
+                        Some(key)
+                    }
+                };
+                Ok(Admitted {
+                    message: e.message,
+                    replay_key,
+                    duplicate,
+                    user_id: e.user_id,
+                })
+            })
+            .collect()
     }
 
     fn examine_checked(&self, message: &Value, arrival: &Arrival) -> Result<Examined, Rejection> {

@@ -453,6 +453,15 @@ impl Bus {
         self.replay.admit(key, expires, self.time(), redelivered)
     }
 
+    /// Records several admitted messages in the replay store at once
+    /// ([`ReplayStore::admit_all`]).
+    pub(crate) fn record_all(
+        &self,
+        requests: &[([u8; 32], u64, bool)],
+    ) -> Vec<Result<Admission, ReplayError>> {
+        self.replay.admit_all(requests, self.time())
+    }
+
     /// The refusal for a replay-store answer.
     pub(crate) fn replay_rejection(&self, e: ReplayError) -> Rejection {
         let reason = match e {

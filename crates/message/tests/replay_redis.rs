@@ -201,3 +201,62 @@ fn a_restart_with_persistence_keeps_the_window_and_an_outage_is_unavailable() {
     assert_eq!(store.admit(key(2), t + 600, t, false), Ok(Admission::New));
     assert!(store.last_error().is_none());
 }
+
+#[test]
+#[ignore = "needs redis-server; run by scripts/test-all"]
+fn a_batch_of_admissions_is_decided_as_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path());
+    let a = RedisStore::new(&server.url()).unwrap();
+    let t = now();
+    // Known before the batch: 1 admitted, 2 settled.
+    assert_eq!(a.admit(key(1), t + 600, t, false), Ok(Admission::New));
+    assert_eq!(a.admit(key(2), t + 600, t, false), Ok(Admission::New));
+    a.settle(key(2), t).unwrap();
+    let batch = [
+        (key(1), t + 600, true),   // a redelivery of an admitted key: a duplicate
+        (key(11), t + 600, false), // new
+        (key(2), t + 600, true),   // a redelivery of a settled key: a replay
+        (key(3), t, false),        // expired already: new, and not recorded
+        (key(1), t + 600, false),  // a new copy of an admitted key: a replay
+    ];
+    assert_eq!(
+        a.admit_all(&batch, t),
+        vec![
+            Ok(Admission::Duplicate),
+            Ok(Admission::New),
+            Err(ReplayError::Replayed),
+            Ok(Admission::New),
+            Err(ReplayError::Replayed),
+        ],
+        "a key twice in a batch: decided one by one, in order"
+    );
+    // Distinct keys: one round trip, the same answers as one by one.
+    let batch = [
+        (key(1), t + 600, true),
+        (key(4), t + 600, false),
+        (key(2), t + 600, true),
+        (key(5), t, false),
+    ];
+    assert_eq!(
+        a.admit_all(&batch, t),
+        vec![
+            Ok(Admission::Duplicate),
+            Ok(Admission::New),
+            Err(ReplayError::Replayed),
+            Ok(Admission::New),
+        ]
+    );
+    // What the batch admitted is known afterwards; the expired one was not recorded.
+    assert_eq!(
+        a.admit(key(4), t + 600, t, false),
+        Err(ReplayError::Replayed)
+    );
+    assert_eq!(a.admit(key(5), t + 600, t, false), Ok(Admission::New));
+    // The server gone: every answer is unavailable, none a verdict.
+    server.stop();
+    assert_eq!(
+        a.admit_all(&[(key(6), t + 600, false), (key(7), t + 600, false)], t),
+        vec![Err(ReplayError::Unavailable), Err(ReplayError::Unavailable)]
+    );
+}

@@ -151,6 +151,21 @@ pub trait ReplayStore: Send + Sync + std::panic::RefUnwindSafe {
         redelivered: bool,
     ) -> Result<Admission, ReplayError>;
 
+    /// Admits several deliveries at `now`, each `(key, expires, redelivered)` as
+    /// [`ReplayStore::admit`] would, in order; a store with round trips does them in one
+    /// (pipelined). Two requests for one key in a batch are decided in order, as if one
+    /// after the other.
+    fn admit_all(
+        &self,
+        requests: &[([u8; 32], u64, bool)],
+        now: u64,
+    ) -> Vec<Result<Admission, ReplayError>> {
+        requests
+            .iter()
+            .map(|&(key, expires, redelivered)| self.admit(key, expires, now, redelivered))
+            .collect()
+    }
+
     /// Marks an admitted `key` settled at `now`: its acknowledgement went out, so a later
     /// redelivery of it is a replay too. Settling a key the store does not hold (expired,
     /// or never admitted here) is not an error.

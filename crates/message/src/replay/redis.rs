@@ -241,6 +241,70 @@ impl ReplayStore for RedisStore {
         })?
     }
 
+    fn admit_all(
+        &self,
+        requests: &[([u8; 32], u64, bool)],
+        now: u64,
+    ) -> Vec<Result<Admission, ReplayError>> {
+        // Two requests for one key in a batch: decided one after the other, singly.
+        let mut keys = std::collections::HashSet::new();
+        if requests.len() < 2 || !requests.iter().all(|r| keys.insert(r.0)) {
+            return requests
+                .iter()
+                .map(|&(k, e, r)| self.admit(k, e, now, r))
+                .collect();
+        }
+        // One pipelined round trip of `SET k a NX PX ttl` for them all, then one of `GET`
+        // for those already there.
+        let live: Vec<usize> = (0..requests.len())
+            .filter(|&i| requests[i].1 > now)
+            .collect();
+        let answered = self.with_connection(|c| {
+            let mut set = redis::pipe();
+            for &i in &live {
+                let (key, expires, _) = requests[i];
+                let cmd = set.cmd("SET").arg(key_name(&key)).arg("a").arg("NX");
+                if let Some(ms) = ttl_ms(expires, now) {
+                    cmd.arg("PX").arg(ms);
+                }
+            }
+            let created: Vec<Option<String>> = set.query(c)?;
+            let known: Vec<usize> = live
+                .iter()
+                .zip(&created)
+                .filter(|(_, c)| c.is_none())
+                .map(|(&i, _)| i)
+                .collect();
+            let mut get = redis::pipe();
+            for &i in &known {
+                get.cmd("GET").arg(key_name(&requests[i].0));
+            }
+            let held: Vec<Option<String>> = if known.is_empty() {
+                Vec::new()
+            } else {
+                get.query(c)?
+            };
+            Ok((known, held))
+        });
+        let (known, held) = match answered {
+            Ok(a) => a,
+            Err(e) => return requests.iter().map(|_| Err(e)).collect(),
+        };
+        // Expired already, or set now: new.
+        let mut out: Vec<Result<Admission, ReplayError>> =
+            requests.iter().map(|_| Ok(Admission::New)).collect();
+        for (&i, held) in known.iter().zip(held) {
+            let (key, expires, redelivered) = requests[i];
+            out[i] = match held.as_deref() {
+                // Expired between the two commands: decided again, singly.
+                None => self.admit(key, expires, now, redelivered),
+                Some("a") if redelivered => Ok(Admission::Duplicate),
+                Some(_) => Err(ReplayError::Replayed),
+            };
+        }
+        out
+    }
+
     fn settle(&self, key: [u8; 32], now: u64) -> Result<(), ReplayError> {
         self.settle_all(&[key], now)
     }
