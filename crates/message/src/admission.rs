@@ -477,30 +477,9 @@ impl Bus {
     /// The last step of [`Bus::admit`]: records an [`Examined`] message's replay key in
     /// the replay store (a duplicate, a replay, or a store out of reach are decided here).
     pub fn admit_examined(&self, examined: Examined) -> Result<Admitted, Rejection> {
-        let Examined {
-            message,
-            record,
-            redelivered,
-            user_id,
-        } = examined;
-        let mut duplicate = false;
-        let replay_key = match record {
-            None => None,
-            Some((key, expires)) => {
-                match self.record(key, expires, redelivered) {
-                    Ok(Admission::New) => {}
-                    Ok(Admission::Duplicate) => duplicate = true,
-                    Err(e) => return Err(self.replay_rejection(e)),
-                }
-                Some(key)
-            }
-        };
-        Ok(Admitted {
-            message,
-            replay_key,
-            duplicate,
-            user_id,
-        })
+        self.admit_examined_all(vec![examined])
+            .pop()
+            .unwrap_or_else(|| Err(self.replay_rejection(ReplayError::Unavailable)))
     }
 
     /// [`Bus::admit_examined`] for several messages at once, in order: the replay store

@@ -443,16 +443,6 @@ impl Bus {
         }
     }
 
-    /// Records an admitted message in the replay store.
-    pub(crate) fn record(
-        &self,
-        key: [u8; 32],
-        expires: u64,
-        redelivered: bool,
-    ) -> Result<Admission, ReplayError> {
-        self.replay.admit(key, expires, self.time(), redelivered)
-    }
-
     /// Records several admitted messages in the replay store at once
     /// ([`ReplayStore::admit_all`]).
     pub(crate) fn record_all(
