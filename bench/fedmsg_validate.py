@@ -36,24 +36,14 @@ import time
 import uuid
 from pathlib import Path
 
+from built import find_waxseal
+
 import fedmsg.crypto
 import waxseal
 import waxseal.fedmsg
 
-REPO = Path(__file__).resolve().parents[1]
 SIGNER = "bodhi-app01.example.org"
 TOPIC = "org.fedoraproject.prod.bodhi.update.comment"
-
-
-def find_waxseal():
-    if os.environ.get("WAXSEAL_BIN"):
-        return os.environ["WAXSEAL_BIN"]
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
-    for profile in ("release", "debug"):
-        p = target / profile / "waxseal"
-        if p.is_file():
-            return str(p)
-    sys.exit("waxseal not found: cargo build --release -p waxseal-cli, or set WAXSEAL_BIN")
 
 
 def make_pki(work):

@@ -63,13 +63,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-if [ -z "${AMQP_ADDR:-}" ]; then
-  . scripts/broker.sh
-  port=${WAXSEAL_BENCH_PORT:-5699}
-  start_broker "$work/broker" "$port"
-  started_broker=1
-  AMQP_ADDR="amqp://guest:guest@127.0.0.1:$port/%2f"
-fi
+. scripts/broker.sh
+bench_broker "$work/broker"
 
 # run PREFIX BUS PROCS [THREADS]: publishes, consumes with PROCS gateways on BUS (or, BUS
 # `forward`, with the unchecked forwarder); sets `rate` (messages/s) and `cpu` (the

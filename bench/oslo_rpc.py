@@ -36,20 +36,10 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from built import REPO, find_waxseal
+
 SERVER = "rpcserver-node1.example.org"
 CLIENT = "rpcclient-api1.example.org"
-
-
-def find_waxseal():
-    if os.environ.get("WAXSEAL_BIN"):
-        return os.environ["WAXSEAL_BIN"]
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
-    for profile in ("release", "debug"):
-        p = target / profile / "waxseal"
-        if p.is_file():
-            return str(p)
-    sys.exit("waxseal not found: cargo build --release -p waxseal-cli, or set WAXSEAL_BIN")
 
 
 # --- the broker -----------------------------------------------------------------------

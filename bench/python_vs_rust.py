@@ -30,23 +30,9 @@ import time
 from pathlib import Path
 
 import waxseal
+from built import find
 
-REPO = Path(__file__).resolve().parents[1]
 SIGNER = "bodhi-app01.example.org"
-
-
-def target_dir():
-    return Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target")
-
-
-def find(name, env):
-    if os.environ.get(env):
-        return os.environ[env]
-    for profile in ("release", "debug"):
-        p = target_dir() / profile / name
-        if p.is_file():
-            return str(p)
-    sys.exit(f"{name} not found: build it (see --help) or set {env}")
 
 
 def make_messages(work, n, algorithm):

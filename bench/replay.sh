@@ -57,13 +57,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-if [ -z "${AMQP_ADDR:-}" ]; then
-  . scripts/broker.sh
-  port=${WAXSEAL_BENCH_PORT:-5699}
-  start_broker "$work/broker" "$port"
-  started_broker=1
-  AMQP_ADDR="amqp://guest:guest@127.0.0.1:$port/%2f"
-fi
+. scripts/broker.sh
+bench_broker "$work/broker"
 redis_port=${WAXSEAL_BENCH_REDIS_PORT:-6399}
 start_redis "$work/redis" "$redis_port"
 redis_url="redis://127.0.0.1:$redis_port/0"

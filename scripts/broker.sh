@@ -8,6 +8,9 @@
 # cookie) and exports WAXSEAL_RABBITMQCTL naming it, for the tests that need a second
 # broker user or a broker setting.
 # stop_broker: stops it, and the epmd it started, by PID.
+# bench_broker DIR: for the bench scripts: unless AMQP_ADDR names a running broker, starts
+# one under DIR on 127.0.0.1:${WAXSEAL_BENCH_PORT:-5699}, sets AMQP_ADDR to it and
+# started_broker=1 (the caller's cleanup then stops it).
 
 broker_pid=""
 broker_epmd=""
@@ -170,4 +173,12 @@ stop_cluster() {
     kill "$pid" 2> /dev/null || true
   done
   cluster_epmd=""
+}
+
+bench_broker() {
+  [ -n "${AMQP_ADDR:-}" ] && return 0
+  local port=${WAXSEAL_BENCH_PORT:-5699}
+  start_broker "$1" "$port"
+  started_broker=1
+  AMQP_ADDR="amqp://guest:guest@127.0.0.1:$port/%2f"
 }

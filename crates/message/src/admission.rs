@@ -477,9 +477,11 @@ impl Bus {
     /// The last step of [`Bus::admit`]: records an [`Examined`] message's replay key in
     /// the replay store (a duplicate, a replay, or a store out of reach are decided here).
     pub fn admit_examined(&self, examined: Examined) -> Result<Admitted, Rejection> {
-        self.admit_examined_all(vec![examined])
-            .pop()
-            .unwrap_or_else(|| Err(self.replay_rejection(ReplayError::Unavailable)))
+        let answer = examined.record.map(|(key, expires)| {
+            self.replay
+                .admit(key, expires, self.time(), examined.redelivered)
+        });
+        self.admitted(examined, answer)
     }
 
     /// [`Bus::admit_examined`] for several messages at once, in order: the replay store
@@ -490,30 +492,36 @@ impl Bus {
             .iter()
             .filter_map(|e| e.record.map(|(key, expires)| (key, expires, e.redelivered)))
             .collect();
-        let mut answers = self.record_all(&requests).into_iter();
+        let mut answers = self.replay.admit_all(&requests, self.time()).into_iter();
         examined
             .into_iter()
             .map(|e| {
-                let mut duplicate = false;
-                let replay_key = match e.record {
-                    None => None,
-                    Some((key, _)) => {
-                        match answers.next().unwrap_or(Err(ReplayError::Unavailable)) {
-                            Ok(Admission::New) => {}
-                            Ok(Admission::Duplicate) => duplicate = true,
-                            Err(err) => return Err(self.replay_rejection(err)),
-                        }
-                        Some(key)
-                    }
-                };
-                Ok(Admitted {
-                    message: e.message,
-                    replay_key,
-                    duplicate,
-                    user_id: e.user_id,
-                })
+                let answer = e
+                    .record
+                    .map(|_| answers.next().unwrap_or(Err(ReplayError::Unavailable)));
+                self.admitted(e, answer)
             })
             .collect()
+    }
+
+    /// The outcome of `examined` given the replay store's `answer` for its key (`None`:
+    /// nothing to record).
+    fn admitted(
+        &self,
+        examined: Examined,
+        answer: Option<Result<Admission, ReplayError>>,
+    ) -> Result<Admitted, Rejection> {
+        let duplicate = match answer {
+            None | Some(Ok(Admission::New)) => false,
+            Some(Ok(Admission::Duplicate)) => true,
+            Some(Err(e)) => return Err(self.replay_rejection(e)),
+        };
+        Ok(Admitted {
+            message: examined.message,
+            replay_key: examined.record.map(|(key, _)| key),
+            duplicate,
+            user_id: examined.user_id,
+        })
     }
 
     fn examine_checked(&self, message: &Value, arrival: &Arrival) -> Result<Examined, Rejection> {

@@ -43,7 +43,7 @@ use crate::distribution::{ChangeWatch, FileWatch, Material};
 use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
 use crate::json;
 use crate::oslo::Route;
-use crate::replay::{Admission, ReplayError, ReplayStore, StoreSpec, replay_key};
+use crate::replay::{ReplayError, ReplayStore, StoreSpec, replay_key};
 
 /// The fields a signature adds.
 pub const CREDENTIAL_FIELDS: [&str; 2] = ["signature", "certificate"];
@@ -149,7 +149,7 @@ pub struct Bus {
     authorizer: Authorizer,
     unsigned_topics: Vec<TopicPattern>,
     /// Where admitted messages are remembered (`replay_store`; see [`crate::replay`]).
-    replay: Arc<dyn ReplayStore>,
+    pub(crate) replay: Arc<dyn ReplayStore>,
     fixed_time: Option<u64>,
     /// The path and signature-outcome cache of every verifier this bus builds: one for
     /// the bus's life, so its counters add up across refreshes; invalidated whenever a
@@ -441,15 +441,6 @@ impl Bus {
             )),
             _ => Ok(()),
         }
-    }
-
-    /// Records several admitted messages in the replay store at once
-    /// ([`ReplayStore::admit_all`]).
-    pub(crate) fn record_all(
-        &self,
-        requests: &[([u8; 32], u64, bool)],
-    ) -> Vec<Result<Admission, ReplayError>> {
-        self.replay.admit_all(requests, self.time())
     }
 
     /// The refusal for a replay-store answer.
