@@ -12,8 +12,11 @@
 #
 # - `forwarder`: the unchecked forwarder (bench_load forward: consume, republish with
 #   publisher confirms, acknowledge each input once its copy is confirmed; one thread of
-#   its own, prefetch 256). Its rate F is the reference: what the broker and an AMQP
-#   client on this machine allow when nothing is checked.
+#   its own, prefetch 256) on lapin. Its rate F is the reference: what the broker and an
+#   AMQP client on this machine allow when nothing is checked.
+# - `amqprs forwarder`: the same forwarder on amqprs, the client the gateway uses; its
+#   rate and CPU per message beside the lapin forwarder's are the figures the gateway's
+#   client was chosen by.
 # - `1 gateway`: one process (--threads 1) validating every message;
 # - `1 gateway, 2 threads`: one process with --threads 2 (verification on both cores);
 # - `2 gateways`: two --threads 1 processes sharing the queue and a file replay store.
@@ -32,7 +35,8 @@
 # `1 ÷ fwd` (the one gateway against the forwarder); the one gateway's own CPU time per message
 # (user + system, from /proc, between the first and the last message out) against
 # `speed`'s time per verification (`cpu ÷ speed`: 1.00 would mean the gateway spends
-# nothing besides the verification); the two gateways' rate, CPU per message and `2 ÷ limit`.
+# nothing besides the verification); the two gateways' rate, CPU per message and `2 ÷ limit`;
+# the two forwarders' CPU per message and the amqprs forwarder's rate.
 #
 # `waxseal speed --algorithm ALG --payload-size N` gives the in-process verify rate with a
 # warm cache (same algorithm, payload size, certificates embedded or omitted). The broker,
@@ -77,8 +81,8 @@ run() {
   local watcher=$!
   gateways=()
   for _ in $(seq 1 "$procs"); do
-    if [ "$bus" = forward ]; then
-      "$load" forward "$AMQP_ADDR" "$prefix" 256 2> "$dir/gw.log" &
+    if [ "$bus" = forward ] || [ "$bus" = forward-amqprs ]; then
+      "$load" "$bus" "$AMQP_ADDR" "$prefix" 256 2> "$dir/gw.log" &
     else
       "$bin" gateway --amqp "$AMQP_ADDR" --queue "$prefix.in" --bus "$bus" \
         --verified-exchange "$prefix.ok" --rejected-exchange "$prefix.no" --queue-type "$QUEUE_TYPE" \
@@ -111,13 +115,15 @@ JSON
     speed=$("$bin" speed --algorithm "$alg" --payload-size "$size" --seconds 1 --json \
       | python3 -c "import json,sys; d=json.load(sys.stdin); d=d[0] if isinstance(d,list) else d; print(round(d['verify_${certs}_warm']))")
     run "bench.$alg.$certs.forward" forward 1
-    forward=$rate
+    forward=$rate forward_cpu=$cpu
+    run "bench.$alg.$certs.forward-amqprs" forward-amqprs 1
+    amqprs=$rate amqprs_cpu=$cpu
     run "bench.$alg.$certs.1" "$dir/bus.json" 1
     one=$rate one_cpu=$cpu
     run "bench.$alg.$certs.1t2" "$dir/bus.json" 1 2
     one_t2=$rate
     run "bench.$alg.$certs.2" "$dir/bus.json" 2
-    echo "$alg $certs $speed $forward $one $one_cpu $one_t2 $rate $cpu" >> "$rows"
+    echo "$alg $certs $speed $forward $one $one_cpu $one_t2 $rate $cpu $forward_cpu $amqprs $amqprs_cpu" >> "$rows"
   done
 done
 python3 - "$rows" "$markdown" << 'PY'
@@ -127,18 +133,20 @@ names = {"p256": "P-256", "rsa2048": "RSA-2048"}
 head = ["algorithm", "certificates", "speed verify/s", "forwarder/s", "limit/s", "1 gateway/s",
         "1 ÷ limit", "1 gateway, 2 threads/s", "2 threads ÷ limit", "1 ÷ speed", "1 ÷ fwd",
         "1 gateway CPU µs/msg", "speed µs/msg", "cpu ÷ speed", "2 gateways/s",
-        "2 gateways CPU µs/msg", "2 ÷ limit"]
+        "2 gateways CPU µs/msg", "2 ÷ limit", "forwarder CPU µs/msg", "amqprs forwarder/s",
+        "amqprs forwarder CPU µs/msg"]
 out = []
 for line in open(rows):
     alg, certs, *figures = line.split()
-    speed, forward, one, cpu1, one_t2, two, cpu2 = map(float, figures)
+    speed, forward, one, cpu1, one_t2, two, cpu2, fcpu, amqprs, acpu = map(float, figures)
     speed_us = 1e6 / speed
     # One verification per message on one of the two cores, the rest as the forwarder.
     limit = 1 / (1 / forward + (1 / speed) / 2)
     out.append([names[alg], certs, f"{speed:,.0f}", f"{forward:,.0f}", f"{limit:,.0f}",
                 f"{one:,.0f}", f"{one / limit:.2f}", f"{one_t2:,.0f}", f"{one_t2 / limit:.2f}",
                 f"{one / speed:.2f}", f"{one / forward:.2f}", f"{cpu1:.0f}", f"{speed_us:.0f}",
-                f"{cpu1 / speed_us:.2f}", f"{two:,.0f}", f"{cpu2:.0f}", f"{two / limit:.2f}"])
+                f"{cpu1 / speed_us:.2f}", f"{two:,.0f}", f"{cpu2:.0f}", f"{two / limit:.2f}",
+                f"{fcpu:.0f}", f"{amqprs:,.0f}", f"{acpu:.0f}"])
 if markdown:
     print("| " + " | ".join(head) + " |")
     print("|---|---|" + "---:|" * (len(head) - 2))

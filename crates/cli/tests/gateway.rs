@@ -217,6 +217,20 @@ impl Gateway {
         }
     }
 
+    /// `/metrics` once it contains `line` (the gateway counts a verified message once the
+    /// broker confirmed its copy, which may come after a consumer already got the copy),
+    /// waiting up to 10 s; the last text seen otherwise.
+    fn metrics_with(&self, line: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let m = self.metrics();
+            if m.contains(line) || Instant::now() > deadline {
+                return m;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `/metrics` as text.
     fn metrics(&self) -> String {
         use std::io::{Read, Write};
@@ -1190,7 +1204,7 @@ async fn an_unroutable_verified_message_is_counted_and_refused_as_unroutable() {
     client.publish("somebody", &fx.good(2)).await;
     let (p, _) = get_one(ch, &own).await;
     assert_eq!(p.message_id().as_ref().unwrap().as_str(), "somebody");
-    let m = gw.metrics();
+    let m = gw.metrics_with("waxseal_gateway_messages_verified_total 1");
     assert!(
         m.contains("waxseal_gateway_messages_unroutable_total 1"),
         "{m}"

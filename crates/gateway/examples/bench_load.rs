@@ -16,6 +16,10 @@
 //! confirmed; one thread of its own (a current-thread runtime, as the gateway with
 //! `--threads 1`), until killed. It checks nothing.
 //!
+//! `bench_load forward-amqprs AMQP_URL PREFIX PREFETCH`: the same forwarder on amqprs, the
+//! client the gateway uses (its reader and writer run on the forwarder's own one-thread
+//! runtime); `bench/gateway.sh` prints both, the figures the gateway's client was chosen by.
+//!
 //! `bench_load watch AMQP_URL PREFIX COUNT PIDFILE`: polls the depth of the two watch
 //! queues (passive declarations, every 2 ms; nothing is consumed, so the watcher costs the
 //! broker next to nothing) until COUNT messages came out, and prints `<messages/s>
@@ -49,7 +53,10 @@ async fn main() -> Result<(), Error> {
         }
         Some("watch") if a.len() == 6 => watch(&a[2], &a[3], a[4].parse()?, &a[5]).await,
         Some("forward") if a.len() == 5 => forward(&a[2], &a[3], a[4].parse()?).await,
-        _ => Err("usage: bench_load publish URL PREFIX PKI NAME COUNT BYTES embedded|omitted | watch URL PREFIX COUNT PIDFILE | forward URL PREFIX PREFETCH".into()),
+        Some("forward-amqprs") if a.len() == 5 => {
+            forward_amqprs(&a[2], &a[3], a[4].parse()?).await
+        }
+        _ => Err("usage: bench_load publish URL PREFIX PKI NAME COUNT BYTES embedded|omitted | watch URL PREFIX COUNT PIDFILE | forward|forward-amqprs URL PREFIX PREFETCH".into()),
     }
 }
 
@@ -195,6 +202,108 @@ async fn forward(url: &str, prefix: &str, prefetch: u16) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// Publisher confirms of the amqprs forwarder: (tag, multiple), in the order they came.
+struct Confirms(tokio::sync::mpsc::UnboundedSender<(u64, bool)>);
+
+#[async_trait::async_trait]
+impl amqprs::callbacks::ChannelCallback for Confirms {
+    async fn close(
+        &mut self,
+        _: &amqprs::channel::Channel,
+        close: amqprs::CloseChannel,
+    ) -> Result<(), amqprs::error::Error> {
+        Err(amqprs::error::Error::ChannelUseError(close.to_string()))
+    }
+    async fn cancel(
+        &mut self,
+        _: &amqprs::channel::Channel,
+        _: amqprs::Cancel,
+    ) -> Result<(), amqprs::error::Error> {
+        Ok(())
+    }
+    async fn flow(
+        &mut self,
+        _: &amqprs::channel::Channel,
+        active: bool,
+    ) -> Result<bool, amqprs::error::Error> {
+        Ok(active)
+    }
+    async fn publish_ack(&mut self, _: &amqprs::channel::Channel, ack: amqprs::Ack) {
+        let _ = self.0.send((ack.delivery_tag(), ack.mutiple()));
+    }
+    async fn publish_nack(&mut self, _: &amqprs::channel::Channel, _: amqprs::Nack) {
+        // The bench's queues take everything: a refusal ends the forwarder (and the run).
+        std::process::exit(1);
+    }
+    async fn publish_return(
+        &mut self,
+        _: &amqprs::channel::Channel,
+        _: amqprs::Return,
+        _: amqprs::BasicProperties,
+        _: Vec<u8>,
+    ) {
+    }
+}
+
+/// The unchecked forwarder on amqprs (see the module docs): each input acknowledged once
+/// the confirmation of its copy came.
+async fn forward_amqprs(url: &str, prefix: &str, prefetch: u16) -> Result<(), Error> {
+    use amqprs::channel::{
+        BasicAckArguments, BasicConsumeArguments, BasicPublishArguments, BasicQosArguments,
+        ConfirmSelectArguments,
+    };
+    let conn = amqprs::connection::Connection::open(
+        &waxseal_gateway::broker::BrokerUrl::parse(url)?.arguments(),
+    )
+    .await?;
+    let consume = conn.open_channel(None).await?;
+    let publish = conn.open_channel(None).await?;
+    let (tx, mut confirms) = tokio::sync::mpsc::unbounded_channel();
+    publish.register_callback(Confirms(tx)).await?;
+    publish
+        .confirm_select(ConfirmSelectArguments::default())
+        .await?;
+    consume
+        .basic_qos(BasicQosArguments::new(0, prefetch, false))
+        .await?;
+    let (_, mut deliveries) = consume
+        .basic_consume_rx(
+            BasicConsumeArguments::new(&format!("{prefix}.in"), "")
+                .manual_ack(true)
+                .finish(),
+        )
+        .await?;
+    let exchange = format!("{prefix}.ok");
+    // (publish number, input delivery tag), in publish order.
+    let mut waiting = std::collections::VecDeque::new();
+    let mut published = 0u64;
+    loop {
+        tokio::select! {
+            m = deliveries.recv() => {
+                let Some(m) = m else { return Ok(()) };
+                let (Some(d), Some(mut p), Some(body)) = (m.deliver, m.basic_properties, m.content) else {
+                    continue;
+                };
+                p.with_delivery_mode(2);
+                published += 1;
+                waiting.push_back((published, d.delivery_tag()));
+                publish
+                    .basic_publish(p, body, BasicPublishArguments::new(&exchange, d.routing_key()))
+                    .await?;
+            }
+            Some((tag, multiple)) = confirms.recv() => {
+                while let Some(&(n, input)) = waiting.front() {
+                    if n > tag || (!multiple && n != tag) {
+                        break;
+                    }
+                    waiting.pop_front();
+                    consume.basic_ack(BasicAckArguments::new(input, false)).await?;
+                }
+            }
+        }
+    }
 }
 
 /// The CPU time (user + system) that the processes listed in `pidfile` (one PID a line)

@@ -21,21 +21,29 @@
 
 use std::collections::BTreeMap;
 
-use lapin::Acker;
-use lapin::options::{BasicAckOptions, BasicNackOptions};
+use amqprs::channel::{BasicAckArguments, BasicNackArguments, Channel};
 
 /// The deliveries of one channel that are not acknowledged yet.
-#[derive(Default)]
 pub struct Acks {
-    /// Delivery tag → `None` while it is being worked on, `Some` (its acker, and its replay
-    /// key if it has one) once its acknowledgement may go out.
-    pending: BTreeMap<u64, Option<(Acker, Option<Key>)>>,
+    /// The channel they came on.
+    channel: Channel,
+    /// Delivery tag → `None` while it is being worked on, `Some` (its replay key if it has
+    /// one) once its acknowledgement may go out.
+    pending: BTreeMap<u64, Option<Option<Key>>>,
 }
 
 /// A replay key ([`waxseal_message::Admitted::replay_key`]).
 pub type Key = [u8; 32];
 
 impl Acks {
+    /// No delivery yet on `channel`.
+    pub fn new(channel: Channel) -> Self {
+        Self {
+            channel,
+            pending: BTreeMap::new(),
+        }
+    }
+
     /// A delivery arrived (before its task starts).
     pub fn arrived(&mut self, tag: u64) {
         self.pending.insert(tag, None);
@@ -54,46 +62,41 @@ impl Acks {
     /// The delivery `tag` is done: its copy was confirmed; `key`: the replay key it was
     /// admitted with. Sends one acknowledgement for the longest run of done deliveries at
     /// the front, if there is one, and returns what it covered.
-    pub async fn done(
-        &mut self,
-        tag: u64,
-        acker: Acker,
-        key: Option<Key>,
-    ) -> Result<Covered, lapin::Error> {
+    pub async fn done(&mut self, tag: u64, key: Option<Key>) -> crate::amqp::Result<Covered> {
         if let Some(slot) = self.pending.get_mut(&tag) {
-            *slot = Some((acker, key));
+            *slot = Some(key);
         }
         self.flush().await
     }
 
     /// Acknowledges the run of done deliveries at the front, if any (one frame).
-    async fn flush(&mut self) -> Result<Covered, lapin::Error> {
+    async fn flush(&mut self) -> crate::amqp::Result<Covered> {
         let mut last = None;
         let mut covered = Covered::default();
         while let Some(entry) = self.pending.first_entry() {
             if entry.get().is_none() {
                 break;
             }
-            if let Some((acker, key)) = entry.remove() {
+            let tag = *entry.key();
+            if let Some(key) = entry.remove() {
                 covered.keys.extend(key);
-                last = Some(acker);
+                last = Some(tag);
             }
             covered.deliveries += 1;
         }
-        if let Some(acker) = last {
-            acker.ack(BasicAckOptions { multiple: true }).await?;
+        if let Some(tag) = last {
+            self.channel
+                .basic_ack(BasicAckArguments::new(tag, true))
+                .await?;
         }
         Ok(covered)
     }
 
     /// The delivery `tag` must be tried again (the broker refused its copy): requeued at
     /// once, on its own. Returns what the acknowledgement of the run after it covered.
-    pub async fn requeue(&mut self, tag: u64, acker: Acker) -> Result<Covered, lapin::Error> {
-        acker
-            .nack(BasicNackOptions {
-                requeue: true,
-                multiple: false,
-            })
+    pub async fn requeue(&mut self, tag: u64) -> crate::amqp::Result<Covered> {
+        self.channel
+            .basic_nack(BasicNackArguments::new(tag, false, true))
             .await?;
         self.pending.remove(&tag);
         // The deliveries after it may now be at the front.

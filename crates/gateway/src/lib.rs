@@ -19,6 +19,7 @@
 //! - [`config`]: the options, from the command line or a configuration file;
 //! - [`check`]: one message in, one [`check::Outcome`] out (no I/O);
 //! - [`reload`]: the bus configuration, rebuilt on SIGHUP or when its files change;
+//! - [`broker`]: broker URLs, checked with the options;
 //! - [`amqp`]: exchanges, queue and message properties on the broker;
 //! - [`admitter`]: admissions to a remote replay store, batched on a thread of their own;
 //! - [`acks`]: acknowledgements, batched with `multiple` over runs of finished deliveries;
@@ -36,6 +37,7 @@ pub mod acks;
 pub mod admitter;
 pub mod amqp;
 pub mod backoff;
+pub mod broker;
 pub mod check;
 pub mod config;
 pub mod http;

@@ -21,11 +21,12 @@
 //! - **Several brokers.** With several `--amqp` URLs (the nodes of a cluster) the first
 //!   session connects to the first; each failed session moves on to the next one, in
 //!   turn, so a node that went away is left for another while the backoff runs.
-//! - **A remote store is waited for off the worker.** With a Redis store, every check but
-//!   the store ([`Bus::examine`]) runs on the worker, and the store's round trip on the
-//!   [`crate::admitter`]'s thread, shared by every delivery waiting at that moment
-//!   ([`Bus::admit_examined_all`]), so the worker verifies the next deliveries meanwhile.
-//!   A file or memory store answers in place.
+//! - **Admissions are recorded in batches.** Every check but the replay store
+//!   ([`Bus::examine`]) runs on the worker; the deliveries examined while one waits to be
+//!   recorded are recorded together ([`Bus::admit_examined_all`], see
+//!   [`crate::admitter`]): with a Redis store in one round trip on a thread of its own,
+//!   so the worker verifies the next deliveries meanwhile; with a journal, in place, under
+//!   one lock and one append.
 //! - **Settled after the acknowledgement.** Once an acknowledgement covering a verified
 //!   delivery went out, its replay key is settled in the store ([`Bus::settle_all`],
 //!   within 20 ms, 64 keys at a time; a remote store on a blocking thread): a broker
@@ -38,13 +39,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_lite::StreamExt;
-use lapin::Acker;
-use lapin::options::{
-    BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, QueueDeclareOptions,
+use amqprs::callbacks::{DefaultChannelCallback, DefaultConnectionCallback};
+use amqprs::channel::{
+    BasicCancelArguments, BasicConsumeArguments, BasicQosArguments, Channel, ConsumerMessage,
 };
-use lapin::types::FieldTable;
-use lapin::{Channel, Confirmation, Connection, ConnectionProperties};
+use amqprs::connection::Connection;
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -53,13 +53,14 @@ use waxseal_message::replay::StoreSpec;
 use waxseal_message::{Bus, ReplayStore};
 
 use crate::acks::{Acks, Key};
-use crate::amqp;
+use crate::amqp::{self, Delivery};
 use crate::backoff::Backoff;
+use crate::broker::BrokerUrl;
 use crate::check::{self, Countersigner, Outcome};
 use crate::config::GatewayConfig;
 use crate::log;
 use crate::metrics::Metrics;
-use crate::publish::{self, Outgoing, PublishError, Publisher};
+use crate::publish::{self, Confirmation, Outgoing, PublishError, Publisher};
 use crate::reload::{BusHandle, Watcher};
 
 /// Why the gateway could not run (exit status 2).
@@ -90,8 +91,8 @@ pub struct Shared {
     pub requeue: Backoff,
     /// The replay store in use.
     pub replay_store: StoreSpec,
-    /// With a remote replay store, the thread that records admissions in batches.
-    pub admitter: Option<crate::admitter::Admitter>,
+    /// Records admissions in batches (on a thread of its own for a remote store).
+    pub admitter: crate::admitter::Admitter,
 }
 
 /// The reason code of a message the broker would not take back as the gateway first
@@ -163,9 +164,9 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
         countersigner,
         requeue: Backoff::default(),
         admitter: if spec.is_remote() {
-            Some(crate::admitter::Admitter::start()?)
+            crate::admitter::Admitter::start()?
         } else {
-            None
+            crate::admitter::Admitter::in_place()
         },
         replay_store: spec,
     });
@@ -320,7 +321,7 @@ struct Failure {
     connected: bool,
 }
 
-fn failure(connected: bool) -> impl Fn(lapin::Error) -> Failure {
+fn failure<E: std::fmt::Display>(connected: bool) -> impl Fn(E) -> Failure {
     move |e| Failure {
         error: e.to_string(),
         connected,
@@ -343,15 +344,30 @@ pub const IDLE_PROBE: Duration = Duration::from_secs(3);
 /// not acknowledged by then is redelivered).
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The connection, the consuming and publishing channels, and the consumer.
-type Link = (Connection, Channel, Channel, lapin::Consumer);
+/// The connection, the consuming and publishing channels, the consumer's tag and its
+/// deliveries.
+struct Link {
+    conn: Connection,
+    consume: Channel,
+    publish: publish::Confirming,
+    tag: String,
+    deliveries: UnboundedReceiver<ConsumerMessage>,
+}
 
 /// Connects to `url`, declares, and starts consuming.
 async fn connect(c: &GatewayConfig, url: &str, memory: bool) -> Result<Link, Failure> {
-    let conn = Connection::connect(url, ConnectionProperties::default())
+    let url = BrokerUrl::parse(url).map_err(failure(false))?;
+    let conn = Connection::open(&url.arguments())
         .await
         .map_err(failure(false))?;
-    let consume = conn.create_channel().await.map_err(failure(false))?;
+    conn.register_callback(DefaultConnectionCallback)
+        .await
+        .map_err(failure(false))?;
+    let consume = conn.open_channel(None).await.map_err(failure(false))?;
+    consume
+        .register_callback(DefaultChannelCallback)
+        .await
+        .map_err(failure(false))?;
     let publish = publish::confirming_channel(&conn)
         .await
         .map_err(failure(false))?;
@@ -366,19 +382,20 @@ async fn connect(c: &GatewayConfig, url: &str, memory: bool) -> Result<Link, Fai
         );
     }
     consume
-        .basic_qos(c.prefetch, BasicQosOptions::default())
+        .basic_qos(BasicQosArguments::new(0, c.prefetch, false))
         .await
         .map_err(failure(false))?;
-    let consumer = consume
-        .basic_consume(
-            c.queue.as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
+    let (tag, deliveries) = consume
+        .basic_consume_rx(BasicConsumeArguments::new(&c.queue, "").manual_ack(true).finish())
         .await
         .map_err(failure(false))?;
-    Ok((conn, consume, publish, consumer))
+    Ok(Link {
+        conn,
+        consume,
+        publish,
+        tag,
+        deliveries,
+    })
 }
 
 /// One connection: declare, consume until stopped (then drain: `Ok`) or until the
@@ -390,7 +407,13 @@ async fn session(
 ) -> Result<(), Failure> {
     let c = &shared.config;
     let memory = shared.replay_store == StoreSpec::Memory;
-    let (conn, consume, publish, mut consumer) = tokio::select! {
+    let Link {
+        conn,
+        consume,
+        publish,
+        tag,
+        deliveries: mut consumer,
+    } = tokio::select! {
         // Stopped before consuming: nothing is in flight.
         _ = stopped(stop) => return Ok(()),
         r = tokio::time::timeout(CONNECT_TIMEOUT, connect(c, url, memory)) => r.map_err(|_| Failure {
@@ -398,8 +421,6 @@ async fn session(
             connected: false,
         })??,
     };
-    let tag = consumer.tag();
-    let conn = Arc::new(conn);
     let publish = Arc::new(Publisher::new(conn.clone(), publish));
     shared.metrics.connected.set(1);
     log::info(
@@ -408,7 +429,7 @@ async fn session(
     );
 
     let mut tasks: JoinSet<Result<Done, String>> = JoinSet::new();
-    let mut acks = Acks::default();
+    let mut acks = Acks::new(consume.clone());
     let mut unsettled = Unsettled::default();
     let mut settle_tick = tokio::time::interval(SETTLE_EVERY);
     settle_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -425,11 +446,7 @@ async fn session(
                 if last_activity.elapsed() >= IDLE_PROBE {
                     // Quiet for a while: ask the broker something (the queue, passively),
                     // so that a connection that died without a word is noticed.
-                    let probe = consume.queue_declare(
-                        c.queue.as_str().into(),
-                        QueueDeclareOptions { passive: true, ..Default::default() },
-                        FieldTable::default(),
-                    );
+                    let probe = amqp::probe(&consume, &c.queue);
                     match tokio::time::timeout(CONNECT_TIMEOUT, probe).await {
                         Ok(Ok(_)) => last_activity = Instant::now(),
                         Ok(Err(e)) => break Some(format!("the broker refused a probe: {e}")),
@@ -439,30 +456,22 @@ async fn session(
                         )),
                     }
                 }
-                let status = conn.status();
-                if !status.connected() {
-                    let state = if status.closed() {
-                        "closed"
-                    } else if status.errored() {
-                        "in error"
-                    } else if status.reconnecting() {
-                        "reconnecting"
-                    } else {
-                        "not connected"
-                    };
-                    break Some(format!("the connection is {state}"));
+                if !conn.is_open() {
+                    break Some("the connection is closed".to_string());
                 }
             }
-            next = consumer.next() => match next {
-                Some(Ok(delivery)) => {
+            next = consumer.recv() => match next.map(Delivery::new) {
+                Some(Some(delivery)) => {
                     last_activity = Instant::now();
-                    acks.arrived(delivery.delivery_tag);
+                    acks.arrived(delivery.tag);
                     let shared = shared.clone();
                     let publish = publish.clone();
                     tasks.spawn(async move { handle(&shared, &publish, delivery).await });
                 }
-                Some(Err(e)) => break Some(e.to_string()),
-                None => break Some("the broker cancelled the consumer".to_string()),
+                // Not a delivery: the client hands out none such.
+                Some(None) => {}
+                None if conn.is_open() => break Some("the broker cancelled the consumer".to_string()),
+                None => break Some("the connection is closed".to_string()),
             },
             _ = settle_tick.tick(), if !unsettled.is_empty() => unsettled.flush(shared),
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
@@ -485,11 +494,7 @@ async fn session(
         // Their acknowledgements went out (or the broker will redeliver them, and then
         // refuse them as replays after their verified copies: see the module docs).
         unsettled.flush(shared);
-        let _ = tokio::time::timeout(
-            Duration::from_secs(1),
-            conn.close(320, "waxseal gateway reconnecting".into()),
-        )
-        .await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
         return Err(Failure {
             error,
             connected: true,
@@ -501,15 +506,18 @@ async fn session(
     shared.metrics.connected.set(0);
     let _ = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        consume.basic_cancel(tag, BasicCancelOptions::default()),
+        consume.basic_cancel(BasicCancelArguments::new(&tag)),
     )
     .await;
     // Deliveries already sent before the cancellation took effect are handled too (left
     // unacknowledged they would only be redelivered).
-    while let Ok(Some(Ok(delivery))) =
-        tokio::time::timeout(Duration::from_millis(200), consumer.next()).await
+    while let Ok(Some(message)) =
+        tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await
     {
-        acks.arrived(delivery.delivery_tag);
+        let Some(delivery) = Delivery::new(message) else {
+            continue;
+        };
+        acks.arrived(delivery.tag);
         let shared = shared.clone();
         let publish = publish.clone();
         tasks.spawn(async move { handle(&shared, &publish, delivery).await });
@@ -533,18 +541,13 @@ async fn session(
         // What was not acknowledged is redelivered to another process.
         log::warn("drain-incomplete", &[("error", &e)]);
     }
-    let _ = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        conn.close(200, "waxseal gateway stopping".into()),
-    )
-    .await;
+    let _ = tokio::time::timeout(CONNECT_TIMEOUT, conn.close()).await;
     Ok(())
 }
 
 /// A delivery whose copy the broker answered for.
 struct Done {
     tag: u64,
-    acker: Acker,
     /// The broker confirmed the copy (otherwise: requeue the delivery).
     confirmed: bool,
     /// The replay key admitted for it, to settle after the acknowledgement.
@@ -567,7 +570,7 @@ async fn settle(
     };
     let covered = if done.confirmed {
         let covered = acks
-            .done(done.tag, done.acker, done.key)
+            .done(done.tag, done.key)
             .await
             .map_err(|e| e.to_string())?;
         shared
@@ -577,7 +580,7 @@ async fn settle(
         covered
     } else {
         // The broker did not take it: try again later (requeued, redelivered).
-        acks.requeue(done.tag, done.acker)
+        acks.requeue(done.tag)
             .await
             .map_err(|e| e.to_string())?
     };
@@ -668,7 +671,7 @@ fn settle_keys(shared: &Shared, keys: Vec<Key>) {
 async fn handle(
     shared: &Shared,
     publisher: &Publisher,
-    delivery: lapin::message::Delivery,
+    delivery: Delivery,
 ) -> Result<Done, String> {
     let started = Instant::now();
     let m = &shared.metrics;
@@ -679,13 +682,8 @@ async fn handle(
     let outcome = match check::examine(&bus, &amqp::arrival(c, &delivery), &delivery.data) {
         Err(outcome) => outcome,
         Ok(examined) => {
-            let admitted = match &shared.admitter {
-                // A round trip to the store, shared with the deliveries that wait with
-                // this one, on the admitter's thread: the worker verifies the next
-                // deliveries meanwhile.
-                Some(admitter) => admitter.admit(bus.clone(), examined).await?,
-                None => bus.admit_examined(examined),
-            };
+            // Recorded with the deliveries that wait with this one (see [`crate::admitter`]).
+            let admitted = shared.admitter.admit(bus.clone(), examined).await?;
             check::finish(admitted, &delivery.data, shared.countersigner.as_ref())
         }
     };
@@ -713,7 +711,7 @@ async fn handle(
                 properties: amqp::properties(&delivery.properties, &h),
             };
             match publisher.publish(&out).await {
-                Ok(Confirmation::Ack(Some(_returned))) => {
+                Ok(Confirmation::Returned) => {
                     // No queue is bound for it: not lost silently, refused as unroutable.
                     m.unroutable.inc();
                     log::warn("unroutable", &[("routing-key", routing_key), ("id", id)]);
@@ -751,8 +749,7 @@ async fn handle(
             );
             tokio::time::sleep(delay).await;
             return Ok(Done {
-                tag: delivery.delivery_tag,
-                acker: delivery.acker,
+                tag: delivery.tag,
                 confirmed: false,
                 key: None,
                 started,
@@ -797,8 +794,7 @@ async fn handle(
         _ => None,
     };
     Ok(Done {
-        tag: delivery.delivery_tag,
-        acker: delivery.acker,
+        tag: delivery.tag,
         confirmed: published,
         key,
         started,
@@ -810,7 +806,7 @@ async fn handle(
 async fn reject(
     shared: &Shared,
     publisher: &Publisher,
-    delivery: &lapin::message::Delivery,
+    delivery: &Delivery,
     reason: &str,
     id: &str,
 ) -> Result<bool, String> {
@@ -845,7 +841,7 @@ async fn reject(
 async fn republish_refused(
     shared: &Shared,
     publisher: &Publisher,
-    delivery: &lapin::message::Delivery,
+    delivery: &Delivery,
     id: &str,
     why: &str,
 ) -> Result<bool, String> {

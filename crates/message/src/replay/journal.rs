@@ -287,6 +287,67 @@ impl ReplayStore for FileStore {
         r.unwrap_or(Err(ReplayError::Unavailable))
     }
 
+    /// One lock, one look at the file and one append for the whole batch.
+    fn admit_all(
+        &self,
+        requests: &[([u8; 32], u64, bool)],
+        now: u64,
+    ) -> Vec<Result<Admission, ReplayError>> {
+        let r = self.locked(now, |store, s| {
+            let mut answers = Vec::with_capacity(requests.len());
+            let mut text = String::new();
+            let mut recorded = Vec::new();
+            for &(key, expires, redelivered) in requests {
+                let answer = s.cache.admit(key, expires, now, redelivered);
+                if answer == Ok(Admission::New) {
+                    text.push_str(&line(&key, expires, false));
+                    recorded.push(key);
+                }
+                answers.push(answer);
+            }
+            if !recorded.is_empty() {
+                if let Err(e) = store.append(s, &text, recorded.len()) {
+                    // Not recorded: not admitted either.
+                    for key in &recorded {
+                        s.cache.evict_key(key);
+                    }
+                    return Err(e);
+                }
+                store.maybe_compact(s, now)?;
+            }
+            Ok(answers)
+        });
+        r.unwrap_or_else(|_| {
+            requests
+                .iter()
+                .map(|_| Err(ReplayError::Unavailable))
+                .collect()
+        })
+    }
+
+    /// One lock, one look at the file and one append for every key.
+    fn settle_all(&self, keys: &[[u8; 32]], now: u64) -> Result<(), ReplayError> {
+        self.locked(now, |store, s| {
+            let mut text = String::new();
+            let mut count = 0;
+            for key in keys {
+                if let Some(expires) = s.cache.expiry(key)
+                    && !s.cache.is_settled(key, now)
+                {
+                    s.cache.settle(key);
+                    text.push_str(&line(key, expires, true));
+                    count += 1;
+                }
+            }
+            if count > 0 {
+                store.append(s, &text, count)?;
+                store.maybe_compact(s, now)?;
+            }
+            Ok(())
+        })
+        .map_err(|_| ReplayError::Unavailable)
+    }
+
     fn settle(&self, key: [u8; 32], now: u64) -> Result<(), ReplayError> {
         self.locked(now, |store, s| {
             if let Some(expires) = s.cache.expiry(&key)
@@ -494,5 +555,77 @@ mod tests {
         // Back to a file: the store works again.
         std::fs::remove_dir(&path).unwrap();
         assert_eq!(a.admit(key(1), FAR, 2, false), Ok(Admission::New));
+    }
+
+    #[test]
+    fn a_batch_is_decided_and_recorded_as_one_by_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // The same history through batches and one request at a time, each in its journal.
+        let batched = FileStore::open(&dir.path().join("batched")).unwrap();
+        let single = FileStore::open(&dir.path().join("single")).unwrap();
+        for s in [&batched, &single] {
+            assert_eq!(s.admit(key(1), FAR, 10, false), Ok(Admission::New));
+            s.admit(key(2), FAR, 10, false).unwrap();
+            s.settle(key(2), 10).unwrap();
+            // Expires at 15: gone by 20.
+            s.admit(key(3), 15, 10, false).unwrap();
+        }
+        let requests = [
+            (key(4), FAR, false), // new
+            (key(1), FAR, true),  // redelivered, admitted, not settled: duplicate
+            (key(1), FAR, false), // a new copy of an admitted message: replayed
+            (key(2), FAR, true),  // redelivered after settling: replayed
+            (key(3), FAR, false), // expired: new again
+            (key(5), FAR, false), // new, then the same key again in the batch
+            (key(5), FAR, false),
+        ];
+        let together = batched.admit_all(&requests, 20);
+        let one_by_one: Vec<_> = requests
+            .iter()
+            .map(|&(k, e, r)| single.admit(k, e, 20, r))
+            .collect();
+        assert_eq!(together, one_by_one);
+        use Admission::*;
+        use ReplayError::Replayed;
+        assert_eq!(
+            together,
+            vec![Ok(New), Ok(Duplicate), Err(Replayed), Err(Replayed), Ok(New), Ok(New), Err(Replayed)]
+        );
+        // Settled together; another process on the batched journal reads it all.
+        batched.settle_all(&[key(4), key(5), key(4)], 21).unwrap();
+        let other = FileStore::open(&dir.path().join("batched")).unwrap();
+        for (k, answer) in [
+            (key(4), Err(Replayed)),
+            (key(5), Err(Replayed)),
+            // Admitted again once expired, and not settled since.
+            (key(3), Ok(Duplicate)),
+            (key(1), Ok(Duplicate)),
+        ] {
+            assert_eq!(other.admit(k, FAR, 22, true), answer, "{:?}", k[7]);
+        }
+    }
+
+    #[test]
+    fn a_batch_the_journal_cannot_record_is_unavailable_and_admits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seen");
+        let a = FileStore::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let requests = [(key(1), FAR, false), (key(2), FAR, false)];
+        assert_eq!(
+            a.admit_all(&requests, 1),
+            vec![Err(ReplayError::Unavailable); 2]
+        );
+        assert_eq!(
+            a.settle_all(&[key(1)], 1),
+            Err(ReplayError::Unavailable)
+        );
+        std::fs::remove_dir(&path).unwrap();
+        // Nothing was admitted: both are new once the journal is back.
+        assert_eq!(
+            a.admit_all(&requests, 2),
+            vec![Ok(Admission::New), Ok(Admission::New)]
+        );
     }
 }
