@@ -60,17 +60,17 @@ impl Acks {
     }
 
     /// The delivery `tag` is done: its copy was confirmed; `key`: the replay key it was
-    /// admitted with. Sends one acknowledgement for the longest run of done deliveries at
-    /// the front, if there is one, and returns what it covered.
-    pub async fn done(&mut self, tag: u64, key: Option<Key>) -> crate::amqp::Result<Covered> {
+    /// admitted with. Its acknowledgement goes out with the next [`Acks::flush`] that
+    /// reaches it.
+    pub fn done(&mut self, tag: u64, key: Option<Key>) {
         if let Some(slot) = self.pending.get_mut(&tag) {
             *slot = Some(key);
         }
-        self.flush().await
     }
 
-    /// Acknowledges the run of done deliveries at the front, if any (one frame).
-    async fn flush(&mut self) -> crate::amqp::Result<Covered> {
+    /// Acknowledges the run of done deliveries at the front, if any (one frame), and
+    /// returns what it covered.
+    pub async fn flush(&mut self) -> crate::amqp::Result<Covered> {
         let mut last = None;
         let mut covered = Covered::default();
         while let Some(entry) = self.pending.first_entry() {
@@ -93,14 +93,14 @@ impl Acks {
     }
 
     /// The delivery `tag` must be tried again (the broker refused its copy): requeued at
-    /// once, on its own. Returns what the acknowledgement of the run after it covered.
-    pub async fn requeue(&mut self, tag: u64) -> crate::amqp::Result<Covered> {
+    /// once, on its own. The deliveries after it may now be at the front: the next
+    /// [`Acks::flush`] acknowledges them.
+    pub async fn requeue(&mut self, tag: u64) -> crate::amqp::Result<()> {
         self.channel
             .basic_nack(BasicNackArguments::new(tag, false, true))
             .await?;
         self.pending.remove(&tag);
-        // The deliveries after it may now be at the front.
-        self.flush().await
+        Ok(())
     }
 }
 

@@ -74,7 +74,11 @@ pub async fn declare(channel: &Channel, c: &GatewayConfig) -> Result<u32> {
     ];
     for e in exchanges.into_iter().flatten() {
         channel
-            .exchange_declare(ExchangeDeclareArguments::new(e, "topic").durable(true).finish())
+            .exchange_declare(
+                ExchangeDeclareArguments::new(e, "topic")
+                    .durable(true)
+                    .finish(),
+            )
             .await?;
     }
     let mut args = FieldTable::new();

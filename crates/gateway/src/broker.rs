@@ -56,9 +56,15 @@ impl BrokerUrl {
         if u.scheme() != "amqp" {
             return Err(UrlError::Scheme(u.scheme().to_string()));
         }
-        let host = u.host_str().filter(|h| !h.is_empty()).ok_or(UrlError::NoHost)?;
+        let host = u
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or(UrlError::NoHost)?;
         // An IPv6 literal comes bracketed; the socket address wants it bare.
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let decode = |s: &str, what| -> Result<String, UrlError> {
             percent_decode_str(s)
                 .decode_utf8()
@@ -96,8 +102,7 @@ impl BrokerUrl {
 
     /// The client's arguments to connect.
     pub fn arguments(&self) -> OpenConnectionArguments {
-        let mut a =
-            OpenConnectionArguments::new(&self.host, self.port, &self.user, &self.password);
+        let mut a = OpenConnectionArguments::new(&self.host, self.port, &self.user, &self.password);
         a.virtual_host(&self.vhost)
             .connection_name("waxseal gateway");
         if let Some(h) = self.heartbeat {

@@ -207,7 +207,8 @@ impl GatewayOptions {
             return Err(ConfigError("--amqp: at least one URL".into()));
         }
         for url in &amqp {
-            crate::broker::BrokerUrl::parse(url).map_err(|e| ConfigError(format!("--amqp: {e}")))?;
+            crate::broker::BrokerUrl::parse(url)
+                .map_err(|e| ConfigError(format!("--amqp: {e}")))?;
         }
         let replay_store = match (self.replay_store, self.replay_cache) {
             (Some(_), Some(_)) => {

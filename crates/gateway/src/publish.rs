@@ -89,7 +89,11 @@ pub struct Closed {
 
 impl std::fmt::Display for Closed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the broker closed the channel: {} {}", self.code, self.text)
+        write!(
+            f,
+            "the broker closed the channel: {} {}",
+            self.code, self.text
+        )
     }
 }
 
@@ -199,10 +203,7 @@ pub async fn confirming_channel(conn: &Connection) -> Result<Confirming, String>
     };
     match tokio::time::timeout(OPEN_TIMEOUT, open).await {
         Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err(format!(
-            "no channel within {} s",
-            OPEN_TIMEOUT.as_secs()
-        )),
+        Err(_) => Err(format!("no channel within {} s", OPEN_TIMEOUT.as_secs())),
     }
 }
 

@@ -44,8 +44,8 @@ use amqprs::channel::{
     BasicCancelArguments, BasicConsumeArguments, BasicQosArguments, Channel, ConsumerMessage,
 };
 use amqprs::connection::Connection;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use waxseal_envelope::Signer;
@@ -386,7 +386,11 @@ async fn connect(c: &GatewayConfig, url: &str, memory: bool) -> Result<Link, Fai
         .await
         .map_err(failure(false))?;
     let (tag, deliveries) = consume
-        .basic_consume_rx(BasicConsumeArguments::new(&c.queue, "").manual_ack(true).finish())
+        .basic_consume_rx(
+            BasicConsumeArguments::new(&c.queue, "")
+                .manual_ack(true)
+                .finish(),
+        )
         .await
         .map_err(failure(false))?;
     Ok(Link {
@@ -474,8 +478,14 @@ async fn session(
                 None => break Some("the connection is closed".to_string()),
             },
             _ = settle_tick.tick(), if !unsettled.is_empty() => unsettled.flush(shared),
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+            Some(first) = tasks.join_next(), if !tasks.is_empty() => {
                 last_activity = Instant::now();
+                // Every delivery finished by now goes in one acknowledgement (one frame,
+                // and one command of a quorum queue's log, for the run).
+                let mut done = vec![first];
+                while let Some(d) = tasks.try_join_next() {
+                    done.push(d);
+                }
                 // An acknowledgement on a connection that died without a word can wait
                 // for ever: bounded, it ends the session instead.
                 match tokio::time::timeout(CONNECT_TIMEOUT, settle(shared, &mut acks, &mut unsettled, done)).await {
@@ -525,7 +535,7 @@ async fn session(
     let mut failed = None;
     let finish = async {
         while let Some(done) = tasks.join_next().await {
-            if let Err(e) = settle(shared, &mut acks, &mut unsettled, done).await {
+            if let Err(e) = settle(shared, &mut acks, &mut unsettled, vec![done]).await {
                 failed = Some(e);
             }
         }
@@ -555,35 +565,32 @@ struct Done {
     started: Instant,
 }
 
-/// Acknowledges (batched, see [`crate::acks`]) or requeues a finished delivery. An error
+/// Acknowledges (batched, see [`crate::acks`]) or requeues finished deliveries. An error
 /// ends the session; what is not acknowledged is redelivered.
 async fn settle(
     shared: &Shared,
     acks: &mut Acks,
     unsettled: &mut Unsettled,
-    done: Result<Result<Done, String>, tokio::task::JoinError>,
+    finished: Vec<Result<Result<Done, String>, tokio::task::JoinError>>,
 ) -> Result<(), String> {
-    let done = match done {
-        Ok(Ok(d)) => d,
-        Ok(Err(e)) => return Err(e),
-        Err(e) => return Err(format!("a message task failed: {e}")),
-    };
-    let covered = if done.confirmed {
-        let covered = acks
-            .done(done.tag, done.key)
-            .await
-            .map_err(|e| e.to_string())?;
-        shared
-            .metrics
-            .latency
-            .observe(done.started.elapsed().as_secs_f64());
-        covered
-    } else {
-        // The broker did not take it: try again later (requeued, redelivered).
-        acks.requeue(done.tag)
-            .await
-            .map_err(|e| e.to_string())?
-    };
+    for done in finished {
+        let done = match done {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(format!("a message task failed: {e}")),
+        };
+        if done.confirmed {
+            acks.done(done.tag, done.key);
+            shared
+                .metrics
+                .latency
+                .observe(done.started.elapsed().as_secs_f64());
+        } else {
+            // The broker did not take it: try again later (requeued, redelivered).
+            acks.requeue(done.tag).await.map_err(|e| e.to_string())?;
+        }
+    }
+    let covered = acks.flush().await.map_err(|e| e.to_string())?;
     unsettled.add(shared, covered.keys);
     Ok(())
 }
