@@ -589,7 +589,15 @@ mod tests {
         use ReplayError::Replayed;
         assert_eq!(
             together,
-            vec![Ok(New), Ok(Duplicate), Err(Replayed), Err(Replayed), Ok(New), Ok(New), Err(Replayed)]
+            vec![
+                Ok(New),
+                Ok(Duplicate),
+                Err(Replayed),
+                Err(Replayed),
+                Ok(New),
+                Ok(New),
+                Err(Replayed)
+            ]
         );
         // Settled together; another process on the batched journal reads it all.
         batched.settle_all(&[key(4), key(5), key(4)], 21).unwrap();
@@ -617,10 +625,7 @@ mod tests {
             a.admit_all(&requests, 1),
             vec![Err(ReplayError::Unavailable); 2]
         );
-        assert_eq!(
-            a.settle_all(&[key(1)], 1),
-            Err(ReplayError::Unavailable)
-        );
+        assert_eq!(a.settle_all(&[key(1)], 1), Err(ReplayError::Unavailable));
         std::fs::remove_dir(&path).unwrap();
         // Nothing was admitted: both are new once the journal is back.
         assert_eq!(
