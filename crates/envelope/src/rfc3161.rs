@@ -287,6 +287,12 @@ impl TimestampError {
                 "budget-exceeded"
             }
             Self::BadSignature(e)
+                if matches!(&**e, SignerError::Untrusted(p)
+                    if p.code() == "ext-key-usage") =>
+            {
+                "timestamp-ext-key-usage"
+            }
+            Self::BadSignature(e)
                 if matches!(
                     **e,
                     SignerError::Untrusted(_) | SignerError::CertificateNotFound(_)
