@@ -373,6 +373,23 @@ fn openssl_tsa_stamps_and_both_sides_verify() {
         .status
         .success()
     );
+    // The token is an unsigned attribute: OpenSSL still verifies the stamped envelope.
+    openssl_ok(
+        fx.dir.path(),
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            "stamped.der",
+            "-CAfile",
+            "root.pem",
+            "-out",
+            "/dev/null",
+        ],
+    );
     // The stamped envelope still verifies as before without --tsa-trust (token ignored)...
     ok(&fx.run(&[
         "verify",

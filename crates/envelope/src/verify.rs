@@ -817,6 +817,10 @@ impl Verifier {
         ctx: &Context<'_>,
     ) -> Result<Option<crate::rfc3161::Timestamp>, SignerError> {
         use crate::rfc3161::TimestampError;
+        if self.timestamps.is_none() && !self.at_timestamp {
+            // Not asked about: tokens are left alone, as any unsigned attribute is.
+            return Ok(None);
+        }
         let token = crate::rfc3161::token(si).map_err(SignerError::Timestamp)?;
         match (token, &self.timestamps) {
             (None, _) if self.at_timestamp => Err(SignerError::Timestamp(TimestampError::Missing)),

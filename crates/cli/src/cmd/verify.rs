@@ -283,6 +283,14 @@ impl Summary<'_> {
                 Escaped(&s.signature_algorithm),
                 path.join(" <- "),
             );
+            if let Some(ts) = &s.timestamp {
+                eprintln!(
+                    "waxseal: time-stamp: signer {} at {} by {}",
+                    s.index + 1,
+                    waxseal_envelope::time::format(ts.gen_time),
+                    ts.tsa.subject_display()
+                );
+            }
         }
         for r in self.rejected {
             eprintln!(
