@@ -836,3 +836,65 @@ fn timestamp_command_refuses_bad_replies_and_follows_output_conventions() {
     assert!(!fx.p("twice.der").exists());
     fx.assert_no_temporary_file();
 }
+
+#[test]
+fn stapled_crls_are_the_revocation_data_of_the_signing_time() {
+    let (fx, tsa) = setup();
+    let alice = Certificate::load_all(&std::fs::read(fx.p("alice.crt")).unwrap())
+        .unwrap()
+        .remove(0);
+    // The CRL current when Alice signs, carried in the envelope.
+    std::fs::write(fx.p("current.crl"), fx.pki.crl(&[]).unwrap().to_pem()).unwrap();
+    ok(&fx.sign_as(
+        "alice",
+        "msg.json",
+        "signed.der",
+        &["--staple", "current.crl"],
+    ));
+    let env = Envelope::parse(&std::fs::read(fx.p("signed.der")).unwrap()).unwrap();
+    assert_eq!(env.signed_data().crls.len(), 1);
+    let stamp = |input: &str, out: &str| {
+        ok(&fx.run(&[
+            "timestamp",
+            "--tsa",
+            &tsa.url,
+            "--tsa-trust",
+            "tsa/root.pem",
+            "--tsa-certs",
+            "tsa/ca.pem",
+            "--in",
+            input,
+            "--out",
+            out,
+        ]))
+    };
+    stamp("signed.der", "stamped.der");
+    // Three years on, with no CRL of the verifier's: the stapled one says Alice was good.
+    let later = rfc3339(fx.pki.now + 3 * YEAR);
+    let o = verify(
+        &fx,
+        "tsa/root.pem",
+        "stamped.der",
+        &["--at", &later, "--at-timestamp"],
+    );
+    ok(&o);
+    // (The signer's certificate needs a CRL; the signing CA's is checked where one is
+    // carried, so `revocation_checked`, which means all of the path, stays false here.)
+    // Twin: a stapled CRL that lists Alice (revoked a minute before she signed).
+    std::fs::write(fx.p("revoked.crl"), fx.pki.crl(&[&alice]).unwrap().to_pem()).unwrap();
+    ok(&fx.sign_as(
+        "alice",
+        "msg.json",
+        "signed2.der",
+        &["--staple", "revoked.crl"],
+    ));
+    stamp("signed2.der", "stamped2.der");
+    let o = verify(
+        &fx,
+        "tsa/root.pem",
+        "stamped2.der",
+        &["--at", &later, "--at-timestamp"],
+    );
+    assert_eq!(code(&o), 1);
+    assert_eq!(reason(&o), "revoked");
+}

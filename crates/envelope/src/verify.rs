@@ -652,6 +652,13 @@ impl Verifier {
                         let mut options = ctx.options.clone();
                         options.time = ts.gen_time;
                         options.at_proven_time = true;
+                        // CRLs stapled to the envelope are the revocation data of the
+                        // signing time: applied (the signer's required) even when the
+                        // verifier has none of its own.
+                        if self.revocation.is_none() && self.crls.is_empty() && !sd.crls.is_empty()
+                        {
+                            options.revocation = RevocationPolicy::RequireEndEntity;
+                        }
                         self.verify_signer(&ctx.with_options(options), si)
                     }
                     None => self.verify_signer(&ctx, si),
