@@ -898,3 +898,122 @@ fn stapled_crls_are_the_revocation_data_of_the_signing_time() {
     assert_eq!(code(&o), 1);
     assert_eq!(reason(&o), "revoked");
 }
+
+#[test]
+fn an_archive_of_fedmsg_messages_is_revalidated_at_its_time_stamps() {
+    let fx = Fx::with_topic("org.example.prod.bodhi.update");
+    fx.leaf("bodhi", "bodhi-app01.example.org", KeyAlgorithm::P256);
+    let tsa = Tsa::start(fx.dir.path(), "tsa", "sha256");
+    // An archive's configuration: no maximum age (the messages are old by design).
+    std::fs::write(
+        fx.p("archive.json"),
+        r#"{"trust": ["root.pem"], "certs": ["ca.pem"], "freshness": {"max_age_secs": null}}"#,
+    )
+    .unwrap();
+    let sign = |out: &str| {
+        ok(&fx.run(&[
+            "msg",
+            "sign",
+            "--cert",
+            "bodhi.crt",
+            "--key",
+            "bodhi.key",
+            "--chain",
+            "ca.pem",
+            "--in",
+            "msg.json",
+            "--out",
+            out,
+        ]))
+    };
+    sign("signed.json");
+    sign("unstamped.json");
+    ok(&fx.run(&[
+        "msg",
+        "timestamp",
+        "--tsa",
+        &tsa.url,
+        "--tsa-trust",
+        "tsa/root.pem",
+        "--in",
+        "signed.json",
+        "--out",
+        "stamped.json",
+    ]));
+    // Every member but the signature kept; the signature now carries a token.
+    let signed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fx.p("signed.json")).unwrap()).unwrap();
+    let stamped: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fx.p("stamped.json")).unwrap()).unwrap();
+    assert_eq!(signed["certificate"], stamped["certificate"]);
+    assert_ne!(signed["signature"], stamped["signature"]);
+    let stamped_text = std::fs::read_to_string(fx.p("stamped.json")).unwrap();
+    let tampered = stamped_text.replace("bodhi.update", "bodhi.updatf");
+    let archive = format!(
+        "{}\n{}\n{}\n",
+        stamped_text.trim(),
+        std::fs::read_to_string(fx.p("unstamped.json"))
+            .unwrap()
+            .trim(),
+        tampered.trim()
+    );
+    std::fs::write(fx.p("archive.jsonl"), archive).unwrap();
+    let later = rfc3339(fx.pki.now + 3 * YEAR);
+    let validate = |extra: &[&str]| {
+        let mut args = vec![
+            "msg",
+            "validate",
+            "--config",
+            "archive.json",
+            "--lines",
+            "--json",
+            "--in",
+            "archive.jsonl",
+            "--at",
+            &later,
+        ];
+        args.extend(extra);
+        fx.run(&args)
+    };
+    let reports = |o: &std::process::Output| -> Vec<serde_json::Value> {
+        stdout(o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    // Three years on, at the time-stamps: the stamped message is good; the unstamped one
+    // has nothing to prove its time; the tampered one is not what was signed.
+    let o = validate(&["--at-timestamp", "--tsa-trust", "tsa/root.pem"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let r = reports(&o);
+    assert_eq!(r.len(), 3, "{}", stdout(&o));
+    assert_eq!(r[0]["valid"], true, "{}", r[0]);
+    assert_eq!(r[1]["reason"], "timestamp-missing");
+    assert_eq!(r[2]["valid"], false);
+    assert_ne!(r[2]["reason"], "timestamp-missing");
+    // Twin: at the verifier's clock, bodhi's certificate has expired.
+    let o = validate(&["--tsa-trust", "tsa/root.pem"]);
+    assert_eq!(reports(&o)[0]["reason"], "certificate-expired");
+    // Twin: --at-timestamp without TSA anchors refuses the token.
+    let o = validate(&["--at-timestamp"]);
+    assert_eq!(reports(&o)[0]["reason"], "timestamp-no-trust");
+    // Twin: another TSA's anchors do not vouch for it.
+    let other = TestPki::named(KeyAlgorithm::P256, "stranger").unwrap();
+    std::fs::write(fx.p("stranger.pem"), other.root.cert.to_pem()).unwrap();
+    let o = validate(&["--at-timestamp", "--tsa-trust", "stranger.pem"]);
+    assert_eq!(reports(&o)[0]["reason"], "timestamp-untrusted");
+    // One message alone, as before, at its time-stamp.
+    ok(&fx.run(&[
+        "msg",
+        "validate",
+        "--config",
+        "archive.json",
+        "--in",
+        "stamped.json",
+        "--at",
+        &later,
+        "--at-timestamp",
+        "--tsa-trust",
+        "tsa/root.pem",
+    ]));
+}

@@ -8,7 +8,9 @@ use waxseal_envelope::rfc3161::{
     self, QUERY_MEDIA_TYPE, Timestamp, TimestampError, TimestampTrust,
 };
 
+use crate::config::BusConfig;
 use crate::distribution::{FetchConfig, Fetcher};
+use crate::error::ConfigError;
 
 /// Why an envelope could not be time-stamped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -78,4 +80,29 @@ pub fn stamp_envelope(
         rfc3161::attach(si, token).map_err(|error| StampError::Refused { index: 0, error })?;
     }
     Ok(stamped)
+}
+
+/// The bus configuration's time-stamp settings (`tsa_trust`, `at_timestamp`) applied to
+/// the verifier a bus builds.
+pub fn configure(
+    verifier: waxseal_envelope::Verifier,
+    config: &BusConfig,
+) -> Result<waxseal_envelope::Verifier, ConfigError> {
+    let mut verifier = verifier.at_timestamp(config.at_timestamp);
+    if config.tsa_trust.is_empty() {
+        return Ok(verifier);
+    }
+    let mut anchors = Vec::new();
+    for p in &config.tsa_trust {
+        anchors.extend(
+            waxseal_envelope::store::load_certificates(p)
+                .map_err(|e| ConfigError(format!("tsa_trust: {e}")))?,
+        );
+    }
+    let anchors = waxseal_envelope::TrustAnchors::new(anchors)
+        .map_err(|_| ConfigError("tsa_trust: no certificates found".into()))?;
+    let algorithms = verifier.algorithms();
+    verifier =
+        verifier.with_timestamp_trust(TimestampTrust::new(anchors).with_algorithms(algorithms));
+    Ok(verifier)
 }
