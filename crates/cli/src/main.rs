@@ -35,6 +35,9 @@ enum Command {
     Sign(cmd::sign::Args),
     /// Verify an envelope: signatures, certificate path to a trust anchor, revocation.
     Verify(cmd::verify::Args),
+    /// Add a time-stamp token (RFC 3161) from a time-stamp authority to each signer of an
+    /// envelope, so that it can be verified at the time it proves (`verify --at-timestamp`).
+    Timestamp(cmd::timestamp::Args),
     /// Show an envelope's structure without verifying it.
     Inspect(cmd::inspect::Args),
     /// Certificate operations.
@@ -147,6 +150,7 @@ fn main() {
     let provider = select_provider(cli.provider.as_deref());
     let (result, json) = match cli.command {
         Command::Sign(a) => (gated(&provider, || cmd::sign::run(a)), false),
+        Command::Timestamp(a) => (gated(&provider, || cmd::timestamp::run(a)), false),
         Command::Demo(a) => (gated(&provider, || cmd::demo::run(a)), false),
         Command::Verify(a) => {
             let json = a.json;

@@ -62,6 +62,7 @@
 pub mod envelope;
 pub mod format;
 pub mod inspect;
+pub mod rfc3161;
 pub mod rfc5652;
 pub mod sign;
 pub mod stream;

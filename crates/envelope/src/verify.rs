@@ -84,6 +84,9 @@ pub enum SignerError {
     /// announces (RFC 5652 §5.1), and this signer uses another.
     #[error("digest algorithm {0} is not listed in SignedData.digestAlgorithms")]
     DigestNotAnnounced(DigestAlgorithm),
+    /// The signer's time-stamp token was refused ([`crate::rfc3161`]; its own reason codes).
+    #[error("{0}")]
+    Timestamp(crate::rfc3161::TimestampError),
     /// An Ed25519 signature without signed attributes covers the content itself, which a
     /// streamed verification keeps only up to [`crate::stream::RETAIN_LIMIT`] bytes.
     #[error(
@@ -115,6 +118,7 @@ impl SignerError {
             Self::Untrusted(e) => e.code(),
             Self::DigestNotAnnounced(_) => "digest-not-announced",
             Self::ContentNotRetained => "content-too-large",
+            Self::Timestamp(e) => e.code(),
         }
     }
 }
@@ -192,6 +196,10 @@ pub struct VerifiedSigner {
     pub signature_algorithm: String,
     /// The `SignerInfo` as received (for countersignatures and further checks).
     pub signer_info: SignerInfo,
+    /// The signer's time-stamp, when it carries one and TSA trust anchors were given
+    /// ([`Verifier::with_timestamp_trust`]); with [`Verifier::at_timestamp`] the path was
+    /// validated at its `gen_time`.
+    pub timestamp: Option<crate::rfc3161::Timestamp>,
 }
 
 impl VerifiedSigner {
@@ -215,6 +223,7 @@ impl VerifiedSigner {
             "signature_algorithm": self.signature_algorithm,
             "path": self.path.as_ref().map(ValidatedPath::subjects),
             "revocation_checked": self.path.as_ref().is_some_and(|p| p.revocation_checked),
+            "timestamp": self.timestamp.as_ref().map(crate::rfc3161::Timestamp::report),
         })
     }
 }
@@ -308,6 +317,8 @@ pub struct Verifier {
     cache: Option<Arc<PathCache>>,
     requirement: SignerRequirement,
     limits: Limits,
+    timestamps: Option<Arc<crate::rfc3161::TimestampTrust>>,
+    at_timestamp: bool,
 }
 
 impl Verifier {
@@ -337,6 +348,8 @@ impl Verifier {
             cache: None,
             requirement: SignerRequirement::All,
             limits: Limits::default(),
+            timestamps: None,
+            at_timestamp: false,
         }
     }
 
@@ -411,6 +424,25 @@ impl Verifier {
     /// How many signers must verify.
     pub fn with_requirement(mut self, requirement: SignerRequirement) -> Self {
         self.requirement = requirement;
+        self
+    }
+
+    /// Trust for signature time-stamps (RFC 3161): a signer carrying a token then has it
+    /// verified, and refused if it fails ([`crate::rfc3161`]). Without this, tokens are
+    /// ignored unless [`Verifier::at_timestamp`] is set, which then refuses them
+    /// (`timestamp-no-trust`).
+    pub fn with_timestamp_trust(mut self, trust: crate::rfc3161::TimestampTrust) -> Self {
+        self.timestamps = Some(Arc::new(trust));
+        self
+    }
+
+    /// Validates each signer's path at the time its time-stamp proves (`genTime`), with
+    /// revocation as of then ([`ValidationOptions::at_proven_time`]), instead of at the
+    /// verifier's time; the TSA's own path is validated at the verifier's time. A signer
+    /// without a verified time-stamp is refused (`timestamp-missing`,
+    /// `timestamp-no-trust`).
+    pub fn at_timestamp(mut self, on: bool) -> Self {
+        self.at_timestamp = on;
         self
     }
 
@@ -514,6 +546,7 @@ impl Verifier {
             accepted_purposes: self.accepted_purposes.clone(),
             policy: self.policy.clone(),
             budget: self.budget,
+            at_proven_time: false,
         }
     }
 
@@ -612,8 +645,28 @@ impl Verifier {
         let mut signers = Vec::new();
         let mut rejected = Vec::new();
         for (index, si) in sd.signer_infos.iter().enumerate() {
-            match self.verify_signer(&ctx, si) {
-                Ok((certificate, path, signing_time, digest, scheme)) => {
+            let outcome = self.signer_timestamp(si, &ctx).and_then(|timestamp| {
+                match timestamp.as_ref().filter(|_| self.at_timestamp) {
+                    // The signer's path at the proven time, as of then.
+                    Some(ts) => {
+                        let mut options = ctx.options.clone();
+                        options.time = ts.gen_time;
+                        options.at_proven_time = true;
+                        // CRLs stapled to the envelope are the revocation data of the
+                        // signing time: applied (the signer's required) even when the
+                        // verifier has none of its own.
+                        if self.revocation.is_none() && self.crls.is_empty() && !sd.crls.is_empty()
+                        {
+                            options.revocation = RevocationPolicy::RequireEndEntity;
+                        }
+                        self.verify_signer(&ctx.with_options(options), si)
+                    }
+                    None => self.verify_signer(&ctx, si),
+                }
+                .map(|ok| (ok, timestamp))
+            });
+            match outcome {
+                Ok(((certificate, path, signing_time, digest, scheme), timestamp)) => {
                     signers.push(VerifiedSigner {
                         index,
                         certificate,
@@ -622,6 +675,7 @@ impl Verifier {
                         digest,
                         signature_algorithm: scheme.describe(Some(digest)),
                         signer_info: si.clone(),
+                        timestamp,
                     })
                 }
                 Err(error) => {
@@ -682,7 +736,10 @@ impl Verifier {
         let Trust::Anchors(anchors) = &self.trust else {
             return Err(PathError::NoTrustAnchors);
         };
-        if let Some(cache) = &self.cache
+        // At a proven past time, revocation depends on the exact time (an entry's
+        // revocationDate), which the cache's time buckets do not keep apart.
+        let cache = self.cache.as_ref().filter(|_| !options.at_proven_time);
+        if let Some(cache) = cache
             && let Some(path) = cache.get(cert, anchors, crls, options)
         {
             return Ok(path);
@@ -695,7 +752,7 @@ impl Verifier {
             options,
             meter,
         )?;
-        if let Some(cache) = &self.cache {
+        if let Some(cache) = cache {
             cache.insert(cert, anchors, crls, options, path.clone());
         }
         Ok(path)
@@ -755,7 +812,34 @@ impl Verifier {
             digest,
             signature_algorithm: scheme.describe(Some(digest)),
             signer_info: si.clone(),
+            timestamp: None,
         })
+    }
+
+    /// The signer's time-stamp, verified (at the verifier's time), when TSA trust is
+    /// configured; refusals as [`Verifier::at_timestamp`] describes.
+    fn signer_timestamp(
+        &self,
+        si: &SignerInfo,
+        ctx: &Context<'_>,
+    ) -> Result<Option<crate::rfc3161::Timestamp>, SignerError> {
+        use crate::rfc3161::TimestampError;
+        if self.timestamps.is_none() && !self.at_timestamp {
+            // Not asked about: tokens are left alone, as any unsigned attribute is.
+            return Ok(None);
+        }
+        let token = crate::rfc3161::token(si).map_err(SignerError::Timestamp)?;
+        match (token, &self.timestamps) {
+            (None, _) if self.at_timestamp => Err(SignerError::Timestamp(TimestampError::Missing)),
+            (Some(_), None) if self.at_timestamp => {
+                Err(SignerError::Timestamp(TimestampError::NoTrust))
+            }
+            (None, _) | (Some(_), None) => Ok(None),
+            (Some(token), Some(trust)) => trust
+                .verify_token(token, &si.signature, ctx.options.time, None, &ctx.meter)
+                .map(Some)
+                .map_err(SignerError::Timestamp),
+        }
     }
 
     fn verify_signer(&self, ctx: &Context<'_>, si: &SignerInfo) -> Result<SignerOk, SignerError> {
@@ -971,7 +1055,21 @@ struct Context<'a> {
     meter: Meter,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// The same envelope under other validation options (one signer's proven time); the
+    /// content digests are shared by copying those already computed.
+    fn with_options(&self, options: ValidationOptions) -> Context<'a> {
+        Context {
+            content: self.content,
+            content_type: self.content_type,
+            embedded: self.embedded.clone(),
+            crls: self.crls.clone(),
+            options,
+            digests: std::cell::RefCell::new(self.digests.borrow().clone()),
+            meter: self.meter.clone(),
+        }
+    }
+
     /// The content digest, computed once per algorithm (`None`: streamed content that
     /// was not hashed with `alg`).
     fn digest(&self, alg: DigestAlgorithm) -> Option<Vec<u8>> {

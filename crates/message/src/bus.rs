@@ -239,6 +239,7 @@ fn build_verifier(
     if let Some(t) = fixed_time {
         v = v.at_time(t);
     }
+    v = crate::timestamp::configure(v, config)?;
     Ok(v.with_crls(crls))
 }
 

@@ -209,6 +209,16 @@ pub struct BusConfig {
     /// configuration file's directory.
     #[serde(default, deserialize_with = "store_spec")]
     pub replay_store: Option<crate::replay::StoreSpec>,
+    /// Trust anchor files of time-stamp authorities (RFC 3161; their own trust set, never
+    /// `trust`): a message whose signature carries a time-stamp token has it verified,
+    /// and is refused when it fails. None: tokens are ignored (unless `at_timestamp`).
+    #[serde(default)]
+    pub tsa_trust: Vec<PathBuf>,
+    /// Validate each signer's certificate path at the time its time-stamp proves, with
+    /// revocation as of then (re-validating an archive); a message without a valid token
+    /// is refused. Needs `tsa_trust`.
+    #[serde(default)]
+    pub at_timestamp: bool,
 }
 
 fn store_spec<'de, D: serde::Deserializer<'de>>(
@@ -244,6 +254,7 @@ impl BusConfig {
         if let Some(crate::replay::StoreSpec::File(p)) = c.replay_store.as_mut() {
             fix(p);
         }
+        c.tsa_trust.iter_mut().for_each(fix);
         if c.freshness.replay_cache_capacity == 0 {
             return Err(ConfigError(
                 "freshness.replay_cache_capacity: must be at least 1".into(),

@@ -357,6 +357,32 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// POSTs `body` as `content_type` to `url` (a time-stamp request, RFC 3161 §3.4) and
+    /// returns the response body; a redirect, a status other than 2xx, a timeout or a body
+    /// larger than `max_bytes` is an error (a POST is not repeated elsewhere).
+    pub fn post(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, String> {
+        if url.to_ascii_lowercase().starts_with("https://") && !Self::HTTPS {
+            return Err(format!("{url}: https is not built in (feature https)"));
+        }
+        let mut response = self
+            .agent
+            .post(url)
+            .header("content-type", content_type)
+            .send(body)
+            .map_err(|e| format!("{url}: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("{url}: HTTP status {}", response.status()));
+        }
+        response
+            .body_mut()
+            .with_config()
+            .limit(self.config.max_bytes as u64)
+            .read_to_vec()
+            .map_err(|e| format!("{url}: {e}"))
+    }
+}
+
 /// The target of a redirect from `from` to `location` when it has the same scheme, host
 /// and port (an absolute URL, or a reference relative to `from`); `None` otherwise.
 fn same_origin_redirect(from: &str, location: &str) -> Option<String> {

@@ -28,6 +28,7 @@ pub mod error;
 pub mod json;
 pub mod oslo;
 pub mod replay;
+pub mod timestamp;
 
 pub use admission::{Admitted, AdmittedMessage, Arrival, Call, Examined, Subscription};
 pub use bus::{Bus, Validated, sign, sign_text, strip_credentials};

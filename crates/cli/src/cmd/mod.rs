@@ -11,4 +11,5 @@ pub mod pki;
 pub mod sign;
 pub mod slip;
 pub mod speed;
+pub mod timestamp;
 pub mod verify;

@@ -25,6 +25,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Add a routing-slip hop to a signed oslo envelope (a forwarding service).
     Countersign(CountersignArgs),
+    /// Add a time-stamp token (RFC 3161) to a signed fedmsg-style message's signature, so
+    /// that it can be validated at the time it proves (`msg validate --at-timestamp`).
+    Timestamp(super::timestamp::MsgArgs),
 }
 
 /// `waxseal msg sign` arguments.
@@ -84,6 +87,20 @@ pub struct ValidateArgs {
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
+    /// The input holds one message per line (JSON lines, e.g. an archive): each is
+    /// validated and reported on its own line (`--json`: one JSON object a line, with its
+    /// reason); the exit status is 1 when any was refused.
+    #[arg(long)]
+    lines: bool,
+    /// Trust anchors of time-stamp authorities (added to the configuration's
+    /// `tsa_trust`); repeatable.
+    #[arg(long, value_name = "FILE")]
+    tsa_trust: Vec<PathBuf>,
+    /// Validate each signer's path at the time its time-stamp token proves, with
+    /// revocation as of then (the configuration's `at_timestamp`); a message without a
+    /// valid token is refused.
+    #[arg(long)]
+    at_timestamp: bool,
 }
 
 /// `waxseal msg countersign` arguments.
@@ -136,7 +153,7 @@ impl Command {
         match self {
             Self::Sign(a) => a.json,
             Self::Validate(a) => a.json,
-            Self::Countersign(_) => false,
+            Self::Countersign(_) | Self::Timestamp(_) => false,
         }
     }
 }
@@ -260,15 +277,30 @@ pub fn run(command: Command) -> Result<(), CliError> {
             text.push('\n');
             output.write(text.as_bytes())
         }
+        Command::Timestamp(a) => super::timestamp::run_msg(a),
         Command::Validate(a) => {
-            let mut bus = load_bus(&a.config)?;
+            let mut bus = if a.tsa_trust.is_empty() && !a.at_timestamp {
+                load_bus(&a.config)?
+            } else {
+                let mut config = waxseal_message::BusConfig::load(&a.config)
+                    .map_err(|e| CliError::usage(e.to_string()))?;
+                config.tsa_trust.extend(a.tsa_trust.iter().cloned());
+                config.at_timestamp |= a.at_timestamp;
+                Bus::new(config)
+                    .map_err(|e| CliError::usage(format!("{}: {}", a.config.display(), e.0)))?
+                    .with_refresh_interval(std::time::Duration::MAX)
+            };
             if let Some(at) = &a.at {
                 bus = bus.at_time(common::time(Some(at))?);
             }
             if let Some(t) = &a.topic {
                 topic_arg(t)?;
             }
-            let message = parse_json(&read_input(a.input.as_deref())?)?;
+            let input = read_input(a.input.as_deref())?;
+            if a.lines {
+                return validate_lines(&a, &bus, &input);
+            }
+            let message = parse_json(&input)?;
             if let Some(path) = &a.replay_cache {
                 // The journal shared by every process that names it (a file store).
                 let store = FileStore::open(path).map_err(|e| CliError::io(path, e))?;
@@ -341,6 +373,71 @@ pub fn run(command: Command) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `msg validate --lines`: every line a fedmsg-style message (blank lines skipped), each
+/// validated by `bus` and reported with its reason; exit 1 when any was refused. No replay
+/// cache: an archive re-validated is expected to repeat what was seen before.
+fn validate_lines(a: &ValidateArgs, bus: &Bus, input: &[u8]) -> Result<(), CliError> {
+    if a.replay_cache.is_some() || a.exchange.is_some() {
+        return Err(CliError::usage(
+            "--lines takes neither --replay-cache nor --exchange",
+        ));
+    }
+    let mut refused = 0usize;
+    let mut total = 0usize;
+    for (n, line) in input.split(|&b| b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        total += 1;
+        let outcome = parse_json(line).and_then(|message| {
+            let mut arrival = match &a.topic {
+                Some(topic) => Arrival::on(Route::topic(topic)),
+                None => Arrival::unrouted(),
+            };
+            if let Some(s) = &a.signed_by {
+                arrival = arrival.signed_by(s);
+            }
+            bus.admit_value(&message, &arrival).map_err(rejected)
+        });
+        let report = match &outcome {
+            Ok(admitted) => match &admitted.message {
+                AdmittedMessage::Fedmsg(v) => {
+                    json!({"line": n + 1, "valid": true, "kind": "fedmsg", "result": v})
+                }
+                AdmittedMessage::Oslo(v) => {
+                    json!({"line": n + 1, "valid": true, "kind": "oslo", "result": v})
+                }
+            },
+            Err(e) => {
+                refused += 1;
+                json!({"line": n + 1, "valid": false, "reason": e.code, "message": e.message})
+            }
+        };
+        if a.json {
+            println!("{report}");
+        } else {
+            match &outcome {
+                Ok(_) => println!("line {}: accepted", n + 1),
+                Err(e) => println!(
+                    "line {}: rejected: {} ({})",
+                    n + 1,
+                    Escaped(&e.message),
+                    e.code
+                ),
+            }
+        }
+    }
+    if refused > 0 {
+        let mut e = CliError::rejected(
+            "messages-refused",
+            format!("{refused} of {total} messages refused"),
+        );
+        e.reported = true;
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// Runs `waxseal authorize`.

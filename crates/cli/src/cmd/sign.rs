@@ -58,6 +58,11 @@ pub struct Args {
     /// detached envelope, --in gives the content).
     #[arg(long, value_name = "FILE")]
     add_to: Option<PathBuf>,
+    /// CRLs to carry in the envelope (RevocationInfoChoices; file or directory;
+    /// repeatable): the revocation data of the signing time, which `verify --at-timestamp`
+    /// applies.
+    #[arg(long, value_name = "FILE|DIR")]
+    staple: Vec<PathBuf>,
     #[command(flatten)]
     io: InOut,
     /// Output encoding.
@@ -88,6 +93,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     // canonicalized and copied into the output), and attached PEM or S/MIME (armoured).
     let streams = args.add_to.is_none()
         && !args.no_attrs
+        && args.staple.is_empty()
         && match (args.detached, args.outform) {
             (true, f) => f != OutForm::Smime,
             (false, f) => f == OutForm::Der,
@@ -125,6 +131,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
             (env, Some(content))
         }
     };
+    let mut envelope = envelope;
+    for path in &args.staple {
+        let crls =
+            waxseal_envelope::store::load_crls(path).map_err(|e| CliError::usage(e.to_string()))?;
+        for crl in crls {
+            let lazy = waxseal_envelope::LazyCrl::from_der(crl.der())
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            envelope.signed_data_mut().crls.push(lazy);
+        }
+    }
     let bytes = match args.outform {
         OutForm::Der => envelope.to_der(),
         OutForm::Pem => envelope.to_pem().into_bytes(),

@@ -18,6 +18,8 @@ use crate::io::{Output, open_input, read_input};
 pub struct Args {
     #[command(flatten)]
     trust: common::TrustArgs,
+    #[command(flatten)]
+    timestamps: super::timestamp::VerifyArgs,
     /// The signed content, for a detached signature.
     #[arg(long, value_name = "FILE")]
     content: Option<PathBuf>,
@@ -44,7 +46,7 @@ pub struct Args {
 /// Runs `waxseal verify`.
 pub fn run(args: Args) -> Result<(), CliError> {
     let output = Output::prepare_with(args.output.as_deref(), args.force, args.follow_symlinks)?;
-    let mut verifier = args.trust.verifier()?;
+    let mut verifier = args.timestamps.apply(args.trust.verifier()?)?;
     if args.any_signer {
         verifier = verifier.with_requirement(SignerRequirement::Any);
     }
@@ -281,6 +283,14 @@ impl Summary<'_> {
                 Escaped(&s.signature_algorithm),
                 path.join(" <- "),
             );
+            if let Some(ts) = &s.timestamp {
+                eprintln!(
+                    "waxseal: time-stamp: signer {} at {} by {}",
+                    s.index + 1,
+                    waxseal_envelope::time::format(ts.gen_time),
+                    ts.tsa.subject_display()
+                );
+            }
         }
         for r in self.rejected {
             eprintln!(

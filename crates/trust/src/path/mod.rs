@@ -228,6 +228,11 @@ pub struct ValidationOptions {
     pub policy: PolicyInputs,
     /// Work limits.
     pub budget: Budget,
+    /// `time` is a past time proven by a time-stamp (RFC 3161 Appendix B), not the
+    /// verifier's clock: a CRL issued after `time` is evidence too (only one whose
+    /// nextUpdate is before `time` is not), and a CRL entry revokes only if its
+    /// revocationDate is at or before `time` (a key revoked later did make the signature).
+    pub at_proven_time: bool,
 }
 
 impl ValidationOptions {
@@ -241,6 +246,7 @@ impl ValidationOptions {
             accepted_purposes: DEFAULT_SIGNING_PURPOSES.to_vec(),
             policy: PolicyInputs::default(),
             budget: Budget::default(),
+            at_proven_time: false,
         }
     }
 }

@@ -324,9 +324,10 @@ fn crl_signer_key(
     Ok(Err(last))
 }
 
-/// Current according to `time`?
-fn currency(crl: &Crl, time: u64) -> Result<(), RevocationProblem> {
-    if crl.this_update() > time {
+/// Current according to `time`? At a proven past time (`proven`), a CRL issued later
+/// is evidence as well.
+fn currency(crl: &Crl, time: u64, proven: bool) -> Result<(), RevocationProblem> {
+    if crl.this_update() > time && !proven {
         return Err(RevocationProblem::CrlNotYetValid {
             issuer: crl.issuer_display(),
         });
@@ -368,7 +369,7 @@ fn find_delta(
                 .crl_number()
                 .is_some_and(|n| cmp_uint(n, number) == Ordering::Greater)
             && !delta.is_unusable()
-            && currency(&delta, b.options.time).is_ok();
+            && currency(&delta, b.options.time, b.options.at_proven_time).is_ok();
         if !applies || !crl_signed_by(b, &delta, key)? {
             continue;
         }
@@ -439,7 +440,7 @@ pub(crate) fn check(
                     });
                     continue;
                 }
-                if let Err(p) = currency(crl, time) {
+                if let Err(p) = currency(crl, time, b.options.at_proven_time) {
                     problems.push(p);
                     continue;
                 }
@@ -476,6 +477,8 @@ pub(crate) fn check(
                 }
                 match status {
                     Some((Some(CrlReason::RemoveFromCRL), _)) | None => {}
+                    // Revoked after the proven time: the signature was made before.
+                    Some((_, date)) if b.options.at_proven_time && date > time => {}
                     Some((reason, date)) => revoked = Some((reason_text(reason), date)),
                 }
                 reasons_mask |= interim;
