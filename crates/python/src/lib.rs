@@ -1015,10 +1015,6 @@ impl Bus {
     fn current(&self) -> arc_swap::Guard<Arc<waxseal_message::Bus>> {
         self.inner.load()
     }
-
-    fn report<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyDict>> {
-        Ok(to_py(py, v)?.cast_into::<PyDict>()?)
-    }
 }
 
 #[pymethods]
@@ -1355,10 +1351,7 @@ impl Bus {
                 transient: false,
             };
             let Some(verifier) = bus.current_verifier()? else {
-                return Ok(serde_json::json!({
-                    "signed": false,
-                    "note": "validation is switched off (validate_signatures: false)",
-                }));
+                return Ok(None);
             };
             // I-JSON strings, as on the cms wire: an escaped lone surrogate is refused.
             waxseal_message::json::check_surrogates(signed)
@@ -1431,18 +1424,36 @@ impl Bus {
             if let Some(d) = authorization.denial() {
                 return Err(reject("authorization", d.code, d.reason.clone()));
             }
-            Ok(serde_json::json!({
-                "signed": true,
-                "note": format!(
-                    "signed by {} (fedmsg x509 wire: RSA PKCS #1 v1.5 with SHA-1)",
-                    cert.subject_display()
-                ),
-                "signer": cert.subject_display(),
-                "entity": authorization.entity,
-                "authorization": authorization,
-            }))
+            Ok(Some((cert.subject_display(), authorization)))
         })?;
-        Self::report(py, &v)
+        // The report as serde wrote it (sorted keys; `entity` null when there is none).
+        let mut m = Members::new();
+        match v {
+            None => {
+                m.add(
+                    key!(py, "note"),
+                    "validation is switched off (validate_signatures: false)",
+                )?;
+                m.add(key!(py, "signed"), false)?;
+            }
+            Some((subject, authorization)) => {
+                m.add(
+                    key!(py, "note"),
+                    format!("signed by {subject} (fedmsg x509 wire: RSA PKCS #1 v1.5 with SHA-1)"),
+                )?;
+                m.add(key!(py, "signed"), true)?;
+                match &authorization.entity {
+                    Some(e) => m.add(key!(py, "entity"), entity_report(py, e)?)?,
+                    None => m.add(key!(py, "entity"), py.None())?,
+                }
+                m.add(
+                    key!(py, "authorization"),
+                    authorization_report(py, &authorization)?,
+                )?;
+                m.add(key!(py, "signer"), subject)?;
+            }
+        }
+        m.into_dict(py)
     }
 
     /// What the verifiers' path and signature-outcome cache did so far, as a dict (see
