@@ -21,6 +21,13 @@ request and every reply is signed (P-256 keys, the default of `waxseal pki`) and
 (path, CRL, signed route, freshness, routing policy, reply bound to its call, replay). The
 rounds alternate the transports; the script prints the best round of each (calls per
 second, and the client's CPU per call), their medians, and the ratio waxseal / rabbit.
+
+`--null` adds a third transport, for the limit of what the driver's own code can reach:
+`waxseal+rabbit://` with the guard's signing and verification replaced, in the bench's
+processes only, by nothing (each message gets a filler `oslo.signature` as long as a real
+one, so the wire carries the same bytes; each delivery is unwrapped as the driver does
+after verifying it). The gap from `rabbit://` to it is the driver's plumbing and the larger
+messages; from it to `waxseal+rabbit://`, the signatures and their verification.
 """
 
 import argparse
@@ -164,9 +171,43 @@ def write_confs(work, broker, pki, mode="enforce"):
 # --- the two processes ------------------------------------------------------------------
 
 
+#: Set (to the length of a real `oslo.signature`) in the processes of `--null`'s transport.
+NULL_ENV = "WAXSEAL_BENCH_NULL_SIGNATURE"
+
+
+def null_guard(signature_chars):
+    """The driver's guard with its signing and verification replaced by nothing (--null)."""
+    from waxseal.oslo import driver
+    from oslo_messaging._drivers import common as rpc_common
+
+    filler = "A" * signature_chars
+
+    def sign(self, msg, exchange, routing_key):
+        if driver.VERSION_KEY not in msg or driver.MESSAGE_KEY not in msg:
+            msg = rpc_common.serialize_msg(msg)
+        driver.route_of(exchange, routing_key)
+        self._remember_call(msg)
+        signed = dict(msg)
+        signed[driver.SIGNATURE_KEY] = filler
+        return signed
+
+    def admit(self, message, subscription=None):
+        envelope = json.loads(message._raw_message.body)
+        inner = json.loads(envelope[driver.MESSAGE_KEY])
+        message.clear()
+        message.update(inner)
+        return True
+
+    driver.Guard.sign = sign
+    driver.Guard.admit = admit
+
+
 def oslo_setup(conf):
     import logging
     import warnings
+
+    if os.environ.get(NULL_ENV):
+        null_guard(int(os.environ[NULL_ENV]))
 
     # oslo.service warns at import that eventlet is deprecated (its own internals).
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
@@ -224,14 +265,19 @@ def call(conf, topic, calls, warmup, payload):
     print(json.dumps({"rate": calls / wall, "cpu_per_call": cpu / calls}))
 
 
-def round_trip(confs, scheme, work, calls, warmup, payload):
-    """One round: a fresh server and client on a fresh topic; (calls/s, client CPU s/call)."""
+def round_trip(confs, scheme, work, calls, warmup, payload, null_signature=None):
+    """One round: a fresh server and client on a fresh topic; (calls/s, client CPU s/call).
+    `null_signature`: the processes run the --null guard (signatures this long)."""
     topic = "waxbench.t" + uuid.uuid4().hex[:12]
     rundir = Path(tempfile.mkdtemp(dir=work))
     me = [sys.executable, str(Path(__file__).resolve())]
+    env = dict(os.environ)
+    env.pop(NULL_ENV, None)
+    if null_signature:
+        env[NULL_ENV] = str(null_signature)
     log = open(rundir / "server.log", "wb")
     server = subprocess.Popen(
-        me + ["--serve", str(confs[scheme, "server"]), topic, str(rundir)], stderr=log
+        me + ["--serve", str(confs[scheme, "server"]), topic, str(rundir)], stderr=log, env=env
     )
     try:
         deadline = time.time() + 60
@@ -251,6 +297,7 @@ def round_trip(confs, scheme, work, calls, warmup, payload):
             ],
             stdout=subprocess.PIPE,
             text=True,
+            env=env,
         )
         if out.returncode != 0:
             sys.exit("the %s client failed" % scheme)
@@ -287,6 +334,12 @@ def main():
         help="[waxseal] mode; sign-only signs and verifies nothing, which separates the "
         "cost of signing (and of the larger messages) from that of verifying",
     )
+    ap.add_argument(
+        "--null",
+        action="store_true",
+        help="also measure waxseal+rabbit:// with signing and verification replaced by "
+        "nothing (the limit of the driver's own code; see above)",
+    )
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--call", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -306,10 +359,22 @@ def main():
             pki = make_pki(work, args.algorithm)
             confs = write_confs(work, broker, pki, args.mode)
             results = {"rabbit": [], "waxseal+rabbit": []}
+            null_signature = None
+            if args.null:
+                results[NULL] = []
+                null_signature = signature_chars(pki)
             for _ in range(args.rounds):
                 for scheme in results:
                     results[scheme].append(
-                        round_trip(confs, scheme, work, args.calls, args.warmup, args.payload)
+                        round_trip(
+                            confs,
+                            "waxseal+rabbit" if scheme == NULL else scheme,
+                            work,
+                            args.calls,
+                            args.warmup,
+                            args.payload,
+                            null_signature if scheme == NULL else None,
+                        )
                     )
             load = os.getloadavg()
     finally:
@@ -328,11 +393,30 @@ def main():
     for scheme, rs in results.items():
         rates = [r[0] for r in rs]
         best[scheme] = max(rates)
+        name = f"{scheme}://" if scheme != NULL else "waxseal+rabbit://, crypto replaced by nothing"
         print(
-            f"| {scheme}:// | {max(rates):,.0f} | {statistics.median(rates):,.0f} | "
+            f"| {name} | {max(rates):,.0f} | {statistics.median(rates):,.0f} | "
             f"{min(r[1] for r in rs) * 1e6:.0f} |"
         )
     print(f"| waxseal+rabbit / rabbit (best) | {best['waxseal+rabbit'] / best['rabbit']:.2f}x | | |")
+    if NULL in best:
+        print(f"| crypto replaced by nothing / rabbit (best) | {best[NULL] / best['rabbit']:.2f}x | | |")
+
+
+#: The --null transport's name in the results.
+NULL = "null"
+
+
+def signature_chars(pki):
+    """The length of a real `oslo.signature` from this PKI's client (for --null's filler)."""
+    import waxseal
+
+    signer = waxseal.Signer(
+        str(pki / (CLIENT + ".crt")), str(pki / (CLIENT + ".key")), str(pki / "signing-ca.crt")
+    )
+    bus = waxseal.Bus.from_json(json.dumps({"trust": [str(pki / "root-ca.crt")]}))
+    text = json.dumps({"method": "echo", "args": {}})
+    return len(bus.oslo_signature(text, signer, topic="waxbench.x", exchange="openstack"))
 
 
 def version(dist):

@@ -22,9 +22,13 @@
 #![warn(missing_docs)]
 
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
+
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use serde_json::Value;
@@ -218,9 +222,95 @@ fn entity_report<'py>(
     for (k, v) in &e.fields {
         fields.set_item(k, v)?;
     }
-    d.set_item("fields", fields)?;
-    d.set_item("id", &e.id)?;
+    d.set_item(intern!(py, "fields"), fields)?;
+    d.set_item(intern!(py, "id"), &e.id)?;
     Ok(d)
+}
+
+/// The members of a report dict, written in key order once all are known (serde_json's
+/// map is sorted, so `to_py(serde_json::to_value(..))` makes its dicts in key order; the
+/// reports built here without the JSON value in between keep that order). Keys are
+/// interned Python strings: every validated message pays for each one.
+struct Members<'py> {
+    items: Vec<(&'static str, Bound<'py, PyString>, Bound<'py, PyAny>)>,
+}
+
+/// `(key, its interned Python string)`.
+macro_rules! key {
+    ($py:expr, $k:literal) => {
+        ($k, intern!($py, $k))
+    };
+}
+
+impl<'py> Members<'py> {
+    fn new() -> Self {
+        Self {
+            items: Vec::with_capacity(12),
+        }
+    }
+
+    fn add(
+        &mut self,
+        (name, key): (&'static str, &Bound<'py, PyString>),
+        value: impl IntoPyObject<'py>,
+    ) -> PyResult<()> {
+        let value = value.into_bound_py_any(key.py())?;
+        self.items.push((name, key.clone(), value));
+        Ok(())
+    }
+
+    fn into_dict(mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.items.sort_unstable_by_key(|(name, _, _)| *name);
+        let d = PyDict::new(py);
+        for (_, k, v) in self.items {
+            d.set_item(k, v)?;
+        }
+        Ok(d)
+    }
+}
+
+/// An authorization as serde writes it (`allowed`, `decisions`, `entity`).
+fn authorization_report<'py>(
+    py: Python<'py>,
+    a: &waxseal_entity::Authorization,
+) -> PyResult<Bound<'py, PyDict>> {
+    let auth = PyDict::new(py);
+    auth.set_item(intern!(py, "allowed"), a.allowed)?;
+    let decisions = PyList::empty(py);
+    for x in &a.decisions {
+        let decision = PyDict::new(py);
+        decision.set_item(intern!(py, "allowed"), x.allowed)?;
+        decision.set_item(intern!(py, "code"), x.code)?;
+        decision.set_item(intern!(py, "reason"), &x.reason)?;
+        decision.set_item(intern!(py, "rule"), x.rule.as_deref())?;
+        decisions.append(decision)?;
+    }
+    auth.set_item(intern!(py, "decisions"), decisions)?;
+    match &a.entity {
+        Some(e) => auth.set_item(intern!(py, "entity"), entity_report(py, e)?)?,
+        None => auth.set_item(intern!(py, "entity"), py.None())?,
+    }
+    Ok(auth)
+}
+
+/// The members of a fedmsg validation report (`Validated` as serde writes it).
+fn validated_members<'py>(
+    py: Python<'py>,
+    v: &waxseal_message::Validated,
+    m: &mut Members<'py>,
+) -> PyResult<()> {
+    if let Some(a) = &v.authorization {
+        m.add(key!(py, "authorization"), authorization_report(py, a)?)?;
+    }
+    if let Some(e) = &v.entity {
+        m.add(key!(py, "entity"), entity_report(py, e)?)?;
+    }
+    m.add(key!(py, "note"), &v.note)?;
+    m.add(key!(py, "signed"), v.signed)?;
+    if let Some(s) = &v.signer {
+        m.add(key!(py, "signer"), s)?;
+    }
+    Ok(())
 }
 
 /// A fedmsg validation report: the dict `to_py(serde_json::to_value(v))` makes (the same
@@ -230,35 +320,99 @@ fn validated_report<'py>(
     py: Python<'py>,
     v: &waxseal_message::Validated,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
+    let mut m = Members::new();
+    validated_members(py, v, &mut m)?;
+    m.into_dict(py)
+}
+
+/// The members of a verified oslo message (`OsloVerified` as serde writes it).
+fn oslo_members<'py>(
+    py: Python<'py>,
+    v: &waxseal_message::OsloVerified,
+    m: &mut Members<'py>,
+) -> PyResult<()> {
     if let Some(a) = &v.authorization {
-        let auth = PyDict::new(py);
-        auth.set_item("allowed", a.allowed)?;
-        let decisions = PyList::empty(py);
-        for x in &a.decisions {
-            let decision = PyDict::new(py);
-            decision.set_item("allowed", x.allowed)?;
-            decision.set_item("code", x.code)?;
-            decision.set_item("reason", &x.reason)?;
-            decision.set_item("rule", x.rule.as_deref())?;
-            decisions.append(decision)?;
-        }
-        auth.set_item("decisions", decisions)?;
-        match &a.entity {
-            Some(e) => auth.set_item("entity", entity_report(py, e)?)?,
-            None => auth.set_item("entity", py.None())?,
-        }
-        d.set_item("authorization", auth)?;
+        m.add(key!(py, "authorization"), authorization_report(py, a)?)?;
     }
     if let Some(e) = &v.entity {
-        d.set_item("entity", entity_report(py, e)?)?;
+        m.add(key!(py, "entity"), entity_report(py, e)?)?;
     }
-    d.set_item("note", &v.note)?;
-    d.set_item("signed", v.signed)?;
-    if let Some(s) = &v.signer {
-        d.set_item("signer", s)?;
+    let hops = PyList::empty(py);
+    for h in &v.hops {
+        let d = PyDict::new(py);
+        if let Some(a) = &h.action {
+            d.set_item(intern!(py, "action"), a)?;
+        }
+        d.set_item(intern!(py, "entity"), &h.entity)?;
+        d.set_item(intern!(py, "index"), h.index)?;
+        if let Some(r) = &h.role {
+            d.set_item(intern!(py, "role"), r)?;
+        }
+        if let Some(t) = &h.signing_time {
+            d.set_item(intern!(py, "signing_time"), t)?;
+        }
+        d.set_item(intern!(py, "subject"), &h.subject)?;
+        hops.append(d)?;
     }
-    Ok(d)
+    m.add(key!(py, "hops"), hops)?;
+    m.add(key!(py, "message"), to_py(py, &v.message)?)?;
+    if let Some(r) = &v.route {
+        let d = PyDict::new(py);
+        if let Some(e) = &r.exchange {
+            d.set_item(intern!(py, "exchange"), e)?;
+        }
+        d.set_item(intern!(py, "topic"), &r.topic)?;
+        m.add(key!(py, "route"), d)?;
+    }
+    m.add(key!(py, "signed"), v.signed)?;
+    Ok(())
+}
+
+/// An admission report: `to_py(serde_json::to_value(a))` with `message_text` (the
+/// message's `oslo.message` member, when it has one) added, built without the JSON value
+/// in between (see [`validated_report`]).
+fn admitted_report<'py>(
+    py: Python<'py>,
+    a: &waxseal_message::Admitted,
+    message_text: Option<&Value>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut m = Members::new();
+    match &a.message {
+        waxseal_message::AdmittedMessage::Fedmsg(v) => {
+            m.add(key!(py, "format"), intern!(py, "fedmsg"))?;
+            validated_members(py, v, &mut m)?;
+        }
+        waxseal_message::AdmittedMessage::Oslo(v) => {
+            m.add(key!(py, "format"), intern!(py, "oslo"))?;
+            oslo_members(py, v, &mut m)?;
+        }
+    }
+    if let Some(k) = &a.replay_key {
+        m.add(key!(py, "replay_key"), hex::encode(k))?;
+    }
+    m.add(key!(py, "duplicate"), a.duplicate)?;
+    if let Some(u) = &a.user_id {
+        m.add(key!(py, "user_id"), u)?;
+    }
+    if let Some(t) = message_text {
+        m.add(key!(py, "message_text"), to_py(py, t)?)?;
+    }
+    m.into_dict(py)
+}
+
+/// A verified oslo message's report: `to_py(serde_json::to_value(v))` with
+/// `message_text`, built as [`admitted_report`] is.
+fn oslo_report<'py>(
+    py: Python<'py>,
+    v: &waxseal_message::OsloVerified,
+    message_text: Option<&Value>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut m = Members::new();
+    oslo_members(py, v, &mut m)?;
+    if let Some(t) = message_text {
+        m.add(key!(py, "message_text"), to_py(py, t)?)?;
+    }
+    m.into_dict(py)
 }
 
 /// Strict JSON (duplicate keys refused, numbers exact) from wire bytes.
@@ -816,7 +970,11 @@ fn route(topic: &str, exchange: Option<&str>) -> Route {
 pub struct Bus {
     origin: BusOrigin,
     at: Option<u64>,
-    inner: RwLock<Arc<waxseal_message::Bus>>,
+    /// The bus in use: read by every message without a lock (and without touching a
+    /// shared reference count), replaced whole by `reload`.
+    inner: ArcSwap<waxseal_message::Bus>,
+    /// Held by `reload` alone, so that two reloads do not interleave.
+    reloading: Mutex<()>,
 }
 
 /// Where a [`Bus`]'s configuration comes from (and is re-read from on reload).
@@ -848,16 +1006,14 @@ impl Bus {
         Ok(Self {
             origin,
             at,
-            inner: RwLock::new(Arc::new(bus)),
+            inner: ArcSwap::from_pointee(bus),
+            reloading: Mutex::new(()),
         })
     }
 
-    fn current(&self) -> Arc<waxseal_message::Bus> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    fn report<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyDict>> {
-        Ok(to_py(py, v)?.cast_into::<PyDict>()?)
+    /// The bus in use, for the length of one call (a reload meanwhile does not disturb it).
+    fn current(&self) -> arc_swap::Guard<Arc<waxseal_message::Bus>> {
+        self.inner.load()
     }
 }
 
@@ -1014,6 +1170,34 @@ impl Bus {
         Ok(PyBytes::new(py, out.as_bytes()))
     }
 
+    /// The `oslo.signature` for the `oslo.message` text `message` of a version 2.0
+    /// envelope, bound to its route: what `sign_oslo` adds to that envelope, for a caller
+    /// that holds the envelope as a dict (the oslo.messaging driver) and would otherwise
+    /// serialise it only to parse the result back.
+    #[pyo3(signature = (message, signer, *, topic, exchange = None))]
+    fn oslo_signature(
+        &self,
+        py: Python<'_>,
+        message: &str,
+        signer: &Signer,
+        topic: &str,
+        exchange: Option<&str>,
+    ) -> PyResult<String> {
+        detached(py, || {
+            let s = oslo::route_signer(signer.inner.clone(), &route(topic, exchange))?;
+            let mut envelope = serde_json::Map::new();
+            envelope.insert(oslo::VERSION_KEY.into(), oslo::VERSION.into());
+            envelope.insert(oslo::MESSAGE_KEY.into(), message.into());
+            match oslo::sign(&Value::Object(envelope), &s)?
+                .as_object_mut()
+                .and_then(|o| o.remove(oslo::SIGNATURE_KEY))
+            {
+                Some(Value::String(signature)) => Ok(signature),
+                _ => Err(Fail::Other(format!("no {} made", oslo::SIGNATURE_KEY))),
+            }
+        })
+    }
+
     /// Adds a routing-slip hop to a signed oslo envelope.
     #[pyo3(signature = (envelope, signer, *, topic = None, exchange = None, role = None, action = None))]
     #[allow(clippy::too_many_arguments)]
@@ -1104,18 +1288,13 @@ impl Bus {
         if let Some(s) = signed_by {
             arrival = arrival.signed_by(s);
         }
-        let v = detached(py, || {
+        let (value, admitted) = detached(py, || {
             let bus = self.current();
             let value = parse_json(body)?;
             let admitted = bus.admit_value(&value, &arrival)?;
-            let mut report =
-                serde_json::to_value(&admitted).map_err(|e| Fail::Other(e.to_string()))?;
-            if let (Value::Object(r), Some(t)) = (&mut report, value.get(oslo::MESSAGE_KEY)) {
-                r.insert("message_text".into(), t.clone());
-            }
-            Ok(report)
+            Ok((value, admitted))
         })?;
-        Self::report(py, &v)
+        admitted_report(py, &admitted, value.get(oslo::MESSAGE_KEY))
     }
 
     /// Verifies an oslo envelope that arrived on `topic` (and `exchange`).
@@ -1127,18 +1306,13 @@ impl Bus {
         topic: &str,
         exchange: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let v = detached(py, || {
+        let (value, verified) = detached(py, || {
             let bus = self.current();
             let value = parse_json(envelope)?;
             let verified = bus.verify_oslo_route(&value, &route(topic, exchange))?;
-            let mut report =
-                serde_json::to_value(&verified).map_err(|e| Fail::Other(e.to_string()))?;
-            if let (Value::Object(r), Some(t)) = (&mut report, value.get(oslo::MESSAGE_KEY)) {
-                r.insert("message_text".into(), t.clone());
-            }
-            Ok(report)
+            Ok((value, verified))
         })?;
-        Self::report(py, &v)
+        oslo_report(py, &verified, value.get(oslo::MESSAGE_KEY))
     }
 
     /// Validates a fedmsg 1.x `x509` message: `signed` is the exact byte string its
@@ -1177,10 +1351,7 @@ impl Bus {
                 transient: false,
             };
             let Some(verifier) = bus.current_verifier()? else {
-                return Ok(serde_json::json!({
-                    "signed": false,
-                    "note": "validation is switched off (validate_signatures: false)",
-                }));
+                return Ok(None);
             };
             // I-JSON strings, as on the cms wire: an escaped lone surrogate is refused.
             waxseal_message::json::check_surrogates(signed)
@@ -1253,18 +1424,36 @@ impl Bus {
             if let Some(d) = authorization.denial() {
                 return Err(reject("authorization", d.code, d.reason.clone()));
             }
-            Ok(serde_json::json!({
-                "signed": true,
-                "note": format!(
-                    "signed by {} (fedmsg x509 wire: RSA PKCS #1 v1.5 with SHA-1)",
-                    cert.subject_display()
-                ),
-                "signer": cert.subject_display(),
-                "entity": authorization.entity,
-                "authorization": authorization,
-            }))
+            Ok(Some((cert.subject_display(), authorization)))
         })?;
-        Self::report(py, &v)
+        // The report as serde wrote it (sorted keys; `entity` null when there is none).
+        let mut m = Members::new();
+        match v {
+            None => {
+                m.add(
+                    key!(py, "note"),
+                    "validation is switched off (validate_signatures: false)",
+                )?;
+                m.add(key!(py, "signed"), false)?;
+            }
+            Some((subject, authorization)) => {
+                m.add(
+                    key!(py, "note"),
+                    format!("signed by {subject} (fedmsg x509 wire: RSA PKCS #1 v1.5 with SHA-1)"),
+                )?;
+                m.add(key!(py, "signed"), true)?;
+                match &authorization.entity {
+                    Some(e) => m.add(key!(py, "entity"), entity_report(py, e)?)?,
+                    None => m.add(key!(py, "entity"), py.None())?,
+                }
+                m.add(
+                    key!(py, "authorization"),
+                    authorization_report(py, &authorization)?,
+                )?;
+                m.add(key!(py, "signer"), subject)?;
+            }
+        }
+        m.into_dict(py)
     }
 
     /// What the verifiers' path and signature-outcome cache did so far, as a dict (see
@@ -1277,8 +1466,7 @@ impl Bus {
     /// (validations go on meanwhile with the held copies); `True` if anything changed.
     /// Validation itself refreshes in the background when a source is due.
     fn refresh_trust(&self, py: Python<'_>) -> bool {
-        let bus = self.current();
-        py.detach(|| bus.refresh_trust())
+        py.detach(|| self.current().refresh_trust())
     }
 
     /// What became of fetched and cached CA bundles and CRLs, as a dict (the fields of
@@ -1312,10 +1500,10 @@ impl Bus {
     /// and validations still running on the old one share it).
     fn reload(&self, py: Python<'_>) -> PyResult<()> {
         detached(py, || {
+            let _one_at_a_time = self.reloading.lock().unwrap_or_else(|p| p.into_inner());
             let fresh = load_bus(&self.origin, self.at)?;
-            let mut slot = self.inner.write().unwrap_or_else(|p| p.into_inner());
-            let store = slot.replay_store();
-            *slot = Arc::new(fresh.with_replay_store(store));
+            let store = self.inner.load().replay_store();
+            self.inner.store(Arc::new(fresh.with_replay_store(store)));
             Ok(())
         })
     }

@@ -3,6 +3,7 @@ envelopes with their route, configuration errors and reload."""
 
 import base64
 import json
+import subprocess
 
 import pytest
 
@@ -110,20 +111,38 @@ def test_replay_false_runs_every_other_check_and_records_nothing(bus, signers):
     refused("revoked", bus.validate, bus.sign(message(302), signers[REVOKED]), replay=False)
 
 
-def test_the_validation_report_is_the_serialized_one(bus_config, signers):
-    """Bus.validate builds its report directly; it is the dict the serialized report
-    (what Bus.admit returns, flattened) holds: the same keys in the same order, the same
-    values, None where serde writes null and no key where it leaves one out."""
-    bus = waxseal.Bus(bus_config())
+def serialized_report(waxseal_bin, config, signed, tmp_path, *args):
+    """What `waxseal msg validate --json` reports for the same checks: its `result` is the
+    verified message as serde writes it (JSON parsed keeping the key order)."""
+    path = tmp_path / "message.json"
+    path.write_bytes(signed)
+    out = subprocess.run(
+        [waxseal_bin, "msg", "validate", "--json", "--config", config, "--in", str(path), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    report = json.loads(out.stdout)
+    assert report["valid"] is True
+    return report["result"]
+
+
+def test_the_validation_report_is_the_serialized_one(bus_config, signers, waxseal_bin, tmp_path):
+    """Bus.validate and Bus.admit build their reports directly; they are the dicts the
+    serialized report holds: the same keys in the same (sorted) order, the same values,
+    None where serde writes null and no key where it leaves one out."""
+    config = bus_config()
+    bus = waxseal.Bus(config)
     for n in range(2):
         signed = bus.sign(message(400 + n), signers[BODHI])
         ours = bus.validate(signed, replay=False)
         theirs = bus.admit(signed)
-        assert theirs.pop("format") == "fedmsg" and "replay_key" in theirs
-        for key in ("replay_key", "duplicate"):
-            theirs.pop(key, None)
-        assert ours == theirs
-        assert json.dumps(ours) == json.dumps(theirs), "the same order throughout"
+        assert list(theirs) == sorted(theirs)
+        assert theirs.pop("format") == "fedmsg" and len(theirs.pop("replay_key")) == 64
+        assert theirs.pop("duplicate") is False
+        serialized = serialized_report(waxseal_bin, config, signed, tmp_path)
+        assert ours == theirs == serialized
+        assert json.dumps(ours) == json.dumps(theirs) == json.dumps(serialized), "the same order"
         assert ours["entity"]["fields"] == {"service": "bodhi", "host": "app01.example.org"}
         assert [d["rule"] is None for d in ours["authorization"]["decisions"]] == [True, False]
     # An unsigned message on an unsigned topic: no signer, entity or authorization keys.
@@ -266,6 +285,76 @@ def test_oslo_sign_and_verify_on_its_route(bus, signers):
     assert report["message"]["args"]["host"] == "node01.example.org"
     assert report["route"] == {"topic": "scheduler", "exchange": "nova"}
     assert [h["entity"] for h in report["hops"]] == [COMPUTE]
+
+
+def test_the_oslo_reports_are_the_serialized_ones(bus_config, signers, waxseal_bin, tmp_path):
+    """Bus.admit and Bus.verify_oslo build their oslo reports directly: the serialized
+    report (`waxseal msg validate --json`) with `message_text` and the admission's
+    members added, in the same (sorted) order throughout, hops with their optional keys
+    (role, action) and the route with and without its exchange."""
+    config = bus_config()
+    bus = waxseal.Bus(config)
+    on_exchange = bus.sign_oslo(oslo_envelope(), signers[COMPUTE], topic="scheduler",
+                                exchange="nova")
+    forwarded = bus.countersign_oslo(
+        bus.sign_oslo(oslo_envelope(RPC.replace(b"select", b"choose")), signers[COMPUTE],
+                      topic="conductor"),
+        signers[CONDUCTOR], topic="scheduler", role="conductor", action="forwarded",
+    )
+    for signed, exchange in ((on_exchange, "nova"), (forwarded, None)):
+        route = ["--topic", "scheduler"] + (["--exchange", exchange] if exchange else [])
+        serialized = serialized_report(waxseal_bin, config, signed, tmp_path, *route)
+        checked = waxseal.Bus(config).verify_oslo(signed, topic="scheduler", exchange=exchange)
+        delivery = {"exchange": exchange, "signed_exchange": True} if exchange else {}
+        admitted = waxseal.Bus(config).admit(signed, routing_key="scheduler", **delivery)
+        for report in (checked, admitted):
+            assert list(report) == sorted(report)
+            assert report.pop("message_text") == json.loads(signed)["oslo.message"]
+        assert admitted.pop("format") == "oslo" and len(admitted.pop("replay_key")) == 64
+        assert admitted.pop("duplicate") is False
+        assert checked == admitted == serialized
+        assert json.dumps(checked) == json.dumps(admitted) == json.dumps(serialized)
+        assert serialized["route"] == dict({"exchange": exchange} if exchange else {},
+                                           topic="scheduler")
+    assert [h.get("role") for h in serialized["hops"]] == [None, "conductor"]
+    assert serialized["hops"][1]["action"] == "forwarded"
+    # The twin: the route it was not signed for is refused, not reported.
+    refused("topic-mismatch", bus.verify_oslo, on_exchange, topic="scheduler")
+
+
+def test_oslo_signature_is_the_member_sign_oslo_adds(bus, signers):
+    """Bus.oslo_signature: the `oslo.signature` of the 2.0 envelope of a text, bound to
+    its route and to that text; refused as sign_oslo refuses the envelope."""
+    text = RPC.decode()
+    signature = bus.oslo_signature(text, signers[COMPUTE], topic="scheduler", exchange="nova")
+    envelope = {"oslo.version": "2.0", "oslo.message": text, "oslo.signature": signature}
+    report = bus.verify_oslo(json.dumps(envelope).encode(), topic="scheduler", exchange="nova")
+    assert report["message_text"] == text and [h["entity"] for h in report["hops"]] == [COMPUTE]
+    # Twins: on another route, with another text, from a signer not allowed there.
+    for n, (signer, topic, exchange, code) in enumerate((
+        (COMPUTE, "scheduler", "cinder", "topic-mismatch"),
+        (COMPUTE, "scheduler.sch01", "nova", "topic-mismatch"),
+        (BODHI, "scheduler", "nova", "routing-policy-denied"),
+    )):
+        text = RPC.decode().replace("select", "select%d" % n)
+        signature = bus.oslo_signature(text, signers[signer], topic="scheduler", exchange="nova")
+        envelope = {"oslo.version": "2.0", "oslo.message": text, "oslo.signature": signature}
+        refused(code, bus.verify_oslo, json.dumps(envelope).encode(), topic=topic,
+                exchange=exchange)
+    envelope["oslo.message"] = text.replace("select", "delete")
+    refused("message-digest-mismatch", bus.verify_oslo, json.dumps(envelope).encode(),
+            topic="scheduler", exchange="nova")
+    for bad in ('{"method": "m", "method": "n"}', '{"n": 1e400}'):
+        e = refused(refused_code(bus, bad, signers), bus.oslo_signature, bad, signers[COMPUTE],
+                    topic="scheduler")
+        assert e.stage == "format"
+
+
+def refused_code(bus, text, signers):
+    """The reason code sign_oslo refuses `text`'s envelope with."""
+    with pytest.raises(waxseal.Rejected) as info:
+        bus.sign_oslo(oslo_envelope(text.encode()), signers[COMPUTE], topic="scheduler")
+    return info.value.code
 
 
 def test_oslo_bare_message_is_wrapped(bus, signers):

@@ -250,6 +250,20 @@ class Bus:
         """Adds ``oslo.signature`` to an oslo envelope (``{"oslo.version": "2.0",
         "oslo.message": "..."}``; a bare message object is wrapped first), bound to the
         route ``topic`` (and ``exchange``). Other members are kept byte for byte."""
+    def oslo_signature(
+        self,
+        message: str,
+        signer: Signer,
+        *,
+        topic: str,
+        exchange: Optional[str] = None,
+    ) -> str:
+        """The ``oslo.signature`` that :meth:`sign_oslo` adds to the envelope
+        ``{"oslo.version": "2.0", "oslo.message": message}``, bound to the route ``topic``
+        (and ``exchange``): for a caller holding the envelope as a dict, which adds it
+        there without serialising the envelope and parsing the result back. ``message``
+        is parsed strictly (as :meth:`sign_oslo` does) and signed as the exact text it
+        is. Raises :class:`Rejected` for a message it refuses."""
     def countersign_oslo(
         self,
         envelope: bytes,

@@ -710,6 +710,22 @@ def test_legacy_bindings_need_the_opt_in(pki, tmp_path, waxseal_bin):
         bus.validate_legacy_x509(b'{"topic":"t"}', sig, cert)
     report = bus.validate_legacy_x509(b'{"topic":"t"}', sig, cert, legacy_sha1=True)
     assert report["signed"] is True and report["entity"]["id"] == BODHI
+    # The report as serde writes it: sorted keys, the entity twice, a decision's rule null.
+    assert list(report) == ["authorization", "entity", "note", "signed", "signer"]
+    assert list(report["authorization"]) == ["allowed", "decisions", "entity"]
+    assert report["authorization"]["entity"] == report["entity"]
+    assert list(report["entity"]) == ["fields", "id"]
+    assert [list(d) for d in report["authorization"]["decisions"]] == [
+        ["allowed", "code", "reason", "rule"]
+    ] * len(report["authorization"]["decisions"])
+    assert report["signer"] == "CN=" + BODHI and report["note"].startswith("signed by CN=")
+    off = tmp_path / "off.json"
+    off.write_text(json.dumps({"validate_signatures": False}))
+    report = waxseal.Bus(str(off)).validate_legacy_x509(b'{"topic":"u"}', sig, cert, legacy_sha1=True)
+    assert report == {
+        "note": "validation is switched off (validate_signatures: false)",
+        "signed": False,
+    } and list(report) == ["note", "signed"]
     with pytest.raises(waxseal.Rejected) as e:
         bus.validate_legacy_x509(b'{"topic":"u"}', sig, cert, legacy_sha1=True)
     assert e.value.code == "bad-signature" and e.value.stage == "signature"

@@ -597,3 +597,52 @@ def test_every_call_signed_is_remembered_and_nothing_else(tester, topic):
     for text in (json.dumps(call), escaped):
         with pytest.raises(waxseal.WaxsealError):
             guard.sign({"oslo.version": "2.0", "oslo.message": text}, EXCHANGE, topic)
+
+
+def test_guard_sign_is_sign_oslo_of_the_envelope(tester, topic):
+    """Guard.sign signs oslo.messaging's envelope (its two members) with
+    Bus.oslo_signature on the dict, anything else with Bus.sign_oslo of its JSON: either
+    way the receiver admits it on its route only, and what sign_oslo refuses is refused
+    with the same reason code."""
+    guard = driver.Guard(tester.bus, tester.signer("client"))
+    receiver = tester.bus
+
+    def verify(signed, route_topic=topic):
+        return receiver.verify_oslo(
+            json.dumps(signed).encode(), topic=route_topic, exchange=EXCHANGE
+        )
+
+    msg = serialize_msg(rpc_message("fast"))
+    signed = guard.sign(msg, EXCHANGE, topic)
+    assert list(signed) == ["oslo.version", "oslo.message", "oslo.signature"]
+    assert signed["oslo.message"] == msg["oslo.message"] and "oslo.signature" not in msg
+    assert verify(signed)["message_text"] == msg["oslo.message"]
+    # Its twins: on another route, or with its text changed, it is refused.
+    moved = guard.sign(serialize_msg(rpc_message("moved")), EXCHANGE, topic)
+    with pytest.raises(waxseal.Rejected) as e:
+        verify(moved, topic + ".elsewhere")
+    assert e.value.code == "topic-mismatch"
+    tampered = dict(signed, **{"oslo.message": msg["oslo.message"].replace("fast", "FAST")})
+    with pytest.raises(waxseal.Rejected) as e:
+        verify(tampered)
+    assert e.value.code == "message-digest-mismatch"
+    # An envelope with another member goes through sign_oslo: kept, and signed.
+    extra = dict(serialize_msg(rpc_message("extra")), **{"x-extra": 1})
+    signed = guard.sign(extra, EXCHANGE, topic)
+    assert signed["x-extra"] == 1 and verify(signed)["signed"] is True
+    # What sign_oslo refuses, Guard.sign refuses alike (a duplicate key, a version that
+    # is not 2.0, a lone surrogate: not UTF-8, so not the fast path).
+    for bad in (
+        {"oslo.version": "2.0", "oslo.message": '{"method": "m", "method": "n"}'},
+        {"oslo.version": "1.0", "oslo.message": json.dumps(rpc_message("old"))},
+        {"oslo.version": "2.0", "oslo.message": '{"method": "\udc80"}'},
+    ):
+        with pytest.raises(waxseal.WaxsealError) as ours:
+            guard.sign(bad, EXCHANGE, topic)
+        with pytest.raises(waxseal.WaxsealError) as theirs:
+            tester.bus.sign_oslo(
+                json.dumps(bad).encode(), tester.signer("client"), topic=topic, exchange=EXCHANGE
+            )
+        assert type(ours.value) is type(theirs.value), (bad, ours.value)
+        assert str(ours.value) == str(theirs.value)
+        assert getattr(ours.value, "code", None) == getattr(theirs.value, "code", None)

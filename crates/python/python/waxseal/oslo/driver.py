@@ -202,6 +202,7 @@ def list_opts():
 
 
 VERSION_KEY = "oslo.version"
+VERSION = "2.0"
 MESSAGE_KEY = "oslo.message"
 SIGNATURE_KEY = "oslo.signature"
 FANOUT_SUFFIX = "_fanout"
@@ -507,16 +508,34 @@ class Guard:
             # signature needs the envelope, which every receiver unwraps to the same dict.
             msg = rpc_common.serialize_msg(msg)
         topic, route_exchange = route_of(exchange, routing_key)
-        envelope = json.dumps(msg).encode("utf-8")
-        signed = self.bus.sign_oslo(envelope, self.signer, topic=topic, exchange=route_exchange)
+        text = msg.get(MESSAGE_KEY)
+        signed = None
+        if len(msg) == 2 and msg.get(VERSION_KEY) == VERSION and isinstance(text, str):
+            # The envelope oslo.messaging makes (serialize_msg): its signature covers the
+            # oslo.message text alone, so sign that and add the signature to a copy of
+            # the dict: what sign_oslo makes of the envelope's JSON, without serialising
+            # the envelope only to parse the result back.
+            try:
+                signature = self.bus.oslo_signature(
+                    text, self.signer, topic=topic, exchange=route_exchange
+                )
+            except UnicodeEncodeError:
+                pass  # a lone surrogate, not UTF-8: sign_oslo refuses it below
+            else:
+                signed = dict(msg)
+                signed[SIGNATURE_KEY] = signature
+        if signed is None:
+            # Anything else goes through sign_oslo as it is (which refuses what it must).
+            envelope = json.dumps(msg).encode("utf-8")
+            signed = json.loads(
+                self.bus.sign_oslo(envelope, self.signer, topic=topic, exchange=route_exchange)
+            )
         self._remember_call(msg)
-        return json.loads(signed)
+        return signed
 
     # -- in -----------------------------------------------------------------------------
 
-    def _check_compression(self, raw, body):
-        headers = getattr(raw, "headers", None) or {}
-        properties = getattr(raw, "properties", None) or {}
+    def _check_compression(self, headers, properties, body):
         compression = headers.get("compression") or properties.get("compression")
         if not compression:
             return
@@ -546,7 +565,7 @@ class Guard:
         if isinstance(body, str):
             body = body.encode("utf-8")
         body = bytes(body)
-        self._check_compression(raw, body)
+        self._check_compression(headers, properties, body)
         user_id = properties.get("user_id")
         report = self.bus.admit(
             body,
@@ -593,8 +612,9 @@ class Guard:
         except ValueError as e:
             code, reason = "malformed", str(e)
         else:
-            with self._lock:
-                self._backoff = 0.0
+            if self._backoff:  # only after a transient failure: no lock for every message
+                with self._lock:
+                    self._backoff = 0.0
             if reply_queue and inner.get("ending", True):
                 self._forget_call(inner.get("_msg_id"))
             self._count("admitted")
