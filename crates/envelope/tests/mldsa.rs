@@ -68,6 +68,10 @@ fn oid_der(oid: &str) -> Vec<u8> {
     der::Encode::to_der(&oid.parse::<der::oid::ObjectIdentifier>().unwrap()).unwrap()
 }
 
+fn at_time(cert: &Certificate) -> u64 {
+    cert.not_before() + 86_400
+}
+
 #[test]
 fn rfc9882_examples_verify_against_rfc9881_certificates() {
     for (n, name) in [(44, "ML-DSA-44"), (65, "ML-DSA-65"), (87, "ML-DSA-87")] {
@@ -75,7 +79,7 @@ fn rfc9882_examples_verify_against_rfc9881_certificates() {
             .unwrap()
             .remove(0);
         let example = testdata(&format!("rfc9882-mldsa{n}-signed-attrs.pem"));
-        let at = cert.not_before() + 86_400;
+        let at = at_time(&cert);
         for p in providers() {
             provider::with_provider(p, || {
                 let v = Verifier::new(TrustAnchors::new([cert.clone()]).unwrap())
@@ -91,7 +95,8 @@ fn rfc9882_examples_verify_against_rfc9881_certificates() {
                 assert_eq!(v.signers()[0].signature_algorithm, format!("ml-dsa-{n}"));
             });
         }
-        // The wrong certificate (another parameter set's) does not verify it.
+        // The RFC's three certificates share issuer and serial number: another parameter
+        // set's certificate is found for the signer, and its key does not fit.
         let other = if n == 44 { "ML-DSA-65" } else { "ML-DSA-44" };
         let other = Certificate::load_all(&testdata(&format!("{other}.crt")))
             .unwrap()
@@ -100,7 +105,18 @@ fn rfc9882_examples_verify_against_rfc9881_certificates() {
             .with_store(CertStore::from_certificates([other]))
             .verify_bytes(&example, None)
             .unwrap_err();
-        assert_eq!(err.code(), "signer-certificate-not-found", "{name}");
+        assert_eq!(err.code(), "algorithm-mismatch", "{name}");
+        // Content changed: the message digest no longer matches.
+        let pem = String::from_utf8(example.clone()).unwrap();
+        let mut der = pem::parse(pem).unwrap().contents().to_vec();
+        let at = der.windows(7).position(|w| w == b"example").unwrap();
+        der[at] = b'E';
+        let err = Verifier::new(TrustAnchors::new([cert.clone()]).unwrap())
+            .with_store(CertStore::from_certificates([cert.clone()]))
+            .at_time(at_time(&cert))
+            .verify_bytes(&der, None)
+            .unwrap_err();
+        assert_eq!(err.code(), "message-digest-mismatch", "{name}");
     }
 }
 
