@@ -374,7 +374,7 @@ impl MlDsaPrivateKey {
     }
 
     /// Reads the `privateKey` OCTET STRING's content of an RFC 9881 PKCS #8 key: the
-    /// `ML-DSA-PrivateKey` CHOICE, told apart by its tag (RFC 9881 §6): `seed` ([0]
+    /// `ML-DSA-PrivateKey` CHOICE, told apart by its tag (RFC 9881 §6): `seed` (`[0]`
     /// IMPLICIT OCTET STRING of 32 bytes), `expandedKey` (OCTET STRING) or `both`
     /// (SEQUENCE of the two, which must agree).
     pub fn from_private_key_choice(set: MlDsaParameterSet, der: &[u8]) -> Result<Self, KeyError> {
