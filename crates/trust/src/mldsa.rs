@@ -26,6 +26,8 @@
 //! own), as RFC 9882 §5 recommends; verification accepts hedged and deterministic
 //! signatures alike (they verify the same way).
 
+use std::sync::Arc;
+
 use ml_dsa::{
     EncodedVerifyingKey, ExpandedSigningKey, ExpandedSigningKeyBytes, MlDsa44, MlDsa65, MlDsa87,
     MlDsaParams, Signature, SigningKey, VerifyingKey,
@@ -243,18 +245,19 @@ impl MlDsaPublicKey {
 }
 
 /// The secret of one parameter set: from a seed (the key is generated from it, FIPS 204
-/// Algorithm 6), or an expanded key without its seed (checked when read).
+/// Algorithm 6), or an expanded key without its seed (checked when read). Shared by its
+/// clones (a signer is cloned per connection or thread; generating the key again from the
+/// seed costs about as much as a signature) and wiped when the last one goes.
 enum Secret<P: MlDsaParams> {
-    Seed(Box<SigningKey<P>>),
-    Expanded(Box<ExpandedSigningKey<P>>, Box<VerifyingKey<P>>),
+    Seed(Arc<SigningKey<P>>),
+    Expanded(Arc<ExpandedSigningKey<P>>, Arc<VerifyingKey<P>>),
 }
 
 impl<P: MlDsaParams> Clone for Secret<P> {
     fn clone(&self) -> Self {
         match self {
-            // Regenerated from the seed: the signing key has no Clone of its own.
-            Self::Seed(k) => Self::Seed(Box::new(SigningKey::from_seed(&k.to_seed()))),
-            Self::Expanded(e, v) => Self::Expanded(e.clone(), v.clone()),
+            Self::Seed(k) => Self::Seed(Arc::clone(k)),
+            Self::Expanded(e, v) => Self::Expanded(Arc::clone(e), Arc::clone(v)),
         }
     }
 }
@@ -297,7 +300,7 @@ impl<P: MlDsaParams> Secret<P> {
         let seed: [u8; 32] = seed
             .try_into()
             .map_err(|_| KeyError::Unreadable("ML-DSA seed is not 32 bytes".into()))?;
-        Ok(Self::Seed(Box::new(SigningKey::from_seed(&seed.into()))))
+        Ok(Self::Seed(Arc::new(SigningKey::from_seed(&seed.into()))))
     }
 
     #[allow(deprecated)] // skDecode, after the checks that make it safe (see the module doc).
@@ -317,7 +320,7 @@ impl<P: MlDsaParams> Secret<P> {
         if !vk.verify_with_context(probe, &[], &sig) {
             return Err(bad("tr does not belong to the key"));
         }
-        Ok(Self::Expanded(Box::new(esk), Box::new(vk)))
+        Ok(Self::Expanded(Arc::new(esk), Arc::new(vk)))
     }
 }
 
@@ -345,8 +348,8 @@ enum Private {
     P87(Secret<MlDsa87>),
 }
 
-/// An ML-DSA private key. A clone is another copy of the secret, wiped on drop like the
-/// first (the `ml-dsa` crate's `zeroize`).
+/// An ML-DSA private key. Clones share the secret, which is wiped (the `ml-dsa` crate's
+/// `zeroize`) when the last of them is dropped.
 #[derive(Clone)]
 pub struct MlDsaPrivateKey(Private);
 
