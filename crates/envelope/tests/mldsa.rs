@@ -327,3 +327,42 @@ fn without_signed_attributes_the_digest_algorithm_is_not_what_is_signed() {
         "bad-signature"
     );
 }
+
+#[test]
+fn streamed_content_without_signed_attributes_is_kept_up_to_the_retain_limit() {
+    // Without signed attributes ML-DSA signs the content itself: a streamed verification
+    // keeps it up to RETAIN_LIMIT and refuses a larger one (`content-too-large`), as for
+    // Ed25519; with signed attributes the digest suffices at any size.
+    let set = MlDsaParameterSet::MlDsa44;
+    let pki = TestPki::new(KeyAlgorithm::MlDsa(set)).unwrap();
+    let leaf = pki
+        .leaf("stream.example.org", KeyAlgorithm::MlDsa(set))
+        .unwrap();
+    let signer = Signer::new(leaf.cert.clone(), leaf.key)
+        .unwrap()
+        .with_chain(vec![pki.ca.cert.clone()]);
+    let verifier = Verifier::new(TrustAnchors::new([pki.root.cert.clone()]).unwrap());
+    let small = vec![b'a'; 1024];
+    let large = vec![b'b'; waxseal_envelope::stream::RETAIN_LIMIT + 1];
+    for (content, attrs, want) in [
+        (&small, false, None),
+        (&large, false, Some("content-too-large")),
+        (&large, true, None),
+    ] {
+        let s = if attrs {
+            signer.clone()
+        } else {
+            signer.clone().without_signed_attributes()
+        };
+        let env = EnvelopeBuilder::new(content)
+            .detached(true)
+            .add_signer(&s)
+            .build()
+            .unwrap();
+        let r = verifier.verify_detached_reader(&env, content.as_slice());
+        match want {
+            None => assert_eq!(r.unwrap().content_len(), content.len() as u64),
+            Some(code) => assert_eq!(r.unwrap_err().code(), code),
+        }
+    }
+}

@@ -154,6 +154,30 @@ mod tests {
 
     impl Weigh for u32 {}
 
+    /// A value that holds far more than its encoding, as an ML-DSA key's matrix.
+    #[derive(Clone)]
+    struct Heavy;
+    impl Weigh for Heavy {
+        fn extra_bytes(&self) -> u64 {
+            56 * 1024
+        }
+    }
+
+    #[test]
+    fn what_a_value_holds_beyond_its_encoding_counts_against_the_bound() {
+        let cache: KeyCache<Heavy> = KeyCache::new(1024 * 1024, 1024);
+        for i in 0..200u32 {
+            cache
+                .get_or_try_insert(&i.to_be_bytes(), || Ok::<_, ()>(Heavy))
+                .unwrap();
+            assert!(cache.weight() <= 1024 * 1024, "weight {}", cache.weight());
+        }
+        // 1 MiB holds at most 18 entries of 57 KiB, not the 200 a length-only weight
+        // would have kept.
+        assert!(cache.len() <= 18, "{} entries", cache.len());
+        assert!(cache.len() >= 8, "{} entries", cache.len());
+    }
+
     #[test]
     fn reuses_by_exact_bytes_and_stays_bounded() {
         let cache: KeyCache<u32> = KeyCache::new(16 * 1024, 64);
