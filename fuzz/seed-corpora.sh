@@ -129,3 +129,24 @@ done
 for f in "$T"/messages/*.json; do add msg_countersign "$f"; done
 text msg_countersign '{"oslo.version": "2.0", "oslo.message": "{}"}'
 text msg_countersign '{"oslo.version": "2.0", "oslo.message": "{}", "oslo.signature": "!!"}'
+
+# ML-DSA (FIPS 204): RFC 9881's keys in the seed, expandedKey and both forms, the
+# inconsistent ones, truncated and retagged ones, its public keys and certificates (PEM and
+# DER), and RFC 9882's SignedData examples (testdata/mldsa/, see its README.waxseal).
+for f in "$T"/mldsa/*.priv; do
+  add key_parse "$f"
+  grep -v -- '-----' "$f" | base64 -d > "$tmp/k.der" && add key_parse "$tmp/k.der"
+  head -c 60 "$tmp/k.der" > "$tmp/trunc" && add key_parse "$tmp/trunc"
+done
+# The seed form with the CHOICE tag [0] (0x80) changed to [1] (0x81).
+grep -v -- '-----' "$T/mldsa/ML-DSA-65-seed.priv" | base64 -d | sed 's/\x80\x20/\x81\x20/' > "$tmp/k.der"
+add key_parse "$tmp/k.der"
+for f in "$T"/mldsa/*.crt "$T"/mldsa/*.pub; do
+  add pem_bundle "$f"
+  grep -v -- '-----' "$f" | base64 -d > "$tmp/c.der"
+  add x509_parse "$tmp/c.der"
+done
+for f in "$T"/mldsa/rfc9882-*.pem; do
+  add envelope_verify "$f"
+  add countersign "$f"
+done

@@ -73,7 +73,7 @@ pub mod verify;
 // `waxseal_envelope::cert::Certificate` and `waxseal_envelope::trust::validate` keep working.
 pub use waxseal_trust::path as trust;
 pub use waxseal_trust::{
-    algorithm, asn1, cert, crl, display, key, name, oid, provider, store, time,
+    algorithm, asn1, cert, crl, display, key, mldsa, name, oid, provider, store, time,
 };
 
 pub use algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm};

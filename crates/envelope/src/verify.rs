@@ -87,10 +87,11 @@ pub enum SignerError {
     /// The signer's time-stamp token was refused ([`crate::rfc3161`]; its own reason codes).
     #[error("{0}")]
     Timestamp(crate::rfc3161::TimestampError),
-    /// An Ed25519 signature without signed attributes covers the content itself, which a
-    /// streamed verification keeps only up to [`crate::stream::RETAIN_LIMIT`] bytes.
+    /// A pure signature (Ed25519, ML-DSA) without signed attributes covers the content
+    /// itself, which a streamed verification keeps only up to
+    /// [`crate::stream::RETAIN_LIMIT`] bytes.
     #[error(
-        "ed25519 without signed attributes signs the content itself, which is too large to keep in memory"
+        "a pure signature (ed25519, ml-dsa) without signed attributes signs the content itself, which is too large to keep in memory"
     )]
     ContentNotRetained,
 }
@@ -863,6 +864,10 @@ impl Verifier {
             .map_err(SignerError::Algorithm)?;
         let consistent = match scheme {
             SignatureScheme::Ed25519 => digest == DigestAlgorithm::Sha512,
+            // RFC 9882 §3.3: the message-digest attribute's hash at least twice ML-DSA's
+            // collision strength; without signed attributes the digestAlgorithm is not
+            // part of what is signed.
+            SignatureScheme::MlDsa(set) => si.signed_attrs.is_none() || digest >= set.min_digest(),
             _ => scheme.named_digest().is_none_or(|d| d == digest),
         };
         if !consistent {
@@ -898,7 +903,7 @@ impl Verifier {
                 match (ctx.content.bytes(), &scheme) {
                     (Some(bytes), _) => (Cow::Borrowed(bytes), None),
                     // Only the digest is used below.
-                    (None, s) if *s != SignatureScheme::Ed25519 => (Cow::Borrowed(&[][..]), None),
+                    (None, s) if !s.is_pure() => (Cow::Borrowed(&[][..]), None),
                     (None, _) => return Err(SignerError::ContentNotRetained),
                 }
             }
@@ -945,7 +950,7 @@ impl Verifier {
                 })?;
             let mode: &[u8] = match (&si.signed_attrs, &scheme) {
                 (Some(_), _) => b"signed attributes",
-                (None, SignatureScheme::Ed25519) => b"content",
+                (None, s) if s.is_pure() => b"content",
                 (None, _) => b"content digest",
             };
             let id = trust::budget::prepared_signature_id(
@@ -954,17 +959,18 @@ impl Verifier {
                 &message_id,
                 &si.signature,
             );
-            let good = match (&si.signed_attrs, &scheme) {
-                (None, SignatureScheme::Ed25519) | (Some(_), _) => {
-                    ctx.meter.signature(id, message.len(), || {
-                        key.verify(&scheme, digest, &message, &si.signature).is_ok()
-                    })
-                }
-                (None, _) => ctx.meter.signature(id, content_digest.len(), || {
+            // The signed attributes, or the content itself for a pure scheme: verified over
+            // `message`; otherwise over the content digest.
+            let good = if si.signed_attrs.is_some() || scheme.is_pure() {
+                ctx.meter.signature(id, message.len(), || {
+                    key.verify(&scheme, digest, &message, &si.signature).is_ok()
+                })
+            } else {
+                ctx.meter.signature(id, content_digest.len(), || {
                     key.key()
                         .verify_prehash(&scheme, digest, &content_digest, &si.signature)
                         .is_ok()
-                }),
+                })
             }
             .map_err(SignerError::Untrusted)?;
             if !good {

@@ -91,7 +91,11 @@ fn testdata_replays_without_panics() {
         n += replay(&t.join("pki").join(alg), harness::pem_bundle)
             + replay(&t.join("pki").join(alg), harness::key);
     }
-    assert!(n >= 60, "testdata missing: {n} files");
+    // ML-DSA (RFC 9881 keys and certificates, RFC 9882 envelopes).
+    n += replay(&t.join("mldsa"), harness::key)
+        + replay(&t.join("mldsa"), harness::pem_bundle)
+        + replay(&t.join("mldsa"), harness::envelope);
+    assert!(n >= 120, "testdata missing: {n} files");
 }
 
 #[test]

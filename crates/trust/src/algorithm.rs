@@ -5,6 +5,7 @@ use const_oid::ObjectIdentifier as Oid;
 use der::Decode;
 use spki::AlgorithmIdentifierOwned;
 
+use crate::mldsa::MlDsaParameterSet;
 use crate::oid;
 
 /// A message digest algorithm.
@@ -140,6 +141,9 @@ pub enum SignatureScheme {
     },
     /// Pure Ed25519 (RFC 8410, RFC 8419).
     Ed25519,
+    /// Pure ML-DSA with an empty context (FIPS 204, RFC 9881, RFC 9882), of one
+    /// parameter set.
+    MlDsa(MlDsaParameterSet),
     /// DSA (RFC 3279, RFC 5758): verification only.
     Dsa {
         /// Digest named by the identifier.
@@ -198,6 +202,12 @@ impl SignatureScheme {
                 return Err(AlgorithmError::BadParameters("Ed25519 signature algorithm"));
             }
             Self::Ed25519
+        } else if let Some(set) = MlDsaParameterSet::from_oid(&o) {
+            // RFC 9881 §2, RFC 9882 §2: parameters MUST be absent.
+            if alg.parameters.is_some() {
+                return Err(AlgorithmError::BadParameters("ML-DSA signature algorithm"));
+            }
+            Self::MlDsa(set)
         } else if o == oid::ID_DSA {
             Self::Dsa { digest: None }
         } else if o == oid::DSA_WITH_SHA1 {
@@ -219,8 +229,15 @@ impl SignatureScheme {
         match self {
             Self::RsaPkcs1 { digest } | Self::Ecdsa { digest } | Self::Dsa { digest } => *digest,
             Self::RsaPss { digest, .. } => Some(*digest),
-            Self::Ed25519 => None,
+            Self::Ed25519 | Self::MlDsa(_) => None,
         }
+    }
+
+    /// Whether the scheme signs the message itself rather than a digest computed outside
+    /// it (pure Ed25519 and pure ML-DSA): without signed attributes such a signature
+    /// covers the whole content, and the `digestAlgorithm` is not part of it.
+    pub fn is_pure(&self) -> bool {
+        matches!(self, Self::Ed25519 | Self::MlDsa(_))
     }
 
     /// A short name for reports (`rsa-pkcs1-sha256`, `ecdsa-sha384`, `ed25519`).
@@ -235,6 +252,7 @@ impl SignatureScheme {
             Self::RsaPss { .. } => format!("rsa-pss{d}"),
             Self::Ecdsa { .. } => format!("ecdsa{d}"),
             Self::Ed25519 => "ed25519".into(),
+            Self::MlDsa(set) => set.name().into(),
             Self::Dsa { .. } => format!("dsa{d}"),
         }
     }

@@ -189,6 +189,15 @@ pub const PARSED_CERTIFICATE_BYTES: u64 = 8 * 1024;
 /// ([`PARSED_CERTIFICATE_BYTES`]) would not cover them.
 pub const MAX_CACHED_CERTIFICATE_BYTES: usize = 4 * 1024;
 
+impl crate::keycache::Weigh for Certificate {
+    /// A cached certificate keeps its key once set up: an ML-DSA key's expanded matrix is
+    /// counted from the start, so that the cache's bound holds.
+    fn extra_bytes(&self) -> u64 {
+        crate::mldsa::MlDsaParameterSet::from_oid(&self.public_key_info().algorithm.oid)
+            .map_or(0, |set| set.prepared_bytes())
+    }
+}
+
 impl Certificate {
     /// Parses one DER certificate.
     ///

@@ -1,7 +1,8 @@
 //! Public and private keys: parsing, signing, verifying.
 //!
 //! Signing supports RSA (PKCS #1 v1.5 and PSS, 2048 to 4096 bits; RSASSA-PSS keys with
-//! their parameters, see [`PssKeyParams`]), ECDSA P-256 and P-384 and Ed25519. Verification additionally supports DSA, as legacy messages (RFC 4134) and
+//! their parameters, see [`PssKeyParams`]), ECDSA P-256 and P-384, Ed25519 and ML-DSA-44,
+//! -65 and -87 (FIPS 204; RFC 9881's encodings live in [`crate::mldsa`]). Verification additionally supports DSA, as legacy messages (RFC 4134) and
 //! old PKIs (NIST PKITS) use it; DSA keys may inherit their domain parameters from the
 //! issuer's certificate (RFC 3279 §2.3.2).
 
@@ -19,6 +20,7 @@ use zeroize::Zeroizing;
 use crate::algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
 use crate::keycache::KeyCache;
 pub use crate::keycache::without_key_caches;
+use crate::mldsa::{MlDsaParameterSet, MlDsaPrivateKey, MlDsaPublicKey};
 use crate::oid;
 
 /// A key type waxseal can generate and sign with.
@@ -36,20 +38,25 @@ pub enum KeyAlgorithm {
     P384,
     /// Ed25519.
     Ed25519,
+    /// ML-DSA (FIPS 204) of one parameter set.
+    MlDsa(MlDsaParameterSet),
 }
 
 impl KeyAlgorithm {
     /// Every algorithm.
-    pub const ALL: [KeyAlgorithm; 6] = [
+    pub const ALL: [KeyAlgorithm; 9] = [
         Self::Rsa2048,
         Self::Rsa3072,
         Self::Rsa4096,
         Self::P256,
         Self::P384,
         Self::Ed25519,
+        Self::MlDsa(MlDsaParameterSet::MlDsa44),
+        Self::MlDsa(MlDsaParameterSet::MlDsa65),
+        Self::MlDsa(MlDsaParameterSet::MlDsa87),
     ];
 
-    /// The name used on the command line (`rsa2048`, `p256`, `ed25519`).
+    /// The name used on the command line (`rsa2048`, `p256`, `ed25519`, `ml-dsa-65`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Rsa2048 => "rsa2048",
@@ -58,6 +65,7 @@ impl KeyAlgorithm {
             Self::P256 => "p256",
             Self::P384 => "p384",
             Self::Ed25519 => "ed25519",
+            Self::MlDsa(set) => set.name(),
         }
     }
 
@@ -72,7 +80,9 @@ impl KeyAlgorithm {
     pub fn default_digest(self) -> DigestAlgorithm {
         match self {
             Self::P384 => DigestAlgorithm::Sha384,
-            Self::Ed25519 => DigestAlgorithm::Sha512,
+            // RFC 9882 §3.3: SHA-512 is the digest every implementation supports, and it
+            // is strong enough for every parameter set.
+            Self::Ed25519 | Self::MlDsa(_) => DigestAlgorithm::Sha512,
             _ => DigestAlgorithm::Sha256,
         }
     }
@@ -248,6 +258,16 @@ fn check_rsa_encoding(modulus: &[u8], exponent: &[u8], max_bits: usize) -> Resul
     Ok(())
 }
 
+impl crate::keycache::Weigh for PublicKey {
+    /// An ML-DSA key keeps its expanded matrix: counted, so that the cache's bound holds.
+    fn extra_bytes(&self) -> u64 {
+        match self {
+            Self::MlDsa(k) => k.parameter_set().prepared_bytes(),
+            _ => 0,
+        }
+    }
+}
+
 /// DSA domain parameters (`Dss-Parms`, RFC 3279 §2.3.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DsaParameters(Vec<u8>);
@@ -274,6 +294,8 @@ pub enum PublicKey {
     Ed25519(ed25519_dalek::VerifyingKey),
     /// DSA (verification only).
     Dsa(Box<dsa::VerifyingKey>),
+    /// ML-DSA.
+    MlDsa(MlDsaPublicKey),
 }
 
 impl std::fmt::Debug for PublicKey {
@@ -290,6 +312,7 @@ impl PartialEq for PublicKey {
             (Self::P256(a), Self::P256(b)) => a == b,
             (Self::P384(a), Self::P384(b)) => a == b,
             (Self::Ed25519(a), Self::Ed25519(b)) => a == b,
+            (Self::MlDsa(a), Self::MlDsa(b)) => a == b,
             (Self::Dsa(a), Self::Dsa(b)) => {
                 a.y() == b.y() && a.components().p() == b.components().p()
             }
@@ -405,6 +428,13 @@ impl PublicKey {
                 .map(Self::Ed25519)
                 .map_err(|_| KeyError::BadPublicKey("Ed25519"));
         }
+        if let Some(set) = MlDsaParameterSet::from_oid(&alg) {
+            // RFC 9881 §4: parameters absent; the BIT STRING holds pkEncode's output.
+            if spki.algorithm.parameters.is_some() {
+                return Err(KeyError::BadPublicKey("ML-DSA (parameters present)"));
+            }
+            return MlDsaPublicKey::from_bytes(set, bits).map(Self::MlDsa);
+        }
         if alg == oid::ID_DSA {
             let own = match &spki.algorithm.parameters {
                 Some(p) if !p.is_null() => Some(DsaParameters(
@@ -441,6 +471,11 @@ impl PublicKey {
             Self::P384(_) => "ECDSA P-384",
             Self::Ed25519(_) => "Ed25519",
             Self::Dsa(_) => "DSA",
+            Self::MlDsa(k) => match k.parameter_set() {
+                MlDsaParameterSet::MlDsa44 => "ML-DSA-44",
+                MlDsaParameterSet::MlDsa65 => "ML-DSA-65",
+                MlDsaParameterSet::MlDsa87 => "ML-DSA-87",
+            },
         }
     }
 
@@ -452,6 +487,8 @@ impl PublicKey {
             Self::P384(_) => 384,
             Self::Ed25519(_) => 256,
             Self::Dsa(k) => k.components().p().bits() as usize,
+            // The size of the encoded public key.
+            Self::MlDsa(k) => k.parameter_set().public_key_len() * 8,
         }
     }
 
@@ -470,6 +507,7 @@ impl PublicKey {
                 SignatureScheme::RsaPkcs1 { .. } | SignatureScheme::RsaPss { .. }
             ) | (Self::P256(_) | Self::P384(_), SignatureScheme::Ecdsa { .. })
                 | (Self::Ed25519(_), SignatureScheme::Ed25519)
+                | (Self::MlDsa(_), SignatureScheme::MlDsa(_))
                 | (Self::Dsa(_), SignatureScheme::Dsa { .. })
                 | (Self::RsaPss(..), SignatureScheme::RsaPss { .. })
         );
@@ -499,6 +537,14 @@ impl PublicKey {
                 allowed: PssKeyParams::describe(Some(*restriction)),
             });
         }
+        if let (Self::MlDsa(k), SignatureScheme::MlDsa(set)) = (self, scheme)
+            && k.parameter_set() != *set
+        {
+            return Err(AlgorithmError::KeyMismatch {
+                signature: scheme.describe(None),
+                key: self.kind(),
+            });
+        }
         if matches!(self, Self::Rsa(_) | Self::RsaPss(..) | Self::Dsa(_))
             && self.bits() < policy.min_rsa_bits()
         {
@@ -508,7 +554,7 @@ impl PublicKey {
                 min: policy.min_rsa_bits(),
             });
         }
-        if !matches!(self, Self::Ed25519(_)) {
+        if !matches!(self, Self::Ed25519(_) | Self::MlDsa(_)) {
             policy.check_digest(digest)?;
         }
         Ok(())
@@ -535,6 +581,7 @@ impl PublicKey {
             Self::P384(k) => k.to_public_key_der(),
             Self::Ed25519(k) => k.to_public_key_der(),
             Self::Dsa(k) => k.to_public_key_der(),
+            Self::MlDsa(k) => return k.to_spki_der(),
         };
         doc.ok().map(|d| d.as_bytes().to_vec())
     }
@@ -598,6 +645,8 @@ pub enum PrivateKey {
     P384(p384::ecdsa::SigningKey),
     /// Ed25519.
     Ed25519(ed25519_dalek::SigningKey),
+    /// ML-DSA.
+    MlDsa(MlDsaPrivateKey),
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -644,6 +693,7 @@ impl PrivateKey {
             KeyAlgorithm::Ed25519 => {
                 Ok(Self::Ed25519(ed25519_dalek::SigningKey::generate(&mut os)))
             }
+            KeyAlgorithm::MlDsa(set) => MlDsaPrivateKey::generate(set).map(Self::MlDsa),
         }
     }
 
@@ -733,6 +783,21 @@ impl PrivateKey {
             return ed25519_dalek::SigningKey::from_pkcs8_der(der)
                 .map(Self::Ed25519)
                 .map_err(unreadable);
+        }
+        if let Some(set) = MlDsaParameterSet::from_oid(&alg) {
+            if info.algorithm.parameters.is_some() {
+                return Err(AlgorithmError::BadParameters("ML-DSA private key algorithm").into());
+            }
+            let key = MlDsaPrivateKey::from_private_key_choice(set, info.private_key.as_bytes())?;
+            // A PKCS #8 v2 (RFC 5958) key may carry its public key: it must be this key's.
+            if let Some(public) = info.public_key.as_ref()
+                && public.as_bytes() != Some(key.public_key().to_bytes().as_slice())
+            {
+                return Err(KeyError::Unreadable(
+                    "ML-DSA private key whose public key is another key's".into(),
+                ));
+            }
+            return Ok(Self::MlDsa(key));
         }
         if alg == oid::ID_EC_PUBLIC_KEY {
             let curve = info
@@ -837,6 +902,7 @@ impl PrivateKey {
             Self::P256(_) => KeyAlgorithm::P256,
             Self::P384(_) => KeyAlgorithm::P384,
             Self::Ed25519(_) => KeyAlgorithm::Ed25519,
+            Self::MlDsa(k) => KeyAlgorithm::MlDsa(k.parameter_set()),
         }
     }
 
@@ -848,6 +914,7 @@ impl PrivateKey {
             Self::P256(k) => PublicKey::P256(*k.verifying_key()),
             Self::P384(k) => PublicKey::P384(*k.verifying_key()),
             Self::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
+            Self::MlDsa(k) => PublicKey::MlDsa(k.public_key()),
         }
     }
 
@@ -856,7 +923,7 @@ impl PrivateKey {
         let der = self
             .public_key()
             .to_spki_der()
-            .expect("RSA, EC and Ed25519 public keys always encode");
+            .expect("RSA, EC, Ed25519 and ML-DSA public keys always encode");
         SubjectPublicKeyInfoOwned::from_der(&der).expect("freshly encoded SPKI decodes")
     }
 
@@ -894,6 +961,20 @@ impl PrivateKey {
                 );
                 return Zeroizing::new(info.to_der().expect("Ed25519 PKCS #8 encodes"));
             }
+            // PKCS #8 v1 holding the ML-DSA-PrivateKey CHOICE: the seed form (RFC 9881 §6).
+            Self::MlDsa(k) => {
+                let choice = k.to_private_key_choice();
+                let octets =
+                    der::asn1::OctetStringRef::new(&choice).expect("ML-DSA keys are short enough");
+                let info = pkcs8::PrivateKeyInfoRef::new(
+                    spki::AlgorithmIdentifierRef {
+                        oid: k.parameter_set().oid(),
+                        parameters: None,
+                    },
+                    octets,
+                );
+                return Zeroizing::new(info.to_der().expect("ML-DSA PKCS #8 encodes"));
+            }
         }
         .expect("supported private keys always encode");
         Zeroizing::new(doc.as_bytes().to_vec())
@@ -918,7 +999,17 @@ impl PrivateKey {
                     signature: "ed25519 (RFC 8419 requires sha512)".into(),
                 })
             }
-            Self::Ed25519(_) | Self::P256(_) | Self::P384(_) if pss => {
+            Self::MlDsa(k) if digest < k.parameter_set().min_digest() => {
+                Err(AlgorithmError::DigestMismatch {
+                    digest,
+                    signature: format!(
+                        "{} (RFC 9882 wants {} or stronger)",
+                        k.parameter_set(),
+                        k.parameter_set().min_digest()
+                    ),
+                })
+            }
+            Self::Ed25519(_) | Self::P256(_) | Self::P384(_) | Self::MlDsa(_) if pss => {
                 Err(AlgorithmError::KeyMismatch {
                     signature: "rsa-pss".into(),
                     key: self.public_key().kind(),
@@ -947,6 +1038,7 @@ impl PrivateKey {
         };
         Ok(match self {
             Self::Ed25519(_) => no_params(oid::ID_ED25519),
+            Self::MlDsa(k) => no_params(k.parameter_set().oid()),
             Self::P256(_) | Self::P384(_) => no_params(ecdsa_oid(digest)),
             Self::Rsa(_) if pss => {
                 crate::algorithm::pss_algorithm_identifier(digest, pss_salt_len(digest, None))?

@@ -22,17 +22,27 @@
 
 use quick_cache::sync::Cache;
 
+/// What a cached value takes beyond the fixed estimate its cache was given: an ML-DSA
+/// public key keeps its expanded matrix (16 to 56 KiB), far more than its encoding.
+pub(crate) trait Weigh {
+    /// Bytes beyond the cache's fixed estimate.
+    fn extra_bytes(&self) -> u64 {
+        0
+    }
+}
+
 /// Weighs an entry by the length of its key bytes plus a fixed estimate of its value's
-/// size (at least 64 bytes, the map's own bookkeeping), so that the bound is in bytes and
-/// a flood of tiny keys is bounded in number too.
+/// size (at least 64 bytes, the map's own bookkeeping) plus what the value says it takes
+/// beyond that ([`Weigh`]), so that the bound is in bytes and a flood of tiny keys is
+/// bounded in number too.
 #[derive(Debug, Clone, Copy)]
 struct ByLength {
     value_bytes: u64,
 }
 
-impl<V> quick_cache::Weighter<Vec<u8>, V> for ByLength {
-    fn weight(&self, key: &Vec<u8>, _: &V) -> u64 {
-        key.len() as u64 + self.value_bytes
+impl<V: Weigh> quick_cache::Weighter<Vec<u8>, V> for ByLength {
+    fn weight(&self, key: &Vec<u8>, value: &V) -> u64 {
+        key.len() as u64 + self.value_bytes + value.extra_bytes()
     }
 }
 
@@ -41,7 +51,7 @@ pub(crate) struct KeyCache<V> {
     cache: Cache<Vec<u8>, V, ByLength>,
 }
 
-impl<V: Clone> KeyCache<V> {
+impl<V: Clone + Weigh> KeyCache<V> {
     /// A cache of at most `capacity` bytes: key encodings plus `value_bytes` an entry
     /// (an estimate of the memory a prepared value takes; 64 at least).
     pub(crate) fn new(capacity: u64, value_bytes: u64) -> Self {
@@ -141,6 +151,32 @@ pub(crate) fn builds_on_this_thread() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Weigh for u32 {}
+
+    /// A value that holds far more than its encoding, as an ML-DSA key's matrix.
+    #[derive(Clone)]
+    struct Heavy;
+    impl Weigh for Heavy {
+        fn extra_bytes(&self) -> u64 {
+            56 * 1024
+        }
+    }
+
+    #[test]
+    fn what_a_value_holds_beyond_its_encoding_counts_against_the_bound() {
+        let cache: KeyCache<Heavy> = KeyCache::new(1024 * 1024, 1024);
+        for i in 0..200u32 {
+            cache
+                .get_or_try_insert(&i.to_be_bytes(), || Ok::<_, ()>(Heavy))
+                .unwrap();
+            assert!(cache.weight() <= 1024 * 1024, "weight {}", cache.weight());
+        }
+        // 1 MiB holds at most 18 entries of 57 KiB, not the 200 a length-only weight
+        // would have kept.
+        assert!(cache.len() <= 18, "{} entries", cache.len());
+        assert!(cache.len() >= 8, "{} entries", cache.len());
+    }
 
     #[test]
     fn reuses_by_exact_bytes_and_stays_bounded() {

@@ -25,7 +25,8 @@
 //!
 //! 1. Parse: [`asn1`] (DER/BER helpers), [`oid`], [`name`] (distinguished names),
 //!    [`time`], [`algorithm`] (signature and digest algorithms and the policy that allows
-//!    them), [`key`] (public and private keys and their signatures), [`cert`], [`crl`];
+//!    them), [`key`] (public and private keys and their signatures; [`mldsa`] for
+//!    ML-DSA's), [`cert`], [`crl`];
 //!    [`store`] keeps a pool of certificates and a set of CRLs.
 //! 2. Build a path: [`path::build`], from the end entity towards a [`TrustAnchors`] entry,
 //!    under a [`Budget`] ([`path::budget`]).
@@ -52,6 +53,7 @@ pub mod crl;
 pub mod display;
 pub mod key;
 mod keycache;
+pub mod mldsa;
 pub mod name;
 pub mod oid;
 pub mod path;

@@ -75,6 +75,14 @@ pub const ECDSA_WITH_SHA512: Oid = oid("1.2.840.10045.4.3.4");
 /// `id-Ed25519`
 pub const ID_ED25519: Oid = oid("1.3.101.112");
 
+// ML-DSA (FIPS 204, RFC 9881, RFC 9882): one identifier names the key and the signature.
+/// `id-ml-dsa-44`
+pub const ID_ML_DSA_44: Oid = oid("2.16.840.1.101.3.4.3.17");
+/// `id-ml-dsa-65`
+pub const ID_ML_DSA_65: Oid = oid("2.16.840.1.101.3.4.3.18");
+/// `id-ml-dsa-87`
+pub const ID_ML_DSA_87: Oid = oid("2.16.840.1.101.3.4.3.19");
+
 // DSA (RFC 3279, RFC 5758).
 /// `id-dsa`
 pub const ID_DSA: Oid = oid("1.2.840.10040.4.1");
@@ -228,6 +236,9 @@ pub fn name(oid: &Oid) -> String {
         (ECDSA_WITH_SHA384, "ecdsa-with-SHA384"),
         (ECDSA_WITH_SHA512, "ecdsa-with-SHA512"),
         (ID_ED25519, "Ed25519"),
+        (ID_ML_DSA_44, "id-ml-dsa-44"),
+        (ID_ML_DSA_65, "id-ml-dsa-65"),
+        (ID_ML_DSA_87, "id-ml-dsa-87"),
         (ID_DSA, "id-dsa"),
         (DSA_WITH_SHA1, "id-dsa-with-sha1"),
         (DSA_WITH_SHA256, "id-dsa-with-sha256"),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Subcommand, ValueEnum};
+use waxseal_envelope::mldsa::MlDsaParameterSet;
 use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, time};
 use waxseal_pki::dir::REASONS;
 use waxseal_pki::{Lifetimes, PkiDir, PkiError, Seed, ServiceHost};
@@ -22,6 +23,15 @@ pub enum Algorithm {
     P384,
     /// Ed25519 (note: OpenSSL 3.0's CMS cannot verify Ed25519 envelopes).
     Ed25519,
+    /// ML-DSA-44 (FIPS 204; post-quantum; OpenSSL 3.5 and later verify it).
+    #[value(name = "ml-dsa-44")]
+    MlDsa44,
+    /// ML-DSA-65.
+    #[value(name = "ml-dsa-65")]
+    MlDsa65,
+    /// ML-DSA-87.
+    #[value(name = "ml-dsa-87")]
+    MlDsa87,
 }
 
 impl From<Algorithm> for KeyAlgorithm {
@@ -32,6 +42,9 @@ impl From<Algorithm> for KeyAlgorithm {
             Algorithm::P256 => KeyAlgorithm::P256,
             Algorithm::P384 => KeyAlgorithm::P384,
             Algorithm::Ed25519 => KeyAlgorithm::Ed25519,
+            Algorithm::MlDsa44 => KeyAlgorithm::MlDsa(MlDsaParameterSet::MlDsa44),
+            Algorithm::MlDsa65 => KeyAlgorithm::MlDsa(MlDsaParameterSet::MlDsa65),
+            Algorithm::MlDsa87 => KeyAlgorithm::MlDsa(MlDsaParameterSet::MlDsa87),
         }
     }
 }

@@ -47,7 +47,8 @@ pub struct Args {
     /// How to identify the signer.
     #[arg(long, value_enum, default_value = "issuer-serial")]
     signer_id: SignerId,
-    /// Digest algorithm (default: SHA-256; SHA-384 for P-384; SHA-512 for Ed25519).
+    /// Digest algorithm (default: SHA-256; SHA-384 for P-384; SHA-512 for Ed25519 and
+    /// ML-DSA).
     #[arg(long, value_enum)]
     digest: Option<common::Digest>,
     /// RSASSA-PSS instead of PKCS #1 v1.5 (RSA keys). RSASSA-PSS keys (id-RSASSA-PSS

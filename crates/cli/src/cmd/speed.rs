@@ -40,6 +40,7 @@ use serde::Serialize;
 use waxseal_envelope::PrivateKey;
 use waxseal_envelope::algorithm::SignatureScheme;
 use waxseal_envelope::key::without_key_caches;
+use waxseal_envelope::mldsa::MlDsaParameterSet;
 use waxseal_envelope::provider::graviola::RawRsa;
 use waxseal_envelope::{
     CertStore, EnvelopeBuilder, KeyAlgorithm, PathCache, Signer, TrustAnchors, Verifier,
@@ -59,6 +60,15 @@ pub enum Algorithm {
     P384,
     /// Ed25519.
     Ed25519,
+    /// ML-DSA-44 (FIPS 204), signed attributes with SHA-512.
+    #[value(name = "ml-dsa-44")]
+    MlDsa44,
+    /// ML-DSA-65, signed attributes with SHA-512.
+    #[value(name = "ml-dsa-65")]
+    MlDsa65,
+    /// ML-DSA-87, signed attributes with SHA-512.
+    #[value(name = "ml-dsa-87")]
+    MlDsa87,
     /// All of the above.
     All,
 }
@@ -527,11 +537,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Algorithm::P256 => vec![KeyAlgorithm::P256],
         Algorithm::P384 => vec![KeyAlgorithm::P384],
         Algorithm::Ed25519 => vec![KeyAlgorithm::Ed25519],
+        Algorithm::MlDsa44 => vec![KeyAlgorithm::MlDsa(MlDsaParameterSet::MlDsa44)],
+        Algorithm::MlDsa65 => vec![KeyAlgorithm::MlDsa(MlDsaParameterSet::MlDsa65)],
+        Algorithm::MlDsa87 => vec![KeyAlgorithm::MlDsa(MlDsaParameterSet::MlDsa87)],
         Algorithm::All => vec![
             KeyAlgorithm::Rsa2048,
             KeyAlgorithm::P256,
             KeyAlgorithm::P384,
             KeyAlgorithm::Ed25519,
+            KeyAlgorithm::MlDsa(MlDsaParameterSet::MlDsa44),
+            KeyAlgorithm::MlDsa(MlDsaParameterSet::MlDsa65),
+            KeyAlgorithm::MlDsa(MlDsaParameterSet::MlDsa87),
         ],
     };
     if !args.json {

@@ -133,7 +133,8 @@ impl Context<'_> {
         let scheme = SignatureScheme::from_algorithm_identifier(cert.signature_algorithm())
             .map_err(alg_err)?;
         let digest = match scheme {
-            SignatureScheme::Ed25519 => crate::algorithm::DigestAlgorithm::Sha512,
+            // Pure schemes hash nothing outside; SHA-512 only names the check in the memo.
+            s if s.is_pure() => crate::algorithm::DigestAlgorithm::Sha512,
             _ => scheme.named_digest().ok_or_else(|| {
                 alg_err(crate::algorithm::AlgorithmError::BadParameters(
                     "certificate signature algorithm without a digest",

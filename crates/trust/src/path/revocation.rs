@@ -204,7 +204,7 @@ fn crl_scheme(
     }
     let scheme = SignatureScheme::from_algorithm_identifier(crl.signature_algorithm()).ok()?;
     let digest = match scheme {
-        SignatureScheme::Ed25519 => DigestAlgorithm::Sha512,
+        s if s.is_pure() => DigestAlgorithm::Sha512,
         _ => scheme.named_digest()?,
     };
     key.check_scheme(&scheme, digest, algorithms).ok()?;

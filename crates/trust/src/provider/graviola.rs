@@ -112,6 +112,8 @@ mod imp {
         Ed25519(eddsa::Ed25519VerifyingKey),
     }
 
+    impl crate::keycache::Weigh for Arc<VerifyingForm> {}
+
     /// The graviola form of the public key encoded as `encoding` (a PKCS #1
     /// `RSAPublicKey`, an uncompressed SEC 1 point, or 32 Ed25519 bytes, after a tag byte
     /// saying which), from the process-wide cache, or made and kept there. `None` when
@@ -161,7 +163,7 @@ mod imp {
             PublicKey::P256(k) => tagged(TAG_P256, k.to_sec1_point(false).as_bytes()),
             PublicKey::P384(k) => tagged(TAG_P384, k.to_sec1_point(false).as_bytes()),
             PublicKey::Ed25519(k) => tagged(TAG_ED25519, k.as_bytes()),
-            PublicKey::Dsa(_) => return None,
+            PublicKey::Dsa(_) | PublicKey::MlDsa(_) => return None,
         })
     }
 
@@ -299,6 +301,7 @@ mod imp {
             PrivateKey::Ed25519(k) => {
                 SigningForm::Ed25519(eddsa::Ed25519SigningKey::from_bytes(k.as_bytes()).ok()?)
             }
+            PrivateKey::MlDsa(_) => return None,
         })
     }
 

@@ -4,7 +4,8 @@
 //! Two backends implement [`Backend`]:
 //!
 //! - [`RustCrypto`](rustcrypto::RustCrypto): the RustCrypto crates (`rsa`, `p256`, `p384`,
-//!   `ed25519-dalek`, `dsa`, `sha1`, `sha2`, `md-5`). It covers everything waxseal does.
+//!   `ed25519-dalek`, `ml-dsa`, `dsa`, `sha1`, `sha2`, `md-5`). It covers everything
+//!   waxseal does.
 //! - [`Graviola`](graviola::Graviola): the `graviola` crate (Rust and formally verified
 //!   assembly, no C), much faster for RSA and ECDSA. It covers RSA PKCS #1 v1.5 and PSS
 //!   with 2048 to 8192-bit keys and a salt as long as the hash, ECDSA on P-256 and P-384,
@@ -16,7 +17,8 @@
 //! - `auto` (the default): graviola where the CPU can run it, and for each operation
 //!   RustCrypto for what graviola does not cover (SHA-1 and MD5,
 //!   DSA, RSA keys outside 2048-8192 bits, PSS salts other than the hash length, digests
-//!   computed elsewhere ([`Provider::verify_prehash`])). Measured on x86_64
+//!   computed elsewhere ([`Provider::verify_prehash`]), ML-DSA, which graviola does not
+//!   implement). Measured on x86_64
 //!   (bench/compare.sh): graviola 0.4 signs RSA-2048 about 2 times and P-256 about 3
 //!   times as fast as RustCrypto, verifies P-256 and P-384 2 to 3 times as fast, and with
 //!   prepared keys signs Ed25519 about 1.6 times as fast as ed25519-dalek.
@@ -135,6 +137,8 @@ pub enum SignOp {
     Ecdsa(DigestAlgorithm),
     /// Pure Ed25519.
     Ed25519,
+    /// Pure ML-DSA, empty context, hedged (the key names the parameter set).
+    MlDsa,
 }
 
 /// Which backend did (or would do) an operation.
@@ -561,6 +565,7 @@ impl PrivateKey {
         self.check_digest(digest, pss)?;
         Ok(match self {
             Self::Ed25519(_) => SignOp::Ed25519,
+            Self::MlDsa(_) => SignOp::MlDsa,
             Self::P256(_) | Self::P384(_) => SignOp::Ecdsa(digest),
             Self::Rsa(_) if !pss => SignOp::RsaPkcs1(digest),
             Self::Rsa(_) | Self::RsaPss(..) => SignOp::RsaPss(

@@ -1,5 +1,5 @@
-//! The RustCrypto backend: `rsa`, `p256`, `p384`, `ed25519-dalek`, `dsa`, `sha1`, `sha2`
-//! and `md-5`. It covers every operation waxseal makes; the other backends fall back to it.
+//! The RustCrypto backend: `rsa`, `p256`, `p384`, `ed25519-dalek`, `ml-dsa`, `dsa`,
+//! `sha1`, `sha2` and `md-5`. It covers every operation waxseal makes; the other backends fall back to it.
 
 use digest::Digest;
 use signature::hazmat::{PrehashSigner, PrehashVerifier};
@@ -40,6 +40,10 @@ impl RustCrypto {
                 k.verify_strict(message, &sig).map_err(bad)
             }
             (PublicKey::Ed25519(_), _) | (_, SignatureScheme::Ed25519) => Err(SignatureError),
+            (PublicKey::MlDsa(k), SignatureScheme::MlDsa(set)) if k.parameter_set() == *set => {
+                k.verify(message, signature)
+            }
+            (PublicKey::MlDsa(_), _) | (_, SignatureScheme::MlDsa(_)) => Err(SignatureError),
             _ => self.verify_prehash_all(
                 key,
                 scheme,
@@ -99,6 +103,7 @@ impl RustCrypto {
                     k.try_sign(message).map_err(|e| sign_err(&e))?;
                 sig.to_bytes().to_vec()
             }
+            (PrivateKey::MlDsa(k), SignOp::MlDsa) => k.sign(message)?,
             (PrivateKey::Rsa(k), SignOp::RsaPkcs1(digest)) => k
                 .sign_with_rng(
                     &mut rng(),
