@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes the seed corpora of the parser targets (key_parse, pem_bundle, store_load,
 # time_parse, dn_parse, bus_config, registry, pki_inventory, pki_seed, service_host,
-# countersign, msg_countersign) from testdata/ and by hand. Each file is named by the
+# countersign, msg_countersign, timestamp_token) from testdata/ and by hand. Each file is named by the
 # SHA-1 of its content, as libFuzzer names what it adds; rerunning adds nothing twice.
 # Needs the openssl command.
 set -euo pipefail
@@ -150,3 +150,45 @@ for f in "$T"/mldsa/rfc9882-*.pem; do
   add envelope_verify "$f"
   add countersign "$f"
 done
+
+# RFC 3161: OpenSSL as the TSA (a TSA PKI made here, timeStamping critical and alone):
+# replies with and without the TSA's certificate, ESSCertID (SHA-1) and ESSCertIDv2
+# (SHA-256), the tokens alone, a refused reply, and truncated ones.
+ts=$tmp/tsa
+mkdir -p "$ts"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ts/root.key" \
+  -subj /CN=fuzz-tsa-root -days 36500 -out "$ts/root.pem" 2> /dev/null
+printf 'extendedKeyUsage=critical,timeStamping\n' > "$ts/ext"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ts/tsa.key" \
+  -subj /CN=fuzz-tsa -out "$ts/tsa.csr" 2> /dev/null
+openssl x509 -req -in "$ts/tsa.csr" -CA "$ts/root.pem" -CAkey "$ts/root.key" -days 36500 \
+  -extfile "$ts/ext" -out "$ts/tsa.pem" 2> /dev/null
+cat > "$ts/tsa.cnf" << CNF
+[ tsa ]
+default_tsa = t
+[ t ]
+serial = $ts/serial
+signer_cert = $ts/tsa.pem
+signer_key = $ts/tsa.key
+signer_digest = sha256
+default_policy = 1.2.3.4.1
+digests = sha256
+ess_cert_id_alg = sha1
+CNF
+echo 01 > "$ts/serial"
+printf 'signature' > "$ts/data"
+for certs in -cert -no_nonce; do
+  openssl ts -query -data "$ts/data" -sha256 $certs -out "$ts/q" 2> /dev/null
+  openssl ts -reply -config "$ts/tsa.cnf" -queryfile "$ts/q" -out "$ts/r" 2> /dev/null
+  add timestamp_token "$ts/r"
+  openssl ts -reply -config "$ts/tsa.cnf" -queryfile "$ts/q" -token_out -out "$ts/t" 2> /dev/null
+  add timestamp_token "$ts/t"
+  head -c 200 "$ts/t" > "$ts/trunc" && add timestamp_token "$ts/trunc"
+done
+sed -i 's/ess_cert_id_alg = sha1/ess_cert_id_alg = sha256/' "$ts/tsa.cnf"
+openssl ts -query -data "$ts/data" -sha256 -cert -out "$ts/q" 2> /dev/null
+openssl ts -reply -config "$ts/tsa.cnf" -queryfile "$ts/q" -token_out -out "$ts/t" 2> /dev/null
+add timestamp_token "$ts/t"
+# A query is not a reply; an empty input.
+add timestamp_token "$ts/q"
+text timestamp_token ''

@@ -54,6 +54,7 @@ const PARSERS: &[Target] = &[
     ("store_load", harness::store, 5),
     ("time_parse", harness::time, 10),
     ("dn_parse", harness::dn, 10),
+    ("timestamp_token", harness::timestamp, 5),
 ];
 
 #[test]
