@@ -798,8 +798,8 @@ impl Bus {
             .decode(text("signature")?.as_bytes())
             .map_err(|e| Rejection::format("malformed", format!("signature is not base64: {e}")))?;
         let certs = self.certificate_fields.decode(text("certificate")?)?;
-        let content =
-            json::canonical_without(message, &CREDENTIAL_FIELDS).map_err(json_rejection)?;
+        // `json::check(message)` above accepted every number.
+        let content = json::canonical_without_checked(message, &CREDENTIAL_FIELDS);
         let mut envelope = Envelope::parse(&signature)
             .map_err(|e| Rejection::format("malformed", format!("signature: {e}")))?;
         if !envelope.is_detached() {
