@@ -29,9 +29,23 @@
 //! verifier (its signature cache is off, so it checks every signature every pass).
 //!
 //! After criterion's figures the bench prints the ratios bus ÷ envelope, measured side by
-//! side: the four measurements of an algorithm take turns pass by pass, so a shared
-//! machine's load falls on all of them alike (`BUS_RATIO_SECONDS` of each, default 2).
-//! The goal is at most 1.10.
+//! side: the measurements of an algorithm take turns pass by pass, so a shared machine's
+//! load falls on all of them alike (`BUS_RATIO_SECONDS` of each, default 2). The goal is
+//! at most 1.10.
+//!
+//! Then the floor: the same passes with every signature outcome already cached, on the
+//! envelope's side (a verifier keeping outcomes, warmed on every message) and on the
+//! bus's (`bus-floor`: one bus with a 1 s refresh interval, warmed on every message, its
+//! memory replay store emptied before each pass). No signature is checked, so what is
+//! left is each side's other work, and their difference is what the bus layer adds: the
+//! 1.10 goal needs it at most a tenth of the envelope's full time.
+//!
+//! Two more modes for finding where the time goes (nothing else runs in them):
+//!
+//! - `BUS_BREAKDOWN=1`: the steps of a validation timed one at a time, µs a message;
+//! - `BUS_PROFILE=ALGORITHM/NAME` (e.g. `rsa2048/bus-floor/fedmsg`): that measurement's
+//!   passes in a loop for `BUS_RATIO_SECONDS`, for `perf record -e cpu-clock --call-graph
+//!   dwarf target/release/deps/bus-* --bench`.
 
 use std::hint::black_box;
 use std::path::Path;

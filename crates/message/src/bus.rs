@@ -370,7 +370,9 @@ impl Bus {
     /// modification times; URLs that are due) at most every `interval` instead of before
     /// every validation: a changed anchor, intermediate or CRL is then picked up within
     /// `interval`. For a service that watches the files itself and rebuilds its bus (the
-    /// gateway's `--watch-ms`), where the check on every message would be repeated work.
+    /// gateway's `--watch-ms`), where the check on every message would be repeated work:
+    /// without an interval each message pays a `statx` of every trust file (about a
+    /// microsecond each), the price of using a changed file from the very next message.
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
         if let Some(t) = &self.trust {
