@@ -17,6 +17,12 @@
 # before every message (a `stat` of each, so that a changed file is used by the very next
 # message: the library's documented behaviour), and `bus-interval` with a 1 s refresh
 # interval, as the gateway runs it (`--watch-ms`), whose per-message path reads atomics only.
+#
+# Then the floor table: both sides with every signature outcome already cached, so that
+# what is left is their other work; "bus layer" is the difference, which the 1.10 goal
+# needs at most a tenth of the envelope's time. For where the time goes, the bench's
+# BUS_BREAKDOWN=1 (each step timed alone) and BUS_PROFILE=ALGORITHM/NAME (one measurement
+# in a loop, for perf) modes: see the doc comment of crates/message/benches/bus.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 filter=()

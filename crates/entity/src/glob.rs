@@ -100,6 +100,55 @@ impl TopicPattern {
         if check_topic(topic).is_err() {
             return false;
         }
+        // Every routing decision matches the topic against each pattern of the policy:
+        // topics of fewer than 64 segments (all real ones) are matched without allocating,
+        // the sets of reachable positions kept as bits of a word.
+        let mut segments = [""; 63];
+        let mut n = 0;
+        for part in topic.split('.') {
+            if n == segments.len() {
+                return self.matches_long(topic);
+            }
+            segments[n] = part;
+            n += 1;
+        }
+        let t = &segments[..n];
+        // Bit j of `reach`: the pattern segments so far can match the first j topic
+        // segments (j = 0..=n, so n + 1 <= 64 bits).
+        let all = if n == 63 {
+            u64::MAX
+        } else {
+            (1u64 << (n + 1)) - 1
+        };
+        let mut reach = 1u64;
+        for seg in &self.segments {
+            reach = match seg {
+                // Zero or more segments: every position from the first reachable one on.
+                Segment::Hash if reach == 0 => 0,
+                Segment::Hash => all & !((reach & reach.wrapping_neg()) - 1),
+                Segment::Star => (reach << 1) & all,
+                Segment::Literal(l) => {
+                    let mut next = 0;
+                    let mut from = reach & !(1u64 << n);
+                    while from != 0 {
+                        let j = from.trailing_zeros() as usize;
+                        from &= from - 1;
+                        if t[j] == l {
+                            next |= 1u64 << (j + 1);
+                        }
+                    }
+                    next
+                }
+            };
+            if reach == 0 {
+                return false;
+            }
+        }
+        reach & (1u64 << n) != 0
+    }
+
+    /// [`TopicPattern::matches`] for a topic of any number of segments (64 or more).
+    fn matches_long(&self, topic: &str) -> bool {
         let t: Vec<&str> = topic.split('.').collect();
         // reach[j]: the first i pattern segments can match the first j topic segments.
         let mut reach = vec![false; t.len() + 1];
@@ -254,6 +303,72 @@ impl EntityPattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_matching_agrees_with_the_general_one_on_every_small_case() {
+        // Every pattern of up to 4 segments from {a, b, *, #} against every topic of up to
+        // 5 segments from {a, b}, plus topics long enough for the general matcher.
+        let pieces = ["a", "b", "*", "#"];
+        let mut patterns = vec![String::new()];
+        let mut all_patterns = Vec::new();
+        for _ in 0..4 {
+            patterns = patterns
+                .iter()
+                .flat_map(|p| {
+                    pieces.iter().map(move |x| {
+                        if p.is_empty() {
+                            x.to_string()
+                        } else {
+                            format!("{p}.{x}")
+                        }
+                    })
+                })
+                .collect();
+            all_patterns.extend(patterns.clone());
+        }
+        let mut topics = vec![String::new()];
+        let mut all_topics = Vec::new();
+        for _ in 0..5 {
+            topics = topics
+                .iter()
+                .flat_map(|t| {
+                    ["a", "b"].iter().map(move |x| {
+                        if t.is_empty() {
+                            x.to_string()
+                        } else {
+                            format!("{t}.{x}")
+                        }
+                    })
+                })
+                .collect();
+            all_topics.extend(topics.clone());
+        }
+        for n in [62, 63, 64, 65, 100] {
+            all_topics.push(vec!["a"; n].join("."));
+            all_topics.push(format!("{}.b", vec!["a"; n - 1].join(".")));
+        }
+        for p in &all_patterns {
+            let pattern = TopicPattern::new(p).unwrap();
+            for t in &all_topics {
+                assert_eq!(pattern.matches(t), pattern.matches_long(t), "{p} ~ {t}");
+            }
+        }
+        assert!(
+            TopicPattern::new("a.#")
+                .unwrap()
+                .matches(&vec!["a"; 100].join("."))
+        );
+        assert!(
+            !TopicPattern::new("a.*")
+                .unwrap()
+                .matches(&vec!["a"; 100].join("."))
+        );
+        assert!(
+            TopicPattern::new("#.b")
+                .unwrap()
+                .matches(&format!("{}.b", vec!["a"; 70].join(".")))
+        );
+    }
 
     #[test]
     fn topics_are_printable_ascii_without_white_space() {

@@ -29,9 +29,23 @@
 //! verifier (its signature cache is off, so it checks every signature every pass).
 //!
 //! After criterion's figures the bench prints the ratios bus ÷ envelope, measured side by
-//! side: the four measurements of an algorithm take turns pass by pass, so a shared
-//! machine's load falls on all of them alike (`BUS_RATIO_SECONDS` of each, default 2).
-//! The goal is at most 1.10.
+//! side: the measurements of an algorithm take turns pass by pass, so a shared machine's
+//! load falls on all of them alike (`BUS_RATIO_SECONDS` of each, default 2). The goal is
+//! at most 1.10.
+//!
+//! Then the floor: the same passes with every signature outcome already cached, on the
+//! envelope's side (a verifier keeping outcomes, warmed on every message) and on the
+//! bus's (`bus-floor`: one bus with a 1 s refresh interval, warmed on every message, its
+//! memory replay store emptied before each pass). No signature is checked, so what is
+//! left is each side's other work, and their difference is what the bus layer adds: the
+//! 1.10 goal needs it at most a tenth of the envelope's full time.
+//!
+//! Two more modes for finding where the time goes (nothing else runs in them):
+//!
+//! - `BUS_BREAKDOWN=1`: the steps of a validation timed one at a time, µs a message;
+//! - `BUS_PROFILE=ALGORITHM/NAME` (e.g. `rsa2048/bus-floor/fedmsg`): that measurement's
+//!   passes in a loop for `BUS_RATIO_SECONDS`, for `perf record -e cpu-clock --call-graph
+//!   dwarf target/release/deps/bus-* --bench`.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -42,11 +56,16 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
+use waxseal_envelope::rfc5652::CertificateChoice;
 use waxseal_envelope::{
-    CertStore, Certificate, CrlSet, KeyAlgorithm, KeyFileCheck, PathCache, Signer, TrustAnchors,
-    Verifier,
+    CertStore, Certificate, CrlSet, Envelope, KeyAlgorithm, KeyFileCheck, PathCache, Signer,
+    TrustAnchors, Verifier,
 };
-use waxseal_message::{Bus, BusConfig, Route, json as wjson, oslo, sign, strip_credentials};
+use waxseal_message::replay::memory::MemoryStore;
+use waxseal_message::{
+    Admission, Bus, BusConfig, ReplayError, ReplayStore, Route, json as wjson, oslo, sign,
+    strip_credentials,
+};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
 
 /// Messages per timed pass (each validated once by that pass's `Bus`).
@@ -72,6 +91,51 @@ struct Setup {
     /// the CMS carries the signer's certificate).
     fedmsg_verifier: Verifier,
     oslo_verifier: Verifier,
+    /// The floor rows: the same verifiers keeping signature outcomes, warmed on every
+    /// message, so that a pass checks no signature.
+    fedmsg_verifier_cached: Verifier,
+    oslo_verifier_cached: Verifier,
+    /// The floor rows' bus (a 1 s refresh interval), warmed on every message (its
+    /// signature outcomes kept), and its replay store, emptied before each pass.
+    floor_bus: Bus,
+    floor_store: Arc<Resettable>,
+}
+
+/// A memory replay store that a pass of the floor rows empties (their bus is made once,
+/// to keep its signature outcomes): one uncontended mutex more per message than the
+/// memory store alone.
+struct Resettable(std::sync::Mutex<Arc<MemoryStore>>);
+
+impl Resettable {
+    fn new() -> Self {
+        Self(std::sync::Mutex::new(Arc::new(MemoryStore::new(1 << 16))))
+    }
+
+    fn reset(&self) {
+        *self.0.lock().unwrap() = Arc::new(MemoryStore::new(1 << 16));
+    }
+}
+
+impl ReplayStore for Resettable {
+    fn admit(
+        &self,
+        key: [u8; 32],
+        expires: u64,
+        now: u64,
+        redelivered: bool,
+    ) -> Result<Admission, ReplayError> {
+        let store = self.0.lock().unwrap().clone();
+        store.admit(key, expires, now, redelivered)
+    }
+
+    fn settle(&self, key: [u8; 32], now: u64) -> Result<(), ReplayError> {
+        let store = self.0.lock().unwrap().clone();
+        store.settle(key, now)
+    }
+
+    fn describe(&self) -> String {
+        "memory, emptied before each pass".into()
+    }
 }
 
 fn read_certs(path: &Path) -> Vec<Certificate> {
@@ -162,14 +226,38 @@ impl Setup {
                 .with_crls(crls.clone())
                 .with_cache(Arc::new(PathCache::new(16).with_signature_capacity(0)))
         };
-        let fedmsg_verifier = verifier(CertStore::from_certificates(
+        let fedmsg_store = CertStore::from_certificates(
             bodhi
                 .chain()
                 .iter()
                 .cloned()
                 .chain([bodhi.certificate().clone()]),
-        ));
-        let oslo_verifier = verifier(CertStore::from_certificates(ca));
+        );
+        let fedmsg_verifier = verifier(fedmsg_store.clone());
+        let oslo_verifier = verifier(CertStore::from_certificates(ca.clone()));
+        let cached = |store: CertStore, cms: &[(Vec<u8>, Vec<u8>)]| {
+            let v = Verifier::new(anchors.clone())
+                .with_store(store)
+                .with_crls(crls.clone())
+                .with_cache(Arc::new(PathCache::new(1024)));
+            for (der, content) in cms {
+                v.verify_bytes(der, Some(content)).unwrap();
+            }
+            v
+        };
+        let fedmsg_verifier_cached = cached(fedmsg_store, &fedmsg_cms);
+        let oslo_verifier_cached = cached(CertStore::from_certificates(ca), &oslo_cms);
+        let floor_store = Arc::new(Resettable::new());
+        let floor_bus = Bus::new(config.clone())
+            .unwrap()
+            .with_refresh_interval(Duration::from_secs(1))
+            .with_replay_store(floor_store.clone());
+        for m in &fedmsg {
+            floor_bus.validate_bytes(m).unwrap();
+        }
+        for m in &oslo_wire {
+            floor_bus.verify_oslo_bytes(m, OSLO_TOPIC).unwrap();
+        }
         Self {
             alg,
             _tmp: tmp,
@@ -180,6 +268,10 @@ impl Setup {
             oslo_cms,
             fedmsg_verifier,
             oslo_verifier,
+            fedmsg_verifier_cached,
+            oslo_verifier_cached,
+            floor_bus,
+            floor_store,
         }
     }
 
@@ -197,6 +289,25 @@ impl Setup {
         bus
     }
 
+    /// Message `i` through `bus`, its replay-store entry aside: a second validation of a
+    /// message is a replay, so the breakdown admits it unrecorded.
+    fn bus_fresh_validate(&self, bus: &Bus, i: usize) -> waxseal_message::Admitted {
+        let e = bus
+            .examine(&self.fedmsg[i], &waxseal_message::Arrival::unrouted())
+            .unwrap();
+        e.unrecorded()
+    }
+
+    fn bus_fresh_oslo(&self, bus: &Bus, i: usize) -> waxseal_message::Admitted {
+        let e = bus
+            .examine(
+                &self.oslo[i],
+                &waxseal_message::Arrival::on(Route::topic(OSLO_TOPIC)),
+            )
+            .unwrap();
+        e.unrecorded()
+    }
+
     /// One timed pass of `what` over [`MESSAGES`] messages.
     fn pass(&self, what: What) -> Duration {
         match what {
@@ -208,6 +319,35 @@ impl Setup {
                 let start = Instant::now();
                 for (der, content) in &cms[..MESSAGES] {
                     black_box(v.verify_bytes(black_box(der), Some(content)).unwrap());
+                }
+                start.elapsed()
+            }
+            What::EnvelopeFloor(kind) => {
+                let (v, cms) = match kind {
+                    Kind::Fedmsg => (&self.fedmsg_verifier_cached, &self.fedmsg_cms),
+                    Kind::Oslo => (&self.oslo_verifier_cached, &self.oslo_cms),
+                };
+                let start = Instant::now();
+                for (der, content) in &cms[..MESSAGES] {
+                    black_box(v.verify_bytes(black_box(der), Some(content)).unwrap());
+                }
+                start.elapsed()
+            }
+            What::BusFloor(kind) => {
+                self.floor_store.reset();
+                let bus = &self.floor_bus;
+                let start = Instant::now();
+                match kind {
+                    Kind::Fedmsg => {
+                        for m in &self.fedmsg[..MESSAGES] {
+                            black_box(bus.validate_bytes(black_box(m)).unwrap());
+                        }
+                    }
+                    Kind::Oslo => {
+                        for m in &self.oslo[..MESSAGES] {
+                            black_box(bus.verify_oslo_bytes(black_box(m), OSLO_TOPIC).unwrap());
+                        }
+                    }
                 }
                 start.elapsed()
             }
@@ -243,6 +383,11 @@ enum What {
     Envelope(Kind),
     /// The bus; `true`: with a refresh interval.
     Bus(Kind, bool),
+    /// The envelope with every signature outcome cached: its work beyond the signature.
+    EnvelopeFloor(Kind),
+    /// The bus (refresh interval) with every signature outcome cached: its work beyond
+    /// the signature.
+    BusFloor(Kind),
 }
 
 impl What {
@@ -254,17 +399,25 @@ impl What {
             Self::Envelope(Kind::Oslo) => "envelope/oslo-signature",
             Self::Bus(Kind::Oslo, false) => "bus/oslo",
             Self::Bus(Kind::Oslo, true) => "bus-interval/oslo",
+            Self::EnvelopeFloor(Kind::Fedmsg) => "envelope-floor/fedmsg-signature",
+            Self::BusFloor(Kind::Fedmsg) => "bus-floor/fedmsg",
+            Self::EnvelopeFloor(Kind::Oslo) => "envelope-floor/oslo-signature",
+            Self::BusFloor(Kind::Oslo) => "bus-floor/oslo",
         }
     }
 }
 
-const ALL: [What; 6] = [
+const ALL: [What; 10] = [
     What::Envelope(Kind::Fedmsg),
     What::Bus(Kind::Fedmsg, false),
     What::Bus(Kind::Fedmsg, true),
+    What::EnvelopeFloor(Kind::Fedmsg),
+    What::BusFloor(Kind::Fedmsg),
     What::Envelope(Kind::Oslo),
     What::Bus(Kind::Oslo, false),
     What::Bus(Kind::Oslo, true),
+    What::EnvelopeFloor(Kind::Oslo),
+    What::BusFloor(Kind::Oslo),
 ];
 
 fn setups() -> &'static [Setup] {
@@ -277,7 +430,351 @@ fn setups() -> &'static [Setup] {
     })
 }
 
+/// `BUS_PROFILE=ALGORITHM/NAME` (e.g. `rsa2048/bus-interval/fedmsg`): runs that one
+/// measurement's passes for `BUS_RATIO_SECONDS` and nothing else, for a profiler
+/// (`perf record -e cpu-clock --call-graph dwarf target/release/deps/bus-*`).
+fn profile_only() -> bool {
+    let Ok(target) = std::env::var("BUS_PROFILE") else {
+        return false;
+    };
+    let seconds = ratio_seconds();
+    for s in setups() {
+        for what in ALL {
+            if format!("{}/{}", s.alg.name(), what.name()) != target {
+                continue;
+            }
+            let (mut spent, mut passes) = (Duration::ZERO, 0u32);
+            while spent.as_secs_f64() < seconds {
+                spent += s.pass(what);
+                passes += 1;
+            }
+            println!(
+                "{target}: {:.2} µs a message",
+                spent.as_secs_f64() * 1e6 / (f64::from(passes) * MESSAGES as f64)
+            );
+        }
+    }
+    true
+}
+
+/// `BUS_BREAKDOWN=1`: what the steps of a message's validation cost each, in µs a
+/// message, timed one step at a time over the [`MESSAGES`] messages (each step's inputs
+/// made beforehand by the steps before it, through the public API): where the bus's time
+/// beyond the envelope's goes. Then nothing else runs.
+fn breakdown_only() -> bool {
+    if std::env::var_os("BUS_BREAKDOWN").is_none() {
+        return false;
+    }
+    let seconds = ratio_seconds() / 8.0;
+    /// µs a message of `f` over `n` items, repeated for `seconds`.
+    fn time(seconds: f64, n: usize, mut f: impl FnMut(usize)) -> f64 {
+        let (mut spent, mut passes) = (Duration::ZERO, 0u32);
+        while spent.as_secs_f64() < seconds {
+            let start = Instant::now();
+            for i in 0..n {
+                f(i);
+            }
+            spent += start.elapsed();
+            passes += 1;
+        }
+        spent.as_secs_f64() * 1e6 / (f64::from(passes) * n as f64)
+    }
+    for s in setups() {
+        let n = MESSAGES;
+        let bus = s.bus(false);
+        let verifier = bus.verifier().unwrap();
+        let row = |name: &str, us: f64| println!("{:<9} {name:<58} {us:>8.2}", s.alg.name());
+        // fedmsg-style.
+        let values: Vec<serde_json::Value> =
+            s.fedmsg.iter().map(|m| wjson::parse(m).unwrap()).collect();
+        let field = |i: usize, k: &str| values[i][k].as_str().unwrap().to_string();
+        let sigs: Vec<String> = (0..n).map(|i| field(i, "signature")).collect();
+        let certs: Vec<String> = (0..n).map(|i| field(i, "certificate")).collect();
+        let whole = |what: What| {
+            let (mut spent, mut passes) = (Duration::ZERO, 0u32);
+            while spent.as_secs_f64() < seconds {
+                spent += s.pass(what);
+                passes += 1;
+            }
+            spent.as_secs_f64() * 1e6 / (f64::from(passes) * n as f64)
+        };
+        row("fedmsg: whole bus", whole(What::Bus(Kind::Fedmsg, false)));
+        row(
+            "fedmsg: whole bus-interval",
+            whole(What::Bus(Kind::Fedmsg, true)),
+        );
+        row(
+            "fedmsg: Bus::examine, unrecorded (signatures cached)",
+            time(seconds, n, |i| {
+                black_box(s.bus_fresh_validate(&bus, i));
+            }),
+        );
+        row(
+            "fedmsg: serde_json::from_slice::<Value> (not strict)",
+            time(seconds, n, |i| {
+                black_box(serde_json::from_slice::<serde_json::Value>(&s.fedmsg[i]).unwrap());
+            }),
+        );
+        row(
+            "fedmsg: json::check_surrogates",
+            time(seconds, n, |i| {
+                wjson::check_surrogates(&s.fedmsg[i]).unwrap();
+            }),
+        );
+        row(
+            "fedmsg: envelope verify_bytes (the reference)",
+            time(seconds, n, |i| {
+                let (der, content) = &s.fedmsg_cms[i];
+                black_box(s.fedmsg_verifier.verify_bytes(der, Some(content)).unwrap());
+            }),
+        );
+        row(
+            "Bus::current_verifier, files checked (a statx of each of 3)",
+            time(seconds, n, |_| {
+                black_box(bus.current_verifier().unwrap());
+            }),
+        );
+        let bus_interval = s.bus(true);
+        row(
+            "Bus::current_verifier, 1 s refresh interval",
+            time(seconds, n, |_| {
+                black_box(bus_interval.current_verifier().unwrap());
+            }),
+        );
+        row(
+            "fedmsg: json::parse (strict)",
+            time(seconds, n, |i| {
+                black_box(wjson::parse(&s.fedmsg[i]).unwrap());
+            }),
+        );
+        row("fedmsg: drop of the parsed value", {
+            let mut copies: Vec<Option<serde_json::Value>> = Vec::new();
+            time(seconds, n, |i| {
+                if i == 0 {
+                    copies = values.iter().cloned().map(Some).collect();
+                }
+                drop(black_box(copies[i].take()));
+            })
+        });
+        row(
+            "fedmsg: json::check",
+            time(seconds, n, |i| {
+                wjson::check(&values[i]).unwrap();
+            }),
+        );
+        row(
+            "fedmsg: base64 of signature",
+            time(seconds, n, |i| {
+                black_box(STANDARD.decode(&sigs[i]).unwrap());
+            }),
+        );
+        row(
+            "fedmsg: certificate field (cached)",
+            time(seconds, n, |i| {
+                black_box(bus.certificate_field(&certs[i]).unwrap());
+            }),
+        );
+        row(
+            "fedmsg: json::canonical_without",
+            time(seconds, n, |i| {
+                black_box(
+                    wjson::canonical_without(&values[i], &["signature", "certificate"]).unwrap(),
+                );
+            }),
+        );
+        row(
+            "fedmsg: Envelope::parse (the CMS)",
+            time(seconds, n, |i| {
+                black_box(Envelope::parse(&s.fedmsg_cms[i].0).unwrap());
+            }),
+        );
+        let envelopes: Vec<Envelope> = (0..n)
+            .map(|i| {
+                let mut e = Envelope::parse(&s.fedmsg_cms[i].0).unwrap();
+                for c in bus.certificate_field(&certs[i]).unwrap().iter() {
+                    e.signed_data_mut()
+                        .certificates
+                        .push(CertificateChoice::Certificate(c.clone()));
+                }
+                e
+            })
+            .collect();
+        row(
+            "fedmsg: verify, certificates in the CMS (as the bus)",
+            time(seconds, n, |i| {
+                black_box(
+                    s.oslo_verifier
+                        .verify(&envelopes[i], Some(&s.fedmsg_cms[i].1))
+                        .unwrap(),
+                );
+            }),
+        );
+        let bare: Vec<Envelope> = (0..n)
+            .map(|i| Envelope::parse(&s.fedmsg_cms[i].0).unwrap())
+            .collect();
+        row(
+            "fedmsg: verify, certificates in the store (envelope)",
+            time(seconds, n, |i| {
+                black_box(
+                    s.fedmsg_verifier
+                        .verify(&bare[i], Some(&s.fedmsg_cms[i].1))
+                        .unwrap(),
+                );
+            }),
+        );
+        let verified: Vec<_> = (0..n)
+            .map(|i| {
+                verifier
+                    .verify(&envelopes[i], Some(&s.fedmsg_cms[i].1))
+                    .unwrap()
+            })
+            .collect();
+        row(
+            "fedmsg: authorize",
+            time(seconds, n, |i| {
+                let signer = &verified[i].signers()[0].certificate;
+                black_box(bus.authorizer().authorize(
+                    signer,
+                    "org.example.prod.bodhi.update.comment",
+                    Some(&values[i]),
+                ));
+            }),
+        );
+        row(
+            "fedmsg: replay_key",
+            time(seconds, n, |i| {
+                let o = &verified[i].signers()[0];
+                black_box(waxseal_message::replay::replay_key(
+                    &o.certificate,
+                    o.signed_attributes(),
+                    &s.fedmsg_cms[i].1,
+                ));
+            }),
+        );
+        row(
+            "fedmsg: subject_display x2 + note",
+            time(seconds, n, |i| {
+                let c = &verified[i].signers()[0].certificate;
+                black_box((
+                    format!("signed by {}", c.subject_display()),
+                    c.subject_display(),
+                ));
+            }),
+        );
+        row("fedmsg: memory replay store admit (new key)", {
+            let mut store = waxseal_message::StoreSpec::Memory.open(1 << 20).unwrap();
+            let mut k = 0u64;
+            time(seconds, n, |i| {
+                if i == 0 && k > 200_000 {
+                    store = waxseal_message::StoreSpec::Memory.open(1 << 20).unwrap();
+                    k = 0;
+                }
+                k += 1;
+                let mut key = [7u8; 32];
+                key[..8].copy_from_slice(&k.to_be_bytes());
+                black_box(store.admit(key, u64::MAX, 1, false).unwrap());
+            })
+        });
+        // oslo.
+        row("oslo: whole bus", whole(What::Bus(Kind::Oslo, false)));
+        row(
+            "oslo: whole bus-interval",
+            whole(What::Bus(Kind::Oslo, true)),
+        );
+        row(
+            "oslo: Bus::examine, unrecorded (signatures cached)",
+            time(seconds, n, |i| {
+                black_box(s.bus_fresh_oslo(&bus, i));
+            }),
+        );
+        row(
+            "oslo: envelope verify_bytes (the reference)",
+            time(seconds, n, |i| {
+                let (der, content) = &s.oslo_cms[i];
+                black_box(s.oslo_verifier.verify_bytes(der, Some(content)).unwrap());
+            }),
+        );
+        row(
+            "oslo: json::parse (outer, strict)",
+            time(seconds, n, |i| {
+                black_box(wjson::parse(&s.oslo[i]).unwrap());
+            }),
+        );
+        row(
+            "oslo: json::parse (oslo.message, strict)",
+            time(seconds, n, |i| {
+                black_box(wjson::parse(&s.oslo_cms[i].1).unwrap());
+            }),
+        );
+        let osigs: Vec<String> = s
+            .oslo
+            .iter()
+            .map(|m| {
+                wjson::parse(m).unwrap()[oslo::SIGNATURE_KEY]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        row(
+            "oslo: base64 of oslo.signature",
+            time(seconds, n, |i| {
+                black_box(STANDARD.decode(&osigs[i]).unwrap());
+            }),
+        );
+        row(
+            "oslo: waxseal_slip::parse",
+            time(seconds, n, |i| {
+                black_box(waxseal_slip::parse(&s.oslo_cms[i].0, 8).unwrap());
+            }),
+        );
+        row(
+            "oslo: Envelope::parse",
+            time(seconds, n, |i| {
+                black_box(Envelope::parse(&s.oslo_cms[i].0).unwrap());
+            }),
+        );
+        let oenv: Vec<Envelope> = (0..n)
+            .map(|i| Envelope::parse(&s.oslo_cms[i].0).unwrap())
+            .collect();
+        row(
+            "oslo: SlipVerifier::verify, as the bus does",
+            time(seconds, n, |i| {
+                black_box(
+                    waxseal_slip::SlipVerifier::new(&s.oslo_verifier)
+                        .with_expectations(bus.route_expectations())
+                        .with_namer(bus.authorizer().namer())
+                        .verify(&oenv[i], Some(&s.oslo_cms[i].1))
+                        .unwrap(),
+                );
+            }),
+        );
+        row(
+            "oslo: Verifier::verify (envelope side)",
+            time(seconds, n, |i| {
+                black_box(
+                    s.oslo_verifier
+                        .verify(&oenv[i], Some(&s.oslo_cms[i].1))
+                        .unwrap(),
+                );
+            }),
+        );
+        println!();
+    }
+    true
+}
+
+fn ratio_seconds() -> f64 {
+    std::env::var("BUS_RATIO_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0)
+}
+
 fn criterion_figures(c: &mut Criterion) {
+    if profile_only() || breakdown_only() {
+        std::process::exit(0);
+    }
     for s in setups() {
         let mut g = c.benchmark_group(s.alg.name());
         g.throughput(criterion::Throughput::Elements(MESSAGES as u64));
@@ -294,10 +791,7 @@ fn criterion_figures(c: &mut Criterion) {
 /// pass each, until each has run for `RATIO_SECONDS` (`BUS_RATIO_SECONDS` in the
 /// environment, default 2).
 fn ratios(_: &mut Criterion) {
-    let seconds: f64 = std::env::var("BUS_RATIO_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2.0);
+    let seconds = ratio_seconds();
     let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let before = load();
     let mut rows = Vec::new();
@@ -312,45 +806,55 @@ fn ratios(_: &mut Criterion) {
         }
         let per_message =
             |i: usize| spent[i].as_secs_f64() * 1e6 / (f64::from(passes[i]) * MESSAGES as f64);
-        for (kind, e, b, bi) in [
-            ("fedmsg-style message", 0, 1, 2),
-            ("oslo envelope", 3, 4, 5),
+        for (kind, e, b, bi, ef, bf) in [
+            ("fedmsg-style message", 0, 1, 2, 3, 4),
+            ("oslo envelope", 5, 6, 7, 8, 9),
         ] {
-            rows.push((
-                s.alg.name(),
-                kind,
-                per_message(e),
-                per_message(b),
-                per_message(bi),
-            ));
+            rows.push((s.alg.name(), kind, [e, b, bi, ef, bf].map(per_message)));
         }
     }
     println!();
+    let load_text = |l: String| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
     println!(
         "bus ÷ envelope, side by side ({MESSAGES} distinct messages a pass, passes taking turns; load average {} before, {} after):",
-        before
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
-        load()
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
+        load_text(before),
+        load_text(load())
     );
     println!(
         "(bus: files checked before every message, as Bus::new makes it; bus-interval: a 1 s refresh interval, as the gateway runs it)"
     );
     println!(
-        "{:<9} {:<22} {:>11} {:>8} {:>7} {:>13} {:>7}",
+        "{:<9} {:<22} {:>11} {:>8} {:>7} {:>15} {:>7}",
         "algorithm", "message", "envelope µs", "bus µs", "ratio", "bus-interval µs", "ratio"
     );
-    for (alg, kind, e, b, bi) in rows {
+    for (alg, kind, [e, b, bi, ..]) in &rows {
         println!(
             "{alg:<9} {kind:<22} {e:>11.1} {b:>8.1} {:>7.3} {bi:>15.1} {:>7.3}",
             b / e,
             bi / e
+        );
+    }
+    println!();
+    println!(
+        "The floor: the same passes with every signature outcome already cached (no signature checked), so what is left is each side's other work; \
+         bus layer = bus-interval's floor - envelope's floor, what the bus adds; 1.10 allows 0.10 x the envelope's full time for it:"
+    );
+    println!(
+        "{:<9} {:<22} {:>17} {:>12} {:>14} {:>15} {:>16}",
+        "algorithm",
+        "message",
+        "envelope floor µs",
+        "bus floor µs",
+        "bus layer µs",
+        "1.10 allows µs",
+        "bus layer ÷ env"
+    );
+    for (alg, kind, [e, _, _, ef, bf]) in &rows {
+        println!(
+            "{alg:<9} {kind:<22} {ef:>17.1} {bf:>12.1} {:>14.1} {:>15.1} {:>16.3}",
+            bf - ef,
+            0.1 * e,
+            (bf - ef) / e
         );
     }
 }

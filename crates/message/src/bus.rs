@@ -371,7 +371,9 @@ impl Bus {
     /// modification times; URLs that are due) at most every `interval` instead of before
     /// every validation: a changed anchor, intermediate or CRL is then picked up within
     /// `interval`. For a service that watches the files itself and rebuilds its bus (the
-    /// gateway's `--watch-ms`), where the check on every message would be repeated work.
+    /// gateway's `--watch-ms`), where the check on every message would be repeated work:
+    /// without an interval each message pays a `statx` of every trust file (about a
+    /// microsecond each), the price of using a changed file from the very next message.
     pub fn with_refresh_interval(mut self, interval: Duration) -> Self {
         self.refresh_interval = interval;
         if let Some(t) = &self.trust {
@@ -799,8 +801,8 @@ impl Bus {
             .decode(text("signature")?.as_bytes())
             .map_err(|e| Rejection::format("malformed", format!("signature is not base64: {e}")))?;
         let certs = self.certificate_fields.decode(text("certificate")?)?;
-        let content =
-            json::canonical_without(message, &CREDENTIAL_FIELDS).map_err(json_rejection)?;
+        // `json::check(message)` above accepted every number.
+        let content = json::canonical_without_checked(message, &CREDENTIAL_FIELDS);
         let mut envelope = Envelope::parse(&signature)
             .map_err(|e| Rejection::format("malformed", format!("signature: {e}")))?;
         if !envelope.is_detached() {

@@ -6,9 +6,19 @@
 //! a pure function of the field's text, so a bounded cache keyed by that text returns
 //! exactly what decoding again would; what the certificates are worth is still decided for
 //! every message by the verifier. A flood of distinct fields only evicts entries.
+//!
+//! Looking a field up in that cache hashes its 3-5 KB of text (std's SipHash, randomly
+//! keyed: the text is the sender's, so a hash it could aim at one bucket is not an
+//! option), which costs a good part of a microsecond. The last few distinct fields
+//! decoded are therefore also kept apart ([`RECENT`]) and compared byte for byte first,
+//! without a lock: a stream from one signer, or a few, finds its field there, and
+//! anything else goes on to the cache. Either way the answer is the decoding of exactly
+//! that text.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+use arc_swap::ArcSwapOption;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use waxseal_envelope::Certificate;
@@ -23,25 +33,42 @@ pub const CAPACITY_BYTES: u64 = 4 * 1024 * 1024;
 /// The estimate of what the decoded certificates of one field take in memory.
 pub const DECODED_BYTES: u64 = 4 * 1024;
 
-/// Weighs an entry by its text's length plus [`DECODED_BYTES`].
+/// A field's text and its certificates.
+type Field = (Arc<str>, Arc<[Certificate]>);
+
+/// A cache entry, shared with [`RECENT`]'s slots.
+type Decoded = Arc<Field>;
+
+/// Weighs an entry by its text's length plus [`DECODED_BYTES`] (the text is held once,
+/// by the key and the entry together).
 #[derive(Debug, Clone, Copy)]
 struct ByLength;
 
-impl quick_cache::Weighter<String, Arc<[Certificate]>> for ByLength {
-    fn weight(&self, key: &String, _: &Arc<[Certificate]>) -> u64 {
+impl quick_cache::Weighter<Arc<str>, Decoded> for ByLength {
+    fn weight(&self, key: &Arc<str>, _: &Decoded) -> u64 {
         key.len() as u64 + DECODED_BYTES
     }
 }
 
+/// How many of the last distinct fields found are compared directly before the cache is
+/// asked. They are entries of the cache (shared, not copied), so they add to its bound
+/// only when the cache has evicted them meanwhile: at most this many fields more.
+pub const RECENT: usize = 4;
+
 /// Decoded `certificate` fields, bounded in bytes.
 pub struct CertificateFields {
-    cache: quick_cache::sync::Cache<String, Arc<[Certificate]>, ByLength>,
+    cache: quick_cache::sync::Cache<Arc<str>, Decoded, ByLength>,
+    /// The last [`RECENT`] distinct fields found (in the cache, or decoded and kept
+    /// there), replaced in turn.
+    recent: [ArcSwapOption<Field>; RECENT],
+    /// The slot of `recent` the next field found in the cache takes.
+    next: AtomicUsize,
 }
 
 // A panic cannot leave the cache inconsistent: it is only changed inside `quick_cache`
-// under a shard lock, by hashing and comparing `String` keys and cloning `Arc`s, none of
-// which panics. So a bus that holds one stays usable across `catch_unwind`, as
-// `PathCache` does (`waxseal_trust::path::cache`).
+// under a shard lock, by hashing and comparing `str` keys and cloning `Arc`s, none of
+// which panics; the recent slots are swapped whole. So a bus that holds one stays usable
+// across `catch_unwind`, as `PathCache` does (`waxseal_trust::path::cache`).
 impl std::panic::RefUnwindSafe for CertificateFields {}
 impl std::panic::UnwindSafe for CertificateFields {}
 
@@ -61,6 +88,8 @@ impl Default for CertificateFields {
                 Default::default(),
                 Default::default(),
             ),
+            recent: Default::default(),
+            next: AtomicUsize::new(0),
         }
     }
 }
@@ -69,20 +98,43 @@ impl CertificateFields {
     /// The certificates in `field` (base64 of PEM), or why they cannot be read (reason
     /// code `malformed`). Failures are not cached.
     pub fn decode(&self, field: &str) -> Result<Arc<[Certificate]>, Rejection> {
-        if let Some(certs) = self.cache.get(field) {
-            return Ok(certs);
+        for slot in &self.recent {
+            if let Some(kept) = &*slot.load()
+                && *kept.0 == *field
+            {
+                return Ok(kept.1.clone());
+            }
         }
-        let bytes = STANDARD.decode(field.as_bytes()).map_err(|e| {
-            Rejection::format("malformed", format!("certificate is not base64: {e}"))
-        })?;
-        let pem = String::from_utf8(bytes)
-            .map_err(|_| Rejection::format("malformed", "certificate is not UTF-8 PEM"))?;
-        let certs: Arc<[Certificate]> = Certificate::load_all(pem.as_bytes())
-            .map_err(|e| Rejection::format("malformed", format!("certificate: {e}")))?
-            .into();
-        self.cache.insert(field.to_string(), certs.clone());
-        Ok(certs)
+        let entry = match self.cache.get(field) {
+            Some(entry) => entry,
+            None => {
+                let certs = decode_field(field)?;
+                let entry: Decoded = Arc::new((Arc::from(field), certs));
+                // Kept only if the cache keeps it (a field heavier than the whole cache is
+                // not), so that the recent slots hold nothing the cache would not.
+                self.cache.insert(entry.0.clone(), entry.clone());
+                if self.cache.get(field).is_none() {
+                    return Ok(entry.1.clone());
+                }
+                entry
+            }
+        };
+        let slot = self.next.fetch_add(1, Ordering::Relaxed) % RECENT;
+        self.recent[slot].store(Some(entry.clone()));
+        Ok(entry.1.clone())
     }
+}
+
+/// The certificates of a field, decoded.
+fn decode_field(field: &str) -> Result<Arc<[Certificate]>, Rejection> {
+    let bytes = STANDARD
+        .decode(field.as_bytes())
+        .map_err(|e| Rejection::format("malformed", format!("certificate is not base64: {e}")))?;
+    let pem = String::from_utf8(bytes)
+        .map_err(|_| Rejection::format("malformed", "certificate is not UTF-8 PEM"))?;
+    Ok(Certificate::load_all(pem.as_bytes())
+        .map_err(|e| Rejection::format("malformed", format!("certificate: {e}")))?
+        .into())
 }
 
 #[cfg(test)]

@@ -182,11 +182,15 @@ impl<'de> Visitor<'de> for Strict {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format!("duplicate key {key:?}")));
+            // One lookup: the vacant entry takes the value.
+            match out.entry(key) {
+                serde_json::map::Entry::Occupied(e) => {
+                    return Err(de::Error::custom(format!("duplicate key {:?}", e.key())));
+                }
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(map.next_value_seed(Strict)?);
+                }
             }
-            let value = map.next_value_seed(Strict)?;
-            out.insert(key, value);
         }
         Ok(Value::Object(out))
     }
@@ -453,24 +457,31 @@ pub fn canonical(value: &Value) -> Result<Vec<u8>, JsonError> {
 /// `\f`, `\r`, else `\u00xx`) and every other character as UTF-8; numbers as
 /// ECMAScript writes the double (`ryu-js`, what `serde_jcs` uses).
 pub fn canonical_without(value: &Value, skip: &[&str]) -> Result<Vec<u8>, JsonError> {
-    let mut out = Vec::with_capacity(512);
     match value {
         Value::Object(o) => {
-            let kept: Vec<(&String, &Value)> = o
-                .iter()
-                .filter(|(k, _)| !skip.contains(&k.as_str()))
-                .collect();
-            for (_, v) in &kept {
+            for (_, v) in o.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
                 check(v)?;
             }
-            write_object(&mut out, kept);
         }
-        other => {
-            check(other)?;
-            write_canonical(&mut out, other);
-        }
+        other => check(other)?,
     }
-    Ok(out)
+    Ok(canonical_without_checked(value, skip))
+}
+
+/// [`canonical_without`] of a value [`check`] already accepted (a bus checks the whole
+/// message first, so its numbers are not checked twice).
+pub(crate) fn canonical_without_checked(value: &Value, skip: &[&str]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    match value {
+        Value::Object(o) => write_object(
+            &mut out,
+            o.iter()
+                .filter(|(k, _)| !skip.contains(&k.as_str()))
+                .collect(),
+        ),
+        other => write_canonical(&mut out, other),
+    }
+    out
 }
 
 fn write_canonical(out: &mut Vec<u8>, value: &Value) {
@@ -529,12 +540,36 @@ fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
+/// Whether any of the 8 bytes of `word` must be escaped in a canonical string: a control
+/// (below 0x20), `"` or `\\` (the classic "has a zero byte" and "has a byte less than n"
+/// word tests, exact as yes/no answers).
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+    below_space
+        || has_zero(word ^ (ONES * u64::from(b'"')))
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
+}
+
 fn write_string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most of a message's text needs no escape: pass it 8 bytes at a time.
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            if !needs_escape(word) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = bytes[i];
+        i += 1;
         let short = match b {
             b'"' => b'"',
             b'\\' => b'\\',
@@ -546,8 +581,8 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
             0x00..=0x1f => 0,
             _ => continue,
         };
-        out.extend_from_slice(&bytes[start..i]);
-        start = i + 1;
+        out.extend_from_slice(&bytes[start..i - 1]);
+        start = i;
         if short == 0 {
             out.extend_from_slice(&[
                 b'\\',
@@ -814,6 +849,49 @@ mod tests {
                 .unwrap_err()
                 .code,
             INEXACT_NUMBER
+        );
+    }
+
+    #[test]
+    fn long_strings_are_escaped_wherever_the_escape_falls() {
+        // Strings are passed 8 bytes at a time until one needs an escape: every byte that
+        // must be escaped, and bytes just beside those ranges, at every offset of strings
+        // longer than a few words, against serde_jcs.
+        let specials = [
+            '"',
+            '\\',
+            '\u{0}',
+            '\u{8}',
+            '\n',
+            '\u{1f}',
+            ' ',
+            '!',
+            '#',
+            '[',
+            ']',
+            '\u{7f}',
+            '\u{e9}',
+            '\u{1f600}',
+        ];
+        for len in 0..40 {
+            for at in 0..=len {
+                for c in specials {
+                    let mut text: String = "a".repeat(at);
+                    text.push(c);
+                    text.push_str(&"b".repeat(len - at));
+                    let v = Value::String(text);
+                    assert_eq!(
+                        canonical(&v).unwrap(),
+                        serde_jcs::to_vec(&v).unwrap(),
+                        "{v:?}"
+                    );
+                }
+            }
+        }
+        let mixed = Value::String("x\"\\\n\u{1}\u{e9}ok".repeat(50));
+        assert_eq!(
+            canonical(&mixed).unwrap(),
+            serde_jcs::to_vec(&mixed).unwrap()
         );
     }
 

@@ -166,11 +166,22 @@ pub const SIGNATURE_KEY: &str = "oslo.signature";
 /// The envelope version waxseal handles.
 pub const VERSION: &str = "2.0";
 
-/// An oslo envelope's parts.
+/// An oslo envelope's parts, borrowed: verification reads them, and only signing makes
+/// the new envelope ([`Parts::without_signature`]).
 struct Parts<'a> {
     message: &'a str,
     signature: Option<&'a str>,
-    rest: Map<String, Value>,
+    object: &'a Map<String, Value>,
+}
+
+impl Parts<'_> {
+    /// A copy of the envelope's members without `oslo.signature`: what a new signature is
+    /// added to.
+    fn without_signature(&self) -> Map<String, Value> {
+        let mut rest = self.object.clone();
+        rest.remove(SIGNATURE_KEY);
+        rest
+    }
 }
 
 fn parts(envelope: &Value) -> Result<Parts<'_>, Rejection> {
@@ -211,12 +222,10 @@ fn parts(envelope: &Value) -> Result<Parts<'_>, Rejection> {
             ));
         }
     };
-    let mut rest = obj.clone();
-    rest.remove(SIGNATURE_KEY);
     Ok(Parts {
         message,
         signature,
-        rest,
+        object: obj,
     })
 }
 
@@ -286,7 +295,7 @@ pub fn sign(envelope: &Value, signer: &Signer) -> Result<Value, SignError> {
         )));
     }
     let cms = built.to_der();
-    let mut out = p.rest;
+    let mut out = p.without_signature();
     out.insert(SIGNATURE_KEY.into(), Value::String(STANDARD.encode(cms)));
     Ok(Value::Object(out))
 }
@@ -303,7 +312,7 @@ pub fn countersign(envelope: &Value, signer: &Signer, max_hops: usize) -> Result
         .map_err(|e| SignError::Message(format!("{SIGNATURE_KEY} is not base64: {e}")))?;
     let mut cms = waxseal_slip::parse(&der, max_hops)?;
     append_hop(&mut cms, 0, signer, true, max_hops)?;
-    let mut out = p.rest;
+    let mut out = p.without_signature();
     out.insert(
         SIGNATURE_KEY.into(),
         Value::String(STANDARD.encode(cms.to_der())),
