@@ -18,7 +18,7 @@
 //!   reconnects and the broker redelivers what was not acknowledged.
 
 //!
-//! Confirmations are matched to publishes here ([`Confirms`]): the client hands out the
+//! Confirmations are matched to publishes here: the client hands out the
 //! broker's `basic.ack`/`basic.nack` frames as they come, and publishes on a channel in
 //! confirm mode are numbered from 1 in the order they were sent (AMQP 0-9-1 publisher
 //! confirms), so every publish takes its number and its frame goes out under one lock.
