@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
-use waxseal_envelope::rfc3161::TimestampTrust;
+use waxseal_envelope::rfc3161::{Timestamp, TimestampTrust};
 use waxseal_envelope::store::{load_certificates, load_crls};
 use waxseal_envelope::{CertStore, CrlSet, Envelope, TrustAnchors, Verifier};
 use waxseal_message::FetchConfig;
@@ -99,9 +99,10 @@ pub enum OutForm {
     Pem,
 }
 
-/// `waxseal timestamp` arguments.
+/// Where a time-stamp is asked for, and how its reply is checked (`waxseal timestamp` and
+/// `waxseal msg timestamp`).
 #[derive(clap::Args)]
-pub struct Args {
+pub struct TsaRequestArgs {
     /// The time-stamp authority's URL (http or https; RFC 3161 over HTTP).
     #[arg(long, value_name = "URL")]
     tsa: String,
@@ -113,6 +114,51 @@ pub struct Args {
     /// CA certificates (PEM) trusted for an https TSA (default: Mozilla's roots).
     #[arg(long, value_name = "FILE")]
     https_roots: Option<PathBuf>,
+}
+
+impl TsaRequestArgs {
+    /// The TSA trust and the fetch settings, checked before any input is read:
+    /// --tsa-trust is required (a token nobody checked is not added).
+    fn checked(&self) -> Result<(TimestampTrust, FetchConfig), CliError> {
+        let trust = self.trust.trust()?.ok_or_else(|| {
+            CliError::usage(
+                "--tsa-trust is required: replies are verified before they are attached",
+            )
+        })?;
+        if !(self.fetch_timeout > 0.0 && self.fetch_timeout.is_finite()) {
+            return Err(CliError::usage("--fetch-timeout must be a positive number"));
+        }
+        let fetch = FetchConfig {
+            timeout_ms: (self.fetch_timeout * 1000.0).ceil() as u64,
+            https_roots: self.https_roots.clone(),
+            ..FetchConfig::default()
+        };
+        Ok((trust, fetch))
+    }
+
+    /// Stamps every signer of `envelope`, each reply verified (with the request's nonce)
+    /// before it is attached.
+    fn stamp(
+        &self,
+        (trust, fetch): &(TimestampTrust, FetchConfig),
+        envelope: &mut Envelope,
+    ) -> Result<Vec<Timestamp>, CliError> {
+        waxseal_message::timestamp::stamp_envelope(
+            envelope,
+            &self.tsa,
+            trust,
+            fetch,
+            waxseal_envelope::time::now(),
+        )
+        .map_err(stamp_error)
+    }
+}
+
+/// `waxseal timestamp` arguments.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    request: TsaRequestArgs,
     #[command(flatten)]
     io: InOut,
     /// Output encoding.
@@ -125,28 +171,11 @@ pub struct Args {
 /// not added), with the request's nonce.
 pub fn run(args: Args) -> Result<(), CliError> {
     let output = Output::prepare_io(&args.io)?;
-    let trust = args.trust.trust()?.ok_or_else(|| {
-        CliError::usage("--tsa-trust is required: replies are verified before they are attached")
-    })?;
-    if !(args.fetch_timeout > 0.0 && args.fetch_timeout.is_finite()) {
-        return Err(CliError::usage("--fetch-timeout must be a positive number"));
-    }
+    let checked = args.request.checked()?;
     let bytes = read_input(args.io.input.as_deref())?;
     let mut envelope = Envelope::parse(&bytes)
         .map_err(|e| CliError::rejected("malformed", format!("malformed envelope: {e}")))?;
-    let fetch = FetchConfig {
-        timeout_ms: (args.fetch_timeout * 1000.0).ceil() as u64,
-        https_roots: args.https_roots.clone(),
-        ..FetchConfig::default()
-    };
-    let stamps = waxseal_message::timestamp::stamp_envelope(
-        &mut envelope,
-        &args.tsa,
-        &trust,
-        &fetch,
-        waxseal_envelope::time::now(),
-    )
-    .map_err(stamp_error)?;
+    let stamps = args.request.stamp(&checked, &mut envelope)?;
     let out = match args.outform {
         OutForm::Der => envelope.to_der(),
         OutForm::Pem => envelope.to_pem().into_bytes(),
@@ -166,17 +195,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
 /// `waxseal msg timestamp` arguments.
 #[derive(clap::Args)]
 pub struct MsgArgs {
-    /// The time-stamp authority's URL (http or https; RFC 3161 over HTTP).
-    #[arg(long, value_name = "URL")]
-    tsa: String,
     #[command(flatten)]
-    trust: TsaTrustArgs,
-    /// The most the request may take, seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
-    fetch_timeout: f64,
-    /// CA certificates (PEM) trusted for an https TSA (default: Mozilla's roots).
-    #[arg(long, value_name = "FILE")]
-    https_roots: Option<PathBuf>,
+    request: TsaRequestArgs,
     /// --in: a signed fedmsg-style message (`waxseal msg sign`).
     #[command(flatten)]
     io: InOut,
@@ -188,12 +208,7 @@ pub struct MsgArgs {
 pub fn run_msg(args: MsgArgs) -> Result<(), CliError> {
     use base64::Engine;
     let output = Output::prepare_io(&args.io)?;
-    let trust = args.trust.trust()?.ok_or_else(|| {
-        CliError::usage("--tsa-trust is required: replies are verified before they are attached")
-    })?;
-    if !(args.fetch_timeout > 0.0 && args.fetch_timeout.is_finite()) {
-        return Err(CliError::usage("--fetch-timeout must be a positive number"));
-    }
+    let checked = args.request.checked()?;
     let bytes = read_input(args.io.input.as_deref())?;
     let malformed = |m: String| CliError::rejected("malformed", m);
     let message =
@@ -206,19 +221,7 @@ pub fn run_msg(args: MsgArgs) -> Result<(), CliError> {
         .decode(signature)
         .map_err(|e| malformed(format!("signature: {e}")))?;
     let mut envelope = Envelope::parse(&der).map_err(|e| malformed(format!("signature: {e}")))?;
-    let fetch = FetchConfig {
-        timeout_ms: (args.fetch_timeout * 1000.0).ceil() as u64,
-        https_roots: args.https_roots.clone(),
-        ..FetchConfig::default()
-    };
-    waxseal_message::timestamp::stamp_envelope(
-        &mut envelope,
-        &args.tsa,
-        &trust,
-        &fetch,
-        waxseal_envelope::time::now(),
-    )
-    .map_err(stamp_error)?;
+    args.request.stamp(&checked, &mut envelope)?;
     let stamped = serde_json::Value::String(
         base64::engine::general_purpose::STANDARD.encode(envelope.to_der()),
     );
