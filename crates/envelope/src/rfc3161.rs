@@ -347,7 +347,9 @@ fn imprint(alg: DigestAlgorithm, data: &[u8]) -> MessageImprint {
 }
 
 /// The token of a `TimeStampResp`, as received, once its status says granted (0 or 1);
-/// otherwise [`TimestampError::Rejected`].
+/// otherwise [`TimestampError::Rejected`]. Nothing of the token is checked here: verify it
+/// with [`TimestampTrust::verify_response`] (or [`TimestampTrust::verify_token`]) before
+/// attaching or believing it.
 pub fn response_token(response: &[u8]) -> Result<Vec<u8>, TimestampError> {
     let bad = |e: crate::asn1::BerError| TimestampError::Malformed(format!("TimeStampResp: {e}"));
     let (tag, body) = read_one(response).map_err(bad)?;
@@ -719,8 +721,9 @@ pub fn token(si: &SignerInfo) -> Result<Option<&[u8]>, TimestampError> {
     }
 }
 
-/// Adds `token` to `si`'s unsigned attributes (after those already there). Refuses a
-/// signer that already has one: a second token would be one more thing to check and
+/// Adds `token` to `si`'s unsigned attributes (after those already there), as given: call
+/// it with a token [`TimestampTrust`] verified for this signature. Refuses a signer that
+/// already has one: a second token would be one more thing to check and
 /// prove nothing the first does not.
 pub fn attach(si: &mut SignerInfo, token: Vec<u8>) -> Result<(), TimestampError> {
     if !tokens(si).is_empty() {
