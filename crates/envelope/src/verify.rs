@@ -579,6 +579,29 @@ impl Verifier {
         detached: Option<&[u8]>,
         meter: &Meter,
     ) -> Result<Verified, VerifyError> {
+        self.verify_envelope(envelope, detached, None, meter)
+    }
+
+    /// [`Verifier::verify`], with `certificates` as if the envelope carried them (after
+    /// its own): a fedmsg-style message gives its signer's certificate and chain beside
+    /// the signature, and a caller that keeps them indexed from one message to the next
+    /// spares every verification indexing them again.
+    pub fn verify_with_certificates(
+        &self,
+        envelope: &Envelope,
+        detached: Option<&[u8]>,
+        certificates: &CertStore,
+    ) -> Result<Verified, VerifyError> {
+        self.verify_envelope(envelope, detached, Some(certificates), &self.meter())
+    }
+
+    fn verify_envelope(
+        &self,
+        envelope: &Envelope,
+        detached: Option<&[u8]>,
+        certificates: Option<&CertStore>,
+        meter: &Meter,
+    ) -> Result<Verified, VerifyError> {
         let sd = envelope.signed_data();
         if sd.signer_infos.is_empty() {
             return Err(VerifyError::NoSigners);
@@ -591,14 +614,15 @@ impl Verifier {
         let content = envelope
             .content_for_verification(detached)
             .ok_or(VerifyError::MissingContent)?;
-        let result = self.verify_content(envelope, content, meter);
+        let result = self.verify_content(envelope, content, certificates, meter);
         // An S/MIME body may have been signed in canonical (CRLF) form.
         match (&result, envelope.canonical_smime_content()) {
             (Err(e), Some(canonical))
                 if detached.is_none()
                     && matches!(e.code(), "message-digest-mismatch" | "bad-signature") =>
             {
-                self.verify_content(envelope, &canonical, meter).or(result)
+                self.verify_content(envelope, &canonical, certificates, meter)
+                    .or(result)
             }
             _ => result,
         }
@@ -608,12 +632,14 @@ impl Verifier {
         &self,
         envelope: &Envelope,
         content: &[u8],
+        certificates: Option<&CertStore>,
         meter: &Meter,
     ) -> Result<Verified, VerifyError> {
         let mut verified = self.verify_signed_data(
             envelope.signed_data(),
             envelope.format(),
             Content::Bytes(content),
+            certificates,
             meter,
         )?;
         verified.content = content.to_vec();
@@ -627,16 +653,30 @@ impl Verifier {
         sd: &SignedData,
         format: Format,
         content: Content<'_>,
+        certificates: Option<&CertStore>,
         meter: &Meter,
     ) -> Result<Verified, VerifyError> {
         if sd.signer_infos.is_empty() {
             return Err(VerifyError::NoSigners);
         }
         let options = self.validation_options(self.time());
+        let embedded = match certificates {
+            Some(given) if sd.x509_certificates().next().is_none() => Cow::Borrowed(given),
+            Some(given) => {
+                let mut store = CertStore::from_certificates(sd.x509_certificates().cloned());
+                for c in given.iter() {
+                    store.add(c.clone());
+                }
+                Cow::Owned(store)
+            }
+            None => Cow::Owned(CertStore::from_certificates(
+                sd.x509_certificates().cloned(),
+            )),
+        };
         let ctx = Context {
             content,
             content_type: sd.encap_content_info.content_type,
-            embedded: CertStore::from_certificates(sd.x509_certificates().cloned()),
+            embedded,
             crls: self.envelope_crls(sd)?,
             options,
             digests: std::cell::RefCell::new(HashMap::new()),
@@ -797,7 +837,7 @@ impl Verifier {
         let ctx = Context {
             content: Content::Bytes(content),
             content_type: content_type.unwrap_or(oid::ID_DATA),
-            embedded: embedded.clone(),
+            embedded: Cow::Borrowed(embedded),
             crls: Cow::Borrowed(crls),
             options: options.clone(),
             digests: std::cell::RefCell::new(HashMap::new()),
@@ -1054,7 +1094,7 @@ impl<'a> Content<'a> {
 struct Context<'a> {
     content: Content<'a>,
     content_type: Oid,
-    embedded: CertStore,
+    embedded: Cow<'a, CertStore>,
     crls: Cow<'a, CrlSet>,
     options: ValidationOptions,
     digests: std::cell::RefCell<HashMap<DigestAlgorithm, Vec<u8>>>,

@@ -547,6 +547,14 @@ fn breakdown_only() -> bool {
                 black_box(wjson::parse(&s.fedmsg[i]).unwrap());
             }),
         );
+        row(
+            "fedmsg: json::parse_object (credentials apart) + drop",
+            time(seconds, n, |i| {
+                black_box(
+                    wjson::parse_object(&s.fedmsg[i], &["signature", "certificate"]).unwrap(),
+                );
+            }),
+        );
         row("fedmsg: drop of the parsed value", {
             let mut copies: Vec<Option<serde_json::Value>> = Vec::new();
             time(seconds, n, |i| {
@@ -600,7 +608,7 @@ fn breakdown_only() -> bool {
             })
             .collect();
         row(
-            "fedmsg: verify, certificates in the CMS (as the bus)",
+            "fedmsg: verify, certificates in the CMS (before)",
             time(seconds, n, |i| {
                 black_box(
                     s.oslo_verifier
@@ -612,6 +620,20 @@ fn breakdown_only() -> bool {
         let bare: Vec<Envelope> = (0..n)
             .map(|i| Envelope::parse(&s.fedmsg_cms[i].0).unwrap())
             .collect();
+        let bare_again: Vec<Envelope> = (0..n)
+            .map(|i| Envelope::parse(&s.fedmsg_cms[i].0).unwrap())
+            .collect();
+        row(
+            "fedmsg: verify_with_certificates (as the bus)",
+            time(seconds, n, |i| {
+                let (_, store) = bus.certificate_field_indexed(&certs[i]).unwrap();
+                black_box(
+                    s.oslo_verifier
+                        .verify_with_certificates(&bare_again[i], Some(&s.fedmsg_cms[i].1), &store)
+                        .unwrap(),
+                );
+            }),
+        );
         row(
             "fedmsg: verify, certificates in the store (envelope)",
             time(seconds, n, |i| {

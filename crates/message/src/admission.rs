@@ -41,7 +41,7 @@ use serde_json::Value;
 use waxseal_entity::EntityId;
 use waxseal_entity::glob::MALFORMED_TOPIC;
 
-use crate::bus::{Bus, TOPIC_REQUIRED, Validated, json_rejection};
+use crate::bus::{Bus, CREDENTIAL_FIELDS, TOPIC_REQUIRED, Validated, json_rejection};
 use crate::error::{Rejection, Stage};
 use crate::json;
 use crate::oslo::{self, OsloVerified, Route};
@@ -443,18 +443,14 @@ impl Bus {
     /// last the replay store. Every surface calls this and nothing else decides.
     pub fn admit(&self, body: &[u8], arrival: &Arrival) -> Result<Admitted, Rejection> {
         arrival.check()?;
-        let message = json::parse(body).map_err(json_rejection)?;
-        self.admit_checked(&message, arrival)
+        let examined = examine_wire(body, |message| self.examine_checked(message, arrival))?;
+        self.admit_examined(examined)
     }
 
     /// [`Bus::admit`] on a message already parsed (strictly: see [`crate::json::parse`]).
     pub fn admit_value(&self, message: &Value, arrival: &Arrival) -> Result<Admitted, Rejection> {
         arrival.check()?;
-        self.admit_checked(message, arrival)
-    }
-
-    fn admit_checked(&self, message: &Value, arrival: &Arrival) -> Result<Admitted, Rejection> {
-        let examined = self.examine_checked(message, arrival)?;
+        let examined = self.examine_checked(json::Object::new(message), arrival)?;
         self.admit_examined(examined)
     }
 
@@ -464,14 +460,13 @@ impl Bus {
     /// thread, while its worker verifies the next delivery). `admit` is exactly the two.
     pub fn examine(&self, body: &[u8], arrival: &Arrival) -> Result<Examined, Rejection> {
         arrival.check()?;
-        let message = json::parse(body).map_err(json_rejection)?;
-        self.examine_checked(&message, arrival)
+        examine_wire(body, |message| self.examine_checked(message, arrival))
     }
 
     /// [`Bus::examine`] on a message already parsed (strictly: see [`crate::json::parse`]).
     pub fn examine_value(&self, message: &Value, arrival: &Arrival) -> Result<Examined, Rejection> {
         arrival.check()?;
-        self.examine_checked(message, arrival)
+        self.examine_checked(json::Object::new(message), arrival)
     }
 
     /// The last step of [`Bus::admit`]: records an [`Examined`] message's replay key in
@@ -524,8 +519,12 @@ impl Bus {
         })
     }
 
-    fn examine_checked(&self, message: &Value, arrival: &Arrival) -> Result<Examined, Rejection> {
-        let (message, record) = if message.get(oslo::VERSION_KEY).is_some() {
+    fn examine_checked(
+        &self,
+        message: json::Object<'_>,
+        arrival: &Arrival,
+    ) -> Result<Examined, Rejection> {
+        let (message, record) = if message.contains(oslo::VERSION_KEY) {
             if arrival.signed_by.is_some() {
                 return Err(Rejection::format(
                     "malformed",
@@ -559,6 +558,35 @@ impl Bus {
             redelivered: arrival.redelivered,
             user_id: arrival.user_id.clone(),
         })
+    }
+}
+
+/// The members of a delivery that are only decoded, never read as JSON: a message's
+/// signature and certificates, an oslo envelope's signature and inner message text. They
+/// are most of a delivery's bytes, and [`json::parse_object`] keeps them as text borrowed
+/// from the body instead of copying them into the parsed value.
+const KEPT_APART: [&str; 4] = [
+    CREDENTIAL_FIELDS[0],
+    CREDENTIAL_FIELDS[1],
+    oslo::SIGNATURE_KEY,
+    oslo::MESSAGE_KEY,
+];
+
+/// Parses `body` strictly (an object with [`KEPT_APART`] held apart; anything else
+/// whole, to be refused by the checks as before) and examines it with `examine`.
+fn examine_wire<T>(
+    body: &[u8],
+    examine: impl FnOnce(json::Object<'_>) -> Result<T, Rejection>,
+) -> Result<T, Rejection> {
+    match json::parse_object(body, &KEPT_APART).map_err(json_rejection)? {
+        Some(wire) => {
+            let value = Value::Object(wire.members);
+            examine(json::Object::with_kept(&value, &wire.kept))
+        }
+        None => {
+            let value = json::parse(body).map_err(json_rejection)?;
+            examine(json::Object::new(&value))
+        }
     }
 }
 

@@ -29,7 +29,6 @@ use std::time::{Duration, Instant};
 
 use waxseal_entity::glob::{MALFORMED_TOPIC, TopicPattern, check_topic};
 use waxseal_entity::{Authorization, AuthorizationConfig, Authorizer, EntityId, Registry};
-use waxseal_envelope::rfc5652::CertificateChoice;
 use waxseal_envelope::{
     AlgorithmPolicy, CacheStats, CertStore, Certificate, Envelope, EnvelopeBuilder, PathCache,
     RevocationPolicy, Signer, TrustAnchors, Verifier,
@@ -617,6 +616,21 @@ impl Bus {
         self.certificate_fields.decode(field)
     }
 
+    /// [`Bus::certificate_field`], with the certificates also indexed to verify with
+    /// ([`Verifier::verify_with_certificates`]).
+    pub fn certificate_field_indexed(
+        &self,
+        field: &str,
+    ) -> Result<(Arc<[Certificate]>, Arc<CertStore>), Rejection> {
+        if field.len() > MAX_FIELD_LEN {
+            return Err(Rejection::format(
+                "malformed",
+                format!("certificate is longer than {MAX_FIELD_LEN} bytes"),
+            ));
+        }
+        self.certificate_fields.decode_indexed(field)
+    }
+
     /// The authorizer.
     pub fn authorizer(&self) -> &Authorizer {
         &self.authorizer
@@ -690,14 +704,16 @@ impl Bus {
     /// [`Bus::admit`]): `signed_by` narrows the routing policy to that one signer.
     pub(crate) fn check_fedmsg(
         &self,
-        message: &Value,
+        message: json::Object<'_>,
         arrived_on: Option<&str>,
         signed_by: Option<&str>,
     ) -> Result<Checked<Validated>, Rejection> {
         let narrowed;
         let authorizer = match signed_by {
             Some(signer) => {
-                narrowed = self.authorizer.signed_by(topic_of(message)?, signer);
+                narrowed = self
+                    .authorizer
+                    .signed_by(topic_of(message.value())?, signer);
                 &narrowed
             }
             None => &self.authorizer,
@@ -717,7 +733,7 @@ impl Bus {
 
     fn check_fedmsg_with(
         &self,
-        message: &Value,
+        wire: json::Object<'_>,
         authorizer: &Authorizer,
         arrived_on: Option<&str>,
     ) -> Result<Checked<Validated>, Rejection> {
@@ -733,6 +749,7 @@ impl Bus {
                 authorization: None,
             }));
         };
+        let message = wire.value();
         let Value::Object(obj) = message else {
             return Err(Rejection::format(
                 "malformed",
@@ -750,7 +767,7 @@ impl Bus {
                 format!("the message says topic {topic} but arrived on {arrived}"),
             ));
         }
-        let signed = CREDENTIAL_FIELDS.iter().any(|f| obj.contains_key(*f));
+        let signed = CREDENTIAL_FIELDS.iter().any(|f| wire.contains(f));
         if !signed {
             if self.unsigned_allowed(topic) {
                 return Ok(Checked::unrecorded(Validated {
@@ -783,7 +800,7 @@ impl Bus {
             }
         }
         let text = |name: &str| -> Result<&str, Rejection> {
-            let Some(Value::String(s)) = obj.get(name) else {
+            let Some(Ok(s)) = wire.member(name) else {
                 return Err(Rejection::format(
                     "malformed",
                     format!("{name} must be a string"),
@@ -800,10 +817,10 @@ impl Bus {
         let signature = STANDARD
             .decode(text("signature")?.as_bytes())
             .map_err(|e| Rejection::format("malformed", format!("signature is not base64: {e}")))?;
-        let certs = self.certificate_fields.decode(text("certificate")?)?;
+        let (certs, store) = self.certificate_field_indexed(text("certificate")?)?;
         // `json::check(message)` above accepted every number.
         let content = json::canonical_without_checked(message, &CREDENTIAL_FIELDS);
-        let mut envelope = Envelope::parse(&signature)
+        let envelope = Envelope::parse(&signature)
             .map_err(|e| Rejection::format("malformed", format!("signature: {e}")))?;
         if !envelope.is_detached() {
             return Err(Rejection::format(
@@ -811,17 +828,14 @@ impl Bus {
                 "signature must be a detached CMS signature",
             ));
         }
-        for c in certs.iter() {
-            let sd = envelope.signed_data_mut();
-            if !sd.x509_certificates().any(|x| x == c) {
-                sd.certificates
-                    .push(CertificateChoice::Certificate(c.clone()));
-            }
-        }
-        let verified = verifier.verify(&envelope, Some(&content)).map_err(|e| {
-            let code = e.code();
-            Rejection::new(stage_of(code), code, e.to_string())
-        })?;
+        // The field's certificates, as if the signature carried them, indexed once per
+        // distinct field rather than for every message.
+        let verified = verifier
+            .verify_with_certificates(&envelope, Some(&content), &store)
+            .map_err(|e| {
+                let code = e.code();
+                Rejection::new(stage_of(code), code, e.to_string())
+            })?;
         let origin = &verified.signers()[0];
         let signer = &origin.certificate;
         if Some(signer) != certs.first() {

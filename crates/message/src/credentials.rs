@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arc_swap::ArcSwapOption;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use waxseal_envelope::Certificate;
+use waxseal_envelope::{CertStore, Certificate};
 
 use crate::error::Rejection;
 
@@ -33,8 +33,9 @@ pub const CAPACITY_BYTES: u64 = 4 * 1024 * 1024;
 /// The estimate of what the decoded certificates of one field take in memory.
 pub const DECODED_BYTES: u64 = 4 * 1024;
 
-/// A field's text and its certificates.
-type Field = (Arc<str>, Arc<[Certificate]>);
+/// A field's text, its certificates, and the same certificates indexed for path building
+/// and signer lookup (so that a verification does not index them again).
+type Field = (Arc<str>, Arc<[Certificate]>, Arc<CertStore>);
 
 /// A cache entry, shared with [`RECENT`]'s slots.
 type Decoded = Arc<Field>;
@@ -98,30 +99,41 @@ impl CertificateFields {
     /// The certificates in `field` (base64 of PEM), or why they cannot be read (reason
     /// code `malformed`). Failures are not cached.
     pub fn decode(&self, field: &str) -> Result<Arc<[Certificate]>, Rejection> {
+        self.decode_indexed(field).map(|(certs, _)| certs)
+    }
+
+    /// [`CertificateFields::decode`], with the certificates also as a [`CertStore`] to
+    /// verify with (`Verifier::verify_with_certificates`).
+    pub fn decode_indexed(
+        &self,
+        field: &str,
+    ) -> Result<(Arc<[Certificate]>, Arc<CertStore>), Rejection> {
+        let found = |entry: &Decoded| (entry.1.clone(), entry.2.clone());
         for slot in &self.recent {
             if let Some(kept) = &*slot.load()
                 && *kept.0 == *field
             {
-                return Ok(kept.1.clone());
+                return Ok(found(kept));
             }
         }
         let entry = match self.cache.get(field) {
             Some(entry) => entry,
             None => {
                 let certs = decode_field(field)?;
-                let entry: Decoded = Arc::new((Arc::from(field), certs));
+                let store = Arc::new(CertStore::from_certificates(certs.iter().cloned()));
+                let entry: Decoded = Arc::new((Arc::from(field), certs, store));
                 // Kept only if the cache keeps it (a field heavier than the whole cache is
                 // not), so that the recent slots hold nothing the cache would not.
                 self.cache.insert(entry.0.clone(), entry.clone());
                 if self.cache.get(field).is_none() {
-                    return Ok(entry.1.clone());
+                    return Ok(found(&entry));
                 }
                 entry
             }
         };
         let slot = self.next.fetch_add(1, Ordering::Relaxed) % RECENT;
         self.recent[slot].store(Some(entry.clone()));
-        Ok(entry.1.clone())
+        Ok(found(&entry))
     }
 }
 

@@ -171,6 +171,8 @@ pub const VERSION: &str = "2.0";
 struct Parts<'a> {
     message: &'a str,
     signature: Option<&'a str>,
+    /// The members (of a delivery read by `json::parse_object`, without those kept apart:
+    /// only signing, which has the whole value, copies them).
     object: &'a Map<String, Value>,
 }
 
@@ -185,7 +187,12 @@ impl Parts<'_> {
 }
 
 fn parts(envelope: &Value) -> Result<Parts<'_>, Rejection> {
-    let Value::Object(obj) = envelope else {
+    parts_of(json::Object::new(envelope))
+}
+
+/// [`parts`] of an envelope whose members may be held apart ([`json::Object`]).
+fn parts_of(envelope: json::Object<'_>) -> Result<Parts<'_>, Rejection> {
+    let Value::Object(obj) = envelope.value() else {
         return Err(Rejection::format(
             "malformed",
             "an oslo envelope is a JSON object",
@@ -206,15 +213,15 @@ fn parts(envelope: &Value) -> Result<Parts<'_>, Rejection> {
             ));
         }
     }
-    let Some(Value::String(message)) = obj.get(MESSAGE_KEY) else {
+    let Some(Ok(message)) = envelope.member(MESSAGE_KEY) else {
         return Err(Rejection::format(
             "malformed",
             format!("{MESSAGE_KEY} must be a string"),
         ));
     };
-    let signature = match obj.get(SIGNATURE_KEY) {
+    let signature = match envelope.member(SIGNATURE_KEY) {
         None => None,
-        Some(Value::String(s)) if s.len() <= MAX_FIELD_LEN => Some(s.as_str()),
+        Some(Ok(s)) if s.len() <= MAX_FIELD_LEN => Some(s),
         Some(_) => {
             return Err(Rejection::format(
                 "malformed",
@@ -394,7 +401,7 @@ impl Bus {
     /// `call`, the reply's binding to it instead ([`crate::admission::Call`]).
     pub(crate) fn check_oslo(
         &self,
-        envelope: &Value,
+        envelope: json::Object<'_>,
         arrived: &Route,
         call: Option<&Call>,
     ) -> Result<Checked<OsloVerified>, Rejection> {
@@ -402,7 +409,7 @@ impl Bus {
             .check()
             .map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
         let topic = arrived.topic.as_str();
-        let p = parts(envelope)?;
+        let p = parts_of(envelope)?;
         let message = json::parse(p.message.as_bytes())
             .map_err(|e| Rejection::format(e.code, format!("{MESSAGE_KEY}: {}", e.message)))?;
         let Some(verifier) = self.current_verifier()? else {

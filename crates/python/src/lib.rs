@@ -1081,20 +1081,16 @@ impl Bus {
     ) -> PyResult<Bound<'py, PyDict>> {
         let v = detached(py, || {
             let bus = self.current();
-            let m = parse_json(message)?;
+            let arrival = match topic {
+                Some(t) => Arrival::on(Route::topic(t)),
+                None => Arrival::unrouted(),
+            };
+            // From the bytes: the message's signature and certificates are read in
+            // place rather than copied into a parsed value (`Bus::admit`).
             let v = if replay {
-                match topic {
-                    Some(t) => bus.validate_on_topic(&m, t),
-                    None => bus.validate(&m),
-                }?
+                bus.admit(message, &arrival)?.into_fedmsg()?
             } else {
-                let arrival = match topic {
-                    Some(t) => Arrival::on(Route::topic(t)),
-                    None => Arrival::unrouted(),
-                };
-                bus.examine_value(&m, &arrival)?
-                    .unrecorded()
-                    .into_fedmsg()?
+                bus.examine(message, &arrival)?.unrecorded().into_fedmsg()?
             };
             Ok(v)
         })?;

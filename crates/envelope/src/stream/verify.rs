@@ -266,6 +266,7 @@ impl Verifier {
                     digests: d,
                     retained: digests.retained.as_deref(),
                 },
+                None,
                 &meter,
             )
         };
