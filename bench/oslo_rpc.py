@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """oslo.messaging RPC `call` round trips per second: `rabbit://` against `waxseal+rabbit://`.
 
-    python bench/oslo_rpc.py [--calls N] [--rounds R] [--payload BYTES]
+    python bench/oslo_rpc.py [--calls N] [--rounds R] [--payload BYTES] [--null] [--raw]
 
 Needs, in the running interpreter: oslo.messaging (the tests pin 18.3.1) and the `waxseal`
 package (`pip install ./crates/python`, which registers the `waxseal` transport driver);
@@ -28,6 +28,15 @@ processes only, by nothing (each message gets a filler `oslo.signature` as long 
 one, so the wire carries the same bytes; each delivery is unwrapped as the driver does
 after verifying it). The gap from `rabbit://` to it is the driver's plumbing and the larger
 messages; from it to `waxseal+rabbit://`, the signatures and their verification.
+
+`--raw` adds a fourth, for the limit with the signatures themselves: `--null`'s transport
+where each message is signed and each delivery verified by the raw signature primitive
+and nothing else (no CMS, no certificate path, no CRL, no routing, no replay), with
+pyca/cryptography (OpenSSL) over the `oslo.message` text, with the client's key of the
+same PKI in both processes. Its signature goes at the start of the same-length filler.
+Only the primitive itself counts here, so the reference is the fastest one that runs
+here, not waxseal's own: a goal above this row is out of reach of any implementation
+that signs and verifies every message with this algorithm.
 """
 
 import argparse
@@ -202,11 +211,79 @@ def null_guard(signature_chars):
     driver.Guard.admit = admit
 
 
+#: Set (to the key file) in the processes of `--raw`'s transport, beside NULL_ENV.
+RAW_ENV = "WAXSEAL_BENCH_RAW_KEY"
+
+
+def raw_guard(signature_chars, key_file):
+    """The driver's guard signing and verifying with the raw primitive only (--raw)."""
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from oslo_messaging._drivers import common as rpc_common
+    from waxseal.oslo import driver
+
+    key = serialization.load_pem_private_key(Path(key_file).read_bytes(), None)
+    public = key.public_key()
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        alg = {256: hashes.SHA256, 384: hashes.SHA384}[key.curve.key_size]
+
+        def raw_sign(data):
+            return key.sign(data, ec.ECDSA(alg()))
+
+        def raw_verify(sig, data):
+            public.verify(sig, data, ec.ECDSA(alg()))
+
+    elif isinstance(key, rsa.RSAPrivateKey):
+
+        def raw_sign(data):
+            return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+        def raw_verify(sig, data):
+            public.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+
+    else:  # Ed25519, Ed448
+
+        def raw_sign(data):
+            return key.sign(data)
+
+        def raw_verify(sig, data):
+            public.verify(sig, data)
+
+    def sign(self, msg, exchange, routing_key):
+        if driver.VERSION_KEY not in msg or driver.MESSAGE_KEY not in msg:
+            msg = rpc_common.serialize_msg(msg)
+        driver.route_of(exchange, routing_key)
+        self._remember_call(msg)
+        text = base64.b64encode(raw_sign(msg[driver.MESSAGE_KEY].encode())).decode()
+        signed = dict(msg)
+        head = "%04d%s" % (len(text), text)
+        signed[driver.SIGNATURE_KEY] = head + "A" * max(0, signature_chars - len(head))
+        return signed
+
+    def admit(self, message, subscription=None):
+        envelope = json.loads(message._raw_message.body)
+        field = envelope[driver.SIGNATURE_KEY]
+        n = int(field[:4])
+        text = envelope[driver.MESSAGE_KEY]
+        raw_verify(base64.b64decode(field[4 : 4 + n]), text.encode())  # raises if forged
+        inner = json.loads(text)
+        message.clear()
+        message.update(inner)
+        return True
+
+    driver.Guard.sign = sign
+    driver.Guard.admit = admit
+
+
 def oslo_setup(conf):
     import logging
     import warnings
 
-    if os.environ.get(NULL_ENV):
+    if os.environ.get(RAW_ENV):
+        raw_guard(int(os.environ[NULL_ENV]), os.environ[RAW_ENV])
+    elif os.environ.get(NULL_ENV):
         null_guard(int(os.environ[NULL_ENV]))
 
     # oslo.service warns at import that eventlet is deprecated (its own internals).
@@ -265,16 +342,20 @@ def call(conf, topic, calls, warmup, payload):
     print(json.dumps({"rate": calls / wall, "cpu_per_call": cpu / calls}))
 
 
-def round_trip(confs, scheme, work, calls, warmup, payload, null_signature=None):
+def round_trip(confs, scheme, work, calls, warmup, payload, null_signature=None, raw_key=None):
     """One round: a fresh server and client on a fresh topic; (calls/s, client CPU s/call).
-    `null_signature`: the processes run the --null guard (signatures this long)."""
+    `null_signature`: the processes run the --null guard (signatures this long), or with
+    `raw_key` the --raw guard."""
     topic = "waxbench.t" + uuid.uuid4().hex[:12]
     rundir = Path(tempfile.mkdtemp(dir=work))
     me = [sys.executable, str(Path(__file__).resolve())]
     env = dict(os.environ)
     env.pop(NULL_ENV, None)
+    env.pop(RAW_ENV, None)
     if null_signature:
         env[NULL_ENV] = str(null_signature)
+    if raw_key:
+        env[RAW_ENV] = str(raw_key)
     log = open(rundir / "server.log", "wb")
     server = subprocess.Popen(
         me + ["--serve", str(confs[scheme, "server"]), topic, str(rundir)], stderr=log, env=env
@@ -340,6 +421,12 @@ def main():
         help="also measure waxseal+rabbit:// with signing and verification replaced by "
         "nothing (the limit of the driver's own code; see above)",
     )
+    ap.add_argument(
+        "--raw",
+        action="store_true",
+        help="also measure waxseal+rabbit:// with signing and verification replaced by the "
+        "raw signature primitive alone (the limit with the signatures; see above)",
+    )
     ap.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     ap.add_argument("--call", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -362,18 +449,23 @@ def main():
             null_signature = None
             if args.null:
                 results[NULL] = []
+            if args.raw:
+                results[RAW] = []
+            if args.null or args.raw:
                 null_signature = signature_chars(pki)
             for _ in range(args.rounds):
                 for scheme in results:
+                    stand_in = scheme in (NULL, RAW)
                     results[scheme].append(
                         round_trip(
                             confs,
-                            "waxseal+rabbit" if scheme == NULL else scheme,
+                            "waxseal+rabbit" if stand_in else scheme,
                             work,
                             args.calls,
                             args.warmup,
                             args.payload,
-                            null_signature if scheme == NULL else None,
+                            null_signature if stand_in else None,
+                            pki / (CLIENT + ".key") if scheme == RAW else None,
                         )
                     )
             load = os.getloadavg()
@@ -393,7 +485,10 @@ def main():
     for scheme, rs in results.items():
         rates = [r[0] for r in rs]
         best[scheme] = max(rates)
-        name = f"{scheme}://" if scheme != NULL else "waxseal+rabbit://, crypto replaced by nothing"
+        name = {
+            NULL: "waxseal+rabbit://, crypto replaced by nothing",
+            RAW: "waxseal+rabbit://, crypto replaced by the raw primitive (OpenSSL)",
+        }.get(scheme, f"{scheme}://")
         print(
             f"| {name} | {max(rates):,.0f} | {statistics.median(rates):,.0f} | "
             f"{min(r[1] for r in rs) * 1e6:.0f} |"
@@ -401,10 +496,14 @@ def main():
     print(f"| waxseal+rabbit / rabbit (best) | {best['waxseal+rabbit'] / best['rabbit']:.2f}x | | |")
     if NULL in best:
         print(f"| crypto replaced by nothing / rabbit (best) | {best[NULL] / best['rabbit']:.2f}x | | |")
+    if RAW in best:
+        print(f"| raw primitive only / rabbit (best) | {best[RAW] / best['rabbit']:.2f}x | | |")
 
 
 #: The --null transport's name in the results.
 NULL = "null"
+#: The --raw transport's name in the results.
+RAW = "raw"
 
 
 def signature_chars(pki):
