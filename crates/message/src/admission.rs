@@ -274,7 +274,7 @@ impl Arrival {
     }
 
     /// The broker-side checks: sender-selected routing, then the subscription.
-    fn check(&self) -> Result<(), Rejection> {
+    pub(crate) fn check(&self) -> Result<(), Rejection> {
         if self.sender_routed {
             return Err(Rejection::new(
                 Stage::Route,
@@ -447,6 +447,22 @@ impl Bus {
         self.admit_examined(examined)
     }
 
+    /// [`Bus::admit`], also handing the body's top-level object, as the checks read it,
+    /// to `read` once the message is admitted: what a caller wants of the wire besides the
+    /// verdict (the exact `oslo.message` text, say) without parsing the body again.
+    pub fn admit_and_read<T>(
+        &self,
+        body: &[u8],
+        arrival: &Arrival,
+        read: impl FnOnce(json::Object<'_>) -> T,
+    ) -> Result<(Admitted, T), Rejection> {
+        arrival.check()?;
+        examine_wire(body, |message| {
+            let examined = self.examine_checked(message, arrival)?;
+            Ok((self.admit_examined(examined)?, read(message)))
+        })
+    }
+
     /// [`Bus::admit`] on a message already parsed (strictly: see [`crate::json::parse`]).
     pub fn admit_value(&self, message: &Value, arrival: &Arrival) -> Result<Admitted, Rejection> {
         arrival.check()?;
@@ -519,7 +535,7 @@ impl Bus {
         })
     }
 
-    fn examine_checked(
+    pub(crate) fn examine_checked(
         &self,
         message: json::Object<'_>,
         arrival: &Arrival,
@@ -574,7 +590,7 @@ const KEPT_APART: [&str; 4] = [
 
 /// Parses `body` strictly (an object with [`KEPT_APART`] held apart; anything else
 /// whole, to be refused by the checks as before) and examines it with `examine`.
-fn examine_wire<T>(
+pub(crate) fn examine_wire<T>(
     body: &[u8],
     examine: impl FnOnce(json::Object<'_>) -> Result<T, Rejection>,
 ) -> Result<T, Rejection> {

@@ -370,8 +370,25 @@ pub struct OsloVerified {
 impl Bus {
     /// Verifies wire bytes of an oslo envelope (strict JSON) that arrived on `topic`.
     pub fn verify_oslo_bytes(&self, bytes: &[u8], topic: &str) -> Result<OsloVerified, Rejection> {
-        let envelope = json::parse(bytes).map_err(crate::bus::json_rejection)?;
-        self.verify_oslo(&envelope, topic)
+        self.verify_oslo_route_bytes(bytes, &Route::topic(topic))
+            .map(|(verified, _)| verified)
+    }
+
+    /// [`Bus::verify_oslo_route`] of wire bytes (strict JSON, the signature and the inner
+    /// text read in place); also returns the exact `oslo.message` text that was verified.
+    pub fn verify_oslo_route_bytes(
+        &self,
+        bytes: &[u8],
+        arrived: &Route,
+    ) -> Result<(OsloVerified, String), Rejection> {
+        let arrival = Arrival::on(arrived.clone());
+        crate::admission::examine_wire(bytes, |envelope| {
+            // Only an oslo envelope is admitted here (not a fedmsg-style message).
+            let text = parts_of(envelope)?.message.to_owned();
+            arrival.check()?;
+            let examined = self.examine_checked(envelope, &arrival)?;
+            Ok((self.admit_examined(examined)?.into_oslo()?, text))
+        })
     }
 
     /// Verifies an oslo envelope that arrived on `topic` (the routing key it was consumed

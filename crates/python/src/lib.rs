@@ -374,7 +374,7 @@ fn oslo_members<'py>(
 fn admitted_report<'py>(
     py: Python<'py>,
     a: &waxseal_message::Admitted,
-    message_text: Option<&Value>,
+    message_text: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut m = Members::new();
     match &a.message {
@@ -395,7 +395,7 @@ fn admitted_report<'py>(
         m.add(key!(py, "user_id"), u)?;
     }
     if let Some(t) = message_text {
-        m.add(key!(py, "message_text"), to_py(py, t)?)?;
+        m.add(key!(py, "message_text"), t)?;
     }
     m.into_dict(py)
 }
@@ -405,12 +405,12 @@ fn admitted_report<'py>(
 fn oslo_report<'py>(
     py: Python<'py>,
     v: &waxseal_message::OsloVerified,
-    message_text: Option<&Value>,
+    message_text: Option<&str>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut m = Members::new();
     oslo_members(py, v, &mut m)?;
     if let Some(t) = message_text {
-        m.add(key!(py, "message_text"), to_py(py, t)?)?;
+        m.add(key!(py, "message_text"), t)?;
     }
     m.into_dict(py)
 }
@@ -1284,13 +1284,16 @@ impl Bus {
         if let Some(s) = signed_by {
             arrival = arrival.signed_by(s);
         }
-        let (value, admitted) = detached(py, || {
+        let (admitted, text) = detached(py, || {
             let bus = self.current();
-            let value = parse_json(body)?;
-            let admitted = bus.admit_value(&value, &arrival)?;
-            Ok((value, admitted))
+            // From the bytes: the signature and the inner text are read in place.
+            Ok(bus.admit_and_read(body, &arrival, |m| {
+                m.member(oslo::MESSAGE_KEY)
+                    .and_then(|text| text.ok())
+                    .map(str::to_owned)
+            })?)
         })?;
-        admitted_report(py, &admitted, value.get(oslo::MESSAGE_KEY))
+        admitted_report(py, &admitted, text.as_deref())
     }
 
     /// Verifies an oslo envelope that arrived on `topic` (and `exchange`).
@@ -1302,13 +1305,11 @@ impl Bus {
         topic: &str,
         exchange: Option<&str>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let (value, verified) = detached(py, || {
+        let (verified, text) = detached(py, || {
             let bus = self.current();
-            let value = parse_json(envelope)?;
-            let verified = bus.verify_oslo_route(&value, &route(topic, exchange))?;
-            Ok((value, verified))
+            Ok(bus.verify_oslo_route_bytes(envelope, &route(topic, exchange))?)
         })?;
-        oslo_report(py, &verified, value.get(oslo::MESSAGE_KEY))
+        oslo_report(py, &verified, Some(&text))
     }
 
     /// Validates a fedmsg 1.x `x509` message: `signed` is the exact byte string its
