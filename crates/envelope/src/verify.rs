@@ -12,7 +12,6 @@ use crate::cert::Certificate;
 use crate::envelope::Envelope;
 use crate::format::Format;
 use crate::key::KeyError;
-use crate::name::NameKey;
 use crate::oid;
 use crate::provider::PreparedPublicKey;
 use crate::rfc5652::{Attributes, Limits, ParseError, SignedData, SignerIdentifier, SignerInfo};
@@ -1044,7 +1043,7 @@ impl Verifier {
         for store in [embedded, &self.store] {
             let found: Vec<&Certificate> = match sid {
                 SignerIdentifier::IssuerAndSerialNumber(ias) => store
-                    .by_issuer_serial(&NameKey::new(&ias.issuer), ias.serial_number.as_bytes())
+                    .by_issuer_name_serial(&ias.issuer, ias.serial_number.as_bytes())
                     .into_iter()
                     .collect(),
                 SignerIdentifier::SubjectKeyIdentifier(ski) => {

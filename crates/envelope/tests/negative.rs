@@ -1013,3 +1013,29 @@ fn rsa_pss_certificate_refuses_signatures_outside_its_parameters() {
         "algorithm-mismatch"
     );
 }
+
+#[test]
+fn the_signer_is_found_by_its_issuer_as_rfc_5280_compares_names_and_by_nothing_else() {
+    let f = fx();
+    let leaf = &f.leaf.cert;
+    let store = CertStore::from_certificates([leaf.clone(), f.pki.ca.cert.clone()]);
+    let serial = leaf.serial();
+    // The issuer exactly as the certificate writes it.
+    assert_eq!(
+        store.by_issuer_name_serial(leaf.issuer(), serial),
+        Some(leaf)
+    );
+    // The same name written otherwise (other case, another string type): RFC 5280 §7.1
+    // names the same issuer, so the same certificate.
+    let recased = parse_name(&leaf.issuer().to_string().to_uppercase()).unwrap();
+    assert_ne!(
+        der::Encode::to_der(&recased).unwrap(),
+        der::Encode::to_der(leaf.issuer()).unwrap()
+    );
+    assert_eq!(store.by_issuer_name_serial(&recased, serial), Some(leaf));
+    // Another issuer with the same serial number, or another serial number: none.
+    assert_eq!(store.by_issuer_name_serial(leaf.subject(), serial), None);
+    let mut other = serial.to_vec();
+    *other.last_mut().unwrap() ^= 1;
+    assert_eq!(store.by_issuer_name_serial(leaf.issuer(), &other), None);
+}

@@ -229,6 +229,23 @@ impl CertStore {
             .iter()
             .find(|c| c.serial() == serial && c.issuer_key() == issuer)
     }
+
+    /// [`CertStore::by_issuer_serial`] for an issuer name as a SignerInfo writes it. Only
+    /// a certificate whose serial number matches has its issuer compared, byte for byte
+    /// first; the name's RFC 5280 §7.1 form ([`NameKey`]) is built only when the bytes
+    /// differ, so the usual lookup builds none.
+    pub fn by_issuer_name_serial(
+        &self,
+        issuer: &x509_cert::name::Name,
+        serial: &[u8],
+    ) -> Option<&Certificate> {
+        let mut key = None;
+        self.certs.iter().find(|c| {
+            c.serial() == serial
+                && (c.issuer() == issuer
+                    || c.issuer_key() == key.get_or_insert_with(|| NameKey::new(issuer)))
+        })
+    }
 }
 
 /// A set of CRLs, indexed by issuer, with an identity that changes when its contents do
