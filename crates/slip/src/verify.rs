@@ -107,11 +107,7 @@ impl<'a> SlipVerifier<'a> {
             .iter()
             .find(|s| s.index == self.origin)
             .ok_or(SlipError::NoSuchSigner(self.origin))?;
-        let sd = envelope.signed_data();
-        let embedded = CertStore::from_certificates(sd.x509_certificates().cloned());
-        let crls = self.verifier.envelope_crls(sd).map_err(SlipError::Origin)?;
         let now = self.verifier.time();
-        let options = self.verifier.validation_options(now);
 
         let attrs_of = |si: &waxseal_envelope::rfc5652::SignerInfo| -> Vec<Attribute> {
             si.signed_attrs
@@ -132,35 +128,43 @@ impl<'a> SlipVerifier<'a> {
             signed_attributes: attrs,
             signature_algorithm: origin.signature_algorithm.clone(),
         });
-        for k in 1..chain.len() {
-            let (prev, si) = (&chain[k - 1], &chain[k]);
-            let vs = self
-                .verifier
-                .verify_signer_info_with_meter(
-                    si,
-                    &prev.signature,
-                    None,
-                    &embedded,
-                    &crls,
-                    &options,
-                    &meter,
-                )
-                .map_err(|error| match error {
-                    SignerError::MessageDigestMismatch => SlipError::ChainBroken { hop: k },
-                    error => SlipError::Hop { hop: k, error },
-                })?;
-            let attrs = attrs_of(si);
-            out.push(Hop {
-                index: k,
-                name: (self.namer)(&vs.certificate),
-                certificate: vs.certificate,
-                path: vs.path,
-                signing_time: vs.signing_time,
-                role: text_attribute(&attrs, oid::WAXSEAL_HOP_ROLE),
-                action: text_attribute(&attrs, oid::WAXSEAL_HOP_ACTION),
-                signed_attributes: attrs,
-                signature_algorithm: vs.signature_algorithm,
-            });
+        // What the hops are checked with, made only when there are hops (an origin alone,
+        // the usual message, needs none of it).
+        if chain.len() > 1 {
+            let sd = envelope.signed_data();
+            let embedded = CertStore::from_certificates(sd.x509_certificates().cloned());
+            let crls = self.verifier.envelope_crls(sd).map_err(SlipError::Origin)?;
+            let options = self.verifier.validation_options(now);
+            for k in 1..chain.len() {
+                let (prev, si) = (&chain[k - 1], &chain[k]);
+                let vs = self
+                    .verifier
+                    .verify_signer_info_with_meter(
+                        si,
+                        &prev.signature,
+                        None,
+                        &embedded,
+                        &crls,
+                        &options,
+                        &meter,
+                    )
+                    .map_err(|error| match error {
+                        SignerError::MessageDigestMismatch => SlipError::ChainBroken { hop: k },
+                        error => SlipError::Hop { hop: k, error },
+                    })?;
+                let attrs = attrs_of(si);
+                out.push(Hop {
+                    index: k,
+                    name: (self.namer)(&vs.certificate),
+                    certificate: vs.certificate,
+                    path: vs.path,
+                    signing_time: vs.signing_time,
+                    role: text_attribute(&attrs, oid::WAXSEAL_HOP_ROLE),
+                    action: text_attribute(&attrs, oid::WAXSEAL_HOP_ACTION),
+                    signed_attributes: attrs,
+                    signature_algorithm: vs.signature_algorithm,
+                });
+            }
         }
         self.expectations.check(&out, now)?;
         Ok(VerifiedSlip {
