@@ -107,12 +107,12 @@ impl Authorizer {
 
     /// Names certificates by entity ID (for routing-slip itineraries). The namer shares
     /// this authorizer's mapper (its compiled rules and kept answers).
-    pub fn namer(&self) -> waxseal_slip::Namer<'static> {
+    pub fn namer(&self) -> impl Fn(&Certificate) -> String + Send + Sync + 'static {
         let mapper = self.mapper.clone();
-        Box::new(move |c: &Certificate| match mapper.map(c) {
+        move |c: &Certificate| match mapper.map(c) {
             Ok(e) => e.id,
             Err(e) => format!("<{}>", e.code()),
-        })
+        }
     }
 
     /// Authorizes `cert` (already verified) to publish `payload` on `topic`. A topic that

@@ -70,8 +70,8 @@ impl<'a> SlipVerifier<'a> {
 
     /// How hops are named for expectations (the entity crate maps certificates to
     /// entity IDs).
-    pub fn with_namer(mut self, namer: Namer<'a>) -> Self {
-        self.namer = namer;
+    pub fn with_namer(mut self, namer: impl Fn(&Certificate) -> String + Send + Sync + 'a) -> Self {
+        self.namer = Box::new(namer);
         self
     }
 
