@@ -63,6 +63,8 @@ impl CertificateSummary {
     /// Summarises `cert`.
     pub fn of(cert: &Certificate) -> Self {
         let key = match crate::key::PublicKey::from_spki(cert.public_key_info()) {
+            // An ML-DSA parameter set names its strength; its key has no size in bits.
+            Ok(k @ crate::key::PublicKey::MlDsa(_)) => k.kind().to_string(),
             Ok(k) => format!("{} {}", k.kind(), k.bits()),
             Err(_) => oid::name(&cert.public_key_info().algorithm.oid),
         };

@@ -126,6 +126,9 @@ fn every_parameter_set_round_trips_with_and_without_signed_attributes() {
         let alg = KeyAlgorithm::MlDsa(set);
         let pki = TestPki::new(alg).unwrap();
         let leaf = pki.leaf(&format!("svc-{set}.example.org"), alg).unwrap();
+        // `inspect` names the parameter set, which says the strength (no bit count).
+        let summary = waxseal_envelope::inspect::CertificateSummary::of(&leaf.cert);
+        assert_eq!(summary.key, set.to_string().to_uppercase(), "{set}");
         let verifier = Verifier::new(TrustAnchors::new([pki.root.cert.clone()]).unwrap());
         for signed_attributes in [true, false] {
             for p in providers() {

@@ -40,14 +40,17 @@ type Field = (Arc<str>, Arc<[Certificate]>, Arc<CertStore>);
 /// A cache entry, shared with [`RECENT`]'s slots.
 type Decoded = Arc<Field>;
 
-/// Weighs an entry by its text's length plus [`DECODED_BYTES`] (the text is held once,
-/// by the key and the entry together).
+/// Weighs an entry by its text's length plus [`DECODED_BYTES`] plus what its
+/// certificates hold beyond the usual (`Certificate::extra_held_bytes`: an ML-DSA key's
+/// expanded matrix, a certificate over 4 KiB), since an entry keeps them alive (the text
+/// is held once, by the key and the entry together).
 #[derive(Debug, Clone, Copy)]
 struct ByLength;
 
 impl quick_cache::Weighter<Arc<str>, Decoded> for ByLength {
-    fn weight(&self, key: &Arc<str>, _: &Decoded) -> u64 {
-        key.len() as u64 + DECODED_BYTES
+    fn weight(&self, key: &Arc<str>, entry: &Decoded) -> u64 {
+        let extra: u64 = entry.1.iter().map(Certificate::extra_held_bytes).sum();
+        key.len() as u64 + DECODED_BYTES + extra
     }
 }
 
@@ -183,6 +186,22 @@ mod tests {
                 assert_eq!(fields.decode(bad).unwrap_err().code, "malformed", "{bad}");
             }
         }
+    }
+
+    #[test]
+    fn an_ml_dsa_field_weighs_the_expanded_keys_it_keeps_alive() {
+        let alg = KeyAlgorithm::MlDsa(waxseal_envelope::mldsa::MlDsaParameterSet::MlDsa65);
+        let pki = TestPki::new(alg).unwrap();
+        let leaf = pki.leaf("svc.example.org", alg).unwrap();
+        let field = STANDARD.encode(format!("{}{}", leaf.cert.to_pem(), pki.ca.cert.to_pem()));
+        let fields = CertificateFields::default();
+        fields.decode(&field).unwrap();
+        let held = leaf.cert.extra_held_bytes() + pki.ca.cert.extra_held_bytes();
+        assert!(held >= 2 * waxseal_envelope::mldsa::MlDsaParameterSet::MlDsa65.prepared_bytes());
+        assert_eq!(
+            fields.cache.weight(),
+            field.len() as u64 + DECODED_BYTES + held
+        );
     }
 
     #[test]

@@ -182,23 +182,42 @@ impl Eq for Certificate {}
 pub const CERTIFICATE_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The estimate of what a parsed certificate takes in memory beside its DER (the copy of
-/// the DER it keeps included, for certificates up to [`MAX_CACHED_CERTIFICATE_BYTES`]).
+/// the DER it keeps included), for certificates up to [`PARSED_ESTIMATE_COVERS_BYTES`];
+/// a longer one counts twice its bytes beyond that too.
 pub const PARSED_CERTIFICATE_BYTES: u64 = 8 * 1024;
 
-/// Certificates longer than this are parsed every time, not kept: the weight of an entry
-/// ([`PARSED_CERTIFICATE_BYTES`]) would not cover them.
-pub const MAX_CACHED_CERTIFICATE_BYTES: usize = 4 * 1024;
+/// The DER length [`PARSED_CERTIFICATE_BYTES`] covers.
+pub const PARSED_ESTIMATE_COVERS_BYTES: usize = 4 * 1024;
+
+/// Certificates longer than this are parsed every time, not kept. It admits ML-DSA-87
+/// certificates signed with ML-DSA-87 (about 7.5 KiB: a 2,592-byte key and a 4,627-byte
+/// signature), which every message from such a signer embeds.
+pub const MAX_CACHED_CERTIFICATE_BYTES: usize = 16 * 1024;
 
 impl crate::keycache::Weigh for Certificate {
-    /// A cached certificate keeps its key once set up: an ML-DSA key's expanded matrix is
-    /// counted from the start, so that the cache's bound holds.
+    /// A cached certificate keeps its key once set up, and its bytes: what it holds beyond
+    /// the estimate counts, so that the cache's bound holds.
     fn extra_bytes(&self) -> u64 {
-        crate::mldsa::MlDsaParameterSet::from_oid(&self.public_key_info().algorithm.oid)
-            .map_or(0, |set| set.prepared_bytes())
+        self.extra_held_bytes()
     }
 }
 
 impl Certificate {
+    /// What this certificate holds in memory beyond the fixed estimate of a parsed one
+    /// ([`PARSED_CERTIFICATE_BYTES`]): an ML-DSA key's expanded matrix (counted from the
+    /// start, as if already set up) and twice the bytes of a certificate longer than the
+    /// estimate covers. Caches that keep certificates add it to their weight.
+    pub fn extra_held_bytes(&self) -> u64 {
+        let prepared =
+            crate::mldsa::MlDsaParameterSet::from_oid(&self.public_key_info().algorithm.oid)
+                .map_or(0, |set| set.prepared_bytes());
+        let beyond = self
+            .der()
+            .len()
+            .saturating_sub(PARSED_ESTIMATE_COVERS_BYTES) as u64;
+        prepared + 2 * beyond
+    }
+
     /// Parses one DER certificate.
     ///
     /// Certificates are parsed once per process and shared: the result for a DER
@@ -546,6 +565,29 @@ mod tests {
         let changed = Certificate::from_der(&other).unwrap();
         assert_ne!(changed, first);
         assert_eq!(changed.der(), &other[..]);
+    }
+
+    #[test]
+    fn an_ml_dsa_87_certificate_is_kept_and_weighs_what_it_holds() {
+        // RFC 9881's ML-DSA-87 example: about 7.5 KiB, over the fixed estimate's 4 KiB.
+        let pem = include_bytes!("../../../testdata/mldsa/ML-DSA-87.crt");
+        let der = Certificate::load_all(pem).unwrap()[0].der().to_vec();
+        assert!(
+            der.len() > PARSED_ESTIMATE_COVERS_BYTES && der.len() <= MAX_CACHED_CERTIFICATE_BYTES
+        );
+        let first = Certificate::from_der(&der).unwrap();
+        let before = built();
+        let again = Certificate::from_der(&der).unwrap();
+        assert_eq!(built() - before, 0, "the second parse is the kept one");
+        assert!(Arc::ptr_eq(&first.0, &again.0));
+        use crate::keycache::Weigh;
+        let set = crate::mldsa::MlDsaParameterSet::MlDsa87;
+        assert_eq!(
+            first.extra_bytes(),
+            set.prepared_bytes() + 2 * (der.len() - PARSED_ESTIMATE_COVERS_BYTES) as u64
+        );
+        let small = Certificate::from_der(LEAF).unwrap();
+        assert_eq!(small.extra_bytes(), 0);
     }
 
     #[test]

@@ -479,7 +479,8 @@ impl PublicKey {
         }
     }
 
-    /// Key size in bits (modulus size for RSA and DSA).
+    /// Key size in bits (modulus size for RSA and DSA; for ML-DSA, which has none, the
+    /// length of the encoded public key in bits).
     pub fn bits(&self) -> usize {
         match self {
             Self::Rsa(k) | Self::RsaPss(k, _) => k.n().bits() as usize,
