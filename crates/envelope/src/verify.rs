@@ -633,7 +633,7 @@ impl Verifier {
             return Err(VerifyError::NoSigners);
         }
         let options = self.validation_options(self.time());
-        let ctx = Context {
+        let ctx = SignerInputs {
             content,
             content_type: sd.encap_content_info.content_type,
             embedded: CertStore::from_certificates(sd.x509_certificates().cloned()),
@@ -760,29 +760,9 @@ impl Verifier {
     }
 
     /// Verifies one `SignerInfo` over `content` (or, for a countersignature, over the
-    /// countersigned signature value, with `content_type` `None`), under a fresh [`Meter`].
-    pub fn verify_signer_info(
-        &self,
-        si: &SignerInfo,
-        content: &[u8],
-        content_type: Option<Oid>,
-        embedded: &CertStore,
-        crls: &CrlSet,
-        options: &ValidationOptions,
-    ) -> Result<VerifiedSigner, SignerError> {
-        self.verify_signer_info_with_meter(
-            si,
-            content,
-            content_type,
-            embedded,
-            crls,
-            options,
-            &self.meter(),
-        )
-    }
-
-    /// [`Verifier::verify_signer_info`], counting the work against `meter` (the
-    /// envelope's, so that every hop of a routing slip shares one budget).
+    /// countersigned signature value, with `content_type` `None`), counting the work
+    /// against `meter` (the envelope's, so that every hop of a routing slip shares one
+    /// budget).
     #[allow(clippy::too_many_arguments)]
     pub fn verify_signer_info_with_meter(
         &self,
@@ -794,7 +774,7 @@ impl Verifier {
         options: &ValidationOptions,
         meter: &Meter,
     ) -> Result<VerifiedSigner, SignerError> {
-        let ctx = Context {
+        let ctx = SignerInputs {
             content: Content::Bytes(content),
             content_type: content_type.unwrap_or(oid::ID_DATA),
             embedded: embedded.clone(),
@@ -822,7 +802,7 @@ impl Verifier {
     fn signer_timestamp(
         &self,
         si: &SignerInfo,
-        ctx: &Context<'_>,
+        ctx: &SignerInputs<'_>,
     ) -> Result<Option<crate::rfc3161::Timestamp>, SignerError> {
         use crate::rfc3161::TimestampError;
         if self.timestamps.is_none() && !self.at_timestamp {
@@ -843,7 +823,11 @@ impl Verifier {
         }
     }
 
-    fn verify_signer(&self, ctx: &Context<'_>, si: &SignerInfo) -> Result<SignerOk, SignerError> {
+    fn verify_signer(
+        &self,
+        ctx: &SignerInputs<'_>,
+        si: &SignerInfo,
+    ) -> Result<SignerOk, SignerError> {
         self.verify_signer_as(ctx, si, false)
     }
 
@@ -851,7 +835,7 @@ impl Verifier {
     /// content-type (RFC 5652 §11.4).
     fn verify_signer_as(
         &self,
-        ctx: &Context<'_>,
+        ctx: &SignerInputs<'_>,
         si: &SignerInfo,
         countersignature: bool,
     ) -> Result<SignerOk, SignerError> {
@@ -987,7 +971,11 @@ impl Verifier {
         Err(last)
     }
 
-    fn path(&self, cert: &Certificate, ctx: &Context<'_>) -> Result<ValidatedPath, SignerError> {
+    fn path(
+        &self,
+        cert: &Certificate,
+        ctx: &SignerInputs<'_>,
+    ) -> Result<ValidatedPath, SignerError> {
         self.validate_certificate_with_meter(
             cert,
             &ctx.embedded,
@@ -1051,7 +1039,7 @@ impl<'a> Content<'a> {
     }
 }
 
-struct Context<'a> {
+struct SignerInputs<'a> {
     content: Content<'a>,
     content_type: Oid,
     embedded: CertStore,
@@ -1061,11 +1049,11 @@ struct Context<'a> {
     meter: Meter,
 }
 
-impl<'a> Context<'a> {
+impl<'a> SignerInputs<'a> {
     /// The same envelope under other validation options (one signer's proven time); the
     /// content digests are shared by copying those already computed.
-    fn with_options(&self, options: ValidationOptions) -> Context<'a> {
-        Context {
+    fn with_options(&self, options: ValidationOptions) -> SignerInputs<'a> {
+        SignerInputs {
             content: self.content,
             content_type: self.content_type,
             embedded: self.embedded.clone(),
