@@ -52,9 +52,9 @@
 //! verifying as the content passes.
 //!
 //! Certificates, keys, algorithms, CRLs and path validation come from `waxseal-trust`,
-//! which knows nothing of CMS; its modules are re-exported here under their old names
-//! ([`cert`], [`key`], [`algorithm`], [`crl`], [`name`], [`oid`], [`store`], [`time`],
-//! [`display`], [`trust`]), and so does [`provider`], the cryptography seam (RustCrypto or
+//! which knows nothing of CMS; its modules are re-exported here ([`cert`], [`key`],
+//! [`algorithm`], [`crl`], [`name`], [`oid`], [`store`], [`time`], [`display`],
+//! [`trust`]), and so does [`provider`], the cryptography seam (RustCrypto or
 //! graviola) that every signature check, signature and digest goes through.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -558,7 +558,12 @@ impl Gate<'_> {
     /// or with a path to one), current (`thisUpdate <= time < nextUpdate`; `allow_expired`:
     /// a copy read back from the cache may be past its `nextUpdate`, it is then held but
     /// never served), and no CRL of `held` newer than its counterpart in `new` or missing.
-    fn check(&self, new: &Copy, held: Option<&Copy>, allow_expired: bool) -> Result<(), Refusal> {
+    fn check_copy(
+        &self,
+        new: &Copy,
+        held: Option<&Copy>,
+        allow_expired: bool,
+    ) -> Result<(), Refusal> {
         for c in &new.crls {
             let who = c.issuer_display();
             if c.this_update() > self.time {
@@ -1011,7 +1016,7 @@ impl Tracked {
                                 let copy = Copy::parse(kind, &bytes).map_err(|e| {
                                     Refusal::Cache(format!("{}: {e}", file.display()))
                                 })?;
-                                gate.check(&copy, None, true)?;
+                                gate.check_copy(&copy, None, true)?;
                                 Ok(Some((copy, written)))
                             }
                         });
@@ -1098,7 +1103,7 @@ impl Tracked {
             .map_err(Refusal::Malformed)
             .and_then(|copy| {
                 if self.kind == Kind::Crls {
-                    gate.check(&copy, self.copy.as_ref(), false)?;
+                    gate.check_copy(&copy, self.copy.as_ref(), false)?;
                 }
                 Ok(copy)
             });
