@@ -158,6 +158,7 @@ impl Output {
             force,
             follow_symlinks,
             mode: fsutil::OUTPUT_MODE,
+            in_place: true,
         };
         if let Some(p) = &path {
             fsutil::check(p, &options).map_err(|e| write_error(p, e))?;
