@@ -1,6 +1,6 @@
 //! `waxseal pki ...`: the operator's certificate lifecycle.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
 use waxseal_envelope::mldsa::MlDsaParameterSet;
@@ -180,6 +180,12 @@ fn pki_err(e: PkiError) -> CliError {
     }
 }
 
+/// The PKI directory `dir`, its CA keys loaded even if others can read them when
+/// `insecure`.
+fn open_pki(dir: &Path, insecure: bool) -> Result<PkiDir, CliError> {
+    PkiDir::open(dir, key_file_check(insecure)).map_err(pki_err)
+}
+
 fn key_file_check(insecure: bool) -> KeyFileCheck {
     if insecure {
         KeyFileCheck::AllowInsecure
@@ -294,9 +300,7 @@ fn issue(a: IssueArgs) -> Result<(), CliError> {
         leaf_days: a.days,
         ..Lifetimes::default()
     };
-    let mut pki = PkiDir::open(&a.dir, key_file_check(a.insecure_key_permissions))
-        .map_err(pki_err)?
-        .with_lifetimes(lifetimes);
+    let mut pki = open_pki(&a.dir, a.insecure_key_permissions)?.with_lifetimes(lifetimes);
     for e in pki
         .issue_with(&names, a.renew, a.force, a.algorithm.map(Into::into))
         .map_err(pki_err)?
@@ -320,7 +324,7 @@ fn revoke(
     reason: String,
     insecure_key_permissions: bool,
 ) -> Result<(), CliError> {
-    let mut pki = PkiDir::open(&dir, key_file_check(insecure_key_permissions)).map_err(pki_err)?;
+    let mut pki = open_pki(&dir, insecure_key_permissions)?;
     let crl = pki.revoke(&name, &reason).map_err(pki_err)?;
     println!(
         "revoked {name} ({reason}); CRL #{} lists {} certificate(s), next update {}; publish {}",
@@ -340,7 +344,7 @@ fn crl(
     insecure_key_permissions: bool,
 ) -> Result<(), CliError> {
     let next = next_update.as_deref().map(parse_duration).transpose()?;
-    let mut pki = PkiDir::open(&dir, key_file_check(insecure_key_permissions)).map_err(pki_err)?;
+    let mut pki = open_pki(&dir, insecure_key_permissions)?;
     let crl = pki.write_crl(next, der).map_err(pki_err)?;
     let files: Vec<String> = crl.files.iter().map(|f| f.display().to_string()).collect();
     println!(
@@ -361,7 +365,7 @@ fn rebuild(dir: PathBuf, yes: bool, insecure_key_permissions: bool) -> Result<()
             dir.display()
         )));
     }
-    let mut pki = PkiDir::open(&dir, key_file_check(insecure_key_permissions)).map_err(pki_err)?;
+    let mut pki = open_pki(&dir, insecure_key_permissions)?;
     let total = pki.inventory().active().count() as u64;
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
@@ -414,7 +418,7 @@ fn reseed(
     to: String,
     insecure_key_permissions: bool,
 ) -> Result<(), CliError> {
-    let mut pki = PkiDir::open(&dir, key_file_check(insecure_key_permissions)).map_err(pki_err)?;
+    let mut pki = open_pki(&dir, insecure_key_permissions)?;
     let report = pki.reseed(&from, &to).map_err(pki_err)?;
     if report.revoked.is_empty() {
         println!("nothing to do: no live certificate names host {from}");
