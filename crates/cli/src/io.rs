@@ -110,6 +110,28 @@ impl Input {
     }
 }
 
+/// `--out` and its options for the commands that write verified content (`verify`,
+/// `slip verify`): nothing is written unless verification succeeds.
+#[derive(clap::Args)]
+pub struct VerifiedOut {
+    /// Write the verified content here (only when verification succeeds).
+    #[arg(long = "out", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Overwrite --out if it exists (a regular file only).
+    #[arg(long)]
+    pub force: bool,
+    /// Write where a symbolic --out points (refused without this).
+    #[arg(long)]
+    pub follow_symlinks: bool,
+}
+
+impl VerifiedOut {
+    /// The output these options name, checked before any input is read.
+    pub fn prepare(&self) -> Result<Output, CliError> {
+        Output::prepare_with(self.output.as_deref(), self.force, self.follow_symlinks)
+    }
+}
+
 /// Where output goes: a file (checked up front so nothing is lost) or standard output.
 pub struct Output {
     path: Option<PathBuf>,
@@ -136,6 +158,7 @@ impl Output {
             force,
             follow_symlinks,
             mode: fsutil::OUTPUT_MODE,
+            in_place: true,
         };
         if let Some(p) = &path {
             fsutil::check(p, &options).map_err(|e| write_error(p, e))?;

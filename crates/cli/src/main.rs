@@ -4,6 +4,8 @@
 //! Exit status: 0 valid, 1 invalid or rejected (one line on stderr saying why; with
 //! `--json` a report with a stable reason code on stdout), 2 usage or I/O error.
 
+#![forbid(unsafe_code)]
+
 mod cmd;
 mod error;
 mod io;

@@ -127,7 +127,7 @@ impl Authorizer {
         self.decide(cert, topic, |entity, decisions| {
             for rule in self.claims.iter().filter(|r| r.applies(topic)) {
                 decisions.push(match payload {
-                    Some(p) => rule.check(p, entity),
+                    Some(p) => rule.check_payload(p, entity),
                     None => Decision::deny(
                         "claim-missing",
                         "no payload to check the claim against".into(),
@@ -238,7 +238,7 @@ impl Authorizer {
             None,
         ));
         if let Some(registry) = &self.registry {
-            decisions.push(match registry.check(&entity, cert) {
+            decisions.push(match registry.check_binding(&entity, cert) {
                 Ok(()) => Decision::allow(
                     "registry",
                     format!("{} is registered and the certificate pinned", entity.id),

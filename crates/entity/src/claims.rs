@@ -74,7 +74,7 @@ impl ClaimRule {
     }
 
     /// Checks `payload` against `entity`.
-    pub fn check(&self, payload: &Value, entity: &EntityId) -> Decision {
+    pub fn check_payload(&self, payload: &Value, entity: &EntityId) -> Decision {
         let rule = Some(self.describe());
         let Some(expected) = entity.field(&self.field) else {
             return Decision::deny(

@@ -75,7 +75,7 @@ impl Registry {
     }
 
     /// Whether `cert` may speak for `entity`; `Err` says why not.
-    pub fn check(
+    pub fn check_binding(
         &self,
         entity: &EntityId,
         cert: &Certificate,

@@ -330,9 +330,9 @@ fn registry_pins_certificates_and_keys() {
     )
     .unwrap();
     let e = EntityMapper::default().map(&a.cert).unwrap();
-    assert!(r.check(&e, &a.cert).is_ok());
+    assert!(r.check_binding(&e, &a.cert).is_ok());
     assert_eq!(
-        r.check(&e, &b.cert).unwrap_err().0,
+        r.check_binding(&e, &b.cert).unwrap_err().0,
         "certificate-not-pinned"
     );
     // Fingerprints may be written with colons and in upper case.
@@ -346,6 +346,6 @@ fn registry_pins_certificates_and_keys() {
         &json!({"entities": {"bodhi-app01.example.org": {"keys": [colons.join(":")]}}}).to_string(),
     )
     .unwrap();
-    assert!(r.check(&e, &b.cert).is_ok());
+    assert!(r.check_binding(&e, &b.cert).is_ok());
     assert!(Registry::from_json(r#"{"entities": {"x": {"certificates": ["abc"]}}}"#).is_err());
 }

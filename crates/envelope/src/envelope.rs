@@ -208,27 +208,11 @@ impl<'a> EnvelopeBuilder<'a> {
         }
     }
 
-    /// The `eContentType` (default id-data). Other types require signed attributes.
-    pub fn content_type(mut self, content_type: Oid) -> Self {
-        self.content_type = content_type;
-        self
-    }
+    crate::sign::signing_setters!('a);
 
     /// Leave the content out of the envelope (a detached signature).
     pub fn detached(mut self, detached: bool) -> Self {
         self.detached = detached;
-        self
-    }
-
-    /// Embed the signers' certificates and chains (default) or not (`--no-certs`).
-    pub fn include_certificates(mut self, include: bool) -> Self {
-        self.include_certificates = include;
-        self
-    }
-
-    /// Adds a signer.
-    pub fn add_signer(mut self, signer: &'a Signer) -> Self {
-        self.signers.push(signer);
         self
     }
 

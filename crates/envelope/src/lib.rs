@@ -52,9 +52,9 @@
 //! verifying as the content passes.
 //!
 //! Certificates, keys, algorithms, CRLs and path validation come from `waxseal-trust`,
-//! which knows nothing of CMS; its modules are re-exported here under their old names
-//! ([`cert`], [`key`], [`algorithm`], [`crl`], [`name`], [`oid`], [`store`], [`time`],
-//! [`display`], [`trust`]), and so does [`provider`], the cryptography seam (RustCrypto or
+//! which knows nothing of CMS; its modules are re-exported here ([`cert`], [`key`],
+//! [`algorithm`], [`crl`], [`name`], [`oid`], [`store`], [`time`], [`display`],
+//! [`trust`]), and so does [`provider`], the cryptography seam (RustCrypto or
 //! graviola) that every signature check, signature and digest goes through.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -69,8 +69,8 @@ pub mod stream;
 pub mod verify;
 
 // Certificates, keys, CRLs and path validation live in `waxseal-trust`, which knows
-// nothing of CMS; they are re-exported under their old paths so that
-// `waxseal_envelope::cert::Certificate` and `waxseal_envelope::trust::validate` keep working.
+// nothing of CMS; they are re-exported here so that a user of envelopes alone names them
+// through this crate (`waxseal_envelope::cert::Certificate`, `waxseal_envelope::trust::validate`).
 pub use waxseal_trust::path as trust;
 pub use waxseal_trust::{
     algorithm, asn1, cert, crl, display, key, mldsa, name, oid, provider, store, time,

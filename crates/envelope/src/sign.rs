@@ -416,3 +416,30 @@ pub(crate) fn signed_data_version(sd: &SignedData) -> u8 {
         1
     }
 }
+
+/// The setters every envelope builder shares ([`crate::EnvelopeBuilder`],
+/// [`crate::stream::StreamBuilder`]): the content type, whether certificates are embedded,
+/// and the signers. The builder has the fields `content_type`, `include_certificates` and
+/// `signers: Vec<&'a Signer>`; `$lt` is its lifetime.
+macro_rules! signing_setters {
+    ($lt:lifetime) => {
+        /// The `eContentType` (default id-data). Other types require signed attributes.
+        pub fn content_type(mut self, content_type: const_oid::ObjectIdentifier) -> Self {
+            self.content_type = content_type;
+            self
+        }
+
+        /// Embed the signers' certificates and chains (default) or not (`--no-certs`).
+        pub fn include_certificates(mut self, include: bool) -> Self {
+            self.include_certificates = include;
+            self
+        }
+
+        /// Adds a signer.
+        pub fn add_signer(mut self, signer: &$lt $crate::sign::Signer) -> Self {
+            self.signers.push(signer);
+            self
+        }
+    };
+}
+pub(crate) use signing_setters;

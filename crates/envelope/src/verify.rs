@@ -672,7 +672,7 @@ impl Verifier {
                 sd.x509_certificates().cloned(),
             )),
         };
-        let ctx = Context {
+        let ctx = SignerInputs {
             content,
             content_type: sd.encap_content_info.content_type,
             embedded,
@@ -799,29 +799,9 @@ impl Verifier {
     }
 
     /// Verifies one `SignerInfo` over `content` (or, for a countersignature, over the
-    /// countersigned signature value, with `content_type` `None`), under a fresh [`Meter`].
-    pub fn verify_signer_info(
-        &self,
-        si: &SignerInfo,
-        content: &[u8],
-        content_type: Option<Oid>,
-        embedded: &CertStore,
-        crls: &CrlSet,
-        options: &ValidationOptions,
-    ) -> Result<VerifiedSigner, SignerError> {
-        self.verify_signer_info_with_meter(
-            si,
-            content,
-            content_type,
-            embedded,
-            crls,
-            options,
-            &self.meter(),
-        )
-    }
-
-    /// [`Verifier::verify_signer_info`], counting the work against `meter` (the
-    /// envelope's, so that every hop of a routing slip shares one budget).
+    /// countersigned signature value, with `content_type` `None`), counting the work
+    /// against `meter` (the envelope's, so that every hop of a routing slip shares one
+    /// budget).
     #[allow(clippy::too_many_arguments)]
     pub fn verify_signer_info_with_meter(
         &self,
@@ -833,7 +813,7 @@ impl Verifier {
         options: &ValidationOptions,
         meter: &Meter,
     ) -> Result<VerifiedSigner, SignerError> {
-        let ctx = Context {
+        let ctx = SignerInputs {
             content: Content::Bytes(content),
             content_type: content_type.unwrap_or(oid::ID_DATA),
             embedded: Cow::Borrowed(embedded),
@@ -861,7 +841,7 @@ impl Verifier {
     fn signer_timestamp(
         &self,
         si: &SignerInfo,
-        ctx: &Context<'_>,
+        ctx: &SignerInputs<'_>,
     ) -> Result<Option<crate::rfc3161::Timestamp>, SignerError> {
         use crate::rfc3161::TimestampError;
         if self.timestamps.is_none() && !self.at_timestamp {
@@ -882,7 +862,11 @@ impl Verifier {
         }
     }
 
-    fn verify_signer(&self, ctx: &Context<'_>, si: &SignerInfo) -> Result<SignerOk, SignerError> {
+    fn verify_signer(
+        &self,
+        ctx: &SignerInputs<'_>,
+        si: &SignerInfo,
+    ) -> Result<SignerOk, SignerError> {
         self.verify_signer_as(ctx, si, false)
     }
 
@@ -890,7 +874,7 @@ impl Verifier {
     /// content-type (RFC 5652 §11.4).
     fn verify_signer_as(
         &self,
-        ctx: &Context<'_>,
+        ctx: &SignerInputs<'_>,
         si: &SignerInfo,
         countersignature: bool,
     ) -> Result<SignerOk, SignerError> {
@@ -1026,7 +1010,11 @@ impl Verifier {
         Err(last)
     }
 
-    fn path(&self, cert: &Certificate, ctx: &Context<'_>) -> Result<ValidatedPath, SignerError> {
+    fn path(
+        &self,
+        cert: &Certificate,
+        ctx: &SignerInputs<'_>,
+    ) -> Result<ValidatedPath, SignerError> {
         self.validate_certificate_with_meter(
             cert,
             &ctx.embedded,
@@ -1090,7 +1078,7 @@ impl<'a> Content<'a> {
     }
 }
 
-struct Context<'a> {
+struct SignerInputs<'a> {
     content: Content<'a>,
     content_type: Oid,
     embedded: Cow<'a, CertStore>,
@@ -1100,11 +1088,11 @@ struct Context<'a> {
     meter: Meter,
 }
 
-impl<'a> Context<'a> {
+impl<'a> SignerInputs<'a> {
     /// The same envelope under other validation options (one signer's proven time); the
     /// content digests are shared by copying those already computed.
-    fn with_options(&self, options: ValidationOptions) -> Context<'a> {
-        Context {
+    fn with_options(&self, options: ValidationOptions) -> SignerInputs<'a> {
+        SignerInputs {
             content: self.content,
             content_type: self.content_type,
             embedded: self.embedded.clone(),

@@ -7,7 +7,7 @@
 //! certs), 1,024 distinct signed fedmsg-style messages with a 1 KiB payload, from one
 //! signer:
 //!
-//! - `check`: [`waxseal_gateway::check::check`], what the gateway does per delivery
+//! - `check`: [`waxseal_gateway::check::admit_and_countersign`], what the gateway does per delivery
 //!   (parse, validate as `msg validate` does, replay record), on a bus whose path cache is
 //!   warm; each batch of 1,024 runs on a fresh bus, so no message is a replay;
 //! - `verify`: [`waxseal_envelope::Verifier::verify`] of the same detached signatures over
@@ -26,7 +26,7 @@ use serde_json::Value;
 use waxseal_envelope::{
     CertStore, Envelope, KeyAlgorithm, PathCache, Signer, TrustAnchors, Verifier,
 };
-use waxseal_gateway::check::{Outcome, check};
+use waxseal_gateway::check::{Outcome, admit_and_countersign};
 use waxseal_message::{Arrival, Bus};
 use waxseal_pki::TestPki;
 
@@ -72,7 +72,7 @@ fn bench(c: &mut Criterion) {
                         let bus = Bus::from_config_file(&config)
                             .unwrap()
                             .with_refresh_interval(Duration::from_secs(1));
-                        let warm = check(
+                        let warm = admit_and_countersign(
                             &bus,
                             &Arrival::delivery("in", TOPIC),
                             &bodies[MESSAGES],
@@ -82,7 +82,12 @@ fn bench(c: &mut Criterion) {
                         let n = (iters - done).min(MESSAGES as u64) as usize;
                         let start = Instant::now();
                         for body in &bodies[..n] {
-                            black_box(check(&bus, &Arrival::delivery("in", TOPIC), body, None));
+                            black_box(admit_and_countersign(
+                                &bus,
+                                &Arrival::delivery("in", TOPIC),
+                                body,
+                                None,
+                            ));
                         }
                         spent += start.elapsed();
                         done += n as u64;

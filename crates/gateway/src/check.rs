@@ -96,7 +96,7 @@ impl Outcome {
 
 /// Admits `body` that arrived as `arrival` says ([`Bus::admit`]), then countersigns a
 /// signed oslo envelope with `countersigner`: [`examine`] and [`finish`] in one go.
-pub fn check(
+pub fn admit_and_countersign(
     bus: &Bus,
     arrival: &Arrival,
     body: &[u8],

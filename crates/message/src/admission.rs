@@ -274,7 +274,7 @@ impl Arrival {
     }
 
     /// The broker-side checks: sender-selected routing, then the subscription.
-    pub(crate) fn check(&self) -> Result<(), Rejection> {
+    pub(crate) fn check_routing(&self) -> Result<(), Rejection> {
         if self.sender_routed {
             return Err(Rejection::new(
                 Stage::Route,
@@ -442,7 +442,7 @@ impl Bus {
     /// (entity, registry, routing policy, claims; for a reply, its binding to the call);
     /// last the replay store. Every surface calls this and nothing else decides.
     pub fn admit(&self, body: &[u8], arrival: &Arrival) -> Result<Admitted, Rejection> {
-        arrival.check()?;
+        arrival.check_routing()?;
         let examined = examine_wire(body, |message| self.examine_checked(message, arrival))?;
         self.admit_examined(examined)
     }
@@ -456,7 +456,7 @@ impl Bus {
         arrival: &Arrival,
         read: impl FnOnce(json::Object<'_>) -> T,
     ) -> Result<(Admitted, T), Rejection> {
-        arrival.check()?;
+        arrival.check_routing()?;
         examine_wire(body, |message| {
             let examined = self.examine_checked(message, arrival)?;
             Ok((self.admit_examined(examined)?, read(message)))
@@ -465,7 +465,7 @@ impl Bus {
 
     /// [`Bus::admit`] on a message already parsed (strictly: see [`crate::json::parse`]).
     pub fn admit_value(&self, message: &Value, arrival: &Arrival) -> Result<Admitted, Rejection> {
-        arrival.check()?;
+        arrival.check_routing()?;
         let examined = self.examine_checked(json::Object::new(message), arrival)?;
         self.admit_examined(examined)
     }
@@ -475,13 +475,13 @@ impl Bus {
     /// [`Bus::admit_examined`] where waiting costs nothing (the gateway: on a blocking
     /// thread, while its worker verifies the next delivery). `admit` is exactly the two.
     pub fn examine(&self, body: &[u8], arrival: &Arrival) -> Result<Examined, Rejection> {
-        arrival.check()?;
+        arrival.check_routing()?;
         examine_wire(body, |message| self.examine_checked(message, arrival))
     }
 
     /// [`Bus::examine`] on a message already parsed (strictly: see [`crate::json::parse`]).
     pub fn examine_value(&self, message: &Value, arrival: &Arrival) -> Result<Examined, Rejection> {
-        arrival.check()?;
+        arrival.check_routing()?;
         self.examine_checked(json::Object::new(message), arrival)
     }
 
@@ -640,10 +640,10 @@ mod tests {
         assert!(!reply.admits("", "reply_other"));
         assert!(!reply.admits("nova", "reply_abc"));
         let none = Arrival::delivery("", "compute");
-        assert_eq!(none.check().unwrap_err().code, ROUTE_NOT_SUBSCRIBED);
+        assert_eq!(none.check_routing().unwrap_err().code, ROUTE_NOT_SUBSCRIBED);
         let cc = Arrival::delivery("nova", "compute").sender_routed(true);
-        assert_eq!(cc.check().unwrap_err().code, SENDER_ROUTED);
-        assert!(Arrival::delivery("nova", "compute").check().is_ok());
+        assert_eq!(cc.check_routing().unwrap_err().code, SENDER_ROUTED);
+        assert!(Arrival::delivery("nova", "compute").check_routing().is_ok());
     }
 
     #[test]
@@ -655,10 +655,13 @@ mod tests {
             a.route,
             Some(Route::topic("compute").on_exchange("compute_fanout"))
         );
-        assert!(a.check().is_ok(), "{:?}", a.check());
+        assert!(a.check_routing().is_ok(), "{:?}", a.check_routing());
         let wrong = Arrival::delivery_on_signed_exchange("other_fanout", "").subscribed(
             Subscription::new("compute_fanout", "compute_fanout_x", &["#"]),
         );
-        assert_eq!(wrong.check().unwrap_err().code, ROUTE_NOT_SUBSCRIBED);
+        assert_eq!(
+            wrong.check_routing().unwrap_err().code,
+            ROUTE_NOT_SUBSCRIBED
+        );
     }
 }

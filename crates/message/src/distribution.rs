@@ -89,6 +89,8 @@ use waxseal_envelope::{
     AlgorithmPolicy, CertStore, Certificate, Crl, CrlSet, TrustAnchors, ValidationOptions,
 };
 
+use waxseal_trust::fsutil;
+
 use crate::error::{ConfigError, Rejection, Stage};
 
 /// The reason code of a validation refused because a configured CRL URL has no current copy
@@ -558,7 +560,12 @@ impl Gate<'_> {
     /// or with a path to one), current (`thisUpdate <= time < nextUpdate`; `allow_expired`:
     /// a copy read back from the cache may be past its `nextUpdate`, it is then held but
     /// never served), and no CRL of `held` newer than its counterpart in `new` or missing.
-    fn check(&self, new: &Copy, held: Option<&Copy>, allow_expired: bool) -> Result<(), Refusal> {
+    fn check_copy(
+        &self,
+        new: &Copy,
+        held: Option<&Copy>,
+        allow_expired: bool,
+    ) -> Result<(), Refusal> {
         for c in &new.crls {
             let who = c.issuer_display();
             if c.this_update() > self.time {
@@ -797,9 +804,10 @@ mod cache {
         Ok(())
     }
 
-    /// Writes `bytes` with its header to `path`: a new file (mode 0600, created
-    /// exclusively, so never through a symlink) renamed over `path` (which replaces a
-    /// symlink there rather than following it).
+    /// Writes `bytes` with its header to `path`, a regular file (mode 0600) created or
+    /// replaced atomically ([`fsutil::replace`]), never into anything but a regular file.
+    /// A symlink there is removed first (unlinking a link never touches what it names), so
+    /// the cache heals rather than staying unwritable.
     pub(super) fn write(
         path: &Path,
         kind: Kind,
@@ -807,29 +815,17 @@ mod cache {
         provenance: &str,
         bytes: &[u8],
     ) -> std::io::Result<()> {
-        use std::io::Write;
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let result = options.open(&tmp).and_then(|mut f| {
-            writeln!(
-                f,
-                "{MAGIC} {} {} {provenance}",
-                kind.name(),
-                if https { "https" } else { "http" }
-            )?;
-            f.write_all(bytes)?;
-            f.sync_all()
-        });
-        result
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .inspect_err(|_| {
-                let _ = std::fs::remove_file(&tmp);
-            })
+        let mut file = format!(
+            "{MAGIC} {} {} {provenance}\n",
+            kind.name(),
+            if https { "https" } else { "http" }
+        )
+        .into_bytes();
+        file.extend_from_slice(bytes);
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+            std::fs::remove_file(path)?;
+        }
+        fsutil::replace(path, &file, 0o600)
     }
 
     /// A cached copy as it was written: the file is opened without following a symlink
@@ -1011,7 +1007,7 @@ impl Tracked {
                                 let copy = Copy::parse(kind, &bytes).map_err(|e| {
                                     Refusal::Cache(format!("{}: {e}", file.display()))
                                 })?;
-                                gate.check(&copy, None, true)?;
+                                gate.check_copy(&copy, None, true)?;
                                 Ok(Some((copy, written)))
                             }
                         });
@@ -1098,7 +1094,7 @@ impl Tracked {
             .map_err(Refusal::Malformed)
             .and_then(|copy| {
                 if self.kind == Kind::Crls {
-                    gate.check(&copy, self.copy.as_ref(), false)?;
+                    gate.check_copy(&copy, self.copy.as_ref(), false)?;
                 }
                 Ok(copy)
             });

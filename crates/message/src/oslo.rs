@@ -385,7 +385,7 @@ impl Bus {
         crate::admission::examine_wire(bytes, |envelope| {
             // Only an oslo envelope is admitted here (not a fedmsg-style message).
             let text = parts_of(envelope)?.message.to_owned();
-            arrival.check()?;
+            arrival.check_routing()?;
             let examined = self.examine_checked(envelope, &arrival)?;
             Ok((self.admit_examined(examined)?.into_oslo()?, text))
         })

@@ -323,7 +323,8 @@ impl PkiDir {
         lifetimes: Lifetimes,
         tiers: u8,
     ) -> Result<Self, PkiError> {
-        seed.check().map_err(|e| PkiError::Usage(e.to_string()))?;
+        seed.check_fields()
+            .map_err(|e| PkiError::Usage(e.to_string()))?;
         for f in [
             INVENTORY,
             ROOT_CERT,

@@ -138,7 +138,7 @@ impl Inventory {
             (n, _) => return Err(InventoryError(format!("tiers {n}: expected 1 or 2"))),
         }
         inv.seed
-            .check()
+            .check_fields()
             .map_err(|e| InventoryError(e.to_string()))?;
         for e in &inv.entries {
             crate::name::ServiceHost::parse(&e.name)

@@ -32,7 +32,6 @@
 
 pub mod dir;
 pub mod doctor;
-pub mod fsutil;
 pub mod hostname;
 pub mod inventory;
 pub mod issue;
@@ -48,3 +47,6 @@ pub use name::ServiceHost;
 pub use seed::Seed;
 #[cfg(any(test, feature = "testing"))]
 pub use testing::{Issued, TestPki};
+/// Crash-safe, race-free file writes ([`waxseal_trust::fsutil`]), here for the PKI
+/// directory and the command line's outputs.
+pub use waxseal_trust::fsutil;

@@ -41,12 +41,12 @@ impl Seed {
     /// Parses and checks a seed file's contents.
     pub fn from_json(text: &str) -> Result<Self, SeedError> {
         let seed: Seed = serde_json::from_str(text).map_err(|e| SeedError(e.to_string()))?;
-        seed.check()?;
+        seed.check_fields()?;
         Ok(seed)
     }
 
     /// Checks the fields.
-    pub fn check(&self) -> Result<(), SeedError> {
+    pub fn check_fields(&self) -> Result<(), SeedError> {
         if let Some(c) = &self.country
             && (c.len() != 2 || !c.bytes().all(|b| b.is_ascii_uppercase()))
         {

@@ -56,7 +56,7 @@ fn same(a: &str, b: &str) -> bool {
 
 impl RouteExpectations {
     /// Checks the verified hops against the expectations, at time `now`.
-    pub fn check(&self, hops: &[Hop], now: u64) -> Result<(), SlipError> {
+    pub fn check_hops(&self, hops: &[Hop], now: u64) -> Result<(), SlipError> {
         if hops.len() > self.max_hops {
             return Err(SlipError::TooManyHops { max: self.max_hops });
         }

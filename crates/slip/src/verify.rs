@@ -34,12 +34,14 @@ impl VerifiedSlip {
     }
 }
 
+/// Which envelope signer is hop 0: the first, the one the slip was begun with.
+const ORIGIN: usize = 0;
+
 /// Verifies slips with a configured envelope [`Verifier`] (trust anchors, store, CRLs,
 /// algorithms, time, path cache) and [`RouteExpectations`].
 pub struct SlipVerifier<'a> {
     verifier: &'a Verifier,
     expectations: RouteExpectations,
-    origin: usize,
     namer: Namer<'a>,
 }
 
@@ -49,7 +51,6 @@ impl<'a> SlipVerifier<'a> {
         Self {
             verifier,
             expectations: RouteExpectations::default(),
-            origin: 0,
             namer: Box::new(|c: &Certificate| {
                 c.common_name().unwrap_or_else(|| c.subject_display())
             }),
@@ -59,12 +60,6 @@ impl<'a> SlipVerifier<'a> {
     /// The route expectations.
     pub fn with_expectations(mut self, expectations: RouteExpectations) -> Self {
         self.expectations = expectations;
-        self
-    }
-
-    /// Which envelope signer is hop 0.
-    pub fn with_origin(mut self, origin: usize) -> Self {
-        self.origin = origin;
         self
     }
 
@@ -96,7 +91,7 @@ impl<'a> SlipVerifier<'a> {
         meter: &Meter,
     ) -> Result<VerifiedSlip, SlipError> {
         // Structure first: a hostile nesting is refused before any cryptography.
-        let chain = hops(envelope, self.origin, self.expectations.max_hops)?;
+        let chain = hops(envelope, ORIGIN, self.expectations.max_hops)?;
         let meter = meter.clone();
         let verified = self
             .verifier
@@ -105,8 +100,8 @@ impl<'a> SlipVerifier<'a> {
         let origin = verified
             .signers()
             .iter()
-            .find(|s| s.index == self.origin)
-            .ok_or(SlipError::NoSuchSigner(self.origin))?;
+            .find(|s| s.index == ORIGIN)
+            .ok_or(SlipError::NoSuchSigner(ORIGIN))?;
         let now = self.verifier.time();
 
         let attrs_of = |si: &waxseal_envelope::rfc5652::SignerInfo| -> Vec<Attribute> {
@@ -166,7 +161,7 @@ impl<'a> SlipVerifier<'a> {
                 });
             }
         }
-        self.expectations.check(&out, now)?;
+        self.expectations.check_hops(&out, now)?;
         Ok(VerifiedSlip {
             envelope: verified,
             hops: out,

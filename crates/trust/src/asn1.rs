@@ -388,6 +388,12 @@ fn join_segments(
 
 /// Appends a DER length.
 pub fn push_len(out: &mut Vec<u8>, len: usize) {
+    push_len_u64(out, len as u64);
+}
+
+/// Appends a DER length of up to 8 octets, whatever the target's `usize` (streamed
+/// content may exceed 4 GiB on a 32-bit target).
+pub fn push_len_u64(out: &mut Vec<u8>, len: u64) {
     if len < 0x80 {
         out.push(len as u8);
     } else {

@@ -127,7 +127,7 @@ pub enum KeyError {
     },
     /// A key file readable by group or others.
     #[error(
-        "private key file {path} is accessible by group or others (mode {mode:04o}); run `chmod 600 {path}` or pass --insecure-key-permissions"
+        "private key file {path} is accessible by group or others (mode {mode:04o}); run `chmod 600 {path}`, or load it with the insecure-key-permissions setting (KeyFileCheck::AllowInsecure)"
     )]
     InsecurePermissions {
         /// The file.
@@ -662,7 +662,8 @@ pub enum KeyFileCheck {
     /// Refuse a key file readable or writable by group or others (the default, as ssh does).
     #[default]
     OwnerOnly,
-    /// Load it anyway (`--insecure-key-permissions`).
+    /// Load it anyway (the insecure-key-permissions setting of the CLI and the Python
+    /// package).
     AllowInsecure,
 }
 

@@ -51,6 +51,7 @@ pub mod asn1;
 pub mod cert;
 pub mod crl;
 pub mod display;
+pub mod fsutil;
 pub mod key;
 mod keycache;
 pub mod mldsa;

@@ -81,6 +81,7 @@ struct World {
     messages_dir: PathBuf,
     conductor: Bus,
     scheduler: Bus,
+    conductor_config: PathBuf,
     scheduler_config: PathBuf,
     /// Each compute node's signer for each topic it sends to (the route is signed),
     /// loaded up front: a revoked node still holds its key.
@@ -88,6 +89,44 @@ struct World {
 }
 
 impl World {
+    /// The demo's services in `dir` (whose `pki/` holds the demo PKI): their
+    /// configurations written, their buses loaded, the compute nodes' signers ready.
+    fn new(dir: &Path) -> Result<Self, CliError> {
+        let (conductor, scheduler) = service_configs();
+        let conductor_config = dir.join("conductor.json");
+        let scheduler_config = dir.join("scheduler.json");
+        write_config(&conductor_config, &conductor)?;
+        write_config(&scheduler_config, &scheduler)?;
+        let messages_dir = dir.join("messages");
+        std::fs::create_dir(&messages_dir).map_err(|e| CliError::io(&messages_dir, e))?;
+        let mut world = World {
+            pki_dir: dir.join("pki"),
+            messages_dir,
+            conductor: load_bus(&conductor_config)?,
+            scheduler: load_bus(&scheduler_config)?,
+            conductor_config,
+            scheduler_config,
+            signers: Default::default(),
+        };
+        for name in [NODE1, NODE2] {
+            for topic in ["conductor", "scheduler"] {
+                let s = oslo::route_signer(world.load_signer(name)?, &Route::topic(topic))
+                    .map_err(|e| fail(&e))?;
+                world
+                    .signers
+                    .insert((name.to_string(), topic.to_string()), s);
+            }
+        }
+        Ok(world)
+    }
+
+    /// Reloads both services' configurations (and with them the CRL).
+    fn reload(&mut self) -> Result<(), CliError> {
+        self.conductor = load_bus(&self.conductor_config)?;
+        self.scheduler = load_bus(&self.scheduler_config)?;
+        Ok(())
+    }
+
     fn signer(&self, name: &str, topic: &str) -> Result<&Signer, CliError> {
         self.signers
             .get(&(name.to_string(), topic.to_string()))
@@ -171,180 +210,34 @@ impl World {
     }
 }
 
+fn load_bus(path: &Path) -> Result<Bus, CliError> {
+    Bus::from_config_file(path).map_err(|e| fail(&e))
+}
+
 fn write_config(path: &Path, config: &Value) -> Result<(), CliError> {
     let text = serde_json::to_string_pretty(config).map_err(|e| fail(&e))?;
     waxseal_pki::fsutil::replace(path, text.as_bytes(), waxseal_pki::fsutil::OUTPUT_MODE)
         .map_err(|e| CliError::io(path, e))
 }
 
+/// The demo's service hosts and the key algorithm of each.
+const SERVICES: [(&str, KeyAlgorithm); 4] = [
+    (NODE1, KeyAlgorithm::P256),
+    (NODE2, KeyAlgorithm::P256),
+    (CONDUCTOR, KeyAlgorithm::Ed25519),
+    (SCHEDULER, KeyAlgorithm::Rsa2048),
+];
+
 /// Runs `waxseal demo`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let (_tmp, dir) = match &args.dir {
-        Some(d) => {
-            if d.exists()
-                && std::fs::read_dir(d)
-                    .map_err(|e| CliError::io(d, e))?
-                    .next()
-                    .is_some()
-            {
-                return Err(CliError::usage(format!(
-                    "{} is not empty; give a new or empty directory",
-                    d.display()
-                )));
-            }
-            std::fs::create_dir_all(d).map_err(|e| CliError::io(d, e))?;
-            (None, d.clone())
-        }
-        None => {
-            let t = tempfile::tempdir().map_err(|e| CliError::io(Path::new("<tmp>"), e))?;
-            let p = t.path().to_path_buf();
-            (Some(t), p)
-        }
-    };
-    let pki_dir = dir.join("pki");
-    let seed =
-        Seed::from_json(r#"{"O": "waxseal demo", "OU": "Compute"}"#).map_err(|e| fail(&e))?;
-    let mut pki = PkiDir::init(&pki_dir, seed, KeyAlgorithm::P256, Lifetimes::default())
-        .map_err(|e| fail(&e))?;
-    let services = [
-        (NODE1, KeyAlgorithm::P256),
-        (NODE2, KeyAlgorithm::P256),
-        (CONDUCTOR, KeyAlgorithm::Ed25519),
-        (SCHEDULER, KeyAlgorithm::Rsa2048),
-    ];
-    for (name, alg) in services {
-        let n = ServiceHost::parse(name).map_err(|e| fail(&e))?;
-        pki.issue_with(&[n], false, false, Some(alg))
-            .map_err(|e| fail(&e))?;
-    }
-    let trust = json!({"trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"], "crls": ["pki/crl.pem"]});
-    let mut conductor = trust.clone();
-    conductor["routing_policy"] = json!({"conductor": ["compute-*"]});
-    conductor["nitpicky"] = json!(true);
-    let mut scheduler = trust.clone();
-    scheduler["routing_policy"] =
-        json!({"scheduler": ["compute-*"], "scheduler-admin": ["admin-*"]});
-    scheduler["nitpicky"] = json!(true);
-    scheduler["claims"] = json!([{"topic": "scheduler", "pointer": "/args/host", "field": "id"}]);
-    scheduler["route"] = json!({"required": [CONDUCTOR], "max_hops": 2, "max_age_secs": 300});
-    let conductor_config = dir.join("conductor.json");
-    let scheduler_config = dir.join("scheduler.json");
-    write_config(&conductor_config, &conductor)?;
-    write_config(&scheduler_config, &scheduler)?;
-    let load = |p: &Path| Bus::from_config_file(p).map_err(|e| fail(&e));
-    let messages_dir = dir.join("messages");
-    std::fs::create_dir(&messages_dir).map_err(|e| CliError::io(&messages_dir, e))?;
-    let mut world = World {
-        pki_dir: pki_dir.clone(),
-        messages_dir,
-        conductor: load(&conductor_config)?,
-        scheduler: load(&scheduler_config)?,
-        scheduler_config: scheduler_config.clone(),
-        signers: Default::default(),
-    };
-    for name in [NODE1, NODE2] {
-        for topic in ["conductor", "scheduler"] {
-            let s = oslo::route_signer(world.load_signer(name)?, &Route::topic(topic))
-                .map_err(|e| fail(&e))?;
-            world
-                .signers
-                .insert((name.to_string(), topic.to_string()), s);
-        }
-    }
-
-    let mut cases = Vec::new();
-    let mut record = |name: &'static str, expected: &'static str, v: Verdict| {
-        let Verdict {
-            by,
-            topic,
-            message,
-            result,
-        } = v;
-        let (verdict, reason) = match &result {
-            Ok(v) => (
-                "accepted".to_string(),
-                format!(
-                    "from {}",
-                    v.entity.as_ref().map(|e| e.id.as_str()).unwrap_or("?")
-                ),
-            ),
-            Err(r) => (r.code.clone(), r.reason.clone()),
-        };
-        cases.push(Case {
-            name,
-            expected,
-            checked_by: by,
-            topic,
-            message,
-            ok: verdict == expected,
-            verdict,
-            reason,
-        });
-        result.ok()
-    };
-
-    let accepted = record(
-        "the request from compute-node01, via the conductor",
-        "accepted",
-        world.request("1-accepted.json", NODE1, NODE1, true, false, "scheduler")?,
-    );
-    record(
-        "compute-node02 claiming to be compute-node01",
-        "claim-mismatch",
-        world.request(
-            "2-impersonation.json",
-            NODE2,
-            NODE1,
-            true,
-            false,
-            "scheduler",
-        )?,
-    );
-    record(
-        "payload changed after signing",
-        "message-digest-mismatch",
-        world.request("3-tampered.json", NODE1, NODE1, true, true, "scheduler")?,
-    );
-    record(
-        "the conductor hop skipped",
-        "required-hop-missing",
-        world.request(
-            "4-hop-skipped.json",
-            NODE1,
-            NODE1,
-            false,
-            false,
-            "scheduler",
-        )?,
-    );
-    record(
-        "a topic the node may not use",
-        "routing-policy-denied",
-        world.request(
-            "5-wrong-topic.json",
-            NODE1,
-            NODE1,
-            true,
-            false,
-            "scheduler-admin",
-        )?,
-    );
-    // The operator revokes the node that tried to impersonate another; its next request,
-    // honest this time, is refused. (compute-node01 stays valid, so its messages can be
-    // re-checked afterwards.)
-    pki.revoke(NODE2, "keyCompromise").map_err(|e| fail(&e))?;
-    world.conductor = load(&conductor_config)?;
-    world.scheduler = load(&world.scheduler_config)?;
-    record(
-        "compute-node02, revoked, asking for itself",
-        "revoked",
-        world.request("6-revoked.json", NODE2, NODE2, true, false, "scheduler")?,
-    );
-
+    let (_tmp, dir) = work_dir(args.dir.as_deref())?;
+    let mut pki = demo_pki(&dir.join("pki"))?;
+    let mut world = World::new(&dir)?;
+    let (accepted, cases) = run_cases(&mut world, &mut pki)?;
     let ok = cases.iter().all(|c| c.ok);
     let report = Report {
         dir: dir.display().to_string(),
-        services: services
+        services: SERVICES
             .iter()
             .map(|(n, a)| (n.to_string(), a.name().to_string()))
             .collect(),
@@ -368,6 +261,173 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "a verdict was not the expected one (see the report)",
         ))
     }
+}
+
+/// Where the demo works: `dir` (created; refused unless new or empty) or a temporary
+/// directory, removed when the returned guard is dropped.
+fn work_dir(dir: Option<&Path>) -> Result<(Option<tempfile::TempDir>, PathBuf), CliError> {
+    match dir {
+        Some(d) => {
+            if d.exists()
+                && std::fs::read_dir(d)
+                    .map_err(|e| CliError::io(d, e))?
+                    .next()
+                    .is_some()
+            {
+                return Err(CliError::usage(format!(
+                    "{} is not empty; give a new or empty directory",
+                    d.display()
+                )));
+            }
+            std::fs::create_dir_all(d).map_err(|e| CliError::io(d, e))?;
+            Ok((None, d.to_path_buf()))
+        }
+        None => {
+            let t = tempfile::tempdir().map_err(|e| CliError::io(Path::new("<tmp>"), e))?;
+            let p = t.path().to_path_buf();
+            Ok((Some(t), p))
+        }
+    }
+}
+
+/// A new PKI in `pki_dir` with a certificate for each of [`SERVICES`].
+fn demo_pki(pki_dir: &Path) -> Result<PkiDir, CliError> {
+    let seed =
+        Seed::from_json(r#"{"O": "waxseal demo", "OU": "Compute"}"#).map_err(|e| fail(&e))?;
+    let mut pki = PkiDir::init(pki_dir, seed, KeyAlgorithm::P256, Lifetimes::default())
+        .map_err(|e| fail(&e))?;
+    for (name, alg) in SERVICES {
+        let n = ServiceHost::parse(name).map_err(|e| fail(&e))?;
+        pki.issue_with(&[n], false, false, Some(alg))
+            .map_err(|e| fail(&e))?;
+    }
+    Ok(pki)
+}
+
+/// The services' configurations: the conductor takes requests from the compute nodes;
+/// the scheduler also wants the conductor's hop and the payload's host claim to match
+/// the signer.
+fn service_configs() -> (Value, Value) {
+    let trust = json!({"trust": ["pki/root-ca.crt"], "certs": ["pki/signing-ca.crt"], "crls": ["pki/crl.pem"]});
+    let mut conductor = trust.clone();
+    conductor["routing_policy"] = json!({"conductor": ["compute-*"]});
+    conductor["nitpicky"] = json!(true);
+    let mut scheduler = trust;
+    scheduler["routing_policy"] =
+        json!({"scheduler": ["compute-*"], "scheduler-admin": ["admin-*"]});
+    scheduler["nitpicky"] = json!(true);
+    scheduler["claims"] = json!([{"topic": "scheduler", "pointer": "/args/host", "field": "id"}]);
+    scheduler["route"] = json!({"required": [CONDUCTOR], "max_hops": 2, "max_age_secs": 300});
+    (conductor, scheduler)
+}
+
+/// The six requests, each with the verdict it must get; compute-node02 is revoked before
+/// the last. Returns the accepted request and every case.
+fn run_cases(
+    world: &mut World,
+    pki: &mut PkiDir,
+) -> Result<(Option<OsloVerified>, Vec<Case>), CliError> {
+    let mut cases = Vec::new();
+    let accepted = record(
+        &mut cases,
+        "the request from compute-node01, via the conductor",
+        "accepted",
+        world.request("1-accepted.json", NODE1, NODE1, true, false, "scheduler")?,
+    );
+    record(
+        &mut cases,
+        "compute-node02 claiming to be compute-node01",
+        "claim-mismatch",
+        world.request(
+            "2-impersonation.json",
+            NODE2,
+            NODE1,
+            true,
+            false,
+            "scheduler",
+        )?,
+    );
+    record(
+        &mut cases,
+        "payload changed after signing",
+        "message-digest-mismatch",
+        world.request("3-tampered.json", NODE1, NODE1, true, true, "scheduler")?,
+    );
+    record(
+        &mut cases,
+        "the conductor hop skipped",
+        "required-hop-missing",
+        world.request(
+            "4-hop-skipped.json",
+            NODE1,
+            NODE1,
+            false,
+            false,
+            "scheduler",
+        )?,
+    );
+    record(
+        &mut cases,
+        "a topic the node may not use",
+        "routing-policy-denied",
+        world.request(
+            "5-wrong-topic.json",
+            NODE1,
+            NODE1,
+            true,
+            false,
+            "scheduler-admin",
+        )?,
+    );
+    // The operator revokes the node that tried to impersonate another; its next request,
+    // honest this time, is refused. (compute-node01 stays valid, so its messages can be
+    // re-checked afterwards.)
+    pki.revoke(NODE2, "keyCompromise").map_err(|e| fail(&e))?;
+    world.reload()?;
+    record(
+        &mut cases,
+        "compute-node02, revoked, asking for itself",
+        "revoked",
+        world.request("6-revoked.json", NODE2, NODE2, true, false, "scheduler")?,
+    );
+    Ok((accepted, cases))
+}
+
+/// Records verdict `v` of case `name` in `cases`, ok when it is `expected`; returns what
+/// was accepted.
+fn record(
+    cases: &mut Vec<Case>,
+    name: &'static str,
+    expected: &'static str,
+    v: Verdict,
+) -> Option<OsloVerified> {
+    let Verdict {
+        by,
+        topic,
+        message,
+        result,
+    } = v;
+    let (verdict, reason) = match &result {
+        Ok(v) => (
+            "accepted".to_string(),
+            format!(
+                "from {}",
+                v.entity.as_ref().map(|e| e.id.as_str()).unwrap_or("?")
+            ),
+        ),
+        Err(r) => (r.code.clone(), r.reason.clone()),
+    };
+    cases.push(Case {
+        name,
+        expected,
+        checked_by: by,
+        topic,
+        message,
+        ok: verdict == expected,
+        verdict,
+        reason,
+    });
+    result.ok()
 }
 
 fn print_report(r: &Report, kept: bool) {

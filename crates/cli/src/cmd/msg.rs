@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use waxseal_entity::glob::{MALFORMED_TOPIC, check_topic};
-use waxseal_envelope::Certificate;
 use waxseal_envelope::display::Escaped;
+use waxseal_envelope::{Certificate, Signer};
 use waxseal_message::{AdmittedMessage, Arrival, Bus, Rejection, Route, SignError, oslo};
 
 use waxseal_message::replay::journal::FileStore;
@@ -201,176 +201,200 @@ fn is_oslo(v: &Value) -> bool {
 /// Runs `waxseal msg ...`.
 pub fn run(command: Command) -> Result<(), CliError> {
     match command {
-        Command::Sign(a) => {
-            let output = Output::prepare_io(&a.io)?;
-            if let Some(t) = &a.topic {
-                topic_arg(t)?;
-            }
-            if let Some(e) = &a.exchange {
-                check_topic(e)
-                    .map_err(|m| CliError::rejected(MALFORMED_TOPIC, format!("--exchange: {m}")))?;
-            }
-            let signer = a.signer.signer()?;
-            let bytes = read_input(a.io.input.as_deref())?;
-            let message = parse_json(&bytes)?;
-            // Valid JSON is UTF-8.
-            let input = std::str::from_utf8(&bytes).expect("parsed JSON is UTF-8");
-            let mut text = if a.oslo {
-                let topic = a.topic.as_deref().ok_or_else(|| {
-                    CliError::usage(
-                        "--oslo needs --topic: the route the message is sent to is signed with it",
-                    )
-                })?;
-                let mut route = Route::topic(topic);
-                if let Some(e) = &a.exchange {
-                    route = route.on_exchange(e);
-                }
-                let signer = oslo::route_signer(signer, &route).map_err(sign_error)?;
-                if is_oslo(&message) {
-                    let signed = oslo::sign(&message, &signer).map_err(sign_error)?;
-                    // Every other member of the envelope as given, byte for byte.
-                    waxseal_message::json::splice(
-                        input,
-                        &[oslo::SIGNATURE_KEY],
-                        &[(oslo::SIGNATURE_KEY, &signed[oslo::SIGNATURE_KEY])],
-                    )
-                    .map_err(|e| CliError::rejected(e.code, e.message))?
-                } else {
-                    let envelope = oslo::wrap_text(input).map_err(sign_error)?;
-                    let signed = oslo::sign(&envelope, &signer).map_err(sign_error)?;
-                    serde_json::to_string(&signed).expect("values serialise")
-                }
-            } else {
-                if let Some(t) = &a.topic
-                    && message.get("topic").and_then(Value::as_str) != Some(t.as_str())
-                {
-                    return Err(CliError::rejected(
-                        waxseal_message::bus::TOPIC_MISMATCH,
-                        format!("--topic {t} is not the message's topic"),
-                    ));
-                }
-                waxseal_message::sign_text(input, &signer).map_err(sign_error)?
-            };
-            text.push('\n');
-            output.write(text.as_bytes())
-        }
-        Command::Countersign(a) => {
-            let output = Output::prepare_io(&a.io)?;
-            let mut signer = waxseal_slip::hop_signer(
-                a.signer.signer()?,
-                a.role.as_deref(),
-                a.action.as_deref(),
-            )
-            .map_err(|e| CliError::usage(e.to_string()))?;
-            if let Some(t) = &a.topic {
-                topic_arg(t)?;
-                let mut route = Route::topic(t);
-                if let Some(e) = &a.exchange {
-                    route = route.on_exchange(e);
-                }
-                signer = oslo::route_signer(signer, &route).map_err(sign_error)?;
-            }
-            let envelope = parse_json(&read_input(a.io.input.as_deref())?)?;
-            let out = oslo::countersign(&envelope, &signer, a.max_hops)
-                .map_err(|e| CliError::rejected("countersign", e.to_string()))?;
-            let mut text = serde_json::to_string(&out).expect("values serialise");
-            text.push('\n');
-            output.write(text.as_bytes())
-        }
+        Command::Sign(a) => sign(a),
+        Command::Countersign(a) => countersign(a),
         Command::Timestamp(a) => super::timestamp::run_msg(a),
-        Command::Validate(a) => {
-            let mut bus = if a.tsa_trust.is_empty() && !a.at_timestamp {
-                load_bus(&a.config)?
-            } else {
-                let mut config = waxseal_message::BusConfig::load(&a.config)
-                    .map_err(|e| CliError::usage(e.to_string()))?;
-                config.tsa_trust.extend(a.tsa_trust.iter().cloned());
-                config.at_timestamp |= a.at_timestamp;
-                Bus::new(config)
-                    .map_err(|e| CliError::usage(format!("{}: {}", a.config.display(), e.0)))?
-                    .with_refresh_interval(std::time::Duration::MAX)
-            };
-            if let Some(at) = &a.at {
-                bus = bus.at_time(common::time(Some(at))?);
-            }
-            if let Some(t) = &a.topic {
-                topic_arg(t)?;
-            }
-            let input = read_input(a.input.as_deref())?;
-            if a.lines {
-                return validate_lines(&a, &bus, &input);
-            }
-            let message = parse_json(&input)?;
-            if let Some(path) = &a.replay_cache {
-                // The journal shared by every process that names it (a file store).
-                let store = FileStore::open(path).map_err(|e| CliError::io(path, e))?;
-                bus = bus.with_replay_store(std::sync::Arc::new(store));
-            }
-            if is_oslo(&message) && a.signed_by.is_some() {
-                return Err(CliError::usage(
-                    "--signed-by applies to fedmsg-style messages; oslo routes use the configured route",
-                ));
-            }
-            if !is_oslo(&message) && a.exchange.is_some() {
-                return Err(CliError::usage("--exchange applies to oslo envelopes"));
-            }
-            let mut arrival = match &a.topic {
-                Some(topic) => {
-                    let mut route = Route::topic(topic);
-                    if let Some(e) = &a.exchange {
-                        route = route.on_exchange(e);
-                    }
-                    Arrival::on(route)
-                }
-                None => Arrival::unrouted(),
-            };
-            if let Some(s) = &a.signed_by {
-                arrival = arrival.signed_by(s);
-            }
-            let admitted = bus.admit_value(&message, &arrival).map_err(rejected)?;
-            // The verdict is this command's acknowledgement: settle it at once, so a
-            // later copy is a replay whatever its redelivered flag.
-            if let Some(key) = admitted.replay_key {
-                bus.settle(key).map_err(rejected)?;
-            }
-            let report = match admitted.message {
-                AdmittedMessage::Oslo(v) => {
-                    if !a.json {
-                        let who = v
-                            .entity
-                            .as_ref()
-                            .map(|e| e.id.as_str())
-                            .unwrap_or("(unsigned)");
-                        let route: Vec<&str> = v.hops.iter().map(|h| h.entity.as_str()).collect();
-                        println!(
-                            "accepted: oslo message from {}; route {}",
-                            Escaped(who),
-                            Escaped(&if route.is_empty() {
-                                "-".into()
-                            } else {
-                                route.join(" -> ")
-                            })
-                        );
-                    }
-                    json!({"valid": true, "kind": "oslo", "result": v})
-                }
-                AdmittedMessage::Fedmsg(v) => {
-                    if !a.json {
-                        println!("accepted: {}", Escaped(&v.note));
-                        for d in v.authorization.iter().flat_map(|x| x.decisions.iter()) {
-                            println!("  {} ({})", Escaped(&d.reason), d.code);
-                        }
-                    }
-                    json!({"valid": true, "kind": "fedmsg", "result": v})
-                }
-            };
-            if a.json {
+        Command::Validate(a) => validate(a),
+    }
+}
+
+/// The route `--topic` and `--exchange` name.
+fn route(topic: &str, exchange: Option<&String>) -> Route {
+    let route = Route::topic(topic);
+    match exchange {
+        Some(e) => route.on_exchange(e),
+        None => route,
+    }
+}
+
+/// `waxseal msg sign`.
+fn sign(a: SignArgs) -> Result<(), CliError> {
+    let output = Output::prepare_io(&a.io)?;
+    if let Some(t) = &a.topic {
+        topic_arg(t)?;
+    }
+    if let Some(e) = &a.exchange {
+        check_topic(e)
+            .map_err(|m| CliError::rejected(MALFORMED_TOPIC, format!("--exchange: {m}")))?;
+    }
+    let signer = a.signer.signer()?;
+    let bytes = read_input(a.io.input.as_deref())?;
+    let message = parse_json(&bytes)?;
+    // Valid JSON is UTF-8.
+    let input = std::str::from_utf8(&bytes).expect("parsed JSON is UTF-8");
+    let mut text = if a.oslo {
+        sign_oslo(&a, signer, &message, input)?
+    } else {
+        if let Some(t) = &a.topic
+            && message.get("topic").and_then(Value::as_str) != Some(t.as_str())
+        {
+            return Err(CliError::rejected(
+                waxseal_message::bus::TOPIC_MISMATCH,
+                format!("--topic {t} is not the message's topic"),
+            ));
+        }
+        waxseal_message::sign_text(input, &signer).map_err(sign_error)?
+    };
+    text.push('\n');
+    output.write(text.as_bytes())
+}
+
+/// `msg sign --oslo`: signs `message` (an RPC message, wrapped here, or an envelope
+/// already) with the route bound; an envelope keeps every other member byte for byte.
+fn sign_oslo(
+    a: &SignArgs,
+    signer: Signer,
+    message: &Value,
+    input: &str,
+) -> Result<String, CliError> {
+    let topic = a.topic.as_deref().ok_or_else(|| {
+        CliError::usage("--oslo needs --topic: the route the message is sent to is signed with it")
+    })?;
+    let signer =
+        oslo::route_signer(signer, &route(topic, a.exchange.as_ref())).map_err(sign_error)?;
+    if is_oslo(message) {
+        let signed = oslo::sign(message, &signer).map_err(sign_error)?;
+        // Every other member of the envelope as given, byte for byte.
+        waxseal_message::json::splice(
+            input,
+            &[oslo::SIGNATURE_KEY],
+            &[(oslo::SIGNATURE_KEY, &signed[oslo::SIGNATURE_KEY])],
+        )
+        .map_err(|e| CliError::rejected(e.code, e.message))
+    } else {
+        let envelope = oslo::wrap_text(input).map_err(sign_error)?;
+        let signed = oslo::sign(&envelope, &signer).map_err(sign_error)?;
+        Ok(serde_json::to_string(&signed).expect("values serialise"))
+    }
+}
+
+/// `waxseal msg countersign`.
+fn countersign(a: CountersignArgs) -> Result<(), CliError> {
+    let output = Output::prepare_io(&a.io)?;
+    let mut signer =
+        waxseal_slip::hop_signer(a.signer.signer()?, a.role.as_deref(), a.action.as_deref())
+            .map_err(|e| CliError::usage(e.to_string()))?;
+    if let Some(t) = &a.topic {
+        topic_arg(t)?;
+        signer = oslo::route_signer(signer, &route(t, a.exchange.as_ref())).map_err(sign_error)?;
+    }
+    let envelope = parse_json(&read_input(a.io.input.as_deref())?)?;
+    let out = oslo::countersign(&envelope, &signer, a.max_hops)
+        .map_err(|e| CliError::rejected("countersign", e.to_string()))?;
+    let mut text = serde_json::to_string(&out).expect("values serialise");
+    text.push('\n');
+    output.write(text.as_bytes())
+}
+
+/// `waxseal msg validate`.
+fn validate(a: ValidateArgs) -> Result<(), CliError> {
+    let mut bus = validation_bus(&a)?;
+    if let Some(t) = &a.topic {
+        topic_arg(t)?;
+    }
+    let input = read_input(a.input.as_deref())?;
+    if a.lines {
+        return validate_lines(&a, &bus, &input);
+    }
+    let message = parse_json(&input)?;
+    if let Some(path) = &a.replay_cache {
+        // The journal shared by every process that names it (a file store).
+        let store = FileStore::open(path).map_err(|e| CliError::io(path, e))?;
+        bus = bus.with_replay_store(std::sync::Arc::new(store));
+    }
+    if is_oslo(&message) && a.signed_by.is_some() {
+        return Err(CliError::usage(
+            "--signed-by applies to fedmsg-style messages; oslo routes use the configured route",
+        ));
+    }
+    if !is_oslo(&message) && a.exchange.is_some() {
+        return Err(CliError::usage("--exchange applies to oslo envelopes"));
+    }
+    let mut arrival = match &a.topic {
+        Some(topic) => Arrival::on(route(topic, a.exchange.as_ref())),
+        None => Arrival::unrouted(),
+    };
+    if let Some(s) = &a.signed_by {
+        arrival = arrival.signed_by(s);
+    }
+    let admitted = bus.admit_value(&message, &arrival).map_err(rejected)?;
+    // The verdict is this command's acknowledgement: settle it at once, so a
+    // later copy is a replay whatever its redelivered flag.
+    if let Some(key) = admitted.replay_key {
+        bus.settle(key).map_err(rejected)?;
+    }
+    let report = report_admitted(admitted.message, a.json);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("values serialise")
+        );
+    }
+    Ok(())
+}
+
+/// The bus `msg validate` checks with: the configuration's, with the command line's
+/// time-stamp authorities and `--at-timestamp` added, as of `--at` when given.
+fn validation_bus(a: &ValidateArgs) -> Result<Bus, CliError> {
+    let mut bus = if a.tsa_trust.is_empty() && !a.at_timestamp {
+        load_bus(&a.config)?
+    } else {
+        let mut config = waxseal_message::BusConfig::load(&a.config)
+            .map_err(|e| CliError::usage(e.to_string()))?;
+        config.tsa_trust.extend(a.tsa_trust.iter().cloned());
+        config.at_timestamp |= a.at_timestamp;
+        Bus::new(config)
+            .map_err(|e| CliError::usage(format!("{}: {}", a.config.display(), e.0)))?
+            .with_refresh_interval(std::time::Duration::MAX)
+    };
+    if let Some(at) = &a.at {
+        bus = bus.at_time(common::time(Some(at))?);
+    }
+    Ok(bus)
+}
+
+/// What `msg validate` says of an accepted message: a line on standard output unless
+/// `json`, and the JSON report.
+fn report_admitted(message: AdmittedMessage, json: bool) -> Value {
+    match message {
+        AdmittedMessage::Oslo(v) => {
+            if !json {
+                let who = v
+                    .entity
+                    .as_ref()
+                    .map(|e| e.id.as_str())
+                    .unwrap_or("(unsigned)");
+                let route: Vec<&str> = v.hops.iter().map(|h| h.entity.as_str()).collect();
                 println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("values serialise")
+                    "accepted: oslo message from {}; route {}",
+                    Escaped(who),
+                    Escaped(&if route.is_empty() {
+                        "-".into()
+                    } else {
+                        route.join(" -> ")
+                    })
                 );
             }
-            Ok(())
+            json!({"valid": true, "kind": "oslo", "result": v})
+        }
+        AdmittedMessage::Fedmsg(v) => {
+            if !json {
+                println!("accepted: {}", Escaped(&v.note));
+                for d in v.authorization.iter().flat_map(|x| x.decisions.iter()) {
+                    println!("  {} ({})", Escaped(&d.reason), d.code);
+                }
+            }
+            json!({"valid": true, "kind": "fedmsg", "result": v})
         }
     }
 }

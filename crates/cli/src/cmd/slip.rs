@@ -13,7 +13,7 @@ use super::common;
 use super::sign::OutForm;
 use crate::InOut;
 use crate::error::CliError;
-use crate::io::{Output, read_input};
+use crate::io::{Output, VerifiedOut, read_input};
 
 /// `waxseal countersign` arguments.
 #[derive(clap::Args)]
@@ -104,15 +104,8 @@ pub struct VerifyArgs {
     /// Envelope file ("-" or absent: standard input).
     #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Write the verified content here (only when verification succeeds).
-    #[arg(long = "out", value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Overwrite --out if it exists (a regular file only).
-    #[arg(long)]
-    force: bool,
-    /// Write where a symbolic --out points (refused without this).
-    #[arg(long)]
-    follow_symlinks: bool,
+    #[command(flatten)]
+    out: VerifiedOut,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -132,7 +125,7 @@ fn slip_rejected(e: &SlipError) -> CliError {
 
 /// Runs `waxseal slip verify`.
 pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
-    let output = Output::prepare_with(args.output.as_deref(), args.force, args.follow_symlinks)?;
+    let output = args.out.prepare()?;
     let expectations = RouteExpectations {
         itinerary: (!args.expect.is_empty()).then(|| args.expect.clone()),
         required: args.require.clone(),
@@ -159,7 +152,7 @@ pub fn verify(args: VerifyArgs) -> Result<(), CliError> {
         .with_expectations(expectations)
         .verify(&envelope, content.as_deref())
         .map_err(|e| slip_rejected(&e))?;
-    if args.output.is_some() {
+    if args.out.output.is_some() {
         output.write(slip.content())?;
     }
     if args.json {

@@ -276,7 +276,7 @@ fn payload_n(size: usize, n: usize) -> Vec<u8> {
 }
 
 fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
-    let fail = |e: &dyn std::fmt::Display| CliError::usage(format!("speed setup ({alg}): {e}"));
+    let fail = |e: &dyn std::fmt::Display| setup_failed(alg, e);
     let pki = SpeedPki::new(alg).map_err(|e| fail(&e))?;
     let leaf = &pki.leaf;
     let content = payload_n(args.payload_size, 0);
@@ -313,19 +313,7 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     };
     let embedded = build(true)?;
     let omitted = build(false)?;
-    let anchors = TrustAnchors::new([pki.root.cert.clone()]).map_err(|e| fail(&e))?;
-    let store = CertStore::from_certificates([pki.ca.cert.clone(), leaf.cert.clone()]);
-    let mut cold = Verifier::new(anchors.clone()).with_store(store.clone());
-    let mut warm = Verifier::new(anchors)
-        .with_store(store)
-        // Room for the signer's path, and no signature outcomes: every message costs its
-        // own signature check, as a new message from a known signer does.
-        .with_cache(Arc::new(PathCache::new(4).with_signature_capacity(0)));
-    if let Some(at) = &args.at {
-        let time = super::common::time(Some(at))?;
-        cold = cold.at_time(time);
-        warm = warm.at_time(time);
-    }
+    let (cold, warm) = verifiers(&pki, alg, args)?;
     let s = args.seconds;
     let sign = |include: bool| {
         EnvelopeBuilder::new(&content)
@@ -397,16 +385,7 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
         ("verify, certificates omitted, warm", &vow),
     ];
     let raw_measured = vr.as_ref().map(|r| ("graviola's bare RSA verify", r));
-    let errors = measured
-        .iter()
-        .copied()
-        .chain(raw_measured)
-        .filter_map(|(what, r)| {
-            r.first_error
-                .as_ref()
-                .map(|e| format!("{alg} {what}: {} failed, first error: {e}", r.failed))
-        })
-        .collect();
+    let errors = first_errors(alg, measured.iter().copied().chain(raw_measured));
     Ok(Figures {
         algorithm: alg.name().to_string(),
         provider: provider.describe(),
@@ -433,6 +412,48 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
         envelope_bytes_omitted: omitted[0].len(),
         errors,
     })
+}
+
+/// Each measured operation's first error and how many failed (nothing for one that never
+/// failed).
+fn first_errors<'a>(
+    alg: KeyAlgorithm,
+    measured: impl Iterator<Item = (&'a str, &'a Rate)>,
+) -> Vec<String> {
+    measured
+        .filter_map(|(what, r)| {
+            r.first_error
+                .as_ref()
+                .map(|e| format!("{alg} {what}: {} failed, first error: {e}", r.failed))
+        })
+        .collect()
+}
+
+/// What a failure to set up the measurement of `alg` says.
+fn setup_failed(alg: KeyAlgorithm, e: &dyn std::fmt::Display) -> CliError {
+    CliError::usage(format!("speed setup ({alg}): {e}"))
+}
+
+/// The two verifiers of `pki`'s envelopes, as of `--at` when given: cold (no path cache)
+/// and warm (the signer's path cached, but no signature outcomes: every message costs its
+/// own signature check, as a new message from a known signer does).
+fn verifiers(
+    pki: &SpeedPki,
+    alg: KeyAlgorithm,
+    args: &Args,
+) -> Result<(Verifier, Verifier), CliError> {
+    let anchors = TrustAnchors::new([pki.root.cert.clone()]).map_err(|e| setup_failed(alg, &e))?;
+    let store = CertStore::from_certificates([pki.ca.cert.clone(), pki.leaf.cert.clone()]);
+    let mut cold = Verifier::new(anchors.clone()).with_store(store.clone());
+    let mut warm = Verifier::new(anchors)
+        .with_store(store)
+        .with_cache(Arc::new(PathCache::new(4).with_signature_capacity(0)));
+    if let Some(at) = &args.at {
+        let time = super::common::time(Some(at))?;
+        cold = cold.at_time(time);
+        warm = warm.at_time(time);
+    }
+    Ok((cold, warm))
 }
 
 /// Verifies `envs` in turn with `v`, one per call. Cold: no path cache, and the

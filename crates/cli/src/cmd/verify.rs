@@ -11,7 +11,7 @@ use waxseal_envelope::{
 
 use super::common;
 use crate::error::CliError;
-use crate::io::{Output, open_input, read_input};
+use crate::io::{Output, VerifiedOut, open_input, read_input};
 
 /// `waxseal verify` arguments.
 #[derive(clap::Args)]
@@ -26,15 +26,8 @@ pub struct Args {
     /// Envelope file ("-" or absent: standard input).
     #[arg(long = "in", value_name = "FILE")]
     input: Option<PathBuf>,
-    /// Write the verified content here (only when verification succeeds).
-    #[arg(long = "out", value_name = "FILE")]
-    output: Option<PathBuf>,
-    /// Overwrite --out if it exists (a regular file only).
-    #[arg(long)]
-    force: bool,
-    /// Write where a symbolic --out points (refused without this).
-    #[arg(long)]
-    follow_symlinks: bool,
+    #[command(flatten)]
+    out: VerifiedOut,
     /// Accept the envelope when at least one signer verifies (default: all must).
     #[arg(long)]
     any_signer: bool,
@@ -45,7 +38,7 @@ pub struct Args {
 
 /// Runs `waxseal verify`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let output = Output::prepare_with(args.output.as_deref(), args.force, args.follow_symlinks)?;
+    let output = args.out.prepare()?;
     let mut verifier = args.timestamps.apply(args.trust.verifier()?)?;
     if args.any_signer {
         verifier = verifier.with_requirement(SignerRequirement::Any);
@@ -93,7 +86,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         signers: verified.signers(),
         rejected: verified.rejected(),
     };
-    if !args.json || args.output.is_some() {
+    if !args.json || args.out.output.is_some() {
         output.write(verified.content())?;
     }
     summary.print(args.json);
@@ -148,7 +141,7 @@ fn stream_out(
     name: &std::path::Path,
     mut run: impl FnMut(&mut dyn std::io::Write) -> Result<StreamVerified, StreamError>,
 ) -> Result<(), CliError> {
-    let result: Result<StreamVerified, StreamError> = if args.json && args.output.is_none() {
+    let result: Result<StreamVerified, StreamError> = if args.json && args.out.output.is_none() {
         run(&mut std::io::sink())
     } else {
         let mut verified = None;
@@ -197,7 +190,7 @@ fn verify_multipart(
     spool.flush().map_err(io)?;
     let mut spool = spool.into_inner().map_err(|e| io(e.into_error()))?;
     spool.seek(std::io::SeekFrom::Start(0)).map_err(io)?;
-    if !args.json || args.output.is_some() {
+    if !args.json || args.out.output.is_some() {
         let canonical = verified.is_canonical();
         output
             .write_with(false, |w| copy_form(&mut spool, w, canonical))?

@@ -55,25 +55,10 @@ impl<'a> StreamBuilder<'a> {
         }
     }
 
-    /// The `eContentType` (default id-data).
-    pub fn content_type(mut self, content_type: Oid) -> Self {
-        self.content_type = content_type;
-        self
-    }
+    crate::sign::signing_setters!('a);
 
-    /// Embed the signers' certificates and chains (default) or not.
-    pub fn include_certificates(mut self, include: bool) -> Self {
-        self.include_certificates = include;
-        self
-    }
-
-    /// Adds a signer.
-    pub fn add_signer(mut self, signer: &'a Signer) -> Self {
-        self.signers.push(signer);
-        self
-    }
-
-    fn check(&self) -> Result<(), SignError> {
+    /// Whether the signers can sign a stream: at least one, each with signed attributes.
+    fn check_signers_stream(&self) -> Result<(), SignError> {
         if self.signers.is_empty() {
             return Err(SignError::NoSigners);
         }
@@ -140,7 +125,7 @@ impl<'a> StreamBuilder<'a> {
 
     /// A detached signature of `content`, read once.
     pub fn sign_detached(self, content: impl Read) -> Result<Envelope, SignError> {
-        self.check()?;
+        self.check_signers_stream()?;
         let (hasher, _) = self.hash(content)?;
         Ok(Envelope::from_signed_data(self.signed(hasher)?))
     }
@@ -154,7 +139,7 @@ impl<'a> StreamBuilder<'a> {
         mut content: impl Read,
         mut out: impl Write,
     ) -> Result<(), SignError> {
-        self.check()?;
+        self.check_signers_stream()?;
         let template = self.template();
         let mut hasher = MultiHasher::new(self.signers.iter().map(|s| s.digest()));
         // ContentInfo, [0], SignedData, leading fields, encapContentInfo, [0], OCTET STRING.
@@ -202,7 +187,7 @@ impl<'a> StreamBuilder<'a> {
         mut content: C,
         mut out: impl Write,
     ) -> Result<(), SignError> {
-        self.check()?;
+        self.check_signers_stream()?;
         let start = content.stream_position()?;
         let (hasher, len) = self.hash(&mut content)?;
         let sd = self.signed(hasher)?;
@@ -259,16 +244,8 @@ fn header_len(len: u64) -> u64 {
     v.len() as u64
 }
 
-/// A one-octet tag and a DER length of up to 8 octets (content beyond 4 GiB needs more
-/// than the 4 that [`crate::asn1::push_len`] writes on 32-bit targets).
+/// A one-octet tag and a DER length of up to 8 octets (content may exceed 4 GiB).
 fn header(out: &mut Vec<u8>, tag: u8, len: u64) {
     out.push(tag);
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
+    crate::asn1::push_len_u64(out, len);
 }

@@ -35,6 +35,8 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use waxseal_trust::fsutil;
+
 use super::{
     Admission, EvictionClock, HEADER, ReplayCache, ReplayError, ReplayStore, line, parse_line,
 };
@@ -219,30 +221,7 @@ impl FileStore {
     /// Called with the file locked.
     fn compact(&self, s: &mut State, now: u64) -> std::io::Result<()> {
         s.cache.evict_expired(self.clock.bounded(now));
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = self
-            .path
-            .with_file_name(format!(".{name}.compact-{}", std::process::id()));
-        let _ = std::fs::remove_file(&tmp);
-        let written = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-                .open(&tmp)?;
-            f.write_all(s.cache.to_text().as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
+        fsutil::replace(&self.path, s.cache.to_text().as_bytes(), 0o600)?;
         let file = open(&self.path)?;
         file.lock()?;
         let _ = s.file.unlock();

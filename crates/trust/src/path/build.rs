@@ -17,14 +17,14 @@
 use std::collections::HashSet;
 
 use super::budget::Meter;
-use super::context::Context;
+use super::context::PathValidation;
 use super::{PathError, TrustAnchors, ValidatedPath, ValidationOptions, process};
 use crate::cert::Certificate;
 use crate::store::{CertStore, CrlSet};
 
 /// One path validation in progress.
 pub struct Builder<'a> {
-    ctx: Context<'a>,
+    ctx: PathValidation<'a>,
 }
 
 impl<'a> Builder<'a> {
@@ -36,7 +36,7 @@ impl<'a> Builder<'a> {
         options: &'a ValidationOptions,
     ) -> Self {
         Self {
-            ctx: Context {
+            ctx: PathValidation {
                 anchors,
                 pools,
                 crls,
@@ -68,8 +68,8 @@ impl<'a> Builder<'a> {
 }
 
 /// Builds and validates a path for `cert` in `ctx` (also the entry point of the CRL
-/// signers' nested validations, see [`Context::validate`]).
-fn validate(ctx: &Context<'_>, cert: &Certificate) -> Result<ValidatedPath, PathError> {
+/// signers' nested validations, see [`PathValidation::validate`]).
+fn validate(ctx: &PathValidation<'_>, cert: &Certificate) -> Result<ValidatedPath, PathError> {
     if ctx.anchors.contains(cert) {
         return process::validate_direct(ctx, cert);
     }
@@ -87,7 +87,7 @@ fn validate(ctx: &Context<'_>, cert: &Certificate) -> Result<ValidatedPath, Path
 /// Depth-first search. `chain` holds the end-entity first; returns a validated path,
 /// `None` when this branch is exhausted (errors recorded in `best`), or a fatal error.
 fn search(
-    ctx: &Context<'_>,
+    ctx: &PathValidation<'_>,
     chain: &mut Vec<Certificate>,
     best: &mut Option<PathError>,
 ) -> Result<Option<ValidatedPath>, PathError> {

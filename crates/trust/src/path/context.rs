@@ -26,10 +26,11 @@ const MAX_CRL_SIGNER_DEPTH: usize = 3;
 /// The path builder's entry point: builds and validates a path for a certificate in a
 /// context (a function pointer, so that the modules below the builder can run a nested
 /// validation without importing it).
-pub(crate) type Validate = fn(&Context<'_>, &Certificate) -> Result<ValidatedPath, PathError>;
+pub(crate) type Validate =
+    fn(&PathValidation<'_>, &Certificate) -> Result<ValidatedPath, PathError>;
 
 /// One path validation in progress.
-pub(crate) struct Context<'a> {
+pub(crate) struct PathValidation<'a> {
     pub(crate) anchors: &'a TrustAnchors,
     pub(crate) pools: &'a [&'a CertStore],
     pub(crate) crls: &'a CrlSet,
@@ -44,7 +45,7 @@ pub(crate) struct Context<'a> {
     pub(crate) validate: Validate,
 }
 
-impl Context<'_> {
+impl PathValidation<'_> {
     /// A certificate's key under the budget's modulus cap (set up once per certificate:
     /// [`Certificate::public_key_bounded`]).
     pub(crate) fn key_of(
@@ -77,7 +78,7 @@ impl Context<'_> {
         let anchors = TrustAnchors::new([anchor.clone()])?;
         let mut crl_signers = self.crl_signers.clone();
         crl_signers.push(signer.fingerprint());
-        let nested = Context {
+        let nested = PathValidation {
             anchors: &anchors,
             pools: self.pools,
             crls: self.crls,

@@ -20,31 +20,13 @@
 //!   algorithm, signed bytes and signature; bounded, sharded, with counters
 //!   ([`CacheStats`]).
 //!
-//! # Why not `certval`
+//! # Why a validator of its own
 //!
-//! The issue asked to evaluate `certval` 0.2.0-rc.1 (same der 0.8 / x509-cert 0.3 stack)
-//! before writing this. Evidence, with default features off and no network:
-//!
-//! - **Dependency weight** (measured with `cargo tree`): its `rsa` feature pins
-//!   `rsa =0.10.0-rc.19`, which cannot coexist with the `=0.10.0-rc.20` this workspace
-//!   pins, so RSA verification would have to be plugged in through its callback tables;
-//!   and it has no DSA at all. With `std` + `revocation` only, it takes the stack from 86
-//!   to 110 crates (ciborium, bitvec, cidr, walkdir, spin, p521, ...) and its `readonly`
-//!   proc-macro pulls `syn` 3 next to the `syn` 2 everything else uses.
-//! - **PKITS**: its README lists as unsupported delta CRLs, `onlySomeReasons`
-//!   partitions, and CRLs verified with any key other than the certificate issuer's
-//!   (separate CRL-signing keys, indirect CRLs, key rollover). 18 of the 203 PKITS verdicts
-//!   are *Valid* only if exactly those work (4.4.19, 4.5.x, 4.14.x indirect and reasons,
-//!   4.15.x deltas) and 2 more need DSA, so it can score at most 183/203 here (OpenSSL 3.0:
-//!   about 185). Its own PKITS harness also hands each case its chain rather than building
-//!   it from the pool, which is the part a verifier of bus messages needs most.
-//! - **API fit**: it is built around a `PkiEnvironment` of function pointers, CBOR
-//!   stores and string-keyed settings; envelope verification needs a typed error per
-//!   reason, a per-call work budget and a path cache keyed by our CRL-set identity.
-//!
-//! Decision: a focused validator here (about 2,400 lines with its docs and tests). It passes
-//! all 203 PKITS path verdicts
-//! (`tests/pkits.rs`).
+//! Message buses need the whole RFC 5280 profile (delta and indirect CRLs, CRLs signed by
+//! other keys than the issuer's, DSA), paths built from a pool of certificates rather than
+//! handed in, a typed error per reason, a per-call work budget and a path cache keyed by
+//! the CRL set. This validator passes all 203 PKITS path verdicts (`tests/pkits.rs`); the
+//! evaluation of `certval` that led to it is in `docs/design.md`.
 
 pub mod budget;
 pub mod build;

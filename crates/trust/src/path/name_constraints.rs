@@ -191,7 +191,7 @@ impl NameConstraintsState {
     }
 
     /// Checks `cert`'s names against every recorded set.
-    pub(crate) fn check(&self, cert: &Certificate) -> Result<(), PathError> {
+    pub(crate) fn check_names(&self, cert: &Certificate) -> Result<(), PathError> {
         if self.sets.is_empty() {
             return Ok(());
         }

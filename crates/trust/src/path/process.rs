@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use x509_cert::ext::pkix::KeyUsages;
 
-use super::context::Context;
+use super::context::PathValidation;
 use super::name_constraints::NameConstraintsState;
 use super::policy::PolicyState;
 use super::{PathError, Purpose, RevocationPolicy, ValidatedPath, revocation};
@@ -50,7 +50,7 @@ fn check_unknown_critical(cert: &Certificate) -> Result<(), PathError> {
 }
 
 /// keyUsage and extKeyUsage of the end-entity for the builder's purpose.
-fn check_purpose(b: &Context<'_>, cert: &Certificate) -> Result<(), PathError> {
+fn check_purpose(b: &PathValidation<'_>, cert: &Certificate) -> Result<(), PathError> {
     match b.purpose {
         Purpose::Signing => check_signing_purpose(cert, &b.options.accepted_purposes),
         Purpose::CrlSigning if !cert.allows_key_usage(KeyUsages::CRLSign) => {
@@ -117,7 +117,7 @@ fn working_key(
 
 /// A certificate the caller trusts directly (it is one of the anchors).
 pub(crate) fn validate_direct(
-    b: &Context<'_>,
+    b: &PathValidation<'_>,
     cert: &Certificate,
 ) -> Result<ValidatedPath, PathError> {
     check_validity(cert, b.options.time)?;
@@ -134,7 +134,7 @@ pub(crate) fn validate_direct(
 
 /// Processes the path `anchor -> chain[n-1] -> ... -> chain[0]` (the end-entity).
 pub(crate) fn validate_path(
-    b: &Context<'_>,
+    b: &PathValidation<'_>,
     anchor: &Certificate,
     chain: &[Certificate],
 ) -> Result<ValidatedPath, PathError> {
@@ -176,7 +176,7 @@ pub(crate) fn validate_path(
 
         // §6.1.3 (b)-(c): name constraints, skipped for self-issued intermediates.
         if !cert.is_self_issued() || last {
-            constraints.check(cert)?;
+            constraints.check_names(cert)?;
         }
 
         // §6.1.3 (d)-(f): certificate policies.
@@ -241,7 +241,7 @@ pub(crate) fn validate_path(
         let outcome = if b.options.revocation == RevocationPolicy::Off {
             revocation::Outcome::Unchecked
         } else {
-            revocation::check(b, cert, &issuer, issuer_params.as_ref(), anchor, required)?
+            revocation::check_status(b, cert, &issuer, issuer_params.as_ref(), anchor, required)?
         };
         match outcome {
             revocation::Outcome::Good { next_update } => {

@@ -13,7 +13,7 @@ use x509_cert::ext::pkix::crl::CrlReason;
 use x509_cert::ext::pkix::crl::dp::ReasonFlags;
 use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
 
-use super::context::Context;
+use super::context::PathValidation;
 use super::{PathError, RevocationProblem};
 use crate::algorithm::{AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
 use crate::cert::Certificate;
@@ -165,7 +165,7 @@ fn in_scope(crl: &Crl, cert: &Certificate, dp: &DistPoint) -> bool {
 /// a number before one without). A stale CRL replayed next to a newer one is thereby never
 /// the one that decides. Also returns the problems of CRLs that did not parse.
 fn crls_of(
-    b: &Context<'_>,
+    b: &PathValidation<'_>,
     issuer: &NameKey,
 ) -> Result<(Vec<Crl>, Vec<RevocationProblem>), PathError> {
     let mut crls = Vec::new();
@@ -212,7 +212,11 @@ fn crl_scheme(
 }
 
 /// Whether `key` signed `crl` (memoised, counted against the budget).
-fn crl_signed_by(b: &Context<'_>, crl: &Crl, key: &PreparedPublicKey) -> Result<bool, PathError> {
+fn crl_signed_by(
+    b: &PathValidation<'_>,
+    crl: &Crl,
+    key: &PreparedPublicKey,
+) -> Result<bool, PathError> {
     let Some((scheme, digest)) = crl_scheme(crl, key.key(), &b.options.algorithms) else {
         return Ok(false);
     };
@@ -255,7 +259,7 @@ pub fn crl_signature_verifies(
 /// §6.3.3 (f)-(g): finds the key that signed `crl` and checks that its holder may sign
 /// CRLs and chains to `anchor`.
 fn crl_signer_key(
-    b: &Context<'_>,
+    b: &PathValidation<'_>,
     crl: &Crl,
     issuer: &Certificate,
     issuer_params: Option<&DsaParameters>,
@@ -350,7 +354,7 @@ fn currency(crl: &Crl, time: u64, proven: bool) -> Result<(), RevocationProblem>
 /// number is higher than the complete CRL's, when current and signed by the complete
 /// CRL's signer; a delta CRL never stands in for a complete one.
 fn find_delta(
-    b: &Context<'_>,
+    b: &PathValidation<'_>,
     complete: &Crl,
     key: &PreparedPublicKey,
 ) -> Result<Option<Crl>, PathError> {
@@ -403,8 +407,8 @@ fn reason_text(reason: Option<CrlReason>) -> String {
 
 /// §6.3.3 for `cert`, issued by `issuer` (whose key inherits `issuer_params`), on a path
 /// ending at `anchor`. `required`: fail when status cannot be established.
-pub(crate) fn check(
-    b: &Context<'_>,
+pub(crate) fn check_status(
+    b: &PathValidation<'_>,
     cert: &Certificate,
     issuer: &Certificate,
     issuer_params: Option<&DsaParameters>,

@@ -48,7 +48,8 @@ pub fn covers_verify(key: &PublicKey, scheme: &SignatureScheme, digest: DigestAl
     }
 }
 
-/// Whether graviola does [`Backend::sign`] for these arguments.
+/// Whether graviola signs `op` with `key` (where it does not, the provider signs with
+/// RustCrypto).
 pub fn covers_sign(key: &PrivateKey, op: &SignOp) -> bool {
     let rsa_bits = || RSA_BITS.contains(&key.public_key().bits());
     match (key, *op) {
@@ -540,16 +541,6 @@ impl Backend for Graviola {
     ) -> Option<Result<(), SignatureError>> {
         None
     }
-
-    fn sign(
-        &self,
-        key: &PrivateKey,
-        op: &SignOp,
-        message: &[u8],
-    ) -> Option<Result<Vec<u8>, KeyError>> {
-        // A key on its own: its graviola form is made for this signature and dropped.
-        sign_prepared(key, &PreparedSigning::default(), op, message)
-    }
 }
 
 /// The bound of the process-wide cache of graviola public keys (see
@@ -581,7 +572,7 @@ impl std::fmt::Debug for PreparedSigning {
     }
 }
 
-/// Signs as [`Backend::sign`], with the graviola form of `key` kept in `prepared`, made
+/// Signs `message` as `op` says, with the graviola form of `key` kept in `prepared`, made
 /// there on first use. `prepared` must belong to `key` alone: [`super::PreparedPrivateKey`]
 /// keeps the two together. Only called where graviola runs.
 pub(super) fn sign_prepared(

@@ -18,10 +18,8 @@
 //!   RustCrypto for what graviola does not cover (SHA-1 and MD5,
 //!   DSA, RSA keys outside 2048-8192 bits, PSS salts other than the hash length, digests
 //!   computed elsewhere ([`Provider::verify_prehash`]), ML-DSA, which graviola does not
-//!   implement). Measured on x86_64
-//!   (bench/compare.sh): graviola 0.4 signs RSA-2048 about 2 times and P-256 about 3
-//!   times as fast as RustCrypto, verifies P-256 and P-384 2 to 3 times as fast, and with
-//!   prepared keys signs Ed25519 about 1.6 times as fast as ed25519-dalek.
+//!   implement). graviola is the faster of the two where it runs (`bench/compare.sh`
+//!   measures both; `docs/design.md` has figures).
 //! - `graviola`: the same choice per operation as `auto`, but refused
 //!   ([`ProviderError::Unsupported`]) where the CPU cannot run graviola.
 //! - `rustcrypto`: RustCrypto only.
@@ -89,7 +87,9 @@ pub const ENV_VAR: &str = "WAXSEAL_PROVIDER";
 /// A backend that implements some or all of the operations. Each method returns `None`
 /// when the backend does not cover the operation (the provider then asks RustCrypto),
 /// and `Some` with the outcome otherwise: a signature the backend refuses is refused,
-/// never retried elsewhere.
+/// never retried elsewhere. Signing is done by [`Provider::sign`] and
+/// [`Provider::sign_prepared`], which keep graviola's form of a private key between
+/// signatures.
 pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Which backend this is.
     fn id(&self) -> BackendId;
@@ -116,14 +116,6 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         hash: &[u8],
         signature: &[u8],
     ) -> Option<Result<(), SignatureError>>;
-
-    /// Signs `message` as `op` says.
-    fn sign(
-        &self,
-        key: &PrivateKey,
-        op: &SignOp,
-        message: &[u8],
-    ) -> Option<Result<Vec<u8>, KeyError>>;
 }
 
 /// What to sign with: the key's type decides the rest (Ed25519 signs the message itself).
@@ -303,12 +295,8 @@ impl Provider {
         }
     }
 
-    /// The fast backend, when this provider uses it.
-    ///
-    /// Ed25519 included: `auto` kept it on ed25519-dalek while graviola rederived the key
-    /// from its seed on every signature; with keys prepared once (a `Signer`'s
-    /// [`PreparedPrivateKey`], cached public keys) graviola signs about 1.6 times and
-    /// verifies 1.2 to 1.3 times as fast (bench/compare.sh).
+    /// The fast backend, when this provider uses it: for Ed25519 too, since keys are
+    /// prepared once (a `Signer`'s [`PreparedPrivateKey`], cached public keys).
     fn fast(&self) -> Option<&'static dyn Backend> {
         if !self.graviola {
             return None;

@@ -186,15 +186,6 @@ impl Backend for RustCrypto {
     ) -> Option<Result<(), SignatureError>> {
         Some(self.verify_prehash_all(key, scheme, digest, hash, signature))
     }
-
-    fn sign(
-        &self,
-        key: &PrivateKey,
-        op: &SignOp,
-        message: &[u8],
-    ) -> Option<Result<Vec<u8>, KeyError>> {
-        Some(self.sign_all(key, op, message))
-    }
 }
 
 fn pkcs1v15_scheme(digest: DigestAlgorithm) -> rsa::Pkcs1v15Sign {

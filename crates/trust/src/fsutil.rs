@@ -1,5 +1,7 @@
-//! Crash-safe, race-free file writes, for the PKI directory and for every `--out` of the
-//! command line.
+//! Crash-safe, race-free file writes: the one implementation behind the PKI directory,
+//! every `--out` of the command line, the replay journal's compaction and the cache of
+//! fetched trust material. It sits here, below every crate that writes files, beside the
+//! reading of key files ([`crate::key::PrivateKey::load`]).
 //!
 //! [`write()`] looks at what is at the target *without following a symbolic link* (through
 //! a descriptor of the directory, so the check and the replace name the same thing) and:
@@ -12,8 +14,10 @@
 //!   (`RENAME_EXCHANGE`), and if what came out is not a regular file (the name was swapped
 //!   in between) it is exchanged back and the write refused;
 //! - a character device or a FIFO (`/dev/null`, `/dev/stdout`'s terminal, a named pipe):
-//!   writes into it in place (opened without `O_CREAT`/`O_TRUNC`, with `O_NOFOLLOW`), so it
-//!   stays what it is; a block device the same way, but only with `force`;
+//!   with [`WriteOptions::in_place`] (the command line's `--out`), writes into it in place
+//!   (opened without `O_CREAT`/`O_TRUNC`, with `O_NOFOLLOW`), so it stays what it is; a
+//!   block device the same way, but only with `force`; without it, refused (a data file
+//!   is only ever a regular file);
 //! - a directory: refused ([`WriteError::Directory`]);
 //! - a symbolic link: refused ([`WriteError::Symlink`]) unless
 //!   [`WriteOptions::follow_symlinks`], which writes to what the link points to under the
@@ -42,24 +46,31 @@ pub struct WriteOptions {
     pub follow_symlinks: bool,
     /// Permission bits of a newly created file (subject to the umask).
     pub mode: u32,
+    /// Write into a character device or FIFO (with `force`, a block device) in place, as
+    /// a shell's `>` does (the command line's `--out`). Without it only a regular file is
+    /// written: created, or with `force` replaced; anything else at the name is refused.
+    pub in_place: bool,
 }
 
 impl WriteOptions {
-    /// Creates only: never replaces anything, never follows a link.
+    /// Creates a regular file only: never replaces anything, never follows a link.
     pub const fn create_new(mode: u32) -> Self {
         Self {
             force: false,
             follow_symlinks: false,
             mode,
+            in_place: false,
         }
     }
 
-    /// Creates or replaces a regular file; never follows a link.
+    /// Creates or replaces a regular file; never follows a link, never writes into
+    /// anything else.
     pub const fn replace(mode: u32) -> Self {
         Self {
             force: true,
             follow_symlinks: false,
             mode,
+            in_place: false,
         }
     }
 
@@ -182,8 +193,9 @@ fn plan(k: Kind, opts: &WriteOptions) -> Result<Target, WriteError> {
         Kind::Regular => Err(WriteError::Exists),
         Kind::Directory => Err(WriteError::Directory),
         Kind::Symlink => Err(WriteError::Symlink),
-        Kind::Stream => Ok(Target::InPlace),
-        Kind::Block if opts.force => Ok(Target::InPlace),
+        Kind::Stream if opts.in_place => Ok(Target::InPlace),
+        Kind::Stream => Err(WriteError::Unsupported("device or FIFO")),
+        Kind::Block if opts.force && opts.in_place => Ok(Target::InPlace),
         Kind::Block => Err(WriteError::Unsupported("block device")),
         Kind::Other => Err(WriteError::Unsupported("socket or special file")),
     }
@@ -662,6 +674,7 @@ mod tests {
             force,
             follow_symlinks: follow,
             mode: 0o644,
+            in_place: true,
         }
     }
 
