@@ -18,12 +18,13 @@ use crate::provider::PreparedPublicKey;
 use crate::rfc5652::{Attributes, Limits, ParseError, SignedData, SignerIdentifier, SignerInfo};
 use crate::store::{CertStore, CrlSet};
 use crate::trust::{
-    self, Budget, CacheStats, Meter, PathCache, PathError, PolicyInputs, Purpose, RevocationPolicy,
-    TrustAnchors, ValidatedPath, ValidationOptions,
+    self, Budget, CacheStats, ErrorKind, Meter, PathCache, PathError, PolicyInputs, Purpose,
+    RevocationPolicy, TrustAnchors, ValidatedPath, ValidationOptions,
 };
 
 /// Why one signer of an envelope was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignerError {
     /// The digest or signature algorithm is unknown, malformed, refused or inconsistent.
     #[error("{0}")]
@@ -122,10 +123,39 @@ impl SignerError {
             Self::Timestamp(e) => e.code(),
         }
     }
+
+    /// What the error is about. The signer's certificate (not found, its key, its path)
+    /// is [`ErrorKind::Certificate`] (or [`ErrorKind::Untrusted`], [`ErrorKind::Budget`]
+    /// from the path); a time-stamp is [`ErrorKind::Signature`] unless validating the
+    /// TSA's path spent the budget; everything else is [`ErrorKind::Signature`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Untrusted(e) => e.kind(),
+            Self::CertificateNotFound(_) | Self::BadKey(_) | Self::KeyTooLarge(_) => {
+                ErrorKind::Certificate
+            }
+            Self::Timestamp(e) => e.kind(),
+            _ => ErrorKind::Signature,
+        }
+    }
+
+    /// Whether the work budget ran out ([`ErrorKind::Budget`]): the envelope's other
+    /// signers are not tried.
+    pub fn is_budget_exceeded(&self) -> bool {
+        self.kind() == ErrorKind::Budget
+    }
+
+    /// Whether the content does not match the signature (`message-digest-mismatch`,
+    /// `bad-signature`): another encoding of the same content (the canonical CRLF form of
+    /// an S/MIME body) may still verify.
+    pub fn is_content_mismatch(&self) -> bool {
+        matches!(self, Self::MessageDigestMismatch | Self::BadSignature)
+    }
 }
 
 /// Why an envelope was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The input is not a well-formed envelope.
     #[error("malformed envelope: {0}")]
@@ -167,6 +197,24 @@ impl VerifyError {
             Self::BudgetExceeded(_) => "budget-exceeded",
             Self::Signer { error, .. } => error.code(),
         }
+    }
+
+    /// What the error is about: [`ErrorKind::Malformed`] for an envelope that does not
+    /// parse, [`ErrorKind::Budget`] for one too large for the budget, the signer's
+    /// [`SignerError::kind`] for a rejected signer, else [`ErrorKind::Signature`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Parse(_) => ErrorKind::Malformed,
+            Self::BudgetExceeded(_) => ErrorKind::Budget,
+            Self::Signer { error, .. } => error.kind(),
+            Self::NoSigners | Self::MissingContent | Self::ContentConflict => ErrorKind::Signature,
+        }
+    }
+
+    /// Whether a signer's content does not match its signature
+    /// ([`SignerError::is_content_mismatch`]).
+    pub fn is_content_mismatch(&self) -> bool {
+        matches!(self, Self::Signer { error, .. } if error.is_content_mismatch())
     }
 }
 
@@ -594,10 +642,7 @@ impl Verifier {
         let result = self.verify_content(envelope, content, meter);
         // An S/MIME body may have been signed in canonical (CRLF) form.
         match (&result, envelope.canonical_smime_content()) {
-            (Err(e), Some(canonical))
-                if detached.is_none()
-                    && matches!(e.code(), "message-digest-mismatch" | "bad-signature") =>
-            {
+            (Err(e), Some(canonical)) if detached.is_none() && e.is_content_mismatch() => {
                 self.verify_content(envelope, &canonical, meter).or(result)
             }
             _ => result,
@@ -682,9 +727,7 @@ impl Verifier {
                 Err(error) => {
                     // A spent budget ends the envelope: the other signers would only
                     // spend more (fail closed, bounded).
-                    if self.requirement == SignerRequirement::All
-                        || error.code() == "budget-exceeded"
-                    {
+                    if self.requirement == SignerRequirement::All || error.is_budget_exceeded() {
                         return Err(VerifyError::Signer {
                             index,
                             signer: describe_sid(&si.sid),

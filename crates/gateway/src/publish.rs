@@ -38,6 +38,7 @@ use tokio::sync::oneshot;
 
 /// Why a publish failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PublishError {
     /// The broker refused this message, published alone (its text, from the broker).
     Refused(String),

@@ -65,6 +65,7 @@ use crate::reload::{BusHandle, Watcher};
 
 /// Why the gateway could not run (exit status 2).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GatewayError {
     /// The bus configuration, the replay journal, or the options.
     #[error("{0}")]

@@ -1,6 +1,7 @@
 //! Why a message was rejected: the stage that refused it, a stable code and a reason.
 
 use serde::Serialize;
+use waxseal_envelope::{ErrorKind, VerifyError};
 
 /// Where in validation a message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,6 +31,18 @@ impl Stage {
             Self::Route => "route",
             Self::Authorization => "authorization",
             Self::Freshness => "freshness",
+        }
+    }
+
+    /// The stage that refuses an envelope or path error of `kind`: a malformed envelope
+    /// is [`Stage::Format`]; the signer's certificate, its path and the work budget are
+    /// [`Stage::Certificate`]; the signature and its attributes [`Stage::Signature`].
+    pub fn of(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Malformed => Self::Format,
+            ErrorKind::Untrusted | ErrorKind::Certificate | ErrorKind::Budget => Self::Certificate,
+            // ErrorKind::Signature, and any kind added later.
+            _ => Self::Signature,
         }
     }
 }
@@ -63,6 +76,10 @@ pub struct Rejection {
     pub hop: Option<usize>,
     /// Permanent (the message's fault) or transient (the receiver's).
     pub class: Class,
+    /// What a refusal by the envelope or path verification is about (`None` for the
+    /// message's own checks), so that a caller decides by type, not by code.
+    #[serde(skip)]
+    pub kind: Option<ErrorKind>,
 }
 
 impl Rejection {
@@ -77,6 +94,16 @@ impl Rejection {
             reason: reason.into(),
             hop: None,
             class: Class::Permanent,
+            kind: None,
+        }
+    }
+
+    /// The refusal of an envelope that did not verify: its stage from the error's kind
+    /// ([`Stage::of`]).
+    pub(crate) fn verify(e: &VerifyError) -> Self {
+        Self {
+            kind: Some(e.kind()),
+            ..Self::new(Stage::of(e.kind()), e.code(), e.to_string())
         }
     }
 
@@ -92,48 +119,17 @@ impl Rejection {
     pub fn is_transient(&self) -> bool {
         self.class == Class::Transient
     }
-}
 
-/// The stage an envelope or path reason code belongs to.
-pub(crate) fn stage_of(code: &str) -> Stage {
-    const CERTIFICATE: [&str; 22] = [
-        "no-trust-anchors",
-        "untrusted",
-        "bad-certificate-signature",
-        "certificate-expired",
-        "certificate-not-yet-valid",
-        "issuer-not-ca",
-        "issuer-lacks-keycertsign",
-        "path-length-exceeded",
-        "key-usage",
-        "ext-key-usage",
-        "unknown-critical-extension",
-        "malformed-extension",
-        "certificate-algorithm",
-        "bad-public-key",
-        "key-too-large",
-        "name-constraints",
-        "certificate-policy",
-        "revoked",
-        "crl-expired",
-        "revocation-unknown",
-        "path-too-long",
-        "budget-exceeded",
-    ];
-    if CERTIFICATE.contains(&code)
-        || code == "signer-certificate-not-found"
-        || code == "certificate-mismatch"
-    {
-        Stage::Certificate
-    } else if code == "malformed" {
-        Stage::Format
-    } else {
-        Stage::Signature
+    /// Whether the signer's certificate has no path to a trust anchor
+    /// ([`ErrorKind::Untrusted`]: a missing intermediate is the usual cause).
+    pub fn is_untrusted(&self) -> bool {
+        self.kind == Some(ErrorKind::Untrusted)
     }
 }
 
 /// A problem signing a message (the input, not a verification).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignError {
     /// The message is not something waxseal signs.
     #[error("{0}")]
@@ -142,9 +138,13 @@ pub enum SignError {
     /// (`malformed-json`, `inexact-number`): it is refused, never rewritten.
     #[error(transparent)]
     Json(#[from] crate::json::JsonError),
-    /// The topic (route) is not printable ASCII without white space (`malformed-topic`).
+    /// The topic is not printable ASCII without white space (`malformed-topic`).
     #[error("{0}")]
-    Topic(String),
+    Topic(#[from] waxseal_entity::glob::TopicError),
+    /// The oslo route's topic or exchange is not printable ASCII without white space
+    /// (`malformed-topic`).
+    #[error("{0}")]
+    Route(#[from] crate::oslo::RouteError),
     /// The envelope could not be made.
     #[error(transparent)]
     Envelope(#[from] waxseal_envelope::SignError),
@@ -159,7 +159,7 @@ impl SignError {
     pub fn input_code(&self) -> Option<&'static str> {
         match self {
             Self::Json(e) => Some(e.code),
-            Self::Topic(_) => Some(waxseal_entity::glob::MALFORMED_TOPIC),
+            Self::Topic(_) | Self::Route(_) => Some(waxseal_entity::glob::MALFORMED_TOPIC),
             Self::Message(_) => Some("malformed-message"),
             _ => None,
         }

@@ -14,6 +14,7 @@ use crate::error::ConfigError;
 
 /// Why an envelope could not be time-stamped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StampError {
     /// The TSA could not be reached, or answered with an HTTP error: ours to retry.
     #[error("time-stamp authority unavailable: {0}")]

@@ -68,6 +68,7 @@ pub enum Admission {
 
 /// Why the cache refused a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReplayError {
     /// The message was already admitted (and settled, or this is not a redelivery) and its
     /// entry is live (`replayed`).
