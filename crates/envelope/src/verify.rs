@@ -1206,3 +1206,60 @@ pub fn describe_sid(sid: &SignerIdentifier) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rfc3161::TimestampError;
+
+    fn spent() -> SignerError {
+        SignerError::Untrusted(PathError::BudgetExceeded { what: "paths" })
+    }
+
+    /// A spent budget is told by type wherever it is nested, exactly where its reason
+    /// code is `budget-exceeded`: it ends the envelope, the other signers are not tried.
+    #[test]
+    fn a_spent_budget_is_known_by_its_kind_and_agrees_with_its_code() {
+        let cases = [
+            (spent(), true),
+            (
+                SignerError::Timestamp(TimestampError::BadSignature(Box::new(spent()))),
+                true,
+            ),
+            (SignerError::BadSignature, false),
+            (SignerError::Untrusted(PathError::NoTrustAnchors), false),
+            (
+                SignerError::Timestamp(TimestampError::BadSignature(Box::new(
+                    SignerError::BadSignature,
+                ))),
+                false,
+            ),
+        ];
+        for (e, spent) in cases {
+            assert_eq!(e.is_budget_exceeded(), spent, "{}", e.code());
+            assert_eq!(e.code() == "budget-exceeded", spent, "{}", e.code());
+        }
+        let e = VerifyError::BudgetExceeded("CRL bytes");
+        assert_eq!(e.kind(), ErrorKind::Budget);
+    }
+
+    /// Only a digest or signature that does not match the content sends an S/MIME body
+    /// to its canonical form; an untrusted signer or a malformed attribute does not.
+    #[test]
+    fn only_a_content_mismatch_retries_the_canonical_form() {
+        let signer = |error| VerifyError::Signer {
+            index: 0,
+            signer: "s".into(),
+            error,
+        };
+        assert!(signer(SignerError::MessageDigestMismatch).is_content_mismatch());
+        assert!(signer(SignerError::BadSignature).is_content_mismatch());
+        for e in [
+            signer(SignerError::Untrusted(PathError::NoTrustAnchors)),
+            signer(SignerError::MissingMessageDigest),
+            VerifyError::MissingContent,
+        ] {
+            assert!(!e.is_content_mismatch(), "{}", e.code());
+        }
+    }
+}

@@ -170,3 +170,102 @@ impl SignError {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use waxseal_envelope::rfc3161::TimestampError;
+    use waxseal_envelope::{ParseError, PathError, SignerError};
+
+    use super::*;
+
+    fn signer(error: SignerError) -> VerifyError {
+        VerifyError::Signer {
+            index: 0,
+            signer: "s".into(),
+            error,
+        }
+    }
+
+    fn untrusted(e: PathError) -> VerifyError {
+        signer(SignerError::Untrusted(e))
+    }
+
+    fn spent() -> PathError {
+        PathError::BudgetExceeded { what: "paths" }
+    }
+
+    /// The stage of an envelope refusal comes from its kind: the certificate stage for the
+    /// signer's certificate, its path and the budget; the format stage for an envelope
+    /// that does not parse; the signature stage for the rest, time-stamps included.
+    #[test]
+    fn an_envelope_refusal_is_staged_by_its_kind() {
+        let certificate = [
+            untrusted(PathError::NoTrustAnchors),
+            untrusted(PathError::UnknownIssuer {
+                cert: "CN=leaf".into(),
+                issuer: "CN=ca".into(),
+            }),
+            untrusted(PathError::Revoked {
+                cert: "CN=leaf".into(),
+                reason: "keyCompromise".into(),
+                date: 0,
+            }),
+            untrusted(spent()),
+            signer(SignerError::CertificateNotFound("serial 1".into())),
+            signer(SignerError::BadKey("short".into())),
+            signer(SignerError::KeyTooLarge("16384 bits".into())),
+            VerifyError::BudgetExceeded("CRL bytes"),
+            // The TSA's path spent the budget: the envelope's budget, not the time-stamp.
+            signer(SignerError::Timestamp(TimestampError::BadSignature(
+                Box::new(SignerError::Untrusted(spent())),
+            ))),
+        ];
+        for e in &certificate {
+            let r = Rejection::verify(e);
+            assert_eq!(r.stage, Stage::Certificate, "{}", e.code());
+            assert_eq!(r.code, e.code());
+        }
+        let signature = [
+            signer(SignerError::BadSignature),
+            signer(SignerError::MessageDigestMismatch),
+            signer(SignerError::MissingContentType),
+            signer(SignerError::Timestamp(TimestampError::Missing)),
+            signer(SignerError::Timestamp(TimestampError::BadSignature(
+                Box::new(SignerError::Untrusted(PathError::NoTrustAnchors)),
+            ))),
+            VerifyError::NoSigners,
+            VerifyError::MissingContent,
+        ];
+        for e in &signature {
+            assert_eq!(Rejection::verify(e).stage, Stage::Signature, "{}", e.code());
+        }
+        let malformed = VerifyError::Parse(ParseError::Empty);
+        assert_eq!(Rejection::verify(&malformed).stage, Stage::Format);
+    }
+
+    /// Only a signer with no path to an anchor is `untrusted` (the CLI's hint about a
+    /// missing intermediate); its twins, another path problem and a time-stamp's
+    /// untrusted TSA, are not.
+    #[test]
+    fn only_a_missing_path_is_untrusted() {
+        let missing = untrusted(PathError::UnknownIssuer {
+            cert: "CN=leaf".into(),
+            issuer: "CN=ca".into(),
+        });
+        assert!(Rejection::verify(&missing).is_untrusted());
+        assert_eq!(missing.code(), "untrusted");
+        for e in [
+            untrusted(PathError::NoTrustAnchors),
+            untrusted(spent()),
+            signer(SignerError::Timestamp(TimestampError::BadSignature(
+                Box::new(SignerError::Untrusted(PathError::UnknownIssuer {
+                    cert: "CN=tsa".into(),
+                    issuer: "CN=ca".into(),
+                })),
+            ))),
+        ] {
+            assert!(!Rejection::verify(&e).is_untrusted(), "{}", e.code());
+        }
+        assert!(!Rejection::new(Stage::Route, "topic-mismatch", "x").is_untrusted());
+    }
+}
