@@ -246,6 +246,7 @@ pub async fn run(addr: &str, dir: &Path) -> Result<Verdicts, Error> {
                     reason: e.message,
                     hop: None,
                     class: waxseal_message::Class::Permanent,
+                    kind: None,
                 })
                 .and_then(|v| scheduler_bus.verify_oslo_route(&v, &route(SCHEDULER_TOPIC)));
             let origin = waxseal_message::json::parse(&delivery.data)

@@ -288,5 +288,6 @@ fn write_error(path: &Path, e: WriteError) -> CliError {
         )),
         WriteError::Unsupported(what) => CliError::usage(format!("{p} is a {what}: not written")),
         WriteError::Io(e) => CliError::io(path, e),
+        e => CliError::usage(format!("{p}: {e}")),
     }
 }

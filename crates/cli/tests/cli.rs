@@ -121,6 +121,13 @@ fn rejected_envelopes_exit_1_with_one_line_and_a_reason_code() {
         "content written although verification failed"
     );
 
+    // Only an untrusted signer gets the hint about a missing intermediate (below).
+    assert!(
+        !stderr(&o).contains("intermediate CA is missing"),
+        "{}",
+        stderr(&o)
+    );
+
     let o = fx.verify("tampered", &["--json"]);
     assert_eq!(status(&o), 1);
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -147,6 +154,14 @@ fn rejected_envelopes_exit_1_with_one_line_and_a_reason_code() {
     assert_eq!(status(&o), 1);
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["reason"], "untrusted");
+    // The line says where a missing intermediate goes (the refusal's kind, not its text).
+    let o = fx.run(&["verify", "--trust", "other-root.pem", "--in", "env"]);
+    assert_eq!(status(&o), 1);
+    assert!(
+        stderr(&o).contains("if an intermediate CA is missing, give it with --certs FILE"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -210,7 +210,11 @@ impl Authorizer {
     ) -> Result<(EntityId, Vec<Decision>), Authorization> {
         let mut decisions = Vec::new();
         if let Err(e) = crate::glob::check_topic(topic) {
-            decisions.push(Decision::deny(crate::glob::MALFORMED_TOPIC, e, None));
+            decisions.push(Decision::deny(
+                crate::glob::MALFORMED_TOPIC,
+                e.to_string(),
+                None,
+            ));
             return Err(Authorization {
                 entity: None,
                 allowed: false,

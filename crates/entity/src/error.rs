@@ -2,6 +2,7 @@
 
 /// An entity could not be determined, or the configuration is unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EntityError {
     /// No rule matched the certificate.
     #[error("no entity rule matches certificate {}", waxseal_envelope::display::Escaped(.subject))]

@@ -28,18 +28,79 @@ pub const MALFORMED_TOPIC: &str = "malformed-topic";
 
 /// Checks that `topic` is a non-empty string of printable ASCII without white space
 /// (`0x21..=0x7e`). The error says what is wrong (with control characters escaped).
-pub fn check_topic(topic: &str) -> Result<(), String> {
+pub fn check_topic(topic: &str) -> Result<(), TopicError> {
     if topic.is_empty() {
-        return Err("the topic is empty".into());
+        return Err(TopicError::Empty);
     }
-    if let Some(c) = topic.chars().find(|c| !('\x21'..='\x7e').contains(c)) {
-        return Err(format!(
-            "the topic {:?} contains {:?}: topics are printable ASCII without white space",
-            topic.escape_debug().to_string(),
-            c
-        ));
+    if let Some(found) = topic.chars().find(|c| !('\x21'..='\x7e').contains(c)) {
+        return Err(TopicError::Character {
+            topic: topic.into(),
+            found,
+        });
     }
     Ok(())
+}
+
+/// Why a topic was refused ([`check_topic`], reason code [`MALFORMED_TOPIC`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TopicError {
+    /// The topic is empty.
+    #[error("the topic is empty")]
+    Empty,
+    /// A character outside printable ASCII, or white space (shown escaped).
+    #[error(
+        "the topic {:?} contains {:?}: topics are printable ASCII without white space",
+        .topic.escape_debug().to_string(),
+        .found
+    )]
+    Character {
+        /// The topic.
+        topic: String,
+        /// The first character refused.
+        found: char,
+    },
+}
+
+/// Why a topic or entity pattern was refused (a configuration error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PatternError {
+    /// A topic pattern that is not a topic ([`check_topic`]).
+    #[error("pattern {pattern:?}: {error}")]
+    Topic {
+        /// The pattern.
+        pattern: String,
+        /// Why.
+        error: TopicError,
+    },
+    /// A topic pattern with `?`, `[` or `]`.
+    #[error(
+        "pattern {0:?}: '?', '[' and ']' are not pattern characters \
+         (topic patterns: '*' is one segment, '#' zero or more)"
+    )]
+    NotPatternCharacter(String),
+    /// A topic pattern with `*` or `#` inside a segment.
+    #[error(
+        "pattern {pattern:?}: '*' and '#' must be a whole dot-separated segment, \
+         not part of {segment:?}"
+    )]
+    PartialWildcard {
+        /// The pattern.
+        pattern: String,
+        /// The segment.
+        segment: String,
+    },
+    /// An empty entity pattern.
+    #[error("an entity pattern is empty")]
+    EmptyEntity,
+    /// An entity pattern with `?`, `[`, `]`, `#` or a control character (shown escaped).
+    #[error(
+        "entity pattern {:?}: only '*' is a wildcard ('?', '[', ']', '#' and control \
+         characters are not allowed)",
+        .0.escape_debug().to_string()
+    )]
+    EntityCharacter(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,23 +119,23 @@ pub struct TopicPattern {
 
 impl TopicPattern {
     /// Compiles `pattern`; the error says why it is not a valid pattern.
-    pub fn new(pattern: &str) -> Result<Self, String> {
-        check_topic(pattern).map_err(|e| format!("pattern {pattern:?}: {e}"))?;
+    pub fn new(pattern: &str) -> Result<Self, PatternError> {
+        check_topic(pattern).map_err(|error| PatternError::Topic {
+            pattern: pattern.into(),
+            error,
+        })?;
         if pattern.contains(['?', '[', ']']) {
-            return Err(format!(
-                "pattern {pattern:?}: '?', '[' and ']' are not pattern characters \
-                 (topic patterns: '*' is one segment, '#' zero or more)"
-            ));
+            return Err(PatternError::NotPatternCharacter(pattern.into()));
         }
         let segments = pattern
             .split('.')
             .map(|s| match s {
                 "*" => Ok(Segment::Star),
                 "#" => Ok(Segment::Hash),
-                s if s.contains(['*', '#']) => Err(format!(
-                    "pattern {pattern:?}: '*' and '#' must be a whole dot-separated segment, \
-                     not part of {s:?}"
-                )),
+                s if s.contains(['*', '#']) => Err(PatternError::PartialWildcard {
+                    pattern: pattern.into(),
+                    segment: s.into(),
+                }),
                 s => Ok(Segment::Literal(s.to_string())),
             })
             .collect::<Result<_, _>>()?;
@@ -250,16 +311,12 @@ pub struct EntityPattern {
 impl EntityPattern {
     /// Compiles `pattern`; `?`, `[`, `]`, `#`, an empty pattern and control characters are
     /// refused.
-    pub fn new(pattern: &str) -> Result<Self, String> {
+    pub fn new(pattern: &str) -> Result<Self, PatternError> {
         if pattern.is_empty() {
-            return Err("an entity pattern is empty".into());
+            return Err(PatternError::EmptyEntity);
         }
         if pattern.contains(['?', '[', ']', '#']) || pattern.chars().any(char::is_control) {
-            return Err(format!(
-                "entity pattern {:?}: only '*' is a wildcard ('?', '[', ']', '#' and control \
-                 characters are not allowed)",
-                pattern.escape_debug().to_string()
-            ));
+            return Err(PatternError::EntityCharacter(pattern.into()));
         }
         Ok(Self {
             text: pattern.to_string(),

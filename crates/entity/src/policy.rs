@@ -93,7 +93,7 @@ impl RoutingPolicy {
     /// Whether `entity` may publish on `topic`: the most specific matching entry decides.
     pub fn decide(&self, topic: &str, entity: &str) -> Decision {
         if let Err(e) = check_topic(topic) {
-            return Decision::deny(MALFORMED_TOPIC, e, None);
+            return Decision::deny(MALFORMED_TOPIC, e.to_string(), None);
         }
         let Some((t, es)) = most_specific(topic, &self.entries) else {
             return if self.nitpicky {

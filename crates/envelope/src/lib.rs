@@ -87,7 +87,7 @@ pub use sign::{SignError, Signer, SignerIdKind};
 pub use store::{CertStore, CrlSet};
 pub use stream::{StreamBuilder, StreamError, StreamVerified};
 pub use trust::{
-    Budget, CacheStats, Meter, PathCache, PathError, RevocationPolicy, TrustAnchors, ValidatedPath,
-    ValidationOptions,
+    Budget, CacheStats, ErrorKind, Meter, PathCache, PathError, RevocationPolicy, TrustAnchors,
+    ValidatedPath, ValidationOptions,
 };
 pub use verify::{SignerError, SignerRequirement, Verified, VerifiedSigner, Verifier, VerifyError};

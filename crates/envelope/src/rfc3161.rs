@@ -27,7 +27,7 @@ use crate::cert::Certificate;
 use crate::name::NameKey;
 use crate::rfc5652::{Attribute, Attributes, Limits, SignedData, SignerInfo};
 use crate::store::{CertStore, CrlSet};
-use crate::trust::{Meter, RevocationPolicy, TrustAnchors, ValidatedPath};
+use crate::trust::{ErrorKind, Meter, PathError, RevocationPolicy, TrustAnchors, ValidatedPath};
 use crate::verify::{SignerError, Verifier};
 
 const fn oid(s: &str) -> Oid {
@@ -224,6 +224,7 @@ pub struct SigningCertificateV2 {
 /// Why a time-stamp was refused. Each kind has its own stable reason code
 /// ([`TimestampError::code`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TimestampError {
     /// The token, or a structure in it, does not decode, or is not a SignedData of
     /// id-ct-TSTInfo with exactly one signer.
@@ -283,12 +284,16 @@ impl TimestampError {
             Self::Duplicate => "timestamp-duplicate",
             Self::ImprintAlgorithm(_) => "timestamp-unsupported-algorithm",
             Self::ImprintMismatch => "timestamp-imprint-mismatch",
-            Self::BadSignature(e) if matches!(&**e, SignerError::Untrusted(p) if p.code() == "budget-exceeded") => {
+            Self::BadSignature(e)
+                if matches!(
+                    &**e,
+                    SignerError::Untrusted(PathError::BudgetExceeded { .. })
+                ) =>
+            {
                 "budget-exceeded"
             }
             Self::BadSignature(e)
-                if matches!(&**e, SignerError::Untrusted(p)
-                    if p.code() == "ext-key-usage") =>
+                if matches!(&**e, SignerError::Untrusted(PathError::ExtKeyUsage { .. })) =>
             {
                 "timestamp-ext-key-usage"
             }
@@ -309,6 +314,23 @@ impl TimestampError {
             Self::Missing => "timestamp-missing",
             Self::NoTrust => "timestamp-no-trust",
             Self::Rejected { .. } => "timestamp-rejected",
+        }
+    }
+
+    /// What the error is about: [`ErrorKind::Budget`] when validating the TSA's
+    /// certificate spent the work budget (`budget-exceeded`), else
+    /// [`ErrorKind::Signature`] (a time-stamp belongs to its signer's signature).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::BadSignature(e)
+                if matches!(
+                    &**e,
+                    SignerError::Untrusted(PathError::BudgetExceeded { .. })
+                ) =>
+            {
+                ErrorKind::Budget
+            }
+            _ => ErrorKind::Signature,
         }
     }
 }

@@ -54,6 +54,7 @@ impl Default for Limits {
 
 /// An envelope that is not well-formed CMS SignedData.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// The input is empty.
     #[error("input is empty")]

@@ -23,6 +23,7 @@ use waxseal_trust::provider::PreparedPrivateKey;
 
 /// Why an envelope could not be signed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignError {
     /// The private key could not be used.
     #[error(transparent)]

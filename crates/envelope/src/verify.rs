@@ -17,12 +17,13 @@ use crate::provider::PreparedPublicKey;
 use crate::rfc5652::{Attributes, Limits, ParseError, SignedData, SignerIdentifier, SignerInfo};
 use crate::store::{CertStore, CrlSet};
 use crate::trust::{
-    self, Budget, CacheStats, Meter, PathCache, PathError, PolicyInputs, Purpose, RevocationPolicy,
-    TrustAnchors, ValidatedPath, ValidationOptions,
+    self, Budget, CacheStats, ErrorKind, Meter, PathCache, PathError, PolicyInputs, Purpose,
+    RevocationPolicy, TrustAnchors, ValidatedPath, ValidationOptions,
 };
 
 /// Why one signer of an envelope was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignerError {
     /// The digest or signature algorithm is unknown, malformed, refused or inconsistent.
     #[error("{0}")]
@@ -121,10 +122,39 @@ impl SignerError {
             Self::Timestamp(e) => e.code(),
         }
     }
+
+    /// What the error is about. The signer's certificate (not found, its key, its path)
+    /// is [`ErrorKind::Certificate`] (or [`ErrorKind::Untrusted`], [`ErrorKind::Budget`]
+    /// from the path); a time-stamp is [`ErrorKind::Signature`] unless validating the
+    /// TSA's path spent the budget; everything else is [`ErrorKind::Signature`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Untrusted(e) => e.kind(),
+            Self::CertificateNotFound(_) | Self::BadKey(_) | Self::KeyTooLarge(_) => {
+                ErrorKind::Certificate
+            }
+            Self::Timestamp(e) => e.kind(),
+            _ => ErrorKind::Signature,
+        }
+    }
+
+    /// Whether the work budget ran out ([`ErrorKind::Budget`]): the envelope's other
+    /// signers are not tried.
+    pub fn is_budget_exceeded(&self) -> bool {
+        self.kind() == ErrorKind::Budget
+    }
+
+    /// Whether the content does not match the signature (`message-digest-mismatch`,
+    /// `bad-signature`): another encoding of the same content (the canonical CRLF form of
+    /// an S/MIME body) may still verify.
+    pub fn is_content_mismatch(&self) -> bool {
+        matches!(self, Self::MessageDigestMismatch | Self::BadSignature)
+    }
 }
 
 /// Why an envelope was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The input is not a well-formed envelope.
     #[error("malformed envelope: {0}")]
@@ -166,6 +196,24 @@ impl VerifyError {
             Self::BudgetExceeded(_) => "budget-exceeded",
             Self::Signer { error, .. } => error.code(),
         }
+    }
+
+    /// What the error is about: [`ErrorKind::Malformed`] for an envelope that does not
+    /// parse, [`ErrorKind::Budget`] for one too large for the budget, the signer's
+    /// [`SignerError::kind`] for a rejected signer, else [`ErrorKind::Signature`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Parse(_) => ErrorKind::Malformed,
+            Self::BudgetExceeded(_) => ErrorKind::Budget,
+            Self::Signer { error, .. } => error.kind(),
+            Self::NoSigners | Self::MissingContent | Self::ContentConflict => ErrorKind::Signature,
+        }
+    }
+
+    /// Whether a signer's content does not match its signature
+    /// ([`SignerError::is_content_mismatch`]).
+    pub fn is_content_mismatch(&self) -> bool {
+        matches!(self, Self::Signer { error, .. } if error.is_content_mismatch())
     }
 }
 
@@ -616,10 +664,7 @@ impl Verifier {
         let result = self.verify_content(envelope, content, certificates, meter);
         // An S/MIME body may have been signed in canonical (CRLF) form.
         match (&result, envelope.canonical_smime_content()) {
-            (Err(e), Some(canonical))
-                if detached.is_none()
-                    && matches!(e.code(), "message-digest-mismatch" | "bad-signature") =>
-            {
+            (Err(e), Some(canonical)) if detached.is_none() && e.is_content_mismatch() => {
                 self.verify_content(envelope, &canonical, certificates, meter)
                     .or(result)
             }
@@ -721,9 +766,7 @@ impl Verifier {
                 Err(error) => {
                     // A spent budget ends the envelope: the other signers would only
                     // spend more (fail closed, bounded).
-                    if self.requirement == SignerRequirement::All
-                        || error.code() == "budget-exceeded"
-                    {
+                    if self.requirement == SignerRequirement::All || error.is_budget_exceeded() {
                         return Err(VerifyError::Signer {
                             index,
                             signer: describe_sid(&si.sid),
@@ -1187,6 +1230,63 @@ pub fn describe_sid(sid: &SignerIdentifier) -> String {
         ),
         SignerIdentifier::SubjectKeyIdentifier(ski) => {
             format!("subject key id {}", hex::encode(ski.0.as_bytes()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rfc3161::TimestampError;
+
+    fn spent() -> SignerError {
+        SignerError::Untrusted(PathError::BudgetExceeded { what: "paths" })
+    }
+
+    /// A spent budget is told by type wherever it is nested, exactly where its reason
+    /// code is `budget-exceeded`: it ends the envelope, the other signers are not tried.
+    #[test]
+    fn a_spent_budget_is_known_by_its_kind_and_agrees_with_its_code() {
+        let cases = [
+            (spent(), true),
+            (
+                SignerError::Timestamp(TimestampError::BadSignature(Box::new(spent()))),
+                true,
+            ),
+            (SignerError::BadSignature, false),
+            (SignerError::Untrusted(PathError::NoTrustAnchors), false),
+            (
+                SignerError::Timestamp(TimestampError::BadSignature(Box::new(
+                    SignerError::BadSignature,
+                ))),
+                false,
+            ),
+        ];
+        for (e, spent) in cases {
+            assert_eq!(e.is_budget_exceeded(), spent, "{}", e.code());
+            assert_eq!(e.code() == "budget-exceeded", spent, "{}", e.code());
+        }
+        let e = VerifyError::BudgetExceeded("CRL bytes");
+        assert_eq!(e.kind(), ErrorKind::Budget);
+    }
+
+    /// Only a digest or signature that does not match the content sends an S/MIME body
+    /// to its canonical form; an untrusted signer or a malformed attribute does not.
+    #[test]
+    fn only_a_content_mismatch_retries_the_canonical_form() {
+        let signer = |error| VerifyError::Signer {
+            index: 0,
+            signer: "s".into(),
+            error,
+        };
+        assert!(signer(SignerError::MessageDigestMismatch).is_content_mismatch());
+        assert!(signer(SignerError::BadSignature).is_content_mismatch());
+        for e in [
+            signer(SignerError::Untrusted(PathError::NoTrustAnchors)),
+            signer(SignerError::MissingMessageDigest),
+            VerifyError::MissingContent,
+        ] {
+            assert!(!e.is_content_mismatch(), "{}", e.code());
         }
     }
 }

@@ -80,12 +80,12 @@ impl Admitter {
         &self,
         bus: Arc<Bus>,
         examined: Examined,
-    ) -> Result<Result<Admitted, Rejection>, String> {
+    ) -> Result<Result<Admitted, Rejection>, AdmitterError> {
         let (answer, answered) = oneshot::channel();
         match self {
             Self::Thread(requests) => requests
                 .send((bus, examined, answer))
-                .map_err(|_| "the replay-store admission thread is gone".to_string())?,
+                .map_err(|_| AdmitterError::ThreadGone)?,
             Self::InPlace(waiting) => {
                 let leads = {
                     let mut w = lock(waiting);
@@ -101,10 +101,21 @@ impl Admitter {
                 }
             }
         }
-        answered
-            .await
-            .map_err(|_| "the replay store gave no answer".to_string())
+        answered.await.map_err(|_| AdmitterError::NoAnswer)
     }
+}
+
+/// Why an admission got no answer: a session problem (the delivery is redelivered), not
+/// the message's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdmitterError {
+    /// The admitting thread has ended.
+    #[error("the replay-store admission thread is gone")]
+    ThreadGone,
+    /// The request was dropped without an answer.
+    #[error("the replay store gave no answer")]
+    NoAnswer,
 }
 
 /// The admitting thread: takes every request waiting (up to [`BATCH`]), records it, and

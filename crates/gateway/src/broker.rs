@@ -29,6 +29,7 @@ pub struct BrokerUrl {
 
 /// Why a broker URL was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UrlError {
     /// Not a URL at all.
     #[error("not a URL: {0}")]

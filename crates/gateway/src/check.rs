@@ -34,9 +34,8 @@ pub struct Countersigner {
 
 impl Countersigner {
     /// A countersigner from the gateway's certificate and key.
-    pub fn new(signer: Signer) -> Result<Self, String> {
-        let signer = waxseal_slip::hop_signer(signer, Some("gateway"), Some("verified"))
-            .map_err(|e| e.to_string())?;
+    pub fn new(signer: Signer) -> Result<Self, waxseal_slip::SlipError> {
+        let signer = waxseal_slip::hop_signer(signer, Some("gateway"), Some("verified"))?;
         Ok(Self {
             signer,
             max_hops: waxseal_slip::DEFAULT_MAX_HOPS,

@@ -38,6 +38,7 @@ use tokio::sync::oneshot;
 
 /// Why a publish failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PublishError {
     /// The broker refused this message, published alone (its text, from the broker).
     Refused(String),
@@ -191,7 +192,7 @@ pub struct Confirming {
 pub const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A channel of `conn` in confirm mode.
-pub async fn confirming_channel(conn: &Connection) -> Result<Confirming, String> {
+pub async fn confirming_channel(conn: &Connection) -> Result<Confirming, ChannelError> {
     let open = async {
         let channel = conn.open_channel(None).await?;
         let waiting = Arc::<Mutex<Waiting>>::default();
@@ -202,9 +203,21 @@ pub async fn confirming_channel(conn: &Connection) -> Result<Confirming, String>
         Ok::<_, amqprs::error::Error>(Confirming { channel, waiting })
     };
     match tokio::time::timeout(OPEN_TIMEOUT, open).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(_) => Err(format!("no channel within {} s", OPEN_TIMEOUT.as_secs())),
+        Ok(r) => r.map_err(ChannelError::Amqp),
+        Err(_) => Err(ChannelError::Timeout),
     }
+}
+
+/// Why a confirming channel could not be opened ([`confirming_channel`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelError {
+    /// The broker or the client refused (the connection is going away, for instance).
+    #[error("{0}")]
+    Amqp(amqprs::error::Error),
+    /// No answer within [`OPEN_TIMEOUT`].
+    #[error("no channel within {} s", OPEN_TIMEOUT.as_secs())]
+    Timeout,
 }
 
 /// Why a publish on one channel failed.
@@ -290,7 +303,7 @@ impl Publisher {
         if !channel.is_open() {
             *channel = confirming_channel(&self.conn)
                 .await
-                .map_err(Failed::Connection)?;
+                .map_err(|e| Failed::Connection(e.to_string()))?;
         }
         channel.send(m).await
     }
@@ -315,7 +328,7 @@ impl Publisher {
         let _alone = self.solo.lock().await;
         let channel = confirming_channel(&self.conn)
             .await
-            .map_err(PublishError::Session)?;
+            .map_err(|e| PublishError::Session(e.to_string()))?;
         let r = match channel.send(m).await {
             Ok(rx) => answer(rx).await,
             Err(e) => Err(e),

@@ -19,6 +19,7 @@ use waxseal_message::{Bus, BusConfig, ConfigError, ReplayStore, Source};
 /// Why a bus configuration was not taken (at start: exit status 2; on a reload: the
 /// running bus stays).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BusError {
     /// The configuration does not load.
     #[error("{0}")]

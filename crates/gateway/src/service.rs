@@ -65,6 +65,7 @@ use crate::reload::{BusHandle, Watcher};
 
 /// Why the gateway could not run (exit status 2).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GatewayError {
     /// The bus configuration, the replay journal, or the options.
     #[error("{0}")]
@@ -155,7 +156,7 @@ pub async fn run(config: GatewayConfig, countersigner: Option<Signer>) -> Result
     let countersigner = countersigner
         .map(Countersigner::new)
         .transpose()
-        .map_err(GatewayError::Config)?;
+        .map_err(|e| GatewayError::Config(e.to_string()))?;
     let metrics = Metrics::new(&bus.current());
     let shared = Arc::new(Shared {
         config,
@@ -432,7 +433,7 @@ async fn session(
         &[("queue", &c.queue), ("broker", &server_of(url))],
     );
 
-    let mut tasks: JoinSet<Result<Done, String>> = JoinSet::new();
+    let mut tasks: JoinSet<Result<Done, SessionError>> = JoinSet::new();
     let mut acks = Acks::new(consume.clone());
     let mut unsettled = Unsettled::default();
     let mut settle_tick = tokio::time::interval(SETTLE_EVERY);
@@ -490,7 +491,7 @@ async fn session(
                 // for ever: bounded, it ends the session instead.
                 match tokio::time::timeout(CONNECT_TIMEOUT, settle(shared, &mut acks, &mut unsettled, done)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => break Some(e),
+                    Ok(Err(e)) => break Some(e.to_string()),
                     Err(_) => break Some(format!(
                         "an acknowledgement was not sent within {} s",
                         CONNECT_TIMEOUT.as_secs()
@@ -536,7 +537,7 @@ async fn session(
     let finish = async {
         while let Some(done) = tasks.join_next().await {
             if let Err(e) = settle(shared, &mut acks, &mut unsettled, vec![done]).await {
-                failed = Some(e);
+                failed = Some(e.to_string());
             }
         }
     };
@@ -571,13 +572,13 @@ async fn settle(
     shared: &Shared,
     acks: &mut Acks,
     unsettled: &mut Unsettled,
-    finished: Vec<Result<Result<Done, String>, tokio::task::JoinError>>,
-) -> Result<(), String> {
+    finished: Vec<Result<Result<Done, SessionError>, tokio::task::JoinError>>,
+) -> Result<(), SessionError> {
     for done in finished {
         let done = match done {
             Ok(Ok(d)) => d,
             Ok(Err(e)) => return Err(e),
-            Err(e) => return Err(format!("a message task failed: {e}")),
+            Err(e) => return Err(SessionError::Task(e)),
         };
         if done.confirmed {
             acks.done(done.tag, done.key);
@@ -587,10 +588,10 @@ async fn settle(
                 .observe(done.started.elapsed().as_secs_f64());
         } else {
             // The broker did not take it: try again later (requeued, redelivered).
-            acks.requeue(done.tag).await.map_err(|e| e.to_string())?;
+            acks.requeue(done.tag).await?;
         }
     }
-    let covered = acks.flush().await.map_err(|e| e.to_string())?;
+    let covered = acks.flush().await?;
     unsettled.add(shared, covered.keys);
     Ok(())
 }
@@ -679,7 +680,7 @@ async fn handle(
     shared: &Shared,
     publisher: &Publisher,
     delivery: Delivery,
-) -> Result<Done, String> {
+) -> Result<Done, SessionError> {
     let started = Instant::now();
     let m = &shared.metrics;
     m.received.inc();
@@ -736,7 +737,7 @@ async fn handle(
                 Err(PublishError::Refused(why)) => {
                     republish_refused(shared, publisher, &delivery, id, &why).await?
                 }
-                Err(PublishError::Session(e)) => return Err(e),
+                Err(PublishError::Session(e)) => return Err(SessionError::Publish(e)),
             }
         }
         Outcome::Requeue { reason, detail, .. } => {
@@ -816,7 +817,7 @@ async fn reject(
     delivery: &Delivery,
     reason: &str,
     id: &str,
-) -> Result<bool, String> {
+) -> Result<bool, SessionError> {
     let out = Outgoing {
         exchange: &shared.config.rejected_exchange,
         routing_key: delivery.routing_key.as_str(),
@@ -837,7 +838,7 @@ async fn reject(
         Err(PublishError::Refused(why)) => {
             republish_refused(shared, publisher, delivery, id, &why).await
         }
-        Err(PublishError::Session(e)) => Err(e),
+        Err(PublishError::Session(e)) => Err(SessionError::Publish(e)),
     }
 }
 
@@ -851,7 +852,7 @@ async fn republish_refused(
     delivery: &Delivery,
     id: &str,
     why: &str,
-) -> Result<bool, String> {
+) -> Result<bool, SessionError> {
     let routing_key = delivery.routing_key.as_str();
     log::warn(
         "republish-refused",
@@ -874,10 +875,31 @@ async fn republish_refused(
             }
             Ok(confirmation.is_ack())
         }
-        Err(PublishError::Refused(e) | PublishError::Session(e)) => Err(format!(
-            "the broker refused a message even as {REPUBLISH_REFUSED}: {e}"
-        )),
+        Err(PublishError::Refused(e) | PublishError::Session(e)) => {
+            Err(SessionError::RepublishRefused(e))
+        }
     }
+}
+
+/// Why a message task or an acknowledgement ends the session: a failure of the session,
+/// not of the message (what is not acknowledged is redelivered).
+#[derive(Debug, thiserror::Error)]
+enum SessionError {
+    /// The replay store's admission got no answer.
+    #[error(transparent)]
+    Admitter(#[from] crate::admitter::AdmitterError),
+    /// Publishing failed for the session (the connection, an exchange), not the message.
+    #[error("{0}")]
+    Publish(String),
+    /// The broker refused a message even as [`REPUBLISH_REFUSED`].
+    #[error("the broker refused a message even as {REPUBLISH_REFUSED}: {0}")]
+    RepublishRefused(String),
+    /// A message task panicked or was cancelled.
+    #[error("a message task failed: {0}")]
+    Task(tokio::task::JoinError),
+    /// An acknowledgement or a requeue could not be sent.
+    #[error("{0}")]
+    Ack(#[from] amqprs::error::Error),
 }
 
 #[cfg(test)]

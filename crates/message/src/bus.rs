@@ -39,7 +39,7 @@ use crate::admission::Arrival;
 use crate::config::{BusConfig, CrlScope};
 use crate::credentials::CertificateFields;
 use crate::distribution::{ChangeWatch, FileWatch, Material};
-use crate::error::{ConfigError, Rejection, SignError, Stage, stage_of};
+use crate::error::{ConfigError, Rejection, SignError, Stage};
 use crate::json;
 use crate::oslo::Route;
 use crate::replay::{ReplayError, ReplayStore, StoreSpec, replay_key};
@@ -738,7 +738,7 @@ impl Bus {
         arrived_on: Option<&str>,
     ) -> Result<Checked<Validated>, Rejection> {
         if let Some(t) = arrived_on {
-            check_topic(t).map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
+            check_topic(t).map_err(|e| Rejection::format(MALFORMED_TOPIC, e.to_string()))?;
         }
         let Some(verifier) = self.current_verifier()? else {
             return Ok(Checked::unrecorded(Validated {
@@ -832,10 +832,7 @@ impl Bus {
         // distinct field rather than for every message.
         let verified = verifier
             .verify_with_certificates(&envelope, Some(&content), &store)
-            .map_err(|e| {
-                let code = e.code();
-                Rejection::new(stage_of(code), code, e.to_string())
-            })?;
+            .map_err(|e| Rejection::verify(&e))?;
         let origin = &verified.signers()[0];
         let signer = &origin.certificate;
         if Some(signer) != certs.first() {
@@ -906,7 +903,7 @@ pub(crate) fn json_rejection(e: json::JsonError) -> Rejection {
 fn topic_of(message: &Value) -> Result<&str, Rejection> {
     match message.get("topic") {
         Some(Value::String(t)) => {
-            check_topic(t).map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
+            check_topic(t).map_err(|e| Rejection::format(MALFORMED_TOPIC, e.to_string()))?;
             Ok(t)
         }
         Some(_) => Err(Rejection::format("malformed", "topic must be a string")),

@@ -82,7 +82,7 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use waxseal_envelope::store::{files_in, load_certificates, load_crls};
+use waxseal_envelope::store::{LoadError, files_in, load_certificates, load_crls};
 use waxseal_envelope::trust::revocation::crl_signature_verifies;
 use waxseal_envelope::trust::{Purpose, validate};
 use waxseal_envelope::{
@@ -319,29 +319,33 @@ impl Fetcher {
     /// an error. Redirects are followed (at most [`Fetcher::MAX_REDIRECTS`]) only to the
     /// same scheme, host and port: a redirect elsewhere (plain http from https, another
     /// host) is an error, so that what a source is configured to trust is what it gets.
-    pub fn get(&self, url: &str) -> Result<Vec<u8>, String> {
+    pub fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         if url.to_ascii_lowercase().starts_with("https://") && !Self::HTTPS {
-            return Err(format!("{url}: https is not built in (feature https)"));
+            return Err(FetchError::NoHttps(url.into()));
         }
+        let failed = |e: ureq::Error| FetchError::Http {
+            url: url.into(),
+            detail: e.to_string(),
+        };
         let mut current = url.to_string();
         for _ in 0..=Self::MAX_REDIRECTS {
-            let mut response = self
-                .agent
-                .get(&current)
-                .call()
-                .map_err(|e| format!("{url}: {e}"))?;
+            let mut response = self.agent.get(&current).call().map_err(failed)?;
             let status = response.status();
             if status.is_redirection() {
                 let location = response
                     .headers()
                     .get("location")
                     .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| format!("{url}: a redirect ({status}) without a Location"))?;
+                    .ok_or_else(|| FetchError::RedirectWithoutLocation {
+                        url: url.into(),
+                        status,
+                    })?;
                 current = same_origin_redirect(&current, location).ok_or_else(|| {
-                    format!(
-                        "{url}: a redirect ({status}) to another scheme or host, not followed: {}",
-                        waxseal_envelope::display::Escaped(location)
-                    )
+                    FetchError::CrossOriginRedirect {
+                        url: url.into(),
+                        status,
+                        location: location.into(),
+                    }
                 })?;
                 continue;
             }
@@ -350,12 +354,12 @@ impl Fetcher {
                 .with_config()
                 .limit(self.config.max_bytes as u64)
                 .read_to_vec()
-                .map_err(|e| format!("{url}: {e}"));
+                .map_err(failed);
         }
-        Err(format!(
-            "{url}: more than {} redirects",
-            Self::MAX_REDIRECTS
-        ))
+        Err(FetchError::TooManyRedirects {
+            url: url.into(),
+            max: Self::MAX_REDIRECTS,
+        })
     }
 }
 
@@ -363,26 +367,88 @@ impl Fetcher {
     /// POSTs `body` as `content_type` to `url` (a time-stamp request, RFC 3161 §3.4) and
     /// returns the response body; a redirect, a status other than 2xx, a timeout or a body
     /// larger than `max_bytes` is an error (a POST is not repeated elsewhere).
-    pub fn post(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn post(&self, url: &str, content_type: &str, body: &[u8]) -> Result<Vec<u8>, FetchError> {
         if url.to_ascii_lowercase().starts_with("https://") && !Self::HTTPS {
-            return Err(format!("{url}: https is not built in (feature https)"));
+            return Err(FetchError::NoHttps(url.into()));
         }
+        let failed = |e: ureq::Error| FetchError::Http {
+            url: url.into(),
+            detail: e.to_string(),
+        };
         let mut response = self
             .agent
             .post(url)
             .header("content-type", content_type)
             .send(body)
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(failed)?;
         if !response.status().is_success() {
-            return Err(format!("{url}: HTTP status {}", response.status()));
+            return Err(FetchError::Status {
+                url: url.into(),
+                status: response.status(),
+            });
         }
         response
             .body_mut()
             .with_config()
             .limit(self.config.max_bytes as u64)
             .read_to_vec()
-            .map_err(|e| format!("{url}: {e}"))
+            .map_err(failed)
     }
+}
+
+/// Why a fetch failed ([`Fetcher::get`], [`Fetcher::post`]): each names the URL asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// An https URL in a build without the `https` feature.
+    #[error("{0}: https is not built in (feature https)")]
+    NoHttps(String),
+    /// The request failed: connection, TLS, timeout, an HTTP error status, a body larger
+    /// than `max_bytes` (the HTTP client's description).
+    #[error("{url}: {detail}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What the HTTP client said.
+        detail: String,
+    },
+    /// A POST answered with a status other than 2xx.
+    #[error("{url}: HTTP status {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: ureq::http::StatusCode,
+    },
+    /// A redirect without a `Location` header.
+    #[error("{url}: a redirect ({status}) without a Location")]
+    RedirectWithoutLocation {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: ureq::http::StatusCode,
+    },
+    /// A redirect to another scheme, host or port (the location shown escaped).
+    #[error(
+        "{url}: a redirect ({status}) to another scheme or host, not followed: {}",
+        waxseal_envelope::display::Escaped(.location)
+    )]
+    CrossOriginRedirect {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: ureq::http::StatusCode,
+        /// Where it pointed.
+        location: String,
+    },
+    /// More redirects than [`Fetcher::MAX_REDIRECTS`].
+    #[error("{url}: more than {max} redirects")]
+    TooManyRedirects {
+        /// The URL.
+        url: String,
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// The target of a redirect from `from` to `location` when it has the same scheme, host
@@ -513,14 +579,14 @@ struct Copy {
 }
 
 impl Copy {
-    fn parse(kind: Kind, bytes: &[u8]) -> Result<Self, String> {
+    fn parse(kind: Kind, bytes: &[u8]) -> Result<Self, Unparsed> {
         Ok(match kind {
             Kind::Crls => Self {
-                crls: Crl::load_all(bytes).map_err(|e| e.to_string())?,
+                crls: Crl::load_all(bytes)?,
                 certs: Vec::new(),
             },
             _ => Self {
-                certs: Certificate::load_all(bytes).map_err(|e| e.to_string())?,
+                certs: Certificate::load_all(bytes)?,
                 crls: Vec::new(),
             },
         })
@@ -535,6 +601,15 @@ impl Copy {
     fn current(&self, time: u64) -> bool {
         self.next_update().is_none_or(|n| time < n)
     }
+}
+
+/// Why a fetched or cached copy does not parse.
+#[derive(Debug, thiserror::Error)]
+enum Unparsed {
+    #[error(transparent)]
+    Crl(#[from] waxseal_envelope::crl::CrlError),
+    #[error(transparent)]
+    Certificate(#[from] waxseal_envelope::cert::CertError),
 }
 
 /// What a fetched or cached CRL copy is checked against.
@@ -1065,7 +1140,7 @@ impl Tracked {
     /// and held; or refused, keeping the held copy. Returns whether the copy changed.
     fn apply(
         &mut self,
-        got: Result<Vec<u8>, String>,
+        got: Result<Vec<u8>, FetchError>,
         env: &Env<'_>,
         (anchors, certs): (&[Certificate], &[Certificate]),
         time: u64,
@@ -1082,7 +1157,7 @@ impl Tracked {
                 s.fetch_failed += 1;
                 s.last_problem = Some(format!("{}: {e}", self.source));
                 drop(s);
-                self.error = Some(e);
+                self.error = Some(e.to_string());
                 return false;
             }
         };
@@ -1091,7 +1166,7 @@ impl Tracked {
             time,
         };
         let checked = Copy::parse(self.kind, &bytes)
-            .map_err(Refusal::Malformed)
+            .map_err(|e| Refusal::Malformed(e.to_string()))
             .and_then(|copy| {
                 if self.kind == Kind::Crls {
                     gate.check_copy(&copy, self.copy.as_ref(), false)?;
@@ -1148,7 +1223,7 @@ impl Tracked {
             }
             Err(e) => {
                 // Keep the last good copy (a file being rewritten, or removed).
-                self.error = Some(e);
+                self.error = Some(e.to_string());
                 false
             }
         }
@@ -1164,14 +1239,14 @@ fn same(a: &Copy, b: &Copy) -> bool {
             .all(|(x, y)| x.fingerprint() == y.fingerprint())
 }
 
-fn read_path(p: &Path, kind: Kind) -> Result<Copy, String> {
+fn read_path(p: &Path, kind: Kind) -> Result<Copy, LoadError> {
     Ok(match kind {
         Kind::Crls => Copy {
-            crls: load_crls(p).map_err(|e| e.to_string())?,
+            crls: load_crls(p)?,
             certs: Vec::new(),
         },
         _ => Copy {
-            certs: load_certificates(p).map_err(|e| e.to_string())?,
+            certs: load_certificates(p)?,
             crls: Vec::new(),
         },
     })

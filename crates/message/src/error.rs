@@ -1,6 +1,7 @@
 //! Why a message was rejected: the stage that refused it, a stable code and a reason.
 
 use serde::Serialize;
+use waxseal_envelope::{ErrorKind, VerifyError};
 
 /// Where in validation a message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,6 +31,18 @@ impl Stage {
             Self::Route => "route",
             Self::Authorization => "authorization",
             Self::Freshness => "freshness",
+        }
+    }
+
+    /// The stage that refuses an envelope or path error of `kind`: a malformed envelope
+    /// is [`Stage::Format`]; the signer's certificate, its path and the work budget are
+    /// [`Stage::Certificate`]; the signature and its attributes [`Stage::Signature`].
+    pub fn of(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::Malformed => Self::Format,
+            ErrorKind::Untrusted | ErrorKind::Certificate | ErrorKind::Budget => Self::Certificate,
+            // ErrorKind::Signature, and any kind added later.
+            _ => Self::Signature,
         }
     }
 }
@@ -63,6 +76,10 @@ pub struct Rejection {
     pub hop: Option<usize>,
     /// Permanent (the message's fault) or transient (the receiver's).
     pub class: Class,
+    /// What a refusal by the envelope or path verification is about (`None` for the
+    /// message's own checks), so that a caller decides by type, not by code.
+    #[serde(skip)]
+    pub kind: Option<ErrorKind>,
 }
 
 impl Rejection {
@@ -77,6 +94,16 @@ impl Rejection {
             reason: reason.into(),
             hop: None,
             class: Class::Permanent,
+            kind: None,
+        }
+    }
+
+    /// The refusal of an envelope that did not verify: its stage from the error's kind
+    /// ([`Stage::of`]).
+    pub(crate) fn verify(e: &VerifyError) -> Self {
+        Self {
+            kind: Some(e.kind()),
+            ..Self::new(Stage::of(e.kind()), e.code(), e.to_string())
         }
     }
 
@@ -92,48 +119,17 @@ impl Rejection {
     pub fn is_transient(&self) -> bool {
         self.class == Class::Transient
     }
-}
 
-/// The stage an envelope or path reason code belongs to.
-pub(crate) fn stage_of(code: &str) -> Stage {
-    const CERTIFICATE: [&str; 22] = [
-        "no-trust-anchors",
-        "untrusted",
-        "bad-certificate-signature",
-        "certificate-expired",
-        "certificate-not-yet-valid",
-        "issuer-not-ca",
-        "issuer-lacks-keycertsign",
-        "path-length-exceeded",
-        "key-usage",
-        "ext-key-usage",
-        "unknown-critical-extension",
-        "malformed-extension",
-        "certificate-algorithm",
-        "bad-public-key",
-        "key-too-large",
-        "name-constraints",
-        "certificate-policy",
-        "revoked",
-        "crl-expired",
-        "revocation-unknown",
-        "path-too-long",
-        "budget-exceeded",
-    ];
-    if CERTIFICATE.contains(&code)
-        || code == "signer-certificate-not-found"
-        || code == "certificate-mismatch"
-    {
-        Stage::Certificate
-    } else if code == "malformed" {
-        Stage::Format
-    } else {
-        Stage::Signature
+    /// Whether the signer's certificate has no path to a trust anchor
+    /// ([`ErrorKind::Untrusted`]: a missing intermediate is the usual cause).
+    pub fn is_untrusted(&self) -> bool {
+        self.kind == Some(ErrorKind::Untrusted)
     }
 }
 
 /// A problem signing a message (the input, not a verification).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignError {
     /// The message is not something waxseal signs.
     #[error("{0}")]
@@ -142,9 +138,13 @@ pub enum SignError {
     /// (`malformed-json`, `inexact-number`): it is refused, never rewritten.
     #[error(transparent)]
     Json(#[from] crate::json::JsonError),
-    /// The topic (route) is not printable ASCII without white space (`malformed-topic`).
+    /// The topic is not printable ASCII without white space (`malformed-topic`).
     #[error("{0}")]
-    Topic(String),
+    Topic(#[from] waxseal_entity::glob::TopicError),
+    /// The oslo route's topic or exchange is not printable ASCII without white space
+    /// (`malformed-topic`).
+    #[error("{0}")]
+    Route(#[from] crate::oslo::RouteError),
     /// The envelope could not be made.
     #[error(transparent)]
     Envelope(#[from] waxseal_envelope::SignError),
@@ -159,7 +159,7 @@ impl SignError {
     pub fn input_code(&self) -> Option<&'static str> {
         match self {
             Self::Json(e) => Some(e.code),
-            Self::Topic(_) => Some(waxseal_entity::glob::MALFORMED_TOPIC),
+            Self::Topic(_) | Self::Route(_) => Some(waxseal_entity::glob::MALFORMED_TOPIC),
             Self::Message(_) => Some("malformed-message"),
             _ => None,
         }
@@ -170,3 +170,102 @@ impl SignError {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ConfigError(pub String);
+
+#[cfg(test)]
+mod tests {
+    use waxseal_envelope::rfc3161::TimestampError;
+    use waxseal_envelope::{ParseError, PathError, SignerError};
+
+    use super::*;
+
+    fn signer(error: SignerError) -> VerifyError {
+        VerifyError::Signer {
+            index: 0,
+            signer: "s".into(),
+            error,
+        }
+    }
+
+    fn untrusted(e: PathError) -> VerifyError {
+        signer(SignerError::Untrusted(e))
+    }
+
+    fn spent() -> PathError {
+        PathError::BudgetExceeded { what: "paths" }
+    }
+
+    /// The stage of an envelope refusal comes from its kind: the certificate stage for the
+    /// signer's certificate, its path and the budget; the format stage for an envelope
+    /// that does not parse; the signature stage for the rest, time-stamps included.
+    #[test]
+    fn an_envelope_refusal_is_staged_by_its_kind() {
+        let certificate = [
+            untrusted(PathError::NoTrustAnchors),
+            untrusted(PathError::UnknownIssuer {
+                cert: "CN=leaf".into(),
+                issuer: "CN=ca".into(),
+            }),
+            untrusted(PathError::Revoked {
+                cert: "CN=leaf".into(),
+                reason: "keyCompromise".into(),
+                date: 0,
+            }),
+            untrusted(spent()),
+            signer(SignerError::CertificateNotFound("serial 1".into())),
+            signer(SignerError::BadKey("short".into())),
+            signer(SignerError::KeyTooLarge("16384 bits".into())),
+            VerifyError::BudgetExceeded("CRL bytes"),
+            // The TSA's path spent the budget: the envelope's budget, not the time-stamp.
+            signer(SignerError::Timestamp(TimestampError::BadSignature(
+                Box::new(SignerError::Untrusted(spent())),
+            ))),
+        ];
+        for e in &certificate {
+            let r = Rejection::verify(e);
+            assert_eq!(r.stage, Stage::Certificate, "{}", e.code());
+            assert_eq!(r.code, e.code());
+        }
+        let signature = [
+            signer(SignerError::BadSignature),
+            signer(SignerError::MessageDigestMismatch),
+            signer(SignerError::MissingContentType),
+            signer(SignerError::Timestamp(TimestampError::Missing)),
+            signer(SignerError::Timestamp(TimestampError::BadSignature(
+                Box::new(SignerError::Untrusted(PathError::NoTrustAnchors)),
+            ))),
+            VerifyError::NoSigners,
+            VerifyError::MissingContent,
+        ];
+        for e in &signature {
+            assert_eq!(Rejection::verify(e).stage, Stage::Signature, "{}", e.code());
+        }
+        let malformed = VerifyError::Parse(ParseError::Empty);
+        assert_eq!(Rejection::verify(&malformed).stage, Stage::Format);
+    }
+
+    /// Only a signer with no path to an anchor is `untrusted` (the CLI's hint about a
+    /// missing intermediate); its twins, another path problem and a time-stamp's
+    /// untrusted TSA, are not.
+    #[test]
+    fn only_a_missing_path_is_untrusted() {
+        let missing = untrusted(PathError::UnknownIssuer {
+            cert: "CN=leaf".into(),
+            issuer: "CN=ca".into(),
+        });
+        assert!(Rejection::verify(&missing).is_untrusted());
+        assert_eq!(missing.code(), "untrusted");
+        for e in [
+            untrusted(PathError::NoTrustAnchors),
+            untrusted(spent()),
+            signer(SignerError::Timestamp(TimestampError::BadSignature(
+                Box::new(SignerError::Untrusted(PathError::UnknownIssuer {
+                    cert: "CN=tsa".into(),
+                    issuer: "CN=ca".into(),
+                })),
+            ))),
+        ] {
+            assert!(!Rejection::verify(&e).is_untrusted(), "{}", e.code());
+        }
+        assert!(!Rejection::new(Stage::Route, "topic-mismatch", "x").is_untrusted());
+    }
+}

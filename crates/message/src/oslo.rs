@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use const_oid::ObjectIdentifier as Oid;
-use waxseal_entity::glob::{MALFORMED_TOPIC, check_topic};
+use waxseal_entity::glob::{MALFORMED_TOPIC, TopicError, check_topic};
 use waxseal_entity::{Authorization, EntityId};
 use waxseal_envelope::rfc5652::Attribute;
 use waxseal_envelope::{Envelope, EnvelopeBuilder, Signer};
@@ -35,7 +35,7 @@ use waxseal_slip::{SlipError, SlipVerifier, append_hop};
 
 use crate::admission::{Arrival, Call};
 use crate::bus::{Bus, Checked, MAX_FIELD_LEN, TOPIC_MISMATCH, TOPIC_REQUIRED};
-use crate::error::{Rejection, SignError, Stage, stage_of};
+use crate::error::{Rejection, SignError, Stage};
 use crate::json;
 use crate::replay::replay_key;
 
@@ -48,6 +48,19 @@ pub const ROUTE_TOPIC: Oid = Oid::new_unwrap(
 pub const ROUTE_EXCHANGE: Oid = Oid::new_unwrap(
     "1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.4.2",
 );
+
+/// Why a route was refused (`malformed-topic`): the part that is not printable ASCII
+/// without white space.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RouteError {
+    /// The topic.
+    #[error("{0}")]
+    Topic(TopicError),
+    /// The exchange.
+    #[error("exchange: {0}")]
+    Exchange(TopicError),
+}
 
 /// Where an oslo message is sent (signed by the origin) or arrived (checked by the
 /// receiver).
@@ -104,10 +117,10 @@ impl Route {
     }
 
     /// Both parts must be printable ASCII without white space.
-    pub(crate) fn check(&self) -> Result<(), String> {
-        check_topic(&self.topic)?;
+    pub(crate) fn check(&self) -> Result<(), RouteError> {
+        check_topic(&self.topic).map_err(RouteError::Topic)?;
         if let Some(e) = &self.exchange {
-            check_topic(e).map_err(|m| format!("exchange: {m}"))?;
+            check_topic(e).map_err(RouteError::Exchange)?;
         }
         Ok(())
     }
@@ -265,7 +278,7 @@ pub fn wrap_text(text: &str) -> Result<Value, SignError> {
 /// [`ROUTE_EXCHANGE`] when the route names one). Every envelope [`sign`] makes with it is
 /// bound to that route.
 pub fn route_signer(signer: Signer, route: &Route) -> Result<Signer, SignError> {
-    route.check().map_err(SignError::Topic)?;
+    route.check().map_err(SignError::Route)?;
     let mut signer = signer.with_signed_attribute(Attribute::new(
         ROUTE_TOPIC,
         waxseal_envelope::asn1::tlv(0x0c, route.topic.as_bytes()),
@@ -424,7 +437,7 @@ impl Bus {
     ) -> Result<Checked<OsloVerified>, Rejection> {
         arrived
             .check()
-            .map_err(|e| Rejection::format(MALFORMED_TOPIC, e))?;
+            .map_err(|e| Rejection::format(MALFORMED_TOPIC, e.to_string()))?;
         let topic = arrived.topic.as_str();
         let p = parts_of(envelope)?;
         let message = json::parse(p.message.as_bytes())
@@ -565,18 +578,19 @@ impl Bus {
 }
 
 fn slip_rejection(e: SlipError) -> Rejection {
-    let code = e.code();
     let stage = match &e {
-        SlipError::Origin(_) | SlipError::Hop { .. } => stage_of(code),
+        SlipError::Origin(error) => Stage::of(error.kind()),
+        SlipError::Hop { error, .. } => Stage::of(error.kind()),
         SlipError::Parse(_) => Stage::Format,
         SlipError::SigningTimeInFuture { .. } => Stage::Freshness,
         _ => Stage::Route,
     };
     Rejection {
         stage,
-        code: code.into(),
+        code: e.code().into(),
         reason: e.to_string(),
         hop: e.hop(),
         class: crate::error::Class::Permanent,
+        kind: e.kind(),
     }
 }

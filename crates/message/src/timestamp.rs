@@ -14,10 +14,11 @@ use crate::error::ConfigError;
 
 /// Why an envelope could not be time-stamped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StampError {
     /// The TSA could not be reached, or answered with an HTTP error: ours to retry.
     #[error("time-stamp authority unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(crate::distribution::FetchError),
     /// The TSA's reply (or a token already on a signer) was refused.
     #[error("signer {}: {error}", .index + 1)]
     Refused {

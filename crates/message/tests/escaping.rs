@@ -10,6 +10,7 @@ fn rejection(reason: &str) -> Rejection {
         reason: reason.into(),
         hop: None,
         class: Class::Permanent,
+        kind: None,
     }
 }
 

@@ -268,7 +268,7 @@ fn a_store_that_would_not_check_the_server_is_refused_at_configuration() {
             "go together",
         ),
     ] {
-        let e = RedisStore::new(url).unwrap_err();
+        let e = RedisStore::new(url).unwrap_err().to_string();
         assert!(e.contains(why), "{url}: {e}");
     }
     // A CA file that cannot be read is a configuration error too, named.
@@ -276,7 +276,8 @@ fn a_store_that_would_not_check_the_server_is_refused_at_configuration() {
         "rediss://127.0.0.1:6380/0?ca={}/ca.crt",
         dir.display()
     ))
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("/nonexistent/ca.crt"), "{e}");
     // Twin: a rediss:// URL with its CA given is a store (it connects on first use).
     let ca = tempfile::NamedTempFile::new().unwrap();

@@ -83,6 +83,7 @@ impl Default for Lifetimes {
 /// Why a PKI operation failed. [`PkiError::exit_code`]: 2 for usage (bad input, not a PKI,
 /// unreadable or missing files), 1 for a refusal on the merits.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PkiError {
     /// Bad input or an unusable directory; nothing was changed.
     #[error("{0}")]

@@ -25,6 +25,7 @@ use waxseal_envelope::{Certificate, Crl, DigestAlgorithm, PrivateKey};
 
 /// Why a certificate or CRL could not be issued.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum IssueError {
     /// An encoding step failed (an over-long name or value).
     #[error("cannot encode {what}: {detail}")]

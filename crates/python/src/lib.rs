@@ -1517,7 +1517,7 @@ impl Bus {
 fn check_topic(t: &str) -> Result<()> {
     waxseal_entity::glob::check_topic(t).map_err(|e| Fail::Rejected {
         code: waxseal_entity::glob::MALFORMED_TOPIC.into(),
-        reason: e,
+        reason: e.to_string(),
         stage: Some("format"),
         hop: None,
         transient: false,

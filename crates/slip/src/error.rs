@@ -1,9 +1,10 @@
 //! Why a routing slip was rejected: one variant per reason, each with a stable code.
 
-use waxseal_envelope::{ParseError, SignError, SignerError, VerifyError};
+use waxseal_envelope::{ErrorKind, ParseError, SignError, SignerError, VerifyError};
 
 /// A routing slip problem.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SlipError {
     /// The envelope (or a countersignature in it) does not parse.
     #[error("malformed slip: {0}")]
@@ -149,6 +150,18 @@ impl SlipError {
             Self::MissingSigningTime(_) => "missing-signing-time",
             Self::TooOld { .. } => "slip-too-old",
             Self::Sign(_) => "sign-failed",
+        }
+    }
+
+    /// What a verification error is about: the origin's or the hop's
+    /// ([`VerifyError::kind`], [`SignerError::kind`]), [`ErrorKind::Malformed`] for a slip
+    /// that does not parse; `None` for the route's own checks (order, itinerary, times).
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            Self::Parse(_) => Some(ErrorKind::Malformed),
+            Self::Origin(e) => Some(e.kind()),
+            Self::Hop { error, .. } => Some(error.kind()),
+            _ => None,
         }
     }
 

@@ -13,7 +13,8 @@
 use std::process::ExitCode;
 
 use waxseal_trust::{
-    CertStore, Certificate, Crl, CrlSet, Purpose, RevocationPolicy, TrustAnchors, ValidationOptions,
+    CertStore, Certificate, Crl, CrlSet, PathError, Purpose, RevocationPolicy, TrustAnchors,
+    ValidationOptions,
 };
 
 fn main() -> ExitCode {
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Err(refusal)) => {
-            println!("refused: {refusal}");
+            println!("refused: {} ({refusal})", refusal.code());
             ExitCode::from(1)
         }
         Err(e) => {
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
 }
 
 /// The outer error is a file that cannot be read or parsed; the inner one the verdict.
-fn run(args: &[String]) -> Result<Result<Vec<String>, String>, Box<dyn std::error::Error>> {
+fn run(args: &[String]) -> Result<Result<Vec<String>, PathError>, Box<dyn std::error::Error>> {
     let anchors = TrustAnchors::new(Certificate::load_all(&std::fs::read(&args[0])?)?)?;
     let mut certs = Certificate::load_all(&std::fs::read(&args[1])?)?;
     let leaf = certs.remove(0);
@@ -67,7 +68,7 @@ fn run(args: &[String]) -> Result<Result<Vec<String>, String>, Box<dyn std::erro
                 .enumerate()
                 .map(|(depth, subject)| format!("{depth}: {subject}"))
                 .collect()),
-            Err(e) => Err(format!("{} ({e})", e.code())),
+            Err(e) => Err(e),
         },
     )
 }

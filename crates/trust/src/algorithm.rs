@@ -410,6 +410,7 @@ impl AlgorithmPolicy {
 
 /// An algorithm problem: unknown, malformed, refused by policy, or inconsistent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AlgorithmError {
     /// A digest algorithm waxseal does not implement.
     #[error("unsupported digest algorithm {}", oid::name(.0))]

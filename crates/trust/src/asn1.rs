@@ -14,6 +14,7 @@ use std::borrow::Cow;
 
 /// Why a BER/DER byte string could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BerError {
     /// The input ended inside a tag, a length or a value.
     #[error("truncated ASN.1 input at offset {0}")]

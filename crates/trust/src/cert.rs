@@ -24,6 +24,7 @@ use crate::provider::PreparedPublicKey;
 
 /// A certificate could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CertError {
     /// Not DER (or PEM) for an X.509 certificate.
     #[error("not an X.509 certificate: {0}")]
@@ -280,7 +281,7 @@ impl Certificate {
         ) {
             Some(Ok(blocks)) if blocks.is_empty() => Err(CertError::NoCertificate),
             Some(Ok(blocks)) => blocks.iter().map(|b| Self::from_der(b)).collect(),
-            Some(Err(e)) => Err(CertError::Malformed(e)),
+            Some(Err(e)) => Err(CertError::Malformed(e.to_string())),
             None => Ok(vec![Self::from_der(bytes)?]),
         }
     }
@@ -510,22 +511,21 @@ impl Certificate {
 
 /// Extracts the contents of PEM blocks with one of `labels`. `None` when `bytes` is not
 /// PEM text at all (so the caller should try DER).
-pub(crate) fn pem_blocks(bytes: &[u8], labels: &[&str]) -> Option<Result<Vec<Vec<u8>>, String>> {
+pub(crate) fn pem_blocks(
+    bytes: &[u8],
+    labels: &[&str],
+) -> Option<Result<Vec<Vec<u8>>, pem::PemError>> {
     let text = std::str::from_utf8(bytes).ok()?;
     if !text.contains("-----BEGIN ") {
         return None;
     }
-    Some(
-        pem::parse_many(text)
-            .map(|blocks| {
-                blocks
-                    .into_iter()
-                    .filter(|b| labels.contains(&b.tag()))
-                    .map(|b| b.into_contents())
-                    .collect()
-            })
-            .map_err(|e| e.to_string()),
-    )
+    Some(pem::parse_many(text).map(|blocks| {
+        blocks
+            .into_iter()
+            .filter(|b| labels.contains(&b.tag()))
+            .map(|b| b.into_contents())
+            .collect()
+    }))
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use crate::oid;
 
 /// A CRL could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CrlError {
     /// Not DER (or PEM) for an X.509 CRL.
     #[error("not an X.509 CRL: {0}")]
@@ -190,7 +191,7 @@ impl Crl {
         match pem_blocks(bytes, &["X509 CRL"]) {
             Some(Ok(blocks)) if blocks.is_empty() => Err(CrlError::NoCrl),
             Some(Ok(blocks)) => blocks.iter().map(|b| Self::from_der(b)).collect(),
-            Some(Err(e)) => Err(CrlError::Malformed(e)),
+            Some(Err(e)) => Err(CrlError::Malformed(e.to_string())),
             None => Ok(vec![Self::from_der(bytes)?]),
         }
     }

@@ -85,6 +85,7 @@ impl WriteOptions {
 
 /// Why [`write()`] did not write.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum WriteError {
     /// A file is there and `force` was not given.
     #[error("exists")]

@@ -96,6 +96,7 @@ impl std::fmt::Display for KeyAlgorithm {
 
 /// A key problem: unreadable, unsupported, or unsafe to use.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The bytes are not a key in any supported encoding.
     #[error("not a supported private key (PKCS #8, PKCS #1 RSA or SEC1 EC, unencrypted): {0}")]

@@ -67,7 +67,7 @@ pub use cert::Certificate;
 pub use crl::{Crl, LazyCrl};
 pub use key::{KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, PssKeyParams, PublicKey};
 pub use path::{
-    Budget, Meter, PathCache, PathError, Purpose, RevocationPolicy, TrustAnchors, ValidatedPath,
-    ValidationOptions, validate,
+    Budget, ErrorKind, Meter, PathCache, PathError, Purpose, RevocationPolicy, TrustAnchors,
+    ValidatedPath, ValidationOptions, validate,
 };
 pub use store::{CertStore, CrlSet};

@@ -178,7 +178,7 @@ pub const WAXSEAL_KP_BUS_SIGNING: Oid =
 /// An extendedKeyUsage purpose by name (case-insensitive: emailProtection, codeSigning,
 /// serverAuth, clientAuth, bus-signing, any-eku / anyExtendedKeyUsage) or dotted OID, as
 /// the CLI's `--purpose` and the Python `purposes` arguments take it.
-pub fn parse_purpose(text: &str) -> Result<Oid, String> {
+pub fn parse_purpose(text: &str) -> Result<Oid, PurposeError> {
     let named = [
         ("emailprotection", KP_EMAIL_PROTECTION),
         ("codesigning", KP_CODE_SIGNING),
@@ -192,11 +192,19 @@ pub fn parse_purpose(text: &str) -> Result<Oid, String> {
     if let Some((_, o)) = named.iter().find(|(n, _)| *n == lower) {
         return Ok(*o);
     }
-    Oid::new(text).map_err(|_| {
+    Oid::new(text).map_err(|_| PurposeError::Unknown)
+}
+
+/// Why a purpose given as text was refused ([`parse_purpose`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PurposeError {
+    /// Neither a purpose's name nor a dotted OID.
+    #[error(
         "expected emailProtection, codeSigning, serverAuth, clientAuth, bus-signing, any-eku \
          or a dotted OID"
-            .to_string()
-    })
+    )]
+    Unknown,
 }
 
 /// A human-readable name for well-known OIDs, else the dotted form.

@@ -12,6 +12,7 @@ use crate::name::NameKey;
 
 /// A problem reading certificate or CRL files.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The file or directory could not be read.
     #[error("cannot read {path}: {source}")]

@@ -17,17 +17,27 @@ pub fn format(secs: u64) -> String {
 
 /// Parses an RFC 3339 time (`2026-11-22T10:00:00Z`; a space may replace `T`, and a
 /// numeric UTC offset is accepted) into seconds since the epoch.
-pub fn parse_rfc3339(text: &str) -> Result<u64, String> {
+pub fn parse_rfc3339(text: &str) -> Result<u64, TimeError> {
     let t = text.trim();
     let parsed = humantime::parse_rfc3339_weak(t)
         .or_else(|_| with_offset(t))
-        .map_err(|_| {
-            format!("not an RFC 3339 time: {text:?} (expected e.g. 2026-11-22T10:00:00Z)")
-        })?;
+        .map_err(|_| TimeError::NotRfc3339(text.into()))?;
     parsed
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .map_err(|_| format!("time before 1970: {text:?}"))
+        .map_err(|_| TimeError::BeforeEpoch(text.into()))
+}
+
+/// Why a time given as text was refused ([`parse_rfc3339`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// Not an RFC 3339 time (the text as given).
+    #[error("not an RFC 3339 time: {0:?} (expected e.g. 2026-11-22T10:00:00Z)")]
+    NotRfc3339(String),
+    /// A time before the Unix epoch (the text as given).
+    #[error("time before 1970: {0:?}")]
+    BeforeEpoch(String),
 }
 
 /// humantime reads `Z` only; accept `+hh:mm` / `-hh:mm` offsets too. Works on bytes so

@@ -7,8 +7,9 @@ use clap::ValueEnum;
 use waxseal_envelope::oid::Oid;
 use waxseal_envelope::store::load_certificates;
 use waxseal_envelope::{
-    AlgorithmPolicy, Budget, CertStore, Certificate, DigestAlgorithm, KeyFileCheck, PathCache,
-    PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier, VerifyError,
+    AlgorithmPolicy, Budget, CertStore, Certificate, DigestAlgorithm, ErrorKind, KeyFileCheck,
+    PathCache, PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier,
+    VerifyError,
 };
 
 use waxseal_message::{FetchConfig, Material, Source};
@@ -225,12 +226,12 @@ pub fn material(
 }
 
 /// Parses a file path or an http(s) URL ([`Source::parse`]).
-pub fn parse_source(s: &str) -> Result<Source, String> {
-    Source::parse(s).map_err(|e| e.0)
+pub fn parse_source(s: &str) -> Result<Source, waxseal_message::ConfigError> {
+    Source::parse(s)
 }
 
 /// Parses a `--purpose` value ([`waxseal_envelope::oid::parse_purpose`]).
-pub fn parse_purpose(s: &str) -> Result<Oid, String> {
+pub fn parse_purpose(s: &str) -> Result<Oid, waxseal_envelope::oid::PurposeError> {
     waxseal_envelope::oid::parse_purpose(s)
 }
 
@@ -275,7 +276,9 @@ pub fn certificates(paths: &[PathBuf]) -> Result<Vec<Certificate>, CliError> {
 /// `--at` as seconds since the epoch (now when absent).
 pub fn time(at: Option<&str>) -> Result<u64, CliError> {
     match at {
-        Some(t) => waxseal_envelope::time::parse_rfc3339(t).map_err(CliError::usage),
+        Some(t) => {
+            waxseal_envelope::time::parse_rfc3339(t).map_err(|e| CliError::usage(e.to_string()))
+        }
         None => Ok(waxseal_envelope::time::now()),
     }
 }
@@ -363,6 +366,7 @@ pub fn input_certificate(path: &Path) -> Result<Certificate, CliError> {
 pub fn rejected(e: &VerifyError) -> CliError {
     hinted(
         CliError::rejected(e.code(), e.to_string()),
+        e.kind() == ErrorKind::Untrusted,
         INTERMEDIATE_HINT,
     )
 }
@@ -371,13 +375,14 @@ pub fn rejected(e: &VerifyError) -> CliError {
 pub fn path_rejected(e: &PathError) -> CliError {
     hinted(
         CliError::rejected(e.code(), e.to_string()),
+        e.kind() == ErrorKind::Untrusted,
         "if an intermediate CA is missing, give it with --untrusted FILE",
     )
 }
 
-/// Adds `hint` to an `untrusted` refusal.
-pub fn hinted(mut e: CliError, hint: &str) -> CliError {
-    if e.code == "untrusted" {
+/// Adds `hint` to an `untrusted` refusal ([`ErrorKind::Untrusted`]: no path to an anchor).
+pub fn hinted(mut e: CliError, untrusted: bool, hint: &str) -> CliError {
+    if untrusted {
         e.message = format!("{}; {hint}", e.message);
     }
     e

@@ -190,6 +190,7 @@ fn rejected(r: Rejection) -> CliError {
     e.hop = r.hop;
     common::hinted(
         e,
+        r.is_untrusted(),
         "if an intermediate CA is missing, add it to the configuration's \"certs\" (or have the signer send it: --chain FILE)",
     )
 }

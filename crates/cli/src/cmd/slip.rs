@@ -120,7 +120,11 @@ fn duration(flag: &str, text: &str) -> Result<u64, CliError> {
 fn slip_rejected(e: &SlipError) -> CliError {
     let mut err = CliError::rejected(e.code(), e.to_string());
     err.hop = e.hop();
-    common::hinted(err, common::INTERMEDIATE_HINT)
+    common::hinted(
+        err,
+        e.kind() == Some(waxseal_envelope::ErrorKind::Untrusted),
+        common::INTERMEDIATE_HINT,
+    )
 }
 
 /// Runs `waxseal slip verify`.

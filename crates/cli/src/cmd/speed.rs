@@ -215,7 +215,21 @@ impl Tally {
 pub const SLICE: Duration = Duration::from_millis(20);
 
 /// An operation to measure: its failures are counted, never timed.
-type Op<'a> = &'a mut dyn FnMut() -> Result<(), String>;
+type Op<'a> = &'a mut dyn FnMut() -> Result<(), OpError>;
+
+/// Why one run of a measured operation failed (counted; the first one is printed).
+#[derive(Debug, thiserror::Error)]
+enum OpError {
+    /// Signing an envelope.
+    #[error(transparent)]
+    Sign(#[from] waxseal_envelope::SignError),
+    /// Verifying an envelope.
+    #[error(transparent)]
+    Verify(#[from] waxseal_envelope::VerifyError),
+    /// graviola's bare check of its own signature.
+    #[error("graviola refused its own signature")]
+    RawVerify,
+}
 
 /// Runs each of `ops` for about `seconds` (after one untimed warm-up run each, whose
 /// failure counts too), in turns of [`SLICE`] one after the other, and rates only the
@@ -321,7 +335,7 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
             .add_signer(&signer)
             .build()
             .map(|e| drop(e.to_der()))
-            .map_err(|e| e.to_string())
+            .map_err(OpError::Sign)
     };
     // graviola's bare operations on the same key and payload, where graviola does the
     // envelope's work (a yardstick of graviola's, not of RustCrypto's).
@@ -366,7 +380,7 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let mut vow_op = verify(&warm, &omitted, false);
     let mut verify_raw = || match (raw_verify, &raw_signature) {
         (Some(r), Some(sig)) if r.verify(&content, sig) => Ok(()),
-        _ => Err("graviola refused its own signature".to_string()),
+        _ => Err(OpError::RawVerify),
     };
     let mut verifying: Vec<Op<'_>> = vec![&mut vec_op, &mut vew_op, &mut voc_op, &mut vow_op];
     if raw_verify.is_some() {
@@ -464,7 +478,7 @@ fn verify<'a>(
     v: &'a Verifier,
     envs: &'a [Vec<u8>],
     cold: bool,
-) -> impl FnMut() -> Result<(), String> + 'a {
+) -> impl FnMut() -> Result<(), OpError> + 'a {
     let mut next = envs.iter().cycle();
     move || {
         let env = next.next().expect("MESSAGES > 0");
@@ -473,7 +487,7 @@ fn verify<'a>(
         } else {
             v.verify_bytes(env, None).map(drop)
         }
-        .map_err(|e| e.to_string())
+        .map_err(OpError::Verify)
     }
 }
 

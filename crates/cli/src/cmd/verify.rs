@@ -155,6 +155,7 @@ fn stream_out(
     let verified = result.map_err(|e| match e {
         StreamError::Verify(e) => common::rejected(&e),
         StreamError::Io(e) => CliError::io(name, e),
+        e => CliError::usage(e.to_string()),
     })?;
     Summary {
         format: verified.format(),
@@ -186,6 +187,7 @@ fn verify_multipart(
         .map_err(|e| match e {
             StreamError::Verify(e) => common::rejected(&e),
             StreamError::Io(e) => CliError::io(&name, e),
+            e => CliError::usage(e.to_string()),
         })?;
     spool.flush().map_err(io)?;
     let mut spool = spool.into_inner().map_err(|e| io(e.into_error()))?;

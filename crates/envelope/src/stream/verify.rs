@@ -22,6 +22,7 @@ pub const RETAIN_LIMIT: usize = 4 << 20;
 
 /// Why a streamed verification failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StreamError {
     /// The envelope was rejected (malformed, or a signer did not verify).
     #[error(transparent)]
@@ -273,14 +274,10 @@ impl Verifier {
         let result = verify(&digests.raw);
         // An S/MIME body may have been signed in canonical (CRLF) form.
         let (result, canonical) = match (&result, &digests.canonical) {
-            (Err(e), Some(canonical))
-                if matches!(e.code(), "message-digest-mismatch" | "bad-signature") =>
-            {
-                match verify(canonical) {
-                    Ok(v) => (Ok(v), true),
-                    Err(_) => (result, false),
-                }
-            }
+            (Err(e), Some(canonical)) if e.is_content_mismatch() => match verify(canonical) {
+                Ok(v) => (Ok(v), true),
+                Err(_) => (result, false),
+            },
             _ => (result, false),
         };
         Ok(StreamVerified {

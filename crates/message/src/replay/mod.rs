@@ -68,6 +68,7 @@ pub enum Admission {
 
 /// Why the cache refused a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ReplayError {
     /// The message was already admitted (and settled, or this is not a redelivery) and its
     /// entry is live (`replayed`).
@@ -226,23 +227,20 @@ fn redact(url: &str) -> String {
 
 impl StoreSpec {
     /// Parses a setting: `memory`, `file:PATH`, `redis://...`, `rediss://...`.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
         if s == "memory" {
             return Ok(Self::Memory);
         }
         if let Some(p) = s.strip_prefix("file:") {
             if p.is_empty() {
-                return Err("file: needs a path (file:/var/lib/waxseal/replay)".into());
+                return Err(StoreError::FileWithoutPath);
             }
             return Ok(Self::File(p.into()));
         }
         if s.starts_with("redis://") || s.starts_with("rediss://") {
             return Ok(Self::Redis(s.to_string()));
         }
-        Err(format!(
-            "{}: a replay store is memory, file:PATH, redis://HOST[:PORT][/DB] or rediss://...",
-            waxseal_envelope::display::Escaped(s)
-        ))
+        Err(StoreError::Unknown(s.into()))
     }
 
     /// Whether the store answers over the network (Redis): a receiver with an event loop
@@ -254,15 +252,94 @@ impl StoreSpec {
     /// Opens the store (`capacity`: the live entries a memory store holds). A file store
     /// opens (and checks) its journal now; a Redis store connects on first use, so a
     /// server that is down at start delays messages rather than the start.
-    pub fn open(&self, capacity: usize) -> Result<std::sync::Arc<dyn ReplayStore>, String> {
+    pub fn open(&self, capacity: usize) -> Result<std::sync::Arc<dyn ReplayStore>, StoreError> {
         Ok(match self {
             Self::Memory => std::sync::Arc::new(memory::MemoryStore::new(capacity)),
-            Self::File(p) => std::sync::Arc::new(
-                journal::FileStore::open(p).map_err(|e| format!("file:{}: {e}", p.display()))?,
-            ),
+            Self::File(p) => std::sync::Arc::new(journal::FileStore::open(p).map_err(|error| {
+                StoreError::File {
+                    path: p.clone(),
+                    error,
+                }
+            })?),
             Self::Redis(url) => std::sync::Arc::new(redis::RedisStore::new(url)?),
         })
     }
+}
+
+/// Why a replay store setting cannot be used: a configuration error, found when the
+/// setting is read ([`StoreSpec::parse`]) or the store opened ([`StoreSpec::open`],
+/// [`redis::RedisStore::new`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// `file:` without a path.
+    #[error("file: needs a path (file:/var/lib/waxseal/replay)")]
+    FileWithoutPath,
+    /// Not a setting of a store (the setting, shown escaped).
+    #[error(
+        "{}: a replay store is memory, file:PATH, redis://HOST[:PORT][/DB] or rediss://...",
+        waxseal_envelope::display::Escaped(.0)
+    )]
+    Unknown(String),
+    /// The journal of a file store cannot be opened or read.
+    #[error("file:{}: {error}", .path.display())]
+    File {
+        /// The journal.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// A `redis://` or `rediss://` URL that does not parse.
+    #[error("replay store: {0}")]
+    Url(#[from] url::ParseError),
+    /// `ca=`, `cert=` or `key=` on a `redis://` URL (they are for TLS).
+    #[error("replay store: ca=, cert= and key= are for rediss:// (TLS)")]
+    TlsParametersWithoutTls,
+    /// A `rediss://` URL with a fragment (the redis client's `#insecure`).
+    #[error(
+        "replay store: rediss:// with a fragment (#insecure) would not check the server's certificate; give its CA with ?ca=PATH instead"
+    )]
+    Fragment,
+    /// `cert=` without `key=`, or `key=` without `cert=`.
+    #[error("replay store: cert= and key= go together (a client certificate and its key)")]
+    CertWithoutKey,
+    /// A `ca=`, `cert=` or `key=` file that cannot be read.
+    #[error("replay store: {}: {error}", .path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// `rediss://` in a build without the `https` feature.
+    #[error("rediss:// needs waxseal-message's https feature (rustls)")]
+    NoTls,
+    /// The redis client refuses the URL or its TLS files.
+    #[error("replay store: {0}")]
+    Redis(#[from] ::redis::RedisError),
+}
+
+/// Why the text form of a replay cache was refused ([`ReplayCache::from_text`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheTextError {
+    /// The first line is not the header (the line as found, shown escaped).
+    #[error(
+        "not a waxseal replay cache (first line {:?}, expected {HEADER:?})",
+        .0.escape_debug().to_string()
+    )]
+    NotACache(String),
+    /// A line (1-based) that is not an entry.
+    #[error("line {0}: expected \"<64 hex digits> <expiry|->[ s]\"")]
+    Line(usize),
+    /// More live entries than the capacity.
+    #[error("{live} live entries, more than the capacity of {capacity}")]
+    OverCapacity {
+        /// Live entries.
+        live: usize,
+        /// The capacity.
+        capacity: usize,
+    },
 }
 
 /// A bounded set of admitted messages, each with its expiry and whether it is settled:
@@ -434,36 +511,25 @@ impl ReplayCache {
     /// Reads the text form into a cache of `capacity`, dropping what expired by `now`; an
     /// empty text is an empty cache. Entries beyond the capacity that are live make it an
     /// error (never forgotten).
-    pub fn from_text(text: &str, capacity: usize, now: u64) -> Result<Self, String> {
+    pub fn from_text(text: &str, capacity: usize, now: u64) -> Result<Self, CacheTextError> {
         let mut cache = Self::new(capacity);
         let mut lines = text.lines();
         match lines.next() {
             None => return Ok(cache),
             Some(HEADER) => {}
-            Some(other) => {
-                return Err(format!(
-                    "not a waxseal replay cache (first line {:?}, expected {HEADER:?})",
-                    other.escape_debug().to_string()
-                ));
-            }
+            Some(other) => return Err(CacheTextError::NotACache(other.into())),
         }
         for (n, l) in lines.enumerate() {
-            let (key, expires, settled) = parse_line(l).ok_or_else(|| {
-                format!(
-                    "line {}: expected \"<64 hex digits> <expiry|->[ s]\"",
-                    n + 2
-                )
-            })?;
+            let (key, expires, settled) = parse_line(l).ok_or(CacheTextError::Line(n + 2))?;
             if expires > now {
                 cache.merge(key, expires, settled);
             }
         }
         if cache.entries.len() > cache.capacity {
-            return Err(format!(
-                "{} live entries, more than the capacity of {}",
-                cache.entries.len(),
-                cache.capacity
-            ));
+            return Err(CacheTextError::OverCapacity {
+                live: cache.entries.len(),
+                capacity: cache.capacity,
+            });
         }
         Ok(cache)
     }
@@ -622,14 +688,14 @@ mod tests {
 
     #[test]
     fn store_specs() {
-        assert_eq!(StoreSpec::parse("memory"), Ok(StoreSpec::Memory));
+        assert_eq!(StoreSpec::parse("memory").unwrap(), StoreSpec::Memory);
         assert_eq!(
-            StoreSpec::parse("file:/var/lib/x"),
-            Ok(StoreSpec::File("/var/lib/x".into()))
+            StoreSpec::parse("file:/var/lib/x").unwrap(),
+            StoreSpec::File("/var/lib/x".into())
         );
         assert_eq!(
-            StoreSpec::parse("redis://127.0.0.1:6379/0"),
-            Ok(StoreSpec::Redis("redis://127.0.0.1:6379/0".into()))
+            StoreSpec::parse("redis://127.0.0.1:6379/0").unwrap(),
+            StoreSpec::Redis("redis://127.0.0.1:6379/0".into())
         );
         assert!(StoreSpec::parse("rediss://h").is_ok());
         for bad in ["", "file:", "mem", "http://x", "Memory"] {

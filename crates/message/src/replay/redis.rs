@@ -26,7 +26,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::{Admission, ReplayError, ReplayStore};
+use super::{Admission, ReplayError, ReplayStore, StoreError};
 
 /// The prefix of every key the store writes.
 pub const KEY_PREFIX: &str = "waxseal:replay:";
@@ -60,7 +60,7 @@ impl RedisStore {
     /// and `key=PATH`, a client certificate and its key in PEM, for a server that asks for
     /// one (`tls-auth-clients`). The redis client's `#insecure` (no certificate check) is
     /// refused: the store would then believe any server that answers.
-    pub fn new(url: &str) -> Result<Self, String> {
+    pub fn new(url: &str) -> Result<Self, StoreError> {
         let tls = TlsFiles::of(url)?;
         let client = match &tls {
             TlsFiles::None => redis::Client::open(url),
@@ -68,7 +68,7 @@ impl RedisStore {
                 #[cfg(not(feature = "https"))]
                 {
                     let _ = (ca, cert, key);
-                    return Err("rediss:// needs waxseal-message's https feature (rustls)".into());
+                    return Err(StoreError::NoTls);
                 }
                 // The redis client builds its TLS configuration from rustls' process
                 // default provider; make it the pure-Rust one unless the process chose
@@ -77,7 +77,10 @@ impl RedisStore {
                 {
                     let _ = rustls_graviola::default_provider().install_default();
                     let read = |p: &std::path::Path| {
-                        std::fs::read(p).map_err(|e| format!("replay store: {}: {e}", p.display()))
+                        std::fs::read(p).map_err(|error| StoreError::Read {
+                            path: p.to_path_buf(),
+                            error,
+                        })
                     };
                     let client_tls = match (cert, key) {
                         (Some(c), Some(k)) => Some(redis::ClientTlsConfig {
@@ -86,9 +89,7 @@ impl RedisStore {
                         }),
                         (None, None) => None,
                         _ => {
-                            return Err(
-                                "replay store: cert= and key= go together (a client certificate and its key)".into(),
-                            );
+                            return Err(StoreError::CertWithoutKey);
                         }
                     };
                     let root_cert = ca.as_deref().map(read).transpose()?;
@@ -101,8 +102,7 @@ impl RedisStore {
                     )
                 }
             }
-        }
-        .map_err(|e| format!("replay store: {e}"))?;
+        }?;
         let info = client.get_connection_info();
         let server = info.addr().to_string();
         Ok(Self {
@@ -162,8 +162,8 @@ enum TlsFiles {
 }
 
 impl TlsFiles {
-    fn of(url: &str) -> Result<Self, String> {
-        let parsed = url::Url::parse(url).map_err(|e| format!("replay store: {e}"))?;
+    fn of(url: &str) -> Result<Self, StoreError> {
+        let parsed = url::Url::parse(url)?;
         let (mut ca, mut cert, mut key) = (None, None, None);
         for (name, value) in parsed.query_pairs() {
             let slot = match name.as_ref() {
@@ -176,14 +176,12 @@ impl TlsFiles {
         }
         if parsed.scheme() != "rediss" {
             if ca.is_some() || cert.is_some() || key.is_some() {
-                return Err("replay store: ca=, cert= and key= are for rediss:// (TLS)".into());
+                return Err(StoreError::TlsParametersWithoutTls);
             }
             return Ok(Self::None);
         }
         if parsed.fragment().is_some() {
-            return Err(
-                "replay store: rediss:// with a fragment (#insecure) would not check the server's certificate; give its CA with ?ca=PATH instead".into(),
-            );
+            return Err(StoreError::Fragment);
         }
         Ok(Self::Some { ca, cert, key })
     }

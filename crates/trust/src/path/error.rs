@@ -4,6 +4,7 @@ use crate::algorithm::AlgorithmError;
 
 /// Why revocation status could not be established for a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RevocationProblem {
     /// No CRL from the certificate's CRL issuer was supplied.
     NoCrl,
@@ -75,9 +76,32 @@ impl std::fmt::Display for RevocationProblem {
     }
 }
 
+/// What part of a verification an error is about, so that callers decide by type (which
+/// stage refused a message, whether another encoding of the content may verify) and never
+/// by reason code or message text. Each error's [`code`](PathError::code) stays the finer,
+/// stable reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input does not parse, or is not the structure it must be.
+    Malformed,
+    /// A signature, digest, algorithm or signed attribute (the signature itself).
+    Signature,
+    /// The signer's certificate has no path to a trust anchor: its issuer is neither an
+    /// anchor nor leads to one (`untrusted`; a missing intermediate is the usual cause).
+    Untrusted,
+    /// Any other problem with a certificate or its path: validity, CA constraints, key,
+    /// purpose, policy, name constraints, revocation.
+    Certificate,
+    /// The work budget ran out (`budget-exceeded`): the input is too large or hostile, and
+    /// verification of the whole input stops.
+    Budget,
+}
+
 /// A certificate path could not be validated. Every variant names the certificate
 /// concerned (its subject) and has a stable [`PathError::code`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PathError {
     /// No trust anchors were configured.
     #[error("no trust anchors configured")]
@@ -284,6 +308,16 @@ impl PathError {
             Self::RevocationUnknown { .. } => "revocation-unknown",
             Self::PathTooLong { .. } => "path-too-long",
             Self::BudgetExceeded { .. } => "budget-exceeded",
+        }
+    }
+
+    /// What the error is about: [`ErrorKind::Untrusted`] (no chain to an anchor),
+    /// [`ErrorKind::Budget`] (work budget spent), else [`ErrorKind::Certificate`].
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::UnknownIssuer { .. } => ErrorKind::Untrusted,
+            Self::BudgetExceeded { .. } => ErrorKind::Budget,
+            _ => ErrorKind::Certificate,
         }
     }
 

@@ -45,7 +45,7 @@ use sha2::Digest;
 
 pub use budget::{Budget, Meter, Work};
 pub use cache::{CacheStats, PathCache};
-pub use error::{PathError, RevocationProblem};
+pub use error::{ErrorKind, PathError, RevocationProblem};
 
 use crate::algorithm::AlgorithmPolicy;
 use crate::cert::Certificate;

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::{Backend, BackendId, SignOp};
+use super::{Backend, BackendId, CpuUnsupported, SignOp};
 use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::key::{KeyError, PrivateKey, PublicKey, SignatureError};
 
@@ -395,7 +395,7 @@ mod imp {
     }
 
     /// The CPU features graviola needs, each checked at run time.
-    pub(in crate::provider) fn cpu_check() -> Result<(), String> {
+    pub(in crate::provider) fn cpu_check() -> Result<(), CpuUnsupported> {
         #[cfg(target_arch = "x86_64")]
         let features: [(&str, bool); 8] = [
             ("aes", std::arch::is_x86_feature_detected!("aes")),
@@ -417,17 +417,17 @@ mod imp {
             ("pmull", std::arch::is_aarch64_feature_detected!("pmull")),
             ("sha2", std::arch::is_aarch64_feature_detected!("sha2")),
         ];
-        let missing: Vec<&str> = features
+        let missing: Vec<&'static str> = features
             .iter()
             .filter(|(_, have)| !have)
             .map(|(name, _)| *name)
             .collect();
         if !missing.is_empty() {
-            return Err(format!("missing CPU features: {}", missing.join(", ")));
+            return Err(CpuUnsupported::MissingFeatures(missing));
         }
         // graviola's own check (which it asserts on every call) must agree.
         if !graviola::util::is_cpu_supported() {
-            return Err("graviola reports this CPU as unsupported".into());
+            return Err(CpuUnsupported::Rejected);
         }
         Ok(())
     }
@@ -501,11 +501,8 @@ mod imp {
         match *form {}
     }
 
-    pub(in crate::provider) fn cpu_check() -> Result<(), String> {
-        Err(format!(
-            "graviola supports x86_64 and aarch64 only, not {}",
-            std::env::consts::ARCH
-        ))
+    pub(in crate::provider) fn cpu_check() -> Result<(), CpuUnsupported> {
+        Err(CpuUnsupported::Architecture(std::env::consts::ARCH))
     }
 }
 

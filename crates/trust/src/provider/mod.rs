@@ -215,6 +215,7 @@ impl std::str::FromStr for ProviderChoice {
 
 /// A provider that cannot be used: a configuration error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProviderError {
     /// A name that is not `auto`, `rustcrypto` or `graviola`.
     #[error(
@@ -224,7 +225,22 @@ pub enum ProviderError {
     Unknown(String),
     /// graviola asked for by name on a CPU (or architecture) that cannot run it.
     #[error("the graviola provider cannot run on this CPU: {0}")]
-    Unsupported(String),
+    Unsupported(CpuUnsupported),
+}
+
+/// Why this CPU cannot run graviola ([`graviola_supported`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CpuUnsupported {
+    /// Instruction-set extensions graviola needs and the CPU lacks, by name.
+    #[error("missing CPU features: {}", .0.join(", "))]
+    MissingFeatures(Vec<&'static str>),
+    /// graviola's own check refuses the CPU although every feature listed is there.
+    #[error("graviola reports this CPU as unsupported")]
+    Rejected,
+    /// An architecture graviola has no code for (its name).
+    #[error("graviola supports x86_64 and aarch64 only, not {0}")]
+    Architecture(&'static str),
 }
 
 impl ProviderError {
@@ -242,8 +258,8 @@ impl ProviderError {
 /// `neon`, `aes`, `pmull` and `sha2`; never on other architectures. graviola panics when
 /// its code runs without them, so nothing calls it unless this is `Ok`; `Err` lists what
 /// is missing.
-pub fn graviola_supported() -> Result<(), String> {
-    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
+pub fn graviola_supported() -> Result<(), CpuUnsupported> {
+    static CHECK: OnceLock<Result<(), CpuUnsupported>> = OnceLock::new();
     CHECK.get_or_init(graviola::cpu_check).clone()
 }
 
