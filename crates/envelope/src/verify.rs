@@ -664,10 +664,9 @@ impl Verifier {
         let result = self.verify_content(envelope, content, certificates, meter);
         // An S/MIME body may have been signed in canonical (CRLF) form.
         match (&result, envelope.canonical_smime_content()) {
-            (Err(e), Some(canonical)) if detached.is_none() && e.is_content_mismatch() => {
-                self.verify_content(envelope, &canonical, certificates, meter)
-                    .or(result)
-            }
+            (Err(e), Some(canonical)) if detached.is_none() && e.is_content_mismatch() => self
+                .verify_content(envelope, &canonical, certificates, meter)
+                .or(result),
             _ => result,
         }
     }
