@@ -3,6 +3,8 @@
 //! imprint) and the TSA trust anchors, and the token attached as the signer's unsigned
 //! attribute id-aa-signatureTimeStampToken ([`waxseal_envelope::rfc3161`]).
 
+use std::sync::{Arc, Mutex};
+
 use waxseal_envelope::Envelope;
 use waxseal_envelope::rfc3161::{
     self, QUERY_MEDIA_TYPE, Timestamp, TimestampError, TimestampTrust,
@@ -100,7 +102,9 @@ fn stamp_with(
 pub(crate) struct Stamper {
     url: String,
     trust: TimestampTrust,
-    fetcher: Fetcher,
+    /// Behind a lock, held only to clone the `Arc`, so that a [`crate::Bus`] stays
+    /// `RefUnwindSafe` (ureq's agent is not; the bus's other fetcher is under a lock too).
+    fetcher: Mutex<Arc<Fetcher>>,
 }
 
 impl Stamper {
@@ -142,13 +146,18 @@ impl Stamper {
         Ok(Some(Self {
             url: url.clone(),
             trust,
-            fetcher,
+            fetcher: Mutex::new(Arc::new(fetcher)),
         }))
     }
 
     /// Time-stamps every signer of `envelope`, each reply verified at `time`.
     pub(crate) fn stamp(&self, envelope: &mut Envelope, time: u64) -> Result<(), StampError> {
-        stamp_with(envelope, &self.url, &self.trust, &self.fetcher, time).map(drop)
+        let fetcher = self
+            .fetcher
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        stamp_with(envelope, &self.url, &self.trust, &fetcher, time).map(drop)
     }
 }
 
