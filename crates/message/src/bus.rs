@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use waxseal_entity::glob::{MALFORMED_TOPIC, TopicPattern, check_topic};
 use waxseal_entity::{Authorization, AuthorizationConfig, Authorizer, EntityId, Registry};
 use waxseal_envelope::{
-    AlgorithmPolicy, CacheStats, CertStore, Certificate, Envelope, EnvelopeBuilder, PathCache,
-    RevocationPolicy, Signer, TrustAnchors, Verifier,
+    CacheStats, CertStore, Certificate, Envelope, EnvelopeBuilder, PathCache, RevocationPolicy,
+    Signer, TrustAnchors, Verifier,
 };
 use waxseal_slip::RouteExpectations;
 
@@ -79,8 +79,19 @@ pub struct Validated {
 /// signature is replaced. Refuses messages that are not objects, hold a number that is not
 /// exactly a double (`inexact-number`; see [`crate::json`]) or whose `topic` (when
 /// present) is not printable ASCII (`malformed-topic`). To keep the numbers exactly as
-/// written, sign the text with [`sign_text`].
+/// written, sign the text with [`sign_text`]. A bus that time-stamps its messages signs
+/// with [`Bus::sign`].
 pub fn sign(message: &Value, signer: &Signer) -> Result<Value, SignError> {
+    sign_stamped(message, signer, |_| Ok(()))
+}
+
+/// [`sign`], with `stamp` applied to the CMS before it is encoded (a time-stamp,
+/// [`Bus::sign`]).
+fn sign_stamped(
+    message: &Value,
+    signer: &Signer,
+    stamp: impl FnOnce(&mut Envelope) -> Result<(), SignError>,
+) -> Result<Value, SignError> {
     let Value::Object(obj) = message else {
         return Err(SignError::Message("a message must be a JSON object".into()));
     };
@@ -96,12 +107,13 @@ pub fn sign(message: &Value, signer: &Signer) -> Result<Value, SignError> {
     obj.insert("crypto".into(), Value::String("cms".into()));
     let unsigned = Value::Object(obj.clone());
     let bytes = json::canonical(&unsigned)?;
-    let cms = EnvelopeBuilder::new(&bytes)
+    let mut cms = EnvelopeBuilder::new(&bytes)
         .detached(true)
         .include_certificates(false)
         .add_signer(signer)
-        .build()?
-        .to_der();
+        .build()?;
+    stamp(&mut cms)?;
+    let cms = cms.to_der();
     let mut pem = signer.certificate().to_pem();
     for c in signer.chain() {
         pem.push_str(&c.to_pem());
@@ -114,10 +126,20 @@ pub fn sign(message: &Value, signer: &Signer) -> Result<Value, SignError> {
 /// Signs the JSON object `text` like [`sign`], writing every member of the input byte for
 /// byte (numbers are never rewritten: `1.0` stays `1.0`) with `crypto`, `signature` and
 /// `certificate` appended. The text is parsed strictly first ([`json::parse`]): duplicate
-/// keys and numbers that are not exactly a double are refused.
+/// keys and numbers that are not exactly a double are refused. A bus that time-stamps its
+/// messages signs with [`Bus::sign_text`].
 pub fn sign_text(text: &str, signer: &Signer) -> Result<String, SignError> {
+    sign_text_stamped(text, signer, |_| Ok(()))
+}
+
+/// [`sign_text`], with `stamp` applied to the CMS before it is encoded.
+fn sign_text_stamped(
+    text: &str,
+    signer: &Signer,
+    stamp: impl FnOnce(&mut Envelope) -> Result<(), SignError>,
+) -> Result<String, SignError> {
     let message = json::parse(text.as_bytes())?;
-    let signed = sign(&message, signer)?;
+    let signed = sign_stamped(&message, signer, stamp)?;
     let add: Vec<(&str, &Value)> = ["crypto", "signature", "certificate"]
         .iter()
         .map(|k| (*k, &signed[*k]))
@@ -159,6 +181,8 @@ pub struct Bus {
     /// How often, at most, the trust material's sources are checked for changes
     /// ([`Bus::with_refresh_interval`]).
     refresh_interval: Duration,
+    /// The time-stamp authority every signature of this bus is stamped at (`tsa_url`).
+    stamper: Option<crate::timestamp::Stamper>,
 }
 
 /// The trust material and the verifier built from its current copies.
@@ -226,11 +250,7 @@ fn build_verifier(
             .map_err(|_| ConfigError("trust: no certificates found".into()))?,
     )
     .with_store(store)
-    .with_algorithms(if config.allow_sha1 {
-        AlgorithmPolicy::LEGACY_SHA1
-    } else {
-        AlgorithmPolicy::STRICT
-    })
+    .with_algorithms(config.algorithms())
     .with_cache(cache.clone());
     if material.has_crls() && config.crl_scope == CrlScope::Leaf {
         v = v.with_revocation(RevocationPolicy::RequireEndEntity);
@@ -254,6 +274,7 @@ impl Bus {
     /// before later validations (see [`crate::distribution`]).
     pub fn new(config: BusConfig) -> Result<Self, ConfigError> {
         let err = |e: &dyn std::fmt::Display| ConfigError(e.to_string());
+        let stamper = crate::timestamp::Stamper::from_config(&config)?;
         let cache = Arc::new(PathCache::default());
         let trust = if config.validate_signatures {
             if config.trust.is_empty() {
@@ -313,6 +334,7 @@ impl Bus {
             cache,
             certificate_fields: CertificateFields::default(),
             refresh_interval: Duration::ZERO,
+            stamper,
         })
     }
 
@@ -652,12 +674,37 @@ impl Bus {
         }
     }
 
-    /// Signs an outgoing message if `sign_messages` is on; otherwise returns it unchanged.
+    /// Signs an outgoing message ([`Bus::sign`]) if `sign_messages` is on; otherwise
+    /// returns it unchanged.
     pub fn prepare(&self, message: &Value, signer: &Signer) -> Result<Value, SignError> {
         if self.config.sign_messages {
-            sign(message, signer)
+            self.sign(message, signer)
         } else {
             Ok(message.clone())
+        }
+    }
+
+    /// Signs a message as [`sign`] does, time-stamped at the configured `tsa_url` (when
+    /// set) before the signature is encoded: each reply is verified against `tsa_trust`
+    /// (with the request's nonce, at [`Bus::time`]) and attached to the signature as its
+    /// id-aa-signatureTimeStampToken. A TSA out of reach ([`SignError::Timestamp`],
+    /// `tsa-unavailable`: ours, try again later) or a reply refused (its reason code)
+    /// fails the call: no message is made, so nothing leaves unstamped.
+    pub fn sign(&self, message: &Value, signer: &Signer) -> Result<Value, SignError> {
+        sign_stamped(message, signer, |cms| self.stamp(cms))
+    }
+
+    /// Signs the JSON object `text` as [`sign_text`] does (every member kept byte for
+    /// byte), time-stamped as [`Bus::sign`] says.
+    pub fn sign_text(&self, text: &str, signer: &Signer) -> Result<String, SignError> {
+        sign_text_stamped(text, signer, |cms| self.stamp(cms))
+    }
+
+    /// Time-stamps `cms` at `tsa_url`, if the bus has one.
+    pub(crate) fn stamp(&self, cms: &mut Envelope) -> Result<(), SignError> {
+        match &self.stamper {
+            Some(s) => Ok(s.stamp(cms, self.time())?),
+            None => Ok(()),
         }
     }
 

@@ -15,7 +15,9 @@
 //!   "validate_signatures": true,
 //!   "unsigned_topics": ["org.example.prod.heartbeat"],
 //!   "route": {"max_hops": 8, "max_age_secs": 300},
-//!   "freshness": {"max_age_secs": 300, "clock_skew_secs": 300, "replay_cache_capacity": 100000}
+//!   "freshness": {"max_age_secs": 300, "clock_skew_secs": 300, "replay_cache_capacity": 100000},
+//!   "tsa_trust": ["tsa-root.pem"],
+//!   "tsa_url": "https://tsa.example.org/"
 //! }
 //! ```
 //!
@@ -29,6 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use waxseal_entity::{ClaimConfig, RuleConfig};
+use waxseal_envelope::AlgorithmPolicy;
 
 use crate::distribution::{FetchConfig, Source};
 use crate::error::ConfigError;
@@ -219,6 +222,14 @@ pub struct BusConfig {
     /// is refused. Needs `tsa_trust`.
     #[serde(default)]
     pub at_timestamp: bool,
+    /// Every message this bus signs ([`crate::Bus::sign`], [`crate::Bus::sign_text`],
+    /// [`crate::Bus::sign_oslo`], [`crate::Bus::prepare`]) is time-stamped at this RFC 3161
+    /// TSA (http:// or https://, fetched with the `fetch` settings), each reply verified
+    /// against `tsa_trust` before it is attached; needs `tsa_trust`. A TSA out of reach
+    /// (`tsa-unavailable`) or a reply refused fails the sign call: nothing is sent
+    /// unstamped.
+    #[serde(default)]
+    pub tsa_url: Option<String>,
 }
 
 fn store_spec<'de, D: serde::Deserializer<'de>>(
@@ -230,6 +241,16 @@ fn store_spec<'de, D: serde::Deserializer<'de>>(
 }
 
 impl BusConfig {
+    /// The algorithms this bus accepts (`allow_sha1`): for the signatures it verifies and
+    /// the time-stamp tokens it checks.
+    pub fn algorithms(&self) -> AlgorithmPolicy {
+        if self.allow_sha1 {
+            AlgorithmPolicy::LEGACY_SHA1
+        } else {
+            AlgorithmPolicy::STRICT
+        }
+    }
+
     /// Parses a configuration; `base` is the directory relative paths are resolved in.
     pub fn from_json(text: &str, base: &Path) -> Result<Self, ConfigError> {
         let mut c: BusConfig =

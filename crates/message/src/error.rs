@@ -151,6 +151,12 @@ pub enum SignError {
     /// Adding a routing-slip hop failed.
     #[error(transparent)]
     Slip(#[from] waxseal_slip::SlipError),
+    /// The bus's time-stamp authority (`tsa_url`) could not stamp the signature: out of
+    /// reach (`tsa-unavailable`, a failure of ours: try again later) or its reply refused
+    /// (the reply's reason code, `timestamp-*`: the TSA's fault). The sign call then fails
+    /// and no message is made, so nothing is sent unstamped.
+    #[error("time-stamp: {0}")]
+    Timestamp(#[from] crate::timestamp::StampError),
 }
 
 impl SignError {
@@ -163,6 +169,25 @@ impl SignError {
             Self::Message(_) => Some("malformed-message"),
             _ => None,
         }
+    }
+
+    /// The reason code of a failure with one: the input's ([`SignError::input_code`]) or
+    /// the time-stamp's ([`crate::timestamp::StampError::code`]); `None` for other
+    /// failures (a signer that cannot sign).
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Self::Timestamp(e) => Some(e.code()),
+            _ => self.input_code(),
+        }
+    }
+
+    /// Whether the failure is ours and passing (the TSA out of reach): the same call may
+    /// succeed later.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Timestamp(crate::timestamp::StampError::Unavailable(_))
+        )
     }
 }
 

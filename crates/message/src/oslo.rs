@@ -295,11 +295,21 @@ pub fn route_signer(signer: Signer, route: &Route) -> Result<Signer, SignError> 
 /// Adds `oslo.signature` (replacing any) made by `signer`, which must carry the route
 /// ([`route_signer`]): an envelope without a signed route would be refused by every
 /// receiver (`topic-required`), so it is not made. The inner message is parsed strictly
-/// (exact numbers) but signed as the exact text it is.
+/// (exact numbers) but signed as the exact text it is. A bus that time-stamps its messages
+/// signs with [`Bus::sign_oslo`].
 pub fn sign(envelope: &Value, signer: &Signer) -> Result<Value, SignError> {
+    sign_stamped(envelope, signer, |_| Ok(()))
+}
+
+/// [`sign`], with `stamp` applied to the CMS before it is encoded.
+fn sign_stamped(
+    envelope: &Value,
+    signer: &Signer,
+    stamp: impl FnOnce(&mut Envelope) -> Result<(), SignError>,
+) -> Result<Value, SignError> {
     let p = parts(envelope).map_err(sign_err)?;
     json::parse(p.message.as_bytes())?;
-    let built = EnvelopeBuilder::new(p.message.as_bytes())
+    let mut built = EnvelopeBuilder::new(p.message.as_bytes())
         .detached(true)
         .add_signer(signer)
         .build()?;
@@ -314,6 +324,7 @@ pub fn sign(envelope: &Value, signer: &Signer) -> Result<Value, SignError> {
             "{TOPIC_REQUIRED}: the signer carries no route: make it with oslo::route_signer"
         )));
     }
+    stamp(&mut built)?;
     let cms = built.to_der();
     let mut out = p.without_signature();
     out.insert(SIGNATURE_KEY.into(), Value::String(STANDARD.encode(cms)));
@@ -381,6 +392,13 @@ pub struct OsloVerified {
 }
 
 impl Bus {
+    /// Signs an oslo envelope as [`sign`] does, time-stamped at the configured `tsa_url`
+    /// (when set) as [`Bus::sign`] says: a TSA out of reach or a reply refused fails the
+    /// call, and no envelope is made.
+    pub fn sign_oslo(&self, envelope: &Value, signer: &Signer) -> Result<Value, SignError> {
+        sign_stamped(envelope, signer, |cms| self.stamp(cms))
+    }
+
     /// Verifies wire bytes of an oslo envelope (strict JSON) that arrived on `topic`.
     pub fn verify_oslo_bytes(&self, bytes: &[u8], topic: &str) -> Result<OsloVerified, Rejection> {
         self.verify_oslo_route_bytes(bytes, &Route::topic(topic))

@@ -152,10 +152,20 @@ impl From<waxseal_envelope::VerifyError> for Fail {
     }
 }
 
-/// A message-signing failure: refused input is `Rejected` (as the CLI's exit 1), the rest
-/// `WaxsealError`.
+/// A message-signing failure: refused input is `Rejected` (as the CLI's exit 1), and so is
+/// a time-stamp that could not be had (`stage` None; `transient` when the TSA was out of
+/// reach, `tsa-unavailable`); the rest `WaxsealError`.
 impl From<SignError> for Fail {
     fn from(e: SignError) -> Self {
+        if let SignError::Timestamp(t) = &e {
+            return Self::Rejected {
+                code: t.code().into(),
+                reason: e.to_string(),
+                stage: None,
+                hop: None,
+                transient: e.is_transient(),
+            };
+        }
         match e.input_code() {
             Some(code) => Self::Rejected {
                 code: code.into(),
@@ -1055,7 +1065,8 @@ impl Bus {
         self.current().config().validate_signatures
     }
 
-    /// Signs a fedmsg-style message (text in, text out).
+    /// Signs a fedmsg-style message (text in, text out), time-stamped at the
+    /// configuration's `tsa_url` when it names one.
     fn sign<'py>(
         &self,
         py: Python<'py>,
@@ -1063,7 +1074,7 @@ impl Bus {
         signer: &Signer,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let out = detached(py, || {
-            Ok(waxseal_message::sign_text(text(message)?, &signer.inner)?)
+            Ok(self.current().sign_text(text(message)?, &signer.inner)?)
         })?;
         Ok(PyBytes::new(py, out.as_bytes()))
     }
@@ -1135,7 +1146,8 @@ impl Bus {
         validated_report(py, &v)
     }
 
-    /// Signs an oslo envelope, bound to its route.
+    /// Signs an oslo envelope, bound to its route (time-stamped at `tsa_url` when the
+    /// configuration names one).
     #[pyo3(signature = (envelope, signer, *, topic, exchange = None))]
     fn sign_oslo<'py>(
         &self,
@@ -1146,11 +1158,12 @@ impl Bus {
         exchange: Option<&str>,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let out = detached(py, || {
+            let bus = self.current();
             let input = text(envelope)?;
             let value = parse_json(envelope)?;
             let s = oslo::route_signer(signer.inner.clone(), &route(topic, exchange))?;
             if value.get(oslo::VERSION_KEY).is_some() {
-                let signed = oslo::sign(&value, &s)?;
+                let signed = bus.sign_oslo(&value, &s)?;
                 waxseal_message::json::splice(
                     input,
                     &[oslo::SIGNATURE_KEY],
@@ -1159,7 +1172,7 @@ impl Bus {
                 .map_err(|e| Fail::rejected(e.code, e.message))
             } else {
                 let wrapped = oslo::wrap_text(input)?;
-                let signed = oslo::sign(&wrapped, &s)?;
+                let signed = bus.sign_oslo(&wrapped, &s)?;
                 serde_json::to_string(&signed).map_err(|e| Fail::Other(e.to_string()))
             }
         })?;
@@ -1184,7 +1197,9 @@ impl Bus {
             let mut envelope = serde_json::Map::new();
             envelope.insert(oslo::VERSION_KEY.into(), oslo::VERSION.into());
             envelope.insert(oslo::MESSAGE_KEY.into(), message.into());
-            match oslo::sign(&Value::Object(envelope), &s)?
+            match self
+                .current()
+                .sign_oslo(&Value::Object(envelope), &s)?
                 .as_object_mut()
                 .and_then(|o| o.remove(oslo::SIGNATURE_KEY))
             {

@@ -168,6 +168,9 @@ fn topic_arg(topic: &str) -> Result<(), CliError> {
 }
 
 fn sign_error(e: SignError) -> CliError {
+    if let SignError::Timestamp(e) = e {
+        return super::timestamp::stamp_error(e);
+    }
     match e.input_code() {
         Some(code) => CliError::rejected(code, e.to_string()),
         None => CliError::usage(e.to_string()),

@@ -233,7 +233,9 @@ pub fn run_msg(args: MsgArgs) -> Result<(), CliError> {
     output.write(out.as_bytes())
 }
 
-fn stamp_error(e: waxseal_message::timestamp::StampError) -> CliError {
+/// A time-stamp that could not be had: a refused reply is a rejection (exit 1, its code),
+/// the TSA out of reach or unusable settings exit 2 (with `tsa-unavailable` or `usage`).
+pub(super) fn stamp_error(e: waxseal_message::timestamp::StampError) -> CliError {
     match e {
         waxseal_message::timestamp::StampError::Refused { .. } => {
             CliError::rejected(e.code(), e.to_string())

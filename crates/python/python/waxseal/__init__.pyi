@@ -47,7 +47,8 @@ class Rejected(WaxsealError):
     """One line for a person; ``str(exc)`` is ``"<code>: <reason>"``."""
     transient: bool
     """``True`` for a failure of the receiver, not of the message (``crl-unavailable``,
-    ``replay-store-unavailable``): retry it later (requeue), do not refuse it."""
+    ``replay-store-unavailable``), or of a signer's TSA out of reach (``tsa-unavailable``):
+    retry it later (requeue), do not refuse it."""
 
 class ConfigError(WaxsealError):
     """A configuration, certificate, key or CRL that cannot be used."""
@@ -218,7 +219,14 @@ class Bus:
         """Signs a fedmsg-style JSON object message (text in, signed text out: every
         member kept byte for byte, ``crypto``, ``signature``, ``certificate`` appended).
         Raises :class:`Rejected` for input waxseal refuses to sign (``malformed-json``,
-        ``inexact-number``, ``malformed-topic``)."""
+        ``inexact-number``, ``malformed-topic``).
+
+        With ``tsa_url`` in the configuration the signature is time-stamped at that RFC
+        3161 TSA, each reply verified against ``tsa_trust`` before it is attached; when
+        that fails nothing is returned (no message leaves unstamped): :class:`Rejected`
+        with ``code`` ``tsa-unavailable`` and ``transient`` ``True`` for a TSA out of
+        reach (try again later), or the reply's ``timestamp-*`` code (``transient``
+        ``False``) for a reply refused."""
     def validate(
         self, message: bytes, topic: Optional[str] = None, *, replay: bool = True
     ) -> Dict[str, Any]:
@@ -249,7 +257,8 @@ class Bus:
     ) -> bytes:
         """Adds ``oslo.signature`` to an oslo envelope (``{"oslo.version": "2.0",
         "oslo.message": "..."}``; a bare message object is wrapped first), bound to the
-        route ``topic`` (and ``exchange``). Other members are kept byte for byte."""
+        route ``topic`` (and ``exchange``). Other members are kept byte for byte.
+        Time-stamped at ``tsa_url`` when the configuration names one, as :meth:`sign`."""
     def oslo_signature(
         self,
         message: str,
@@ -263,7 +272,8 @@ class Bus:
         (and ``exchange``): for a caller holding the envelope as a dict, which adds it
         there without serialising the envelope and parsing the result back. ``message``
         is parsed strictly (as :meth:`sign_oslo` does) and signed as the exact text it
-        is. Raises :class:`Rejected` for a message it refuses."""
+        is. Raises :class:`Rejected` for a message it refuses, and time-stamps as
+        :meth:`sign`."""
     def countersign_oslo(
         self,
         envelope: bytes,
