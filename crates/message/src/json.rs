@@ -200,8 +200,19 @@ impl<'de> Visitor<'de> for Strict {
 /// Parses JSON strictly (see the module docs): duplicate keys and invalid UTF-8 are
 /// `malformed-json`, a number that is not exactly a double is `inexact-number`.
 pub fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+    strictly(bytes, |d| Strict.deserialize(d))
+}
+
+/// `read` over all of `bytes` (nothing may follow the value), then the checks of every
+/// strict parse: no lone surrogate, every number exact.
+fn strictly<'de, T>(
+    bytes: &'de [u8],
+    read: impl FnOnce(
+        &mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>,
+    ) -> Result<T, serde_json::Error>,
+) -> Result<T, JsonError> {
     let mut d = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Strict.deserialize(&mut d).and_then(|v| d.end().map(|()| v));
+    let parsed = read(&mut d).and_then(|v| d.end().map(|()| v));
     let v = match parsed {
         Ok(v) => v,
         // A lone surrogate is named as such; anything else keeps serde_json's message.
@@ -295,20 +306,7 @@ pub fn parse_object<'a>(
     if bytes.get(skip_ws(bytes, 0)) != Some(&b'{') {
         return Ok(None);
     }
-    let mut d = serde_json::Deserializer::from_slice(bytes);
-    let parsed = d
-        .deserialize_map(TopLevel { keep })
-        .and_then(|v| d.end().map(|()| v));
-    let object = match parsed {
-        Ok(v) => v,
-        Err(e) => {
-            check_surrogates(bytes)?;
-            return Err(JsonError::malformed(e.to_string()));
-        }
-    };
-    check_surrogates(bytes)?;
-    scan_numbers(bytes)?;
-    Ok(Some(object))
+    strictly(bytes, |d| d.deserialize_map(TopLevel { keep })).map(Some)
 }
 
 /// The top-level object of [`parse_object`].
