@@ -91,7 +91,12 @@ run() {
     gateways+=($!)
   done
   printf '%s\n' "${gateways[@]}" > "$dir/pids"
-  wait "$watcher"
+  if ! wait "$watcher"; then
+    # Say which consumer fell short, with its log, before the clean-up removes it.
+    echo "bench: $prefix ($bus, $procs process(es), --threads $threads): not every message came out" >&2
+    cat "$dir/gw.log" >&2
+    exit 1
+  fi
   for p in "${gateways[@]}"; do kill -TERM "$p"; wait "$p" || true; done
   gateways=()
   local refused
