@@ -47,9 +47,9 @@ fn lock(w: &Mutex<Waiting>) -> MutexGuard<'_, Waiting> {
     w.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Clears the lead when the leading delivery is done, or its task was aborted before it
-/// recorded the batch (the session ended): the next delivery leads, and records what
-/// was left as well.
+/// Clears the lead when the leading delivery's task was aborted before it recorded the
+/// batch (the session ended): the next delivery leads, and records what was left as
+/// well. (A lead that runs to the end gives the lead up itself, when nothing waits.)
 struct Lead<'a>(&'a Mutex<Waiting>);
 
 impl Drop for Lead<'_> {
@@ -93,11 +93,27 @@ impl Admitter {
                     !std::mem::replace(&mut w.led, true)
                 };
                 if leads {
-                    let _lead = Lead(waiting);
+                    let lead = Lead(waiting);
                     // The deliveries ready now are examined, and join, before this runs on.
                     tokio::task::yield_now().await;
-                    let batch = std::mem::take(&mut lock(waiting).requests);
-                    record(batch);
+                    // Deliveries that joined while a batch was being recorded (on another
+                    // worker thread) saw a lead and wait for it: the lead records until
+                    // it finds nothing waiting, and gives the lead up in the same look,
+                    // so no delivery is left waiting without one.
+                    loop {
+                        let batch = {
+                            let mut w = lock(waiting);
+                            if w.requests.is_empty() {
+                                w.led = false;
+                                break;
+                            }
+                            std::mem::take(&mut w.requests)
+                        };
+                        record(batch);
+                    }
+                    // The lead was given up above, in the look that found nothing waiting
+                    // (another delivery may lead by now): the guard is only for an abort.
+                    std::mem::forget(lead);
                 }
             }
         }
@@ -146,6 +162,80 @@ fn record(batch: Vec<Request>) {
         for (admitted, answer) in bus.admit_examined_all(examined).into_iter().zip(answers) {
             // A delivery whose task is gone (its session ended) needs no answer.
             let _ = answer.send(admitted);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use waxseal_envelope::{KeyAlgorithm, Signer};
+    use waxseal_message::{Arrival, BusConfig};
+    use waxseal_pki::TestPki;
+
+    /// Many deliveries admitted at once on a runtime of two worker threads, as
+    /// `--threads 2` runs them: each gets its answer. A delivery that joined while the lead
+    /// was recording a batch on the other thread used to wait for ever (the gateway then
+    /// held it unacknowledged until it stopped).
+    #[test]
+    fn every_delivery_admitted_in_place_on_two_threads_gets_its_answer() {
+        let pki = TestPki::new(KeyAlgorithm::P256).unwrap();
+        let leaf = pki
+            .leaf("bodhi-app01.example.org", KeyAlgorithm::P256)
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("root.crt"), pki.root.cert.to_pem()).unwrap();
+        std::fs::write(dir.path().join("ca.crt"), pki.ca.cert.to_pem()).unwrap();
+        let config = BusConfig::from_json(
+            r#"{"trust": ["root.crt"], "certs": ["ca.crt"],
+                "routing_policy": {"org.example.prod.bodhi.#": ["bodhi-*"]}}"#,
+            dir.path(),
+        )
+        .unwrap();
+        let bus = Arc::new(Bus::new(config).unwrap());
+        let signer = Signer::new(leaf.cert.clone(), leaf.key.clone()).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        let admitter = Arc::new(Admitter::in_place());
+        for round in 0..20 {
+            let examined: Vec<Examined> = (0..200)
+                .map(|n| {
+                    let m = serde_json::json!({
+                        "topic": "org.example.prod.bodhi.update.comment",
+                        "msg": {"round": round, "n": n},
+                    });
+                    let body =
+                        serde_json::to_vec(&waxseal_message::sign(&m, &signer).unwrap()).unwrap();
+                    bus.examine(&body, &Arrival::unrouted()).unwrap()
+                })
+                .collect();
+            let answers = runtime.block_on(async {
+                let tasks: Vec<_> = examined
+                    .into_iter()
+                    .map(|e| {
+                        let (admitter, bus) = (admitter.clone(), bus.clone());
+                        tokio::spawn(async move { admitter.admit(bus, e).await })
+                    })
+                    .collect();
+                let mut answers = Vec::new();
+                for t in tasks {
+                    let answer = tokio::time::timeout(Duration::from_secs(20), t)
+                        .await
+                        .expect("every delivery is answered")
+                        .unwrap();
+                    answers.push(answer);
+                }
+                answers
+            });
+            assert_eq!(answers.len(), 200);
+            for a in answers {
+                let admitted = a.expect("answered").expect("admitted");
+                assert!(!admitted.duplicate, "each message is new");
+            }
         }
     }
 }
