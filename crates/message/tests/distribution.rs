@@ -169,11 +169,14 @@ fn cached_files(dir: &Path) -> usize {
         .map(|d| {
             d.filter_map(Result::ok)
                 .filter(|e| {
+                    // A copy being written is a hidden temporary file (`fsutil`'s
+                    // `.waxseal-tmp-*`), or an older `*.tmp*` one.
                     let name = e.file_name().to_string_lossy().into_owned();
-                    !name
-                        .rsplit('.')
-                        .next()
-                        .is_some_and(|ext| ext.starts_with("tmp"))
+                    !name.starts_with('.')
+                        && !name
+                            .rsplit('.')
+                            .next()
+                            .is_some_and(|ext| ext.starts_with("tmp"))
                 })
                 .count()
         })
