@@ -335,40 +335,28 @@ impl Setup {
             }
             What::BusFloor(kind) => {
                 self.floor_store.reset();
-                let bus = &self.floor_bus;
-                let start = Instant::now();
-                match kind {
-                    Kind::Fedmsg => {
-                        for m in &self.fedmsg[..MESSAGES] {
-                            black_box(bus.validate_bytes(black_box(m)).unwrap());
-                        }
-                    }
-                    Kind::Oslo => {
-                        for m in &self.oslo[..MESSAGES] {
-                            black_box(bus.verify_oslo_bytes(black_box(m), OSLO_TOPIC).unwrap());
-                        }
-                    }
-                }
-                start.elapsed()
+                self.validate_all(&self.floor_bus, kind)
             }
-            What::Bus(kind, interval) => {
-                let bus = self.bus(interval);
-                let start = Instant::now();
-                match kind {
-                    Kind::Fedmsg => {
-                        for m in &self.fedmsg[..MESSAGES] {
-                            black_box(bus.validate_bytes(black_box(m)).unwrap());
-                        }
-                    }
-                    Kind::Oslo => {
-                        for m in &self.oslo[..MESSAGES] {
-                            black_box(bus.verify_oslo_bytes(black_box(m), OSLO_TOPIC).unwrap());
-                        }
-                    }
+            What::Bus(kind, interval) => self.validate_all(&self.bus(interval), kind),
+        }
+    }
+
+    /// The time `bus` takes to validate one pass of `kind`'s messages.
+    fn validate_all(&self, bus: &Bus, kind: Kind) -> Duration {
+        let start = Instant::now();
+        match kind {
+            Kind::Fedmsg => {
+                for m in &self.fedmsg[..MESSAGES] {
+                    black_box(bus.validate_bytes(black_box(m)).unwrap());
                 }
-                start.elapsed()
+            }
+            Kind::Oslo => {
+                for m in &self.oslo[..MESSAGES] {
+                    black_box(bus.verify_oslo_bytes(black_box(m), OSLO_TOPIC).unwrap());
+                }
             }
         }
+        start.elapsed()
     }
 }
 

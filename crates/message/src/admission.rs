@@ -447,19 +447,26 @@ impl Bus {
         self.admit_examined(examined)
     }
 
-    /// [`Bus::admit`], also handing the body's top-level object, as the checks read it,
-    /// to `read` once the message is admitted: what a caller wants of the wire besides the
-    /// verdict (the exact `oslo.message` text, say) without parsing the body again.
-    pub fn admit_and_read<T>(
+    /// [`Bus::admit`], also returning the exact `oslo.message` text of an admitted oslo
+    /// envelope (`None` for a fedmsg-style message): the text the signature covers, for a
+    /// caller that parses it itself, without parsing the body again. Nothing else of the
+    /// envelope is handed out: its other members are not signed.
+    pub fn admit_with_text(
         &self,
         body: &[u8],
         arrival: &Arrival,
-        read: impl FnOnce(json::Object<'_>) -> T,
-    ) -> Result<(Admitted, T), Rejection> {
+    ) -> Result<(Admitted, Option<String>), Rejection> {
         arrival.check_routing()?;
         examine_wire(body, |message| {
             let examined = self.examine_checked(message, arrival)?;
-            Ok((self.admit_examined(examined)?, read(message)))
+            let text = match &examined.message {
+                AdmittedMessage::Oslo(_) => message
+                    .member(oslo::MESSAGE_KEY)
+                    .and_then(|text| text.ok())
+                    .map(str::to_owned),
+                AdmittedMessage::Fedmsg(_) => None,
+            };
+            Ok((self.admit_examined(examined)?, text))
         })
     }
 

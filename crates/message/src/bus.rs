@@ -629,13 +629,8 @@ impl Bus {
     /// message's certificate itself (fedmsg's x509 wire). `malformed` when the field is
     /// longer than [`MAX_FIELD_LEN`] or cannot be read.
     pub fn certificate_field(&self, field: &str) -> Result<Arc<[Certificate]>, Rejection> {
-        if field.len() > MAX_FIELD_LEN {
-            return Err(Rejection::format(
-                "malformed",
-                format!("certificate is longer than {MAX_FIELD_LEN} bytes"),
-            ));
-        }
-        self.certificate_fields.decode(field)
+        self.certificate_field_indexed(field)
+            .map(|(certificates, _)| certificates)
     }
 
     /// [`Bus::certificate_field`], with the certificates also indexed to verify with

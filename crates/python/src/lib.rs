@@ -303,18 +303,29 @@ fn authorization_report<'py>(
     Ok(auth)
 }
 
+/// The `authorization` and `entity` members of a report, each when present.
+fn authorized_members<'py>(
+    py: Python<'py>,
+    authorization: Option<&waxseal_entity::Authorization>,
+    entity: Option<&waxseal_entity::EntityId>,
+    m: &mut Members<'py>,
+) -> PyResult<()> {
+    if let Some(a) = authorization {
+        m.add(key!(py, "authorization"), authorization_report(py, a)?)?;
+    }
+    if let Some(e) = entity {
+        m.add(key!(py, "entity"), entity_report(py, e)?)?;
+    }
+    Ok(())
+}
+
 /// The members of a fedmsg validation report (`Validated` as serde writes it).
 fn validated_members<'py>(
     py: Python<'py>,
     v: &waxseal_message::Validated,
     m: &mut Members<'py>,
 ) -> PyResult<()> {
-    if let Some(a) = &v.authorization {
-        m.add(key!(py, "authorization"), authorization_report(py, a)?)?;
-    }
-    if let Some(e) = &v.entity {
-        m.add(key!(py, "entity"), entity_report(py, e)?)?;
-    }
+    authorized_members(py, v.authorization.as_ref(), v.entity.as_ref(), m)?;
     m.add(key!(py, "note"), &v.note)?;
     m.add(key!(py, "signed"), v.signed)?;
     if let Some(s) = &v.signer {
@@ -341,12 +352,7 @@ fn oslo_members<'py>(
     v: &waxseal_message::OsloVerified,
     m: &mut Members<'py>,
 ) -> PyResult<()> {
-    if let Some(a) = &v.authorization {
-        m.add(key!(py, "authorization"), authorization_report(py, a)?)?;
-    }
-    if let Some(e) = &v.entity {
-        m.add(key!(py, "entity"), entity_report(py, e)?)?;
-    }
+    authorized_members(py, v.authorization.as_ref(), v.entity.as_ref(), m)?;
     let hops = PyList::empty(py);
     for h in &v.hops {
         let d = PyDict::new(py);
@@ -1302,11 +1308,7 @@ impl Bus {
         let (admitted, text) = detached(py, || {
             let bus = self.current();
             // From the bytes: the signature and the inner text are read in place.
-            Ok(bus.admit_and_read(body, &arrival, |m| {
-                m.member(oslo::MESSAGE_KEY)
-                    .and_then(|text| text.ok())
-                    .map(str::to_owned)
-            })?)
+            Ok(bus.admit_with_text(body, &arrival)?)
         })?;
         admitted_report(py, &admitted, text.as_deref())
     }
