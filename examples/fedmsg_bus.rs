@@ -2,9 +2,9 @@
 //! `cargo run --release -p waxseal-examples --example fedmsg_bus`
 
 use serde_json::json;
-use waxseal_envelope::KeyAlgorithm;
 use waxseal_message::{Bus, BusConfig, sign, strip_credentials};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+use waxseal_trust::KeyAlgorithm;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A bus PKI with two services, in a temporary directory.
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let v = bus.validate_bytes(&wire)?;
     // Notes and reasons quote the message (topics, subjects): print them escaped, so a
     // message cannot forge a log line.
-    use waxseal_envelope::display::Escaped;
+    use waxseal_trust::display::Escaped;
     println!("bodhi's message: accepted ({})", Escaped(&v.note));
     for d in v.authorization.iter().flat_map(|a| a.decisions.iter()) {
         println!("  {} [{}]", Escaped(&d.reason), d.code);

@@ -1,8 +1,9 @@
 //! Sign and verify bytes with the library: a throwaway PKI, one envelope, one verification,
 //! then the same envelope tampered with. `cargo run --release -p waxseal-examples --example quickstart`
 
-use waxseal_envelope::{EnvelopeBuilder, KeyAlgorithm, Signer, TrustAnchors, Verifier};
+use waxseal_envelope::{EnvelopeBuilder, Signer, Verifier};
 use waxseal_pki::TestPki;
+use waxseal_trust::{KeyAlgorithm, TrustAnchors};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A root CA, a signing CA and one service key pair, generated in memory.

@@ -15,6 +15,7 @@ pub const FIXED_TIME: u64 = 1_795_564_800;
 /// certificates too), with a detached content for detached envelopes.
 pub fn envelope(data: &[u8]) {
     use waxseal_envelope::*;
+    use waxseal_trust::*;
     let Ok(env) = Envelope::parse(data) else {
         return;
     };
@@ -52,28 +53,29 @@ pub fn envelope(data: &[u8]) {
 /// Unwrap an S/MIME, PEM or base64 armour.
 pub fn smime(data: &[u8]) {
     if let Ok(u) = waxseal_envelope::format::unwrap(data) {
-        let _ = waxseal_envelope::asn1::normalize(&u.cms, 256);
+        let _ = waxseal_trust::asn1::normalize(&u.cms, 256);
     }
 }
 
 /// Parse a certificate or CRL and validate the certificate against itself.
 pub fn x509(data: &[u8]) {
     use waxseal_envelope::*;
+    use waxseal_trust::*;
     let _ = Crl::from_der(data).map(|c| c.entries().len());
     let Ok(cert) = Certificate::from_der(data) else {
         return;
     };
     let _ = inspect::CertificateSummary::of(&cert);
     if let Ok(anchors) = TrustAnchors::new([cert.clone()]) {
-        let options = trust::ValidationOptions::at(FIXED_TIME);
-        let _ = trust::validate(&cert, &anchors, &[], &CrlSet::new(), &options);
+        let options = ValidationOptions::at(FIXED_TIME);
+        let _ = validate(&cert, &anchors, &[], &CrlSet::new(), &options);
     }
 }
 
 /// Parse a private key file (PEM or DER; PKCS #8, PKCS #1, SEC1) and use what it gives:
 /// its public half, and a PKCS #8 re-encoding that must parse back to the same key.
 pub fn key(data: &[u8]) {
-    use waxseal_envelope::*;
+    use waxseal_trust::*;
     let Ok(key) = PrivateKey::from_bytes(data) else {
         return;
     };
@@ -91,7 +93,7 @@ pub fn key(data: &[u8]) {
 /// Parse certificate and CRL bundles (PEM with any number of blocks, or DER), and
 /// show what they hold.
 pub fn pem_bundle(data: &[u8]) {
-    use waxseal_envelope::*;
+    use waxseal_trust::*;
     if let Ok(certs) = Certificate::load_all(data) {
         for c in &certs {
             let _ = (c.subject_display(), c.issuer_display(), c.common_name());
@@ -131,7 +133,7 @@ fn scratch() -> std::path::PathBuf {
 /// `%%` into the files of a folder (named by the first byte of each part: `.pem`, `.crt`,
 /// `.der`, `.crl` or no extension), loaded as certificates and as CRLs.
 pub fn store(data: &[u8]) {
-    use waxseal_envelope::store::{files_in, load_certificates, load_crls};
+    use waxseal_trust::store::{files_in, load_certificates, load_crls};
     let dir = scratch();
     let file = dir.join("bundle.pem");
     std::fs::write(&file, data).expect("scratch file");
@@ -163,7 +165,7 @@ pub fn store(data: &[u8]) {
 /// Parse a time (`--at`, the PKI inventory's revocation times): a time that parses
 /// formats back to one that parses to the same second.
 pub fn time(data: &[u8]) {
-    use waxseal_envelope::time::{format, parse_rfc3339};
+    use waxseal_trust::time::{format, parse_rfc3339};
     let text = String::from_utf8_lossy(data);
     if let Ok(t) = parse_rfc3339(&text) {
         let shown = format(t);
@@ -179,14 +181,14 @@ pub fn dn(data: &[u8]) {
     let Ok(name) = x509_cert::name::Name::from_str(&text) else {
         return;
     };
-    let shown = waxseal_envelope::name::display(&name);
+    let shown = waxseal_trust::name::display(&name);
     assert!(
-        !shown.chars().any(waxseal_envelope::display::needs_escape),
+        !shown.chars().any(waxseal_trust::display::needs_escape),
         "unescaped control character in {shown:?}"
     );
-    let key = waxseal_envelope::name::NameKey::new(&name);
+    let key = waxseal_trust::name::NameKey::new(&name);
     assert!(key.starts_with(&key));
-    let _ = waxseal_envelope::name::common_name(&name);
+    let _ = waxseal_trust::name::common_name(&name);
     let _ = der::Encode::to_der(&name);
 }
 
@@ -197,6 +199,7 @@ pub fn dn(data: &[u8]) {
 /// checks after it run.
 pub fn timestamp(data: &[u8]) {
     use waxseal_envelope::*;
+    use waxseal_trust::*;
     let token = rfc3161::response_token(data).unwrap_or_else(|_| data.to_vec());
     let certs: Vec<Certificate> = Envelope::parse(&token)
         .map(|e| e.signed_data().x509_certificates().cloned().collect())

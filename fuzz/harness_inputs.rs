@@ -14,7 +14,7 @@ pub struct Fixture {
     /// testdata/pki/p256.
     pub dir: PathBuf,
     /// The leaf certificate.
-    pub leaf: waxseal_envelope::Certificate,
+    pub leaf: waxseal_trust::Certificate,
     /// A signer with the leaf's key.
     pub signer: waxseal_envelope::Signer,
 }
@@ -23,6 +23,7 @@ impl Fixture {
     /// Loads testdata/pki/p256 under `testdata`.
     pub fn new(testdata: &Path) -> Self {
         use waxseal_envelope::*;
+        use waxseal_trust::*;
         let dir = testdata.join("pki/p256");
         let leaf = Certificate::load_all(&std::fs::read(dir.join("leaf.pem")).unwrap())
             .unwrap()
@@ -109,7 +110,7 @@ pub fn pki_inventory(data: &[u8]) {
         while let Some(v) = stack.pop() {
             match v {
                 serde_json::Value::String(s) => {
-                    let _ = waxseal_envelope::time::parse_rfc3339(s);
+                    let _ = waxseal_trust::time::parse_rfc3339(s);
                 }
                 serde_json::Value::Array(a) => stack.extend(a),
                 serde_json::Value::Object(o) => stack.extend(o.values()),
@@ -151,7 +152,7 @@ pub fn service_host(data: &[u8]) {
     let _ = waxseal_pki::name::check_fqdn(&text);
     let _ = waxseal_pki::name::is_temporary_identity(&text);
     if let Ok(name) = waxseal_pki::issue::parse_name(&text) {
-        let _ = waxseal_envelope::name::display(&name);
+        let _ = waxseal_trust::name::display(&name);
     }
 }
 

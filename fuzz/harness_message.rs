@@ -7,7 +7,7 @@
 /// authorization included, stays reachable whatever the date.
 pub fn test_time(testdata: &std::path::Path) -> u64 {
     let pem = std::fs::read(testdata.join("pki/p256/crl.pem")).expect("test CRL");
-    let crl = waxseal_envelope::Crl::load_all(&pem).expect("test CRL parses");
+    let crl = waxseal_trust::Crl::load_all(&pem).expect("test CRL parses");
     crl[0]
         .x509()
         .tbs_cert_list

@@ -10,6 +10,7 @@ pub const FIXED_TIME: u64 = 1_795_564_800;
 pub fn slip(data: &[u8]) {
     use waxseal_envelope::*;
     use waxseal_slip::*;
+    use waxseal_trust::*;
     let Ok(env) = parse(data, DEFAULT_MAX_HOPS) else {
         return;
     };

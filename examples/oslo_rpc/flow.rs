@@ -22,9 +22,10 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use serde_json::{Value, json};
-use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
+use waxseal_envelope::Signer;
 use waxseal_message::{Bus, BusConfig, Route, oslo};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+use waxseal_trust::{KeyAlgorithm, KeyFileCheck};
 
 /// oslo.messaging's default control exchange.
 pub const EXCHANGE: &str = "openstack";
@@ -160,7 +161,7 @@ pub fn request(pki_dir: &Path, origin: &str, host: &str) -> Result<Value, Error>
     let rpc = json!({
         "method": "select_destinations",
         "args": {"host": host, "request_spec": {"num_instances": 1}},
-        "_unique_id": format!("{origin}-{}", waxseal_envelope::time::now())
+        "_unique_id": format!("{origin}-{}", waxseal_trust::time::now())
     });
     Ok(oslo::sign(
         &oslo::wrap(&rpc)?,

@@ -5,8 +5,8 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use waxseal_envelope::display::escape;
 use waxseal_pki::fsutil::{self, WriteError, WriteOptions};
+use waxseal_trust::display::escape;
 
 use crate::InOut;
 use crate::error::CliError;

@@ -13,7 +13,7 @@ mod io;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use waxseal_envelope::display::Escaped;
+use waxseal_trust::display::Escaped;
 
 /// Signed message envelopes (CMS / S/MIME SignedData, RFC 5652) for message buses.
 #[derive(Parser)]
@@ -111,7 +111,7 @@ pub struct InOut {
 /// `WAXSEAL_PROVIDER`: an unknown name, or graviola on a CPU that cannot run it, is a
 /// configuration error (exit 2), never a silent fallback.
 fn select_provider(name: Option<&str>) -> Result<(), error::CliError> {
-    use waxseal_envelope::provider;
+    use waxseal_trust::provider;
     let config = |e: provider::ProviderError| {
         let mut err = error::CliError::usage(e.to_string());
         err.code = e.reason().into();

@@ -8,10 +8,11 @@ use std::ops::Deref;
 
 use common::stderr;
 use der::Encode;
-use waxseal_envelope::asn1::{read_one, split_tlvs, tlv};
+use waxseal_envelope::Envelope;
 use waxseal_envelope::rfc5652::CertificateChoice;
-use waxseal_envelope::{Certificate, Crl, Envelope, KeyAlgorithm, PrivateKey};
 use waxseal_pki::{CertParams, Revocation, issue::parse_name};
+use waxseal_trust::asn1::{read_one, split_tlvs, tlv};
+use waxseal_trust::{Certificate, Crl, KeyAlgorithm, PrivateKey};
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::crl::CrlReason;
 

@@ -6,8 +6,8 @@ mod common;
 use std::process::Output;
 
 use common::{Fx, code as status, stderr, write_private};
-use waxseal_envelope::KeyAlgorithm;
 use waxseal_pki::TestPki;
+use waxseal_trust::KeyAlgorithm;
 
 impl Fx {
     fn new() -> Self {
@@ -173,7 +173,7 @@ fn revocation_through_the_command_line() {
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["signers"][0]["revocation_checked"], true);
 
-    let leaf = waxseal_envelope::Certificate::load_all(
+    let leaf = waxseal_trust::Certificate::load_all(
         &std::fs::read(fx.p("bodhi-app01.example.org.crt")).unwrap(),
     )
     .unwrap()
@@ -392,7 +392,7 @@ fn signer_certificate_purpose_is_enforced_and_configurable() {
     let server = fx
         .pki
         .leaf_with("www.example.org", KeyAlgorithm::P256, |p| {
-            p.ext_key_usage = vec![waxseal_envelope::oid::KP_SERVER_AUTH];
+            p.ext_key_usage = vec![waxseal_trust::oid::KP_SERVER_AUTH];
         })
         .unwrap();
     fx.save_leaf("server", &server.cert, &server.key);
@@ -428,7 +428,7 @@ fn signer_certificate_purpose_is_enforced_and_configurable() {
         status(&fx.verify("bus.der", &["--purpose", "bus-signing"])),
         0
     );
-    let bus_oid = waxseal_envelope::oid::WAXSEAL_KP_BUS_SIGNING.to_string();
+    let bus_oid = waxseal_trust::oid::WAXSEAL_KP_BUS_SIGNING.to_string();
     assert_eq!(status(&fx.verify("bus.der", &["--purpose", &bus_oid])), 0);
     let o = fx.verify(
         "bus.der",
@@ -441,8 +441,8 @@ fn signer_certificate_purpose_is_enforced_and_configurable() {
 
 #[test]
 fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
-    use waxseal_envelope::key::PssKeyParams;
-    use waxseal_envelope::{DigestAlgorithm, PrivateKey};
+    use waxseal_trust::key::PssKeyParams;
+    use waxseal_trust::{DigestAlgorithm, PrivateKey};
     let fx = Fx::new();
     // One RSA key, certified twice: id-RSASSA-PSS restricted to SHA-384 (salt >= 48), and
     // rsaEncryption.
@@ -545,7 +545,7 @@ fn rsa_pss_keys_sign_and_verify_within_their_parameters() {
 /// The providers this CPU can run: rustcrypto, and graviola where the CPU has what it needs.
 fn providers() -> Vec<&'static str> {
     let mut p = vec!["rustcrypto"];
-    if waxseal_envelope::provider::graviola_supported().is_ok() {
+    if waxseal_trust::provider::graviola_supported().is_ok() {
         p.push("graviola");
     }
     p

@@ -22,7 +22,8 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 use serde_json::{Value, json};
-use waxseal_envelope::{Certificate, KeyFileCheck, PrivateKey, Signer};
+use waxseal_envelope::Signer;
+use waxseal_trust::{Certificate, KeyFileCheck, PrivateKey};
 
 const TOPIC: &str = "org.example.prod.bodhi.update.comment";
 

@@ -64,7 +64,7 @@ fn pki_of_every_parameter_set_signs_and_verifies_with_revocation() {
         assert!(listing.contains(&alg), "{listing}");
         // The key file is the RFC 9881 seed form: PKCS #8 of 54 bytes.
         let key = std::fs::read(t.join(format!("{dir}/pq-app01.example.org.key"))).unwrap();
-        let parsed = waxseal_envelope::PrivateKey::from_bytes(&key).unwrap();
+        let parsed = waxseal_trust::PrivateKey::from_bytes(&key).unwrap();
         assert_eq!(parsed.to_pkcs8_der().len(), 54, "{alg}");
         assert_eq!(parsed.algorithm().name(), alg);
         for (i, extra) in [vec![], vec!["--no-attrs"], vec!["--detached"]]

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{code, run, stderr as err, stdout as out, write_key};
-use waxseal_envelope::KeyAlgorithm;
-use waxseal_envelope::mldsa::MlDsaParameterSet;
 use waxseal_pki::TestPki;
+use waxseal_trust::KeyAlgorithm;
+use waxseal_trust::mldsa::MlDsaParameterSet;
 
 fn python() -> Option<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");

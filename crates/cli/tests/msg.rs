@@ -500,7 +500,7 @@ fn replays_across_processes_and_future_signing_times() {
             "freshness": {"clock_skew_secs": 60}}"#,
     )
     .unwrap();
-    let now = waxseal_envelope::time::now();
+    let now = waxseal_trust::time::now();
     let at = |secs: u64| {
         validate_with(
             t,
@@ -510,7 +510,7 @@ fn replays_across_processes_and_future_signing_times() {
                 "--in",
                 "msg.signed",
                 "--at",
-                &waxseal_envelope::time::format(secs),
+                &waxseal_trust::time::format(secs),
             ],
         )
     };

@@ -9,8 +9,8 @@ use std::os::unix::fs::FileTypeExt;
 use std::process::{Command, Output};
 
 use common::{Fx, code, stderr as err};
-use waxseal_envelope::KeyAlgorithm;
 use waxseal_pki::TestPki;
+use waxseal_trust::KeyAlgorithm;
 
 impl Fx {
     fn new() -> Self {
@@ -46,7 +46,7 @@ fn assert_clean_line(s: &str) {
     assert!(
         !s.trim_end_matches('\n')
             .chars()
-            .any(waxseal_envelope::display::needs_escape),
+            .any(waxseal_trust::display::needs_escape),
         "raw control character in {s:?}"
     );
     assert!(!s.contains("waxseal-tmp"), "temporary file name shown: {s}");
@@ -246,7 +246,7 @@ fn a_hostile_subject_name_prints_as_one_escaped_line() {
     let text = String::from_utf8(o.stdout).unwrap();
     for line in text.lines() {
         assert!(
-            !line.chars().any(waxseal_envelope::display::needs_escape),
+            !line.chars().any(waxseal_trust::display::needs_escape),
             "{line:?}"
         );
     }

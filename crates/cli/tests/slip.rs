@@ -316,9 +316,10 @@ fn rfc4134_example_4_4_from_the_command_line() {
 // refused, whatever `--max-age` says; nothing is written to `--out`.
 #[test]
 fn a_hop_signed_in_the_future_is_refused() {
-    use waxseal_envelope::{EnvelopeBuilder, KeyAlgorithm, PrivateKey, Signer, time};
+    use waxseal_envelope::{EnvelopeBuilder, Signer};
     use waxseal_pki::{Issued, TestPki};
     use waxseal_slip::{DEFAULT_MAX_HOPS, append_hop};
+    use waxseal_trust::{KeyAlgorithm, PrivateKey, time};
 
     let tmp = tempfile::tempdir().unwrap();
     let t = tmp.path();

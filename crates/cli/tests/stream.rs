@@ -11,7 +11,7 @@ use std::os::unix::fs::FileTypeExt;
 use std::process::{Command, Stdio};
 
 use common::{Fx, code, stderr as err};
-use waxseal_envelope::KeyAlgorithm;
+use waxseal_trust::KeyAlgorithm;
 
 /// Larger than the old in-memory limit of 64 MiB.
 const LARGE: usize = 70 << 20;

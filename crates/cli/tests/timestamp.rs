@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use common::{Fx, code, ok, stderr, stdout, write_key};
 use der::Encode;
+use waxseal_envelope::Envelope;
 use waxseal_envelope::rfc3161::{self, KP_TIME_STAMPING};
-use waxseal_envelope::{Certificate, Envelope, KeyAlgorithm};
 use waxseal_pki::{Issued, TestPki, testing::DAY};
+use waxseal_trust::{Certificate, KeyAlgorithm};
 use x509_cert::ext::Extension;
 
 const YEAR: u64 = 365 * DAY;
@@ -42,9 +43,9 @@ struct Tsa {
 }
 
 /// A TSA certificate's extendedKeyUsage: timeStamping alone, critical (RFC 3161 §2.3).
-fn eku(purposes: Vec<waxseal_envelope::oid::Oid>, critical: bool) -> Extension {
+fn eku(purposes: Vec<waxseal_trust::oid::Oid>, critical: bool) -> Extension {
     Extension {
-        extn_id: waxseal_envelope::oid::CE_EXT_KEY_USAGE,
+        extn_id: waxseal_trust::oid::CE_EXT_KEY_USAGE,
         critical,
         extn_value: der::asn1::OctetString::new(
             x509_cert::ext::pkix::ExtendedKeyUsage(purposes)
@@ -269,7 +270,7 @@ fn reason(o: &std::process::Output) -> String {
 }
 
 fn rfc3339(t: u64) -> String {
-    waxseal_envelope::time::format(t)
+    waxseal_trust::time::format(t)
 }
 
 /// The envelope `file` with its first signer's token replaced by `token`.
@@ -604,7 +605,8 @@ fn forged_and_tampered_tokens_are_refused_each_with_its_code() {
     assert_eq!(reason(&o), "timestamp-imprint-mismatch");
 
     // The imprint changed inside the token.
-    let digest = waxseal_envelope::DigestAlgorithm::Sha256.digest(&signature);
+    let digest = waxseal_trust::provider::Provider::default()
+        .digest(waxseal_trust::DigestAlgorithm::Sha256, &signature);
     let mut t = token.clone();
     flip_in(&mut t, &digest);
     with_token(&fx, "stamped.der", t, "imprint.der");
@@ -668,18 +670,19 @@ fn forged_and_tampered_tokens_are_refused_each_with_its_code() {
 fn forged_token(signer: &Issued, chain: &Certificate, stamped: &[u8]) -> Vec<u8> {
     let info = rfc3161::TstInfo {
         version: 1,
-        policy: waxseal_envelope::oid::Oid::new_unwrap("1.3.6.1.4.1.99999.1"),
+        policy: waxseal_trust::oid::Oid::new_unwrap("1.3.6.1.4.1.99999.1"),
         message_imprint: rfc3161::MessageImprint {
-            hash_algorithm: waxseal_envelope::DigestAlgorithm::Sha256.algorithm_identifier(),
+            hash_algorithm: waxseal_trust::DigestAlgorithm::Sha256.algorithm_identifier(),
             hashed_message: der::asn1::OctetString::new(
-                waxseal_envelope::DigestAlgorithm::Sha256.digest(stamped),
+                waxseal_trust::provider::Provider::default()
+                    .digest(waxseal_trust::DigestAlgorithm::Sha256, stamped),
             )
             .unwrap(),
         },
         serial_number: der::asn1::Int::new(&[7]).unwrap(),
         gen_time: der::Any::new(
             der::Tag::GeneralizedTime,
-            waxseal_envelope::time::format(waxseal_envelope::time::now() - 60)
+            waxseal_trust::time::format(waxseal_trust::time::now() - 60)
                 .replace(['-', ':', 'T'], "")
                 .into_bytes(),
         )
@@ -715,13 +718,13 @@ fn tsa_certificates_without_the_critical_time_stamping_purpose_are_refused() {
         (
             "not alone",
             eku(
-                vec![KP_TIME_STAMPING, waxseal_envelope::oid::KP_EMAIL_PROTECTION],
+                vec![KP_TIME_STAMPING, waxseal_trust::oid::KP_EMAIL_PROTECTION],
                 true,
             ),
         ),
         (
             "another purpose",
-            eku(vec![waxseal_envelope::oid::KP_CODE_SIGNING], true),
+            eku(vec![waxseal_trust::oid::KP_CODE_SIGNING], true),
         ),
     ];
     for (what, ext) in cases {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use waxseal_envelope::Certificate;
+use waxseal_trust::Certificate;
 
 use crate::claims::{ClaimConfig, ClaimRule};
 use crate::error::EntityError;

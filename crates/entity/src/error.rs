@@ -5,13 +5,13 @@
 #[non_exhaustive]
 pub enum EntityError {
     /// No rule matched the certificate.
-    #[error("no entity rule matches certificate {}", waxseal_envelope::display::Escaped(.subject))]
+    #[error("no entity rule matches certificate {}", waxseal_trust::display::Escaped(.subject))]
     NoMatch {
         /// The certificate's subject.
         subject: String,
     },
     /// Rules matched with different results.
-    #[error("certificate {} maps to more than one entity: {}", waxseal_envelope::display::Escaped(.subject), waxseal_envelope::display::Escaped(&.candidates.join(", ")))]
+    #[error("certificate {} maps to more than one entity: {}", waxseal_trust::display::Escaped(.subject), waxseal_trust::display::Escaped(&.candidates.join(", ")))]
     Ambiguous {
         /// The certificate's subject.
         subject: String,

@@ -4,17 +4,16 @@
 //! authorization says whether that signer may say it. "Signature validation is to
 //! authentication as routing-policy checks are to authorization."
 //!
-//! - [`mapping`]: certificate → [`EntityId`] by rules on the CN, SAN entries or subject
-//!   attributes, through patterns with named captures (`bodhi-app01.example.org` →
-//!   service `bodhi`, host `app01.example.org`). No match, or conflicting matches, is an
-//!   error, never a default.
-//! - [`registry`]: optional pinning of the certificates or keys each entity may use.
-//! - [`glob`]: topics (printable ASCII), topic patterns (RabbitMQ semantics, the most
-//!   specific decides) and entity patterns.
-//! - [`policy`]: topic → allowed entities, patterns on both sides, fedmsg's `nitpicky`.
-//! - [`claims`]: payload values (JSON Pointer) that must equal a field of the signer's
-//!   entity, so a node can only speak for itself.
-//! - [`authorize`]: all of the above, each [`Decision`] with its reason.
+//! 1. Name the signer: [`mapping`] turns a certificate into an [`EntityId`] by rules on
+//!    the CN, SAN entries or subject attributes, through patterns with named captures
+//!    (`bodhi-app01.example.org` → service `bodhi`, host `app01.example.org`); no match,
+//!    or conflicting matches, is an error, never a default.
+//! 2. Pin it (optional): [`registry`], the certificates or keys each entity may use.
+//! 3. Route: [`policy`], topic → allowed entities, with the patterns of [`glob`] on both
+//!    sides (RabbitMQ semantics, the most specific decides) and fedmsg's `nitpicky`.
+//! 4. Check the payload: [`claims`], values (JSON Pointer) that must equal a field of the
+//!    signer's entity, so a node can only speak for itself.
+//! 5. Decide: [`authorize`] runs all of the above; each [`Decision`] carries its reason.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

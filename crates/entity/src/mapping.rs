@@ -7,8 +7,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use x509_cert::ext::pkix::name::GeneralName;
 
-use waxseal_envelope::Certificate;
-use waxseal_envelope::name::string_value;
+use waxseal_trust::Certificate;
+use waxseal_trust::name::string_value;
 
 use crate::error::EntityError;
 
@@ -98,7 +98,7 @@ pub struct EntityMapper {
 // A panic cannot leave the kept answers inconsistent: they change only inside
 // `quick_cache`, under a shard lock, by inserting a cloned answer, which does not panic.
 // So a bus that holds a mapper stays usable across `catch_unwind`, as with the path cache
-// (`waxseal_trust::path::cache`).
+// (`waxseal_trust::PathCache`).
 impl std::panic::RefUnwindSafe for EntityMapper {}
 impl std::panic::UnwindSafe for EntityMapper {}
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use waxseal_envelope::Certificate;
+use waxseal_trust::Certificate;
 
 use crate::error::EntityError;
 use crate::mapping::EntityId;

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use waxseal_entity::*;
-use waxseal_envelope::KeyAlgorithm;
 use waxseal_pki::TestPki;
+use waxseal_trust::KeyAlgorithm;
 
 fn rule(source: Source, pattern: Option<&str>, id: Option<&str>) -> RuleConfig {
     RuleConfig {
@@ -51,7 +51,7 @@ fn a_kept_answer_is_the_answer_and_belongs_to_its_rules() {
             assert_eq!(m.map(&odd.cert).unwrap_err().code(), "entity-unmapped");
         }
         // A fresh copy of the certificate (as a message carries it) is the same certificate.
-        let copy = waxseal_envelope::Certificate::from_der(leaf.cert.der()).unwrap();
+        let copy = waxseal_trust::Certificate::from_der(leaf.cert.der()).unwrap();
         assert_eq!(mapper.map(&copy).unwrap().field("service"), Some("bodhi"));
     }
     // Another mapper, other rules: its own answers, whatever the first one kept.

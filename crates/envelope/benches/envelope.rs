@@ -19,6 +19,7 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use waxseal_envelope::*;
 use waxseal_pki::TestPki;
+use waxseal_trust::*;
 
 fn payload() -> Vec<u8> {
     let mut p =

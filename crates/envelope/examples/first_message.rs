@@ -21,12 +21,14 @@
 
 use std::hint::black_box;
 use std::time::Instant;
+use waxseal_trust::provider::Provider;
 
-use waxseal_envelope::algorithm::SignatureScheme;
-use waxseal_envelope::key::without_key_caches;
-use waxseal_envelope::provider::graviola::RawRsa;
 use waxseal_envelope::*;
 use waxseal_pki::TestPki;
+use waxseal_trust::algorithm::SignatureScheme;
+use waxseal_trust::key::without_key_caches;
+use waxseal_trust::provider::RawRsa;
+use waxseal_trust::*;
 
 fn per_second(n: usize, mut f: impl FnMut()) -> f64 {
     f();
@@ -97,12 +99,15 @@ fn main() {
             "graviola's bare RSA verify",
         ),
         None => {
-            let key = PublicKey::from_spki(pki.ca.cert.public_key_info()).unwrap();
+            let key = pki.ca.cert.public_key_bounded(None, 16384).unwrap();
+            let provider = Provider::default();
             (
                 per_second(n, || {
-                    key.verify(&scheme, digest, black_box(&tbs), &sig).unwrap()
+                    provider
+                        .verify_prepared(&key, &scheme, digest, black_box(&tbs), &sig)
+                        .unwrap();
                 }),
-                "PublicKey::verify, key set up",
+                "Provider::verify_prepared, key set up",
             )
         }
     };
@@ -110,7 +115,9 @@ fn main() {
     let set_up_and_check = per_second(n, || {
         without_key_caches(|| {
             let k = PublicKey::from_spki(&spki).unwrap();
-            k.verify(&scheme, digest, black_box(&tbs), &sig).unwrap();
+            Provider::default()
+                .verify(&k, &scheme, digest, black_box(&tbs), &sig)
+                .unwrap();
         })
     });
     let mut e = envs.iter().cycle();

@@ -37,7 +37,7 @@ impl Envelope {
             });
         }
         let unwrapped = format::unwrap(input)?;
-        let der = crate::asn1::normalize(
+        let der = waxseal_trust::asn1::normalize(
             &unwrapped.cms,
             limits.max_depth.min(crate::rfc5652::MAX_DEPTH_CAP),
         )?;
@@ -148,9 +148,9 @@ impl Envelope {
             .ok_or(SignError::MissingContent)?;
         let mut micalg: Vec<&str> = Vec::new();
         for si in &self.signed_data.signer_infos {
-            if let Ok(d) =
-                crate::algorithm::DigestAlgorithm::from_algorithm_identifier(&si.digest_algorithm)
-                && !micalg.contains(&d.micalg())
+            if let Ok(d) = waxseal_trust::algorithm::DigestAlgorithm::from_algorithm_identifier(
+                &si.digest_algorithm,
+            ) && !micalg.contains(&d.micalg())
             {
                 micalg.push(d.micalg());
             }

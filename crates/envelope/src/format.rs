@@ -217,7 +217,7 @@ pub fn to_smime_opaque(der: &[u8]) -> Vec<u8> {
 /// the detached signature as the second. `micalg` lists the digests (RFC 8551 §3.5.3.2).
 pub fn to_smime_detached(der: &[u8], content: &[u8], micalg: &[&str]) -> Vec<u8> {
     let mut nonce = [0u8; 12];
-    rand_core::Rng::fill_bytes(&mut crate::key::rng(), &mut nonce);
+    rand_core::Rng::fill_bytes(&mut waxseal_trust::key::rng(), &mut nonce);
     let boundary = format!("----waxseal-{}", hex::encode(nonce));
     let mut out = Vec::new();
     out.extend_from_slice(b"MIME-Version: 1.0\r\n");

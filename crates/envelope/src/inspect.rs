@@ -6,13 +6,14 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::algorithm::{DigestAlgorithm, SignatureScheme};
-use crate::cert::Certificate;
-use crate::display::Escaped as E;
 use crate::envelope::Envelope;
+use crate::oid;
 use crate::rfc5652::{Attribute, Limits, SignerInfo};
 use crate::verify::{decode_time, describe_sid};
-use crate::{oid, time};
+use waxseal_trust::algorithm::{DigestAlgorithm, SignatureScheme};
+use waxseal_trust::cert::Certificate;
+use waxseal_trust::display::Escaped as E;
+use waxseal_trust::time;
 
 /// How deep [`report`] follows countersignatures of countersignatures.
 pub const MAX_COUNTERSIGNATURE_DEPTH: usize = 64;
@@ -62,9 +63,9 @@ pub struct CertificateSummary {
 impl CertificateSummary {
     /// Summarises `cert`.
     pub fn of(cert: &Certificate) -> Self {
-        let key = match crate::key::PublicKey::from_spki(cert.public_key_info()) {
+        let key = match waxseal_trust::key::PublicKey::from_spki(cert.public_key_info()) {
             // An ML-DSA parameter set names its strength; its key has no size in bits.
-            Ok(k @ crate::key::PublicKey::MlDsa(_)) => k.kind().to_string(),
+            Ok(k @ waxseal_trust::key::PublicKey::MlDsa(_)) => k.kind().to_string(),
             Ok(k) => format!("{} {}", k.kind(), k.bits()),
             Err(_) => oid::name(&cert.public_key_info().algorithm.oid),
         };
@@ -129,7 +130,7 @@ fn attribute_summary(a: &Attribute) -> AttributeSummary {
             .unwrap_or_else(|| hex::encode(raw))
     } else if let Some(text) = <der::asn1::Any as der::Decode>::from_der(raw)
         .ok()
-        .and_then(|a| crate::name::string_value(&a))
+        .and_then(|a| waxseal_trust::name::string_value(&a))
     {
         text
     } else {
@@ -165,7 +166,7 @@ fn signer_summary(
         .find(|c| match &si.sid {
             cms::signed_data::SignerIdentifier::IssuerAndSerialNumber(ias) => {
                 c.serial() == ias.serial_number.as_bytes()
-                    && *c.issuer_key() == crate::name::NameKey::new(&ias.issuer)
+                    && *c.issuer_key() == waxseal_trust::name::NameKey::new(&ias.issuer)
             }
             cms::signed_data::SignerIdentifier::SubjectKeyIdentifier(ski) => {
                 c.subject_key_identifier() == Some(ski.0.as_bytes())

@@ -21,14 +21,17 @@ use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::pkix::name::{GeneralName, GeneralNames};
 use x509_cert::serial_number::SerialNumber;
 
-use crate::algorithm::{AlgorithmPolicy, DigestAlgorithm};
-use crate::asn1::{read_one, split_tlvs};
-use crate::cert::Certificate;
-use crate::name::NameKey;
 use crate::rfc5652::{Attribute, Attributes, Limits, SignedData, SignerInfo};
-use crate::store::{CertStore, CrlSet};
-use crate::trust::{ErrorKind, Meter, PathError, RevocationPolicy, TrustAnchors, ValidatedPath};
 use crate::verify::{SignerError, Verifier};
+use waxseal_trust::algorithm::{AlgorithmPolicy, DigestAlgorithm};
+use waxseal_trust::asn1::{read_one, split_tlvs};
+use waxseal_trust::cert::Certificate;
+use waxseal_trust::name::NameKey;
+use waxseal_trust::path::{
+    ErrorKind, Meter, PathError, RevocationPolicy, TrustAnchors, ValidatedPath,
+};
+use waxseal_trust::provider::Provider;
+use waxseal_trust::store::{CertStore, CrlSet};
 
 const fn oid(s: &str) -> Oid {
     Oid::new_unwrap(s)
@@ -171,7 +174,7 @@ fn parse_generalized_time(v: &[u8]) -> Option<u64> {
         &whole[10..12],
         &whole[12..14]
     );
-    crate::time::parse_rfc3339(&rfc3339).ok()
+    waxseal_trust::time::parse_rfc3339(&rfc3339).ok()
 }
 
 /// `IssuerSerial ::= SEQUENCE { issuer GeneralNames, serialNumber CertificateSerialNumber }`.
@@ -258,7 +261,7 @@ pub enum TimestampError {
     #[error("time-stamp nonce does not match the request")]
     NonceMismatch,
     /// `genTime` is later than the verification time.
-    #[error("time-stamp genTime {} is after the verification time", crate::time::format(*.0))]
+    #[error("time-stamp genTime {} is after the verification time", waxseal_trust::time::format(*.0))]
     InFuture(u64),
     /// A verification at the time-stamp was asked for, and the signer has no token.
     #[error("the signer has no time-stamp token")]
@@ -267,7 +270,7 @@ pub enum TimestampError {
     #[error("time-stamp present, but no TSA trust anchors configured (--tsa-trust)")]
     NoTrust,
     /// The TSA did not grant the request.
-    #[error("time-stamp authority refused the request: status {status}{}", .text.as_deref().map(|t| format!(" ({})", crate::display::escape(t))).unwrap_or_default())]
+    #[error("time-stamp authority refused the request: status {status}{}", .text.as_deref().map(|t| format!(" ({})", waxseal_trust::display::escape(t))).unwrap_or_default())]
     Rejected {
         /// The PKIStatus.
         status: u8,
@@ -339,12 +342,12 @@ fn malformed(what: &str) -> impl Fn(der::Error) -> TimestampError + '_ {
     move |e| TimestampError::Malformed(format!("{what}: {e}"))
 }
 
-/// A time-stamp request for `data` (its SHA-256), with a fresh random 64-bit nonce and
+/// A time-stamp request for `data` (its SHA-256, computed by `provider`), with a fresh random 64-bit nonce and
 /// certReq true (so the token carries the TSA certificate). Returns the request's DER
 /// and its nonce (to give to [`TimestampTrust::verify_response`]).
-pub fn request(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
+pub fn request(provider: &Provider, data: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut nonce = [0u8; 8];
-    rand_core::Rng::fill_bytes(&mut crate::key::rng(), &mut nonce);
+    rand_core::Rng::fill_bytes(&mut waxseal_trust::key::rng(), &mut nonce);
     // A positive INTEGER: clear the top bit rather than prepend a zero.
     nonce[0] &= 0x7f;
     if nonce[0] == 0 {
@@ -352,7 +355,7 @@ pub fn request(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
     }
     let req = TimeStampReq {
         version: 1,
-        message_imprint: imprint(DigestAlgorithm::Sha256, data),
+        message_imprint: imprint(provider, DigestAlgorithm::Sha256, data),
         req_policy: None,
         nonce: Some(Int::new(&nonce).expect("8 bytes make an INTEGER")),
         cert_req: true,
@@ -361,10 +364,10 @@ pub fn request(data: &[u8]) -> (Vec<u8>, Vec<u8>) {
     (req.to_der().expect("requests encode"), nonce.to_vec())
 }
 
-fn imprint(alg: DigestAlgorithm, data: &[u8]) -> MessageImprint {
+fn imprint(provider: &Provider, alg: DigestAlgorithm, data: &[u8]) -> MessageImprint {
     MessageImprint {
         hash_algorithm: alg.algorithm_identifier(),
-        hashed_message: OctetString::new(alg.digest(data)).expect("digests fit"),
+        hashed_message: OctetString::new(provider.digest(alg, data)).expect("digests fit"),
     }
 }
 
@@ -373,7 +376,8 @@ fn imprint(alg: DigestAlgorithm, data: &[u8]) -> MessageImprint {
 /// with [`TimestampTrust::verify_response`] (or [`TimestampTrust::verify_token`]) before
 /// attaching or believing it.
 pub fn response_token(response: &[u8]) -> Result<Vec<u8>, TimestampError> {
-    let bad = |e: crate::asn1::BerError| TimestampError::Malformed(format!("TimeStampResp: {e}"));
+    let bad =
+        |e: waxseal_trust::asn1::BerError| TimestampError::Malformed(format!("TimeStampResp: {e}"));
     let (tag, body) = read_one(response).map_err(bad)?;
     if tag != 0x30 {
         return Err(TimestampError::Malformed(
@@ -430,7 +434,7 @@ impl Timestamp {
     /// The time-stamp as a JSON report (`verify --json`'s `timestamp`).
     pub fn report(&self) -> serde_json::Value {
         serde_json::json!({
-            "gen_time": crate::time::format(self.gen_time),
+            "gen_time": waxseal_trust::time::format(self.gen_time),
             "serial": self.serial,
             "policy": self.policy.to_string(),
             "imprint_algorithm": self.imprint_algorithm.name(),
@@ -444,6 +448,8 @@ impl Timestamp {
 /// signers'), certificates and CRLs to check its certificate with, and algorithms.
 pub struct TimestampTrust {
     verifier: Verifier,
+    /// How far a token's `genTime` may be after the verification time (seconds).
+    clock_skew: u64,
 }
 
 impl TimestampTrust {
@@ -451,7 +457,17 @@ impl TimestampTrust {
     pub fn new(anchors: TrustAnchors) -> Self {
         Self {
             verifier: Verifier::new(anchors).with_accepted_purposes([KP_TIME_STAMPING]),
+            clock_skew: 0,
         }
+    }
+
+    /// Accepts a token whose `genTime` is up to `secs` after the verification time: the
+    /// TSA's clock is another host's, and a reply to a request is checked against a time
+    /// read before the request went out. Default 0 (`timestamp-in-future` for any later
+    /// `genTime`). The TSA's path is still validated at the verification time itself.
+    pub fn with_clock_skew(mut self, secs: u64) -> Self {
+        self.clock_skew = secs;
+        self
     }
 
     /// Intermediate (and TSA) certificates to build paths with.
@@ -480,6 +496,18 @@ impl TimestampTrust {
         self
     }
 
+    /// The cryptography the token's signature, its imprint and the TSA's path are checked
+    /// with: [`Provider::default`] unless set.
+    pub fn with_provider(mut self, provider: Provider) -> Self {
+        self.verifier = self.verifier.with_provider(provider);
+        self
+    }
+
+    /// The cryptography this trust checks tokens with.
+    pub fn provider(&self) -> &Provider {
+        self.verifier.provider()
+    }
+
     /// Verifies `token`, a time-stamp of `stamped` (a signature value), at `time` (the
     /// verifier's clock: the TSA's path must be valid then), counting the work against
     /// `meter`. `nonce`: the request's, when the token answers a request of ours.
@@ -492,7 +520,7 @@ impl TimestampTrust {
         meter: &Meter,
     ) -> Result<Timestamp, TimestampError> {
         let limits = Limits::default();
-        let normalized = crate::asn1::normalize(token, limits.max_depth)
+        let normalized = waxseal_trust::asn1::normalize(token, limits.max_depth)
             .map_err(|e| TimestampError::Malformed(e.to_string()))?;
         let sd = SignedData::from_content_info(&normalized, &limits)
             .map_err(|e| TimestampError::Malformed(e.to_string()))?;
@@ -532,7 +560,9 @@ impl TimestampTrust {
         ) {
             return Err(TimestampError::ImprintAlgorithm(alg.name().into()));
         }
-        if info.message_imprint.hashed_message.as_bytes() != alg.digest(stamped).as_slice() {
+        if info.message_imprint.hashed_message.as_bytes()
+            != self.provider().digest(alg, stamped).as_slice()
+        {
             return Err(TimestampError::ImprintMismatch);
         }
         if let Some(want) = nonce {
@@ -541,7 +571,7 @@ impl TimestampTrust {
                 return Err(TimestampError::NonceMismatch);
             }
         }
-        if gen_time > time {
+        if gen_time > time.saturating_add(self.clock_skew) {
             return Err(TimestampError::InFuture(gen_time));
         }
 
@@ -572,7 +602,7 @@ impl TimestampTrust {
             return Err(TimestampError::Untrusted(format!(
                 "{} was not valid at genTime {}",
                 tsa.subject_display(),
-                crate::time::format(gen_time)
+                waxseal_trust::time::format(gen_time)
             )));
         }
         check_tsa_eku(&tsa)?;
@@ -580,7 +610,7 @@ impl TimestampTrust {
             .signed_attrs
             .as_ref()
             .ok_or_else(|| TimestampError::CertId("no signed attributes".into()))?;
-        check_cert_id(attrs, &tsa)?;
+        check_cert_id(self.provider(), attrs, &tsa)?;
         Ok(Timestamp {
             gen_time,
             serial: hex::encode(info.serial_number.as_bytes()),
@@ -652,7 +682,11 @@ fn check_tsa_eku(tsa: &Certificate) -> Result<(), TimestampError> {
 
 /// The signingCertificate(V2) attribute must name `tsa` first (RFC 3161 §2.4.2: the
 /// TSA's certificate is identified in the token). V2 is checked where both are present.
-fn check_cert_id(attrs: &Attributes, tsa: &Certificate) -> Result<(), TimestampError> {
+fn check_cert_id(
+    provider: &Provider,
+    attrs: &Attributes,
+    tsa: &Certificate,
+) -> Result<(), TimestampError> {
     let single = |oid: Oid| -> Result<Option<&[u8]>, TimestampError> {
         let mut it = attrs.get(oid);
         let Some(first) = it.next() else {
@@ -705,7 +739,7 @@ fn check_cert_id(attrs: &Attributes, tsa: &Certificate) -> Result<(), TimestampE
             "neither signingCertificate nor signingCertificateV2".into(),
         ));
     };
-    if hash.as_bytes() != alg.digest(tsa.der()).as_slice() {
+    if hash.as_bytes() != provider.digest(alg, tsa.der()).as_slice() {
         return Err(TimestampError::CertId(format!(
             "the certificate hash is not that of {}",
             tsa.subject_display()
@@ -778,7 +812,7 @@ mod tests {
 
     #[test]
     fn request_has_a_positive_nonce_and_cert_req() {
-        let (der, nonce) = request(b"signature");
+        let (der, nonce) = request(&Provider::RUSTCRYPTO, b"signature");
         let req = TimeStampReq::from_der(&der).unwrap();
         assert!(req.cert_req);
         assert_eq!(req.version, 1);
@@ -786,10 +820,12 @@ mod tests {
         assert!(nonce[0] & 0x80 == 0 && nonce[0] != 0);
         assert_eq!(
             req.message_imprint.hashed_message.as_bytes(),
-            DigestAlgorithm::Sha256.digest(b"signature").as_slice()
+            Provider::RUSTCRYPTO
+                .digest(DigestAlgorithm::Sha256, b"signature")
+                .as_slice()
         );
         // Two requests, two nonces.
-        assert_ne!(request(b"signature").1, nonce);
+        assert_ne!(request(&Provider::RUSTCRYPTO, b"signature").1, nonce);
     }
 
     #[test]

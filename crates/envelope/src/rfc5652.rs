@@ -7,7 +7,7 @@
 //! sort. SET OF collections (signer infos, attributes, certificates) are kept in wire
 //! order; nothing here re-encodes a structure it did not build.
 //!
-//! Input must already be in DER shape ([`crate::asn1::normalize`]).
+//! Input must already be in DER shape ([`waxseal_trust::asn1::normalize`]).
 
 use const_oid::ObjectIdentifier as Oid;
 use der::{Decode, Encode};
@@ -15,10 +15,10 @@ use spki::AlgorithmIdentifierOwned;
 
 pub use cms::signed_data::SignerIdentifier;
 
-use crate::asn1::{BerError, push_tlv, read_one, split_tlvs, tlv};
-use crate::cert::Certificate;
-use crate::crl::LazyCrl;
 use crate::oid;
+use waxseal_trust::asn1::{BerError, push_tlv, read_one, split_tlvs, tlv};
+use waxseal_trust::cert::Certificate;
+use waxseal_trust::crl::LazyCrl;
 
 /// The deepest ASN.1 nesting any [`Limits`] may allow: parsing recurses, and this keeps
 /// the recursion far from the smallest thread stacks in use (2 MiB).

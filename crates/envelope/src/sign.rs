@@ -12,14 +12,14 @@ use const_oid::ObjectIdentifier as Oid;
 use der::Encode;
 use x509_cert::ext::pkix::SubjectKeyIdentifier;
 
-use crate::algorithm::{AlgorithmError, DigestAlgorithm};
-use crate::cert::Certificate;
-use crate::key::{KeyError, PrivateKey};
 use crate::oid;
 use crate::rfc5652::{
     Attribute, Attributes, CertificateChoice, SignedData, SignerIdentifier, SignerInfo,
 };
-use waxseal_trust::provider::PreparedPrivateKey;
+use waxseal_trust::algorithm::{AlgorithmError, DigestAlgorithm};
+use waxseal_trust::cert::Certificate;
+use waxseal_trust::key::{KeyError, PrivateKey};
+use waxseal_trust::provider::{PreparedPrivateKey, Provider};
 
 /// Why an envelope could not be signed.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +91,7 @@ pub struct Signer {
     rsa_pss: bool,
     extra_attributes: Vec<Attribute>,
     signing_time: Option<u64>,
+    provider: Provider,
 }
 
 impl Signer {
@@ -103,7 +104,7 @@ impl Signer {
     /// default digest) and at least their salt length. Contradicting restrictions are an
     /// error.
     pub fn new(cert: Certificate, key: PrivateKey) -> Result<Self, SignError> {
-        use crate::key::PublicKey;
+        use waxseal_trust::key::PublicKey;
         let cert_key = PublicKey::from_spki(cert.public_key_info())?;
         let same = match (key.public_key(), &cert_key) {
             (
@@ -142,6 +143,7 @@ impl Signer {
             rsa_pss: false,
             extra_attributes: Vec::new(),
             signing_time: None,
+            provider: Provider::default(),
         })
     }
 
@@ -208,6 +210,18 @@ impl Signer {
         self
     }
 
+    /// The cryptography that signs and hashes the content (streamed content too):
+    /// [`Provider::default`] unless set.
+    pub fn with_provider(mut self, provider: Provider) -> Self {
+        self.provider = provider;
+        self
+    }
+
+    /// The cryptography this signer uses.
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
     /// The signer's certificate.
     pub fn certificate(&self) -> &Certificate {
         &self.cert
@@ -224,10 +238,12 @@ impl Signer {
     }
 
     /// Signs raw `message` bytes with this signer's RSA key, PKCS #1 v1.5 over SHA-1
-    /// ([`PrivateKey::sign_legacy_rsa_pkcs1_sha1`]): no envelope, no attributes. Only for
+    /// ([`PreparedPrivateKey::sign_legacy_rsa_pkcs1_sha1`]): no envelope, no attributes. Only for
     /// legacy wire formats that verify nothing better (fedmsg 1.x's `x509` messages).
     pub fn sign_legacy_rsa_pkcs1_sha1(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
-        Ok(self.key.sign_legacy_rsa_pkcs1_sha1(message)?)
+        Ok(self
+            .key
+            .sign_legacy_rsa_pkcs1_sha1(&self.provider, message)?)
     }
 
     /// Whether the signer signs through signed attributes (the default).
@@ -277,7 +293,8 @@ impl Signer {
                 return Err(SignError::AttributesRequired(content_type));
             }
             let (signature_algorithm, signature) =
-                self.key.sign(content, self.digest, self.rsa_pss)?;
+                self.key
+                    .sign(&self.provider, content, self.digest, self.rsa_pss)?;
             return Ok(self.signer_info(None, signature_algorithm, signature));
         }
         self.sign_attributes(Some(content_type), content_digest)
@@ -297,20 +314,23 @@ impl Signer {
                 ct.to_der().expect("OIDs encode"),
             ));
         }
-        let time = self.signing_time.unwrap_or_else(crate::time::now);
+        let time = self.signing_time.unwrap_or_else(waxseal_trust::time::now);
         attrs.push(Attribute::new(
             oid::ID_SIGNING_TIME,
             encode_signing_time(time),
         ));
         attrs.push(Attribute::new(
             oid::ID_MESSAGE_DIGEST,
-            crate::asn1::tlv(0x04, digest),
+            waxseal_trust::asn1::tlv(0x04, digest),
         ));
         attrs.extend(self.extra_attributes.iter().cloned());
         let attrs = Attributes::from_items(attrs);
-        let (signature_algorithm, signature) =
-            self.key
-                .sign(&attrs.signed_bytes(), self.digest, self.rsa_pss)?;
+        let (signature_algorithm, signature) = self.key.sign(
+            &self.provider,
+            &attrs.signed_bytes(),
+            self.digest,
+            self.rsa_pss,
+        )?;
         Ok(self.signer_info(Some(attrs), signature_algorithm, signature))
     }
 
@@ -335,7 +355,7 @@ impl Signer {
     /// A countersignature of `signer_info` (RFC 5652 §11.4): a `SignerInfo` over its
     /// signature value, with signing-time and message-digest but no content-type.
     pub fn countersign(&self, signer_info: &SignerInfo) -> Result<SignerInfo, SignError> {
-        let digest = self.digest.digest(&signer_info.signature);
+        let digest = self.provider.digest(self.digest, &signer_info.signature);
         self.sign_attributes(None, &digest)
     }
 }
@@ -363,7 +383,7 @@ pub(crate) fn add_signer_to(
     content: &[u8],
     include_certificates: bool,
 ) -> Result<(), SignError> {
-    let digest = signer.digest.digest(content);
+    let digest = signer.provider.digest(signer.digest, content);
     add_signer_with_digest(sd, signer, &digest, Some(content), include_certificates)
 }
 

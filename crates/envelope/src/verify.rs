@@ -1,4 +1,6 @@
-//! Verification: [`Verifier`] and its only successful result, [`Verified`].
+//! Verification: [`Verifier`] and its only successful result, [`Verified`]; a
+//! [`VerificationSession`] keeps what verifying an envelope built for the signatures that
+//! continue from it (a routing slip's countersignatures).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -7,19 +9,19 @@ use std::sync::Arc;
 use const_oid::ObjectIdentifier as Oid;
 use der::Decode;
 
-use crate::algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
-use crate::cert::Certificate;
 use crate::envelope::Envelope;
 use crate::format::Format;
-use crate::key::KeyError;
 use crate::oid;
-use crate::provider::PreparedPublicKey;
 use crate::rfc5652::{Attributes, Limits, ParseError, SignedData, SignerIdentifier, SignerInfo};
-use crate::store::{CertStore, CrlSet};
-use crate::trust::{
-    self, Budget, CacheStats, ErrorKind, Meter, PathCache, PathError, PolicyInputs, Purpose,
-    RevocationPolicy, TrustAnchors, ValidatedPath, ValidationOptions,
+use waxseal_trust::algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
+use waxseal_trust::cert::Certificate;
+use waxseal_trust::key::KeyError;
+use waxseal_trust::path::{
+    self as trust, Budget, CacheStats, ErrorKind, Meter, PathCache, PathError, PolicyInputs,
+    Purpose, RevocationPolicy, TrustAnchors, ValidatedPath, ValidationOptions,
 };
+use waxseal_trust::provider::{PreparedPublicKey, Provider};
+use waxseal_trust::store::{CertStore, CrlSet};
 
 /// Why one signer of an envelope was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -266,7 +268,7 @@ impl VerifiedSigner {
             "common_name": self.certificate.common_name(),
             "issuer": self.certificate.issuer_display(),
             "serial": self.certificate.serial_hex(),
-            "signing_time": self.signing_time.map(crate::time::format),
+            "signing_time": self.signing_time.map(waxseal_trust::time::format),
             "digest": self.digest.name(),
             "signature_algorithm": self.signature_algorithm,
             "path": self.path.as_ref().map(ValidatedPath::subjects),
@@ -334,6 +336,101 @@ impl Verified {
     }
 }
 
+/// One envelope's verification, kept open for the signatures that depend on it.
+///
+/// Made by [`Verifier::session`]: the envelope verified (its [`Verified`] result), and
+/// what that verification built to do so, the envelope's certificates indexed as a store,
+/// its CRLs (with the verifier's), the [`ValidationOptions`] and the [`Meter`]. A routing
+/// slip's hops are countersignatures (RFC 5652 §11.4) of the same envelope, checked with
+/// exactly these, so [`VerificationSession::verify_countersignature`] continues from them
+/// instead of building them a second time, and counts its work against the envelope's one
+/// budget.
+///
+/// It borrows the [`Verifier`] (and nothing of the envelope); it is not `Send`, as a
+/// [`Meter`] belongs to one verification in progress.
+pub struct VerificationSession<'v> {
+    verifier: &'v Verifier,
+    verified: Verified,
+    embedded: Cow<'v, CertStore>,
+    crls: Cow<'v, CrlSet>,
+    options: ValidationOptions,
+    meter: Meter,
+}
+
+impl<'v> VerificationSession<'v> {
+    /// The envelope's verification.
+    pub fn verified(&self) -> &Verified {
+        &self.verified
+    }
+
+    /// The envelope's verification, by value (the session ends).
+    pub fn into_verified(self) -> Verified {
+        self.verified
+    }
+
+    /// The verifier this session runs under.
+    pub fn verifier(&self) -> &'v Verifier {
+        self.verifier
+    }
+
+    /// The certificates the envelope carries (and any given beside it), where signers and
+    /// intermediates are looked up before the verifier's store.
+    pub fn certificates(&self) -> &CertStore {
+        &self.embedded
+    }
+
+    /// The CRLs paths are checked against: the verifier's and those the envelope carries
+    /// (still unparsed until a path needs one).
+    pub fn crls(&self) -> &CrlSet {
+        &self.crls
+    }
+
+    /// The validation options the envelope's signers were checked with (at the
+    /// verifier's time; a signer validated at its time-stamp's time had its own copy).
+    pub fn options(&self) -> &ValidationOptions {
+        &self.options
+    }
+
+    /// The meter counting this envelope's work.
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
+    /// Verifies `countersignature`, a `SignerInfo` whose signature covers `countersigned`
+    /// (the signature value of the `SignerInfo` it countersigns, RFC 5652 §11.4), with the
+    /// checks of any signer of the envelope: algorithms, the message-digest attribute
+    /// (which must not come with a content-type), the signature, and the signer's path
+    /// through the envelope's certificates and CRLs at the session's time. Its work
+    /// counts against the session's meter, so an envelope and all its countersignatures
+    /// share one budget. The result's `index` is 0: a countersignature is not in
+    /// `signerInfos`.
+    pub fn verify_countersignature(
+        &self,
+        countersignature: &SignerInfo,
+        countersigned: &[u8],
+    ) -> Result<VerifiedSigner, SignerError> {
+        self.verifier.verify_signer_info_with_meter(
+            countersignature,
+            countersigned,
+            None,
+            &self.embedded,
+            &self.crls,
+            &self.options,
+            &self.meter,
+        )
+    }
+}
+
+impl std::fmt::Debug for VerificationSession<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerificationSession")
+            .field("verified", &self.verified)
+            .field("time", &self.options.time)
+            .field("meter", &self.meter)
+            .finish_non_exhaustive()
+    }
+}
+
 enum Trust {
     Anchors(TrustAnchors),
     SignatureOnly,
@@ -346,6 +443,7 @@ enum Trust {
 ///
 /// ```no_run
 /// # use waxseal_envelope::*;
+/// # use waxseal_trust::*;
 /// # fn demo(root: Certificate, input: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
 /// let verifier = Verifier::new(TrustAnchors::new([root])?);
 /// let verified = verifier.verify(&Envelope::parse(input)?, None)?;
@@ -367,6 +465,7 @@ pub struct Verifier {
     limits: Limits,
     timestamps: Option<Arc<crate::rfc3161::TimestampTrust>>,
     at_timestamp: bool,
+    provider: Provider,
 }
 
 impl Verifier {
@@ -398,6 +497,7 @@ impl Verifier {
             limits: Limits::default(),
             timestamps: None,
             at_timestamp: false,
+            provider: Provider::default(),
         }
     }
 
@@ -447,7 +547,7 @@ impl Verifier {
     /// Accepts only signers whose extendedKeyUsage (when present) lists `eku` or
     /// anyExtendedKeyUsage.
     pub fn with_required_eku(self, eku: Oid) -> Self {
-        self.with_accepted_purposes([eku, oid::ANY_EXTENDED_KEY_USAGE])
+        self.with_accepted_purposes([eku, waxseal_trust::oid::ANY_EXTENDED_KEY_USAGE])
     }
 
     /// Certificate policy inputs (RFC 5280 §6.1.1).
@@ -461,6 +561,18 @@ impl Verifier {
     pub fn with_budget(mut self, budget: Budget) -> Self {
         self.budget = budget;
         self
+    }
+
+    /// The cryptography every signature check and digest goes through (signers, their
+    /// paths, CRLs, time-stamps): [`Provider::default`] unless set.
+    pub fn with_provider(mut self, provider: Provider) -> Self {
+        self.provider = provider;
+        self
+    }
+
+    /// The cryptography this verifier uses.
+    pub fn provider(&self) -> &Provider {
+        &self.provider
     }
 
     /// A path cache, possibly shared between verifiers.
@@ -502,7 +614,7 @@ impl Verifier {
 
     /// The verification time: the one set with [`Verifier::at_time`], or now.
     pub fn time(&self) -> u64 {
-        self.time.unwrap_or_else(crate::time::now)
+        self.time.unwrap_or_else(waxseal_trust::time::now)
     }
 
     /// The work budget of one envelope.
@@ -520,7 +632,12 @@ impl Verifier {
     /// envelope carries, left unparsed (only those of issuers on a path being checked are
     /// parsed, under the budget). Refuses with [`VerifyError::BudgetExceeded`] an envelope
     /// carrying more than [`Budget::max_crl_bytes`] of CRLs, before hashing or parsing any.
-    pub fn envelope_crls<'s>(&'s self, sd: &SignedData) -> Result<Cow<'s, CrlSet>, VerifyError> {
+    /// Built once per envelope, by [`Verifier::session`] (or a time-stamp token's check),
+    /// and kept in the [`VerificationSession`] for the envelope's further signatures.
+    pub(crate) fn envelope_crls<'s>(
+        &'s self,
+        sd: &SignedData,
+    ) -> Result<Cow<'s, CrlSet>, VerifyError> {
         if sd.crls.is_empty() {
             return Ok(Cow::Borrowed(&self.crls));
         }
@@ -595,6 +712,7 @@ impl Verifier {
             policy: self.policy.clone(),
             budget: self.budget,
             at_proven_time: false,
+            provider: self.provider,
         }
     }
 
@@ -619,13 +737,29 @@ impl Verifier {
 
     /// [`Verifier::verify`], counting the work against `meter` (from
     /// [`Verifier::meter`]), which can then say how much was done, or be shared with
-    /// further checks of the same envelope (the hops of a routing slip).
+    /// further checks of the same envelope (the hops of a routing slip: see
+    /// [`Verifier::session`], which keeps what those checks need).
     pub fn verify_with_meter(
         &self,
         envelope: &Envelope,
         detached: Option<&[u8]>,
         meter: &Meter,
     ) -> Result<Verified, VerifyError> {
+        self.session(envelope, detached, meter)
+            .map(VerificationSession::into_verified)
+    }
+
+    /// Verifies an envelope as [`Verifier::verify_with_meter`] does, and keeps what the
+    /// verification built (the envelope's certificate store, its CRLs, the validation
+    /// options, the meter) in a [`VerificationSession`], so that further signatures of the
+    /// same envelope (the countersignatures of a routing slip's hops) are checked with
+    /// them instead of building them again, under the same budget.
+    pub fn session<'v>(
+        &'v self,
+        envelope: &Envelope,
+        detached: Option<&[u8]>,
+        meter: &Meter,
+    ) -> Result<VerificationSession<'v>, VerifyError> {
         self.verify_envelope(envelope, detached, None, meter)
     }
 
@@ -640,15 +774,16 @@ impl Verifier {
         certificates: &CertStore,
     ) -> Result<Verified, VerifyError> {
         self.verify_envelope(envelope, detached, Some(certificates), &self.meter())
+            .map(VerificationSession::into_verified)
     }
 
-    fn verify_envelope(
-        &self,
+    fn verify_envelope<'v>(
+        &'v self,
         envelope: &Envelope,
         detached: Option<&[u8]>,
-        certificates: Option<&CertStore>,
+        certificates: Option<&'v CertStore>,
         meter: &Meter,
-    ) -> Result<Verified, VerifyError> {
+    ) -> Result<VerificationSession<'v>, VerifyError> {
         let sd = envelope.signed_data();
         if sd.signer_infos.is_empty() {
             return Err(VerifyError::NoSigners);
@@ -671,22 +806,22 @@ impl Verifier {
         }
     }
 
-    fn verify_content(
-        &self,
+    fn verify_content<'v>(
+        &'v self,
         envelope: &Envelope,
         content: &[u8],
-        certificates: Option<&CertStore>,
+        certificates: Option<&'v CertStore>,
         meter: &Meter,
-    ) -> Result<Verified, VerifyError> {
-        let mut verified = self.verify_signed_data(
+    ) -> Result<VerificationSession<'v>, VerifyError> {
+        let mut session = self.session_of(
             envelope.signed_data(),
             envelope.format(),
             Content::Bytes(content),
             certificates,
             meter,
         )?;
-        verified.content = content.to_vec();
-        Ok(verified)
+        session.verified.content = content.to_vec();
+        Ok(session)
     }
 
     /// Verifies the signers of `sd` over `content` (its bytes, or its digests computed
@@ -699,6 +834,20 @@ impl Verifier {
         certificates: Option<&CertStore>,
         meter: &Meter,
     ) -> Result<Verified, VerifyError> {
+        self.session_of(sd, format, content, certificates, meter)
+            .map(VerificationSession::into_verified)
+    }
+
+    /// [`Verifier::verify_signed_data`], keeping the certificate store, CRLs and options
+    /// it built (once per envelope) for further signatures of the same envelope.
+    fn session_of<'v>(
+        &'v self,
+        sd: &SignedData,
+        format: Format,
+        content: Content<'_>,
+        certificates: Option<&'v CertStore>,
+        meter: &Meter,
+    ) -> Result<VerificationSession<'v>, VerifyError> {
         if sd.signer_infos.is_empty() {
             return Err(VerifyError::NoSigners);
         }
@@ -716,20 +865,39 @@ impl Verifier {
                 sd.x509_certificates().cloned(),
             )),
         };
+        let crls = self.envelope_crls(sd)?;
         let ctx = SignerInputs {
             content,
             content_type: sd.encap_content_info.content_type,
-            embedded,
-            crls: self.envelope_crls(sd)?,
+            embedded: &embedded,
+            crls: &crls,
             options,
             digests: std::cell::RefCell::new(HashMap::new()),
             meter: meter.clone(),
         };
+        let verified = self.verify_signers(sd, format, &ctx)?;
+        let SignerInputs { options, meter, .. } = ctx;
+        Ok(VerificationSession {
+            verifier: self,
+            verified,
+            embedded,
+            crls,
+            options,
+            meter,
+        })
+    }
 
+    /// Verifies every signer of `sd` with `ctx`, as [`SignerRequirement`] asks.
+    fn verify_signers(
+        &self,
+        sd: &SignedData,
+        format: Format,
+        ctx: &SignerInputs<'_>,
+    ) -> Result<Verified, VerifyError> {
         let mut signers = Vec::new();
         let mut rejected = Vec::new();
         for (index, si) in sd.signer_infos.iter().enumerate() {
-            let outcome = self.signer_timestamp(si, &ctx).and_then(|timestamp| {
+            let outcome = self.signer_timestamp(si, ctx).and_then(|timestamp| {
                 match timestamp.as_ref().filter(|_| self.at_timestamp) {
                     // The signer's path at the proven time, as of then.
                     Some(ts) => {
@@ -745,7 +913,7 @@ impl Verifier {
                         }
                         self.verify_signer(&ctx.with_options(options), si)
                     }
-                    None => self.verify_signer(&ctx, si),
+                    None => self.verify_signer(ctx, si),
                 }
                 .map(|ok| (ok, timestamp))
             });
@@ -843,9 +1011,11 @@ impl Verifier {
     /// Verifies one `SignerInfo` over `content` (or, for a countersignature, over the
     /// countersigned signature value, with `content_type` `None`), counting the work
     /// against `meter` (the envelope's, so that every hop of a routing slip shares one
-    /// budget).
+    /// budget). A countersignature is checked through
+    /// [`VerificationSession::verify_countersignature`], which supplies the envelope's
+    /// store, CRLs, options and meter; a time-stamp token's signer directly.
     #[allow(clippy::too_many_arguments)]
-    pub fn verify_signer_info_with_meter(
+    pub(crate) fn verify_signer_info_with_meter(
         &self,
         si: &SignerInfo,
         content: &[u8],
@@ -858,8 +1028,8 @@ impl Verifier {
         let ctx = SignerInputs {
             content: Content::Bytes(content),
             content_type: content_type.unwrap_or(oid::ID_DATA),
-            embedded: Cow::Borrowed(embedded),
-            crls: Cow::Borrowed(crls),
+            embedded,
+            crls,
             options: options.clone(),
             digests: std::cell::RefCell::new(HashMap::new()),
             meter: meter.clone(),
@@ -944,7 +1114,7 @@ impl Verifier {
             ));
         }
 
-        let candidates = self.find_signer(&si.sid, &ctx.embedded);
+        let candidates = self.find_signer(&si.sid, ctx.embedded);
         if candidates.is_empty() {
             return Err(SignerError::CertificateNotFound(describe_sid(&si.sid)));
         }
@@ -977,7 +1147,11 @@ impl Verifier {
         // What identifies the signed bytes in the signature memo and cache (computed once,
         // not per candidate): a hash of the signed attributes, or the content digest.
         let message_id: Cow<'_, [u8]> = match &si.signed_attrs {
-            Some(_) => Cow::Owned(DigestAlgorithm::Sha256.digest(&message)),
+            Some(_) => Cow::Owned(
+                ctx.options
+                    .provider
+                    .digest(DigestAlgorithm::Sha256, &message),
+            ),
             None => Cow::Borrowed(&content_digest),
         };
         let max_bits = self.budget.max_rsa_bits;
@@ -993,8 +1167,7 @@ impl Verifier {
                 Err(KeyError::MissingDsaParameters) => {
                     // The key inherits its DSA parameters along the path (RFC 3279).
                     let p = self.path(&cert, ctx)?;
-                    let k = trust::process::end_entity_key(&p, max_bits)
-                        .map_err(SignerError::Untrusted)?;
+                    let k = trust::end_entity_key(&p, max_bits).map_err(SignerError::Untrusted)?;
                     path = Some(p);
                     Arc::new(PreparedPublicKey::new(k))
                 }
@@ -1018,7 +1191,7 @@ impl Verifier {
                 (None, s) if s.is_pure() => b"content",
                 (None, _) => b"content digest",
             };
-            let id = trust::budget::prepared_signature_id(
+            let id = trust::prepared_signature_id(
                 &key,
                 &[mode, &signature_algorithm, digest.name().as_bytes()],
                 &message_id,
@@ -1028,12 +1201,16 @@ impl Verifier {
             // `message`; otherwise over the content digest.
             let good = if si.signed_attrs.is_some() || scheme.is_pure() {
                 ctx.meter.signature(id, message.len(), || {
-                    key.verify(&scheme, digest, &message, &si.signature).is_ok()
+                    ctx.options
+                        .provider
+                        .verify_prepared(&key, &scheme, digest, &message, &si.signature)
+                        .is_ok()
                 })
             } else {
                 ctx.meter.signature(id, content_digest.len(), || {
-                    key.key()
-                        .verify_prehash(&scheme, digest, &content_digest, &si.signature)
+                    ctx.options
+                        .provider
+                        .verify_prehash(key.key(), &scheme, digest, &content_digest, &si.signature)
                         .is_ok()
                 })
             }
@@ -1057,14 +1234,8 @@ impl Verifier {
         cert: &Certificate,
         ctx: &SignerInputs<'_>,
     ) -> Result<ValidatedPath, SignerError> {
-        self.validate_certificate_with_meter(
-            cert,
-            &ctx.embedded,
-            &ctx.crls,
-            &ctx.options,
-            &ctx.meter,
-        )
-        .map_err(SignerError::Untrusted)
+        self.validate_certificate_with_meter(cert, ctx.embedded, ctx.crls, &ctx.options, &ctx.meter)
+            .map_err(SignerError::Untrusted)
     }
 
     /// Certificates matching `sid`, envelope first, then the store.
@@ -1120,11 +1291,15 @@ impl<'a> Content<'a> {
     }
 }
 
+/// What one envelope's signers are checked with. The certificate store and CRLs are
+/// borrowed (from the [`VerificationSession`] that keeps them, or a caller's): a signer
+/// checked under other options ([`SignerInputs::with_options`]) shares them instead of
+/// copying them.
 struct SignerInputs<'a> {
     content: Content<'a>,
     content_type: Oid,
-    embedded: Cow<'a, CertStore>,
-    crls: Cow<'a, CrlSet>,
+    embedded: &'a CertStore,
+    crls: &'a CrlSet,
     options: ValidationOptions,
     digests: std::cell::RefCell<HashMap<DigestAlgorithm, Vec<u8>>>,
     meter: Meter,
@@ -1137,8 +1312,8 @@ impl<'a> SignerInputs<'a> {
         SignerInputs {
             content: self.content,
             content_type: self.content_type,
-            embedded: self.embedded.clone(),
-            crls: self.crls.clone(),
+            embedded: self.embedded,
+            crls: self.crls,
             options,
             digests: std::cell::RefCell::new(self.digests.borrow().clone()),
             meter: self.meter.clone(),
@@ -1153,7 +1328,7 @@ impl<'a> SignerInputs<'a> {
                 self.digests
                     .borrow_mut()
                     .entry(alg)
-                    .or_insert_with(|| alg.digest(content))
+                    .or_insert_with(|| self.options.provider.digest(alg, content))
                     .clone(),
             ),
             Content::Digested { digests, .. } => digests.get(&alg).cloned(),
@@ -1224,7 +1399,7 @@ pub fn describe_sid(sid: &SignerIdentifier) -> String {
     match sid {
         SignerIdentifier::IssuerAndSerialNumber(ias) => format!(
             "issuer {}, serial {}",
-            crate::name::display(&ias.issuer),
+            waxseal_trust::name::display(&ias.issuer),
             hex::encode(ias.serial_number.as_bytes())
         ),
         SignerIdentifier::SubjectKeyIdentifier(ski) => {

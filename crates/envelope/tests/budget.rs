@@ -10,11 +10,12 @@ use const_oid::ObjectIdentifier as Oid;
 use der::Encode;
 use der::asn1::OctetString;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
-use waxseal_envelope::asn1::tlv;
 use waxseal_envelope::rfc5652::CertificateChoice;
-use waxseal_envelope::trust::Work;
 use waxseal_envelope::*;
 use waxseal_pki::{CertParams, Issued, Revocation, TestPki, issue::parse_name};
+use waxseal_trust::asn1::tlv;
+use waxseal_trust::path::Work;
+use waxseal_trust::*;
 use x509_cert::ext::Extension;
 use x509_cert::ext::pkix::crl::CrlReason;
 

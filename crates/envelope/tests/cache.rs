@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use waxseal_envelope::trust::Work;
 use waxseal_envelope::*;
 use waxseal_pki::{Issued, TestPki};
+use waxseal_trust::path::Work;
+use waxseal_trust::*;
 
 struct Fx {
     pki: TestPki,
@@ -21,11 +22,7 @@ fn fx(alg: KeyAlgorithm) -> Fx {
 }
 
 fn signer_for(pki: &TestPki, issued: &Issued) -> Signer {
-    let key = PrivateKey::from_bytes(issued.key.to_pkcs8_pem().as_bytes()).unwrap();
-    Signer::new(issued.cert.clone(), key)
-        .unwrap()
-        .with_signing_time(pki.now)
-        .with_chain(vec![pki.ca.cert.clone()])
+    pki.signer(issued).unwrap()
 }
 
 impl Fx {

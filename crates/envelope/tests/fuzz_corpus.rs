@@ -74,11 +74,11 @@ fn the_time_parser_survives_what_panicked_it() {
     // `waxseal verify --at 'Æ00000'` split the string inside a character.
     for t in ["Æ00000", "2026-11-22T10:00:00+0Æ:00", "Æ", "ÆÆÆÆÆÆÆ"] {
         harness::time(t.as_bytes());
-        assert!(waxseal_envelope::time::parse_rfc3339(t).is_err(), "{t}");
+        assert!(waxseal_trust::time::parse_rfc3339(t).is_err(), "{t}");
     }
     // The positive twin.
     harness::time(b"2026-11-22T10:00:00+01:00");
-    assert!(waxseal_envelope::time::parse_rfc3339("2026-11-22T10:00:00+01:00").is_ok());
+    assert!(waxseal_trust::time::parse_rfc3339("2026-11-22T10:00:00+01:00").is_ok());
 }
 
 #[test]
@@ -104,6 +104,7 @@ fn testdata_is_valid_at_the_harnesses_fixed_time() {
     // The harnesses verify at FIXED_TIME, never the real clock: there the samples verify
     // with revocation checked (so fuzzing reaches every stage), whatever today's date.
     use waxseal_envelope::*;
+    use waxseal_trust::*;
     let pki = root().join("testdata/pki");
     for alg in ["p256", "p384", "ed25519", "rsa2048"] {
         let d = pki.join(alg);
@@ -150,7 +151,7 @@ fn ten_thousand_levels_of_nesting_are_an_error_not_a_crash() {
     // Definite-length nesting, built inside out.
     let mut v: Vec<u8> = vec![0x05, 0x00];
     for _ in 0..10_000 {
-        v = waxseal_envelope::asn1::tlv(0x30, &v);
+        v = waxseal_trust::asn1::tlv(0x30, &v);
     }
     let err = waxseal_envelope::Envelope::parse(&v).unwrap_err();
     assert!(err.to_string().contains("nesting"), "{err}");

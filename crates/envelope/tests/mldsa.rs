@@ -5,10 +5,11 @@
 
 use std::path::PathBuf;
 
-use waxseal_envelope::mldsa::MlDsaParameterSet;
-use waxseal_envelope::provider::{self, Provider, ProviderChoice};
 use waxseal_envelope::*;
 use waxseal_pki::TestPki;
+use waxseal_trust::mldsa::MlDsaParameterSet;
+use waxseal_trust::provider::{Provider, ProviderChoice};
+use waxseal_trust::*;
 
 fn testdata(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -81,8 +82,9 @@ fn rfc9882_examples_verify_against_rfc9881_certificates() {
         let example = testdata(&format!("rfc9882-mldsa{n}-signed-attrs.pem"));
         let at = at_time(&cert);
         for p in providers() {
-            provider::with_provider(p, || {
+            {
                 let v = Verifier::new(TrustAnchors::new([cert.clone()]).unwrap())
+                    .with_provider(p)
                     .with_store(CertStore::from_certificates([cert.clone()]))
                     .at_time(at)
                     .verify_bytes(&example, None)
@@ -93,7 +95,7 @@ fn rfc9882_examples_verify_against_rfc9881_certificates() {
                 );
                 assert_eq!(v.signers()[0].digest, DigestAlgorithm::Sha512);
                 assert_eq!(v.signers()[0].signature_algorithm, format!("ml-dsa-{n}"));
-            });
+            }
         }
         // The RFC's three certificates share issuer and serial number: another parameter
         // set's certificate is found for the signer, and its key does not fit.
@@ -129,12 +131,14 @@ fn every_parameter_set_round_trips_with_and_without_signed_attributes() {
         // `inspect` names the parameter set, which says the strength (no bit count).
         let summary = waxseal_envelope::inspect::CertificateSummary::of(&leaf.cert);
         assert_eq!(summary.key, set.to_string().to_uppercase(), "{set}");
-        let verifier = Verifier::new(TrustAnchors::new([pki.root.cert.clone()]).unwrap());
         for signed_attributes in [true, false] {
             for p in providers() {
-                provider::with_provider(p, || {
+                let verifier = Verifier::new(TrustAnchors::new([pki.root.cert.clone()]).unwrap())
+                    .with_provider(p);
+                {
                     let mut signer = Signer::new(leaf.cert.clone(), leaf.key.clone())
                         .unwrap()
+                        .with_provider(p)
                         .with_chain(vec![pki.ca.cert.clone()]);
                     assert_eq!(signer.digest(), DigestAlgorithm::Sha512);
                     if !signed_attributes {
@@ -164,7 +168,7 @@ fn every_parameter_set_round_trips_with_and_without_signed_attributes() {
                             assert_eq!(e.code(), code, "{set} attrs={signed_attributes}");
                         }
                     }
-                });
+                }
             }
         }
     }
@@ -284,7 +288,7 @@ fn forged_relabelled_and_weak_digest_envelopes_are_refused() {
     ai.append(&mut with_null);
     let mut env = Envelope::parse(&der).unwrap();
     env.signed_data_mut().signer_infos[0].signature_algorithm =
-        der::Decode::from_der(&waxseal_envelope::asn1::tlv(0x30, &ai)).unwrap();
+        der::Decode::from_der(&waxseal_trust::asn1::tlv(0x30, &ai)).unwrap();
     let e = verifier.verify_bytes(&env.to_der(), None).unwrap_err();
     assert_eq!(e.code(), "unsupported-algorithm");
 

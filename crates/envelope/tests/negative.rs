@@ -8,6 +8,8 @@ use der::Encode;
 use waxseal_envelope::rfc5652::{Attribute, Attributes};
 use waxseal_envelope::*;
 use waxseal_pki::{CertParams, Issued, TestPki, issue::parse_name};
+use waxseal_trust::oid;
+use waxseal_trust::*;
 
 const CONTENT: &[u8] = b"{\"topic\": \"org.example.prod.compute.select_destinations\"}";
 
@@ -56,7 +58,12 @@ fn resign(env: &mut Envelope, key: &PrivateKey, attrs: Vec<Attribute>) {
     let si = &mut env.signed_data_mut().signer_infos[0];
     let attrs = Attributes::from_items(attrs);
     let (alg, sig) = key
-        .sign(&attrs.signed_bytes(), DigestAlgorithm::Sha256, false)
+        .sign(
+            &waxseal_trust::provider::Provider::default(),
+            &attrs.signed_bytes(),
+            DigestAlgorithm::Sha256,
+            false,
+        )
         .unwrap();
     si.signed_attrs = Some(attrs);
     si.signature_algorithm = alg;
@@ -103,7 +110,7 @@ fn tampered_signed_attribute() {
     let mut attrs = attrs_of(&env);
     let t = attrs
         .iter_mut()
-        .find(|a| a.oid == oid::ID_SIGNING_TIME)
+        .find(|a| a.oid == waxseal_envelope::oid::ID_SIGNING_TIME)
         .unwrap();
     t.values[0] =
         der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(1_000_000_000))
@@ -124,7 +131,12 @@ fn signature_by_another_key() {
         .clone()
         .unwrap();
     let (_, sig) = other
-        .sign(&attrs.signed_bytes(), DigestAlgorithm::Sha256, false)
+        .sign(
+            &waxseal_trust::provider::Provider::default(),
+            &attrs.signed_bytes(),
+            DigestAlgorithm::Sha256,
+            false,
+        )
         .unwrap();
     env.signed_data_mut().signer_infos[0].signature = sig;
     assert_eq!(code(f.verifier().verify(&env, None)), "bad-signature");
@@ -143,10 +155,13 @@ fn wrong_digest_algorithm() {
     let mut attrs = attrs_of(&env);
     let md = attrs
         .iter_mut()
-        .find(|a| a.oid == oid::ID_MESSAGE_DIGEST)
+        .find(|a| a.oid == waxseal_envelope::oid::ID_MESSAGE_DIGEST)
         .unwrap();
-    md.values[0] =
-        waxseal_envelope::asn1::tlv(0x04, &DigestAlgorithm::Sha512.digest(CONTENT)[..32]);
+    md.values[0] = waxseal_trust::asn1::tlv(
+        0x04,
+        &waxseal_trust::provider::Provider::default().digest(DigestAlgorithm::Sha512, CONTENT)
+            [..32],
+    );
     resign(&mut env, &f.leaf.key, attrs);
     assert_eq!(
         code(f.verifier().verify(&env, None)),
@@ -159,7 +174,7 @@ fn signature_algorithm_that_does_not_fit_the_key() {
     let f = fx();
     let mut env = f.envelope();
     env.signed_data_mut().signer_infos[0].signature_algorithm = spki::AlgorithmIdentifierOwned {
-        oid: oid::SHA256_WITH_RSA,
+        oid: const_oid::db::rfc5912::SHA_256_WITH_RSA_ENCRYPTION,
         parameters: None,
     };
     assert_eq!(code(f.verifier().verify(&env, None)), "algorithm-mismatch");
@@ -184,7 +199,7 @@ fn content_type_rules() {
     let mut env = f.envelope();
     let attrs: Vec<Attribute> = attrs_of(&env)
         .into_iter()
-        .filter(|a| a.oid != oid::ID_CONTENT_TYPE)
+        .filter(|a| a.oid != waxseal_envelope::oid::ID_CONTENT_TYPE)
         .collect();
     resign(&mut env, &f.leaf.key, attrs);
     assert_eq!(
@@ -196,7 +211,7 @@ fn content_type_rules() {
     let mut env = f.envelope();
     let attrs: Vec<Attribute> = attrs_of(&env)
         .into_iter()
-        .filter(|a| a.oid != oid::ID_MESSAGE_DIGEST)
+        .filter(|a| a.oid != waxseal_envelope::oid::ID_MESSAGE_DIGEST)
         .collect();
     resign(&mut env, &f.leaf.key, attrs);
     assert_eq!(
@@ -209,7 +224,7 @@ fn content_type_rules() {
     let mut attrs = attrs_of(&env);
     let md = attrs
         .iter()
-        .find(|a| a.oid == oid::ID_MESSAGE_DIGEST)
+        .find(|a| a.oid == waxseal_envelope::oid::ID_MESSAGE_DIGEST)
         .unwrap()
         .clone();
     attrs.push(md);
@@ -220,8 +235,8 @@ fn content_type_rules() {
     let mut env = f.envelope();
     let mut attrs = attrs_of(&env);
     attrs.push(Attribute::new(
-        oid::ID_COUNTERSIGNATURE,
-        waxseal_envelope::asn1::tlv(0x30, &[]),
+        waxseal_envelope::oid::ID_COUNTERSIGNATURE,
+        waxseal_trust::asn1::tlv(0x30, &[]),
     ));
     resign(&mut env, &f.leaf.key, attrs);
     assert_eq!(
@@ -482,7 +497,7 @@ fn several_signers_all_or_any() {
         .signed_data()
         .signer_infos
         .iter()
-        .position(|s| s.signature_algorithm.oid == oid::ID_ED25519)
+        .position(|s| s.signature_algorithm.oid == const_oid::db::rfc8410::ID_ED_25519)
         .unwrap();
     env.signed_data_mut().signer_infos[i].signature[0] ^= 1;
     assert_eq!(code(f.verifier().verify(&env, None)), "bad-signature");
@@ -626,7 +641,12 @@ fn signed_attributes_are_verified_as_received_not_re_sorted() {
     let (alg, sig) = f
         .leaf
         .key
-        .sign(&unsorted.signed_bytes(), DigestAlgorithm::Sha256, false)
+        .sign(
+            &waxseal_trust::provider::Provider::default(),
+            &unsorted.signed_bytes(),
+            DigestAlgorithm::Sha256,
+            false,
+        )
         .unwrap();
     let si = &mut env.signed_data_mut().signer_infos[0];
     si.signed_attrs = Some(unsorted);
@@ -888,7 +908,7 @@ fn rsa_pss_key_signs_with_its_parameters() {
         .unwrap();
     // PKCS #8 and SubjectPublicKeyInfo keep the restriction.
     let spki = key.subject_public_key_info();
-    assert_eq!(spki.algorithm.oid, oid::ID_RSASSA_PSS);
+    assert_eq!(spki.algorithm.oid, const_oid::db::rfc5912::ID_RSASSA_PSS);
     assert_eq!(
         PublicKey::from_spki(&spki).unwrap(),
         PublicKey::RsaPss(

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use waxseal_envelope::*;
 use waxseal_pki::{Issued, TestPki};
+use waxseal_trust::oid;
+use waxseal_trust::*;
 
 const CONTENT: &[u8] =
     b"{\"topic\": \"org.example.prod.bodhi.update.comment\", \"msg\": {\"text\": \"LGTM\"}}\n";
@@ -371,7 +373,7 @@ fn ed25519_signatures_cross_check_with_openssl_pkeyutl() {
         let si = &env.signed_data().signer_infos[0];
         assert_eq!(
             si.digest_algorithm.oid,
-            oid::ID_SHA512,
+            const_oid::db::rfc5912::ID_SHA_512,
             "RFC 8419: Ed25519 uses SHA-512"
         );
         let message = match &si.signed_attrs {
@@ -395,7 +397,7 @@ fn ed25519_signatures_cross_check_with_openssl_pkeyutl() {
                 .signed_attrs
                 .as_ref()
                 .unwrap()
-                .get(oid::ID_MESSAGE_DIGEST)
+                .get(waxseal_envelope::oid::ID_MESSAGE_DIGEST)
                 .next()
                 .unwrap()
                 .values[0]
@@ -765,7 +767,7 @@ fn rsa_pss_keys_interoperate_with_openssl() {
         );
         let spki =
             spki::SubjectPublicKeyInfoOwned::from_der(&std::fs::read(&spki_file).unwrap()).unwrap();
-        assert_eq!(spki.algorithm.oid, oid::ID_RSASSA_PSS);
+        assert_eq!(spki.algorithm.oid, const_oid::db::rfc5912::ID_RSASSA_PSS);
         let cert = fx
             .pki
             .ca

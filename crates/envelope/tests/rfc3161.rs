@@ -4,16 +4,15 @@
 
 use der::Encode;
 use waxseal_envelope::rfc3161::{self, ID_CT_TST_INFO, KP_TIME_STAMPING, TimestampTrust};
-use waxseal_envelope::{
-    DigestAlgorithm, Envelope, EnvelopeBuilder, KeyAlgorithm, Signer, TrustAnchors, Verifier,
-};
+use waxseal_envelope::{Envelope, EnvelopeBuilder, Signer, Verifier};
 use waxseal_pki::testing::DAY;
 use waxseal_pki::{Issued, TestPki};
+use waxseal_trust::{DigestAlgorithm, KeyAlgorithm, TrustAnchors};
 use x509_cert::ext::Extension;
 
 fn tsa_leaf(pki: &TestPki, critical: bool) -> Issued {
     let ext = Extension {
-        extn_id: waxseal_envelope::oid::CE_EXT_KEY_USAGE,
+        extn_id: waxseal_trust::oid::CE_EXT_KEY_USAGE,
         critical,
         extn_value: der::asn1::OctetString::new(
             x509_cert::ext::pkix::ExtendedKeyUsage(vec![KP_TIME_STAMPING])
@@ -41,16 +40,19 @@ fn token(
 ) -> Vec<u8> {
     let info = rfc3161::TstInfo {
         version: 1,
-        policy: waxseal_envelope::oid::Oid::new_unwrap("1.3.6.1.4.1.99999.1"),
+        policy: waxseal_trust::oid::Oid::new_unwrap("1.3.6.1.4.1.99999.1"),
         message_imprint: rfc3161::MessageImprint {
             hash_algorithm: DigestAlgorithm::Sha256.algorithm_identifier(),
-            hashed_message: der::asn1::OctetString::new(DigestAlgorithm::Sha256.digest(stamped))
-                .unwrap(),
+            hashed_message: der::asn1::OctetString::new(
+                waxseal_trust::provider::Provider::default()
+                    .digest(DigestAlgorithm::Sha256, stamped),
+            )
+            .unwrap(),
         },
         serial_number: der::asn1::Int::new(&[1]).unwrap(),
         gen_time: der::Any::new(
             der::Tag::GeneralizedTime,
-            waxseal_envelope::time::format(gen_time)
+            waxseal_trust::time::format(gen_time)
                 .replace(['-', ':', 'T'], "")
                 .into_bytes(),
         )
@@ -117,6 +119,19 @@ fn malformed_tokens_are_refused_and_never_panic() {
         .unwrap_err();
     assert_eq!(e.code(), "timestamp-nonce-mismatch");
     // A genTime after the verifier's clock.
+    let e = trust
+        .verify_token(&good, b"sig", now - 3600, None, &trust.meter())
+        .unwrap_err();
+    assert_eq!(e.code(), "timestamp-in-future");
+    // Within a clock skew allowed for the TSA's clock, the same genTime passes that check
+    // (and reaches the binding check); one second less and it does not.
+    let skewed = trust.with_clock_skew(3540);
+    let e = skewed
+        .verify_token(&good, b"sig", now - 3600, None, &skewed.meter())
+        .unwrap_err();
+    assert_eq!(e.code(), "timestamp-cert-id");
+    let trust = TimestampTrust::new(TrustAnchors::new([pki.root.cert.clone()]).unwrap())
+        .with_clock_skew(3539);
     let e = trust
         .verify_token(&good, b"sig", now - 3600, None, &trust.meter())
         .unwrap_err();

@@ -5,6 +5,7 @@
 mod common;
 
 use waxseal_envelope::*;
+use waxseal_trust::*;
 
 fn read(name: &str) -> Vec<u8> {
     let path = common::vectors().join("rfc4134").join(name);

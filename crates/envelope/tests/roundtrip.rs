@@ -3,6 +3,7 @@
 
 use waxseal_envelope::*;
 use waxseal_pki::TestPki;
+use waxseal_trust::*;
 
 fn verifier(pki: &TestPki) -> Verifier {
     Verifier::new(TrustAnchors::new([pki.root.cert.clone()]).unwrap())
@@ -49,8 +50,10 @@ fn every_algorithm_round_trips_attached_and_detached() {
 /// RustCrypto under `WAXSEAL_PROVIDER=rustcrypto` (the second run of these suites).
 #[test]
 fn the_suite_runs_with_the_provider_the_environment_names() {
-    use waxseal_envelope::provider::{self, BackendId, Provider, ProviderChoice, SignOp};
-    let current = provider::current().unwrap();
+    // What the process default resolves to is what every verifier and signer made
+    // without a provider of its own holds.
+    use waxseal_trust::provider::{self, BackendId, Provider, ProviderChoice, SignOp};
+    let current = Provider::default();
     let key = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
     let op = SignOp::Ecdsa(DigestAlgorithm::Sha256);
     match std::env::var(provider::ENV_VAR)

@@ -9,6 +9,7 @@ use std::process::Command;
 use sha2::Digest;
 use waxseal_envelope::*;
 use waxseal_pki::TestPki;
+use waxseal_trust::*;
 
 /// Larger than the in-memory limit of 64 MiB.
 const LARGE: u64 = 70 << 20;

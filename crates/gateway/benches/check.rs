@@ -23,12 +23,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
-use waxseal_envelope::{
-    CertStore, Envelope, KeyAlgorithm, PathCache, Signer, TrustAnchors, Verifier,
-};
+use waxseal_envelope::{Envelope, Signer, Verifier};
 use waxseal_gateway::check::{Outcome, admit_and_countersign};
 use waxseal_message::{Arrival, Bus};
 use waxseal_pki::TestPki;
+use waxseal_trust::{CertStore, KeyAlgorithm, PathCache, TrustAnchors};
 
 const TOPIC: &str = "org.example.prod.bodhi.update.comment";
 const MESSAGES: usize = 1024;

@@ -38,7 +38,8 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
-use waxseal_envelope::{Certificate, KeyFileCheck, PrivateKey, Signer};
+use waxseal_envelope::Signer;
+use waxseal_trust::{Certificate, KeyFileCheck, PrivateKey};
 
 const TOPIC: &str = "org.example.prod.bodhi.update.comment";
 

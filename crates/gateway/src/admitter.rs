@@ -170,9 +170,10 @@ fn record(batch: Vec<Request>) {
 mod tests {
     use super::*;
     use std::time::Duration;
-    use waxseal_envelope::{KeyAlgorithm, Signer};
+    use waxseal_envelope::Signer;
     use waxseal_message::{Arrival, BusConfig};
     use waxseal_pki::TestPki;
+    use waxseal_trust::KeyAlgorithm;
 
     /// Many deliveries admitted at once on a runtime of two worker threads, as
     /// `--threads 2` runs them: each gets its answer. A delivery that joined while the lead

@@ -1,35 +1,24 @@
 //! # waxseal-gateway
 //!
-//! A verifying gateway on RabbitMQ: it consumes a queue fed by an exchange where anyone may
-//! publish, validates every message exactly as `waxseal msg validate --config bus.json
-//! --topic ROUTING_KEY` does (signature, certificate path, CRLs, routing policy, claims,
-//! freshness, replay), and republishes it to one of two exchanges it alone publishes to:
+//! A verifying gateway on RabbitMQ: it consumes a queue fed by an exchange where anyone
+//! may publish, validates every message exactly as `waxseal msg validate` does, and
+//! republishes it to the **verified** exchange (same routing key and body, with
+//! `x-waxseal-entity` and `x-waxseal-id`; an oslo envelope may first get the gateway's own
+//! routing-slip hop) or the **rejected** one (reason code in `x-waxseal-reason`). The
+//! incoming message is acknowledged only after the broker confirmed the outgoing one, so
+//! after a crash a message may come out twice, never zero times.
 //!
-//! - the **verified** exchange, same routing key and body, with `x-waxseal-entity` (the
-//!   signer's entity) and `x-waxseal-id` (see [`check`]); with countersigning, an oslo
-//!   envelope first gets the gateway's own routing-slip hop;
-//! - the **rejected** exchange, with the reason code in `x-waxseal-reason`.
-//!
-//! Nothing is lost: the incoming message is acknowledged only after the broker confirmed
-//! the outgoing one (publisher confirms), so after a crash a message may come out twice,
-//! never zero times; consumers deduplicate by `x-waxseal-id`.
-//!
-//! Modules, one job each:
-//!
-//! - [`config`]: the options, from the command line or a configuration file;
-//! - [`check`]: one message in, one [`check::Outcome`] out (no I/O);
-//! - [`reload`]: the bus configuration, rebuilt on SIGHUP or when its files change;
-//! - [`broker`]: broker URLs, checked with the options;
-//! - [`amqp`]: exchanges, queue and message properties on the broker;
-//! - [`admitter`]: admissions to a remote replay store, batched on a thread of their own;
-//! - [`acks`]: acknowledgements, batched with `multiple` over runs of finished deliveries;
-//! - [`publish`]: publishing so that a message the broker refuses is that message's
-//!   outcome (`republish-refused`), not the session's;
-//! - [`backoff`]: the delay before a message the gateway could not decide is requeued;
-//! - [`service`]: the consume, validate, publish, confirm, acknowledge loop, reconnects,
-//!   draining on SIGTERM;
-//! - [`metrics`] and [`http`]: Prometheus text at `/metrics`, `/healthz`;
-//! - [`log`]: one JSON object a line on standard error.
+//! 1. Configure: [`config`] (options, command line or file), [`broker`] (URLs),
+//!    [`reload`] (the bus configuration, rebuilt on SIGHUP or when its files change).
+//! 2. Consume: [`amqp`] (exchanges, queue, message properties) and [`service`] (the
+//!    consume, validate, publish, confirm, acknowledge loop; reconnects; SIGTERM).
+//! 3. Decide: [`check`], one message in, one [`check::Outcome`] out (no I/O); [`admitter`]
+//!    batches admissions to a remote replay store.
+//! 4. Publish: [`publish`] (a message the broker refuses is that message's outcome,
+//!    `republish-refused`), then [`acks`] (batched with `multiple`); [`backoff`] delays
+//!    the requeue of a message the gateway could not decide.
+//! 5. Observe: [`metrics`] and [`http`] (`/metrics`, `/healthz`), [`log`] (one JSON object
+//!    a line on standard error).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

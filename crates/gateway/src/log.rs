@@ -6,7 +6,7 @@
 //!
 //! `ts` (RFC 3339, UTC), `level` (`info`, `warn`, `error`), `event` (a stable kebab-case
 //! name), then the event's fields, all strings. Every field value is escaped with
-//! [`waxseal_envelope::display::Escaped`] before JSON encoding (routing keys, reasons and
+//! [`waxseal_trust::display::Escaped`] before JSON encoding (routing keys, reasons and
 //! subjects are attacker-controlled), so a value is printable ASCII whatever it held.
 //! Quiet by default: the service's own events only (start, connect, reload, reconnect,
 //! drain, stop); each refused message with `--verbose`.
@@ -14,14 +14,14 @@
 use std::io::Write;
 
 use serde_json::{Map, Value};
-use waxseal_envelope::display::Escaped;
+use waxseal_trust::display::Escaped;
 
 /// Writes one event at `level`.
 pub fn event(level: &str, event: &str, fields: &[(&str, &str)]) {
     let mut m = Map::new();
     m.insert(
         "ts".into(),
-        Value::String(waxseal_envelope::time::format(waxseal_envelope::time::now())),
+        Value::String(waxseal_trust::time::format(waxseal_trust::time::now())),
     );
     m.insert("level".into(), Value::String(level.into()));
     m.insert("event".into(), Value::String(event.into()));

@@ -157,7 +157,7 @@ mod tests {
         assert!(matches!(err, Some(BusError::ValidationOff(_))), "{err:?}");
 
         // A bus that validates: its twin loads.
-        let pki = waxseal_pki::TestPki::new(waxseal_envelope::KeyAlgorithm::P256).unwrap();
+        let pki = waxseal_pki::TestPki::new(waxseal_trust::KeyAlgorithm::P256).unwrap();
         std::fs::write(dir.path().join("root.crt"), pki.root.cert.to_pem()).unwrap();
         std::fs::write(&path, r#"{"trust": ["root.crt"]}"#).unwrap();
         let h = BusHandle::load(&path, store, Duration::ZERO).unwrap();

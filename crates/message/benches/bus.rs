@@ -57,16 +57,16 @@ use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use waxseal_envelope::rfc5652::CertificateChoice;
-use waxseal_envelope::{
-    CertStore, Certificate, CrlSet, Envelope, KeyAlgorithm, KeyFileCheck, PathCache, Signer,
-    TrustAnchors, Verifier,
-};
+use waxseal_envelope::{Envelope, Signer, Verifier};
 use waxseal_message::replay::memory::MemoryStore;
 use waxseal_message::{
     Admission, Bus, BusConfig, ReplayError, ReplayStore, Route, json as wjson, oslo, sign,
     strip_credentials,
 };
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+use waxseal_trust::{
+    CertStore, Certificate, CrlSet, KeyAlgorithm, KeyFileCheck, PathCache, TrustAnchors,
+};
 
 /// Messages per timed pass (each validated once by that pass's `Bus`).
 const MESSAGES: usize = 256;
@@ -218,7 +218,7 @@ impl Setup {
         let anchors = TrustAnchors::new(read_certs(&dir.join("root-ca.crt"))).unwrap();
         let ca = read_certs(&dir.join("signing-ca.crt"));
         let crls = CrlSet::from_crls(
-            waxseal_envelope::Crl::load_all(&std::fs::read(dir.join("crl.pem")).unwrap()).unwrap(),
+            waxseal_trust::Crl::load_all(&std::fs::read(dir.join("crl.pem")).unwrap()).unwrap(),
         );
         let verifier = |store: CertStore| {
             Verifier::new(anchors.clone())
@@ -454,10 +454,42 @@ fn breakdown_only() -> bool {
         return false;
     }
     let seconds = ratio_seconds() / 8.0;
-    /// µs a message of `f` over `n` items, repeated for `seconds`.
-    fn time(seconds: f64, n: usize, mut f: impl FnMut(usize)) -> f64 {
+    for s in setups() {
+        let b = Breakdown {
+            s,
+            bus: s.bus(false),
+            seconds,
+        };
+        let values: Vec<serde_json::Value> =
+            s.fedmsg.iter().map(|m| wjson::parse(m).unwrap()).collect();
+        let field = |i: usize, k: &str| values[i][k].as_str().unwrap().to_string();
+        let certs: Vec<String> = (0..MESSAGES).map(|i| field(i, "certificate")).collect();
+        b.fedmsg_reading(&values, &certs);
+        b.fedmsg_checking(&values, &certs);
+        b.oslo();
+        println!();
+    }
+    true
+}
+
+/// One setup's breakdown: its bus (files checked) and how long each figure is timed.
+struct Breakdown {
+    s: &'static Setup,
+    bus: Bus,
+    seconds: f64,
+}
+
+impl Breakdown {
+    /// Prints one figure.
+    fn row(&self, name: &str, us: f64) {
+        println!("{:<9} {name:<58} {us:>8.2}", self.s.alg.name());
+    }
+
+    /// µs a message of `f` over the messages, repeated for the figure's seconds.
+    fn time(&self, mut f: impl FnMut(usize)) -> f64 {
+        let n = MESSAGES;
         let (mut spent, mut passes) = (Duration::ZERO, 0u32);
-        while spent.as_secs_f64() < seconds {
+        while spent.as_secs_f64() < self.seconds {
             let start = Instant::now();
             for i in 0..n {
                 f(i);
@@ -467,123 +499,134 @@ fn breakdown_only() -> bool {
         }
         spent.as_secs_f64() * 1e6 / (f64::from(passes) * n as f64)
     }
-    for s in setups() {
-        let n = MESSAGES;
-        let bus = s.bus(false);
-        let verifier = bus.verifier().unwrap();
-        let row = |name: &str, us: f64| println!("{:<9} {name:<58} {us:>8.2}", s.alg.name());
-        // fedmsg-style.
-        let values: Vec<serde_json::Value> =
-            s.fedmsg.iter().map(|m| wjson::parse(m).unwrap()).collect();
-        let field = |i: usize, k: &str| values[i][k].as_str().unwrap().to_string();
-        let sigs: Vec<String> = (0..n).map(|i| field(i, "signature")).collect();
-        let certs: Vec<String> = (0..n).map(|i| field(i, "certificate")).collect();
-        let whole = |what: What| {
-            let (mut spent, mut passes) = (Duration::ZERO, 0u32);
-            while spent.as_secs_f64() < seconds {
-                spent += s.pass(what);
-                passes += 1;
-            }
-            spent.as_secs_f64() * 1e6 / (f64::from(passes) * n as f64)
-        };
-        row("fedmsg: whole bus", whole(What::Bus(Kind::Fedmsg, false)));
-        row(
-            "fedmsg: whole bus-interval",
-            whole(What::Bus(Kind::Fedmsg, true)),
+
+    /// µs a message of a whole bench pass.
+    fn whole(&self, what: What) -> f64 {
+        let (mut spent, mut passes) = (Duration::ZERO, 0u32);
+        while spent.as_secs_f64() < self.seconds {
+            spent += self.s.pass(what);
+            passes += 1;
+        }
+        spent.as_secs_f64() * 1e6 / (f64::from(passes) * MESSAGES as f64)
+    }
+
+    /// fedmsg-style: the whole bus, the reference, and reading a message (JSON, base64,
+    /// the certificate field, the CMS).
+    fn fedmsg_reading(&self, values: &[serde_json::Value], certs: &[String]) {
+        let (s, bus) = (self.s, &self.bus);
+        let sigs: Vec<String> = values
+            .iter()
+            .map(|v| v["signature"].as_str().unwrap().to_string())
+            .collect();
+        self.row(
+            "fedmsg: whole bus",
+            self.whole(What::Bus(Kind::Fedmsg, false)),
         );
-        row(
+        self.row(
+            "fedmsg: whole bus-interval",
+            self.whole(What::Bus(Kind::Fedmsg, true)),
+        );
+        self.row(
             "fedmsg: Bus::examine, unrecorded (signatures cached)",
-            time(seconds, n, |i| {
-                black_box(s.bus_fresh_validate(&bus, i));
+            self.time(|i| {
+                black_box(s.bus_fresh_validate(bus, i));
             }),
         );
-        row(
+        self.row(
             "fedmsg: serde_json::from_slice::<Value> (not strict)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(serde_json::from_slice::<serde_json::Value>(&s.fedmsg[i]).unwrap());
             }),
         );
-        row(
+        self.row(
             "fedmsg: json::check_surrogates",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 wjson::check_surrogates(&s.fedmsg[i]).unwrap();
             }),
         );
-        row(
+        self.row(
             "fedmsg: envelope verify_bytes (the reference)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 let (der, content) = &s.fedmsg_cms[i];
                 black_box(s.fedmsg_verifier.verify_bytes(der, Some(content)).unwrap());
             }),
         );
-        row(
+        self.row(
             "Bus::current_verifier, files checked (a statx of each of 3)",
-            time(seconds, n, |_| {
+            self.time(|_| {
                 black_box(bus.current_verifier().unwrap());
             }),
         );
         let bus_interval = s.bus(true);
-        row(
+        self.row(
             "Bus::current_verifier, 1 s refresh interval",
-            time(seconds, n, |_| {
+            self.time(|_| {
                 black_box(bus_interval.current_verifier().unwrap());
             }),
         );
-        row(
+        self.row(
             "fedmsg: json::parse (strict)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(wjson::parse(&s.fedmsg[i]).unwrap());
             }),
         );
-        row(
+        self.row(
             "fedmsg: json::parse_object (credentials apart) + drop",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(
                     wjson::parse_object(&s.fedmsg[i], &["signature", "certificate"]).unwrap(),
                 );
             }),
         );
-        row("fedmsg: drop of the parsed value", {
+        self.row("fedmsg: drop of the parsed value", {
             let mut copies: Vec<Option<serde_json::Value>> = Vec::new();
-            time(seconds, n, |i| {
+            self.time(|i| {
                 if i == 0 {
                     copies = values.iter().cloned().map(Some).collect();
                 }
                 drop(black_box(copies[i].take()));
             })
         });
-        row(
+        self.row(
             "fedmsg: json::check",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 wjson::check(&values[i]).unwrap();
             }),
         );
-        row(
+        self.row(
             "fedmsg: base64 of signature",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(STANDARD.decode(&sigs[i]).unwrap());
             }),
         );
-        row(
+        self.row(
             "fedmsg: certificate field (cached)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(bus.certificate_field(&certs[i]).unwrap());
             }),
         );
-        row(
+        self.row(
             "fedmsg: json::canonical_without",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(
                     wjson::canonical_without(&values[i], &["signature", "certificate"]).unwrap(),
                 );
             }),
         );
-        row(
+        self.row(
             "fedmsg: Envelope::parse (the CMS)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(Envelope::parse(&s.fedmsg_cms[i].0).unwrap());
             }),
         );
+    }
+
+    /// fedmsg-style: verifying (as the bus does and as the envelope does), authorizing,
+    /// the replay key and store.
+    fn fedmsg_checking(&self, values: &[serde_json::Value], certs: &[String]) {
+        let (s, bus) = (self.s, &self.bus);
+        let n = MESSAGES;
+        let verifier = bus.verifier().unwrap();
         let envelopes: Vec<Envelope> = (0..n)
             .map(|i| {
                 let mut e = Envelope::parse(&s.fedmsg_cms[i].0).unwrap();
@@ -595,9 +638,9 @@ fn breakdown_only() -> bool {
                 e
             })
             .collect();
-        row(
+        self.row(
             "fedmsg: verify, certificates in the CMS (before)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(
                     s.oslo_verifier
                         .verify(&envelopes[i], Some(&s.fedmsg_cms[i].1))
@@ -611,9 +654,9 @@ fn breakdown_only() -> bool {
         let bare_again: Vec<Envelope> = (0..n)
             .map(|i| Envelope::parse(&s.fedmsg_cms[i].0).unwrap())
             .collect();
-        row(
+        self.row(
             "fedmsg: verify_with_certificates (as the bus)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 let (_, store) = bus.certificate_field_indexed(&certs[i]).unwrap();
                 black_box(
                     s.oslo_verifier
@@ -622,9 +665,9 @@ fn breakdown_only() -> bool {
                 );
             }),
         );
-        row(
+        self.row(
             "fedmsg: verify, certificates in the store (envelope)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(
                     s.fedmsg_verifier
                         .verify(&bare[i], Some(&s.fedmsg_cms[i].1))
@@ -639,9 +682,9 @@ fn breakdown_only() -> bool {
                     .unwrap()
             })
             .collect();
-        row(
+        self.row(
             "fedmsg: authorize",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 let signer = &verified[i].signers()[0].certificate;
                 black_box(bus.authorizer().authorize(
                     signer,
@@ -650,9 +693,9 @@ fn breakdown_only() -> bool {
                 ));
             }),
         );
-        row(
+        self.row(
             "fedmsg: replay_key",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 let o = &verified[i].signers()[0];
                 black_box(waxseal_message::replay::replay_key(
                     &o.certificate,
@@ -661,9 +704,9 @@ fn breakdown_only() -> bool {
                 ));
             }),
         );
-        row(
+        self.row(
             "fedmsg: subject_display x2 + note",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 let c = &verified[i].signers()[0].certificate;
                 black_box((
                     format!("signed by {}", c.subject_display()),
@@ -671,10 +714,10 @@ fn breakdown_only() -> bool {
                 ));
             }),
         );
-        row("fedmsg: memory replay store admit (new key)", {
+        self.row("fedmsg: memory replay store admit (new key)", {
             let mut store = waxseal_message::StoreSpec::Memory.open(1 << 20).unwrap();
             let mut k = 0u64;
-            time(seconds, n, |i| {
+            self.time(|i| {
                 if i == 0 && k > 200_000 {
                     store = waxseal_message::StoreSpec::Memory.open(1 << 20).unwrap();
                     k = 0;
@@ -685,34 +728,39 @@ fn breakdown_only() -> bool {
                 black_box(store.admit(key, u64::MAX, 1, false).unwrap());
             })
         });
-        // oslo.
-        row("oslo: whole bus", whole(What::Bus(Kind::Oslo, false)));
-        row(
+    }
+
+    /// oslo: the whole bus, the reference, and each step of an oslo envelope.
+    fn oslo(&self) {
+        let (s, bus) = (self.s, &self.bus);
+        let n = MESSAGES;
+        self.row("oslo: whole bus", self.whole(What::Bus(Kind::Oslo, false)));
+        self.row(
             "oslo: whole bus-interval",
-            whole(What::Bus(Kind::Oslo, true)),
+            self.whole(What::Bus(Kind::Oslo, true)),
         );
-        row(
+        self.row(
             "oslo: Bus::examine, unrecorded (signatures cached)",
-            time(seconds, n, |i| {
-                black_box(s.bus_fresh_oslo(&bus, i));
+            self.time(|i| {
+                black_box(s.bus_fresh_oslo(bus, i));
             }),
         );
-        row(
+        self.row(
             "oslo: envelope verify_bytes (the reference)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 let (der, content) = &s.oslo_cms[i];
                 black_box(s.oslo_verifier.verify_bytes(der, Some(content)).unwrap());
             }),
         );
-        row(
+        self.row(
             "oslo: json::parse (outer, strict)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(wjson::parse(&s.oslo[i]).unwrap());
             }),
         );
-        row(
+        self.row(
             "oslo: json::parse (oslo.message, strict)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(wjson::parse(&s.oslo_cms[i].1).unwrap());
             }),
         );
@@ -726,30 +774,30 @@ fn breakdown_only() -> bool {
                     .to_string()
             })
             .collect();
-        row(
+        self.row(
             "oslo: base64 of oslo.signature",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(STANDARD.decode(&osigs[i]).unwrap());
             }),
         );
-        row(
+        self.row(
             "oslo: waxseal_slip::parse",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(waxseal_slip::parse(&s.oslo_cms[i].0, 8).unwrap());
             }),
         );
-        row(
+        self.row(
             "oslo: Envelope::parse",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(Envelope::parse(&s.oslo_cms[i].0).unwrap());
             }),
         );
         let oenv: Vec<Envelope> = (0..n)
             .map(|i| Envelope::parse(&s.oslo_cms[i].0).unwrap())
             .collect();
-        row(
+        self.row(
             "oslo: SlipVerifier::verify, as the bus does",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(
                     waxseal_slip::SlipVerifier::new(&s.oslo_verifier)
                         .with_expectations(bus.route_expectations())
@@ -759,9 +807,9 @@ fn breakdown_only() -> bool {
                 );
             }),
         );
-        row(
+        self.row(
             "oslo: Verifier::verify (envelope side)",
-            time(seconds, n, |i| {
+            self.time(|i| {
                 black_box(
                     s.oslo_verifier
                         .verify(&oenv[i], Some(&s.oslo_cms[i].1))
@@ -769,9 +817,7 @@ fn breakdown_only() -> bool {
                 );
             }),
         );
-        println!();
     }
-    true
 }
 
 fn ratio_seconds() -> f64 {

@@ -16,7 +16,7 @@ use waxseal_message::replay::redis::RedisStore;
 
 /// µs per admit + settle of `count` new keys (distinct per `salt`).
 fn cost(store: &dyn ReplayStore, count: u32, salt: u8) -> f64 {
-    let now = waxseal_envelope::time::now();
+    let now = waxseal_trust::time::now();
     let key = |n: u32| {
         let mut k = [salt; 32];
         k[..4].copy_from_slice(&n.to_be_bytes());

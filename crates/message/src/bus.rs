@@ -28,12 +28,12 @@ use arc_swap::ArcSwap;
 use std::time::{Duration, Instant};
 
 use waxseal_entity::glob::{MALFORMED_TOPIC, TopicPattern, check_topic};
-use waxseal_entity::{Authorization, AuthorizationConfig, Authorizer, EntityId, Registry};
-use waxseal_envelope::{
-    CacheStats, CertStore, Certificate, Envelope, EnvelopeBuilder, PathCache, RevocationPolicy,
-    Signer, TrustAnchors, Verifier,
-};
+use waxseal_entity::{Authorization, Authorizer, EntityId, Registry};
+use waxseal_envelope::{Envelope, EnvelopeBuilder, Signer, Verifier};
 use waxseal_slip::RouteExpectations;
+use waxseal_trust::{
+    CacheStats, CertStore, Certificate, PathCache, RevocationPolicy, TrustAnchors,
+};
 
 use crate::admission::Arrival;
 use crate::config::{BusConfig, CrlScope};
@@ -288,7 +288,7 @@ impl Bus {
                 &config.certs,
                 &config.crls,
                 &config.fetch,
-                waxseal_envelope::time::now(),
+                waxseal_trust::time::now(),
             )?;
             let verifier = build_verifier(&config, &material, None, &cache)?;
             Some(Trust::new(material, verifier))
@@ -306,13 +306,7 @@ impl Bus {
             }
             None => None,
         };
-        let auth = AuthorizationConfig {
-            entity_rules: config.entity_rules.clone(),
-            routing_policy: config.routing_policy.clone(),
-            nitpicky: config.nitpicky,
-            claims: config.claims.clone(),
-        };
-        let authorizer = Authorizer::new(&auth, registry).map_err(|e| err(&e))?;
+        let authorizer = Authorizer::new(&config.authorization, registry).map_err(|e| err(&e))?;
         let unsigned_topics = config
             .unsigned_topics
             .iter()
@@ -355,7 +349,7 @@ impl Bus {
 
     /// The verification time: the one set with [`Bus::at_time`], or now.
     pub fn time(&self) -> u64 {
-        self.fixed_time.unwrap_or_else(waxseal_envelope::time::now)
+        self.fixed_time.unwrap_or_else(waxseal_trust::time::now)
     }
 
     /// The same bus remembering admitted messages in `store` instead of the one its
@@ -431,7 +425,7 @@ impl Bus {
                     format!(
                         "the message was signed at {}, {} s before the verification time \
                          (max_age_secs: {max})",
-                        waxseal_envelope::time::format(t),
+                        waxseal_trust::time::format(t),
                         now - t
                     ),
                 )),
@@ -458,9 +452,9 @@ impl Bus {
                 "signing-time-in-future",
                 format!(
                     "signed at {}, {} s after the verification time {} (allowed clock skew: {skew} s)",
-                    waxseal_envelope::time::format(t),
+                    waxseal_trust::time::format(t),
                     t - now,
-                    waxseal_envelope::time::format(now),
+                    waxseal_trust::time::format(now),
                 ),
             )),
             _ => Ok(()),

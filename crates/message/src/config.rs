@@ -30,8 +30,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use waxseal_entity::{ClaimConfig, RuleConfig};
-use waxseal_envelope::AlgorithmPolicy;
+use waxseal_entity::AuthorizationConfig;
+use waxseal_trust::AlgorithmPolicy;
 
 use crate::distribution::{FetchConfig, Source};
 use crate::error::ConfigError;
@@ -149,12 +149,12 @@ impl Default for FreshnessConfig {
 
 /// Everything a bus participant needs to sign and validate messages.
 ///
-/// The authorization keys (`entity_rules`, `routing_policy`, `nitpicky`, `claims`) repeat
-/// [`waxseal_entity::AuthorizationConfig`]'s rather than `#[serde(flatten)]` it, because
-/// serde cannot combine `flatten` with `deny_unknown_fields`, and an unknown (misspelt)
-/// key must be an error that names it.
+/// The authorization keys (`entity_rules`, `routing_policy`, `nitpicky`, `claims`) sit at
+/// the top level of the file and are read into [`BusConfig::authorization`]. serde cannot
+/// combine `#[serde(flatten)]` with `deny_unknown_fields`, so the keys no field takes are
+/// collected and refused by [`BusConfig::from_json`]: an unknown (misspelt) key is still
+/// an error that names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BusConfig {
     /// Trust anchor certificate files or https URLs (required when validating).
     #[serde(default)]
@@ -175,18 +175,11 @@ pub struct BusConfig {
     /// The entity registry file (pinning).
     #[serde(default)]
     pub registry: Option<PathBuf>,
-    /// Certificate → entity rules (default: `<service>-<fqdn>` on the CN).
-    #[serde(default)]
-    pub entity_rules: Vec<RuleConfig>,
-    /// Topic pattern → allowed entity patterns.
-    #[serde(default)]
-    pub routing_policy: BTreeMap<String, Vec<String>>,
-    /// Deny topics the routing policy does not mention.
-    #[serde(default)]
-    pub nitpicky: bool,
-    /// Payload claims.
-    #[serde(default)]
-    pub claims: Vec<ClaimConfig>,
+    /// Who may say what: certificate → entity rules (default: `<service>-<fqdn>` on the
+    /// CN), the routing policy (topic pattern → allowed entity patterns), `nitpicky` (deny
+    /// topics the policy does not mention) and payload claims.
+    #[serde(flatten)]
+    pub authorization: AuthorizationConfig,
     /// Sign outgoing messages (fedmsg's `sign_messages`).
     #[serde(default = "yes")]
     pub sign_messages: bool,
@@ -230,6 +223,10 @@ pub struct BusConfig {
     /// unstamped.
     #[serde(default)]
     pub tsa_url: Option<String>,
+    /// The keys no field took, refused by [`BusConfig::from_json`]. Last, so that every
+    /// flattened field has taken its keys first.
+    #[serde(flatten, skip_serializing)]
+    unknown: BTreeMap<String, serde_json::Value>,
 }
 
 fn store_spec<'de, D: serde::Deserializer<'de>>(
@@ -255,6 +252,12 @@ impl BusConfig {
     pub fn from_json(text: &str, base: &Path) -> Result<Self, ConfigError> {
         let mut c: BusConfig =
             serde_json::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        if let Some(key) = c.unknown.keys().next() {
+            return Err(ConfigError(format!(
+                "unknown field `{}`",
+                waxseal_trust::display::escape(key)
+            )));
+        }
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -291,5 +294,56 @@ impl BusConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         Self::from_json(&text, base)
             .map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<BusConfig, ConfigError> {
+        BusConfig::from_json(text, Path::new("/etc/waxseal"))
+    }
+
+    #[test]
+    fn authorization_keys_are_read_at_the_top_level() {
+        let c =
+            parse(r#"{"routing_policy": {"org.example.*": ["svc-*"]}, "nitpicky": true}"#).unwrap();
+        assert!(c.authorization.nitpicky);
+        assert_eq!(
+            c.authorization.routing_policy["org.example.*"],
+            vec!["svc-*".to_owned()]
+        );
+        assert!(c.authorization.claims.is_empty());
+        // Without them: the defaults.
+        let c = parse("{}").unwrap();
+        assert_eq!(c.authorization, AuthorizationConfig::default());
+        // Written back flat, with nothing of the collector.
+        let c = parse(r#"{"nitpicky": true}"#).unwrap();
+        let written = serde_json::to_value(&c).unwrap();
+        assert_eq!(written["nitpicky"], true);
+        assert!(written.get("authorization").is_none());
+        assert!(written.get("unknown").is_none());
+        assert_eq!(parse(&written.to_string()).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_and_repeated_keys_are_refused_by_name() {
+        assert_eq!(
+            parse(r#"{"routing_polcy": {}}"#).unwrap_err().0,
+            "unknown field `routing_polcy`"
+        );
+        // serde refuses a flattened key given twice itself.
+        let e = parse(r#"{"nitpicky": true, "nitpicky": false}"#)
+            .unwrap_err()
+            .0;
+        assert!(e.starts_with("duplicate field `nitpicky`"), "{e}");
+        // A key of the wrong type inside the authorization keys is refused too.
+        assert!(parse(r#"{"nitpicky": "yes"}"#).is_err());
+        assert!(parse(r#"{"routing_policy": ["svc-*"]}"#).is_err());
+        // An attacker-chosen key is escaped in the message.
+        let e = parse("{\"bad\\u001b[31m\": 1}").unwrap_err().0;
+        assert!(!e.contains('\u{1b}'), "{e}");
+        assert!(e.starts_with("unknown field `bad"), "{e}");
     }
 }

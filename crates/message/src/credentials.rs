@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use arc_swap::ArcSwapOption;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use waxseal_envelope::{CertStore, Certificate};
+use waxseal_trust::{CertStore, Certificate};
 
 use crate::error::Rejection;
 
@@ -72,7 +72,7 @@ pub struct CertificateFields {
 // A panic cannot leave the cache inconsistent: it is only changed inside `quick_cache`
 // under a shard lock, by hashing and comparing `str` keys and cloning `Arc`s, none of
 // which panics; the recent slots are swapped whole. So a bus that holds one stays usable
-// across `catch_unwind`, as `PathCache` does (`waxseal_trust::path::cache`).
+// across `catch_unwind`, as `waxseal_trust::PathCache` does.
 impl std::panic::RefUnwindSafe for CertificateFields {}
 impl std::panic::UnwindSafe for CertificateFields {}
 
@@ -155,8 +155,8 @@ fn decode_field(field: &str) -> Result<Arc<[Certificate]>, Rejection> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use waxseal_envelope::KeyAlgorithm;
     use waxseal_pki::TestPki;
+    use waxseal_trust::KeyAlgorithm;
 
     #[test]
     fn a_cached_field_decodes_to_the_same_certificates_and_bad_fields_are_refused_each_time() {
@@ -190,14 +190,14 @@ mod tests {
 
     #[test]
     fn an_ml_dsa_field_weighs_the_expanded_keys_it_keeps_alive() {
-        let alg = KeyAlgorithm::MlDsa(waxseal_envelope::mldsa::MlDsaParameterSet::MlDsa65);
+        let alg = KeyAlgorithm::MlDsa(waxseal_trust::mldsa::MlDsaParameterSet::MlDsa65);
         let pki = TestPki::new(alg).unwrap();
         let leaf = pki.leaf("svc.example.org", alg).unwrap();
         let field = STANDARD.encode(format!("{}{}", leaf.cert.to_pem(), pki.ca.cert.to_pem()));
         let fields = CertificateFields::default();
         fields.decode(&field).unwrap();
         let held = leaf.cert.extra_held_bytes() + pki.ca.cert.extra_held_bytes();
-        assert!(held >= 2 * waxseal_envelope::mldsa::MlDsaParameterSet::MlDsa65.prepared_bytes());
+        assert!(held >= 2 * waxseal_trust::mldsa::MlDsaParameterSet::MlDsa65.prepared_bytes());
         assert_eq!(
             fields.cache.weight(),
             field.len() as u64 + DECODED_BYTES + held

@@ -82,14 +82,15 @@ use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-use waxseal_envelope::store::{LoadError, files_in, load_certificates, load_crls};
-use waxseal_envelope::trust::revocation::crl_signature_verifies;
-use waxseal_envelope::trust::{Purpose, validate};
-use waxseal_envelope::{
+use waxseal_trust::path::crl_signature_verifies;
+use waxseal_trust::path::{Purpose, validate};
+use waxseal_trust::store::{LoadError, files_in, load_certificates, load_crls};
+use waxseal_trust::{
     AlgorithmPolicy, CertStore, Certificate, Crl, CrlSet, TrustAnchors, ValidationOptions,
 };
 
 use waxseal_trust::fsutil;
+use waxseal_trust::provider::Provider;
 
 use crate::error::{ConfigError, Rejection, Stage};
 
@@ -271,6 +272,13 @@ impl Fetcher {
             .http_status_as_error(true)
             // Redirects are followed by `get`, which checks each one.
             .max_redirects(0)
+            // A connection per request, none kept for the next. An HTTP/1.0 server (many
+            // TSAs and CRL servers, Python's http.server) closes the connection after its
+            // reply without saying `Connection: close`, and the HTTP client would put it
+            // back in its pool: the next request then went out on a closed socket and
+            // failed (`tsa-unavailable`, a CRL "unavailable") although the server was up.
+            // Fetches are few (CRLs, CAs) or each waits on a TSA's signature anyway.
+            .max_idle_connections(0)
             .user_agent(concat!("waxseal/", env!("CARGO_PKG_VERSION")));
         let roots = match &config.https_roots {
             Some(p) => Some(
@@ -431,7 +439,7 @@ pub enum FetchError {
     /// A redirect to another scheme, host or port (the location shown escaped).
     #[error(
         "{url}: a redirect ({status}) to another scheme or host, not followed: {}",
-        waxseal_envelope::display::Escaped(.location)
+        waxseal_trust::display::Escaped(.location)
     )]
     CrossOriginRedirect {
         /// The URL.
@@ -607,9 +615,9 @@ impl Copy {
 #[derive(Debug, thiserror::Error)]
 enum Unparsed {
     #[error(transparent)]
-    Crl(#[from] waxseal_envelope::crl::CrlError),
+    Crl(#[from] waxseal_trust::crl::CrlError),
     #[error(transparent)]
-    Certificate(#[from] waxseal_envelope::cert::CertError),
+    Certificate(#[from] waxseal_trust::cert::CertError),
 }
 
 /// What a fetched or cached CRL copy is checked against.
@@ -618,10 +626,14 @@ struct Gate<'a> {
     /// [`load_once`], which has no issuers; path validation checks its signature).
     issuers: Option<(&'a [Certificate], &'a [Certificate])>,
     time: u64,
+    /// What checks the CRLs' signatures: the process default (the gate only decides
+    /// whether a copy may replace the held one; the verifier's own provider checks the
+    /// CRLs again when it uses them).
+    provider: Provider,
 }
 
 /// The scope of a CRL within a copy: a newer copy must have each of the held one's.
-fn scope(c: &Crl) -> (&waxseal_envelope::name::NameKey, Option<&[u8]>, bool) {
+fn scope(c: &Crl) -> (&waxseal_trust::name::NameKey, Option<&[u8]>, bool) {
     (
         c.issuer_key(),
         c.issuing_distribution_point_der(),
@@ -646,7 +658,7 @@ impl Gate<'_> {
             if c.this_update() > self.time {
                 return Err(Refusal::NotCurrent(format!(
                     "the CRL of {who} is not valid before {}",
-                    waxseal_envelope::time::format(c.this_update())
+                    waxseal_trust::time::format(c.this_update())
                 )));
             }
             if !allow_expired
@@ -655,7 +667,7 @@ impl Gate<'_> {
             {
                 return Err(Refusal::NotCurrent(format!(
                     "the CRL of {who} expired at {}",
-                    waxseal_envelope::time::format(n)
+                    waxseal_trust::time::format(n)
                 )));
             }
             if let Some((anchors, certs)) = self.issuers
@@ -685,9 +697,9 @@ impl Gate<'_> {
                      (cRLNumber {}, thisUpdate {})",
                     old.issuer_display(),
                     number_text(new_one),
-                    waxseal_envelope::time::format(new_one.this_update()),
+                    waxseal_trust::time::format(new_one.this_update()),
                     number_text(old),
-                    waxseal_envelope::time::format(old.this_update()),
+                    waxseal_trust::time::format(old.this_update()),
                 )));
             }
         }
@@ -705,13 +717,13 @@ impl Gate<'_> {
         let algorithms = AlgorithmPolicy::LEGACY_SHA1;
         if anchors
             .iter()
-            .any(|a| crl_signature_verifies(crl, a, &algorithms))
+            .any(|a| crl_signature_verifies(crl, a, &algorithms, &self.provider))
         {
             return true;
         }
         let signers: Vec<&Certificate> = certs
             .iter()
-            .filter(|c| crl_signature_verifies(crl, c, &algorithms))
+            .filter(|c| crl_signature_verifies(crl, c, &algorithms, &self.provider))
             .collect();
         if signers.is_empty() {
             return false;
@@ -722,7 +734,7 @@ impl Gate<'_> {
             return false;
         };
         let pool = CertStore::from_certificates(certs.iter().cloned());
-        let mut options = ValidationOptions::at(self.time);
+        let mut options = ValidationOptions::at(self.time).with_provider(self.provider);
         options.purpose = Purpose::CrlSigning;
         options.algorithms = algorithms;
         signers
@@ -1074,6 +1086,7 @@ impl Tracked {
                     let gate = Gate {
                         issuers: env.verify_issuers.then_some((&anchors[..], &certs[..])),
                         time,
+                        provider: Provider::default(),
                     };
                     let read = cache::read(&file, kind, &provenance, fetcher.config().max_bytes)
                         .and_then(|got| match got {
@@ -1164,6 +1177,7 @@ impl Tracked {
         let gate = Gate {
             issuers: env.verify_issuers.then_some((anchors, certs)),
             time,
+            provider: Provider::default(),
         };
         let checked = Copy::parse(self.kind, &bytes)
             .map_err(|e| Refusal::Malformed(e.to_string()))
@@ -1707,7 +1721,7 @@ impl Material {
                     (Some(c), e) => format!(
                         "the last copy expired at {}{}",
                         c.next_update()
-                            .map(waxseal_envelope::time::format)
+                            .map(waxseal_trust::time::format)
                             .unwrap_or_default(),
                         e.as_ref()
                             .map(|e| format!(" and fetching failed: {e}"))
@@ -1778,7 +1792,7 @@ mod tests {
     #[test]
     fn the_file_watch_sees_every_change_the_refresh_would_and_nothing_else() {
         use std::fs::{File, FileTimes};
-        use waxseal_envelope::KeyAlgorithm;
+        use waxseal_trust::KeyAlgorithm;
         let pki = waxseal_pki::TestPki::new(KeyAlgorithm::P256).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().join("root.pem");

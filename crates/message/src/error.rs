@@ -1,7 +1,8 @@
 //! Why a message was rejected: the stage that refused it, a stable code and a reason.
 
 use serde::Serialize;
-use waxseal_envelope::{ErrorKind, VerifyError};
+use waxseal_envelope::VerifyError;
+use waxseal_trust::ErrorKind;
 
 /// Where in validation a message was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,7 +64,7 @@ pub enum Class {
 
 /// A rejected message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{}", waxseal_envelope::display::Escaped(.reason))]
+#[error("{}", waxseal_trust::display::Escaped(.reason))]
 pub struct Rejection {
     /// The stage that refused it.
     pub stage: Stage,
@@ -199,7 +200,8 @@ pub struct ConfigError(pub String);
 #[cfg(test)]
 mod tests {
     use waxseal_envelope::rfc3161::TimestampError;
-    use waxseal_envelope::{ParseError, PathError, SignerError};
+    use waxseal_envelope::{ParseError, SignerError};
+    use waxseal_trust::PathError;
 
     use super::*;
 

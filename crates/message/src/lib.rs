@@ -37,4 +37,4 @@ pub use distribution::{CRL_UNAVAILABLE, DistributionStats, FetchConfig, Material
 pub use error::{Class, ConfigError, Rejection, SignError, Stage};
 pub use oslo::{OsloVerified, Route};
 pub use replay::{Admission, ReplayCache, ReplayError, ReplayStore, StoreSpec};
-pub use waxseal_envelope::CacheStats;
+pub use waxseal_trust::CacheStats;

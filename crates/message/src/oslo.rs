@@ -40,7 +40,7 @@ use crate::json;
 use crate::replay::replay_key;
 
 /// Signed attribute: the topic (routing key) the origin sent the message to, UTF8String.
-/// Under waxseal's private arc (see `waxseal_envelope::oid`), `.4.1`.
+/// Under waxseal's private arc (see `waxseal_trust::oid`), `.4.1`.
 pub const ROUTE_TOPIC: Oid = Oid::new_unwrap(
     "1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.4.1",
 );
@@ -147,7 +147,7 @@ fn signed_route(attrs: &[Attribute]) -> Result<Option<Route>, Rejection> {
             [] => Ok(None),
             [a] if a.values.len() == 1 => {
                 let (tag, value) =
-                    waxseal_envelope::asn1::read_one(&a.values[0]).map_err(|_| bad())?;
+                    waxseal_trust::asn1::read_one(&a.values[0]).map_err(|_| bad())?;
                 if tag != 0x0c {
                     return Err(bad());
                 }
@@ -281,12 +281,12 @@ pub fn route_signer(signer: Signer, route: &Route) -> Result<Signer, SignError> 
     route.check().map_err(SignError::Route)?;
     let mut signer = signer.with_signed_attribute(Attribute::new(
         ROUTE_TOPIC,
-        waxseal_envelope::asn1::tlv(0x0c, route.topic.as_bytes()),
+        waxseal_trust::asn1::tlv(0x0c, route.topic.as_bytes()),
     ))?;
     if let Some(e) = &route.exchange {
         signer = signer.with_signed_attribute(Attribute::new(
             ROUTE_EXCHANGE,
-            waxseal_envelope::asn1::tlv(0x0c, e.as_bytes()),
+            waxseal_trust::asn1::tlv(0x0c, e.as_bytes()),
         ))?;
     }
     Ok(signer)
@@ -559,14 +559,11 @@ impl Bus {
                 d.reason.clone(),
             ));
         }
-        let origin_signer = slip
-            .envelope
-            .signers()
-            .iter()
-            .find(|s| s.certificate == origin.certificate);
+        // The origin's signed attributes as received, from the envelope signer that is
+        // hop 0 (by its index, not by looking its certificate up again).
         let key = replay_key(
             &origin.certificate,
-            origin_signer.and_then(|s| s.signed_attributes()),
+            slip.origin_signer().and_then(|s| s.signed_attributes()),
             p.message.as_bytes(),
         );
         let hops = slip
@@ -578,7 +575,7 @@ impl Bus {
                 subject: h.certificate.subject_display(),
                 role: h.role.clone(),
                 action: h.action.clone(),
-                signing_time: h.signing_time.map(waxseal_envelope::time::format),
+                signing_time: h.signing_time.map(waxseal_trust::time::format),
             })
             .collect();
         Ok(Checked {

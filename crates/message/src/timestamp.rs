@@ -75,7 +75,7 @@ fn stamp_with(
         if !rfc3161::tokens(si).is_empty() {
             return Err(refused(TimestampError::Duplicate));
         }
-        let (request, nonce) = rfc3161::request(&si.signature);
+        let (request, nonce) = rfc3161::request(trust.provider(), &si.signature);
         let reply = fetcher
             .post(url, QUERY_MEDIA_TYPE, &request)
             .map_err(StampError::Unavailable)?;
@@ -128,7 +128,7 @@ impl Stamper {
         {
             return Err(ConfigError(format!(
                 "tsa_url: {} is not an http:// or https:// URL",
-                waxseal_envelope::display::Escaped(url)
+                waxseal_trust::display::Escaped(url)
             )));
         }
         if https && !Fetcher::HTTPS {
@@ -165,7 +165,7 @@ impl Stamper {
 /// The TSA trust of `tsa_trust` (`None` when it names no file), accepting `algorithms`.
 fn trust(
     config: &BusConfig,
-    algorithms: waxseal_envelope::AlgorithmPolicy,
+    algorithms: waxseal_trust::AlgorithmPolicy,
 ) -> Result<Option<TimestampTrust>, ConfigError> {
     if config.tsa_trust.is_empty() {
         return Ok(None);
@@ -173,14 +173,17 @@ fn trust(
     let mut anchors = Vec::new();
     for p in &config.tsa_trust {
         anchors.extend(
-            waxseal_envelope::store::load_certificates(p)
+            waxseal_trust::store::load_certificates(p)
                 .map_err(|e| ConfigError(format!("tsa_trust: {e}")))?,
         );
     }
-    let anchors = waxseal_envelope::TrustAnchors::new(anchors)
+    let anchors = waxseal_trust::TrustAnchors::new(anchors)
         .map_err(|_| ConfigError("tsa_trust: no certificates found".into()))?;
     Ok(Some(
-        TimestampTrust::new(anchors).with_algorithms(algorithms),
+        TimestampTrust::new(anchors)
+            .with_algorithms(algorithms)
+            // A TSA's clock may be ahead of ours as a signer's may.
+            .with_clock_skew(config.freshness.clock_skew_secs),
     ))
 }
 

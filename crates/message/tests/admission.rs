@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
+use waxseal_envelope::Signer;
 use waxseal_message::admission::{
     REPLY_NOT_FROM_CALLEE, REPLY_UNBOUND, ROUTE_NOT_SUBSCRIBED, SENDER_ROUTED,
 };
@@ -17,6 +17,7 @@ use waxseal_message::{
     Route, Subscription, oslo,
 };
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+use waxseal_trust::{KeyAlgorithm, KeyFileCheck};
 
 const COMPUTE1: &str = "compute-node01.example.org";
 const COMPUTE2: &str = "compute-node02.example.org";
@@ -223,6 +224,58 @@ fn the_redelivered_flag_turns_a_known_key_into_a_duplicate_and_nothing_else() {
             .unwrap()
             .duplicate
     );
+}
+
+/// An oslo message's replay key is the origin's certificate and signed attributes as
+/// received (envelope signer 0), whatever hops were added since: a forwarded copy has the
+/// same key as the original, a new message another.
+#[test]
+fn an_oslo_replay_key_is_the_origins_certificate_and_signed_attributes() {
+    use base64::Engine as _;
+    let (_t, dir) = setup();
+    let body = cast(&dir, COMPUTE1, "compute.node01");
+    let arrival = || on_nova("compute.node01").subscribed(compute_consumer("node01"));
+    let key = bus(&dir)
+        .admit(&body, &arrival())
+        .unwrap()
+        .replay_key
+        .expect("a signed message has a replay key");
+
+    // The key, computed from the wire by hand.
+    let wire: Value = serde_json::from_slice(&body).unwrap();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(wire[oslo::SIGNATURE_KEY].as_str().unwrap())
+        .unwrap();
+    let cms = waxseal_envelope::Envelope::parse(&der).unwrap();
+    let origin = &cms.signed_data().signer_infos[0];
+    let text = wire[oslo::MESSAGE_KEY].as_str().unwrap();
+    let cert = signer(&dir, COMPUTE1).certificate().clone();
+    assert_eq!(
+        key,
+        waxseal_message::replay::replay_key(&cert, origin.signed_attrs.as_ref(), text.as_bytes())
+    );
+
+    // Forwarded by another host (a hop countersigning the origin): the same message, the
+    // same key; so to a bus that admitted the original, a replay.
+    let hop = waxseal_slip::hop_signer(signer(&dir, COMPUTE2), Some("relay"), None).unwrap();
+    let forwarded = serde_json::to_vec(&oslo::countersign(&wire, &hop, 8).unwrap()).unwrap();
+    let b = bus(&dir);
+    let admitted = b.admit(&forwarded, &arrival()).unwrap();
+    assert_eq!(admitted.into_oslo().unwrap().hops.len(), 2);
+    assert_eq!(b.admit(&body, &arrival()).unwrap_err().code, "replayed");
+    let again = bus(&dir).admit(&forwarded, &arrival()).unwrap();
+    assert_eq!(again.replay_key, Some(key));
+
+    // Another message from the same origin: another key.
+    let route = Route::topic("compute.node01").on_exchange("nova");
+    let other = oslo_wire(
+        &dir,
+        COMPUTE1,
+        &route,
+        &json!({"method": "pong", "args": {}}),
+    );
+    let other = bus(&dir).admit(&other, &arrival()).unwrap().replay_key;
+    assert!(other.is_some_and(|k| k != key));
 }
 
 #[test]

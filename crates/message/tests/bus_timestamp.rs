@@ -11,10 +11,11 @@ use std::process::{Child, Command};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use waxseal_envelope::{Envelope, KeyAlgorithm, Signer, rfc3161};
+use waxseal_envelope::{Envelope, Signer, rfc3161};
 use waxseal_message::timestamp::StampError;
 use waxseal_message::{Bus, BusConfig, Route, SignError, oslo};
 use waxseal_pki::TestPki;
+use waxseal_trust::KeyAlgorithm;
 
 const COMPUTE: &str = "compute-node01.example.org";
 const TOPIC: &str = "org.example.prod.compute.ping";
@@ -269,10 +270,13 @@ fn a_tsa_not_trusted_or_down_fails_the_sign_call_and_makes_no_message() {
     let envelope = oslo::wrap(&json!({"method": "ping", "args": {}})).unwrap();
     let s = oslo::route_signer(fx.signer.clone(), &Route::topic("scheduler")).unwrap();
     let e = bus.sign_oslo(&envelope, &s).unwrap_err();
-    assert!(matches!(
-        e,
-        SignError::Timestamp(StampError::Refused { index: 0, .. })
-    ));
+    assert!(
+        matches!(
+            e,
+            SignError::Timestamp(StampError::Refused { index: 0, .. })
+        ),
+        "{e:?}"
+    );
 
     // The TSA down: ours, transient.
     let down = fx.stamping(&other, &other.path("root.pem"));

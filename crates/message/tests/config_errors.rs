@@ -10,7 +10,7 @@ fn load(dir: &std::path::Path, name: &str, text: &str) -> Result<(), String> {
 
 #[test]
 fn configuration_errors_name_the_file_and_the_key() {
-    let pki = waxseal_pki::TestPki::new(waxseal_envelope::KeyAlgorithm::P256).unwrap();
+    let pki = waxseal_pki::TestPki::new(waxseal_trust::KeyAlgorithm::P256).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("root.pem"), pki.root.cert.to_pem()).unwrap();

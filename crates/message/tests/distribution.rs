@@ -10,9 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
+use waxseal_envelope::Signer;
 use waxseal_message::{Bus, BusConfig, Stage, sign};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+use waxseal_trust::{KeyAlgorithm, KeyFileCheck};
 
 const DAY: u64 = 86400;
 const BODHI: &str = "bodhi-app01.example.org";
@@ -148,7 +149,7 @@ impl Fx {
 
     fn next_update(&self) -> u64 {
         let pem = std::fs::read(self.dir.join("crl.pem")).unwrap();
-        waxseal_envelope::Crl::load_all(&pem)
+        waxseal_trust::Crl::load_all(&pem)
             .unwrap()
             .iter()
             .filter_map(|c| c.next_update())
@@ -453,10 +454,10 @@ struct HttpsServer {
 
 #[cfg(feature = "https")]
 fn serve_https(f: &Fx) -> HttpsServer {
-    use waxseal_envelope::PrivateKey;
     use waxseal_pki::{CertParams, Issuer, issue::parse_name};
+    use waxseal_trust::PrivateKey;
 
-    let now = waxseal_envelope::time::now();
+    let now = waxseal_trust::time::now();
     let web_ca = Issuer::self_signed(
         &CertParams::ca(parse_name("CN=web CA").unwrap(), now, 30, Some(0)),
         PrivateKey::generate(KeyAlgorithm::P256).unwrap(),
@@ -464,7 +465,7 @@ fn serve_https(f: &Fx) -> HttpsServer {
     .unwrap();
     let key = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
     let mut params = CertParams::end_entity(parse_name("CN=localhost").unwrap(), now, 30);
-    params.ext_key_usage = vec![waxseal_envelope::oid::KP_SERVER_AUTH];
+    params.ext_key_usage = vec![waxseal_trust::oid::KP_SERVER_AUTH];
     params.dns_names = vec!["localhost".into()];
     let cert = web_ca
         .issue(&params, &key.subject_public_key_info())
@@ -645,10 +646,10 @@ struct Cas {
 
 fn cas(dir: &Path) -> Cas {
     let load = |cert: &str, key: &str| waxseal_pki::Issuer {
-        cert: waxseal_envelope::Certificate::load_all(&std::fs::read(dir.join(cert)).unwrap())
+        cert: waxseal_trust::Certificate::load_all(&std::fs::read(dir.join(cert)).unwrap())
             .unwrap()
             .remove(0),
-        key: waxseal_envelope::PrivateKey::load(&dir.join(key), KeyFileCheck::OwnerOnly).unwrap(),
+        key: waxseal_trust::PrivateKey::load(&dir.join(key), KeyFileCheck::OwnerOnly).unwrap(),
     };
     Cas {
         signing: load("signing-ca.crt", "signing-ca.key"),
@@ -696,7 +697,7 @@ impl Fx {
 #[test]
 fn an_older_crl_never_replaces_a_newer_one() {
     let f = fx();
-    let t0 = waxseal_envelope::time::now();
+    let t0 = waxseal_trust::time::now();
     let ca = cas(&f.dir);
     let serial = f.serial();
     // Fetched only when asked (`refresh_trust`), so that the counts are exact.
@@ -745,7 +746,7 @@ fn an_older_crl_never_replaces_a_newer_one() {
 #[test]
 fn forged_foreign_expired_and_future_crls_are_refused_and_the_last_good_copy_serves() {
     let f = fx();
-    let t0 = waxseal_envelope::time::now();
+    let t0 = waxseal_trust::time::now();
     let ca = cas(&f.dir);
     let serial = f.serial();
     let url = f.publish("pub.pem", &ca.crls(1, t0 - 3600, t0 + 30 * DAY, &[]));
@@ -755,13 +756,13 @@ fn forged_foreign_expired_and_future_crls_are_refused_and_the_last_good_copy_ser
     // Every bad copy revokes the signer: had it been taken, the signer would be refused.
     // A bad signature (one bit of the signature flipped).
     let good = ca.crls(5, t0 - 60, t0 + 30 * DAY, &[&serial]);
-    let mut crls = waxseal_envelope::Crl::load_all(good.as_bytes()).unwrap();
+    let mut crls = waxseal_trust::Crl::load_all(good.as_bytes()).unwrap();
     let mut der = crls.remove(0).der().to_vec();
     let last = der.len() - 1;
     der[last] ^= 1;
     let forged = format!(
         "{}{}",
-        waxseal_envelope::Crl::from_der(&der).unwrap().to_pem(),
+        waxseal_trust::Crl::from_der(&der).unwrap().to_pem(),
         crls[0].to_pem()
     );
     // From another CA with the same names (another PKI from the same seed).
@@ -814,7 +815,7 @@ fn forged_foreign_expired_and_future_crls_are_refused_and_the_last_good_copy_ser
 fn the_cache_is_private_not_followed_through_symlinks_and_checked_when_read_back() {
     use std::os::unix::fs::PermissionsExt;
     let f = fx();
-    let t0 = waxseal_envelope::time::now();
+    let t0 = waxseal_trust::time::now();
     let ca = cas(&f.dir);
     let url = f.publish("pub.pem", &ca.crls(1, t0 - 3600, t0 + 30 * DAY, &[]));
     let fetch = json!({"timeout_ms": 3000});
@@ -909,7 +910,7 @@ fn the_cache_is_private_not_followed_through_symlinks_and_checked_when_read_back
 #[test]
 fn validation_goes_on_while_a_fetch_hangs() {
     let f = fx();
-    let t0 = waxseal_envelope::time::now();
+    let t0 = waxseal_trust::time::now();
     let ca = cas(&f.dir);
     let crl = ca.crls(1, t0 - 3600, t0 + 30 * DAY, &[]);
     let newer = ca.crls(2, t0 - 60, t0 + 30 * DAY, &[&f.serial()]);
@@ -964,7 +965,7 @@ fn validation_goes_on_while_a_fetch_hangs() {
 #[test]
 fn redirects_are_followed_only_to_the_same_scheme_and_host() {
     let f = fx();
-    let t0 = waxseal_envelope::time::now();
+    let t0 = waxseal_trust::time::now();
     let port = f.server.addr.port();
     let crl = std::fs::read(f.dir.join("crl.pem")).unwrap();
     let (addr, _) = serve_with(move |path| match path {

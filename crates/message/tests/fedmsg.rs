@@ -4,9 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use waxseal_envelope::{Certificate, KeyAlgorithm, KeyFileCheck, PrivateKey, Signer};
+use waxseal_envelope::Signer;
 use waxseal_message::{Bus, BusConfig, Stage, json as strict, sign, strip_credentials};
 use waxseal_pki::{CertParams, Issuer, Lifetimes, PkiDir, Seed, ServiceHost, issue::parse_name};
+use waxseal_trust::{Certificate, KeyAlgorithm, KeyFileCheck, PrivateKey};
 
 struct Fx {
     _tmp: tempfile::TempDir,
@@ -251,7 +252,7 @@ fn tampered_body_is_rejected() {
 fn expired_ca_is_rejected() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let now = waxseal_envelope::time::now();
+    let now = waxseal_trust::time::now();
     let root = Issuer::self_signed(
         &CertParams::ca(
             parse_name("CN=old root").unwrap(),
@@ -669,7 +670,7 @@ fn a_replayed_message_is_refused() {
     let again = sign(
         &bodhi_msg(),
         &f.signer("bodhi-app01.example.org")
-            .with_signing_time(waxseal_envelope::time::now() - 100),
+            .with_signing_time(waxseal_trust::time::now() - 100),
     )
     .unwrap();
     bus.validate(&again).unwrap();
@@ -687,7 +688,7 @@ fn a_replayed_message_is_refused() {
 #[test]
 fn the_replay_cache_is_bounded_and_fails_closed() {
     let f = fx();
-    let t = waxseal_envelope::time::now();
+    let t = waxseal_trust::time::now();
     let cfg = json!({"freshness": {"max_age_secs": 100, "clock_skew_secs": 10, "replay_cache_capacity": 1}});
     let signed_at = |when: u64| {
         sign(
@@ -723,7 +724,7 @@ fn the_replay_cache_is_bounded_and_fails_closed() {
 #[test]
 fn signing_times_in_the_future_and_too_old_are_refused() {
     let f = fx();
-    let t = waxseal_envelope::time::now();
+    let t = waxseal_trust::time::now();
     let at = |when: u64| {
         sign(
             &bodhi_msg(),

@@ -103,8 +103,9 @@ fn sample_messages_validate() {
 #[test]
 #[ignore = "writes testdata and corpus seeds"]
 fn regenerate_signed_samples() {
-    use waxseal_envelope::{Certificate, KeyFileCheck, PrivateKey, Signer};
+    use waxseal_envelope::Signer;
     use waxseal_message::oslo;
+    use waxseal_trust::{Certificate, KeyFileCheck, PrivateKey};
     let testdata = root().join("testdata");
     let p = testdata.join("pki/p256");
     let time = harness::test_time(&testdata) - 600;

@@ -7,10 +7,11 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use waxseal_envelope::mldsa::MlDsaParameterSet;
-use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
+use waxseal_envelope::Signer;
 use waxseal_message::{Bus, BusConfig, Route, Stage, oslo};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+use waxseal_trust::mldsa::MlDsaParameterSet;
+use waxseal_trust::{KeyAlgorithm, KeyFileCheck};
 
 const COMPUTE: &str = "compute-node01.example.org";
 const OTHER: &str = "compute-node02.example.org";

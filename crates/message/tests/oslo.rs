@@ -4,9 +4,10 @@
 use std::path::Path;
 
 use serde_json::{Value, json};
-use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
+use waxseal_envelope::Signer;
 use waxseal_message::{Bus, BusConfig, Route, Stage, oslo};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+use waxseal_trust::{KeyAlgorithm, KeyFileCheck};
 
 /// The signer for `name`, sending only its own certificate.
 fn signer(dir: &Path, name: &str) -> Signer {
@@ -335,7 +336,7 @@ fn oslo_replay_and_future_signing_time() {
         &env,
         &oslo::route_signer(
             signer(&dir, "compute-node01.example.org")
-                .with_signing_time(waxseal_envelope::time::now() + 3600),
+                .with_signing_time(waxseal_trust::time::now() + 3600),
             &Route::topic("scheduler"),
         )
         .unwrap(),
@@ -356,7 +357,7 @@ fn oslo_replay_and_future_signing_time() {
 fn oslo_hops_signed_in_the_future_are_refused_by_the_freshness_skew() {
     let (_t, dir) = setup();
     // A fixed verification time, after the PKI and its CRL were made.
-    let at = waxseal_envelope::time::now();
+    let at = waxseal_trust::time::now();
     let cfg = json!({
         "trust": ["root-ca.crt"],
         "certs": ["signing-ca.crt"],

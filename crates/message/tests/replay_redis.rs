@@ -101,7 +101,7 @@ fn key(i: u8) -> [u8; 32] {
 }
 
 fn now() -> u64 {
-    waxseal_envelope::time::now()
+    waxseal_trust::time::now()
 }
 
 #[test]

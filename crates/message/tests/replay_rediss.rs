@@ -157,7 +157,7 @@ fn key(i: u8) -> [u8; 32] {
 }
 
 fn now() -> u64 {
-    waxseal_envelope::time::now()
+    waxseal_trust::time::now()
 }
 
 fn query(dir: &Path, pairs: &[(&str, &str)]) -> String {

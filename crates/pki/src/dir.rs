@@ -26,9 +26,8 @@ use std::path::{Path, PathBuf};
 
 use x509_cert::ext::pkix::crl::CrlReason;
 
-use waxseal_envelope::{
-    Certificate, KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, Signer, time,
-};
+use waxseal_envelope::Signer;
+use waxseal_trust::{Certificate, KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, time};
 
 use crate::fsutil::{self, KEY_MODE, PUBLIC_MODE};
 use crate::inventory::{CaRecord, Entry, FORMAT, Inventory, Status};
@@ -543,7 +542,7 @@ impl PkiDir {
             cert: load_cert(&self.dir.join(cert))?,
             key,
         };
-        let cert_key = waxseal_envelope::PublicKey::from_spki(issuer.cert.public_key_info())
+        let cert_key = waxseal_trust::PublicKey::from_spki(issuer.cert.public_key_info())
             .map_err(|e| PkiError::Usage(format!("{cert}: {e}")))?;
         if issuer.key.public_key() != cert_key {
             return Err(PkiError::Usage(format!(

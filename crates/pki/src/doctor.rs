@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-use waxseal_envelope::{Certificate, Crl, time};
+use waxseal_trust::{Certificate, Crl, time};
 
 use crate::dir::{CRL_PEM, INVENTORY, PkiError, ROOT_CERT, SIGNING_CERT};
 use crate::fsutil;

@@ -2,7 +2,7 @@
 //! `rebuild`, `revoke`, `crl`, `doctor` and `reseed`.
 
 use serde::{Deserialize, Serialize};
-use waxseal_envelope::KeyAlgorithm;
+use waxseal_trust::KeyAlgorithm;
 
 use crate::seed::Seed;
 

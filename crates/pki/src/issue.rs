@@ -20,8 +20,9 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Time;
 
-use waxseal_envelope::oid;
-use waxseal_envelope::{Certificate, Crl, DigestAlgorithm, PrivateKey};
+use waxseal_trust::oid;
+use waxseal_trust::provider::Provider;
+use waxseal_trust::{Certificate, Crl, DigestAlgorithm, PrivateKey};
 
 /// Why a certificate or CRL could not be issued.
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +38,7 @@ pub enum IssueError {
     },
     /// The issuer's key could not sign.
     #[error(transparent)]
-    Key(#[from] waxseal_envelope::KeyError),
+    Key(#[from] waxseal_trust::KeyError),
     /// A subject or issuer name that does not parse.
     #[error("invalid distinguished name {0:?}")]
     BadName(String),
@@ -235,7 +236,9 @@ impl Issuer {
             ]),
         };
         let tbs_der = tbs.to_der().map_err(enc("tbsCertList"))?;
-        let (alg, sig) = self.key.sign(&tbs_der, digest, false)?;
+        let (alg, sig) = self
+            .key
+            .sign(&Provider::default(), &tbs_der, digest, false)?;
         let crl = CertificateList {
             tbs_cert_list: tbs,
             signature_algorithm: alg,
@@ -384,7 +387,7 @@ fn sign_certificate(
 
     // TBSCertificate (RFC 5280 §4.1).
     let mut body = Vec::new();
-    body.extend(waxseal_envelope::asn1::tlv(0xa0, &[0x02, 0x01, 0x02])); // version v3
+    body.extend(waxseal_trust::asn1::tlv(0xa0, &[0x02, 0x01, 0x02])); // version v3
     body.extend(
         SerialNumber::<x509_cert::certificate::Rfc5280>::new(&serial)
             .map_err(enc("serial"))?
@@ -401,7 +404,7 @@ fn sign_certificate(
             .to_der()
             .map_err(enc("notAfter"))?,
     );
-    body.extend(waxseal_envelope::asn1::tlv(0x30, &validity));
+    body.extend(waxseal_trust::asn1::tlv(0x30, &validity));
     body.extend(params.subject.to_der().map_err(enc("subject"))?);
     body.extend(subject_key.to_der().map_err(enc("subjectPublicKeyInfo"))?);
     if !exts.is_empty() {
@@ -409,13 +412,13 @@ fn sign_certificate(
         for e in &exts {
             seq.extend(e.to_der().map_err(enc("extension"))?);
         }
-        body.extend(waxseal_envelope::asn1::tlv(
+        body.extend(waxseal_trust::asn1::tlv(
             0xa3,
-            &waxseal_envelope::asn1::tlv(0x30, &seq),
+            &waxseal_trust::asn1::tlv(0x30, &seq),
         ));
     }
-    let tbs = waxseal_envelope::asn1::tlv(0x30, &body);
-    let (alg, sig) = issuer_key.sign(&tbs, digest, false)?;
+    let tbs = waxseal_trust::asn1::tlv(0x30, &body);
+    let (alg, sig) = issuer_key.sign(&Provider::default(), &tbs, digest, false)?;
     let mut cert = tbs;
     cert.extend(alg.to_der().map_err(enc("algorithm"))?);
     cert.extend(
@@ -424,7 +427,7 @@ fn sign_certificate(
             .to_der()
             .map_err(enc("signature"))?,
     );
-    let cert = waxseal_envelope::asn1::tlv(0x30, &cert);
+    let cert = waxseal_trust::asn1::tlv(0x30, &cert);
     // Round-trip through the parser: what we hand out is exactly what verifiers read.
     let _ = x509_cert::Certificate::from_der(&cert).map_err(enc("certificate"))?;
     Certificate::from_der(&cert).map_err(|e| IssueError::Encoding {

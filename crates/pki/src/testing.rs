@@ -1,9 +1,19 @@
 //! Throwaway PKIs for tests: a root, a signing CA and leaves of every supported
 //! algorithm, made fresh at test time so no fixture ever expires.
+//!
+//! [`TestPki`] makes a root, a signing CA, leaves, and CRLs with the clock of the
+//! moment, so no test fixture ever expires. It is not part of the API: it exists only
+//! with the `testing` feature, which crates turn on in their `[dev-dependencies]`
+//! (`waxseal-pki = { workspace = true, features = ["testing"] }`), so the `waxseal`
+//! command and every library a user builds leave it out (`cargo tree -p waxseal-cli -e
+//! features -i waxseal-pki` lists no `testing`). A feature rather than a dev-only crate:
+//! the helpers are built from this crate's issuing code, this crate's own unit tests use
+//! them without a dependency cycle, and every test keeps its `waxseal_pki::TestPki` path.
 
 use x509_cert::ext::pkix::crl::CrlReason;
 
-use waxseal_envelope::{Certificate, Crl, KeyAlgorithm, PrivateKey};
+use waxseal_envelope::{SignError, Signer};
+use waxseal_trust::{Certificate, Crl, KeyAlgorithm, PrivateKey};
 
 use crate::issue::{CertParams, IssueError, Issuer, Revocation, parse_name};
 
@@ -32,6 +42,14 @@ pub struct TestPki {
 }
 
 impl TestPki {
+    /// A signer for `issued` (a leaf of this PKI): its key, signing at [`TestPki::now`],
+    /// with the signing CA as its chain (what most envelope tests sign with).
+    pub fn signer(&self, issued: &Issued) -> Result<Signer, SignError> {
+        Ok(Signer::new(issued.cert.clone(), issued.key.clone())?
+            .with_signing_time(self.now)
+            .with_chain(vec![self.ca.cert.clone()]))
+    }
+
     /// A PKI whose CAs use `algorithm`.
     pub fn new(algorithm: KeyAlgorithm) -> Result<Self, IssueError> {
         Self::named(algorithm, "waxseal test")
@@ -39,7 +57,7 @@ impl TestPki {
 
     /// A PKI whose CA names start with `prefix` (to make unrelated PKIs).
     pub fn named(algorithm: KeyAlgorithm, prefix: &str) -> Result<Self, IssueError> {
-        let now = waxseal_envelope::time::now();
+        let now = waxseal_trust::time::now();
         let root_params = CertParams::ca(
             parse_name(&format!("CN={prefix} root,O=waxseal tests"))?,
             now,

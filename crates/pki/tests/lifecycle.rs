@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use waxseal_envelope::{Certificate, Crl, KeyAlgorithm, KeyFileCheck, time};
 use waxseal_pki::inventory::Status;
 use waxseal_pki::{Lifetimes, PkiDir, PkiError, Seed, ServiceHost, doctor};
+use waxseal_trust::{Certificate, Crl, KeyAlgorithm, KeyFileCheck, time};
 
 fn seed() -> Seed {
     Seed::from_json(r#"{"C": "US", "ST": "North Carolina", "L": "Raleigh", "O": "Example Org", "OU": "Messaging"}"#)
@@ -522,7 +522,7 @@ fn one_command_at_a_time() {
 
 /// The key algorithm of the certificate at `path`.
 fn key_algorithm(path: &Path) -> KeyAlgorithm {
-    let key = waxseal_envelope::PublicKey::from_spki(cert(path).public_key_info()).unwrap();
+    let key = waxseal_trust::PublicKey::from_spki(cert(path).public_key_info()).unwrap();
     match (key.kind(), key.bits()) {
         ("RSA", 2048) => KeyAlgorithm::Rsa2048,
         ("ECDSA P-256", _) => KeyAlgorithm::P256,
@@ -639,7 +639,7 @@ fn signers_load_from_the_directory_and_refuse_a_wrong_key() {
         .build()
         .unwrap();
     let verifier = waxseal_envelope::Verifier::new(
-        waxseal_envelope::TrustAnchors::new([pki.root_certificate().unwrap()]).unwrap(),
+        waxseal_trust::TrustAnchors::new([pki.root_certificate().unwrap()]).unwrap(),
     );
     let v = verifier.verify_bytes(&env.to_der(), None).unwrap();
     assert_eq!(

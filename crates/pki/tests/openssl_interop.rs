@@ -5,10 +5,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use waxseal_envelope::{
-    CertStore, CrlSet, EnvelopeBuilder, KeyAlgorithm, TrustAnchors, Verifier, store,
-};
+use waxseal_envelope::{EnvelopeBuilder, Verifier};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+use waxseal_trust::{CertStore, CrlSet, KeyAlgorithm, TrustAnchors, store};
 
 fn openssl(args: &[&str]) -> std::process::Output {
     Command::new("openssl")
@@ -176,21 +175,18 @@ fn envelopes_signed_with_issued_keys_verify_in_openssl_and_waxseal() {
             .ext_key_usage
             .clone()
             .expect("waxseal pki leaves carry extendedKeyUsage");
-        assert!(
-            eku.0
-                .contains(&waxseal_envelope::oid::WAXSEAL_KP_BUS_SIGNING)
-        );
-        assert!(eku.0.contains(&waxseal_envelope::oid::KP_EMAIL_PROTECTION));
+        assert!(eku.0.contains(&waxseal_trust::oid::WAXSEAL_KP_BUS_SIGNING));
+        assert!(eku.0.contains(&waxseal_trust::oid::KP_EMAIL_PROTECTION));
         // The bus-signing purpose alone is enough for waxseal; a purpose the leaves do not
         // carry is not.
         let anchors = || TrustAnchors::new([pki.root_certificate().unwrap()]).unwrap();
         Verifier::new(anchors())
-            .with_accepted_purposes([waxseal_envelope::oid::WAXSEAL_KP_BUS_SIGNING])
+            .with_accepted_purposes([waxseal_trust::oid::WAXSEAL_KP_BUS_SIGNING])
             .verify_bytes(&env.to_der(), None)
             .unwrap();
         assert_eq!(
             Verifier::new(anchors())
-                .with_accepted_purposes([waxseal_envelope::oid::KP_CODE_SIGNING])
+                .with_accepted_purposes([waxseal_trust::oid::KP_CODE_SIGNING])
                 .verify_bytes(&env.to_der(), None)
                 .unwrap_err()
                 .code(),

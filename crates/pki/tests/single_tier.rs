@@ -7,12 +7,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use waxseal_envelope::{
-    Certificate, Crl, CrlSet, EnvelopeBuilder, KeyAlgorithm, KeyFileCheck, TrustAnchors, Verifier,
-    store, time,
-};
+use waxseal_envelope::{EnvelopeBuilder, Verifier};
 use waxseal_pki::inventory::Inventory;
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost, doctor};
+use waxseal_trust::{
+    Certificate, Crl, CrlSet, KeyAlgorithm, KeyFileCheck, TrustAnchors, store, time,
+};
 
 fn names(list: &[&str]) -> Vec<ServiceHost> {
     list.iter()

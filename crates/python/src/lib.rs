@@ -33,13 +33,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use serde_json::Value;
 
-use waxseal_envelope::store::{load_certificates, load_crls};
-use waxseal_envelope::{
+use waxseal_message::{Arrival, Call, Route, SignError, Subscription, oslo};
+use waxseal_slip::{RouteExpectations, SlipVerifier};
+use waxseal_trust::store::{load_certificates, load_crls};
+use waxseal_trust::{
     AlgorithmPolicy, CertStore, Certificate, Crl, CrlSet, DigestAlgorithm, KeyFileCheck, PathCache,
     PrivateKey, RevocationPolicy, TrustAnchors, time,
 };
-use waxseal_message::{Arrival, Call, Route, SignError, Subscription, oslo};
-use waxseal_slip::{RouteExpectations, SlipVerifier};
 
 pyo3::create_exception!(
     waxseal,
@@ -537,12 +537,12 @@ fn crls(sources: &[Source], fetch: &Fetch) -> Result<CrlSet> {
     Ok(set)
 }
 
-fn purposes(names: Option<Vec<String>>) -> Result<Option<Vec<waxseal_envelope::oid::Oid>>> {
+fn purposes(names: Option<Vec<String>>) -> Result<Option<Vec<waxseal_trust::oid::Oid>>> {
     names
         .map(|n| {
             n.iter()
                 .map(|p| {
-                    waxseal_envelope::oid::parse_purpose(p)
+                    waxseal_trust::oid::parse_purpose(p)
                         .map_err(|e| Fail::Value(format!("purpose {p:?}: {e}")))
                 })
                 .collect()
@@ -576,11 +576,11 @@ impl Signer {
         cert: Certificate,
         key: PrivateKey,
         chain: Vec<Certificate>,
-        accepted: Option<Vec<waxseal_envelope::oid::Oid>>,
+        accepted: Option<Vec<waxseal_trust::oid::Oid>>,
     ) -> Result<Self> {
         let accepted =
-            accepted.unwrap_or_else(|| waxseal_envelope::trust::DEFAULT_SIGNING_PURPOSES.to_vec());
-        waxseal_envelope::trust::process::check_signing_purpose(&cert, &accepted).map_err(|e| {
+            accepted.unwrap_or_else(|| waxseal_trust::path::DEFAULT_SIGNING_PURPOSES.to_vec());
+        waxseal_trust::path::check_signing_purpose(&cert, &accepted).map_err(|e| {
             Fail::Config(format!(
                 "{e}: verifiers would refuse its signatures (purposes)"
             ))
@@ -817,7 +817,7 @@ impl Verifier {
                     timeout_ms: (fetch_timeout * 1000.0).ceil() as u64,
                     ..Default::default()
                 },
-                time: at.unwrap_or_else(waxseal_envelope::time::now),
+                time: at.unwrap_or_else(waxseal_trust::time::now),
             };
             let anchors = TrustAnchors::new(certificates(&trust, Kind::Anchors, &fetch)?)
                 .map_err(|_| Fail::Config("trust: no trust anchor certificates found".into()))?;
@@ -921,11 +921,8 @@ impl Verifier {
     }
 }
 
-/// A [`CacheStats`](waxseal_envelope::CacheStats) as a Python dict, one key per field.
-fn cache_stats_dict(
-    py: Python<'_>,
-    s: waxseal_envelope::CacheStats,
-) -> PyResult<Bound<'_, PyDict>> {
+/// A [`CacheStats`](waxseal_trust::CacheStats) as a Python dict, one key per field.
+fn cache_stats_dict(py: Python<'_>, s: waxseal_trust::CacheStats) -> PyResult<Bound<'_, PyDict>> {
     let v = serde_json::json!({
         "path_hits": s.path_hits,
         "path_misses": s.path_misses,
@@ -1405,20 +1402,23 @@ impl Bus {
             verifier
                 .validate_certificate(cert, &CertStore::new(), verifier.crls(), &options)
                 .map_err(|e| reject("certificate", e.code(), e.to_string()))?;
-            let public = waxseal_envelope::PublicKey::from_spki(cert.public_key_info())
+            let public = cert
+                .public_key_bounded(None, options.budget.max_rsa_bits)
                 .map_err(|e| reject("certificate", "bad-public-key", e.to_string()))?;
-            let scheme = waxseal_envelope::algorithm::SignatureScheme::RsaPkcs1 {
+            let scheme = waxseal_trust::algorithm::SignatureScheme::RsaPkcs1 {
                 digest: Some(DigestAlgorithm::Sha1),
             };
             public
+                .key()
                 .check_scheme(
                     &scheme,
                     DigestAlgorithm::Sha1,
                     &AlgorithmPolicy::LEGACY_SHA1,
                 )
                 .map_err(|e| reject("signature", "algorithm-mismatch", e.to_string()))?;
-            public
-                .verify(&scheme, DigestAlgorithm::Sha1, signed, signature)
+            options
+                .provider
+                .verify_prepared(&public, &scheme, DigestAlgorithm::Sha1, signed, signature)
                 .map_err(|_| {
                     reject(
                         "signature",
@@ -1557,6 +1557,16 @@ fn strip_credentials<'py>(py: Python<'py>, message: &[u8]) -> PyResult<Bound<'py
 #[pymodule]
 fn _waxseal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // The cryptography provider is picked once, here, for every signer and verifier the
+    // package makes: an invalid WAXSEAL_PROVIDER fails the import as a configuration
+    // error, as it fails the CLI, rather than leaving every verification to fail later.
+    if let Err(e) = waxseal_trust::provider::from_env() {
+        return Err(ConfigError::new_err(format!(
+            "{}: {e} [{}]",
+            waxseal_trust::provider::ENV_VAR,
+            e.reason()
+        )));
+    }
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("WaxsealError", py.get_type::<WaxsealError>())?;
     m.add("Rejected", py.get_type::<Rejected>())?;

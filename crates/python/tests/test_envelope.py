@@ -169,3 +169,32 @@ def test_cache_stats_a_refused_signer_is_not_a_hit(pki, signers):
     s = v.cache_stats()
     # Refused paths are not cached: the revoked signer misses every time.
     assert (s["path_hits"], s["path_misses"], s["path_entries"]) == (0, 3, 1)
+
+
+def _import_with_provider(value):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, WAXSEAL_PROVIDER=value)
+    return subprocess.run(
+        [sys.executable, "-c", "import waxseal; print(waxseal.__version__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_named_provider_is_picked_at_import():
+    done = _import_with_provider("rustcrypto")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == waxseal.__version__
+
+
+def test_an_unknown_provider_fails_the_import_as_a_configuration_error():
+    done = _import_with_provider("fastest")
+    assert done.returncode != 0
+    assert "ConfigError" in done.stderr
+    assert "WAXSEAL_PROVIDER" in done.stderr
+    assert "unknown-provider" in done.stderr

@@ -12,6 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use waxseal_envelope::*;
 use waxseal_pki::TestPki;
 use waxseal_slip::*;
+use waxseal_trust::*;
 
 const MESSAGES: usize = 16;
 

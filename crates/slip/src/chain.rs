@@ -1,8 +1,30 @@
 //! The countersignature chain: hop 0 is an envelope signer; hop k is the one
 //! `id-countersignature` unsigned attribute of hop k-1 (RFC 5652 §11.4).
+//!
+//! - **Hop 0** is the envelope's ordinary signer (over the content).
+//! - **Hop k** (k ≥ 1) is a countersignature (RFC 5652 §11.4): a `SignerInfo` in the
+//!   unsigned `id-countersignature` attribute of hop k-1, whose message-digest is over hop
+//!   k-1's signature value and which carries no content-type. Countersignatures of
+//!   countersignatures nest, one level per hop; a hop with two countersignatures is a
+//!   branch and refused (a slip is one route).
+//! - Each hop signs signing-time and may sign hop metadata ([`hop_signer`]: role,
+//!   action, any attribute). A hop cannot change what earlier hops signed: it signs their
+//!   signature value, and only unsigned attributes change when it is added, so
+//!   `openssl cms -verify` still verifies the origin after any number of hops.
+//! - No hop's signing time may lie more than the clock skew after the verification time
+//!   ([`RouteExpectations::clock_skew`], `signing-time-in-future`), so a future time cannot
+//!   stretch [`RouteExpectations::max_age`].
+//! - Nesting is bounded on parse ([`limits_for`]) and on walk
+//!   ([`RouteExpectations::max_hops`]); the walk is iterative.
+//!
+//! [`hop_signer`]: crate::hop_signer
+//! [`RouteExpectations::clock_skew`]: crate::RouteExpectations::clock_skew
+//! [`RouteExpectations::max_age`]: crate::RouteExpectations::max_age
+//! [`RouteExpectations::max_hops`]: crate::RouteExpectations::max_hops
 
+use waxseal_envelope::oid;
 use waxseal_envelope::rfc5652::{Attribute, Attributes, CertificateChoice, Limits, SignerInfo};
-use waxseal_envelope::{Envelope, Signer, oid};
+use waxseal_envelope::{Envelope, Signer};
 
 use crate::error::SlipError;
 

@@ -1,6 +1,7 @@
 //! Why a routing slip was rejected: one variant per reason, each with a stable code.
 
-use waxseal_envelope::{ErrorKind, ParseError, SignError, SignerError, VerifyError};
+use waxseal_envelope::{ParseError, SignError, SignerError, VerifyError};
+use waxseal_trust::ErrorKind;
 
 /// A routing slip problem.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +54,7 @@ pub enum SlipError {
         expected: String,
     },
     /// The slip continues past the end of the expected itinerary.
-    #[error("unexpected hop {hop} ({}) after the end of the expected itinerary", waxseal_envelope::display::Escaped(.found))]
+    #[error("unexpected hop {hop} ({}) after the end of the expected itinerary", waxseal_trust::display::Escaped(.found))]
     UnexpectedHop {
         /// Position.
         hop: usize,
@@ -61,7 +62,7 @@ pub enum SlipError {
         found: String,
     },
     /// A hop is not who the itinerary expects at that position.
-    #[error("hop {hop} is {}, expected {expected}", waxseal_envelope::display::Escaped(.found))]
+    #[error("hop {hop} is {}, expected {expected}", waxseal_trust::display::Escaped(.found))]
     WrongHop {
         /// Position.
         hop: usize,
@@ -79,7 +80,7 @@ pub enum SlipError {
         required: String,
     },
     /// The same entity signs twice: a loop.
-    #[error("{} appears twice (hops {first} and {second}): the message looped", waxseal_envelope::display::Escaped(.name))]
+    #[error("{} appears twice (hops {first} and {second}): the message looped", waxseal_trust::display::Escaped(.name))]
     RepeatedHop {
         /// The entity.
         name: String,
@@ -89,7 +90,7 @@ pub enum SlipError {
         second: usize,
     },
     /// A hop signed earlier than the hop before it (beyond the allowed clock skew).
-    #[error("hop {hop} signed at {} but hop {} at {}: time went backwards", waxseal_envelope::time::format(*.time), .hop - 1, waxseal_envelope::time::format(*.previous))]
+    #[error("hop {hop} signed at {} but hop {} at {}: time went backwards", waxseal_trust::time::format(*.time), .hop - 1, waxseal_trust::time::format(*.previous))]
     TimeWentBackwards {
         /// The hop.
         hop: usize,
@@ -100,7 +101,7 @@ pub enum SlipError {
     },
     /// A hop's signing time lies more than the allowed clock skew after the verification
     /// time: a future time would otherwise stretch the maximum age.
-    #[error("hop {hop} signed at {}, {} s after the verification time {} (allowed clock skew: {skew} s)", waxseal_envelope::time::format(*.time), .time - .now, waxseal_envelope::time::format(*.now))]
+    #[error("hop {hop} signed at {}, {} s after the verification time {} (allowed clock skew: {skew} s)", waxseal_trust::time::format(*.time), .time - .now, waxseal_trust::time::format(*.now))]
     SigningTimeInFuture {
         /// The hop.
         hop: usize,
@@ -115,7 +116,7 @@ pub enum SlipError {
     #[error("hop {0} has no signing-time attribute")]
     MissingSigningTime(usize),
     /// The slip started longer ago than allowed.
-    #[error("the slip started at {} ({age} s ago), older than the maximum of {max} s", waxseal_envelope::time::format(*.started))]
+    #[error("the slip started at {} ({age} s ago), older than the maximum of {max} s", waxseal_trust::time::format(*.started))]
     TooOld {
         /// Hop 0's signing time.
         started: u64,

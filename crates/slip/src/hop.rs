@@ -3,7 +3,7 @@
 //! run one way: verify → expect → hop).
 
 use waxseal_envelope::rfc5652::Attribute;
-use waxseal_envelope::{Certificate, ValidatedPath};
+use waxseal_trust::{Certificate, ValidatedPath};
 
 /// One verified hop.
 #[derive(Debug, Clone)]
@@ -38,7 +38,7 @@ impl Hop {
             "name": self.name,
             "subject": self.certificate.subject_display(),
             "serial": self.certificate.serial_hex(),
-            "signing_time": self.signing_time.map(waxseal_envelope::time::format),
+            "signing_time": self.signing_time.map(waxseal_trust::time::format),
             "role": self.role,
             "action": self.action,
             "signature_algorithm": self.signature_algorithm,
@@ -56,5 +56,5 @@ pub(crate) fn text_attribute(
 ) -> Option<String> {
     let raw = attrs.iter().find(|a| a.oid == oid)?.values.first()?;
     let any = <der::asn1::Any as der::Decode>::from_der(raw).ok()?;
-    waxseal_envelope::name::string_value(&any)
+    waxseal_trust::name::string_value(&any)
 }

@@ -3,9 +3,8 @@
 //! crate's trust (and its path cache), then the route expectations.
 
 use waxseal_envelope::rfc5652::Attribute;
-use waxseal_envelope::{
-    CertStore, Certificate, Envelope, Meter, SignerError, Verified, Verifier, oid,
-};
+use waxseal_envelope::{Envelope, SignerError, Verified, VerifiedSigner, Verifier, oid};
+use waxseal_trust::{Certificate, Meter};
 
 use crate::chain::hops;
 use crate::error::SlipError;
@@ -31,6 +30,18 @@ impl VerifiedSlip {
     /// The verified content.
     pub fn content(&self) -> &[u8] {
         self.envelope.content()
+    }
+
+    /// The envelope signer that is hop 0, with its `SignerInfo` and signed attributes as
+    /// received (`None` only for a `VerifiedSlip` not made by [`SlipVerifier`]). Taken by
+    /// its index in `signerInfos`: certificates do not tell signers apart (one certificate
+    /// may sign twice).
+    pub fn origin_signer(&self) -> Option<&VerifiedSigner> {
+        // Signers are in envelope order, so the origin, when it verified, is the first.
+        self.envelope
+            .signers()
+            .first()
+            .filter(|s| s.index == ORIGIN)
     }
 }
 
@@ -82,7 +93,7 @@ impl<'a> SlipVerifier<'a> {
 
     /// [`SlipVerifier::verify`], counting the work of the origin and of every hop against
     /// `meter` (from [`Verifier::meter`]), which can then say how much was done: with a
-    /// warm [`waxseal_envelope::PathCache`], one public-key operation per hop and no path
+    /// warm [`waxseal_trust::PathCache`], one public-key operation per hop and no path
     /// building.
     pub fn verify_with_meter(
         &self,
@@ -92,17 +103,22 @@ impl<'a> SlipVerifier<'a> {
     ) -> Result<VerifiedSlip, SlipError> {
         // Structure first: a hostile nesting is refused before any cryptography.
         let chain = hops(envelope, ORIGIN, self.expectations.max_hops)?;
-        let meter = meter.clone();
-        let verified = self
+        // The origin's verification, kept open: the hops are checked with the certificate
+        // store, CRLs, options and meter it built, so an origin alone (the usual message)
+        // costs nothing more than the envelope's verification, and a hop nothing more than
+        // its own signature and path.
+        let session = self
             .verifier
-            .verify_with_meter(envelope, detached, &meter)
+            .session(envelope, detached, meter)
             .map_err(SlipError::Origin)?;
-        let origin = verified
+        let origin = session
+            .verified()
             .signers()
             .iter()
             .find(|s| s.index == ORIGIN)
             .ok_or(SlipError::NoSuchSigner(ORIGIN))?;
-        let now = self.verifier.time();
+        // One time for the whole slip: the one the origin's path was validated at.
+        let now = session.options().time;
 
         let attrs_of = |si: &waxseal_envelope::rfc5652::SignerInfo| -> Vec<Attribute> {
             si.signed_attrs
@@ -123,47 +139,31 @@ impl<'a> SlipVerifier<'a> {
             signed_attributes: attrs,
             signature_algorithm: origin.signature_algorithm.clone(),
         });
-        // What the hops are checked with, made only when there are hops (an origin alone,
-        // the usual message, needs none of it).
-        if chain.len() > 1 {
-            let sd = envelope.signed_data();
-            let embedded = CertStore::from_certificates(sd.x509_certificates().cloned());
-            let crls = self.verifier.envelope_crls(sd).map_err(SlipError::Origin)?;
-            let options = self.verifier.validation_options(now);
-            for k in 1..chain.len() {
-                let (prev, si) = (&chain[k - 1], &chain[k]);
-                let vs = self
-                    .verifier
-                    .verify_signer_info_with_meter(
-                        si,
-                        &prev.signature,
-                        None,
-                        &embedded,
-                        &crls,
-                        &options,
-                        &meter,
-                    )
-                    .map_err(|error| match error {
-                        SignerError::MessageDigestMismatch => SlipError::ChainBroken { hop: k },
-                        error => SlipError::Hop { hop: k, error },
-                    })?;
-                let attrs = attrs_of(si);
-                out.push(Hop {
-                    index: k,
-                    name: (self.namer)(&vs.certificate),
-                    certificate: vs.certificate,
-                    path: vs.path,
-                    signing_time: vs.signing_time,
-                    role: text_attribute(&attrs, oid::WAXSEAL_HOP_ROLE),
-                    action: text_attribute(&attrs, oid::WAXSEAL_HOP_ACTION),
-                    signed_attributes: attrs,
-                    signature_algorithm: vs.signature_algorithm,
-                });
-            }
+        // Each later hop countersigns the signature of the one before.
+        for k in 1..chain.len() {
+            let (prev, si) = (&chain[k - 1], &chain[k]);
+            let vs = session
+                .verify_countersignature(si, &prev.signature)
+                .map_err(|error| match error {
+                    SignerError::MessageDigestMismatch => SlipError::ChainBroken { hop: k },
+                    error => SlipError::Hop { hop: k, error },
+                })?;
+            let attrs = attrs_of(si);
+            out.push(Hop {
+                index: k,
+                name: (self.namer)(&vs.certificate),
+                certificate: vs.certificate,
+                path: vs.path,
+                signing_time: vs.signing_time,
+                role: text_attribute(&attrs, oid::WAXSEAL_HOP_ROLE),
+                action: text_attribute(&attrs, oid::WAXSEAL_HOP_ACTION),
+                signed_attributes: attrs,
+                signature_algorithm: vs.signature_algorithm,
+            });
         }
         self.expectations.check_hops(&out, now)?;
         Ok(VerifiedSlip {
-            envelope: verified,
+            envelope: session.into_verified(),
             hops: out,
         })
     }

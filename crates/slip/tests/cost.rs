@@ -8,6 +8,7 @@ use std::sync::Arc;
 use waxseal_envelope::*;
 use waxseal_pki::{Issued, TestPki};
 use waxseal_slip::*;
+use waxseal_trust::*;
 
 struct Fx {
     pki: TestPki,

@@ -2,10 +2,11 @@
 //! route mixing ML-DSA hops with ECDSA and Ed25519 under an ML-DSA CA; the negative twins
 //! (a hop's signature forged, a hop moved, a hop from another PKI) keep their codes.
 
-use waxseal_envelope::mldsa::MlDsaParameterSet;
 use waxseal_envelope::*;
 use waxseal_pki::{Issued, TestPki};
 use waxseal_slip::*;
+use waxseal_trust::mldsa::MlDsaParameterSet;
+use waxseal_trust::*;
 
 const CONTENT: &[u8] = br#"{"method": "build_and_run_instance", "args": {"pq": true}}"#;
 const COMPUTE: &str = "compute-node01.example.org";

@@ -8,6 +8,7 @@ use waxseal_envelope::rfc5652::{Attribute, Attributes, SignerIdentifier, SignerI
 use waxseal_envelope::*;
 use waxseal_pki::{Issued, TestPki};
 use waxseal_slip::*;
+use waxseal_trust::*;
 
 const CONTENT: &[u8] =
     br#"{"method": "select_destinations", "args": {"host": "compute-node01.example.org"}}"#;
@@ -135,7 +136,7 @@ fn three_hop_slip_with_mixed_algorithms_verifies() {
             si.signed_attrs
                 .as_ref()
                 .unwrap()
-                .get(oid::ID_CONTENT_TYPE)
+                .get(waxseal_envelope::oid::ID_CONTENT_TYPE)
                 .next()
                 .is_none()
         );
@@ -461,21 +462,33 @@ fn a_hop_with_a_content_type_attribute() {
     let prev = &env.signed_data().signer_infos[0];
     let key = &f.conductor.key;
     let attrs = Attributes::from_items(vec![
-        Attribute::new(oid::ID_CONTENT_TYPE, oid::ID_DATA.to_der().unwrap()),
         Attribute::new(
-            oid::ID_SIGNING_TIME,
+            waxseal_envelope::oid::ID_CONTENT_TYPE,
+            waxseal_envelope::oid::ID_DATA.to_der().unwrap(),
+        ),
+        Attribute::new(
+            waxseal_envelope::oid::ID_SIGNING_TIME,
             der::asn1::UtcTime::from_unix_duration(std::time::Duration::from_secs(time::now()))
                 .unwrap()
                 .to_der()
                 .unwrap(),
         ),
         Attribute::new(
-            oid::ID_MESSAGE_DIGEST,
-            waxseal_envelope::asn1::tlv(0x04, &DigestAlgorithm::Sha256.digest(&prev.signature)),
+            waxseal_envelope::oid::ID_MESSAGE_DIGEST,
+            waxseal_trust::asn1::tlv(
+                0x04,
+                &waxseal_trust::provider::Provider::default()
+                    .digest(DigestAlgorithm::Sha256, &prev.signature),
+            ),
         ),
     ]);
     let (alg, sig) = key
-        .sign(&attrs.signed_bytes(), DigestAlgorithm::Sha256, false)
+        .sign(
+            &waxseal_trust::provider::Provider::default(),
+            &attrs.signed_bytes(),
+            DigestAlgorithm::Sha256,
+            false,
+        )
         .unwrap();
     let si = SignerInfo {
         version: 1,
@@ -518,8 +531,8 @@ fn branches_and_length_limits() {
         .unwrap();
     let si = &mut env.signed_data_mut().signer_infos[0];
     si.unsigned_attrs = Some(Attributes::from_items_in_order(vec![
-        Attribute::new(oid::ID_COUNTERSIGNATURE, c1.to_der()),
-        Attribute::new(oid::ID_COUNTERSIGNATURE, c2.to_der()),
+        Attribute::new(waxseal_envelope::oid::ID_COUNTERSIGNATURE, c1.to_der()),
+        Attribute::new(waxseal_envelope::oid::ID_COUNTERSIGNATURE, c2.to_der()),
     ]));
     assert_eq!(
         code(check(&env, &f.verifier(), RouteExpectations::default())).0,
@@ -545,7 +558,7 @@ fn branches_and_length_limits() {
 /// A hostile slip: `levels` nested SignerInfos (dummy signatures), built in O(n) by
 /// computing each level's length from the inside out, then writing the prefixes.
 fn nested_slip(levels: usize) -> Vec<u8> {
-    use waxseal_envelope::asn1::push_len;
+    use waxseal_trust::asn1::push_len;
     fn header(tag: u8, len: usize) -> Vec<u8> {
         let mut h = vec![tag];
         push_len(&mut h, len);
@@ -560,7 +573,7 @@ fn nested_slip(levels: usize) -> Vec<u8> {
             .to_der()
             .unwrap(),
         spki::AlgorithmIdentifierOwned {
-            oid: oid::ID_ED25519,
+            oid: const_oid::db::rfc8410::ID_ED_25519,
             parameters: None,
         }
         .to_der()
@@ -568,7 +581,7 @@ fn nested_slip(levels: usize) -> Vec<u8> {
         vec![0x04, 0x01, 0x00], // signature
     ]
     .concat();
-    let cs_oid = oid::ID_COUNTERSIGNATURE.to_der().unwrap();
+    let cs_oid = waxseal_envelope::oid::ID_COUNTERSIGNATURE.to_der().unwrap();
     // Sizes from the innermost SignerInfo outwards.
     let mut prefixes: Vec<Vec<u8>> = Vec::with_capacity(levels);
     let innermost = [header(0x30, fixed.len()), fixed.clone()].concat();
@@ -608,12 +621,12 @@ fn nested_slip(levels: usize) -> Vec<u8> {
             l
         }]
         .concat(),
-        waxseal_envelope::asn1::tlv(0x30, &oid::ID_DATA.to_der().unwrap()),
+        waxseal_trust::asn1::tlv(0x30, &waxseal_envelope::oid::ID_DATA.to_der().unwrap()),
         header(0x31, signer_infos.len()),
     ]
     .concat();
     let sd_len = sd_body.len() + signer_infos.len();
-    let mut ci_body = oid::ID_SIGNED_DATA.to_der().unwrap();
+    let mut ci_body = waxseal_envelope::oid::ID_SIGNED_DATA.to_der().unwrap();
     let sd_header = header(0x30, sd_len);
     ci_body.extend(header(0xa0, sd_header.len() + sd_len));
     ci_body.extend(sd_header);

@@ -5,7 +5,6 @@ use const_oid::ObjectIdentifier as Oid;
 use der::Decode;
 use spki::AlgorithmIdentifierOwned;
 
-use crate::mldsa::MlDsaParameterSet;
 use crate::oid;
 
 /// A message digest algorithm.
@@ -463,6 +462,103 @@ pub enum AlgorithmError {
         /// The policy minimum.
         min: usize,
     },
+}
+
+/// An ML-DSA parameter set (FIPS 204 §4, Table 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MlDsaParameterSet {
+    /// ML-DSA-44 (NIST security category 2).
+    MlDsa44,
+    /// ML-DSA-65 (category 3).
+    MlDsa65,
+    /// ML-DSA-87 (category 5).
+    MlDsa87,
+}
+
+impl MlDsaParameterSet {
+    /// Every parameter set, smallest first.
+    pub const ALL: [MlDsaParameterSet; 3] = [Self::MlDsa44, Self::MlDsa65, Self::MlDsa87];
+
+    /// The algorithm identifier's object identifier (`id-ml-dsa-44`...; the same names
+    /// the key and the signature, RFC 9881 §2).
+    pub fn oid(self) -> Oid {
+        match self {
+            Self::MlDsa44 => oid::ID_ML_DSA_44,
+            Self::MlDsa65 => oid::ID_ML_DSA_65,
+            Self::MlDsa87 => oid::ID_ML_DSA_87,
+        }
+    }
+
+    /// Looks a parameter set up by object identifier.
+    pub fn from_oid(oid: &Oid) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.oid() == *oid)
+    }
+
+    /// The name on the command line and in reports (`ml-dsa-65`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MlDsa44 => "ml-dsa-44",
+            Self::MlDsa65 => "ml-dsa-65",
+            Self::MlDsa87 => "ml-dsa-87",
+        }
+    }
+
+    /// The length of an encoded public key (`pkEncode`), in bytes.
+    pub fn public_key_len(self) -> usize {
+        match self {
+            Self::MlDsa44 => 1312,
+            Self::MlDsa65 => 1952,
+            Self::MlDsa87 => 2592,
+        }
+    }
+
+    /// The length of a signature, in bytes.
+    pub fn signature_len(self) -> usize {
+        match self {
+            Self::MlDsa44 => 2420,
+            Self::MlDsa65 => 3309,
+            Self::MlDsa87 => 4627,
+        }
+    }
+
+    /// The length of an expanded private key (`skEncode`), in bytes.
+    pub fn expanded_key_len(self) -> usize {
+        match self {
+            Self::MlDsa44 => 2560,
+            Self::MlDsa65 => 4032,
+            Self::MlDsa87 => 4896,
+        }
+    }
+
+    /// The weakest digest accepted in a `SignerInfo` with signed attributes: RFC 9882 §3.3
+    /// wants a hash at least twice the collision strength of ML-DSA's own commitment hash
+    /// (128, 192 and 256 bits), so SHA-256, SHA-384 and SHA-512. waxseal signs with
+    /// SHA-512 for all three (the one RFC 9882 requires every implementation to support).
+    pub fn min_digest(self) -> DigestAlgorithm {
+        match self {
+            Self::MlDsa44 => DigestAlgorithm::Sha256,
+            Self::MlDsa65 => DigestAlgorithm::Sha384,
+            Self::MlDsa87 => DigestAlgorithm::Sha512,
+        }
+    }
+
+    /// Memory a parsed public key takes besides its encoding, in bytes: the expanded
+    /// matrix A (k x l polynomials of 256 32-bit coefficients) and t1 in NTT form, which
+    /// verification uses and the key caches must count.
+    pub fn prepared_bytes(self) -> u64 {
+        let (k, l) = match self {
+            Self::MlDsa44 => (4, 4),
+            Self::MlDsa65 => (6, 5),
+            Self::MlDsa87 => (8, 7),
+        };
+        (k * l + 2 * k) * 1024
+    }
+}
+
+impl std::fmt::Display for MlDsaParameterSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 #[cfg(test)]

@@ -420,7 +420,7 @@ pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
 }
 
 /// One TLV: its (one-octet) tag, the whole encoding, and the contents octets.
-pub type Tlv<'a> = (u8, &'a [u8], &'a [u8]);
+pub(crate) type Tlv<'a> = (u8, &'a [u8], &'a [u8]);
 
 /// Splits a DER byte string into its TLVs (one level, no recursion): returns
 /// `(tag octet, full TLV, contents)` for each. Used to walk SET OF values in wire order,
@@ -459,7 +459,7 @@ pub fn read_one(input: &[u8]) -> Result<(u8, &[u8]), BerError> {
 /// carry them (NIST PKITS 4.2.3 has a 1950 `notBefore`). Clamping to the epoch preserves
 /// every comparison with a verification time, which is always later. Only the parsed copy
 /// is patched; signatures are still checked over the received bytes.
-pub fn clamp_pre_epoch_times(der: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn clamp_pre_epoch_times(der: &[u8]) -> Option<Vec<u8>> {
     let mut out = der.to_vec();
     let mut changed = false;
     clamp_walk(der, 0, der.len(), 0, &mut out, &mut changed);

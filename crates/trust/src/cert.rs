@@ -180,20 +180,20 @@ impl Eq for Certificate {}
 /// The bound of the process-wide cache of parsed certificates ([`Certificate::from_der`]),
 /// in bytes: an entry weighs its DER plus [`PARSED_CERTIFICATE_BYTES`], so about 450
 /// certificates of 1 KiB.
-pub const CERTIFICATE_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const CERTIFICATE_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The estimate of what a parsed certificate takes in memory beside its DER (the copy of
 /// the DER it keeps included), for certificates up to [`PARSED_ESTIMATE_COVERS_BYTES`];
 /// a longer one counts twice its bytes beyond that too.
-pub const PARSED_CERTIFICATE_BYTES: u64 = 8 * 1024;
+pub(crate) const PARSED_CERTIFICATE_BYTES: u64 = 8 * 1024;
 
 /// The DER length [`PARSED_CERTIFICATE_BYTES`] covers.
-pub const PARSED_ESTIMATE_COVERS_BYTES: usize = 4 * 1024;
+pub(crate) const PARSED_ESTIMATE_COVERS_BYTES: usize = 4 * 1024;
 
 /// Certificates longer than this are parsed every time, not kept. It admits ML-DSA-87
 /// certificates signed with ML-DSA-87 (about 7.5 KiB: a 2,592-byte key and a 4,627-byte
 /// signature), which every message from such a signer embeds.
-pub const MAX_CACHED_CERTIFICATE_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_CACHED_CERTIFICATE_BYTES: usize = 16 * 1024;
 
 impl crate::keycache::Weigh for Certificate {
     /// A cached certificate keeps its key once set up, and its bytes: what it holds beyond
@@ -205,7 +205,7 @@ impl crate::keycache::Weigh for Certificate {
 
 impl Certificate {
     /// What this certificate holds in memory beyond the fixed estimate of a parsed one
-    /// ([`PARSED_CERTIFICATE_BYTES`]): an ML-DSA key's expanded matrix (counted from the
+    /// (8 KiB, `PARSED_CERTIFICATE_BYTES`): an ML-DSA key's expanded matrix (counted from the
     /// start, as if already set up) and twice the bytes of a certificate longer than the
     /// estimate covers. Caches that keep certificates add it to their weight.
     pub fn extra_held_bytes(&self) -> u64 {
@@ -222,8 +222,8 @@ impl Certificate {
     /// Parses one DER certificate.
     ///
     /// Certificates are parsed once per process and shared: the result for a DER
-    /// encoding of at most [`MAX_CACHED_CERTIFICATE_BYTES`] is kept in a bounded cache
-    /// ([`CERTIFICATE_CACHE_BYTES`]) keyed by the exact bytes, since every envelope from a
+    /// encoding of at most 16 KiB (`MAX_CACHED_CERTIFICATE_BYTES`) is kept in a cache
+    /// bounded to 4 MiB (`CERTIFICATE_CACHE_BYTES`) keyed by the exact bytes, since every envelope from a
     /// signer embeds the same certificates and parsing them costs about as much as a
     /// quarter of an ECDSA verification. Parsing is a pure function of the bytes, so the
     /// kept certificate is exactly what parsing again would give; what it is worth is

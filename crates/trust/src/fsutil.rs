@@ -153,7 +153,7 @@ fn split(path: &Path) -> Result<(&Path, &std::ffi::OsStr), WriteError> {
 
 /// Syncs a directory so a rename in it survives a crash (a no-op where directories
 /// cannot be opened).
-pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     std::fs::File::open(dir)?.sync_all()?;
     #[cfg(not(unix))]
@@ -246,7 +246,7 @@ pub fn check(path: &Path, opts: &WriteOptions) -> Result<Target, WriteError> {
 }
 
 /// What writes the data into a file (it may fail, and then nothing is left behind).
-pub type Fill<'a> = &'a mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>;
+pub(crate) type Fill<'a> = &'a mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>;
 
 /// Writes `data` to `path` under `opts` (see the module documentation).
 pub fn write(path: &Path, data: &[u8], opts: &WriteOptions) -> Result<(), WriteError> {

@@ -12,15 +12,16 @@ use std::sync::LazyLock;
 use const_oid::ObjectIdentifier as Oid;
 use der::{Decode, Encode};
 use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
-use rand_core::UnwrapErr;
 use rsa::traits::PublicKeyParts;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use zeroize::Zeroizing;
 
+use crate::algorithm::MlDsaParameterSet;
 use crate::algorithm::{AlgorithmError, AlgorithmPolicy, DigestAlgorithm, SignatureScheme};
 use crate::keycache::KeyCache;
 pub use crate::keycache::without_key_caches;
-use crate::mldsa::{MlDsaParameterSet, MlDsaPrivateKey, MlDsaPublicKey};
+pub use crate::keyerror::{KeyError, SignatureError, rng};
+use crate::mldsa::{MlDsaPrivateKey, MlDsaPublicKey};
 use crate::oid;
 
 /// A key type waxseal can generate and sign with.
@@ -92,61 +93,6 @@ impl std::fmt::Display for KeyAlgorithm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// A key problem: unreadable, unsupported, or unsafe to use.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyError {
-    /// The bytes are not a key in any supported encoding.
-    #[error("not a supported private key (PKCS #8, PKCS #1 RSA or SEC1 EC, unencrypted): {0}")]
-    Unreadable(String),
-    /// An encrypted PKCS #8 key.
-    #[error(
-        "encrypted private keys are not supported; decrypt it first (openssl pkey -in KEY -out KEY.plain)"
-    )]
-    Encrypted,
-    /// A key algorithm or curve waxseal does not implement.
-    #[error(transparent)]
-    Algorithm(#[from] AlgorithmError),
-    /// A malformed public key.
-    #[error("invalid {0} public key")]
-    BadPublicKey(&'static str),
-    /// A DSA key without domain parameters and none to inherit.
-    #[error("DSA key has no domain parameters and its issuer provides none")]
-    MissingDsaParameters,
-    /// An RSA or DSA modulus above the verifier's cap ([`DEFAULT_MAX_MODULUS_BITS`] unless
-    /// configured), refused before any arithmetic.
-    #[error("{key} key of {bits} bits is above the maximum of {max}")]
-    TooLarge {
-        /// Key type.
-        key: &'static str,
-        /// Modulus size.
-        bits: usize,
-        /// The cap.
-        max: usize,
-    },
-    /// A key file readable by group or others.
-    #[error(
-        "private key file {path} is accessible by group or others (mode {mode:04o}); run `chmod 600 {path}`, or load it with the insecure-key-permissions setting (KeyFileCheck::AllowInsecure)"
-    )]
-    InsecurePermissions {
-        /// The file.
-        path: String,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// Reading the key file failed.
-    #[error("cannot read private key {path}: {source}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// Signing failed (for example an RSA key with a modulus too small for the digest).
-    #[error("signing failed: {0}")]
-    Sign(String),
 }
 
 /// The restrictions of an RSASSA-PSS key: its `SubjectPublicKeyInfo` (or PKCS #8
@@ -627,11 +573,6 @@ fn dsa_key(
         .map_err(|_| KeyError::BadPublicKey("DSA"))
 }
 
-/// A signature did not verify.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("signature does not verify")]
-pub struct SignatureError;
-
 /// A private key waxseal can sign with. A clone is another copy of the secret, zeroized
 /// on drop like the first.
 #[derive(Clone)]
@@ -666,11 +607,6 @@ pub enum KeyFileCheck {
     /// Load it anyway (the insecure-key-permissions setting of the CLI and the Python
     /// package).
     AllowInsecure,
-}
-
-/// The OS random number generator, as the `rand_core` 0.10 traits want it.
-pub fn rng() -> UnwrapErr<getrandom::SysRng> {
-    UnwrapErr(getrandom::SysRng)
 }
 
 impl PrivateKey {

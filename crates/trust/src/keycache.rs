@@ -113,7 +113,7 @@ thread_local! {
 }
 
 /// Runs `f` with the process-wide caches switched off on this thread: the prepared-key
-/// caches and the cache of parsed certificates ([`crate::cert::CERTIFICATE_CACHE_BYTES`]).
+/// caches and the cache of parsed certificates (4 MiB, `CERTIFICATE_CACHE_BYTES`).
 /// A key or certificate is parsed and set up again wherever it is not already held, and
 /// nothing is kept process-wide. A certificate still keeps the key it set up
 /// ([`Certificate::public_key_bounded`]), as OpenSSL's `X509` keeps its `EVP_PKEY`: the

@@ -1,11 +1,23 @@
 //! # waxseal-trust
 //!
-//! RFC 5280 certification path validation, in pure Rust: certificates, CRLs and
-//! revocation, name constraints, certificate policies, the certificate store and the
-//! caches of long-running verifiers, under a work budget. It knows nothing of CMS: a TLS
-//! or code-signing verifier can use it alone (see `examples/validate_chain.rs`), and
-//! `waxseal-envelope` builds CMS SignedData verification on it. It passes all 203 NIST
-//! PKITS path verdicts (`tests/pkits.rs`).
+//! RFC 5280 certification path validation in pure Rust: certificates, keys, CRLs, name
+//! constraints and certificate policies, under a work budget. It knows nothing of CMS
+//! (`waxseal-envelope` builds that on it), so a TLS or code-signing verifier can use it
+//! alone (`examples/validate_chain.rs`). It passes all 203 NIST PKITS path verdicts.
+//!
+//! 1. Load: [`Certificate`], [`Crl`], [`PrivateKey`] and [`PublicKey`] from PEM or DER;
+//!    a [`CertStore`] pools intermediate certificates, a [`CrlSet`] holds CRLs.
+//! 2. Configure: [`TrustAnchors`] are the roots; [`ValidationOptions`] the time, the
+//!    [`Purpose`], the [`RevocationPolicy`], the [`AlgorithmPolicy`] and the [`Budget`].
+//! 3. Validate: [`validate`] builds a path from the end entity to an anchor and checks it
+//!    (RFC 5280 §6.1, CRLs per §6.3); a [`PathCache`] remembers outcomes between calls.
+//! 4. Report: a [`ValidatedPath`], or one [`PathError`] with a stable reason code
+//!    ([`PathError::code`]).
+//!
+//! Every signature check, signature and digest goes through the [`provider::Provider`]
+//! the options hold (RustCrypto, or graviola where the CPU runs it), which is why private
+//! keys live here beside public keys ([`key`]); [`display`] escapes attacker-controlled
+//! strings wherever printed.
 //!
 //! ```no_run
 //! use waxseal_trust::{CertStore, Certificate, CrlSet, TrustAnchors, ValidationOptions};
@@ -20,29 +32,6 @@
 //! println!("{} certificates up to {}", path.certificates.len(), path.anchor().subject_display());
 //! # Ok(()) }
 //! ```
-//!
-//! ## Layout, in the order data flows through it
-//!
-//! 1. Parse: [`asn1`] (DER/BER helpers), [`oid`], [`name`] (distinguished names),
-//!    [`time`], [`algorithm`] (signature and digest algorithms and the policy that allows
-//!    them), [`key`] (public and private keys and their signatures; [`mldsa`] for
-//!    ML-DSA's), [`cert`], [`crl`];
-//!    [`store`] keeps a pool of certificates and a set of CRLs.
-//! 2. Build a path: [`path::build`], from the end entity towards a [`TrustAnchors`] entry,
-//!    under a [`Budget`] ([`path::budget`]).
-//! 3. Check it: [`path::process`] (RFC 5280 §6.1), with [`path::policy`],
-//!    [`path::name_constraints`] and [`path::revocation`] (§6.3).
-//! 4. Report: a [`ValidatedPath`] or one [`PathError`] with a stable reason code
-//!    ([`PathError::code`]); [`path::cache`] remembers outcomes for the next message.
-//!
-//! Every signature check, signature and SHA-2 digest goes through [`provider`], the
-//! cryptography seam: RustCrypto, or graviola where the CPU runs it. [`display`] escapes
-//! attacker-controlled strings wherever they are printed.
-//!
-//! Private keys ([`PrivateKey`], with their PKCS #8, PKCS #1 and SEC 1 files) live in
-//! [`key`] beside the public keys rather than in `waxseal-envelope`: the [`provider`] seam
-//! signs as well as verifies and must sit below every crate that does either, and keeping
-//! both halves of a key type in one module keeps the seam in one place.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -54,6 +43,7 @@ pub mod display;
 pub mod fsutil;
 pub mod key;
 mod keycache;
+mod keyerror;
 pub mod mldsa;
 pub mod name;
 pub mod oid;
@@ -67,7 +57,7 @@ pub use cert::Certificate;
 pub use crl::{Crl, LazyCrl};
 pub use key::{KeyAlgorithm, KeyError, KeyFileCheck, PrivateKey, PssKeyParams, PublicKey};
 pub use path::{
-    Budget, ErrorKind, Meter, PathCache, PathError, Purpose, RevocationPolicy, TrustAnchors,
-    ValidatedPath, ValidationOptions, validate,
+    Budget, CacheStats, ErrorKind, Meter, PathCache, PathError, Purpose, RevocationPolicy,
+    TrustAnchors, ValidatedPath, ValidationOptions, validate,
 };
 pub use store::{CertStore, CrlSet};

@@ -34,114 +34,15 @@ use ml_dsa::{
 };
 use zeroize::Zeroizing;
 
-use crate::algorithm::DigestAlgorithm;
-use crate::key::{KeyError, SignatureError, rng};
-use crate::oid;
-use const_oid::ObjectIdentifier as Oid;
+pub use crate::algorithm::MlDsaParameterSet;
+use crate::keyerror::{KeyError, SignatureError, rng};
 
-/// An ML-DSA parameter set (FIPS 204 §4, Table 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum MlDsaParameterSet {
-    /// ML-DSA-44 (NIST security category 2).
-    MlDsa44,
-    /// ML-DSA-65 (category 3).
-    MlDsa65,
-    /// ML-DSA-87 (category 5).
-    MlDsa87,
-}
-
-impl MlDsaParameterSet {
-    /// Every parameter set, smallest first.
-    pub const ALL: [MlDsaParameterSet; 3] = [Self::MlDsa44, Self::MlDsa65, Self::MlDsa87];
-
-    /// The algorithm identifier's object identifier (`id-ml-dsa-44`...; the same names
-    /// the key and the signature, RFC 9881 §2).
-    pub fn oid(self) -> Oid {
-        match self {
-            Self::MlDsa44 => oid::ID_ML_DSA_44,
-            Self::MlDsa65 => oid::ID_ML_DSA_65,
-            Self::MlDsa87 => oid::ID_ML_DSA_87,
-        }
-    }
-
-    /// Looks a parameter set up by object identifier.
-    pub fn from_oid(oid: &Oid) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.oid() == *oid)
-    }
-
-    /// The name on the command line and in reports (`ml-dsa-65`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::MlDsa44 => "ml-dsa-44",
-            Self::MlDsa65 => "ml-dsa-65",
-            Self::MlDsa87 => "ml-dsa-87",
-        }
-    }
-
-    /// The length of an encoded public key (`pkEncode`), in bytes.
-    pub fn public_key_len(self) -> usize {
-        match self {
-            Self::MlDsa44 => 1312,
-            Self::MlDsa65 => 1952,
-            Self::MlDsa87 => 2592,
-        }
-    }
-
-    /// The length of a signature, in bytes.
-    pub fn signature_len(self) -> usize {
-        match self {
-            Self::MlDsa44 => 2420,
-            Self::MlDsa65 => 3309,
-            Self::MlDsa87 => 4627,
-        }
-    }
-
-    /// The length of an expanded private key (`skEncode`), in bytes.
-    pub fn expanded_key_len(self) -> usize {
-        match self {
-            Self::MlDsa44 => 2560,
-            Self::MlDsa65 => 4032,
-            Self::MlDsa87 => 4896,
-        }
-    }
-
-    /// The weakest digest accepted in a `SignerInfo` with signed attributes: RFC 9882 §3.3
-    /// wants a hash at least twice the collision strength of ML-DSA's own commitment hash
-    /// (128, 192 and 256 bits), so SHA-256, SHA-384 and SHA-512. waxseal signs with
-    /// SHA-512 for all three (the one RFC 9882 requires every implementation to support).
-    pub fn min_digest(self) -> DigestAlgorithm {
-        match self {
-            Self::MlDsa44 => DigestAlgorithm::Sha256,
-            Self::MlDsa65 => DigestAlgorithm::Sha384,
-            Self::MlDsa87 => DigestAlgorithm::Sha512,
-        }
-    }
-
-    /// Memory a parsed public key takes besides its encoding, in bytes: the expanded
-    /// matrix A (k x l polynomials of 256 32-bit coefficients) and t1 in NTT form, which
-    /// verification uses and the key caches must count.
-    pub fn prepared_bytes(self) -> u64 {
-        let (k, l) = match self {
-            Self::MlDsa44 => (4, 4),
-            Self::MlDsa65 => (6, 5),
-            Self::MlDsa87 => (8, 7),
-        };
-        (k * l + 2 * k) * 1024
-    }
-
-    /// (eta, bits per packed coefficient of s1 and s2, l, k).
-    fn secret_shape(self) -> (u8, usize, usize, usize) {
-        match self {
-            Self::MlDsa44 => (2, 3, 4, 4),
-            Self::MlDsa65 => (4, 4, 5, 6),
-            Self::MlDsa87 => (2, 3, 7, 8),
-        }
-    }
-}
-
-impl std::fmt::Display for MlDsaParameterSet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+/// (eta, bits per packed coefficient of s1 and s2, l, k) of `set`'s private keys.
+fn secret_shape(set: MlDsaParameterSet) -> (u8, usize, usize, usize) {
+    match set {
+        MlDsaParameterSet::MlDsa44 => (2, 3, 4, 4),
+        MlDsaParameterSet::MlDsa65 => (4, 4, 5, 6),
+        MlDsaParameterSet::MlDsa87 => (2, 3, 7, 8),
     }
 }
 
@@ -328,7 +229,7 @@ impl<P: MlDsaParams> Secret<P> {
 /// s2 with each coefficient stored as eta - c in 3 or 4 bits, least significant bit
 /// first) hold only coefficients in [-eta, eta], that is stored values 0..=2*eta.
 fn secret_vectors_in_range(set: MlDsaParameterSet, sk: &[u8]) -> bool {
-    let (eta, bits, l, k) = set.secret_shape();
+    let (eta, bits, l, k) = secret_shape(set);
     let start = 32 + 32 + 64;
     let count = (l + k) * 256;
     let packed = &sk[start..start + count * bits / 8];
@@ -487,7 +388,7 @@ mod tests {
             // The first coefficient of s1 stored as 7: out of range for every eta.
             let mut bad = expanded.to_vec();
             bad[128] |= 0x07;
-            if set.secret_shape().0 == 4 {
+            if secret_shape(set).0 == 4 {
                 bad[128] |= 0x0f;
             }
             let choice = crate::asn1::tlv(0x04, &bad);

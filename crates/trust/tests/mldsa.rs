@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use waxseal_trust::algorithm::{AlgorithmError, DigestAlgorithm, SignatureScheme};
 use waxseal_trust::mldsa::MlDsaParameterSet;
-use waxseal_trust::provider::{self, BackendId, Provider, ProviderChoice};
+use waxseal_trust::provider::{BackendId, Provider, ProviderChoice};
 use waxseal_trust::{Certificate, KeyAlgorithm, KeyError, PrivateKey, PublicKey};
 
 fn testdata(name: &str) -> Vec<u8> {
@@ -63,19 +63,30 @@ fn rfc9881_seed_expanded_and_both_forms_give_the_published_public_key() {
             };
             assert_eq!(written.as_slice(), expected.as_slice(), "{name} {form}");
             // And it signs what the published key verifies.
+            let p = Provider::default();
             let (alg, sig) = key
-                .sign(b"known answer", DigestAlgorithm::Sha512, false)
+                .sign(&p, b"known answer", DigestAlgorithm::Sha512, false)
                 .unwrap();
             assert_eq!(alg.oid, set.oid());
             assert!(alg.parameters.is_none());
             let scheme = SignatureScheme::from_algorithm_identifier(&alg).unwrap();
-            published
-                .verify(&scheme, DigestAlgorithm::Sha512, b"known answer", &sig)
-                .unwrap();
+            p.verify(
+                &published,
+                &scheme,
+                DigestAlgorithm::Sha512,
+                b"known answer",
+                &sig,
+            )
+            .unwrap();
             assert!(
-                published
-                    .verify(&scheme, DigestAlgorithm::Sha512, b"known answeR", &sig)
-                    .is_err()
+                p.verify(
+                    &published,
+                    &scheme,
+                    DigestAlgorithm::Sha512,
+                    b"known answeR",
+                    &sig
+                )
+                .is_err()
             );
         }
     }
@@ -96,11 +107,17 @@ fn rfc9881_inconsistent_private_keys_are_refused() {
     // recomputed, see waxseal_trust::mldsa); what it signs is still checked like any
     // signature, under the public key s1 and s2 imply.
     let key = PrivateKey::from_bytes(&testdata("bad-ML-DSA-44-3.priv")).unwrap();
-    let (alg, sig) = key.sign(b"t0", DigestAlgorithm::Sha512, false).unwrap();
+    let p = Provider::default();
+    let (alg, sig) = key.sign(&p, b"t0", DigestAlgorithm::Sha512, false).unwrap();
     let scheme = SignatureScheme::from_algorithm_identifier(&alg).unwrap();
-    key.public_key()
-        .verify(&scheme, DigestAlgorithm::Sha512, b"t0", &sig)
-        .unwrap();
+    p.verify(
+        &key.public_key(),
+        &scheme,
+        DigestAlgorithm::Sha512,
+        b"t0",
+        &sig,
+    )
+    .unwrap();
     // A seed of 31 bytes, an unknown CHOICE tag, trailing bytes.
     let der = pem_der("ML-DSA-44-seed.priv");
     let seed_at = der.len() - 32;
@@ -129,28 +146,33 @@ fn rfc9881_certificates_verify_with_both_providers_and_tampering_fails() {
                 p.backend_for_verify(key.key(), &scheme, DigestAlgorithm::Sha512),
                 BackendId::RustCrypto
             );
-            provider::with_provider(p, || {
-                key.verify(
+            p.verify_prepared(
+                &key,
+                &scheme,
+                DigestAlgorithm::Sha512,
+                cert.tbs_der(),
+                cert.signature(),
+            )
+            .unwrap_or_else(|_| panic!("{name} with {}", p.describe()));
+            let last = tbs.len() - 1;
+            tbs[last] ^= 1;
+            assert!(
+                p.verify_prepared(
+                    &key,
                     &scheme,
                     DigestAlgorithm::Sha512,
-                    cert.tbs_der(),
-                    cert.signature(),
+                    &tbs,
+                    cert.signature()
                 )
-                .unwrap_or_else(|_| panic!("{name} with {}", p.describe()));
-                let last = tbs.len() - 1;
-                tbs[last] ^= 1;
-                assert!(
-                    key.verify(&scheme, DigestAlgorithm::Sha512, &tbs, cert.signature())
-                        .is_err()
-                );
-                tbs[last] ^= 1;
-                let mut sig = cert.signature().to_vec();
-                sig[0] ^= 1;
-                assert!(
-                    key.verify(&scheme, DigestAlgorithm::Sha512, &tbs, &sig)
-                        .is_err()
-                );
-            });
+                .is_err()
+            );
+            tbs[last] ^= 1;
+            let mut sig = cert.signature().to_vec();
+            sig[0] ^= 1;
+            assert!(
+                p.verify_prepared(&key, &scheme, DigestAlgorithm::Sha512, &tbs, &sig)
+                    .is_err()
+            );
         }
     }
 }

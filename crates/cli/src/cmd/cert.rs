@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use waxseal_envelope::AlgorithmPolicy;
-use waxseal_envelope::trust::{self, Purpose, RevocationPolicy, ValidationOptions};
+use waxseal_trust::AlgorithmPolicy;
+use waxseal_trust::path::{Purpose, RevocationPolicy, ValidationOptions, validate};
 
 use waxseal_message::Source;
 
@@ -54,9 +54,9 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
         args.fetch_timeout,
         at,
     )?;
-    let anchors = waxseal_envelope::TrustAnchors::new(material.anchors())
+    let anchors = waxseal_trust::TrustAnchors::new(material.anchors())
         .map_err(|_| CliError::usage("no trust anchor certificates found in --trust"))?;
-    let store = waxseal_envelope::CertStore::from_certificates(material.certificates());
+    let store = waxseal_trust::CertStore::from_certificates(material.certificates());
     let crls = material.crls();
     let cert = common::input_certificate(&args.cert)?;
     let mut options = ValidationOptions::at(at);
@@ -70,7 +70,7 @@ pub fn run(args: VerifyArgs) -> Result<(), CliError> {
     if material.has_crls() {
         options.revocation = RevocationPolicy::RequireAll;
     }
-    let path = trust::validate(&cert, &anchors, &[&store], &crls, &options)
+    let path = validate(&cert, &anchors, &[&store], &crls, &options)
         .map_err(|e| common::path_rejected(&e))?;
     let subjects: Vec<String> = path
         .certificates

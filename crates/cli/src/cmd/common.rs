@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::ValueEnum;
-use waxseal_envelope::oid::Oid;
-use waxseal_envelope::store::load_certificates;
-use waxseal_envelope::{
+use waxseal_envelope::{Signer, Verifier, VerifyError};
+use waxseal_trust::oid::Oid;
+use waxseal_trust::store::load_certificates;
+use waxseal_trust::{
     AlgorithmPolicy, Budget, CertStore, Certificate, DigestAlgorithm, ErrorKind, KeyFileCheck,
-    PathCache, PathError, PrivateKey, RevocationPolicy, Signer, TrustAnchors, Verifier,
-    VerifyError,
+    PathCache, PathError, PrivateKey, RevocationPolicy, TrustAnchors,
 };
 
 use waxseal_message::{FetchConfig, Material, Source};
@@ -65,17 +65,15 @@ pub fn load_signer(
 ) -> Result<Signer, CliError> {
     let certificate = one_certificate(cert)?;
     let accepted = if purposes.is_empty() {
-        waxseal_envelope::trust::DEFAULT_SIGNING_PURPOSES.to_vec()
+        waxseal_trust::path::DEFAULT_SIGNING_PURPOSES.to_vec()
     } else {
         purposes.to_vec()
     };
-    waxseal_envelope::trust::process::check_signing_purpose(&certificate, &accepted).map_err(
-        |e| {
-            CliError::usage(format!(
-                "{e}: verifiers would refuse its signatures (--purpose names the purposes they accept)"
-            ))
-        },
-    )?;
+    waxseal_trust::path::check_signing_purpose(&certificate, &accepted).map_err(|e| {
+        CliError::usage(format!(
+            "{e}: verifiers would refuse its signatures (--purpose names the purposes they accept)"
+        ))
+    })?;
     let check = if insecure_key_permissions {
         KeyFileCheck::AllowInsecure
     } else {
@@ -230,9 +228,9 @@ pub fn parse_source(s: &str) -> Result<Source, waxseal_message::ConfigError> {
     Source::parse(s)
 }
 
-/// Parses a `--purpose` value ([`waxseal_envelope::oid::parse_purpose`]).
-pub fn parse_purpose(s: &str) -> Result<Oid, waxseal_envelope::oid::PurposeError> {
-    waxseal_envelope::oid::parse_purpose(s)
+/// Parses a `--purpose` value ([`waxseal_trust::oid::parse_purpose`]).
+pub fn parse_purpose(s: &str) -> Result<Oid, waxseal_trust::oid::PurposeError> {
+    waxseal_trust::oid::parse_purpose(s)
 }
 
 impl TrustArgs {
@@ -277,9 +275,9 @@ pub fn certificates(paths: &[PathBuf]) -> Result<Vec<Certificate>, CliError> {
 pub fn time(at: Option<&str>) -> Result<u64, CliError> {
     match at {
         Some(t) => {
-            waxseal_envelope::time::parse_rfc3339(t).map_err(|e| CliError::usage(e.to_string()))
+            waxseal_trust::time::parse_rfc3339(t).map_err(|e| CliError::usage(e.to_string()))
         }
-        None => Ok(waxseal_envelope::time::now()),
+        None => Ok(waxseal_trust::time::now()),
     }
 }
 
@@ -339,7 +337,7 @@ pub fn looks_like(path: &Path) -> Option<&'static str> {
 }
 
 fn escape_path(p: &Path) -> String {
-    waxseal_envelope::display::path(p)
+    waxseal_trust::display::path(p)
 }
 
 /// The hint for an `untrusted` refusal: where a missing intermediate goes.
@@ -350,9 +348,7 @@ pub const INTERMEDIATE_HINT: &str = "if an intermediate CA is missing, give it w
 /// input (exit 1, `malformed`).
 pub fn input_certificate(path: &Path) -> Result<Certificate, CliError> {
     match load_certificates(path) {
-        Err(e @ waxseal_envelope::store::LoadError::Io { .. }) => {
-            Err(CliError::usage(e.to_string()))
-        }
+        Err(e @ waxseal_trust::store::LoadError::Io { .. }) => Err(CliError::usage(e.to_string())),
         Err(e) => Err(CliError::rejected("malformed", e.to_string())),
         Ok(mut certs) if !certs.is_empty() => Ok(certs.remove(0)),
         Ok(_) => Err(CliError::rejected(

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, Signer};
+use waxseal_envelope::Signer;
 use waxseal_message::{Bus, OsloVerified, Rejection, Route, oslo};
 use waxseal_pki::{Lifetimes, PkiDir, Seed, ServiceHost};
+use waxseal_trust::{KeyAlgorithm, KeyFileCheck};
 
 use crate::error::CliError;
 

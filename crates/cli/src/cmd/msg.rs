@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use waxseal_entity::glob::{MALFORMED_TOPIC, check_topic};
-use waxseal_envelope::display::Escaped;
-use waxseal_envelope::{Certificate, Signer};
+use waxseal_envelope::Signer;
 use waxseal_message::{AdmittedMessage, Arrival, Bus, Rejection, Route, SignError, oslo};
+use waxseal_trust::Certificate;
+use waxseal_trust::display::Escaped;
 
 use waxseal_message::replay::journal::FileStore;
 
@@ -485,7 +486,7 @@ pub fn authorize(a: AuthorizeArgs) -> Result<(), CliError> {
                     )
                 })?;
             let options = verifier.validation_options(verifier.time());
-            let extra = waxseal_envelope::CertStore::from_certificates(certs[1..].iter().cloned());
+            let extra = waxseal_trust::CertStore::from_certificates(certs[1..].iter().cloned());
             verifier
                 .validate_certificate(cert, &extra, verifier.crls(), &options)
                 .map_err(|e| common::path_rejected(&e))?;

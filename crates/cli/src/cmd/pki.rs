@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Subcommand, ValueEnum};
-use waxseal_envelope::mldsa::MlDsaParameterSet;
-use waxseal_envelope::{KeyAlgorithm, KeyFileCheck, time};
 use waxseal_pki::dir::REASONS;
 use waxseal_pki::{Lifetimes, PkiDir, PkiError, Seed, ServiceHost};
+use waxseal_trust::mldsa::MlDsaParameterSet;
+use waxseal_trust::{KeyAlgorithm, KeyFileCheck, time};
 
 use crate::error::CliError;
 

@@ -135,9 +135,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let mut envelope = envelope;
     for path in &args.staple {
         let crls =
-            waxseal_envelope::store::load_crls(path).map_err(|e| CliError::usage(e.to_string()))?;
+            waxseal_trust::store::load_crls(path).map_err(|e| CliError::usage(e.to_string()))?;
         for crl in crls {
-            let lazy = waxseal_envelope::LazyCrl::from_der(crl.der())
+            let lazy = waxseal_trust::LazyCrl::from_der(crl.der())
                 .map_err(|e| CliError::usage(e.to_string()))?;
             envelope.signed_data_mut().crls.push(lazy);
         }

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use waxseal_envelope::display::Escaped;
-use waxseal_envelope::time;
 use waxseal_slip::{
     RouteExpectations, SlipError, SlipVerifier, VerifiedSlip, append_hop, hop_signer, parse,
 };
+use waxseal_trust::display::Escaped;
+use waxseal_trust::time;
 
 use super::common;
 use super::sign::OutForm;
@@ -122,7 +122,7 @@ fn slip_rejected(e: &SlipError) -> CliError {
     err.hop = e.hop();
     common::hinted(
         err,
-        e.kind() == Some(waxseal_envelope::ErrorKind::Untrusted),
+        e.kind() == Some(waxseal_trust::ErrorKind::Untrusted),
         common::INTERMEDIATE_HINT,
     )
 }

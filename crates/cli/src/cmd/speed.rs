@@ -15,7 +15,7 @@
 //! what the OpenSSL peer of `bench/compare.sh` measures. Warm reuses every prepared key.
 //!
 //! Beside them, for RSA signed or verified by graviola: graviola's bare operations on the
-//! same key and payload (`provider::graviola::RawRsa`: RSASSA-PKCS1-v1_5 with SHA-256,
+//! same key and payload (`provider::RawRsa`: RSASSA-PKCS1-v1_5 with SHA-256,
 //! the key made once, no envelope), the yardstick of what the envelope adds. Figures that
 //! are compared with each other are measured side by side, in alternating slices of
 //! [`SLICE`], so that a shared machine's load falls on both alike.
@@ -37,15 +37,14 @@ use std::time::{Duration, Instant};
 
 use clap::ValueEnum;
 use serde::Serialize;
-use waxseal_envelope::PrivateKey;
-use waxseal_envelope::algorithm::SignatureScheme;
-use waxseal_envelope::key::without_key_caches;
-use waxseal_envelope::mldsa::MlDsaParameterSet;
-use waxseal_envelope::provider::graviola::RawRsa;
-use waxseal_envelope::{
-    CertStore, EnvelopeBuilder, KeyAlgorithm, PathCache, Signer, TrustAnchors, Verifier,
-};
+use waxseal_envelope::{EnvelopeBuilder, Signer, Verifier};
 use waxseal_pki::issue::{CertParams, Issuer, parse_name};
+use waxseal_trust::PrivateKey;
+use waxseal_trust::algorithm::SignatureScheme;
+use waxseal_trust::key::without_key_caches;
+use waxseal_trust::mldsa::MlDsaParameterSet;
+use waxseal_trust::provider::RawRsa;
+use waxseal_trust::{CertStore, KeyAlgorithm, PathCache, TrustAnchors};
 
 use crate::error::CliError;
 
@@ -294,7 +293,7 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let pki = SpeedPki::new(alg).map_err(|e| fail(&e))?;
     let leaf = &pki.leaf;
     let content = payload_n(args.payload_size, 0);
-    let provider = waxseal_envelope::provider::current().map_err(|e| fail(&e))?;
+    let provider = waxseal_trust::provider::Provider::default();
     let digest = alg.default_digest();
     let op = leaf.key.sign_op(digest, false).map_err(|e| fail(&e))?;
     let scheme = leaf
@@ -348,7 +347,7 @@ fn measure(alg: KeyAlgorithm, args: &Args) -> Result<Figures, CliError> {
     let raw_signature = match raw_verify {
         Some(_) => Some(
             leaf.key
-                .sign(&content, digest, false)
+                .sign(&provider, &content, digest, false)
                 .map_err(|e| fail(&e))?
                 .1,
         ),
@@ -503,7 +502,7 @@ struct SpeedPki {
 
 impl SpeedPki {
     fn new(alg: KeyAlgorithm) -> Result<Self, waxseal_pki::IssueError> {
-        let now = waxseal_envelope::time::now();
+        let now = waxseal_trust::time::now();
         let name = |cn: &str| parse_name(&format!("CN={cn},O=waxseal speed"));
         let root = Issuer::self_signed(
             &CertParams::ca(name("waxseal speed root")?, now, 30, Some(1)),
@@ -586,9 +585,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         ],
     };
     if !args.json {
-        let provider = waxseal_envelope::provider::current()
-            .map(|p| p.describe())
-            .unwrap_or_default();
+        let provider = waxseal_trust::provider::Provider::default().describe();
         println!(
             "waxseal speed: {}-byte payload, {}s per figure, successful operations per second, provider {provider}",
             args.payload_size, args.seconds

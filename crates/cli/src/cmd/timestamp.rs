@@ -4,9 +4,10 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 use waxseal_envelope::rfc3161::{Timestamp, TimestampTrust};
-use waxseal_envelope::store::{load_certificates, load_crls};
-use waxseal_envelope::{CertStore, CrlSet, Envelope, TrustAnchors, Verifier};
+use waxseal_envelope::{Envelope, Verifier};
 use waxseal_message::FetchConfig;
+use waxseal_trust::store::{load_certificates, load_crls};
+use waxseal_trust::{CertStore, CrlSet, TrustAnchors};
 
 use super::common;
 use crate::InOut;
@@ -148,7 +149,7 @@ impl TsaRequestArgs {
             &self.tsa,
             trust,
             fetch,
-            waxseal_envelope::time::now(),
+            waxseal_trust::time::now(),
         )
         .map_err(stamp_error)
     }
@@ -185,7 +186,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         eprintln!(
             "waxseal: time-stamped: signer {} at {} by {}",
             i + 1,
-            waxseal_envelope::time::format(ts.gen_time),
+            waxseal_trust::time::format(ts.gen_time),
             ts.tsa.subject_display()
         );
     }

@@ -3,11 +3,11 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use waxseal_envelope::display::Escaped;
 use waxseal_envelope::verify::RejectedSigner;
 use waxseal_envelope::{
     Envelope, Format, SignerRequirement, StreamError, StreamVerified, VerifiedSigner,
 };
+use waxseal_trust::display::Escaped;
 
 use super::common;
 use crate::error::CliError;
@@ -282,7 +282,7 @@ impl Summary<'_> {
                 eprintln!(
                     "waxseal: time-stamp: signer {} at {} by {}",
                     s.index + 1,
-                    waxseal_envelope::time::format(ts.gen_time),
+                    waxseal_trust::time::format(ts.gen_time),
                     ts.tsa.subject_display()
                 );
             }

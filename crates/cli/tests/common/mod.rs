@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use waxseal_envelope::{Certificate, KeyAlgorithm, PrivateKey};
 use waxseal_pki::{Issued, TestPki};
+use waxseal_trust::{Certificate, KeyAlgorithm, PrivateKey};
 
 /// Runs `waxseal` with `args` in `dir`.
 pub fn run(dir: &Path, args: &[&str]) -> Output {

@@ -21,10 +21,10 @@ use std::io::Read;
 use const_oid::ObjectIdentifier as Oid;
 use der::Decode;
 
-use crate::asn1::{self, BerError};
 use crate::format::Format;
 use crate::oid;
 use crate::rfc5652::{Limits, MAX_DEPTH_CAP, ParseError, SignedData};
+use waxseal_trust::asn1::{self, BerError};
 
 /// Size of the read buffer: large reads keep the system-call count down.
 pub(crate) const CHUNK: usize = 1 << 20;

@@ -3,53 +3,18 @@
 
 use std::collections::HashMap;
 
-use crate::algorithm::DigestAlgorithm;
-
-/// An incremental hash, as streaming needs it.
-pub(crate) trait ContentHash: Send {
-    /// Feeds `data`.
-    fn update(&mut self, data: &[u8]);
-    /// The digest.
-    fn finish(self: Box<Self>) -> Vec<u8>;
-    /// A copy of the state so far.
-    fn box_clone(&self) -> Box<dyn ContentHash>;
-}
-
-impl<D: digest::Digest + Clone + Send + 'static> ContentHash for D {
-    fn update(&mut self, data: &[u8]) {
-        digest::Digest::update(self, data);
-    }
-    fn finish(self: Box<Self>) -> Vec<u8> {
-        digest::Digest::finalize(*self).to_vec()
-    }
-    fn box_clone(&self) -> Box<dyn ContentHash> {
-        Box::new(self.clone())
-    }
-}
-
-/// The incremental hasher of `alg`: the one place streaming takes its digests from.
-/// Always RustCrypto's (which uses the CPU's SHA extensions where present): the
-/// [`provider`](crate::provider) seam hashes whole messages in one call, and streamed
-/// content never is one.
-pub(crate) fn hasher(alg: DigestAlgorithm) -> Box<dyn ContentHash> {
-    match alg {
-        DigestAlgorithm::Md5 => Box::new(md5::Md5::default()),
-        DigestAlgorithm::Sha1 => Box::new(sha1::Sha1::default()),
-        DigestAlgorithm::Sha256 => Box::new(sha2::Sha256::default()),
-        DigestAlgorithm::Sha384 => Box::new(sha2::Sha384::default()),
-        DigestAlgorithm::Sha512 => Box::new(sha2::Sha512::default()),
-    }
-}
+use waxseal_trust::algorithm::DigestAlgorithm;
+use waxseal_trust::provider::{DigestContext, Provider};
 
 /// One hasher per algorithm.
-type Hashers = Vec<(DigestAlgorithm, Box<dyn ContentHash>)>;
+type Hashers = Vec<(DigestAlgorithm, Box<dyn DigestContext>)>;
 
 /// Content digests computed in one pass, for a set of algorithms; optionally also over
 /// the S/MIME canonical form of the content (bare LF as CRLF, RFC 8551 §3.1.1), and
 /// optionally keeping the first bytes of the content (for the rare signature that covers
 /// the content itself rather than a digest: Ed25519 without signed attributes).
 pub(crate) struct MultiHasher {
-    raw: Vec<(DigestAlgorithm, Box<dyn ContentHash>)>,
+    raw: Vec<(DigestAlgorithm, Box<dyn DigestContext>)>,
     /// `Some` when the canonical form is wanted; its hashers exist only once the content
     /// differs from its canonical form (until then the raw hashers stand for both).
     canonical: Option<Option<Hashers>>,
@@ -75,12 +40,15 @@ pub(crate) struct Digests {
 }
 
 impl MultiHasher {
-    /// Hashers for each algorithm of `algs` (duplicates ignored).
-    pub(crate) fn new(algs: impl IntoIterator<Item = DigestAlgorithm>) -> Self {
-        let mut raw: Vec<(DigestAlgorithm, Box<dyn ContentHash>)> = Vec::new();
+    /// Hashers for each algorithm of `algs` (duplicates ignored), from `provider`.
+    pub(crate) fn new(
+        provider: &Provider,
+        algs: impl IntoIterator<Item = DigestAlgorithm>,
+    ) -> Self {
+        let mut raw: Vec<(DigestAlgorithm, Box<dyn DigestContext>)> = Vec::new();
         for a in algs {
             if !raw.iter().any(|(b, _)| *b == a) {
-                raw.push((a, hasher(a)));
+                raw.push((a, provider.digest_context(a)));
             }
         }
         Self {
@@ -130,7 +98,7 @@ impl MultiHasher {
     }
 
     fn update_canonical(
-        raw: &mut [(DigestAlgorithm, Box<dyn ContentHash>)],
+        raw: &mut [(DigestAlgorithm, Box<dyn DigestContext>)],
         canonical: &mut Option<Hashers>,
         prev_cr: &mut bool,
         data: &[u8],
@@ -183,7 +151,7 @@ impl MultiHasher {
 
     /// The digests.
     pub(crate) fn finish(self) -> Digests {
-        let finish = |hs: Vec<(DigestAlgorithm, Box<dyn ContentHash>)>| {
+        let finish = |hs: Vec<(DigestAlgorithm, Box<dyn DigestContext>)>| {
             hs.into_iter().map(|(a, h)| (a, h.finish())).collect()
         };
         Digests {

@@ -1,6 +1,7 @@
 //! Signing content read from a [`Read`]: detached, or attached and written as it passes.
 
 use std::io::{Read, Seek, SeekFrom, Write};
+use waxseal_trust::provider::Provider;
 
 use const_oid::ObjectIdentifier as Oid;
 use der::Encode;
@@ -68,9 +69,18 @@ impl<'a> StreamBuilder<'a> {
         Ok(())
     }
 
+    /// The cryptography that hashes the content: the first signer's (a digest is the
+    /// same whichever backend computes it, so one pass serves every signer).
+    fn provider(&self) -> Provider {
+        self.signers
+            .first()
+            .map_or_else(Provider::default, |s| *s.provider())
+    }
+
     /// Reads `content` to its end, hashing it with every signer's digest at once.
     fn hash(&self, mut content: impl Read) -> Result<(MultiHasher, u64), SignError> {
-        let mut hasher = MultiHasher::new(self.signers.iter().map(|s| s.digest()));
+        let mut hasher =
+            MultiHasher::new(&self.provider(), self.signers.iter().map(|s| s.digest()));
         let mut buf = vec![0u8; CHUNK];
         let mut len = 0u64;
         loop {
@@ -141,7 +151,8 @@ impl<'a> StreamBuilder<'a> {
     ) -> Result<(), SignError> {
         self.check_signers_stream()?;
         let template = self.template();
-        let mut hasher = MultiHasher::new(self.signers.iter().map(|s| s.digest()));
+        let mut hasher =
+            MultiHasher::new(&self.provider(), self.signers.iter().map(|s| s.digest()));
         // ContentInfo, [0], SignedData, leading fields, encapContentInfo, [0], OCTET STRING.
         let mut head = vec![0x30, 0x80];
         head.extend(oid::ID_SIGNED_DATA.to_der().expect("OIDs encode"));
@@ -247,5 +258,5 @@ fn header_len(len: u64) -> u64 {
 /// A one-octet tag and a DER length of up to 8 octets (content may exceed 4 GiB).
 fn header(out: &mut Vec<u8>, tag: u8, len: u64) {
     out.push(tag);
-    crate::asn1::push_len_u64(out, len);
+    waxseal_trust::asn1::push_len_u64(out, len);
 }

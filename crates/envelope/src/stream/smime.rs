@@ -15,11 +15,11 @@ use std::io::{Read, Write};
 use super::ber::CHUNK;
 use super::hash::MultiHasher;
 use super::verify::{RETAIN_LIMIT, StreamError, StreamVerified, pump_limited, wanted};
-use crate::algorithm::DigestAlgorithm;
 use crate::envelope::Envelope;
 use crate::format::Format;
 use crate::rfc5652::ParseError;
 use crate::verify::{Verifier, VerifyError};
+use waxseal_trust::algorithm::DigestAlgorithm;
 
 /// Most bytes of headers, preamble and boundary line read before the signed part.
 pub const MAX_HEADER: usize = 64 << 10;
@@ -144,7 +144,7 @@ impl Verifier {
         } else {
             wanted(self, micalg)
         };
-        let mut hasher = MultiHasher::new(algs)
+        let mut hasher = MultiHasher::new(self.provider(), algs)
             .with_canonical()
             .retaining(RETAIN_LIMIT);
         let mut emit = |data: &[u8]| -> std::io::Result<()> {

@@ -9,11 +9,11 @@ use const_oid::ObjectIdentifier as Oid;
 
 use super::ber::{self, CHUNK, ReadError, Source};
 use super::hash::{Digests, MultiHasher};
-use crate::algorithm::DigestAlgorithm;
 use crate::envelope::Envelope;
 use crate::format::Format;
 use crate::rfc5652::SignedData;
 use crate::verify::{Content, RejectedSigner, Verified, VerifiedSigner, Verifier, VerifyError};
+use waxseal_trust::algorithm::DigestAlgorithm;
 
 /// Content up to this many bytes is kept in memory while it streams, for the one kind of
 /// signature that covers the content itself rather than its digest (Ed25519 without signed
@@ -165,6 +165,7 @@ impl Verifier {
     ///
     /// ```no_run
     /// # use waxseal_envelope::*;
+    /// # use waxseal_trust::*;
     /// # fn demo(verifier: &Verifier) -> Result<(), Box<dyn std::error::Error>> {
     /// let envelope = Envelope::parse(&std::fs::read("backup.tar.p7s")?)?;
     /// let verified = verifier.verify_detached_reader(&envelope, std::fs::File::open("backup.tar")?)?;
@@ -195,7 +196,8 @@ impl Verifier {
         if sd.signer_infos.is_empty() {
             return Err(VerifyError::NoSigners.into());
         }
-        let mut hasher = MultiHasher::new(wanted(self, signer_digests(sd))).retaining(RETAIN_LIMIT);
+        let mut hasher = MultiHasher::new(self.provider(), wanted(self, signer_digests(sd)))
+            .retaining(RETAIN_LIMIT);
         pump(content, &mut hasher, sink)?;
         self.finish(sd, envelope.format(), hasher.finish())
     }
@@ -231,7 +233,8 @@ impl Verifier {
                 .digest_algorithms
                 .iter()
                 .filter_map(|a| DigestAlgorithm::from_algorithm_identifier(a).ok());
-            let mut hasher = MultiHasher::new(wanted(self, algs)).retaining(RETAIN_LIMIT);
+            let mut hasher =
+                MultiHasher::new(self.provider(), wanted(self, algs)).retaining(RETAIN_LIMIT);
             ber::read_content(&mut src, self.limits(), &mut |chunk| {
                 hasher.update(chunk);
                 sink.write_all(chunk)
@@ -244,8 +247,8 @@ impl Verifier {
             if sd.signer_infos.is_empty() {
                 return Err(VerifyError::NoSigners.into());
             }
-            let mut hasher =
-                MultiHasher::new(wanted(self, signer_digests(&sd))).retaining(RETAIN_LIMIT);
+            let mut hasher = MultiHasher::new(self.provider(), wanted(self, signer_digests(&sd)))
+                .retaining(RETAIN_LIMIT);
             pump(content, &mut hasher, sink)?;
             self.finish(&sd, format, hasher.finish())
         }

@@ -85,7 +85,7 @@ impl FileStore {
             }),
             clock: EvictionClock::new(),
         };
-        store.locked(waxseal_envelope::time::now(), |_, _| Ok(()))?;
+        store.locked(waxseal_trust::time::now(), |_, _| Ok(()))?;
         Ok(store)
     }
 
@@ -114,7 +114,25 @@ impl FileStore {
 
     /// Follows a compaction (a new inode), reads what was appended since this process
     /// last looked, and rewrites a file truncated in place. Called with the file locked.
+    ///
+    /// A compaction made here is read back at once ([`FileStore::compact`]): another
+    /// process may have appended to the new file between its rename and our lock of it.
     fn catch_up(&self, s: &mut State, now: u64) -> std::io::Result<()> {
+        // Each round after the first follows a compaction; only a file truncated again and
+        // again under us (not by a waxseal process) needs more than two.
+        for _ in 0..4 {
+            if !self.catch_up_once(s, now)? {
+                return Ok(());
+            }
+        }
+        Err(std::io::Error::other(
+            "the replay journal was truncated again and again while it was read",
+        ))
+    }
+
+    /// One round of [`FileStore::catch_up`]; `true` when it compacted the file (which must
+    /// then be read back).
+    fn catch_up_once(&self, s: &mut State, now: u64) -> std::io::Result<bool> {
         loop {
             let on_disk = match std::fs::symlink_metadata(&self.path) {
                 Ok(m) => (m.dev(), m.ino()),
@@ -181,6 +199,7 @@ impl FileStore {
         }
         if rewrite || len == 0 {
             self.compact(s, now)?;
+            return Ok(true);
         } else if let Some(read) = read {
             let missing: String = s
                 .cache
@@ -193,7 +212,7 @@ impl FileStore {
                 self.append(s, &missing, count)?;
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Appends `text` (whole lines), making sure it starts a line; a failed write is cut
@@ -217,25 +236,37 @@ impl FileStore {
         Ok(())
     }
 
-    /// Rewrites the journal with the live entries into a new file renamed over the old.
-    /// Called with the file locked.
+    /// Rewrites the journal with the live entries into a new file renamed over the old,
+    /// and takes the new file's lock. Called with the file locked; the caller then reads
+    /// the new file from its start ([`FileStore::catch_up`]).
+    ///
+    /// The new file is unlocked from its rename until this process locks it, and another
+    /// process that opens the path in that moment may lock it first and append to it (an
+    /// admission, say). So what this process wrote is not all the file holds: it is read
+    /// back from the start rather than skipped, or that admission would be missed and the
+    /// same message admitted twice.
     fn compact(&self, s: &mut State, now: u64) -> std::io::Result<()> {
         s.cache.evict_expired(self.clock.bounded(now));
         fsutil::replace(&self.path, s.cache.to_text().as_bytes(), 0o600)?;
+        #[cfg(test)]
+        tests::after_rename(&self.path);
         let file = open(&self.path)?;
         file.lock()?;
         let _ = s.file.unlock();
         s.inode = inode_of(&file)?;
-        s.offset = file.metadata()?.len();
-        s.lines = s.cache.len() + 1;
+        s.offset = 0;
+        s.lines = 0;
         s.compacted = s.cache.len();
         s.file = file;
         Ok(())
     }
 
+    /// Compacts past twice the entries of the last compaction plus 1,024 lines, and reads
+    /// the new file back. Called with the file locked.
     fn maybe_compact(&self, s: &mut State, now: u64) -> std::io::Result<()> {
         if s.lines > 2 * s.compacted + 1024 {
             self.compact(s, now)?;
+            self.catch_up(s, now)?;
         }
         Ok(())
     }
@@ -378,6 +409,65 @@ mod tests {
     // Later than any clock: no entry expires under these tests.
     const FAR: u64 = u64::MAX - 1;
 
+    /// What "another process" does to the journal at a path.
+    type Intrusion = Box<dyn FnOnce(&Path)>;
+
+    thread_local! {
+        /// What "another process" does on this thread between a compaction's rename and
+        /// this process's lock of the new file.
+        static AFTER_RENAME: std::cell::RefCell<Option<Intrusion>> =
+            const { std::cell::RefCell::new(None) };
+    }
+
+    pub(super) fn after_rename(path: &Path) {
+        if let Some(f) = AFTER_RENAME.with(|h| h.borrow_mut().take()) {
+            f(path);
+        }
+    }
+
+    #[test]
+    fn an_admission_appended_between_a_compaction_s_rename_and_its_lock_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seen");
+        // The journal does not exist yet: opening it compacts (writes the header).
+        // Another process opens the new file in that moment, locks it before us and
+        // admits key 9 (its line appended after our header).
+        AFTER_RENAME.with(|h| {
+            *h.borrow_mut() = Some(Box::new(|path: &Path| {
+                let mut f = OpenOptions::new().append(true).open(path).unwrap();
+                f.write_all(line(&key(9), FAR, false).as_bytes()).unwrap();
+            }));
+        });
+        let a = FileStore::open(&path).unwrap();
+        assert_eq!(a.admit(key(9), FAR, 10, false), Err(ReplayError::Replayed));
+        // The twin: a key nobody admitted is new, once.
+        assert_eq!(a.admit(key(8), FAR, 10, false), Ok(Admission::New));
+        assert_eq!(a.admit(key(8), FAR, 10, false), Err(ReplayError::Replayed));
+        // The same in a compaction an admission makes (past 1,024 lines).
+        AFTER_RENAME.with(|h| {
+            *h.borrow_mut() = Some(Box::new(|path: &Path| {
+                let mut f = OpenOptions::new().append(true).open(path).unwrap();
+                f.write_all(line(&key(7), FAR, false).as_bytes()).unwrap();
+            }));
+        });
+        let mut last = 100;
+        while AFTER_RENAME.with(|h| h.borrow().is_some()) {
+            assert!(last < 3000, "no compaction");
+            assert_eq!(a.admit(key(last), FAR, 10, false), Ok(Admission::New));
+            last += 1;
+        }
+        assert_eq!(a.admit(key(7), FAR, 10, false), Err(ReplayError::Replayed));
+        // And a newcomer sees everything, once each.
+        let b = FileStore::open(&path).unwrap();
+        for k in [9, 8, 7, 100, last - 1] {
+            assert_eq!(
+                b.admit(key(k), FAR, 11, false),
+                Err(ReplayError::Replayed),
+                "{k}"
+            );
+        }
+    }
+
     fn key(i: u64) -> [u8; 32] {
         let mut k = [0u8; 32];
         k[..8].copy_from_slice(&i.to_be_bytes());
@@ -504,7 +594,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("seen");
         let a = FileStore::open(&path).unwrap();
-        let t = waxseal_envelope::time::now();
+        let t = waxseal_trust::time::now();
         a.admit(key(1), t + 600, t, false).unwrap();
         // The clock jumps a day ahead while the journal compacts (many lines).
         for i in 10..1100u64 {

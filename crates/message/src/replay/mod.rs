@@ -44,8 +44,8 @@
 use std::collections::HashMap;
 
 use sha2::Digest;
-use waxseal_envelope::Certificate;
 use waxseal_envelope::rfc5652::Attributes;
+use waxseal_trust::Certificate;
 
 /// The first line of the text form.
 pub const HEADER: &str = "waxseal-replay-cache 1";
@@ -278,7 +278,7 @@ pub enum StoreError {
     /// Not a setting of a store (the setting, shown escaped).
     #[error(
         "{}: a replay store is memory, file:PATH, redis://HOST[:PORT][/DB] or rediss://...",
-        waxseal_envelope::display::Escaped(.0)
+        waxseal_trust::display::Escaped(.0)
     )]
     Unknown(String),
     /// The journal of a file store cannot be opened or read.

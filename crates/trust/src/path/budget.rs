@@ -16,7 +16,6 @@ use std::sync::Arc;
 use sha2::Digest;
 
 use super::{PathCache, PathError};
-use crate::key::PublicKey;
 use crate::provider::PreparedPublicKey;
 
 /// Limits on the work verifying one envelope may do. The defaults are generous for real
@@ -168,7 +167,7 @@ impl Meter {
         Ok(())
     }
 
-    /// The result of a signature check identified by `id` (see [`signature_id`]) over a
+    /// The result of a signature check identified by `id` (see [`prepared_signature_id`]) over a
     /// message of `message_len` bytes: from this envelope's memo, from the cache, or by
     /// running `check`, which then counts against the budget. `id` `None`: not
     /// memoisable, always run (and counted).
@@ -209,30 +208,16 @@ impl Meter {
     }
 }
 
-/// The identity of a signature check: SHA-256 over the signer's public key (its
+/// The identity of a signature check (for the memo and the cache): SHA-256 over the signer's public key (its
 /// `SubjectPublicKeyInfo`, DSA parameters inherited included), the algorithm as
 /// `algorithm` describes it, `message_id` (a collision-resistant digest that determines
 /// the signed bytes: a certificate's or CRL's fingerprint, a hash of the signed
 /// attributes or of the content) and the signature. Two certificates holding one key
 /// share it; anything that changes the outcome changes it. `None` for a key that cannot
 /// be encoded (then the check is not memoised).
-pub fn signature_id(
-    key: &PublicKey,
-    algorithm: &[&[u8]],
-    message_id: &[u8],
-    signature: &[u8],
-) -> Option<[u8; 32]> {
-    Some(id_of_spki(
-        &key.to_spki_der()?,
-        algorithm,
-        message_id,
-        signature,
-    ))
-}
-
-/// [`signature_id`] for a [`PreparedPublicKey`], whose `SubjectPublicKeyInfo` encoding is
-/// made once and kept ([`PreparedPublicKey::spki_der`]): the same identity, without
-/// encoding the key again for every check.
+///
+/// The key's `SubjectPublicKeyInfo` encoding is the one a [`PreparedPublicKey`] made once
+/// and kept ([`PreparedPublicKey::spki_der`]).
 pub fn prepared_signature_id(
     key: &PreparedPublicKey,
     algorithm: &[&[u8]],
@@ -241,6 +226,22 @@ pub fn prepared_signature_id(
 ) -> Option<[u8; 32]> {
     Some(id_of_spki(
         key.spki_der()?,
+        algorithm,
+        message_id,
+        signature,
+    ))
+}
+
+/// [`prepared_signature_id`] for a bare public key, encoding it: tests compare the two.
+#[cfg(test)]
+pub(crate) fn signature_id(
+    key: &crate::key::PublicKey,
+    algorithm: &[&[u8]],
+    message_id: &[u8],
+    signature: &[u8],
+) -> Option<[u8; 32]> {
+    Some(id_of_spki(
+        &key.to_spki_der()?,
         algorithm,
         message_id,
         signature,

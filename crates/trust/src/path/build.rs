@@ -56,11 +56,6 @@ impl<'a> Builder<'a> {
         self
     }
 
-    /// The work counters.
-    pub fn meter(&self) -> &Meter {
-        &self.ctx.meter
-    }
-
     /// Builds and validates a path for `cert`.
     pub fn validate(&self, cert: &Certificate) -> Result<ValidatedPath, PathError> {
         validate(&self.ctx, cert)

@@ -1,48 +1,5 @@
 //! The caches of a long-running verifier: validated certificate paths and signature-check
 //! outcomes.
-//!
-//! A bus consumer sees a stream of messages from a handful of signers; with the caches
-//! warm, verifying one costs a digest and one public-key operation (the signer's signature
-//! over its signed attributes, which are new in every message) instead of a path build.
-//!
-//! # What an entry vouches for, and its key
-//!
-//! - **A path** vouches that one exact certificate chains to one anchor set under one
-//!   CRL set and one set of validation options. Its key is exactly that: the
-//!   certificate's fingerprint (SHA-256 over its DER: the signed bytes and the issuer's
-//!   signature over them), the anchor set's identity (SHA-256 over the anchors'
-//!   fingerprints, so their public keys), the CRL set's identity, a hash of the options,
-//!   a time bucket and the cache's generation. A hit is used only while the verification
-//!   time lies inside the path's validity window (latest `notBefore` to earliest
-//!   `notAfter` or CRL `nextUpdate`), so an expiring certificate or CRL is never served.
-//!   Only successful paths are cached: a failure depends on the certificates a message
-//!   brought along, so caching it by the signer's certificate would let one bad message
-//!   deny the signer's good ones.
-//! - **A signature outcome** vouches that one public key, under one algorithm, did (or
-//!   did not) sign one byte string with one signature value. Its key is SHA-256 over the
-//!   signer's `SubjectPublicKeyInfo`, the algorithm, a collision-resistant digest of the
-//!   signed bytes and the signature (see `budget::signature_id`), never the certificate
-//!   that carries the key: a hit can never vouch for other bytes or another key. Failures
-//!   are cached too, in a table of their own, so a message replayed with a bad signature
-//!   costs one public-key operation in all, and a flood of bad signatures cannot evict
-//!   the good ones.
-//!
-//! # Invalidation
-//!
-//! A different anchor set or CRL set is a different key, so a verifier whose anchors or
-//! CRLs changed never sees the paths of the old ones, even when several verifiers share
-//! one cache. [`PathCache::invalidate`] also moves the cache to a new generation and
-//! drops every path at once: the bus calls it whenever a refresh changed its anchors,
-//! certificates or CRLs. Signature outcomes survive it: they are facts about a key and
-//! bytes that no anchor or CRL can change, and they grant no trust on their own (a
-//! signer is accepted only with a path validated under the current material).
-//!
-//! # Concurrency and bounds
-//!
-//! The tables are `quick_cache` caches: sharded (a lookup takes a read lock on one shard
-//! only, never a lock over the whole cache), bounded by item count with S3-FIFO eviction,
-//! so a stream of distinct signers cannot grow them past [`PathCache::capacity`] paths
-//! and four times as many outcomes of each kind. Counters are relaxed atomics.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -119,8 +76,50 @@ fn bounded<K: Eq + Hash, V: Clone>(capacity: usize) -> Cache<K, V> {
 }
 
 /// A bounded, thread-safe cache of validated paths and of signature-check outcomes,
-/// shared by the threads (and verifiers) of a long-running process. See the
-/// [module docs](self) for what its keys are and when entries are invalidated.
+/// shared by the threads (and verifiers) of a long-running process.
+///
+/// A bus consumer sees a stream of messages from a handful of signers; with the caches
+/// warm, verifying one costs a digest and one public-key operation (the signer's signature
+/// over its signed attributes, which are new in every message) instead of a path build.
+///
+/// # What an entry vouches for, and its key
+///
+/// - **A path** vouches that one exact certificate chains to one anchor set under one
+///   CRL set and one set of validation options. Its key is exactly that: the
+///   certificate's fingerprint (SHA-256 over its DER: the signed bytes and the issuer's
+///   signature over them), the anchor set's identity (SHA-256 over the anchors'
+///   fingerprints, so their public keys), the CRL set's identity, a hash of the options,
+///   a time bucket and the cache's generation. A hit is used only while the verification
+///   time lies inside the path's validity window (latest `notBefore` to earliest
+///   `notAfter` or CRL `nextUpdate`), so an expiring certificate or CRL is never served.
+///   Only successful paths are cached: a failure depends on the certificates a message
+///   brought along, so caching it by the signer's certificate would let one bad message
+///   deny the signer's good ones.
+/// - **A signature outcome** vouches that one public key, under one algorithm, did (or
+///   did not) sign one byte string with one signature value. Its key is SHA-256 over the
+///   signer's `SubjectPublicKeyInfo`, the algorithm, a collision-resistant digest of the
+///   signed bytes and the signature (see [`prepared_signature_id`](super::prepared_signature_id)), never the certificate
+///   that carries the key: a hit can never vouch for other bytes or another key. Failures
+///   are cached too, in a table of their own, so a message replayed with a bad signature
+///   costs one public-key operation in all, and a flood of bad signatures cannot evict
+///   the good ones.
+///
+/// # Invalidation
+///
+/// A different anchor set or CRL set is a different key, so a verifier whose anchors or
+/// CRLs changed never sees the paths of the old ones, even when several verifiers share
+/// one cache. [`PathCache::invalidate`] also moves the cache to a new generation and
+/// drops every path at once: the bus calls it whenever a refresh changed its anchors,
+/// certificates or CRLs. Signature outcomes survive it: they are facts about a key and
+/// bytes that no anchor or CRL can change, and they grant no trust on their own (a
+/// signer is accepted only with a path validated under the current material).
+///
+/// # Concurrency and bounds
+///
+/// The tables are `quick_cache` caches: sharded (a lookup takes a read lock on one shard
+/// only, never a lock over the whole cache), bounded by item count with S3-FIFO eviction,
+/// so a stream of distinct signers cannot grow them past [`PathCache::capacity`] paths
+/// and four times as many outcomes of each kind. Counters are relaxed atomics.
 pub struct PathCache {
     paths: Cache<Key, Arc<ValidatedPath>>,
     /// `None`: signature outcomes are not cached.
@@ -276,7 +275,7 @@ impl PathCache {
     /// Starts a new generation: every cached path stops being served and is dropped.
     /// Call it when the trust material behind the verifiers sharing this cache changed
     /// (anchors, certificates, CRLs); the bus does on every refresh that changed them.
-    /// Signature outcomes are kept (see the [module docs](self)).
+    /// Signature outcomes are kept (see [`PathCache`]).
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.paths.clear();

@@ -107,7 +107,10 @@ impl PathValidation<'_> {
     ) -> Result<bool, PathError> {
         let id = prepared_signature_id(key, algorithm, message_id, signature);
         self.meter.signature(id, message.len(), || {
-            key.verify(scheme, digest, message, signature).is_ok()
+            self.options
+                .provider
+                .verify_prepared(key, scheme, digest, message, signature)
+                .is_ok()
         })
     }
 

@@ -2,20 +2,22 @@
 //!
 //! A focused validator in the manner of rustls-webpki, but for the full RFC 5280 profile
 //! that message buses and NIST PKITS exercise (policies, policy mapping, name constraints,
-//! distribution points, indirect and delta CRLs):
+//! distribution points, indirect and delta CRLs). Its modules are private; what a user
+//! needs is here: [`validate`], [`ValidationOptions`], [`TrustAnchors`], [`ValidatedPath`],
+//! [`PathError`], [`Budget`] and [`Meter`], [`PathCache`].
 //!
-//! - [`build`]: path building from the end-entity towards a trust anchor, depth first,
+//! - `build`: path building from the end-entity towards a trust anchor, depth first,
 //!   under a [`Budget`] of signature checks, build steps and depth, so a hostile pool of
 //!   certificates cannot make one validation run for long;
-//! - [`budget`]: the [`Budget`] and the [`Meter`] that counts one envelope's work
+//! - `budget`: the [`Budget`] and the [`Meter`] that counts one envelope's work
 //!   against it (all its signers, paths and CRLs together);
-//! - [`process`]: the basic path processing of RFC 5280 §6.1 on each candidate path;
-//! - [`policy`]: the valid-policy tree of §6.1.3 (d)-(f), §6.1.4 (a)-(b) and §6.1.5 (g);
-//! - [`name_constraints`]: §4.2.1.10 and §6.1.3 (b)-(c);
-//! - [`revocation`]: CRL processing of §6.3, including the validation of CRL signers;
-//! - `context` (private): one validation in progress, the state `build`, `process` and
+//! - `process`: the basic path processing of RFC 5280 §6.1 on each candidate path;
+//! - `policy`: the valid-policy tree of §6.1.3 (d)-(f), §6.1.4 (a)-(b) and §6.1.5 (g);
+//! - `name_constraints`: §4.2.1.10 and §6.1.3 (b)-(c);
+//! - `revocation`: CRL processing of §6.3, including the validation of CRL signers;
+//! - `context`: one validation in progress, the state `build`, `process` and
 //!   `revocation` share, below them so that their imports run one way;
-//! - [`cache`]: validated paths keyed by certificate, anchor set, CRL set, time bucket
+//! - `cache`: validated paths keyed by certificate, anchor set, CRL set, time bucket
 //!   and generation, and signature outcomes (failures too) keyed by public key,
 //!   algorithm, signed bytes and signature; bounded, sharded, with counters
 //!   ([`CacheStats`]).
@@ -28,28 +30,31 @@
 //! the CRL set. This validator passes all 203 PKITS path verdicts (`tests/pkits.rs`); the
 //! evaluation of `certval` that led to it is in `docs/design.md`.
 
-pub mod budget;
-pub mod build;
-pub mod cache;
+pub(crate) mod budget;
+mod build;
+mod cache;
 mod context;
-pub mod error;
-pub mod name_constraints;
-pub mod policy;
-pub mod process;
-pub mod revocation;
+mod error;
+mod name_constraints;
+mod policy;
+pub(crate) mod process;
+pub(crate) mod revocation;
 
 use std::collections::HashMap;
 
 use const_oid::ObjectIdentifier as Oid;
 use sha2::Digest;
 
-pub use budget::{Budget, Meter, Work};
+pub use budget::{Budget, Meter, Work, prepared_signature_id};
 pub use cache::{CacheStats, PathCache};
 pub use error::{ErrorKind, PathError, RevocationProblem};
+pub use process::{check_signing_purpose, end_entity_key};
+pub use revocation::crl_signature_verifies;
 
 use crate::algorithm::AlgorithmPolicy;
 use crate::cert::Certificate;
 use crate::name::NameKey;
+use crate::provider::Provider;
 use crate::store::{CertStore, CrlSet};
 
 /// The configured trust anchors: self-signed roots or any certificate the operator
@@ -215,6 +220,10 @@ pub struct ValidationOptions {
     /// nextUpdate is before `time` is not), and a CRL entry revokes only if its
     /// revocationDate is at or before `time` (a key revoked later did make the signature).
     pub at_proven_time: bool,
+    /// The cryptography every signature check of the validation goes through (certificates
+    /// and CRLs). Default: [`Provider::default`], the process default when the options
+    /// were made.
+    pub provider: Provider,
 }
 
 impl ValidationOptions {
@@ -229,7 +238,14 @@ impl ValidationOptions {
             policy: PolicyInputs::default(),
             budget: Budget::default(),
             at_proven_time: false,
+            provider: Provider::default(),
         }
+    }
+
+    /// These options with `provider` for every signature check.
+    pub fn with_provider(mut self, provider: Provider) -> Self {
+        self.provider = provider;
+        self
     }
 }
 

@@ -20,7 +20,7 @@ use crate::cert::Certificate;
 use crate::crl::{Crl, cmp_uint};
 use crate::key::{DsaParameters, PublicKey};
 use crate::name::NameKey;
-use crate::provider::PreparedPublicKey;
+use crate::provider::{PreparedPublicKey, Provider};
 
 /// All eight revocation reasons of `ReasonFlags` (bit 0, `unused`, excluded).
 const ALL_REASONS: u16 = 0x1fe;
@@ -242,6 +242,7 @@ pub fn crl_signature_verifies(
     crl: &Crl,
     issuer: &Certificate,
     algorithms: &AlgorithmPolicy,
+    provider: &Provider,
 ) -> bool {
     if crl.issuer_key() != issuer.subject_key() || !issuer.allows_key_usage(KeyUsages::CRLSign) {
         return false;
@@ -252,7 +253,8 @@ pub fn crl_signature_verifies(
     let Some((scheme, digest)) = crl_scheme(crl, key.key(), algorithms) else {
         return false;
     };
-    key.verify(&scheme, digest, crl.tbs_der(), crl.signature())
+    provider
+        .verify_prepared(&key, &scheme, digest, crl.tbs_der(), crl.signature())
         .is_ok()
 }
 

@@ -9,7 +9,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use super::{Backend, BackendId, CpuUnsupported, SignOp};
+use super::{
+    Backend, BackendId, CpuUnsupported, DigestContext, PreparedPrivateKey, PreparedPublicKey,
+    SignOp,
+};
 use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::key::{KeyError, PrivateKey, PublicKey, SignatureError};
 
@@ -67,7 +70,7 @@ pub fn covers_sign(key: &PrivateKey, op: &SignOp) -> bool {
 mod imp {
     use std::sync::{Arc, LazyLock};
 
-    use graviola::hashing::{Hash, Sha256, Sha384, Sha512};
+    use graviola::hashing::{Hash, HashContext, Sha256, Sha384, Sha512};
     use graviola::signing::{ecdsa, eddsa, rsa as grsa};
 
     use super::*;
@@ -90,6 +93,31 @@ mod imp {
             DigestAlgorithm::Sha256 => Sha256::hash(data).as_ref().to_vec(),
             DigestAlgorithm::Sha384 => Sha384::hash(data).as_ref().to_vec(),
             DigestAlgorithm::Sha512 => Sha512::hash(data).as_ref().to_vec(),
+            _ => return None,
+        })
+    }
+
+    /// graviola's incremental SHA-2.
+    #[derive(Clone)]
+    struct Context<C>(C);
+
+    impl<C: HashContext + Send + 'static> DigestContext for Context<C> {
+        fn update(&mut self, data: &[u8]) {
+            self.0.update(data);
+        }
+        fn finish(self: Box<Self>) -> Vec<u8> {
+            self.0.finish().as_ref().to_vec()
+        }
+        fn box_clone(&self) -> Box<dyn DigestContext> {
+            Box::new(self.clone())
+        }
+    }
+
+    pub(super) fn digest_context(algorithm: DigestAlgorithm) -> Option<Box<dyn DigestContext>> {
+        Some(match algorithm {
+            DigestAlgorithm::Sha256 => Box::new(Context(Sha256::new())),
+            DigestAlgorithm::Sha384 => Box::new(Context(Sha384::new())),
+            DigestAlgorithm::Sha512 => Box::new(Context(Sha512::new())),
             _ => return None,
         })
     }
@@ -177,20 +205,6 @@ mod imp {
             key.verify_asn1::<H>(&[message], signature)
                 .map_err(|_| SignatureError),
         )
-    }
-
-    pub(super) fn verify(
-        key: &PublicKey,
-        scheme: &SignatureScheme,
-        digest: DigestAlgorithm,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Option<Result<(), SignatureError>> {
-        if !covers_verify(key, scheme, digest) {
-            return None;
-        }
-        let form = prepared_public(&public_encoding(key)?)?;
-        verify_with(key, &form, scheme, digest, message, signature)
     }
 
     /// graviola's form of `key` from the process-wide cache, or made and kept there:
@@ -437,17 +451,11 @@ mod imp {
 mod imp {
     use super::*;
 
-    pub(super) fn digest(_: DigestAlgorithm, _: &[u8]) -> Option<Vec<u8>> {
+    pub(super) fn digest_context(_: DigestAlgorithm) -> Option<Box<dyn DigestContext>> {
         None
     }
 
-    pub(super) fn verify(
-        _: &PublicKey,
-        _: &SignatureScheme,
-        _: DigestAlgorithm,
-        _: &[u8],
-        _: &[u8],
-    ) -> Option<Result<(), SignatureError>> {
+    pub(super) fn digest(_: DigestAlgorithm, _: &[u8]) -> Option<Vec<u8>> {
         None
     }
 
@@ -517,15 +525,26 @@ impl Backend for Graviola {
         imp::digest(algorithm, data)
     }
 
+    fn digest_context(&self, algorithm: DigestAlgorithm) -> Option<Box<dyn DigestContext>> {
+        imp::digest_context(algorithm)
+    }
+
     fn verify(
         &self,
-        key: &PublicKey,
+        key: &PreparedPublicKey,
         scheme: &SignatureScheme,
         digest: DigestAlgorithm,
         message: &[u8],
         signature: &[u8],
     ) -> Option<Result<(), SignatureError>> {
-        imp::verify(key, scheme, digest, message, signature)
+        verify_prepared(
+            key.key(),
+            key.graviola(),
+            scheme,
+            digest,
+            message,
+            signature,
+        )
     }
 
     fn verify_prehash(
@@ -537,6 +556,15 @@ impl Backend for Graviola {
         _signature: &[u8],
     ) -> Option<Result<(), SignatureError>> {
         None
+    }
+
+    fn sign(
+        &self,
+        key: &PreparedPrivateKey,
+        op: &SignOp,
+        message: &[u8],
+    ) -> Option<Result<Vec<u8>, KeyError>> {
+        sign_prepared(key.key(), key.graviola(), op, message)
     }
 }
 

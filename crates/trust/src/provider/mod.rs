@@ -3,10 +3,10 @@
 //!
 //! Two backends implement [`Backend`]:
 //!
-//! - [`RustCrypto`](rustcrypto::RustCrypto): the RustCrypto crates (`rsa`, `p256`, `p384`,
+//! - RustCrypto: the RustCrypto crates (`rsa`, `p256`, `p384`,
 //!   `ed25519-dalek`, `ml-dsa`, `dsa`, `sha1`, `sha2`, `md-5`). It covers everything
 //!   waxseal does.
-//! - [`Graviola`](graviola::Graviola): the `graviola` crate (Rust and formally verified
+//! - graviola: the `graviola` crate (Rust and formally verified
 //!   assembly, no C), much faster for RSA and ECDSA. It covers RSA PKCS #1 v1.5 and PSS
 //!   with 2048 to 8192-bit keys and a salt as long as the hash, ECDSA on P-256 and P-384,
 //!   Ed25519 and SHA-256/384/512, on x86_64 and aarch64 CPUs that have the instruction
@@ -37,77 +37,83 @@
 //! keyed by the exact bytes of the key: [`PublicKey::from_spki_bounded`] keeps parsed
 //! keys by their `SubjectPublicKeyInfo` DER ([`crate::key::PUBLIC_KEY_CACHE_BYTES`]), the
 //! graviola backend keeps its own forms by the key's encoding
-//! ([`graviola::PREPARED_PUBLIC_CACHE_BYTES`]). Bytes that differ anywhere are different
+//! (4 MiB). Bytes that differ anywhere are different
 //! entries; a refused key is never kept.
 //!
 //! [`PublicKey::from_spki_bounded`]: crate::key::PublicKey::from_spki_bounded
 //!
 //! # Choosing one
 //!
-//! Key and digest operations ([`PublicKey::verify`], [`PrivateKey::sign`],
-//! [`DigestAlgorithm::digest`]) use the *current* provider: the one set for the running
-//! thread by [`with_provider`], else the process default set by [`set_default`], else the
-//! one named by the `WAXSEAL_PROVIDER` environment variable (`auto`, `rustcrypto` or
-//! `graviola`, read once), else `auto`. An unknown `WAXSEAL_PROVIDER`, or `graviola` on a
-//! CPU that cannot run it, is a configuration error: [`from_env`] reports it, and until a
-//! provider is set by [`set_default`] or [`with_provider`] every signature check fails and
-//! every signing operation is refused (fail closed: no silent fallback).
+//! A [`Provider`] is a value, held by whatever signs or verifies: `ValidationOptions`
+//! (path validation), the envelope's `Verifier` and `Signer`, and through them the bus.
+//! Each takes [`Provider::default`] when it is made and can be given another with its
+//! `with_provider` method; every operation then goes through the provider it holds.
+//! [`Provider::default`] is the process default: the one set by [`set_default`] (the CLI
+//! calls it once for `--provider`), else the one named by the `WAXSEAL_PROVIDER`
+//! environment variable (`auto`, `rustcrypto` or `graviola`, read once), else `auto`.
+//!
+//! An unknown `WAXSEAL_PROVIDER`, or `graviola` on a CPU that cannot run it, is a
+//! configuration error: [`from_env`] reports it (the CLI and the Python package refuse to
+//! start), and a provider made from it by [`Provider::default`] is *unusable*: every
+//! signature check it makes fails and every signature it is asked for is refused (fail
+//! closed: no silent fallback), until a valid provider is set or passed.
 //!
 //! ```
-//! use waxseal_trust::provider::{self, Provider, ProviderChoice};
+//! use waxseal_trust::ValidationOptions;
+//! use waxseal_trust::provider::{Provider, ProviderChoice};
 //! let rc = Provider::new(ProviderChoice::RustCrypto).unwrap();
-//! provider::with_provider(rc, || {
-//!     // Everything here, including path validation, uses RustCrypto.
-//! });
+//! // Path validation with these options checks every signature with RustCrypto.
+//! let options = ValidationOptions::at(1_767_225_600).with_provider(rc);
+//! assert_eq!(options.provider.choice(), ProviderChoice::RustCrypto);
 //! ```
 //!
 //! This module depends on the key and algorithm types only (and they call into it), so
 //! it can move with them into a crate of their own.
 //!
-//! [`PublicKey::verify`]: crate::key::PublicKey::verify
-//! [`PrivateKey::sign`]: crate::key::PrivateKey::sign
-//! [`DigestAlgorithm::digest`]: crate::algorithm::DigestAlgorithm::digest
 
-use std::cell::Cell;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::key::{KeyError, PrivateKey, PublicKey, SignatureError};
 
-pub mod graviola;
+mod graviola;
 mod prepared;
-pub mod rustcrypto;
+mod rustcrypto;
 
+pub use graviola::RawRsa;
 pub use prepared::{PreparedPrivateKey, PreparedPublicKey};
 
 /// The environment variable naming the process default provider.
 pub const ENV_VAR: &str = "WAXSEAL_PROVIDER";
 
-/// A backend that implements some or all of the operations. Each method returns `None`
+/// A backend: one table of the operations a [`Provider`] routes, implemented by
+/// RustCrypto (everything) and graviola (what it does fast). Each method returns `None`
 /// when the backend does not cover the operation (the provider then asks RustCrypto),
 /// and `Some` with the outcome otherwise: a signature the backend refuses is refused,
-/// never retried elsewhere. Signing is done by [`Provider::sign`] and
-/// [`Provider::sign_prepared`], which keep graviola's form of a private key between
-/// signatures.
-pub trait Backend: Send + Sync + std::fmt::Debug {
+/// never retried elsewhere.
+pub trait Backend: Send + Sync + std::panic::RefUnwindSafe + std::fmt::Debug {
     /// Which backend this is.
     fn id(&self) -> BackendId;
 
     /// Hashes `data`.
     fn digest(&self, algorithm: DigestAlgorithm, data: &[u8]) -> Option<Vec<u8>>;
 
-    /// Verifies `signature` over `message` (hashed with `digest`, except by Ed25519).
+    /// An incremental hash of `algorithm`, for content that arrives in pieces (streams).
+    fn digest_context(&self, algorithm: DigestAlgorithm) -> Option<Box<dyn DigestContext>>;
+
+    /// Verifies `signature` over `message` (hashed with `digest`, except by Ed25519 and
+    /// ML-DSA), with the backend's form of `key` kept beside it.
     fn verify(
         &self,
-        key: &PublicKey,
+        key: &PreparedPublicKey,
         scheme: &SignatureScheme,
         digest: DigestAlgorithm,
         message: &[u8],
         signature: &[u8],
     ) -> Option<Result<(), SignatureError>>;
 
-    /// Verifies `signature` over an already computed `hash` (not Ed25519).
+    /// Verifies `signature` over an already computed `hash` (not Ed25519 or ML-DSA).
     fn verify_prehash(
         &self,
         key: &PublicKey,
@@ -116,6 +122,25 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         hash: &[u8],
         signature: &[u8],
     ) -> Option<Result<(), SignatureError>>;
+
+    /// Signs `message` as `op` says, with the backend's form of `key` kept beside it.
+    fn sign(
+        &self,
+        key: &PreparedPrivateKey,
+        op: &SignOp,
+        message: &[u8],
+    ) -> Option<Result<Vec<u8>, KeyError>>;
+}
+
+/// An incremental hash ([`Backend::digest_context`]).
+pub trait DigestContext: Send {
+    /// Feeds `data`.
+    fn update(&mut self, data: &[u8]);
+    /// The digest of everything fed.
+    fn finish(self: Box<Self>) -> Vec<u8>;
+    /// A copy of the state so far (S/MIME canonicalisation forks a hash where the content
+    /// first differs from its canonical form).
+    fn box_clone(&self) -> Box<dyn DigestContext>;
 }
 
 /// What to sign with: the key's type decides the rest (Ed25519 signs the message itself).
@@ -263,18 +288,71 @@ pub fn graviola_supported() -> Result<(), CpuUnsupported> {
     CHECK.get_or_init(graviola::cpu_check).clone()
 }
 
-/// A validated choice of provider: [`Provider::new`] has checked that it can run here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The cryptography a signer or verifier uses: a checked choice ([`Provider::new`]) with
+/// its table of backends, a value held by `ValidationOptions`, `Verifier` and `Signer`.
+/// Copying it is free.
+#[derive(Clone, Copy)]
 pub struct Provider {
     choice: ProviderChoice,
-    graviola: bool,
+    /// The backend asked first, when this provider uses one besides RustCrypto.
+    fast: Option<&'static dyn Backend>,
+    /// Made from an invalid `WAXSEAL_PROVIDER`: every check fails, every signing is refused.
+    unusable: bool,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.unusable {
+            return f.write_str("Provider(unusable)");
+        }
+        write!(f, "Provider({})", self.describe())
+    }
+}
+
+impl PartialEq for Provider {
+    fn eq(&self, other: &Self) -> bool {
+        (self.choice, self.fast.is_some(), self.unusable)
+            == (other.choice, other.fast.is_some(), other.unusable)
+    }
+}
+
+impl Eq for Provider {}
+
+impl std::hash::Hash for Provider {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.choice, self.fast.is_some(), self.unusable).hash(state);
+    }
+}
+
+impl Default for Provider {
+    /// The process default: [`set_default`]'s, else `WAXSEAL_PROVIDER`'s, else `auto`;
+    /// unusable when `WAXSEAL_PROVIDER` is invalid and nothing was set (see the module
+    /// documentation).
+    fn default() -> Self {
+        if let Some(choice) = ProviderChoice::from_code(DEFAULT.load(Ordering::Acquire))
+            // Validated by `Provider::new` before it was stored, and CPU support does
+            // not change while the process runs.
+            && let Ok(p) = Provider::new(choice)
+        {
+            return p;
+        }
+        match from_env() {
+            Ok(Some(p)) => p,
+            Ok(None) => Provider::new(ProviderChoice::Auto).unwrap_or(Provider::RUSTCRYPTO),
+            Err(_) => Provider {
+                unusable: true,
+                ..Provider::RUSTCRYPTO
+            },
+        }
+    }
 }
 
 impl Provider {
     /// RustCrypto only; always available.
     pub const RUSTCRYPTO: Provider = Provider {
         choice: ProviderChoice::RustCrypto,
-        graviola: false,
+        fast: None,
+        unusable: false,
     };
 
     /// The provider for `choice`: `auto` always succeeds (graviola if the CPU can run it),
@@ -288,7 +366,16 @@ impl Provider {
                 true
             }
         };
-        Ok(Self { choice, graviola })
+        let fast: Option<&'static dyn Backend> = if graviola {
+            Some(&graviola::Graviola)
+        } else {
+            None
+        };
+        Ok(Self {
+            choice,
+            fast,
+            ..Self::RUSTCRYPTO
+        })
     }
 
     /// Parses a name (`auto`, `rustcrypto`, `graviola`) and checks it as [`Provider::new`].
@@ -301,28 +388,20 @@ impl Provider {
         self.choice
     }
 
+    /// Whether this provider was made from an invalid `WAXSEAL_PROVIDER` and refuses
+    /// every signature operation.
+    pub fn is_unusable(&self) -> bool {
+        self.unusable
+    }
+
     /// A short description for reports: `rustcrypto`, `graviola`, or `auto (graviola)` /
     /// `auto (rustcrypto)` saying what `auto` resolved to on this CPU.
     pub fn describe(&self) -> String {
         match self.choice {
-            ProviderChoice::Auto if self.graviola => "auto (graviola)".into(),
+            ProviderChoice::Auto if self.fast.is_some() => "auto (graviola)".into(),
             ProviderChoice::Auto => "auto (rustcrypto)".into(),
             c => c.name().into(),
         }
-    }
-
-    /// The fast backend, when this provider uses it: for Ed25519 too, since keys are
-    /// prepared once (a `Signer`'s [`PreparedPrivateKey`], cached public keys).
-    fn fast(&self) -> Option<&'static dyn Backend> {
-        if !self.graviola {
-            return None;
-        }
-        Some(&graviola::Graviola)
-    }
-
-    /// Whether this provider uses graviola (for what graviola covers).
-    fn uses_graviola(&self) -> bool {
-        self.fast().is_some()
     }
 
     /// The backend [`Provider::verify`] uses for these arguments.
@@ -332,7 +411,7 @@ impl Provider {
         scheme: &SignatureScheme,
         digest: DigestAlgorithm,
     ) -> BackendId {
-        match self.fast() {
+        match self.fast {
             Some(_) if graviola::covers_verify(key, scheme, digest) => BackendId::Graviola,
             _ => BackendId::RustCrypto,
         }
@@ -340,7 +419,7 @@ impl Provider {
 
     /// The backend [`Provider::sign`] uses for these arguments.
     pub fn backend_for_sign(&self, key: &PrivateKey, op: &SignOp) -> BackendId {
-        match self.fast() {
+        match self.fast {
             Some(_) if graviola::covers_sign(key, op) => BackendId::Graviola,
             _ => BackendId::RustCrypto,
         }
@@ -348,15 +427,21 @@ impl Provider {
 
     /// The backend [`Provider::digest`] uses for `algorithm`.
     pub fn backend_for_digest(&self, algorithm: DigestAlgorithm) -> BackendId {
-        match self.fast() {
+        match self.fast {
             Some(_) if graviola::covers_digest(algorithm) => BackendId::Graviola,
             _ => BackendId::RustCrypto,
         }
     }
 
-    /// Hashes `data`, saying which backend did it.
-    pub fn digest(&self, algorithm: DigestAlgorithm, data: &[u8]) -> (Vec<u8>, BackendId) {
-        if let Some(b) = self.fast()
+    /// Hashes `data`. A digest on its own vouches for nothing, so an unusable provider
+    /// computes it too (with RustCrypto); what it would be checked against fails.
+    pub fn digest(&self, algorithm: DigestAlgorithm, data: &[u8]) -> Vec<u8> {
+        self.digest_by(algorithm, data).0
+    }
+
+    /// [`Provider::digest`], saying which backend did it.
+    pub fn digest_by(&self, algorithm: DigestAlgorithm, data: &[u8]) -> (Vec<u8>, BackendId) {
+        if let Some(b) = self.fast
             && let Some(h) = b.digest(algorithm, data)
         {
             return (h, b.id());
@@ -367,8 +452,21 @@ impl Provider {
         )
     }
 
-    /// Verifies `signature` over `message`, saying which backend did it. Only the
-    /// mathematics: call [`PublicKey::check_scheme`] first.
+    /// An incremental hash of `algorithm`, for content read in pieces.
+    pub fn digest_context(&self, algorithm: DigestAlgorithm) -> Box<dyn DigestContext> {
+        if let Some(b) = self.fast
+            && let Some(h) = b.digest_context(algorithm)
+        {
+            return h;
+        }
+        rustcrypto::RustCrypto.digest_context_all(algorithm)
+    }
+
+    /// Verifies `signature` over `message` with `key` (`digest` is the hash the signature
+    /// was made with; Ed25519 and ML-DSA sign the message itself), saying which backend
+    /// did it. Only the mathematics: call [`PublicKey::check_scheme`] first. For a key
+    /// that checks more than one signature, [`Provider::verify_prepared`] keeps the
+    /// backend's form of it.
     pub fn verify(
         &self,
         key: &PublicKey,
@@ -377,17 +475,29 @@ impl Provider {
         message: &[u8],
         signature: &[u8],
     ) -> Result<BackendId, SignatureError> {
-        if let Some(b) = self.fast()
-            && let Some(r) = b.verify(key, scheme, digest, message, signature)
-        {
-            return r.map(|()| b.id());
-        }
-        rustcrypto::RustCrypto
-            .verify_all(key, scheme, digest, message, signature)
-            .map(|()| BackendId::RustCrypto)
+        let key = PreparedPublicKey::new(key.clone());
+        self.verify_prepared(&key, scheme, digest, message, signature)
     }
 
-    /// Verifies `signature` over an already computed `hash`, saying which backend did it.
+    /// [`Provider::verify`] with a [`PreparedPublicKey`] (what a certificate keeps for its
+    /// key): the backend's form of the key is made on its first check and kept in `key`.
+    pub fn verify_prepared(
+        &self,
+        key: &PreparedPublicKey,
+        scheme: &SignatureScheme,
+        digest: DigestAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<BackendId, SignatureError> {
+        self.route(
+            || SignatureError,
+            |b| b.verify(key, scheme, digest, message, signature),
+        )
+        .map(|((), by)| by)
+    }
+
+    /// Verifies `signature` over an already computed `hash` (not Ed25519 or ML-DSA),
+    /// saying which backend did it.
     pub fn verify_prehash(
         &self,
         key: &PublicKey,
@@ -396,70 +506,72 @@ impl Provider {
         hash: &[u8],
         signature: &[u8],
     ) -> Result<BackendId, SignatureError> {
-        if let Some(b) = self.fast()
-            && let Some(r) = b.verify_prehash(key, scheme, digest, hash, signature)
-        {
-            return r.map(|()| b.id());
-        }
-        rustcrypto::RustCrypto
-            .verify_prehash_all(key, scheme, digest, hash, signature)
-            .map(|()| BackendId::RustCrypto)
+        self.route(
+            || SignatureError,
+            |b| b.verify_prehash(key, scheme, digest, hash, signature),
+        )
+        .map(|((), by)| by)
     }
 
-    /// Signs `message` as `op` says with `key`, saying which backend did it. The caller
-    /// checks that `op` suits the key ([`PrivateKey::sign`] does).
-    ///
-    /// graviola's form of the key is made for this signature and dropped: to sign more
-    /// than once with a key, [`Provider::sign_prepared`] keeps it.
+    /// Signs `message` with `key` as `op` says, saying which backend did it. The caller
+    /// checks that `op` suits the key ([`PreparedPrivateKey::sign`] does). The backend's
+    /// form of the key is made for this signature and dropped: to sign more than once
+    /// with a key, [`Provider::sign_prepared`] keeps it.
     pub fn sign(
         &self,
         key: &PrivateKey,
         op: &SignOp,
         message: &[u8],
     ) -> Result<(Vec<u8>, BackendId), KeyError> {
-        self.sign_with(key, &graviola::PreparedSigning::default(), op, message)
+        self.sign_prepared(&PreparedPrivateKey::new(key.clone()), op, message)
     }
 
-    /// [`Provider::sign`] with a [`PreparedPrivateKey`]: graviola's form of the key is
-    /// made on the first graviola signature and reused by the next ones. Same backends,
-    /// same fallbacks, same signatures as [`Provider::sign`].
+    /// [`Provider::sign`] with a [`PreparedPrivateKey`]: the backend's form of the key is
+    /// made on its first signature and kept in `key` for the next.
     pub fn sign_prepared(
         &self,
         key: &PreparedPrivateKey,
         op: &SignOp,
         message: &[u8],
     ) -> Result<(Vec<u8>, BackendId), KeyError> {
-        self.sign_with(key.key(), key.graviola(), op, message)
+        self.route(
+            || {
+                KeyError::Sign(format!(
+                    "the cryptography provider is unusable: {ENV_VAR} is invalid"
+                ))
+            },
+            |b| b.sign(key, op, message),
+        )
     }
 
-    /// Signs with `key`, whose graviola form is (or will be) in `prepared`.
-    fn sign_with(
+    /// Runs `op` on the first backend that covers it (the fast one, then RustCrypto, which
+    /// covers everything), saying which one did; `refused` when this provider is
+    /// unusable.
+    fn route<T, E>(
         &self,
-        key: &PrivateKey,
-        prepared: &graviola::PreparedSigning,
-        op: &SignOp,
-        message: &[u8],
-    ) -> Result<(Vec<u8>, BackendId), KeyError> {
-        if self.fast().is_some()
-            && let Some(r) = graviola::sign_prepared(key, prepared, op, message)
-        {
-            return r.map(|s| (s, BackendId::Graviola));
+        refused: impl FnOnce() -> E,
+        op: impl Fn(&dyn Backend) -> Option<Result<T, E>>,
+    ) -> Result<(T, BackendId), E> {
+        if self.unusable {
+            return Err(refused());
         }
-        rustcrypto::RustCrypto
-            .sign_all(key, op, message)
-            .map(|s| (s, BackendId::RustCrypto))
+        // RustCrypto, the fallback, covers every operation.
+        let all: &dyn Backend = &rustcrypto::RustCrypto;
+        for b in self.fast.into_iter().chain([all]) {
+            if let Some(r) = op(b) {
+                return r.map(|t| (t, b.id()));
+            }
+        }
+        Err(refused())
     }
 }
 
 /// The process default set by [`set_default`] (0: none).
 static DEFAULT: AtomicU8 = AtomicU8::new(0);
 
-thread_local! {
-    static SCOPED: Cell<Option<Provider>> = const { Cell::new(None) };
-}
-
-/// Sets the process default provider (what [`current`] returns outside [`with_provider`]),
-/// replacing the environment's. The CLI calls it for `--provider`.
+/// Sets the process default provider ([`Provider::default`]), replacing the
+/// environment's, for every `ValidationOptions`, `Verifier` and `Signer` made after it.
+/// The CLI calls it once, for `--provider`.
 pub fn set_default(provider: Provider) {
     DEFAULT.store(provider.choice.code(), Ordering::Release);
 }
@@ -484,87 +596,20 @@ fn parse_env(value: Option<&std::ffi::OsStr>) -> Result<Option<Provider>, Provid
     }
 }
 
-/// The provider in effect on this thread: [`with_provider`]'s, else [`set_default`]'s,
-/// else `WAXSEAL_PROVIDER`'s, else `auto`. An error when `WAXSEAL_PROVIDER` is invalid
-/// and nothing else was set.
-pub fn current() -> Result<Provider, ProviderError> {
-    if let Some(p) = SCOPED.with(Cell::get) {
-        return Ok(p);
-    }
-    if let Some(choice) = ProviderChoice::from_code(DEFAULT.load(Ordering::Acquire)) {
-        // Validated by `Provider::new` before it was stored, and CPU support does not
-        // change while the process runs.
-        return Provider::new(choice);
-    }
-    Ok(from_env()?
-        .unwrap_or_else(|| Provider::new(ProviderChoice::Auto).expect("auto is always available")))
-}
-
-/// Runs `f` with `provider` as this thread's provider (nested calls restore the outer one).
-pub fn with_provider<R>(provider: Provider, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<Provider>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            SCOPED.with(|s| s.set(self.0));
-        }
-    }
-    let _restore = Restore(SCOPED.with(|s| s.replace(Some(provider))));
-    f()
-}
-
-// The operations themselves, as methods of the key and algorithm types. They are defined
-// here, not in `key` and `algorithm`, so that this module depends on those two and
-// neither depends on it (no module cycle).
-
-impl DigestAlgorithm {
-    /// Hashes `data` with the current provider ([`current`]): SHA-2 with graviola under
-    /// `auto` and `graviola`, SHA-1 and MD5 always with RustCrypto.
-    pub fn digest(self, data: &[u8]) -> Vec<u8> {
-        // An unusable WAXSEAL_PROVIDER fails the signature operations; a digest on its
-        // own vouches for nothing, so RustCrypto computes it.
-        current()
-            .unwrap_or(Provider::RUSTCRYPTO)
-            .digest(self, data)
-            .0
-    }
-}
-
-impl PublicKey {
-    /// Verifies `signature` over `message` with the current provider ([`current`]).
-    /// `digest` is the hash the signature was made with (ignored by Ed25519, which signs
-    /// the message itself). Call [`PublicKey::check_scheme`] first: this only does the
-    /// mathematics. Fails when the provider configuration is invalid.
-    pub fn verify(
-        &self,
-        scheme: &SignatureScheme,
-        digest: DigestAlgorithm,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), SignatureError> {
-        let provider = current().map_err(|_| SignatureError)?;
-        provider
-            .verify(self, scheme, digest, message, signature)
-            .map(drop)
-    }
-
-    /// Verifies `signature` over an already computed hash (not for Ed25519), with the
-    /// current provider.
-    pub fn verify_prehash(
-        &self,
-        scheme: &SignatureScheme,
-        digest: DigestAlgorithm,
-        hash: &[u8],
-        signature: &[u8],
-    ) -> Result<(), SignatureError> {
-        let provider = current().map_err(|_| SignatureError)?;
-        provider
-            .verify_prehash(self, scheme, digest, hash, signature)
-            .map(drop)
-    }
-}
-
 impl PrivateKey {
-    /// The operation [`PrivateKey::sign`] performs for `digest` and `pss`.
+    /// [`PreparedPrivateKey::sign`] for a key that signs once (a CA's certificate or CRL):
+    /// the backend's form of the key is made for this signature and dropped with it.
+    pub fn sign(
+        &self,
+        provider: &Provider,
+        message: &[u8],
+        digest: DigestAlgorithm,
+        pss: bool,
+    ) -> Result<(spki::AlgorithmIdentifierOwned, Vec<u8>), KeyError> {
+        PreparedPrivateKey::new(self.clone()).sign(provider, message, digest, pss)
+    }
+
+    /// The operation [`PreparedPrivateKey::sign`] performs for `digest` and `pss`.
     pub fn sign_op(&self, digest: DigestAlgorithm, pss: bool) -> Result<SignOp, KeyError> {
         self.check_digest(digest, pss)?;
         Ok(match self {
@@ -577,44 +622,6 @@ impl PrivateKey {
                 crate::key::pss_salt_len(digest, self.pss_restriction().flatten()),
             ),
         })
-    }
-
-    /// Signs `message` with `digest` (RSA PKCS #1 v1.5 unless `pss`), with the current
-    /// provider ([`current`]), returning the signature algorithm identifier and the
-    /// signature value. Ed25519 signs `message` itself and requires `digest` to be
-    /// SHA-512 (RFC 8419). Refused when the provider configuration is invalid.
-    pub fn sign(
-        &self,
-        message: &[u8],
-        digest: DigestAlgorithm,
-        pss: bool,
-    ) -> Result<(spki::AlgorithmIdentifierOwned, Vec<u8>), KeyError> {
-        let alg = self.signature_algorithm(digest, pss)?;
-        let op = self.sign_op(digest, pss)?;
-        let provider = current().map_err(|e| KeyError::Sign(e.to_string()))?;
-        let (sig, _) = provider.sign(self, &op, message)?;
-        Ok((alg, sig))
-    }
-
-    /// Signs `message` with RSA PKCS #1 v1.5 over SHA-1 (sha1WithRSAEncryption), for a
-    /// legacy wire format that requires exactly that and nothing else (fedmsg 1.x's
-    /// `x509` messages). SHA-1 is broken for collision resistance, which is why
-    /// [`PrivateKey::sign`] refuses it: call this only to talk to peers that cannot
-    /// verify anything better, and only for content the signer chose (a chosen-prefix
-    /// collision needs the attacker to pick both messages). RSA keys only (not
-    /// RSASSA-PSS-restricted ones). Always RustCrypto (graviola has no SHA-1).
-    pub fn sign_legacy_rsa_pkcs1_sha1(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        match self {
-            Self::Rsa(_) => {
-                let provider = current().map_err(|e| KeyError::Sign(e.to_string()))?;
-                let op = SignOp::RsaPkcs1(DigestAlgorithm::Sha1);
-                provider.sign(self, &op, message).map(|(s, _)| s)
-            }
-            other => Err(KeyError::Sign(format!(
-                "PKCS #1 v1.5 with SHA-1 needs an RSA key, not {}",
-                other.public_key().kind()
-            ))),
-        }
     }
 }
 

@@ -13,9 +13,9 @@
 
 use std::sync::OnceLock;
 
-use super::{BackendId, Provider, SignOp, current, graviola, rustcrypto};
-use crate::algorithm::{DigestAlgorithm, SignatureScheme};
-use crate::key::{KeyError, PrivateKey, PublicKey, SignatureError};
+use super::{Provider, SignOp, graviola};
+use crate::algorithm::DigestAlgorithm;
+use crate::key::{KeyError, PrivateKey, PublicKey};
 
 /// A [`PrivateKey`] that keeps graviola's form of itself, made on its first graviola
 /// signature and reused by the next ones (graviola's RSA key, for example, computes its
@@ -62,25 +62,44 @@ impl PreparedPrivateKey {
         &self.graviola
     }
 
-    /// [`PrivateKey::sign`], with the prepared forms: signs `message` with `digest` (RSA
-    /// PKCS #1 v1.5 unless `pss`) with the current provider ([`current`]), returning the
-    /// signature algorithm identifier and the signature value.
+    /// Signs `message` with `digest` (RSA PKCS #1 v1.5 unless `pss`) through `provider`,
+    /// returning the signature algorithm identifier and the signature value. Ed25519 and
+    /// ML-DSA sign `message` itself; Ed25519 requires `digest` to be SHA-512 (RFC 8419).
     pub fn sign(
         &self,
+        provider: &Provider,
         message: &[u8],
         digest: DigestAlgorithm,
         pss: bool,
     ) -> Result<(spki::AlgorithmIdentifierOwned, Vec<u8>), KeyError> {
         let alg = self.key.signature_algorithm(digest, pss)?;
         let op = self.key.sign_op(digest, pss)?;
-        let provider = current().map_err(|e| KeyError::Sign(e.to_string()))?;
         let (sig, _) = provider.sign_prepared(self, &op, message)?;
         Ok((alg, sig))
     }
 
-    /// [`PrivateKey::sign_legacy_rsa_pkcs1_sha1`] (always RustCrypto: nothing to prepare).
-    pub fn sign_legacy_rsa_pkcs1_sha1(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
-        self.key.sign_legacy_rsa_pkcs1_sha1(message)
+    /// Signs `message` with RSA PKCS #1 v1.5 over SHA-1 (sha1WithRSAEncryption), for a
+    /// legacy wire format that requires exactly that and nothing else (fedmsg 1.x's
+    /// `x509` messages). SHA-1 is broken for collision resistance, which is why
+    /// [`PreparedPrivateKey::sign`] refuses it: call this only to talk to peers that
+    /// cannot verify anything better, and only for content the signer chose (a
+    /// chosen-prefix collision needs the attacker to pick both messages). RSA keys only
+    /// (not RSASSA-PSS-restricted ones). RustCrypto signs it (graviola has no SHA-1).
+    pub fn sign_legacy_rsa_pkcs1_sha1(
+        &self,
+        provider: &Provider,
+        message: &[u8],
+    ) -> Result<Vec<u8>, KeyError> {
+        match &self.key {
+            PrivateKey::Rsa(_) => {
+                let op = SignOp::RsaPkcs1(DigestAlgorithm::Sha1);
+                provider.sign_prepared(self, &op, message).map(|(s, _)| s)
+            }
+            other => Err(KeyError::Sign(format!(
+                "PKCS #1 v1.5 with SHA-1 needs an RSA key, not {}",
+                other.public_key().kind()
+            ))),
+        }
     }
 
     /// The operation [`PreparedPrivateKey::sign`] performs ([`PrivateKey::sign_op`]).
@@ -93,10 +112,10 @@ impl PreparedPrivateKey {
 /// graviola's form of it (for RSA, its Montgomery parameters, which cost about as much to
 /// make as a signature check), made on its first graviola check, and its
 /// `SubjectPublicKeyInfo` encoding, which identifies checks in the signature memo and
-/// cache ([`crate::path::budget::signature_id`]), made on first use.
+/// cache ([`crate::path::prepared_signature_id`]), made on first use.
 ///
-/// It verifies exactly as [`PublicKey::verify`] does: the same backend for each
-/// operation ([`Provider::backend_for_verify`]), the same fallbacks, the same verdicts.
+/// [`Provider::verify`] takes one: the backend for each operation is
+/// [`Provider::backend_for_verify`]'s, whether the key was prepared before or not.
 /// A [`crate::cert::Certificate`] keeps one for its key, as OpenSSL's `X509` keeps its
 /// `EVP_PKEY`, so that path validation sets a key up once per certificate rather than
 /// once per step that needs it.
@@ -128,54 +147,14 @@ impl PreparedPublicKey {
         &self.key
     }
 
+    /// graviola's form of the key (made on first use).
+    pub(super) fn graviola(&self) -> &graviola::PreparedVerifying {
+        &self.graviola
+    }
+
     /// The key as a `SubjectPublicKeyInfo` ([`PublicKey::to_spki_der`]), encoded once.
     /// `None` for a key that does not encode.
     pub fn spki_der(&self) -> Option<&[u8]> {
         self.spki.get_or_init(|| self.key.to_spki_der()).as_deref()
-    }
-
-    /// [`PublicKey::verify`], with the prepared forms: verifies `signature` over `message`
-    /// with the current provider. Call [`PublicKey::check_scheme`] first.
-    pub fn verify(
-        &self,
-        scheme: &SignatureScheme,
-        digest: DigestAlgorithm,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), SignatureError> {
-        let provider = current().map_err(|_| SignatureError)?;
-        provider
-            .verify_prepared(self, scheme, digest, message, signature)
-            .map(drop)
-    }
-}
-
-impl Provider {
-    /// [`Provider::verify`] with a [`PreparedPublicKey`]: graviola's form of the key is
-    /// taken (from the process-wide cache, or made) on the first graviola check and kept
-    /// for the next ones. Same backends, same fallbacks, same verdicts.
-    pub fn verify_prepared(
-        &self,
-        key: &PreparedPublicKey,
-        scheme: &SignatureScheme,
-        digest: DigestAlgorithm,
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<BackendId, SignatureError> {
-        if self.uses_graviola()
-            && let Some(r) = graviola::verify_prepared(
-                &key.key,
-                &key.graviola,
-                scheme,
-                digest,
-                message,
-                signature,
-            )
-        {
-            return r.map(|()| BackendId::Graviola);
-        }
-        rustcrypto::RustCrypto
-            .verify_all(&key.key, scheme, digest, message, signature)
-            .map(|()| BackendId::RustCrypto)
     }
 }

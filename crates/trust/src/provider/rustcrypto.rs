@@ -4,7 +4,7 @@
 use digest::Digest;
 use signature::hazmat::{PrehashSigner, PrehashVerifier};
 
-use super::{Backend, BackendId, SignOp};
+use super::{Backend, BackendId, DigestContext, PreparedPrivateKey, PreparedPublicKey, SignOp};
 use crate::algorithm::{DigestAlgorithm, SignatureScheme};
 use crate::key::{KeyError, PrivateKey, PublicKey, SignatureError, rng};
 
@@ -21,6 +21,17 @@ impl RustCrypto {
             DigestAlgorithm::Sha256 => sha2::Sha256::digest(data).to_vec(),
             DigestAlgorithm::Sha384 => sha2::Sha384::digest(data).to_vec(),
             DigestAlgorithm::Sha512 => sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+
+    /// An incremental hash of `algorithm`.
+    pub fn digest_context_all(&self, algorithm: DigestAlgorithm) -> Box<dyn DigestContext> {
+        match algorithm {
+            DigestAlgorithm::Md5 => Box::new(Context(md5::Md5::default())),
+            DigestAlgorithm::Sha1 => Box::new(Context(sha1::Sha1::default())),
+            DigestAlgorithm::Sha256 => Box::new(Context(sha2::Sha256::default())),
+            DigestAlgorithm::Sha384 => Box::new(Context(sha2::Sha384::default())),
+            DigestAlgorithm::Sha512 => Box::new(Context(sha2::Sha512::default())),
         }
     }
 
@@ -165,15 +176,19 @@ impl Backend for RustCrypto {
         Some(self.digest_all(algorithm, data))
     }
 
+    fn digest_context(&self, algorithm: DigestAlgorithm) -> Option<Box<dyn DigestContext>> {
+        Some(self.digest_context_all(algorithm))
+    }
+
     fn verify(
         &self,
-        key: &PublicKey,
+        key: &PreparedPublicKey,
         scheme: &SignatureScheme,
         digest: DigestAlgorithm,
         message: &[u8],
         signature: &[u8],
     ) -> Option<Result<(), SignatureError>> {
-        Some(self.verify_all(key, scheme, digest, message, signature))
+        Some(self.verify_all(key.key(), scheme, digest, message, signature))
     }
 
     fn verify_prehash(
@@ -185,6 +200,31 @@ impl Backend for RustCrypto {
         signature: &[u8],
     ) -> Option<Result<(), SignatureError>> {
         Some(self.verify_prehash_all(key, scheme, digest, hash, signature))
+    }
+
+    fn sign(
+        &self,
+        key: &PreparedPrivateKey,
+        op: &SignOp,
+        message: &[u8],
+    ) -> Option<Result<Vec<u8>, KeyError>> {
+        Some(self.sign_all(key.key(), op, message))
+    }
+}
+
+/// RustCrypto's incremental hashes.
+#[derive(Clone)]
+struct Context<D>(D);
+
+impl<D: Digest + Clone + Send + 'static> DigestContext for Context<D> {
+    fn update(&mut self, data: &[u8]) {
+        Digest::update(&mut self.0, data);
+    }
+    fn finish(self: Box<Self>) -> Vec<u8> {
+        self.0.finalize().to_vec()
+    }
+    fn box_clone(&self) -> Box<dyn DigestContext> {
+        Box::new(self.clone())
     }
 }
 

@@ -5,7 +5,9 @@ use crate::key::{KeyAlgorithm, PssKeyParams};
 #[test]
 fn legacy_rsa_sha1_signs_only_with_rsa_and_verifies_only_under_the_legacy_policy() {
     let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
-    let sig = key.sign_legacy_rsa_pkcs1_sha1(b"hello").unwrap();
+    let sig = PreparedPrivateKey::new(key.clone())
+        .sign_legacy_rsa_pkcs1_sha1(&Provider::default(), b"hello")
+        .unwrap();
     let public = key.public_key();
     let scheme = SignatureScheme::RsaPkcs1 {
         digest: Some(DigestAlgorithm::Sha1),
@@ -22,16 +24,19 @@ fn legacy_rsa_sha1_signs_only_with_rsa_and_verifies_only_under_the_legacy_policy
             &AlgorithmPolicy::LEGACY_SHA1,
         )
         .unwrap();
-    public
-        .verify(&scheme, DigestAlgorithm::Sha1, b"hello", &sig)
+    let p = Provider::default();
+    p.verify(&public, &scheme, DigestAlgorithm::Sha1, b"hello", &sig)
         .unwrap();
     assert!(
-        public
-            .verify(&scheme, DigestAlgorithm::Sha1, b"hellO", &sig)
+        p.verify(&public, &scheme, DigestAlgorithm::Sha1, b"hellO", &sig)
             .is_err()
     );
     let ec = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
-    assert!(ec.sign_legacy_rsa_pkcs1_sha1(b"hello").is_err());
+    assert!(
+        PreparedPrivateKey::new(ec)
+            .sign_legacy_rsa_pkcs1_sha1(&p, b"hello")
+            .is_err()
+    );
 }
 
 #[test]
@@ -44,15 +49,16 @@ fn every_generated_key_signs_and_verifies() {
     ] {
         let key = PrivateKey::generate(alg).unwrap();
         let digest = alg.default_digest();
-        let (ai, sig) = key.sign(b"hello", digest, false).unwrap();
+        let p = Provider::default();
+        let (ai, sig) = key.sign(&p, b"hello", digest, false).unwrap();
         let scheme = SignatureScheme::from_algorithm_identifier(&ai).unwrap();
         let public = key.public_key();
         public
             .check_scheme(&scheme, digest, &AlgorithmPolicy::STRICT)
             .unwrap();
-        public.verify(&scheme, digest, b"hello", &sig).unwrap();
+        p.verify(&public, &scheme, digest, b"hello", &sig).unwrap();
         assert_eq!(
-            public.verify(&scheme, digest, b"hellO", &sig),
+            p.verify(&public, &scheme, digest, b"hellO", &sig),
             Err(SignatureError),
             "{alg}"
         );
@@ -68,7 +74,8 @@ fn every_generated_key_signs_and_verifies() {
 #[test]
 fn rsa_pss_round_trip() {
     let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
-    let (ai, sig) = key.sign(b"m", DigestAlgorithm::Sha384, true).unwrap();
+    let p = Provider::default();
+    let (ai, sig) = key.sign(&p, b"m", DigestAlgorithm::Sha384, true).unwrap();
     let scheme = SignatureScheme::from_algorithm_identifier(&ai).unwrap();
     assert_eq!(
         scheme,
@@ -77,18 +84,24 @@ fn rsa_pss_round_trip() {
             salt_len: 48
         }
     );
-    key.public_key()
-        .verify(&scheme, DigestAlgorithm::Sha384, b"m", &sig)
-        .unwrap();
+    p.verify(
+        &key.public_key(),
+        &scheme,
+        DigestAlgorithm::Sha384,
+        b"m",
+        &sig,
+    )
+    .unwrap();
 }
 
 #[test]
 fn ed25519_demands_sha512_and_ec_refuses_pss() {
     let ed = PrivateKey::generate(KeyAlgorithm::Ed25519).unwrap();
-    assert!(ed.sign(b"m", DigestAlgorithm::Sha256, false).is_err());
+    let p = Provider::default();
+    assert!(ed.sign(&p, b"m", DigestAlgorithm::Sha256, false).is_err());
     let ec = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
-    assert!(ec.sign(b"m", DigestAlgorithm::Sha256, true).is_err());
-    assert!(ec.sign(b"m", DigestAlgorithm::Sha1, false).is_err());
+    assert!(ec.sign(&p, b"m", DigestAlgorithm::Sha256, true).is_err());
+    assert!(ec.sign(&p, b"m", DigestAlgorithm::Sha1, false).is_err());
 }
 
 /// graviola (when this CPU runs it), then RustCrypto.
@@ -256,7 +269,7 @@ fn auto_uses_graviola_where_the_cpu_runs_it() {
     } else {
         BackendId::RustCrypto
     };
-    assert_eq!(auto.digest(DigestAlgorithm::Sha256, b"m").1, expected);
+    assert_eq!(auto.digest_by(DigestAlgorithm::Sha256, b"m").1, expected);
     for (key, op, scheme, digest) in cases() {
         let signed = sign_four(&auto, &key, &op);
         assert_signed_by(&signed, expected, &op);
@@ -278,9 +291,9 @@ fn what_graviola_does_not_cover_falls_back_to_rustcrypto() {
     };
     // SHA-1 and MD5 digests.
     for d in [DigestAlgorithm::Sha1, DigestAlgorithm::Md5] {
-        let (h, by) = g.digest(d, b"abc");
+        let (h, by) = g.digest_by(d, b"abc");
         assert_eq!(by, BackendId::RustCrypto);
-        assert_eq!(h, Provider::RUSTCRYPTO.digest(d, b"abc").0);
+        assert_eq!(h, Provider::RUSTCRYPTO.digest(d, b"abc"));
     }
     // SHA-2 digests: graviola, the same bytes as RustCrypto.
     for d in [
@@ -288,9 +301,9 @@ fn what_graviola_does_not_cover_falls_back_to_rustcrypto() {
         DigestAlgorithm::Sha384,
         DigestAlgorithm::Sha512,
     ] {
-        let (h, by) = g.digest(d, b"abc");
+        let (h, by) = g.digest_by(d, b"abc");
         assert_eq!(by, BackendId::Graviola);
-        assert_eq!(h, Provider::RUSTCRYPTO.digest(d, b"abc").0);
+        assert_eq!(h, Provider::RUSTCRYPTO.digest(d, b"abc"));
         assert_eq!(h.len(), d.output_len());
     }
 
@@ -372,7 +385,7 @@ fn what_graviola_does_not_cover_falls_back_to_rustcrypto() {
     let scheme = SignatureScheme::Ecdsa {
         digest: Some(DigestAlgorithm::Sha256),
     };
-    let hash = DigestAlgorithm::Sha256.digest(b"m");
+    let hash = Provider::RUSTCRYPTO.digest(DigestAlgorithm::Sha256, b"m");
     assert_eq!(
         g.verify_prehash(
             &p256.public_key(),
@@ -466,20 +479,49 @@ fn graviola_is_refused_by_name_only_where_the_cpu_cannot_run_it() {
 }
 
 #[test]
-fn with_provider_sets_the_thread_provider_and_restores_it() {
-    let outer = current();
-    let inner = with_provider(Provider::RUSTCRYPTO, || {
-        let nested = graviola().map(|g| with_provider(g, || current().unwrap()));
-        assert_eq!(nested, graviola());
-        current().unwrap()
-    });
-    assert_eq!(inner, Provider::RUSTCRYPTO);
-    assert_eq!(current(), outer);
-    // Another thread does not see this thread's choice.
-    with_provider(Provider::RUSTCRYPTO, || {
-        let there = std::thread::spawn(current).join().unwrap();
-        assert_eq!(there, outer);
-    });
+fn a_value_carries_its_provider_and_the_default_is_set_once() {
+    use crate::path::ValidationOptions;
+    // Options made with a provider keep it, whatever the process default says.
+    let options = ValidationOptions::at(0).with_provider(Provider::RUSTCRYPTO);
+    assert_eq!(options.provider, Provider::RUSTCRYPTO);
+    for p in providers() {
+        assert_eq!(ValidationOptions::at(0).with_provider(p).provider, p);
+    }
+    // Without one, the options take the process default when they are made.
+    assert_eq!(ValidationOptions::at(0).provider, Provider::default());
+    assert!(!Provider::default().is_unusable());
+}
+
+#[test]
+fn an_unusable_provider_refuses_every_check_and_every_signature() {
+    let unusable = Provider {
+        unusable: true,
+        ..Provider::RUSTCRYPTO
+    };
+    assert!(unusable.is_unusable());
+    let key = PrivateKey::generate(KeyAlgorithm::P256).unwrap();
+    let digest = DigestAlgorithm::Sha256;
+    let (ai, sig) = key
+        .sign(&Provider::RUSTCRYPTO, b"m", digest, false)
+        .unwrap();
+    let scheme = SignatureScheme::from_algorithm_identifier(&ai).unwrap();
+    // The twin: the same signature verifies with a usable provider.
+    Provider::RUSTCRYPTO
+        .verify(&key.public_key(), &scheme, digest, b"m", &sig)
+        .unwrap();
+    assert_eq!(
+        unusable.verify(&key.public_key(), &scheme, digest, b"m", &sig),
+        Err(SignatureError)
+    );
+    let hash = unusable.digest(digest, b"m");
+    assert_eq!(
+        unusable.verify_prehash(&key.public_key(), &scheme, digest, &hash, &sig),
+        Err(SignatureError)
+    );
+    assert!(matches!(
+        key.sign(&unusable, b"m", digest, false),
+        Err(KeyError::Sign(_))
+    ));
 }
 
 #[test]
@@ -496,11 +538,22 @@ fn sha2_digests_match_known_answers_with_every_provider() {
     ];
     for p in providers() {
         for (d, hex) in abc {
-            assert_eq!(hex::encode(p.digest(d, b"abc").0), hex, "{p:?} {d}");
+            assert_eq!(hex::encode(p.digest(d, b"abc")), hex, "{p:?} {d}");
         }
     }
     for d in DigestAlgorithm::ALL {
-        assert_eq!(d.digest(b"abc").len(), d.output_len());
+        for p in providers() {
+            assert_eq!(p.digest(d, b"abc").len(), d.output_len());
+            // The incremental hash agrees with the one-shot one, also across a fork.
+            let mut h = p.digest_context(d);
+            h.update(b"a");
+            let fork = h.box_clone();
+            h.update(b"bc");
+            assert_eq!(h.finish(), p.digest(d, b"abc"), "{p:?} {d}");
+            let mut fork = fork;
+            fork.update(b"bd");
+            assert_eq!(fork.finish(), p.digest(d, b"abd"), "{p:?} {d}");
+        }
     }
 }
 
@@ -592,23 +645,30 @@ fn a_prepared_private_key_signs_like_a_fresh_one_and_is_made_once() {
 }
 
 #[test]
-fn a_prepared_private_key_signs_through_the_current_provider() {
+fn a_prepared_private_key_signs_through_the_provider_it_is_given() {
     let key = PrivateKey::generate(KeyAlgorithm::Rsa2048).unwrap();
     let prepared = PreparedPrivateKey::from(key.clone());
     assert_eq!(prepared.key().public_key(), key.public_key());
     for provider in providers() {
-        with_provider(provider, || {
-            let (alg, sig) = prepared.sign(b"m", DigestAlgorithm::Sha256, false).unwrap();
-            assert_eq!(
-                (alg, sig),
-                key.sign(b"m", DigestAlgorithm::Sha256, false).unwrap()
-            );
-            assert!(prepared.sign(b"m", DigestAlgorithm::Sha1, false).is_err());
-            assert_eq!(
-                prepared.sign_legacy_rsa_pkcs1_sha1(b"m").unwrap(),
-                key.sign_legacy_rsa_pkcs1_sha1(b"m").unwrap()
-            );
-        });
+        let p = &provider;
+        let (alg, sig) = prepared
+            .sign(p, b"m", DigestAlgorithm::Sha256, false)
+            .unwrap();
+        assert_eq!(
+            (alg, sig),
+            key.sign(p, b"m", DigestAlgorithm::Sha256, false).unwrap()
+        );
+        assert!(
+            prepared
+                .sign(p, b"m", DigestAlgorithm::Sha1, false)
+                .is_err()
+        );
+        assert_eq!(
+            prepared.sign_legacy_rsa_pkcs1_sha1(p, b"m").unwrap(),
+            PreparedPrivateKey::new(key.clone())
+                .sign_legacy_rsa_pkcs1_sha1(p, b"m")
+                .unwrap()
+        );
     }
     assert_eq!(prepared.into_key().public_key(), key.public_key());
 }
@@ -907,24 +967,21 @@ fn a_certificate_sets_its_key_up_once_and_checks_the_cap_every_time() {
             &first,
             &copy.public_key_bounded(None, 8192).unwrap()
         ));
-        for provider in providers() {
-            with_provider(provider, || {
-                first
-                    .verify(&scheme, digest, leaf.tbs_der(), leaf.signature())
-                    .unwrap();
-                let mut tbs = leaf.tbs_der().to_vec();
-                tbs[20] ^= 1;
-                assert_eq!(
-                    first.verify(&scheme, digest, &tbs, leaf.signature()),
-                    Err(SignatureError)
-                );
-                // The leaf's own key did not sign the leaf.
-                let own = leaf.public_key_bounded(None, 8192).unwrap();
-                assert_eq!(
-                    own.verify(&scheme, digest, leaf.tbs_der(), leaf.signature()),
-                    Err(SignatureError)
-                );
-            });
+        for p in providers() {
+            p.verify_prepared(&first, &scheme, digest, leaf.tbs_der(), leaf.signature())
+                .unwrap();
+            let mut tbs = leaf.tbs_der().to_vec();
+            tbs[20] ^= 1;
+            assert_eq!(
+                p.verify_prepared(&first, &scheme, digest, &tbs, leaf.signature()),
+                Err(SignatureError)
+            );
+            // The leaf's own key did not sign the leaf.
+            let own = leaf.public_key_bounded(None, 8192).unwrap();
+            assert_eq!(
+                p.verify_prepared(&own, &scheme, digest, leaf.tbs_der(), leaf.signature()),
+                Err(SignatureError)
+            );
         }
     });
     // Elliptic-curve and Ed25519 keys are kept too; the RSA cap does not concern them.
@@ -945,11 +1002,11 @@ fn validating_a_path_again_sets_no_key_up_again() {
     use crate::keycache::builds_on_this_thread as built;
     use crate::path::{PathError, Purpose, TrustAnchors, ValidationOptions};
     use crate::store::CrlSet;
-    let mut options = ValidationOptions::at(1_795_392_000);
-    options.purpose = Purpose::Any;
     let crls = CrlSet::new();
     for provider in providers() {
-        with_provider(provider, || {
+        let mut options = ValidationOptions::at(1_795_392_000).with_provider(provider);
+        options.purpose = Purpose::Any;
+        {
             crate::key::without_key_caches(|| {
                 // The signing CA as the anchor (trusted directly), its leaf, inside both
                 // validities; parsed afresh for each provider (the process-wide cache of
@@ -984,6 +1041,6 @@ fn validating_a_path_again_sets_no_key_up_again() {
                     Err(PathError::Expired { .. })
                 ));
             })
-        });
+        }
     }
 }
