@@ -35,13 +35,11 @@ use waxseal_trust::{
     CacheStats, CertStore, Certificate, PathCache, RevocationPolicy, TrustAnchors,
 };
 
-use crate::admission::Arrival;
 use crate::config::{BusConfig, CrlScope};
 use crate::credentials::CertificateFields;
 use crate::distribution::{ChangeWatch, FileWatch, Material};
 use crate::error::{ConfigError, Rejection, SignError, Stage};
 use crate::json;
-use crate::oslo::Route;
 use crate::replay::{ReplayError, ReplayStore, StoreSpec, replay_key};
 
 /// The fields a signature adds.
@@ -700,40 +698,6 @@ impl Bus {
     /// Whether unsigned messages on `topic` are accepted (never for a malformed topic).
     pub fn unsigned_allowed(&self, topic: &str) -> bool {
         check_topic(topic).is_ok() && self.unsigned_topics.iter().any(|g| g.matches(topic))
-    }
-
-    /// Validates wire bytes: strict JSON (duplicate keys refused, numbers exact), then
-    /// [`Bus::validate`]. Prefer this to [`Bus::validate`] on a value parsed elsewhere: a
-    /// lenient parser may already have rounded a number. The same as [`Bus::admit`] with
-    /// [`Arrival::unrouted`].
-    pub fn validate_bytes(&self, bytes: &[u8]) -> Result<Validated, Rejection> {
-        self.admit(bytes, &Arrival::unrouted())?.into_fedmsg()
-    }
-
-    /// Validates a message under the configured routing policy: [`Bus::admit_value`] with
-    /// [`Arrival::unrouted`] (no broker: a file, a message handed over in process).
-    pub fn validate(&self, message: &Value) -> Result<Validated, Rejection> {
-        self.admit_value(message, &Arrival::unrouted())?
-            .into_fedmsg()
-    }
-
-    /// Validates a message that arrived on `topic`: its own `topic` field must be exactly
-    /// `topic` (else `topic-mismatch`; a fedmsg-style message carries its route inside the
-    /// signed part, so a different arrival topic is refused, never ignored).
-    pub fn validate_on_topic(&self, message: &Value, topic: &str) -> Result<Validated, Rejection> {
-        self.admit_value(message, &Arrival::on(Route::topic(topic)))?
-            .into_fedmsg()
-    }
-
-    /// fedmsg's `validate_signed_by`: valid, and signed by `signer` (entity ID): the
-    /// policy becomes `{topic: [signer]}`, nitpicky.
-    pub fn validate_signed_by(
-        &self,
-        message: &Value,
-        signer: &str,
-    ) -> Result<Validated, Rejection> {
-        self.admit_value(message, &Arrival::unrouted().signed_by(signer))?
-            .into_fedmsg()
     }
 
     /// The checks of a fedmsg-style message, all but the replay store (see

@@ -92,6 +92,7 @@ use waxseal_trust::{
 use waxseal_trust::fsutil;
 use waxseal_trust::provider::Provider;
 
+pub use crate::error::FetchError;
 use crate::error::{ConfigError, Rejection, Stage};
 
 /// The reason code of a validation refused because a configured CRL URL has no current copy
@@ -402,61 +403,6 @@ impl Fetcher {
             .read_to_vec()
             .map_err(failed)
     }
-}
-
-/// Why a fetch failed ([`Fetcher::get`], [`Fetcher::post`]): each names the URL asked for.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FetchError {
-    /// An https URL in a build without the `https` feature.
-    #[error("{0}: https is not built in (feature https)")]
-    NoHttps(String),
-    /// The request failed: connection, TLS, timeout, an HTTP error status, a body larger
-    /// than `max_bytes` (the HTTP client's description).
-    #[error("{url}: {detail}")]
-    Http {
-        /// The URL.
-        url: String,
-        /// What the HTTP client said.
-        detail: String,
-    },
-    /// A POST answered with a status other than 2xx.
-    #[error("{url}: HTTP status {status}")]
-    Status {
-        /// The URL.
-        url: String,
-        /// The status.
-        status: ureq::http::StatusCode,
-    },
-    /// A redirect without a `Location` header.
-    #[error("{url}: a redirect ({status}) without a Location")]
-    RedirectWithoutLocation {
-        /// The URL.
-        url: String,
-        /// The status.
-        status: ureq::http::StatusCode,
-    },
-    /// A redirect to another scheme, host or port (the location shown escaped).
-    #[error(
-        "{url}: a redirect ({status}) to another scheme or host, not followed: {}",
-        waxseal_trust::display::Escaped(.location)
-    )]
-    CrossOriginRedirect {
-        /// The URL.
-        url: String,
-        /// The status.
-        status: ureq::http::StatusCode,
-        /// Where it pointed.
-        location: String,
-    },
-    /// More redirects than [`Fetcher::MAX_REDIRECTS`].
-    #[error("{url}: more than {max} redirects")]
-    TooManyRedirects {
-        /// The URL.
-        url: String,
-        /// The limit.
-        max: usize,
-    },
 }
 
 /// The target of a redirect from `from` to `location` when it has the same scheme, host

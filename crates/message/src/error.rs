@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use waxseal_envelope::VerifyError;
+use waxseal_envelope::rfc3161::TimestampError;
 use waxseal_trust::ErrorKind;
 
 /// Where in validation a message was refused.
@@ -145,7 +146,7 @@ pub enum SignError {
     /// The oslo route's topic or exchange is not printable ASCII without white space
     /// (`malformed-topic`).
     #[error("{0}")]
-    Route(#[from] crate::oslo::RouteError),
+    Route(#[from] crate::route::RouteError),
     /// The envelope could not be made.
     #[error(transparent)]
     Envelope(#[from] waxseal_envelope::SignError),
@@ -157,7 +158,7 @@ pub enum SignError {
     /// (the reply's reason code, `timestamp-*`: the TSA's fault). The sign call then fails
     /// and no message is made, so nothing is sent unstamped.
     #[error("time-stamp: {0}")]
-    Timestamp(#[from] crate::timestamp::StampError),
+    Timestamp(#[from] StampError),
 }
 
 impl SignError {
@@ -173,7 +174,7 @@ impl SignError {
     }
 
     /// The reason code of a failure with one: the input's ([`SignError::input_code`]) or
-    /// the time-stamp's ([`crate::timestamp::StampError::code`]); `None` for other
+    /// the time-stamp's ([`StampError::code`]); `None` for other
     /// failures (a signer that cannot sign).
     pub fn code(&self) -> Option<&'static str> {
         match self {
@@ -185,10 +186,7 @@ impl SignError {
     /// Whether the failure is ours and passing (the TSA out of reach): the same call may
     /// succeed later.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            Self::Timestamp(crate::timestamp::StampError::Unavailable(_))
-        )
+        matches!(self, Self::Timestamp(StampError::Unavailable(_)))
     }
 }
 
@@ -294,5 +292,92 @@ mod tests {
             assert!(!Rejection::verify(&e).is_untrusted(), "{}", e.code());
         }
         assert!(!Rejection::new(Stage::Route, "topic-mismatch", "x").is_untrusted());
+    }
+}
+
+/// Why a fetch of a CA bundle, CRL or time-stamp failed (the distribution's `Fetcher`):
+/// each names the URL asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// An https URL in a build without the `https` feature.
+    #[error("{0}: https is not built in (feature https)")]
+    NoHttps(String),
+    /// The request failed: connection, TLS, timeout, an HTTP error status, a body larger
+    /// than `max_bytes` (the HTTP client's description).
+    #[error("{url}: {detail}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What the HTTP client said.
+        detail: String,
+    },
+    /// A POST answered with a status other than 2xx.
+    #[error("{url}: HTTP status {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: ureq::http::StatusCode,
+    },
+    /// A redirect without a `Location` header.
+    #[error("{url}: a redirect ({status}) without a Location")]
+    RedirectWithoutLocation {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: ureq::http::StatusCode,
+    },
+    /// A redirect to another scheme, host or port (the location shown escaped).
+    #[error(
+        "{url}: a redirect ({status}) to another scheme or host, not followed: {}",
+        waxseal_trust::display::Escaped(.location)
+    )]
+    CrossOriginRedirect {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: ureq::http::StatusCode,
+        /// Where it pointed.
+        location: String,
+    },
+    /// More redirects than the fetcher follows (`Fetcher::MAX_REDIRECTS`).
+    #[error("{url}: more than {max} redirects")]
+    TooManyRedirects {
+        /// The URL.
+        url: String,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Why an envelope could not be time-stamped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StampError {
+    /// The TSA could not be reached, or answered with an HTTP error: ours to retry.
+    #[error("time-stamp authority unavailable: {0}")]
+    Unavailable(FetchError),
+    /// The TSA's reply (or a token already on a signer) was refused.
+    #[error("signer {}: {error}", .index + 1)]
+    Refused {
+        /// The signer (0-based).
+        index: usize,
+        /// Why.
+        error: TimestampError,
+    },
+    /// The fetch settings are unusable (`https_roots` unreadable).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl StampError {
+    /// A stable, machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "tsa-unavailable",
+            Self::Refused { error, .. } => error.code(),
+            Self::Config(_) => "usage",
+        }
     }
 }

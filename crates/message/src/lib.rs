@@ -14,12 +14,19 @@
 //!    [`oslo`]: oslo.messaging envelopes, signed over the exact `oslo.message` text, with
 //!    their signed route and optional routing-slip hops.
 //! 4. [`replay`]: the bounded replay cache (accepted signatures within the freshness
-//!    window), in memory, in a shared file, or any [`ReplayStore`].
-//! 5. Report: a [`Validated`] message, or a [`Rejection`] with its stable reason code.
+//!    window), in memory, in a shared file, in Redis, or any [`ReplayStore`].
+//! 5. [`admission`]: the one path every delivery takes ([`Bus::admit`]): what the broker
+//!    said of it ([`Arrival`]) checked against the signed route and the subscription, then
+//!    the message's checks, then the replay store. [`Bus::validate`] and
+//!    [`Bus::verify_oslo`] are this path with the arrival they name.
+//! 6. Report: an [`Admitted`] message ([`Validated`], [`OsloVerified`]), or a
+//!    [`Rejection`] with its stable reason code and its [`Class`] (permanent, or transient
+//!    and to be requeued). [`timestamp`] stamps what the bus signs at an RFC 3161 TSA.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod admission;
+mod arrival;
 pub mod bus;
 pub mod config;
 pub mod credentials;
@@ -28,6 +35,7 @@ pub mod error;
 pub mod json;
 pub mod oslo;
 pub mod replay;
+mod route;
 pub mod timestamp;
 
 pub use admission::{Admitted, AdmittedMessage, Arrival, Call, Examined, Subscription};

@@ -27,17 +27,18 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use const_oid::ObjectIdentifier as Oid;
-use waxseal_entity::glob::{MALFORMED_TOPIC, TopicError, check_topic};
+use waxseal_entity::glob::MALFORMED_TOPIC;
 use waxseal_entity::{Authorization, EntityId};
 use waxseal_envelope::rfc5652::Attribute;
 use waxseal_envelope::{Envelope, EnvelopeBuilder, Signer};
 use waxseal_slip::{SlipError, SlipVerifier, append_hop};
 
-use crate::admission::{Arrival, Call};
+use crate::arrival::Call;
 use crate::bus::{Bus, Checked, MAX_FIELD_LEN, TOPIC_MISMATCH, TOPIC_REQUIRED};
 use crate::error::{Rejection, SignError, Stage};
 use crate::json;
 use crate::replay::replay_key;
+pub use crate::route::{Route, RouteError};
 
 /// Signed attribute: the topic (routing key) the origin sent the message to, UTF8String.
 /// Under waxseal's private arc (see `waxseal_trust::oid`), `.4.1`.
@@ -48,90 +49,6 @@ pub const ROUTE_TOPIC: Oid = Oid::new_unwrap(
 pub const ROUTE_EXCHANGE: Oid = Oid::new_unwrap(
     "1.2.840.113556.1.8000.2554.62585.65061.63238.17646.10553078.12575029.42011.4.2",
 );
-
-/// Why a route was refused (`malformed-topic`): the part that is not printable ASCII
-/// without white space.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RouteError {
-    /// The topic.
-    #[error("{0}")]
-    Topic(TopicError),
-    /// The exchange.
-    #[error("exchange: {0}")]
-    Exchange(TopicError),
-}
-
-/// Where an oslo message is sent (signed by the origin) or arrived (checked by the
-/// receiver).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Route {
-    /// The exchange, when the sender binds it (oslo's control exchange, e.g. `nova`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exchange: Option<String>,
-    /// The topic (routing key): `scheduler`, or `compute.node01` for one server.
-    pub topic: String,
-}
-
-impl Route {
-    /// A route by topic only.
-    pub fn topic(topic: &str) -> Self {
-        Self {
-            exchange: None,
-            topic: topic.to_string(),
-        }
-    }
-
-    /// The same route on `exchange`.
-    pub fn on_exchange(mut self, exchange: &str) -> Self {
-        self.exchange = Some(exchange.to_string());
-        self
-    }
-
-    /// The route of an AMQP delivery (or publication) on `exchange` with `routing_key`,
-    /// by oslo.messaging's rules, the same on both sides (the sender signs it, the
-    /// receiver compares it with the signed one):
-    ///
-    /// - the default exchange (`""`: RPC replies to `reply_<uuid>` queues): the routing
-    ///   key, no exchange;
-    /// - a fanout exchange (oslo's `<topic>_fanout`, published without a routing key):
-    ///   topic `<topic>` on that exchange, so the routing policy for the topic applies to
-    ///   its fanouts while the exchange keeps a fanout apart from a cast;
-    /// - otherwise the routing key (`topic`, `topic.server`, `topic.priority`) on the
-    ///   exchange.
-    ///
-    /// `None` when there is no topic (no routing key outside a fanout exchange).
-    pub fn of_delivery(exchange: &str, routing_key: &str) -> Option<Self> {
-        const FANOUT: &str = "_fanout";
-        if !routing_key.is_empty() {
-            return Some(Self {
-                exchange: (!exchange.is_empty()).then(|| exchange.to_string()),
-                topic: routing_key.to_string(),
-            });
-        }
-        let topic = exchange.strip_suffix(FANOUT).filter(|t| !t.is_empty())?;
-        Some(Self {
-            exchange: Some(exchange.to_string()),
-            topic: topic.to_string(),
-        })
-    }
-
-    /// Both parts must be printable ASCII without white space.
-    pub(crate) fn check(&self) -> Result<(), RouteError> {
-        check_topic(&self.topic).map_err(RouteError::Topic)?;
-        if let Some(e) = &self.exchange {
-            check_topic(e).map_err(RouteError::Exchange)?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn describe(&self) -> String {
-        match &self.exchange {
-            Some(e) => format!("topic {} on exchange {e}", self.topic),
-            None => format!("topic {} (no exchange)", self.topic),
-        }
-    }
-}
 
 /// The route `attrs` (the origin's signed attributes) carry; `Err` if one is malformed.
 fn signed_route(attrs: &[Attribute]) -> Result<Option<Route>, Rejection> {
@@ -201,6 +118,17 @@ impl Parts<'_> {
 
 fn parts(envelope: &Value) -> Result<Parts<'_>, Rejection> {
     parts_of(json::Object::new(envelope))
+}
+
+/// The `oslo.message` text of an oslo envelope whose members may be held apart; a
+/// refusal for anything that is not an oslo envelope.
+pub(crate) fn message_text(envelope: json::Object<'_>) -> Result<&str, Rejection> {
+    Ok(parts_of(envelope)?.message)
+}
+
+/// Refuses anything that is not an oslo envelope (`malformed`).
+pub(crate) fn check_envelope(envelope: &Value) -> Result<(), Rejection> {
+    parts(envelope).map(|_| ())
 }
 
 /// [`parts`] of an envelope whose members may be held apart ([`json::Object`]).
@@ -399,54 +327,12 @@ impl Bus {
         sign_stamped(envelope, signer, |cms| self.stamp(cms))
     }
 
-    /// Verifies wire bytes of an oslo envelope (strict JSON) that arrived on `topic`.
-    pub fn verify_oslo_bytes(&self, bytes: &[u8], topic: &str) -> Result<OsloVerified, Rejection> {
-        self.verify_oslo_route_bytes(bytes, &Route::topic(topic))
-            .map(|(verified, _)| verified)
-    }
-
-    /// [`Bus::verify_oslo_route`] of wire bytes (strict JSON, the signature and the inner
-    /// text read in place); also returns the exact `oslo.message` text that was verified.
-    pub fn verify_oslo_route_bytes(
-        &self,
-        bytes: &[u8],
-        arrived: &Route,
-    ) -> Result<(OsloVerified, String), Rejection> {
-        let arrival = Arrival::on(arrived.clone());
-        crate::admission::examine_wire(bytes, |envelope| {
-            // Only an oslo envelope is admitted here (not a fedmsg-style message).
-            let text = parts_of(envelope)?.message.to_owned();
-            arrival.check_routing()?;
-            let examined = self.examine_checked(envelope, &arrival)?;
-            Ok((self.admit_examined(examined)?.into_oslo()?, text))
-        })
-    }
-
-    /// Verifies an oslo envelope that arrived on `topic` (the routing key it was consumed
-    /// from; see [`Bus::verify_oslo_route`] to check the exchange too).
-    pub fn verify_oslo(&self, envelope: &Value, topic: &str) -> Result<OsloVerified, Rejection> {
-        self.verify_oslo_route(envelope, &Route::topic(topic))
-    }
-
-    /// Verifies an oslo envelope that arrived on `arrived`: [`Bus::admit_value`] with
-    /// [`Arrival::on`] `arrived`.
-    pub fn verify_oslo_route(
-        &self,
-        envelope: &Value,
-        arrived: &Route,
-    ) -> Result<OsloVerified, Rejection> {
-        // Only an oslo envelope is admitted here (not a fedmsg-style message).
-        parts(envelope)?;
-        self.admit_value(envelope, &Arrival::on(arrived.clone()))?
-            .into_oslo()
-    }
-
     /// The checks of an oslo envelope that arrived on `arrived`, all but the replay store
     /// (see [`Bus::admit`]): the signature (and routing slip, against the configured
     /// route), the origin's certificate path, the signed route against `arrived`
     /// (`topic-required`, `topic-mismatch`), freshness, then the origin's authorization
     /// for the topic with the inner message as the payload for claims; for a reply to
-    /// `call`, the reply's binding to it instead ([`crate::admission::Call`]).
+    /// `call`, the reply's binding to it instead ([`Call`]).
     pub(crate) fn check_oslo(
         &self,
         envelope: json::Object<'_>,

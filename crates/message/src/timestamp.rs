@@ -13,37 +13,7 @@ use waxseal_envelope::rfc3161::{
 use crate::config::BusConfig;
 use crate::distribution::{FetchConfig, Fetcher};
 use crate::error::ConfigError;
-
-/// Why an envelope could not be time-stamped.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum StampError {
-    /// The TSA could not be reached, or answered with an HTTP error: ours to retry.
-    #[error("time-stamp authority unavailable: {0}")]
-    Unavailable(crate::distribution::FetchError),
-    /// The TSA's reply (or a token already on a signer) was refused.
-    #[error("signer {}: {error}", .index + 1)]
-    Refused {
-        /// The signer (0-based).
-        index: usize,
-        /// Why.
-        error: TimestampError,
-    },
-    /// The fetch settings are unusable (`https_roots` unreadable).
-    #[error("{0}")]
-    Config(String),
-}
-
-impl StampError {
-    /// A stable, machine-readable reason code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Unavailable(_) => "tsa-unavailable",
-            Self::Refused { error, .. } => error.code(),
-            Self::Config(_) => "usage",
-        }
-    }
-}
+pub use crate::error::StampError;
 
 /// Asks the TSA at `url` for a time-stamp of every signer's signature value and attaches
 /// each token, checked first ([`TimestampTrust::verify_response`], at `time`): a reply
