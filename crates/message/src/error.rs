@@ -1,4 +1,6 @@
-//! Why a message was rejected: the stage that refused it, a stable code and a reason.
+//! Why a message was rejected ([`Rejection`]: the stage that refused it, a stable code, a
+//! reason and its [`Class`]), and why signing, a configuration, a fetch or a time-stamp
+//! failed.
 
 use serde::Serialize;
 use waxseal_envelope::VerifyError;
@@ -195,9 +197,95 @@ impl SignError {
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// Why a fetch of a CA bundle, CRL or time-stamp failed (the distribution's `Fetcher`):
+/// each names the URL asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// An https URL in a build without the `https` feature.
+    #[error("{0}: https is not built in (feature https)")]
+    NoHttps(String),
+    /// The request failed: connection, TLS, timeout, an HTTP error status, a body larger
+    /// than `max_bytes` (the HTTP client's description).
+    #[error("{url}: {detail}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What the HTTP client said.
+        detail: String,
+    },
+    /// A POST answered with a status other than 2xx.
+    #[error("{url}: HTTP status {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: ureq::http::StatusCode,
+    },
+    /// A redirect without a `Location` header.
+    #[error("{url}: a redirect ({status}) without a Location")]
+    RedirectWithoutLocation {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: ureq::http::StatusCode,
+    },
+    /// A redirect to another scheme, host or port (the location shown escaped).
+    #[error(
+        "{url}: a redirect ({status}) to another scheme or host, not followed: {}",
+        waxseal_trust::display::Escaped(.location)
+    )]
+    CrossOriginRedirect {
+        /// The URL.
+        url: String,
+        /// The status.
+        status: ureq::http::StatusCode,
+        /// Where it pointed.
+        location: String,
+    },
+    /// More redirects than the fetcher follows (`Fetcher::MAX_REDIRECTS`).
+    #[error("{url}: more than {max} redirects")]
+    TooManyRedirects {
+        /// The URL.
+        url: String,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Why an envelope could not be time-stamped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StampError {
+    /// The TSA could not be reached, or answered with an HTTP error: ours to retry.
+    #[error("time-stamp authority unavailable: {0}")]
+    Unavailable(FetchError),
+    /// The TSA's reply (or a token already on a signer) was refused.
+    #[error("signer {}: {error}", .index + 1)]
+    Refused {
+        /// The signer (0-based).
+        index: usize,
+        /// Why.
+        error: TimestampError,
+    },
+    /// The fetch settings are unusable (`https_roots` unreadable).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl StampError {
+    /// A stable, machine-readable reason code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unavailable(_) => "tsa-unavailable",
+            Self::Refused { error, .. } => error.code(),
+            Self::Config(_) => "usage",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use waxseal_envelope::rfc3161::TimestampError;
     use waxseal_envelope::{ParseError, SignerError};
     use waxseal_trust::PathError;
 
@@ -292,92 +380,5 @@ mod tests {
             assert!(!Rejection::verify(&e).is_untrusted(), "{}", e.code());
         }
         assert!(!Rejection::new(Stage::Route, "topic-mismatch", "x").is_untrusted());
-    }
-}
-
-/// Why a fetch of a CA bundle, CRL or time-stamp failed (the distribution's `Fetcher`):
-/// each names the URL asked for.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FetchError {
-    /// An https URL in a build without the `https` feature.
-    #[error("{0}: https is not built in (feature https)")]
-    NoHttps(String),
-    /// The request failed: connection, TLS, timeout, an HTTP error status, a body larger
-    /// than `max_bytes` (the HTTP client's description).
-    #[error("{url}: {detail}")]
-    Http {
-        /// The URL.
-        url: String,
-        /// What the HTTP client said.
-        detail: String,
-    },
-    /// A POST answered with a status other than 2xx.
-    #[error("{url}: HTTP status {status}")]
-    Status {
-        /// The URL.
-        url: String,
-        /// The status.
-        status: ureq::http::StatusCode,
-    },
-    /// A redirect without a `Location` header.
-    #[error("{url}: a redirect ({status}) without a Location")]
-    RedirectWithoutLocation {
-        /// The URL.
-        url: String,
-        /// The status.
-        status: ureq::http::StatusCode,
-    },
-    /// A redirect to another scheme, host or port (the location shown escaped).
-    #[error(
-        "{url}: a redirect ({status}) to another scheme or host, not followed: {}",
-        waxseal_trust::display::Escaped(.location)
-    )]
-    CrossOriginRedirect {
-        /// The URL.
-        url: String,
-        /// The status.
-        status: ureq::http::StatusCode,
-        /// Where it pointed.
-        location: String,
-    },
-    /// More redirects than the fetcher follows (`Fetcher::MAX_REDIRECTS`).
-    #[error("{url}: more than {max} redirects")]
-    TooManyRedirects {
-        /// The URL.
-        url: String,
-        /// The limit.
-        max: usize,
-    },
-}
-
-/// Why an envelope could not be time-stamped.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum StampError {
-    /// The TSA could not be reached, or answered with an HTTP error: ours to retry.
-    #[error("time-stamp authority unavailable: {0}")]
-    Unavailable(FetchError),
-    /// The TSA's reply (or a token already on a signer) was refused.
-    #[error("signer {}: {error}", .index + 1)]
-    Refused {
-        /// The signer (0-based).
-        index: usize,
-        /// Why.
-        error: TimestampError,
-    },
-    /// The fetch settings are unusable (`https_roots` unreadable).
-    #[error("{0}")]
-    Config(String),
-}
-
-impl StampError {
-    /// A stable, machine-readable reason code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Unavailable(_) => "tsa-unavailable",
-            Self::Refused { error, .. } => error.code(),
-            Self::Config(_) => "usage",
-        }
     }
 }

@@ -37,12 +37,13 @@ impl VerifiedSlip {
     /// its index in `signerInfos`: certificates do not tell signers apart (one certificate
     /// may sign twice).
     pub fn origin_signer(&self) -> Option<&VerifiedSigner> {
-        // Signers are in envelope order, so the origin, when it verified, is the first.
-        self.envelope
-            .signers()
-            .first()
-            .filter(|s| s.index == ORIGIN)
+        origin_of(&self.envelope)
     }
+}
+
+/// Hop 0 among an envelope's verified signers, found by its index in `signerInfos`.
+fn origin_of(verified: &Verified) -> Option<&VerifiedSigner> {
+    verified.signers().iter().find(|s| s.index == ORIGIN)
 }
 
 /// Which envelope signer is hop 0: the first, the one the slip was begun with.
@@ -111,12 +112,7 @@ impl<'a> SlipVerifier<'a> {
             .verifier
             .session(envelope, detached, meter)
             .map_err(SlipError::Origin)?;
-        let origin = session
-            .verified()
-            .signers()
-            .iter()
-            .find(|s| s.index == ORIGIN)
-            .ok_or(SlipError::NoSuchSigner(ORIGIN))?;
+        let origin = origin_of(session.verified()).ok_or(SlipError::NoSuchSigner(ORIGIN))?;
         // One time for the whole slip: the one the origin's path was validated at.
         let now = session.options().time;
 
